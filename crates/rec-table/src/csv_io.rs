@@ -1,0 +1,338 @@
+//! Reading and writing tables as CSV, with kind inference and errors that name the line.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::infer::{infer_kind, InferOptions};
+use crate::schema::{ColumnKind, ColumnSpec, Schema};
+use crate::table::{build_array, format_number, Table};
+use crate::value::Value;
+
+/// The text of an observed, empty set-valued cell (an empty field is a missing cell).
+pub const EMPTY_SET: &str = "[]";
+
+/// Text encoding of a CSV file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Encoding {
+    /// UTF-8 (a leading byte-order mark is skipped); invalid bytes are an error.
+    #[default]
+    Utf8,
+    /// ISO-8859-1 (Latin-1), as in the MovieLens 100K files: every byte is one character.
+    Latin1,
+}
+
+/// How to read and write CSV files.
+///
+/// ```
+/// use rec_table::{ColumnKind, CsvOptions};
+/// let opts = CsvOptions::default()
+///     .with_delimiter(b';')
+///     .with_kind("zip", ColumnKind::Categorical);
+/// assert_eq!(opts.delimiter, b';');
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct CsvOptions {
+    /// Field delimiter (default `,`).
+    pub delimiter: u8,
+    /// Whether the first row names the columns (default `true`); if not, columns are
+    /// called `c0`, `c1`, ...
+    pub has_header: bool,
+    /// Cell texts read as missing (default: empty, `NA`, `N/A`, `NaN`, `nan`, `null`, `NULL`).
+    /// A category spelled like one of them cannot be stored in CSV.
+    pub missing_tokens: Vec<String>,
+    /// Separator of the elements of a set-valued cell (default `|`).
+    pub set_separator: char,
+    /// Kinds forced for some columns, overriding inference.
+    pub kinds: BTreeMap<String, ColumnKind>,
+    /// The full schema, when known: the header must then match it exactly.
+    pub schema: Option<Schema>,
+    /// Rules used to infer the kinds of the other columns.
+    pub infer: InferOptions,
+    /// The file's text encoding.
+    pub encoding: Encoding,
+}
+
+impl Default for CsvOptions {
+    fn default() -> Self {
+        CsvOptions {
+            delimiter: b',',
+            has_header: true,
+            missing_tokens: ["", "NA", "N/A", "NaN", "nan", "null", "NULL"].map(String::from).to_vec(),
+            set_separator: '|',
+            kinds: BTreeMap::new(),
+            schema: None,
+            infer: InferOptions::default(),
+            encoding: Encoding::Utf8,
+        }
+    }
+}
+
+impl CsvOptions {
+    /// Sets the field delimiter.
+    pub fn with_delimiter(mut self, delimiter: u8) -> Self {
+        self.delimiter = delimiter;
+        self
+    }
+
+    /// Sets whether the first row is a header.
+    pub fn with_header(mut self, has_header: bool) -> Self {
+        self.has_header = has_header;
+        self
+    }
+
+    /// Forces the kind of one column.
+    pub fn with_kind(mut self, column: impl Into<String>, kind: ColumnKind) -> Self {
+        self.kinds.insert(column.into(), kind);
+        self
+    }
+
+    /// Requires the file to have exactly this schema.
+    pub fn with_schema(mut self, schema: Schema) -> Self {
+        self.schema = Some(schema);
+        self
+    }
+
+    /// Sets the text encoding.
+    pub fn with_encoding(mut self, encoding: Encoding) -> Self {
+        self.encoding = encoding;
+        self
+    }
+
+    /// Sets the texts read as missing.
+    pub fn with_missing_tokens<S: Into<String>>(mut self, tokens: impl IntoIterator<Item = S>) -> Self {
+        self.missing_tokens = tokens.into_iter().map(Into::into).collect();
+        self
+    }
+
+    fn is_missing(&self, text: &str) -> bool {
+        self.missing_tokens.iter().any(|t| t == text)
+    }
+}
+
+/// Parses the text of an observed cell as a value of `kind`; `None` if it does not fit.
+pub fn parse_cell(text: &str, kind: ColumnKind, set_separator: char) -> Option<Value> {
+    match kind {
+        ColumnKind::Numeric => text.trim().parse::<f64>().ok().filter(|x| x.is_finite()).map(Value::Number),
+        ColumnKind::Categorical | ColumnKind::Id => Some(Value::Category(text.to_string())),
+        ColumnKind::Text => Some(Value::Text(text.to_string())),
+        ColumnKind::SetValued if text.trim() == EMPTY_SET => Some(Value::Set(Vec::new())),
+        ColumnKind::SetValued => Some(Value::Set(
+            text.split(set_separator).map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect(),
+        )),
+    }
+}
+
+/// Reads a CSV file into a table (see [`CsvOptions`] for inference and missing cells).
+pub fn read_csv(path: impl AsRef<Path>, opts: &CsvOptions) -> Result<Table> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    read_csv_bytes(&bytes, path, opts)
+}
+
+/// Reads CSV from bytes; `source` names them in error messages.
+pub fn read_csv_bytes(bytes: &[u8], source: impl AsRef<Path>, opts: &CsvOptions) -> Result<Table> {
+    let source = source.as_ref().to_path_buf();
+    let decoded;
+    let bytes = match opts.encoding {
+        Encoding::Utf8 => bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes),
+        Encoding::Latin1 => {
+            decoded = bytes.iter().map(|&b| b as char).collect::<String>();
+            decoded.as_bytes()
+        }
+    };
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(Error::EmptyFile { path: source });
+    }
+    check_quotes(bytes, &source)?;
+    let csv_err = |e: csv::Error| csv_error(&source, e);
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(opts.delimiter)
+        .has_headers(opts.has_header)
+        .flexible(false)
+        .from_reader(bytes);
+    let mut records = Vec::new();
+    for rec in reader.byte_records() {
+        let rec = rec.map_err(csv_err)?;
+        let line = rec.position().map_or(0, |p| p.line());
+        let rec = csv::StringRecord::from_byte_record(rec).map_err(|e| Error::Csv {
+            path: source.clone(),
+            line,
+            message: format!(
+                "invalid UTF-8 in field {} (set the Latin-1 encoding if the file is ISO-8859-1)",
+                e.utf8_error().field() + 1
+            ),
+        })?;
+        records.push((line, rec));
+    }
+    let names: Vec<String> = if opts.has_header {
+        reader.headers().map_err(csv_err)?.iter().map(|h| h.trim().to_string()).collect()
+    } else {
+        (0..records.first().map_or(0, |(_, r)| r.len())).map(|i| format!("c{i}")).collect()
+    };
+    if names.is_empty() || names.iter().all(String::is_empty) {
+        return Err(Error::EmptyFile { path: source });
+    }
+    let schema = resolve_schema(&names, &records, opts, &source)?;
+    let mut arrays = Vec::with_capacity(schema.len());
+    for (j, spec) in schema.columns().iter().enumerate() {
+        let mut values = Vec::with_capacity(records.len());
+        for (line, rec) in &records {
+            let text = &rec[j];
+            if opts.is_missing(text) {
+                values.push(None);
+                continue;
+            }
+            let value = parse_cell(text, spec.kind, opts.set_separator).ok_or_else(|| Error::Kind {
+                location: format!("{}: line {line}: ", source.display()),
+                column: spec.name.clone(),
+                value: text.to_string(),
+                expected: spec.kind.expectation().into(),
+            })?;
+            values.push(Some(value));
+        }
+        arrays.push(build_array(spec, values.iter().map(Option::as_ref))?);
+    }
+    Table::from_arrays(schema, arrays, records.len())
+}
+
+fn resolve_schema(
+    names: &[String],
+    records: &[(u64, csv::StringRecord)],
+    opts: &CsvOptions,
+    source: &Path,
+) -> Result<Schema> {
+    if let Some(schema) = &opts.schema {
+        let expected: Vec<&str> = schema.names();
+        if expected != names.iter().map(String::as_str).collect::<Vec<_>>() {
+            return Err(Error::SchemaMismatch(format!(
+                "{}: the header is ({}) but the schema expects ({})",
+                source.display(),
+                names.join(", "),
+                expected.join(", ")
+            )));
+        }
+        return Ok(schema.clone());
+    }
+    for forced in opts.kinds.keys() {
+        if !names.contains(forced) {
+            return Err(Error::UnknownColumn { name: forced.clone(), available: names.join(", ") });
+        }
+    }
+    let specs = names
+        .iter()
+        .enumerate()
+        .map(|(j, name)| {
+            let kind = opts.kinds.get(name).copied().unwrap_or_else(|| {
+                let observed = records.iter().map(|(_, r)| &r[j]).filter(|t| !opts.is_missing(t));
+                infer_kind(name, observed, opts.set_separator, &opts.infer)
+            });
+            ColumnSpec::new(name.clone(), kind)
+        })
+        .collect();
+    Schema::try_new(specs).map_err(|e| match e {
+        Error::InvalidInput(msg) => Error::Csv { path: source.to_path_buf(), line: 1, message: msg },
+        other => other,
+    })
+}
+
+/// RFC 4180 quoting: every `"` either opens/closes a quoted field or is doubled inside one, so
+/// a file's quotes balance. An unbalanced quote would otherwise swallow the rest of the file.
+fn check_quotes(bytes: &[u8], source: &Path) -> Result<()> {
+    let (mut inside, mut line, mut opened_at) = (false, 1u64, 0u64);
+    for &b in bytes {
+        match b {
+            b'"' => {
+                inside = !inside;
+                if inside {
+                    opened_at = line;
+                }
+            }
+            b'\n' => line += 1,
+            _ => {}
+        }
+    }
+    if inside {
+        return Err(Error::Csv {
+            path: source.to_path_buf(),
+            line: opened_at,
+            message: "a quote opened on this line is never closed".into(),
+        });
+    }
+    Ok(())
+}
+
+fn csv_error(source: &Path, e: csv::Error) -> Error {
+    let line = e.position().map_or(0, |p| p.line());
+    let message = match e.kind() {
+        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+            format!("the row has {len} fields but the header has {expected_len}")
+        }
+        csv::ErrorKind::Utf8 { err, .. } => format!(
+            "invalid UTF-8 in field {} (set the Latin-1 encoding if the file is ISO-8859-1)",
+            err.field() + 1
+        ),
+        csv::ErrorKind::Io(io) => io.to_string(),
+        _ => e.to_string(),
+    };
+    Error::Csv { path: source.to_path_buf(), line, message }
+}
+
+/// The text of one cell as written to CSV; missing cells are empty.
+pub fn cell_text(value: Option<&Value>, set_separator: char) -> String {
+    match value {
+        None => String::new(),
+        Some(Value::Number(x)) => format_number(*x),
+        Some(Value::Category(s) | Value::Text(s)) => s.clone(),
+        Some(Value::Set(items)) if items.is_empty() => EMPTY_SET.to_string(),
+        Some(Value::Set(items)) => items.join(&set_separator.to_string()),
+    }
+}
+
+/// Writes a table as CSV, atomically (temporary file, then rename).
+///
+/// A string cell equal to one of the missing tokens, or a set element containing the set
+/// separator, could not be read back faithfully: both are refused with an error.
+pub fn write_csv(table: &Table, path: impl AsRef<Path>, opts: &CsvOptions) -> Result<()> {
+    let path: PathBuf = path.as_ref().to_path_buf();
+    let bytes = csv_bytes(table, opts)?;
+    crate::atomic::write_bytes_atomic(&path, &bytes)
+}
+
+/// The CSV text of a table, as [`write_csv`] writes it.
+pub fn csv_bytes(table: &Table, opts: &CsvOptions) -> Result<Vec<u8>> {
+    let mut writer = csv::WriterBuilder::new().delimiter(opts.delimiter).from_writer(Vec::new());
+    let io = |e: csv::Error| Error::InvalidInput(format!("csv writer: {e}"));
+    if opts.has_header {
+        writer.write_record(table.schema().names()).map_err(io)?;
+    }
+    let columns: Vec<Vec<Option<Value>>> = (0..table.num_columns()).map(|c| table.column_values(c)).collect();
+    for row in 0..table.num_rows() {
+        let mut record = Vec::with_capacity(columns.len());
+        for (col, values) in columns.iter().enumerate() {
+            let v = values[row].as_ref();
+            if let Some(Value::Set(items)) = v {
+                if let Some(bad) = items.iter().find(|i| i.contains(opts.set_separator)) {
+                    return Err(Error::Kind {
+                        location: format!("row {row}: "),
+                        column: table.schema().columns()[col].name.clone(),
+                        value: bad.clone(),
+                        expected: format!("a set element without the separator '{}'", opts.set_separator),
+                    });
+                }
+            }
+            let text = cell_text(v, opts.set_separator);
+            if v.is_some() && opts.is_missing(&text) {
+                return Err(Error::Kind {
+                    location: format!("row {row}: "),
+                    column: table.schema().columns()[col].name.clone(),
+                    value: text,
+                    expected: "a value that is not a missing-cell token".into(),
+                });
+            }
+            record.push(text);
+        }
+        writer.write_record(&record).map_err(io)?;
+    }
+    writer.into_inner().map_err(|e| Error::InvalidInput(format!("csv writer: {e}")))
+}

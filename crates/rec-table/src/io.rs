@@ -1,0 +1,61 @@
+//! Format-agnostic reading and writing, chosen by file extension.
+
+use std::path::Path;
+
+use crate::csv_io::{read_csv, write_csv, CsvOptions};
+use crate::error::{Error, Result};
+use crate::parquet_io::{read_parquet, write_parquet, ParquetOptions};
+use crate::table::Table;
+
+/// A table file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Comma- (or otherwise) separated values.
+    Csv,
+    /// Apache Parquet.
+    Parquet,
+}
+
+impl Format {
+    /// The format of `path` from its extension (`.csv`, `.tsv`, `.txt`, `.parquet`, `.pq`).
+    pub fn from_path(path: &Path) -> Result<Format> {
+        match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+            Some("csv" | "tsv" | "txt") => Ok(Format::Csv),
+            Some("parquet" | "pq") => Ok(Format::Parquet),
+            _ => Err(Error::InvalidInput(format!(
+                "{}: unknown table format (expected a .csv, .tsv or .parquet file)",
+                path.display()
+            ))),
+        }
+    }
+}
+
+/// Reads a CSV or Parquet file; `.tsv` files use a tab delimiter. The kinds forced in `csv`
+/// apply to Parquet files too.
+pub fn read_table(path: impl AsRef<Path>, csv: &CsvOptions) -> Result<Table> {
+    let path = path.as_ref();
+    match Format::from_path(path)? {
+        Format::Csv => read_csv(path, &tsv_aware(path, csv)),
+        Format::Parquet => read_parquet(
+            path,
+            &ParquetOptions { kinds: csv.kinds.clone(), infer: csv.infer.clone() },
+        ),
+    }
+}
+
+/// Writes a table as CSV or Parquet according to the extension of `path`, atomically.
+pub fn write_table(table: &Table, path: impl AsRef<Path>, csv: &CsvOptions) -> Result<()> {
+    let path = path.as_ref();
+    match Format::from_path(path)? {
+        Format::Csv => write_csv(table, path, &tsv_aware(path, csv)),
+        Format::Parquet => write_parquet(table, path),
+    }
+}
+
+fn tsv_aware(path: &Path, csv: &CsvOptions) -> CsvOptions {
+    let mut opts = csv.clone();
+    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("tsv")) {
+        opts.delimiter = b'\t';
+    }
+    opts
+}
