@@ -1,0 +1,2 @@
+//! recimpute facade (being written).
+pub use rec_table as table;
