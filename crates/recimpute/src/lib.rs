@@ -1,2 +1,56 @@
-//! recimpute facade (being written).
+//! recimpute: fill the missing cells of recommender data with a fine-tuned language model, and
+//! measure what it does to a recommender trained on the filled table.
+//!
+//! This facade re-exports the workspace's crates as modules, so one dependency gives the
+//! whole toolkit:
+//!
+//! | module | crate | what it holds |
+//! |---|---|---|
+//! | [`table`] | `rec-table` | `Table` over Arrow, column kinds, CSV/Parquet IO, the `Imputer` and `Recommender` traits |
+//! | [`datasets`] | `rec-datasets` | MovieLens and AdClick loaders, missingness injection, splits, synthetic tables |
+//! | [`metrics`] | `rec-metrics` | classification, regression, ranking and imputation-quality metrics |
+//! | [`baseline`] | `imputers-baseline` | deletion, constant, mean/median/mode, KNN, iterative, random-forest imputers |
+//! | [`codec`] | `prompt-codec` | rows as text prompts, value parsing, value grammars |
+//! | `lm` (feature `llm`) | `gpt2-lora` | GPT-2 / Llama on libtorch with LoRA, trainer, generation |
+//! | `recommender` (feature `dlrm`) | `dlrm` | the DLRM recommendation model on libtorch |
+//!
+//! # Features
+//!
+//! - `dlrm`: the DLRM recommender (needs libtorch at build time).
+//! - `llm`: the language-model engine (needs libtorch at build time).
+//! - `full`: both.
+//!
+//! Without features, everything that needs no libtorch builds and runs. `cargo xtask setup`
+//! installs libtorch (PyPI `torch==2.13.0`) into a cache and `cargo xtask env` prints the
+//! variables cargo needs to build with it.
+//!
+//! # Example
+//!
+//! ```
+//! use recimpute::prelude::*;
+//!
+//! let csv = b"age,device\n22,Desktop\n,Mobile\n41,\n";
+//! let table = read_csv_bytes(csv, "ads.csv", &CsvOptions::default())?;
+//! assert_eq!(table.missing_per_column(), [1, 1]);
+//! # Ok::<(), recimpute::table::Error>(())
+//! ```
+
+pub use imputers_baseline as baseline;
+pub use prompt_codec as codec;
+pub use rec_datasets as datasets;
+pub use rec_metrics as metrics;
 pub use rec_table as table;
+
+#[cfg(feature = "dlrm")]
+pub use dlrm as recommender;
+#[cfg(feature = "llm")]
+pub use gpt2_lora as lm;
+
+/// The names most programs need, in one `use`.
+pub mod prelude {
+    pub use rec_table::{
+        read_csv, read_csv_bytes, read_parquet, read_table, write_csv, write_parquet, write_table, Cell,
+        ColumnKind, ColumnSpec, CsvOptions, DynImputer, FittedImputer, FittedRecommender, Imputer,
+        Recommender, Schema, Table, Task, Value,
+    };
+}

@@ -1,0 +1,157 @@
+//! The codec round-trips values, builds grammars with the real GPT-2 tokenizer, and its number
+//! grammar admits exactly the numbers in range.
+
+use std::path::PathBuf;
+
+use prompt_codec::{CodecConfig, ColumnGrammar, NumberGrammar, RowCodec, Vocab};
+use proptest::prelude::*;
+use rec_table::{read_csv_bytes, ColumnKind, CsvOptions, Value};
+
+fn users() -> rec_table::Table {
+    let csv = "user_id,age,gender,occupation,genres,title\n\
+               1,24,M,technician,Action|Comedy,\"Toy Story\"\n\
+               2,53,F,other,Drama,\"Amélie\"\n\
+               3,23,M,writer,[],\"Heat\"\n\
+               4,,F,writer,Drama|Romance,\n\
+               5,33.5,,technician,,\"Fargo\"\n";
+    read_csv_bytes(
+        csv.as_bytes(),
+        "users.csv",
+        &CsvOptions::default().with_kind("title", ColumnKind::Text).with_kind("genres", ColumnKind::SetValued),
+    )
+    .unwrap()
+}
+
+fn gpt2_tokenizer() -> tokenizers::Tokenizer {
+    let shared = std::env::var_os("RECIMPUTE_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    let dir = shared.join("models/gpt2-tokenizer");
+    assert!(dir.join("vocab.json").exists(), "GPT-2 tokenizer files missing under {} (set RECIMPUTE_SHARED)", dir.display());
+    let bpe = tokenizers::models::bpe::BPE::from_file(
+        &dir.join("vocab.json").to_string_lossy(),
+        &dir.join("merges.txt").to_string_lossy(),
+    )
+    .build()
+    .unwrap();
+    let mut tok = tokenizers::Tokenizer::new(bpe);
+    tok.with_pre_tokenizer(Some(tokenizers::pre_tokenizers::byte_level::ByteLevel::new(false, true, true)));
+    tok.with_decoder(Some(tokenizers::decoders::byte_level::ByteLevel::default()));
+    tok
+}
+
+#[test]
+fn sentences_prompts_and_parsing() {
+    let t = users();
+    let codec = RowCodec::fit(&t, CodecConfig::default()).unwrap();
+    assert_eq!(codec.columns()[1].decimals, 1);
+    assert_eq!(codec.columns()[3].vocabulary, ["technician", "writer", "other"]);
+    assert_eq!(
+        codec.serialize_row(&t, 0, &[0, 1, 2, 3, 4, 5]).unwrap(),
+        "age is 24.0, gender is M, occupation is technician, genres is [Action, Comedy], title is \"Toy Story\"."
+    );
+    assert_eq!(codec.prompt(&t, 3, 1).unwrap(), "gender is F, occupation is writer, genres is [Drama, Romance], age is");
+    let filled = [(5, Value::Text("Up".into()))];
+    assert_eq!(
+        codec.prompt_with(&t, 3, 1, &filled).unwrap(),
+        "gender is F, occupation is writer, genres is [Drama, Romance], title is \"Up\", age is"
+    );
+    assert_eq!(codec.parse_value(4, " [Drama, Action]").unwrap(), Value::Set(vec!["Drama".into(), "Action".into()]));
+    let e = codec.parse_value(4, " [Drama, Horror]").unwrap_err().to_string();
+    assert!(e.contains("column 'genres'") && e.contains("Horror"), "{e}");
+    let e = codec.parse_value(3, " pilot").unwrap_err().to_string();
+    assert!(e.contains("one of technician, writer, other"), "{e}");
+    let e = codec.prompt(&t, 0, 0).unwrap_err().to_string();
+    assert!(e.contains("'user_id' (id) cannot be imputed"), "{e}");
+}
+
+#[test]
+fn every_observed_value_round_trips_through_text() {
+    let t = users();
+    let codec = RowCodec::fit(&t, CodecConfig::default()).unwrap();
+    for col in 1..t.num_columns() {
+        for row in 0..t.num_rows() {
+            if let Some(v) = t.value(row, col) {
+                let text = codec.continuation(col, &v).unwrap();
+                assert_eq!(codec.parse_value(col, &text).unwrap(), v, "column {col}, row {row}: {text:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn shuffled_training_text_is_seeded() {
+    use rand::SeedableRng;
+    let t = users();
+    let codec = RowCodec::fit(&t, CodecConfig::default()).unwrap();
+    let text = |seed| codec.training_text(&t, 0, &mut rand_chacha::ChaCha8Rng::seed_from_u64(seed)).unwrap();
+    assert_eq!(text(7), text(7));
+    let variants: std::collections::HashSet<String> = (0..20).map(text).collect();
+    assert!(variants.len() > 5, "orders should vary across seeds: {variants:?}");
+    for v in &variants {
+        assert!(v.contains("occupation is technician") && v.ends_with('.'));
+    }
+}
+
+#[test]
+fn categorical_grammar_with_the_gpt2_tokenizer() {
+    let tok = gpt2_tokenizer();
+    assert_eq!(Vocab::encode(&tok, "Hello world").unwrap(), [15496, 995]);
+    let t = users();
+    let codec = RowCodec::fit(&t, CodecConfig::default()).unwrap();
+    let ColumnGrammar::Choice { values, trie } = ColumnGrammar::build(&codec, 3, &tok).unwrap() else {
+        panic!("occupation should be a choice")
+    };
+    assert_eq!(values.len(), 3);
+    // Walking the trie along each value's tokens ends on that value, and only there.
+    for (i, v) in values.iter().enumerate() {
+        let seq = trie.sequence(i).to_vec();
+        assert_eq!(Vocab::decode(&tok, &seq).unwrap(), codec.continuation(3, v).unwrap());
+        assert_eq!(trie.complete(&seq), Some(i));
+        for k in 0..seq.len() {
+            assert!(trie.allowed(&seq[..k]).contains(&seq[k]));
+        }
+    }
+    let first: Vec<u32> = trie.allowed(&[]);
+    assert!(first.len() <= 3 && !first.is_empty());
+    assert!(trie.allowed(&[15496]).is_empty(), "a token outside the trie leads nowhere");
+    assert!(matches!(ColumnGrammar::build(&codec, 1, &tok).unwrap(), ColumnGrammar::Number(g) if g.min == 23.0 && g.max == 53.0));
+}
+
+#[test]
+fn a_tokenizer_that_cannot_spell_a_category_is_an_error() {
+    // A vocabulary without byte fallback: characters it does not know become [UNK].
+    let vocab: std::collections::HashMap<String, u32> =
+        [("[UNK]", 0), ("Ġ", 1), ("M", 2), ("F", 3)].into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    let wp = tokenizers::models::wordlevel::WordLevel::builder().vocab(vocab.into_iter().collect()).unk_token("[UNK]".into()).build().unwrap();
+    let mut tok = tokenizers::Tokenizer::new(wp);
+    tok.with_pre_tokenizer(Some(tokenizers::pre_tokenizers::whitespace::Whitespace {}));
+    let t = users();
+    let codec = RowCodec::fit(&t, CodecConfig::default()).unwrap();
+    let e = ColumnGrammar::build(&codec, 3, &tok).unwrap_err().to_string();
+    assert!(e.contains("cannot spell") && e.contains("occupation"), "{e}");
+}
+
+proptest! {
+    #[test]
+    fn number_grammar_admits_every_prefix_of_allowed_numbers(min in -50i32..50, span in 0i32..500, pick in 0.0f64..1.0, decimals in 0usize..3) {
+        let g = NumberGrammar { min: min as f64, max: (min + span) as f64, decimals };
+        let x = g.min + pick * (g.max - g.min);
+        let text = format!(" {:.*}", decimals, x);
+        let value: f64 = text.trim().parse().unwrap();
+        prop_assume!(value >= g.min && value <= g.max);
+        for end in 0..=text.len() {
+            prop_assert!(g.accepts_prefix(&text[..end]), "prefix {:?} of {:?} refused by {:?}", &text[..end], text, g);
+        }
+        prop_assert!(g.accepts(&text));
+    }
+
+    #[test]
+    fn number_grammar_refuses_numbers_out_of_range(min in -50i32..50, span in 0i32..500, above in 1i32..1000, decimals in 0usize..3) {
+        let g = NumberGrammar { min: min as f64, max: (min + span) as f64, decimals };
+        let text = format!(" {}", min + span + above);
+        prop_assert!(!g.accepts(&text), "{:?} accepted by {:?}", text, g);
+        let below = format!(" {}", min - above);
+        prop_assert!(!g.accepts(&below), "{:?} accepted by {:?}", below, g);
+    }
+}
