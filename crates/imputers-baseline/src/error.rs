@@ -1,0 +1,44 @@
+//! The error type of this crate and its conversion into [`rec_table::Error`].
+
+/// Result alias of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What can go wrong while fitting or applying an imputer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A hyperparameter out of its range, e.g. `k = 0`.
+    #[error("invalid parameter {name}: {message}")]
+    InvalidParam {
+        /// The parameter's name.
+        name: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A table the imputer cannot learn from.
+    #[error("column '{column}': {message}")]
+    Column {
+        /// The column involved.
+        column: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// An error from the table core (schema mismatch, refused write, ...).
+    #[error(transparent)]
+    Table(#[from] rec_table::Error),
+}
+
+impl Error {
+    pub(crate) fn param(name: &'static str, message: impl Into<String>) -> Self {
+        Error::InvalidParam { name, message: message.into() }
+    }
+
+    /// Converts into the table core's error at the trait boundary: table errors come back as
+    /// they were, the others are wrapped with `context` (the imputer's name).
+    pub fn into_table_error(self, context: &str) -> rec_table::Error {
+        match self {
+            Error::Table(e) => e,
+            other => rec_table::Error::external(context, other),
+        }
+    }
+}

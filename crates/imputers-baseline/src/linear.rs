@@ -1,0 +1,373 @@
+//! Small dense linear models for the chained imputer: Bayesian ridge and ridge regression
+//! (as scikit-learn's `BayesianRidge` and `Ridge`, with intercept), and L2-penalised logistic
+//! regression with softmax or independent sigmoid outputs.
+
+/// Centered sufficient statistics of a regression: means, `X'X`, `X'y`, `y'y`.
+#[derive(Debug, Clone)]
+pub(crate) struct Gram {
+    pub(crate) n: usize,
+    pub(crate) p: usize,
+    pub(crate) x_mean: Vec<f64>,
+    pub(crate) y_mean: f64,
+    pub(crate) xtx: Vec<f64>,
+    pub(crate) xty: Vec<f64>,
+    pub(crate) yty: f64,
+}
+
+impl Gram {
+    /// From `x` (row-major, `y.len()` rows of `p`) and `y`, centered in two passes.
+    pub(crate) fn new(x: &[f64], p: usize, y: &[f64]) -> Gram {
+        let n = y.len();
+        let mut x_mean = vec![0.0; p];
+        for row in x.chunks_exact(p.max(1)).take(n) {
+            for (m, v) in x_mean.iter_mut().zip(row) {
+                *m += v;
+            }
+        }
+        let nf = n.max(1) as f64;
+        x_mean.iter_mut().for_each(|m| *m /= nf);
+        let y_mean = y.iter().sum::<f64>() / nf;
+        let (mut xtx, mut xty, mut yty) = (vec![0.0; p * p], vec![0.0; p], 0.0);
+        let mut c = vec![0.0; p];
+        for (i, &yi) in y.iter().enumerate() {
+            let row = &x[i * p..(i + 1) * p];
+            for j in 0..p {
+                c[j] = row[j] - x_mean[j];
+            }
+            let yc = yi - y_mean;
+            for j in 0..p {
+                let cj = c[j];
+                if cj == 0.0 {
+                    continue;
+                }
+                xty[j] += cj * yc;
+                let line = &mut xtx[j * p..j * p + j + 1];
+                for (l, &ck) in line.iter_mut().zip(&c[..=j]) {
+                    *l += cj * ck;
+                }
+            }
+            yty += yc * yc;
+        }
+        for j in 0..p {
+            for k in 0..j {
+                xtx[k * p + j] = xtx[j * p + k];
+            }
+        }
+        Gram { n, p, x_mean, y_mean, xtx, xty, yty }
+    }
+}
+
+/// Eigenvalues and eigenvectors (columns of the row-major `p × p` result) of a symmetric
+/// matrix, by cyclic Jacobi rotations.
+pub(crate) fn sym_eigen(a: &[f64], p: usize) -> (Vec<f64>, Vec<f64>) {
+    let mut a = a.to_vec();
+    let mut v = vec![0.0; p * p];
+    for i in 0..p {
+        v[i * p + i] = 1.0;
+    }
+    let scale: f64 = a.iter().map(|x| x * x).sum::<f64>().sqrt().max(f64::MIN_POSITIVE);
+    for _sweep in 0..100 {
+        let off: f64 = (0..p).flat_map(|i| (0..p).filter(move |&j| j != i).map(move |j| (i, j))).map(|(i, j)| a[i * p + j].powi(2)).sum();
+        if off.sqrt() <= 1e-15 * scale {
+            break;
+        }
+        for i in 0..p {
+            for j in i + 1..p {
+                let aij = a[i * p + j];
+                if aij.abs() <= 1e-300 {
+                    continue;
+                }
+                let theta = (a[j * p + j] - a[i * p + i]) / (2.0 * aij);
+                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
+                let t = if theta == 0.0 { 1.0 } else { t };
+                let c = 1.0 / (t * t + 1.0).sqrt();
+                let s = t * c;
+                for k in 0..p {
+                    let (aki, akj) = (a[k * p + i], a[k * p + j]);
+                    a[k * p + i] = c * aki - s * akj;
+                    a[k * p + j] = s * aki + c * akj;
+                }
+                for k in 0..p {
+                    let (aik, ajk) = (a[i * p + k], a[j * p + k]);
+                    a[i * p + k] = c * aik - s * ajk;
+                    a[j * p + k] = s * aik + c * ajk;
+                }
+                for k in 0..p {
+                    let (vki, vkj) = (v[k * p + i], v[k * p + j]);
+                    v[k * p + i] = c * vki - s * vkj;
+                    v[k * p + j] = s * vki + c * vkj;
+                }
+            }
+        }
+    }
+    ((0..p).map(|i| a[i * p + i].max(0.0)).collect(), v)
+}
+
+/// A fitted linear regression `y = intercept + coef · x`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Linear {
+    pub(crate) coef: Vec<f64>,
+    pub(crate) intercept: f64,
+}
+
+impl Linear {
+    pub(crate) fn predict(&self, x: &[f64]) -> f64 {
+        self.intercept + self.coef.iter().zip(x).map(|(c, v)| c * v).sum::<f64>()
+    }
+
+    fn from_coef(g: &Gram, coef: Vec<f64>) -> Linear {
+        let intercept = g.y_mean - coef.iter().zip(&g.x_mean).map(|(c, m)| c * m).sum::<f64>();
+        Linear { coef, intercept }
+    }
+}
+
+/// `V diag(1 / (eig + shrink)) V' X'y`.
+fn shrunk_solve(eig: &[f64], v: &[f64], xty: &[f64], shrink: f64) -> Vec<f64> {
+    let p = eig.len();
+    let mut proj = vec![0.0; p];
+    for k in 0..p {
+        let s: f64 = (0..p).map(|j| v[j * p + k] * xty[j]).sum();
+        proj[k] = s / (eig[k] + shrink);
+    }
+    (0..p).map(|j| (0..p).map(|k| v[j * p + k] * proj[k]).sum()).collect()
+}
+
+/// Ridge regression with intercept (scikit-learn's `Ridge(alpha)`).
+pub(crate) fn ridge(g: &Gram, alpha: f64) -> Linear {
+    let (eig, v) = sym_eigen(&g.xtx, g.p);
+    let coef = shrunk_solve(&eig, &v, &g.xty, alpha.max(1e-12));
+    Linear::from_coef(g, coef)
+}
+
+/// Bayesian ridge regression with scikit-learn's defaults (`max_iter=300`, `tol=1e-3`, gamma
+/// priors `1e-6`, `alpha_init = 1 / var(y)`, `lambda_init = 1`), computed from the
+/// eigendecomposition of `X'X` instead of the SVD of `X` (the same quantities).
+pub(crate) fn bayesian_ridge(g: &Gram) -> Linear {
+    const PRIOR: f64 = 1e-6;
+    let (eig, v) = sym_eigen(&g.xtx, g.p);
+    let n = g.n as f64;
+    let mut alpha = 1.0 / (g.yty / n.max(1.0) + f64::EPSILON);
+    let mut lambda = 1.0;
+    let mut old: Option<Vec<f64>> = None;
+    let sse = |coef: &[f64]| {
+        let xty: f64 = coef.iter().zip(&g.xty).map(|(c, b)| c * b).sum();
+        let mut quad = 0.0;
+        for j in 0..g.p {
+            quad += coef[j] * (0..g.p).map(|k| g.xtx[j * g.p + k] * coef[k]).sum::<f64>();
+        }
+        (g.yty - 2.0 * xty + quad).max(0.0)
+    };
+    for it in 0..300 {
+        let coef = shrunk_solve(&eig, &v, &g.xty, lambda / alpha);
+        let err = sse(&coef);
+        let gamma: f64 = eig.iter().map(|&e| alpha * e / (lambda + alpha * e)).sum();
+        lambda = (gamma + 2.0 * PRIOR) / (coef.iter().map(|c| c * c).sum::<f64>() + 2.0 * PRIOR);
+        alpha = (n - gamma + 2.0 * PRIOR) / (err + 2.0 * PRIOR);
+        if let Some(prev) = &old {
+            if it != 0 && prev.iter().zip(&coef).map(|(a, b)| (a - b).abs()).sum::<f64>() < 1e-3 {
+                break;
+            }
+        }
+        old = Some(coef);
+    }
+    Linear::from_coef(g, shrunk_solve(&eig, &v, &g.xty, lambda / alpha))
+}
+
+/// Output link of a [`Logistic`] model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Link {
+    /// One class out of `K` (multinomial).
+    Softmax,
+    /// `K` independent yes/no labels (multi-label).
+    Sigmoid,
+}
+
+/// L2-penalised logistic regression on standardised inputs, penalty `1 / (2 C n) ||W||^2` on
+/// the mean cross-entropy (scikit-learn's `C`), fitted by accelerated gradient descent.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Logistic {
+    link: Link,
+    p: usize,
+    k: usize,
+    mean: Vec<f64>,
+    scale: Vec<f64>,
+    /// Row-major `(p + 1) × k`; the last row is the intercept.
+    w: Vec<f64>,
+}
+
+impl Logistic {
+    /// Fits on `x` (row-major, `n × p`) with targets `y` (row-major `n × k`, one-hot for
+    /// softmax, 0/1 for sigmoid) and inverse penalty `c`, starting from `warm` when it has the
+    /// same shape.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn fit(x: &[f64], p: usize, y: &[f64], k: usize, link: Link, c: f64, warm: Option<&Logistic>) -> Logistic {
+        let n = y.len().checked_div(k).unwrap_or(0);
+        let mut mean = vec![0.0; p];
+        let mut scale = vec![0.0; p];
+        for j in 0..p {
+            let col: Vec<f64> = (0..n).map(|i| x[i * p + j]).collect();
+            let (m, s) = crate::common::mean_std(&col);
+            mean[j] = m;
+            scale[j] = s;
+        }
+        let z: Vec<f64> = (0..n * p).map(|i| (x[i] - mean[i % p]) / scale[i % p]).collect();
+        let mut model = Logistic { link, p, k, mean, scale, w: vec![0.0; (p + 1) * k] };
+        if let Some(w) = warm.filter(|w| w.p == p && w.k == k && w.link == link) {
+            model.w.copy_from_slice(&w.w);
+        }
+        if n == 0 || k == 0 {
+            return model;
+        }
+        // Lipschitz bound of the gradient: curvature <= 1/2 * lambda_max([z 1]'[z 1] / n).
+        let q = p + 1;
+        let mut gram = vec![0.0; q * q];
+        let mut row = vec![1.0; q];
+        for i in 0..n {
+            row[..p].copy_from_slice(&z[i * p..(i + 1) * p]);
+            for a in 0..q {
+                for b in 0..=a {
+                    gram[a * q + b] += row[a] * row[b];
+                }
+            }
+        }
+        for a in 0..q {
+            for b in 0..=a {
+                gram[a * q + b] /= n as f64;
+                gram[b * q + a] = gram[a * q + b];
+            }
+        }
+        let lmax = sym_eigen(&gram, q).0.into_iter().fold(0.0f64, f64::max);
+        let reg = 1.0 / (c * n as f64);
+        let step = 1.0 / (0.5 * lmax + reg);
+        let (mut prev, mut momentum_t) = (model.w.clone(), 1.0f64);
+        let mut look = model.w.clone();
+        let mut grad;
+        for _ in 0..100 {
+            grad = gradient(&z, y, p, k, link, &look);
+            for j in 0..p * k {
+                grad[j] += reg * look[j];
+            }
+            let gmax = grad.iter().fold(0.0f64, |m, g| m.max(g.abs()));
+            let next: Vec<f64> = look.iter().zip(&grad).map(|(w, g)| w - step * g).collect();
+            if gmax < 1e-4 {
+                model.w = next;
+                return model;
+            }
+            let t_next = (1.0 + (1.0 + 4.0 * momentum_t * momentum_t).sqrt()) / 2.0;
+            let beta = (momentum_t - 1.0) / t_next;
+            // Restart the momentum when it points against the gradient.
+            let against: f64 = grad.iter().zip(next.iter().zip(&prev)).map(|(g, (a, b))| g * (a - b)).sum();
+            if against > 0.0 {
+                momentum_t = 1.0;
+                look = next.clone();
+            } else {
+                momentum_t = t_next;
+                look = next.iter().zip(&prev).map(|(a, b)| a + beta * (a - b)).collect();
+            }
+            prev = next;
+        }
+        model.w = prev;
+        model
+    }
+
+    /// Class (softmax) or label (sigmoid) probabilities of one raw row.
+    pub(crate) fn predict(&self, x: &[f64], out: &mut [f64]) {
+        let z: Vec<f64> = x.iter().zip(self.mean.iter().zip(&self.scale)).map(|(v, (m, s))| (v - m) / s).collect();
+        forward(&self.w, &z, self.k, self.link, out);
+    }
+}
+
+/// Gradient of the mean cross-entropy at `w` (without the penalty), over row chunks in
+/// parallel.
+fn gradient(z: &[f64], y: &[f64], p: usize, k: usize, link: Link, w: &[f64]) -> Vec<f64> {
+    use rayon::prelude::*;
+    let n = y.len() / k;
+    let chunk = 2048;
+    let mut grad = (0..n.div_ceil(chunk))
+        .into_par_iter()
+        .map(|c| {
+            let mut g = vec![0.0; (p + 1) * k];
+            let mut probs = vec![0.0; k];
+            for i in c * chunk..((c + 1) * chunk).min(n) {
+                let zi = &z[i * p..(i + 1) * p];
+                forward(w, zi, k, link, &mut probs);
+                for c in 0..k {
+                    probs[c] -= y[i * k + c];
+                }
+                for j in 0..p {
+                    let zij = zi[j];
+                    for (g, r) in g[j * k..(j + 1) * k].iter_mut().zip(&probs) {
+                        *g += r * zij;
+                    }
+                }
+                for (g, r) in g[p * k..].iter_mut().zip(&probs) {
+                    *g += r;
+                }
+            }
+            g
+        })
+        .reduce(|| vec![0.0; (p + 1) * k], |mut a, b| {
+            a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
+            a
+        });
+    grad.iter_mut().for_each(|g| *g /= n as f64);
+    grad
+}
+
+fn forward(w: &[f64], z: &[f64], k: usize, link: Link, out: &mut [f64]) {
+    let p = z.len();
+    for c in 0..k {
+        out[c] = w[p * k + c] + (0..p).map(|j| w[j * k + c] * z[j]).sum::<f64>();
+    }
+    match link {
+        Link::Softmax => {
+            let m = out.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let mut total = 0.0;
+            for o in out.iter_mut() {
+                *o = (*o - m).exp();
+                total += *o;
+            }
+            out.iter_mut().for_each(|o| *o /= total);
+        }
+        Link::Sigmoid => out.iter_mut().for_each(|o| *o = 1.0 / (1.0 + (-*o).exp())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eigen_reconstructs() {
+        let a = [4.0, 1.0, 0.5, 1.0, 3.0, 0.2, 0.5, 0.2, 1.0];
+        let (e, v) = sym_eigen(&a, 3);
+        for i in 0..3 {
+            for j in 0..3 {
+                let r: f64 = (0..3).map(|k| v[i * 3 + k] * e[k] * v[j * 3 + k]).sum();
+                assert!((r - a[i * 3 + j]).abs() < 1e-10);
+            }
+        }
+    }
+
+    #[test]
+    fn ridge_recovers_a_line() {
+        let x: Vec<f64> = (0..50).map(|i| i as f64).collect();
+        let y: Vec<f64> = x.iter().map(|v| 3.0 + 2.0 * v).collect();
+        let m = ridge(&Gram::new(&x, 1, &y), 1e-9);
+        assert!((m.coef[0] - 2.0).abs() < 1e-8 && (m.intercept - 3.0).abs() < 1e-6);
+        let b = bayesian_ridge(&Gram::new(&x, 1, &y));
+        assert!((b.predict(&[10.0]) - 23.0).abs() < 1e-3);
+    }
+
+    #[test]
+    fn logistic_separates() {
+        let x: Vec<f64> = (0..40).map(|i| i as f64).collect();
+        let y: Vec<f64> = (0..40).flat_map(|i| if i < 20 { [1.0, 0.0] } else { [0.0, 1.0] }).collect();
+        let m = Logistic::fit(&x, 1, &y, 2, Link::Softmax, 1.0, None);
+        let mut out = [0.0; 2];
+        m.predict(&[2.0], &mut out);
+        assert!(out[0] > 0.8);
+        m.predict(&[37.0], &mut out);
+        assert!(out[1] > 0.8);
+    }
+}

@@ -1,0 +1,276 @@
+//! Behaviour of every imputer: observed cells never change (property test), the documented
+//! edge cases (columns missing at fit, unseen labels, constant columns), schema checks and
+//! serde of parameters.
+
+use imputers_baseline::{
+    CaseDeletion, DeletionMode, ForestParams, IterativeImputer, KnnImputer, KnnWeights, MissForestImputer,
+    SimpleImputer,
+};
+use proptest::prelude::*;
+use rec_table::{ColumnKind, ColumnSpec, DynImputer, Schema, Table, Value};
+
+fn schema() -> Schema {
+    Schema::try_new(vec![
+        ColumnSpec::new("id", ColumnKind::Id),
+        ColumnSpec::new("a", ColumnKind::Numeric),
+        ColumnSpec::new("b", ColumnKind::Numeric),
+        ColumnSpec::new("c", ColumnKind::Categorical),
+        ColumnSpec::new("s", ColumnKind::SetValued),
+        ColumnSpec::new("t", ColumnKind::Text),
+    ])
+    .unwrap()
+}
+
+/// Every imputer of the crate, small settings.
+fn imputers() -> Vec<Box<dyn DynImputer>> {
+    let small_forest = ForestParams { n_trees: 4, ..ForestParams::default() };
+    vec![
+        Box::new(CaseDeletion::new()),
+        Box::new(CaseDeletion::new().with_mode(DeletionMode::KeepRows)),
+        Box::new(SimpleImputer::mean()),
+        Box::new(SimpleImputer::median()),
+        Box::new(SimpleImputer::mode()),
+        Box::new(SimpleImputer::zero()),
+        Box::new(KnnImputer::new(3)),
+        Box::new(KnnImputer::new(2).with_weights(KnnWeights::Distance)),
+        Box::new(IterativeImputer::new().with_max_iter(3)),
+        Box::new(
+            IterativeImputer::new()
+                .with_max_iter(2)
+                .with_label_model(imputers_baseline::LabelModel::OneHotRegression)
+                .with_numeric_model(imputers_baseline::NumericModel::Ridge { alpha: 1.0 }),
+        ),
+        Box::new(MissForestImputer::new().with_forest(small_forest).with_max_iter(2)),
+    ]
+}
+
+type Row = (f64, f64, u8, Vec<u8>, [bool; 5]);
+
+fn table_from(rows: &[Row]) -> Table {
+    let labels = ["x", "y", "z"];
+    let tags = ["p", "q", "r", "s"];
+    let data = rows
+        .iter()
+        .enumerate()
+        .map(|(i, (a, b, c, s, holes))| {
+            let mut set: Vec<String> = s.iter().map(|&e| tags[e as usize % 4].to_string()).collect();
+            set.sort();
+            set.dedup();
+            vec![
+                (!holes[4]).then(|| Value::Category(format!("u{i}"))),
+                (!holes[0]).then_some(Value::Number(*a)),
+                (!holes[1]).then_some(Value::Number(*b)),
+                (!holes[2]).then(|| Value::Category(labels[*c as usize % 3].into())),
+                (!holes[3]).then_some(Value::Set(set)),
+                (i % 3 != 0).then(|| Value::Text(format!("note {i}"))),
+            ]
+        })
+        .collect();
+    Table::from_rows(schema(), data).unwrap()
+}
+
+fn row_strategy() -> impl Strategy<Value = Row> {
+    (
+        -50.0..50.0f64,
+        -5.0..5.0f64,
+        0u8..3,
+        proptest::collection::vec(0u8..4, 0..3),
+        proptest::array::uniform5(proptest::bool::weighted(0.3)),
+    )
+}
+
+/// Checks that `out` keeps every observed cell of `input`, at the rows `kept`.
+fn check_observed_kept(input: &Table, out: &Table, kept: &[usize], name: &str) {
+    assert_eq!(out.num_rows(), kept.len(), "{name}");
+    for (i, &r) in kept.iter().enumerate() {
+        for c in 0..input.num_columns() {
+            if let Some(v) = input.value(r, c) {
+                assert_eq!(out.value(i, c), Some(v), "{name}: row {r} column {c} changed");
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn observed_cells_never_change(
+        train in proptest::collection::vec(row_strategy(), 3..30),
+        test in proptest::collection::vec(row_strategy(), 1..10),
+    ) {
+        let (train, test) = (table_from(&train), table_from(&test));
+        for imputer in imputers() {
+            let name = imputer.name();
+            let fitted = imputer.fit_boxed(&train).unwrap();
+            for input in [&train, &test] {
+                let out = fitted.transform(input).unwrap();
+                let kept: Vec<usize> = if name == "case_deletion" {
+                    (0..input.num_rows()).filter(|&r| (1..5).all(|c| !input.is_missing(r, c))).collect()
+                } else {
+                    (0..input.num_rows()).collect()
+                };
+                check_observed_kept(input, &out, &kept, &name);
+                if name.starts_with("case_deletion") {
+                    continue;
+                }
+                // Id and text columns are left as they are; features observed at fit are filled.
+                for r in 0..input.num_rows() {
+                    prop_assert_eq!(out.is_missing(r, 0), input.is_missing(r, 0));
+                    prop_assert_eq!(out.is_missing(r, 5), input.is_missing(r, 5));
+                    for c in 1..5 {
+                        let learnable = (0..train.num_rows()).any(|t| !train.is_missing(t, c));
+                        if learnable || name == "zero" {
+                            prop_assert!(!out.is_missing(r, c), "{}: ({}, {}) left missing", name, r, c);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn rows_for_edge_cases() -> Table {
+    let rows: Vec<Row> = (0..20)
+        .map(|i| {
+            let holes = [i % 4 == 0, i % 5 == 1, i % 6 == 2, i % 7 == 3, false];
+            (i as f64, 2.0 * i as f64 + 1.0, (i % 3) as u8, vec![(i % 4) as u8], holes)
+        })
+        .collect();
+    table_from(&rows)
+}
+
+#[test]
+fn a_column_missing_at_fit_is_left_missing() {
+    let t = rows_for_edge_cases().drop_columns(&["b"]).unwrap();
+    let empty: Vec<Option<Value>> = vec![None; t.num_rows()];
+    let t = t.with_column(ColumnSpec::new("b", ColumnKind::Numeric), &empty).unwrap();
+    let b = t.schema().index_of("b").unwrap();
+    for imputer in imputers().into_iter().filter(|i| !i.name().starts_with("case_deletion")) {
+        let out = imputer.fit_boxed(&t).unwrap().transform(&t).unwrap();
+        let name = imputer.name();
+        if name == "zero" {
+            assert_eq!(out.value(0, b), Some(Value::Number(0.0)), "{name}");
+        } else {
+            assert!((0..t.num_rows()).all(|r| out.is_missing(r, b)), "{name}");
+            let a = t.schema().index_of("a").unwrap();
+            assert!((0..t.num_rows()).all(|r| !out.is_missing(r, a)), "{name}");
+        }
+    }
+}
+
+#[test]
+fn unseen_labels_and_elements_are_accepted() {
+    let train = rows_for_edge_cases();
+    let test = Table::from_rows(
+        schema(),
+        vec![
+            vec![None, None, Some(Value::Number(1.0)), Some(Value::Category("never-seen".into())), None, None],
+            vec![None, Some(Value::Number(3.0)), None, None, Some(Value::Set(vec!["new".into(), "p".into()])), None],
+        ],
+    )
+    .unwrap();
+    for imputer in imputers() {
+        let out = imputer.fit_boxed(&train).unwrap().transform(&test).unwrap();
+        if !imputer.name().starts_with("case_deletion") {
+            assert_eq!(out.value(0, 3), Some(Value::Category("never-seen".into())));
+            assert_eq!(out.missing_cells().filter(|c| (1..5).contains(&c.col)).count(), 0, "{}", imputer.name());
+        }
+    }
+}
+
+#[test]
+fn constant_columns_are_harmless() {
+    let rows: Vec<Row> = (0..15).map(|i| (7.0, i as f64, 0, vec![1], [i % 3 == 0, i % 4 == 1, false, false, false])).collect();
+    let t = table_from(&rows);
+    for imputer in imputers().into_iter().filter(|i| !i.name().starts_with("case_deletion")) {
+        let out = imputer.fit_boxed(&t).unwrap().transform(&t).unwrap();
+        for r in 0..t.num_rows() {
+            let a = out.value(r, 1).and_then(|v| v.as_f64()).unwrap();
+            assert!(a.is_finite(), "{}", imputer.name());
+            if imputer.name() != "zero" {
+                assert!((a - 7.0).abs() < 1e-6, "{}: {a}", imputer.name());
+            }
+        }
+    }
+}
+
+#[test]
+fn transform_checks_the_schema() {
+    let t = rows_for_edge_cases();
+    let other = t.drop_columns(&["t"]).unwrap();
+    for imputer in imputers() {
+        let err = imputer.fit_boxed(&t).unwrap().transform(&other).unwrap_err();
+        assert!(matches!(err, rec_table::Error::SchemaMismatch(_)), "{}: {err}", imputer.name());
+    }
+}
+
+#[test]
+fn bad_parameters_are_errors() {
+    let t = rows_for_edge_cases();
+    let err = rec_table::Imputer::fit(&KnnImputer::new(0), &t).unwrap_err();
+    assert!(err.to_string().contains("k"), "{err}");
+    assert!(rec_table::Imputer::fit(&IterativeImputer::new().with_max_iter(0), &t).is_err());
+    assert!(rec_table::Imputer::fit(&MissForestImputer::new().with_max_iter(0), &t).is_err());
+}
+
+#[test]
+fn modes_and_deletion() {
+    let t = rows_for_edge_cases();
+    let fitted = rec_table::Imputer::fit(&SimpleImputer::mode(), &t).unwrap();
+    // Set column: tags cycle p, q, r, s with holes; the most frequent whole set wins.
+    assert!(matches!(&fitted.fills()[4], Some(Value::Set(s)) if s.len() == 1));
+    let deletion = rec_table::Imputer::fit(&CaseDeletion::new(), &t).unwrap();
+    let complete = deletion.complete_rows(&t).unwrap();
+    let out = rec_table::FittedImputer::transform(&deletion, &t).unwrap();
+    assert_eq!(out.num_rows(), complete.len());
+    assert!(complete.len() < t.num_rows());
+}
+
+#[test]
+fn knn_votes_and_sets() {
+    // Two clusters; the categorical and set-valued cells follow the cluster.
+    let mut rows: Vec<Row> = Vec::new();
+    for i in 0..10 {
+        rows.push((i as f64 * 0.1, 0.0, 0, vec![0, 1], [false; 5]));
+        rows.push((100.0 + i as f64 * 0.1, 10.0, 1, vec![2], [false; 5]));
+    }
+    rows.push((0.05, 0.0, 0, vec![], [false, false, true, true, false]));
+    rows.push((100.05, 10.0, 0, vec![], [false, false, true, true, false]));
+    let t = table_from(&rows);
+    let out = rec_table::FittedImputer::transform(&rec_table::Imputer::fit(&KnnImputer::new(3), &t).unwrap(), &t).unwrap();
+    assert_eq!(out.value(20, 3), Some(Value::Category("x".into())));
+    assert_eq!(out.value(20, 4), Some(Value::Set(vec!["p".into(), "q".into()])));
+    assert_eq!(out.value(21, 3), Some(Value::Category("y".into())));
+    assert_eq!(out.value(21, 4), Some(Value::Set(vec!["r".into()])));
+}
+
+#[test]
+fn missforest_is_seeded_and_learns() {
+    let t = rows_for_edge_cases();
+    let forest = ForestParams { n_trees: 20, max_features: imputers_baseline::MaxFeatures::All, ..Default::default() };
+    let imputer = MissForestImputer::new().with_forest(forest).with_seed(3);
+    let a = rec_table::FittedImputer::transform(&rec_table::Imputer::fit(&imputer, &t).unwrap(), &t).unwrap();
+    let b = rec_table::FittedImputer::transform(&rec_table::Imputer::fit(&imputer, &t).unwrap(), &t).unwrap();
+    assert_eq!(a, b);
+    // b = 2a + 1 exactly: the forest imputes within the range of the neighbours.
+    for r in (0..t.num_rows()).filter(|&r| t.is_missing(r, 2) && !t.is_missing(r, 1)) {
+        let got = a.value(r, 2).and_then(|v| v.as_f64()).unwrap();
+        assert!((got - (2.0 * r as f64 + 1.0)).abs() < 8.0, "row {r}: {got}");
+    }
+}
+
+#[test]
+fn params_round_trip_through_json() {
+    let knn = KnnImputer::new(7).with_weights(KnnWeights::Distance);
+    let json = serde_json::to_string(&knn).unwrap();
+    assert_eq!(serde_json::from_str::<KnnImputer>(&json).unwrap(), knn);
+    let it = IterativeImputer::new().with_numeric_model(imputers_baseline::NumericModel::Ridge { alpha: 2.0 });
+    assert_eq!(serde_json::from_str::<IterativeImputer>(&serde_json::to_string(&it).unwrap()).unwrap(), it);
+    let mf = MissForestImputer::new().with_seed(9);
+    assert_eq!(serde_json::from_str::<MissForestImputer>(&serde_json::to_string(&mf).unwrap()).unwrap(), mf);
+    let simple = SimpleImputer::constant(1.5, "none", vec!["a".into()]);
+    assert_eq!(serde_json::from_str::<SimpleImputer>(&serde_json::to_string(&simple).unwrap()).unwrap(), simple);
+    let del = CaseDeletion::new().with_mode(DeletionMode::KeepRows);
+    assert_eq!(serde_json::from_str::<CaseDeletion>(&serde_json::to_string(&del).unwrap()).unwrap(), del);
+}
