@@ -1,0 +1,400 @@
+//! The feature mapping learnt at fit: scaling statistics for numeric columns, vocabularies for
+//! categorical, id and set-valued columns, and the encoding of a table into tensors.
+//!
+//! # Missing cells and unseen labels
+//!
+//! A missing cell that reaches the model (for example when an imputer left it, or a test row
+//! lacks it) is encoded, never refused:
+//!
+//! - numeric: the training mean, which is 0 after standardisation; when the column had missing
+//!   cells at fit, a 0/1 missing-indicator input is added for it. (A column complete at fit gets
+//!   no indicator: its weight could never have been trained.)
+//! - categorical and id: the dedicated index [`MISSING`]; labels unseen at fit (or seen fewer
+//!   than `min_count` times) go to [`OOV`].
+//! - set-valued: a missing cell is the bag `[MISSING]`, an empty set the bag `[EMPTY]`, unseen
+//!   elements [`OOV`].
+//!
+//! Text columns are ignored. Vocabulary indices after the reserved ones follow the sorted
+//! labels, so a map is deterministic given the training table.
+
+use std::collections::{BTreeMap, HashMap};
+
+use rec_table::arrow::array::{Array, AsArray};
+use rec_table::arrow::datatypes::Float64Type;
+use rec_table::{ColumnKind, Table};
+use serde::{Deserialize, Serialize};
+use tch::Tensor;
+
+use crate::error::{Error, Result};
+use crate::target::TargetMap;
+
+/// Vocabulary index of a missing cell.
+pub const MISSING: i64 = 0;
+/// Vocabulary index of a label not in the vocabulary.
+pub const OOV: i64 = 1;
+/// Vocabulary index of an empty set (set-valued columns only).
+pub const EMPTY: i64 = 2;
+
+/// Scaling of one numeric column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NumericFeature {
+    /// Column name.
+    pub name: String,
+    /// Training mean of the observed cells.
+    pub mean: f64,
+    /// Training standard deviation (1 when constant or unobserved).
+    pub std: f64,
+    /// Whether a missing-indicator input follows the dense values.
+    pub indicator: bool,
+}
+
+/// Vocabulary of one categorical, id or set-valued column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SparseFeature {
+    /// Column name.
+    pub name: String,
+    /// Column kind: categorical, id or set-valued.
+    pub kind: ColumnKind,
+    /// Labels in index order; label `vocab[i]` has index `i + reserved()`.
+    pub vocab: Vec<String>,
+}
+
+impl SparseFeature {
+    /// Number of reserved leading indices: missing and OOV, plus empty for sets.
+    pub fn reserved(&self) -> i64 {
+        if self.kind == ColumnKind::SetValued {
+            3
+        } else {
+            2
+        }
+    }
+
+    /// Rows of the embedding table (for sets, one more: the padding row, which stays zero).
+    pub fn table_rows(&self) -> i64 {
+        self.reserved() + self.vocab.len() as i64 + i64::from(self.kind == ColumnKind::SetValued)
+    }
+
+    /// The padding index of set-valued columns (the last row).
+    pub fn padding_idx(&self) -> Option<i64> {
+        (self.kind == ColumnKind::SetValued).then(|| self.table_rows() - 1)
+    }
+
+    fn lookup(&self) -> HashMap<&str, i64> {
+        let r = self.reserved();
+        self.vocab
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.as_str(), i as i64 + r))
+            .collect()
+    }
+}
+
+/// Everything learnt from the training table besides the weights; saved as `features.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureMap {
+    /// The target column.
+    pub target: String,
+    /// The mapping of target values.
+    pub target_map: TargetMap,
+    /// Numeric features, in table order.
+    pub numeric: Vec<NumericFeature>,
+    /// Embedded features, in table order.
+    pub sparse: Vec<SparseFeature>,
+    /// Text columns, ignored.
+    pub ignored: Vec<String>,
+}
+
+/// A table encoded for the network, all on the CPU.
+pub(crate) struct Encoded {
+    /// Rows.
+    pub n: usize,
+    /// Dense inputs `[n, dense_width]` (f32), if any numeric feature.
+    pub dense: Option<Tensor>,
+    /// Per sparse feature, indices `[n, L]` (i64); L = 1 except for sets (padded).
+    pub sparse: Vec<Tensor>,
+}
+
+impl FeatureMap {
+    /// Learns scaling and vocabularies from every column of `table` except `target`.
+    pub(crate) fn fit(
+        table: &Table,
+        target: &str,
+        target_map: TargetMap,
+        min_count: usize,
+    ) -> Result<Self> {
+        let mut numeric = Vec::new();
+        let mut sparse = Vec::new();
+        let mut ignored = Vec::new();
+        for (col, spec) in table.schema().columns().iter().enumerate() {
+            if spec.name == target {
+                continue;
+            }
+            let array = table.column_at(col);
+            match spec.kind {
+                ColumnKind::Numeric => {
+                    let values = array.as_primitive::<Float64Type>();
+                    let mut sum = 0.0;
+                    let mut n = 0usize;
+                    for (row, v) in values.iter().enumerate() {
+                        if let Some(x) = v {
+                            check_finite(&spec.name, row, x)?;
+                            sum += x;
+                            n += 1;
+                        }
+                    }
+                    let mean = if n > 0 { sum / n as f64 } else { 0.0 };
+                    let var = values
+                        .iter()
+                        .flatten()
+                        .map(|x| (x - mean).powi(2))
+                        .sum::<f64>()
+                        / n.max(1) as f64;
+                    let std = if var > 0.0 { var.sqrt() } else { 1.0 };
+                    numeric.push(NumericFeature {
+                        name: spec.name.clone(),
+                        mean,
+                        std,
+                        indicator: n < values.len(),
+                    });
+                }
+                ColumnKind::Categorical | ColumnKind::Id => {
+                    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+                    for s in array.as_string::<i32>().iter().flatten() {
+                        *counts.entry(s).or_default() += 1;
+                    }
+                    sparse.push(SparseFeature {
+                        name: spec.name.clone(),
+                        kind: spec.kind,
+                        vocab: keep(counts, min_count),
+                    });
+                }
+                ColumnKind::SetValued => {
+                    let list = array.as_list::<i32>();
+                    let items = list.values().as_string::<i32>();
+                    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+                    for row in 0..list.len() {
+                        if list.is_valid(row) {
+                            let (a, b) = (
+                                list.value_offsets()[row] as usize,
+                                list.value_offsets()[row + 1] as usize,
+                            );
+                            for i in a..b {
+                                if items.is_valid(i) {
+                                    *counts.entry(items.value(i)).or_default() += 1;
+                                }
+                            }
+                        }
+                    }
+                    sparse.push(SparseFeature {
+                        name: spec.name.clone(),
+                        kind: spec.kind,
+                        vocab: keep(counts, min_count),
+                    });
+                }
+                ColumnKind::Text => ignored.push(spec.name.clone()),
+            }
+        }
+        if numeric.is_empty() && sparse.is_empty() {
+            return Err(Error::NoFeatures(target.to_string()));
+        }
+        Ok(FeatureMap {
+            target: target.to_string(),
+            target_map,
+            numeric,
+            sparse,
+            ignored,
+        })
+    }
+
+    /// Width of the dense input: one value per numeric feature plus the indicators.
+    pub fn dense_width(&self) -> usize {
+        self.numeric.len() + self.numeric.iter().filter(|f| f.indicator).count()
+    }
+
+    /// Encodes the feature columns of `table` (found by name, kinds checked); other columns,
+    /// the target included, are ignored.
+    pub(crate) fn encode(&self, table: &Table) -> Result<Encoded> {
+        let n = table.num_rows();
+        let column = |name: &str, kinds: &[ColumnKind]| -> Result<usize> {
+            let col = table
+                .schema()
+                .index_of(name)
+                .map_err(|_| Error::FeatureMismatch {
+                    column: name.to_string(),
+                    reason: "the table lacks this column, which the model was fitted on".into(),
+                })?;
+            let kind = table.schema().columns()[col].kind;
+            if !kinds.contains(&kind) {
+                return Err(Error::FeatureMismatch {
+                    column: name.to_string(),
+                    reason: format!("it is {kind} here but was {} at fit", kinds[0]),
+                });
+            }
+            Ok(col)
+        };
+        let dense = if self.numeric.is_empty() {
+            None
+        } else {
+            let width = self.dense_width();
+            let mut data = vec![0f32; n * width];
+            let mut ind_col = self.numeric.len();
+            for (j, f) in self.numeric.iter().enumerate() {
+                let values = table
+                    .column_at(column(&f.name, &[ColumnKind::Numeric])?)
+                    .as_primitive::<Float64Type>();
+                for row in 0..n {
+                    if values.is_valid(row) {
+                        let x = values.value(row);
+                        check_finite(&f.name, row, x)?;
+                        data[row * width + j] = ((x - f.mean) / f.std) as f32;
+                    } else if f.indicator {
+                        data[row * width + ind_col] = 1.0;
+                    }
+                }
+                if f.indicator {
+                    ind_col += 1;
+                }
+            }
+            Some(Tensor::from_slice(&data).view([n as i64, width as i64]))
+        };
+        let mut sparse = Vec::with_capacity(self.sparse.len());
+        for f in &self.sparse {
+            let lookup = f.lookup();
+            let index = |s: &str| lookup.get(s).copied().unwrap_or(OOV);
+            if f.kind == ColumnKind::SetValued {
+                let list = table
+                    .column_at(column(&f.name, &[ColumnKind::SetValued])?)
+                    .as_list::<i32>();
+                let items = list.values().as_string::<i32>();
+                let bags: Vec<Vec<i64>> = (0..n)
+                    .map(|row| {
+                        if list.is_null(row) {
+                            return vec![MISSING];
+                        }
+                        let (a, b) = (
+                            list.value_offsets()[row] as usize,
+                            list.value_offsets()[row + 1] as usize,
+                        );
+                        let bag: Vec<i64> = (a..b)
+                            .map(|i| {
+                                if items.is_valid(i) {
+                                    index(items.value(i))
+                                } else {
+                                    MISSING
+                                }
+                            })
+                            .collect();
+                        if bag.is_empty() {
+                            vec![EMPTY]
+                        } else {
+                            bag
+                        }
+                    })
+                    .collect();
+                let width = bags.iter().map(Vec::len).max().unwrap_or(1).max(1);
+                let pad = f.padding_idx().unwrap_or(MISSING);
+                let mut data = vec![pad; n * width];
+                for (row, bag) in bags.iter().enumerate() {
+                    data[row * width..row * width + bag.len()].copy_from_slice(bag);
+                }
+                sparse.push(Tensor::from_slice(&data).view([n as i64, width as i64]));
+            } else {
+                let col = column(&f.name, &[f.kind])?;
+                let strings = table.column_at(col).as_string::<i32>();
+                let data: Vec<i64> = strings.iter().map(|s| s.map_or(MISSING, index)).collect();
+                sparse.push(Tensor::from_slice(&data).view([n as i64, 1]));
+            }
+        }
+        Ok(Encoded { n, dense, sparse })
+    }
+}
+
+/// Keeps the labels seen at least `min_count` times, sorted.
+fn keep(counts: BTreeMap<&str, usize>, min_count: usize) -> Vec<String> {
+    counts
+        .into_iter()
+        .filter(|&(_, c)| c >= min_count)
+        .map(|(s, _)| s.to_string())
+        .collect()
+}
+
+fn check_finite(column: &str, row: usize, value: f64) -> Result<()> {
+    if value.is_finite() {
+        Ok(())
+    } else {
+        Err(Error::NonFinite {
+            column: column.to_string(),
+            row,
+            value,
+        })
+    }
+}
+
+/// The target values as a tensor of the kind the loss wants: class indices (i64) for
+/// multi-class, floats for binary and regression.
+pub(crate) fn target_tensor(map: &TargetMap, values: &[f64]) -> Tensor {
+    match map {
+        TargetMap::MultiClass { .. } => {
+            Tensor::from_slice(&values.iter().map(|&v| v as i64).collect::<Vec<_>>())
+        }
+        _ => Tensor::from_slice(&values.iter().map(|&v| v as f32).collect::<Vec<_>>()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rec_table::{ColumnSpec, Schema, Value};
+
+    fn table() -> Table {
+        let schema = Schema::try_new(vec![
+            ColumnSpec::new("age", ColumnKind::Numeric),
+            ColumnSpec::new("g", ColumnKind::Categorical),
+            ColumnSpec::new("s", ColumnKind::SetValued),
+            ColumnSpec::new("t", ColumnKind::Text),
+            ColumnSpec::new("y", ColumnKind::Numeric),
+        ])
+        .unwrap();
+        let set = |v: &[&str]| Some(Value::Set(v.iter().map(|s| s.to_string()).collect()));
+        Table::from_rows(
+            schema,
+            vec![
+                vec![
+                    Some(Value::Number(10.0)),
+                    Some(Value::Category("a".into())),
+                    set(&["x", "y"]),
+                    None,
+                    Some(Value::Number(1.0)),
+                ],
+                vec![None, None, set(&[]), None, Some(Value::Number(0.0))],
+                vec![
+                    Some(Value::Number(30.0)),
+                    Some(Value::Category("b".into())),
+                    None,
+                    None,
+                    Some(Value::Number(1.0)),
+                ],
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn missing_cells_have_defined_encodings() {
+        let t = table();
+        let map = FeatureMap::fit(&t, "y", TargetMap::Binary { labels: vec![] }, 1).unwrap();
+        assert_eq!(map.ignored, ["t"]);
+        assert_eq!(map.numeric[0].mean, 20.0);
+        assert!(map.numeric[0].indicator);
+        assert_eq!(map.dense_width(), 2);
+        let enc = map.encode(&t).unwrap();
+        let dense: Vec<f32> = Vec::try_from(enc.dense.unwrap().view(-1)).unwrap();
+        assert_eq!(dense, [-1.0, 0.0, 0.0, 1.0, 1.0, 0.0]);
+        let g: Vec<i64> = Vec::try_from(enc.sparse[0].view(-1)).unwrap();
+        assert_eq!(g, [2, MISSING, 3]);
+        // Set vocab: x → 3, y → 4; padding row 5.
+        let s: Vec<i64> = Vec::try_from(enc.sparse[1].view(-1)).unwrap();
+        assert_eq!(s, [3, 4, EMPTY, 5, MISSING, 5]);
+        assert_eq!(map.sparse[1].table_rows(), 6);
+    }
+}

@@ -1,0 +1,407 @@
+//! Training: [`Dlrm`] (the unfitted model) and its mini-batch loop.
+
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rec_table::{Recommender, Table};
+use serde::{Deserialize, Serialize};
+use tch::nn::OptimizerConfig;
+use tch::{nn, Device, Kind, Reduction, Tensor};
+
+use crate::config::{DlrmConfig, Optimizer};
+use crate::error::{Error, Result};
+use crate::features::{target_tensor, Encoded, FeatureMap};
+use crate::fitted::FittedDlrm;
+use crate::model::DlrmNet;
+use crate::target::{rows_with_target, TargetMap};
+
+/// Rows per forward pass at evaluation and prediction time.
+pub(crate) const EVAL_BATCH: i64 = 8192;
+
+/// A DLRM with its hyperparameters, not trained yet. [`Recommender::fit`] trains it.
+#[derive(Debug, Clone)]
+pub struct Dlrm {
+    config: DlrmConfig,
+}
+
+/// What happened in one training epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochStats {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// Mean training loss over the epoch's mini-batches (weighted by batch size).
+    pub train_loss: f64,
+    /// Validation loss after the epoch, when there is a validation set.
+    pub valid_loss: Option<f64>,
+    /// Training throughput (rows per second, validation excluded).
+    pub samples_per_sec: f64,
+    /// Learning rate of the epoch's last mini-batch.
+    pub lr: f64,
+}
+
+impl Dlrm {
+    /// A model with `config`, validated once here.
+    pub fn new(config: DlrmConfig) -> Result<Self> {
+        config.validate()?;
+        Ok(Dlrm { config })
+    }
+
+    /// The hyperparameters.
+    pub fn config(&self) -> &DlrmConfig {
+        &self.config
+    }
+
+    /// Trains on `train` to predict `target`, with an optional validation table for early
+    /// stopping (the weights of the epoch with the best validation loss are kept). Without one,
+    /// `validation_fraction` of the training rows (seeded) are held out instead, if set.
+    ///
+    /// Rows whose target is missing are skipped. Text columns are ignored.
+    pub fn fit_with_validation(
+        &self,
+        train: &Table,
+        valid: Option<&Table>,
+        target: &str,
+    ) -> Result<FittedDlrm> {
+        let config = &self.config;
+        if train.num_rows() == 0 {
+            return Err(Error::EmptyTable("training table".into()));
+        }
+        let train = drop_missing_target(train, target)?;
+        let (train, held_out) = match valid {
+            None if config.validation_fraction > 0.0 => {
+                let (a, b) = split(&train, config.validation_fraction, config.seed)?;
+                (a, Some(b))
+            }
+            _ => (train, None),
+        };
+        let valid = match valid {
+            Some(v) => Some(drop_missing_target(v, target)?),
+            None => held_out,
+        };
+        let target_map = TargetMap::fit(&train, target, config.task)?;
+        let features = FeatureMap::fit(&train, target, target_map, config.min_count)?;
+
+        let device = config.device.device();
+        tch::manual_seed(config.seed as i64);
+        let vs = nn::VarStore::new(device);
+        let net = DlrmNet::new(&vs.root(), &features, config)?;
+        let train_data = DeviceData::new(&features, &train, device)?;
+        let valid_data = valid
+            .as_ref()
+            .filter(|v| v.num_rows() > 0)
+            .map(|v| DeviceData::new(&features, v, device))
+            .transpose()?;
+
+        let history = run(
+            config,
+            &vs,
+            &net,
+            &features.target_map,
+            &train_data,
+            valid_data.as_ref(),
+        )?;
+        Ok(FittedDlrm::from_parts(
+            config.clone(),
+            features,
+            vs,
+            net,
+            history,
+        ))
+    }
+}
+
+impl Recommender for Dlrm {
+    type Fitted = FittedDlrm;
+
+    fn fit(&self, train: &Table, target: &str) -> rec_table::Result<FittedDlrm> {
+        Ok(self.fit_with_validation(train, None, target)?)
+    }
+}
+
+fn drop_missing_target(table: &Table, target: &str) -> Result<Table> {
+    let rows = rows_with_target(table, target)?;
+    if rows.is_empty() {
+        return Err(Error::EmptyTable(format!(
+            "no row has an observed target '{target}'"
+        )));
+    }
+    Ok(if rows.len() == table.num_rows() {
+        table.clone()
+    } else {
+        table.take_rows(&rows)?
+    })
+}
+
+/// A seeded split into (train, validation) with `fraction` of the rows in validation.
+fn split(table: &Table, fraction: f64, seed: u64) -> Result<(Table, Table)> {
+    let mut rows: Vec<usize> = (0..table.num_rows()).collect();
+    rows.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ 0x76_616c_6964));
+    let k = ((rows.len() as f64 * fraction).round() as usize)
+        .clamp(1, rows.len().saturating_sub(1).max(1));
+    let (v, t) = rows.split_at(k);
+    if t.is_empty() {
+        return Err(Error::EmptyTable(
+            "training table after the validation hold-out".into(),
+        ));
+    }
+    Ok((table.take_rows(t)?, table.take_rows(v)?))
+}
+
+/// An encoded table with its targets, on the training device.
+pub(crate) struct DeviceData {
+    pub n: i64,
+    pub dense: Option<Tensor>,
+    pub sparse: Vec<Tensor>,
+    pub y: Tensor,
+}
+
+impl DeviceData {
+    fn new(features: &FeatureMap, table: &Table, device: Device) -> Result<Self> {
+        let Encoded { n, dense, sparse } = features.encode(table)?;
+        let y = target_tensor(
+            &features.target_map,
+            &features.target_map.encode(table, &features.target)?,
+        );
+        Ok(DeviceData {
+            n: n as i64,
+            dense: dense.map(|t| t.to_device(device)),
+            sparse: sparse.into_iter().map(|t| t.to_device(device)).collect(),
+            y: y.to_device(device),
+        })
+    }
+
+    fn rows(&self, idx: &Tensor) -> (Option<Tensor>, Vec<Tensor>, Tensor) {
+        (
+            self.dense.as_ref().map(|d| d.index_select(0, idx)),
+            self.sparse.iter().map(|s| s.index_select(0, idx)).collect(),
+            self.y.index_select(0, idx),
+        )
+    }
+
+    fn range(&self, start: i64, len: i64) -> (Option<Tensor>, Vec<Tensor>, Tensor) {
+        (
+            self.dense.as_ref().map(|d| d.narrow(0, start, len)),
+            self.sparse
+                .iter()
+                .map(|s| s.narrow(0, start, len))
+                .collect(),
+            self.y.narrow(0, start, len),
+        )
+    }
+}
+
+/// The mean loss of the task over a batch of logits.
+pub(crate) fn loss(map: &TargetMap, logits: &Tensor, y: &Tensor) -> Tensor {
+    match map {
+        TargetMap::Binary { .. } => logits.view([-1]).binary_cross_entropy_with_logits(
+            y,
+            None::<Tensor>,
+            None::<Tensor>,
+            Reduction::Mean,
+        ),
+        TargetMap::MultiClass { .. } => logits.cross_entropy_for_logits(y),
+        TargetMap::Regression { .. } => logits.view([-1]).mse_loss(y, Reduction::Mean),
+    }
+}
+
+/// Adagrad as in `torch.optim.Adagrad` (initial accumulator 0, ε 1e-10); tch has none.
+struct Adagrad {
+    params: Vec<Tensor>,
+    sums: Vec<Tensor>,
+    lr: f64,
+    wd: f64,
+}
+
+enum Opt {
+    Torch(nn::Optimizer),
+    Adagrad(Adagrad),
+}
+
+impl Opt {
+    fn new(config: &DlrmConfig, vs: &nn::VarStore) -> Result<Self> {
+        let (lr, wd) = (config.lr, config.weight_decay);
+        Ok(match config.optimizer {
+            Optimizer::Adam => Opt::Torch(nn::Adam::default().wd(wd).build(vs, lr)?),
+            Optimizer::Sgd { momentum } => Opt::Torch(
+                nn::Sgd {
+                    momentum,
+                    dampening: 0.0,
+                    wd,
+                    nesterov: false,
+                }
+                .build(vs, lr)?,
+            ),
+            Optimizer::Adagrad => {
+                let params = vs.trainable_variables();
+                let sums = params.iter().map(Tensor::zeros_like).collect();
+                Opt::Adagrad(Adagrad {
+                    params,
+                    sums,
+                    lr,
+                    wd,
+                })
+            }
+        })
+    }
+
+    fn set_lr(&mut self, lr: f64) {
+        match self {
+            Opt::Torch(o) => o.set_lr(lr),
+            Opt::Adagrad(a) => a.lr = lr,
+        }
+    }
+
+    fn backward_step(&mut self, loss: &Tensor) {
+        match self {
+            Opt::Torch(o) => o.backward_step(loss),
+            Opt::Adagrad(a) => {
+                for p in a.params.iter_mut() {
+                    p.zero_grad();
+                }
+                loss.backward();
+                tch::no_grad(|| {
+                    for (p, s) in a.params.iter_mut().zip(a.sums.iter_mut()) {
+                        let g = p.grad();
+                        if !g.defined() {
+                            continue;
+                        }
+                        let g = if a.wd > 0.0 { &g + &*p * a.wd } else { g };
+                        let _ = s.addcmul_(&g, &g);
+                        let _ = p.addcdiv_(&(&g * -a.lr), &(s.sqrt() + 1e-10));
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// Mean loss over all rows of `data`, without gradients.
+pub(crate) fn evaluate(net: &DlrmNet, map: &TargetMap, data: &DeviceData) -> f64 {
+    tch::no_grad(|| {
+        let mut total = 0.0;
+        let mut start = 0;
+        while start < data.n {
+            let len = EVAL_BATCH.min(data.n - start);
+            let (dense, sparse, y) = data.range(start, len);
+            let logits = net.forward(dense.as_ref(), &sparse);
+            total += loss(map, &logits, &y).double_value(&[]) * len as f64;
+            start += len;
+        }
+        total / data.n.max(1) as f64
+    })
+}
+
+fn progress_bar(config: &DlrmConfig, n: i64, epoch: usize) -> ProgressBar {
+    if !config.progress {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(n as u64);
+    let style =
+        ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {per_sec} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_prefix(format!("{}/{}", epoch + 1, config.epochs));
+    bar
+}
+
+/// The training loop: seeded shuffling, mini-batches, schedule, validation, early stopping.
+fn run(
+    config: &DlrmConfig,
+    vs: &nn::VarStore,
+    net: &DlrmNet,
+    map: &TargetMap,
+    train: &DeviceData,
+    valid: Option<&DeviceData>,
+) -> Result<Vec<EpochStats>> {
+    let device = vs.device();
+    let mut opt = Opt::new(config, vs)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed.wrapping_add(1));
+    let bs = config.batch_size as i64;
+    let steps_per_epoch = (train.n + bs - 1) / bs;
+    let total_steps = steps_per_epoch as usize * config.epochs;
+    let mut history = Vec::new();
+    let mut best: Option<(f64, Vec<(String, Tensor)>)> = None;
+    let mut since_best = 0;
+    let mut order: Vec<i64> = (0..train.n).collect();
+    let mut step = 0usize;
+    for epoch in 0..config.epochs {
+        order.shuffle(&mut rng);
+        let perm = Tensor::from_slice(&order).to_device(device);
+        let bar = progress_bar(config, train.n, epoch);
+        let started = Instant::now();
+        let mut loss_sum = Tensor::zeros([], (Kind::Float, device));
+        let mut lr = config.lr;
+        let mut start = 0;
+        while start < train.n {
+            let len = bs.min(train.n - start);
+            lr = config.lr_schedule.rate(config.lr, epoch, step, total_steps);
+            opt.set_lr(lr);
+            let (dense, sparse, y) = train.rows(&perm.narrow(0, start, len));
+            let logits = net.forward(dense.as_ref(), &sparse);
+            let l = loss(map, &logits, &y);
+            opt.backward_step(&l);
+            loss_sum += l.detach() * len as f64;
+            bar.inc(len as u64);
+            start += len;
+            step += 1;
+        }
+        let train_loss = loss_sum.double_value(&[]) / train.n as f64;
+        let secs = started.elapsed().as_secs_f64();
+        if !train_loss.is_finite() {
+            bar.abandon();
+            return Err(Error::Diverged {
+                epoch: epoch + 1,
+                loss: train_loss,
+            });
+        }
+        let valid_loss = valid.map(|v| evaluate(net, map, v));
+        bar.finish_with_message(match valid_loss {
+            Some(v) => format!("loss {train_loss:.4} valid {v:.4}"),
+            None => format!("loss {train_loss:.4}"),
+        });
+        history.push(EpochStats {
+            epoch: epoch + 1,
+            train_loss,
+            valid_loss,
+            samples_per_sec: train.n as f64 / secs.max(1e-9),
+            lr,
+        });
+        if let Some(v) = valid_loss {
+            if best.as_ref().is_none_or(|(b, _)| v < *b) {
+                best = Some((v, snapshot(vs)));
+                since_best = 0;
+            } else {
+                since_best += 1;
+                if config.patience > 0 && since_best >= config.patience {
+                    break;
+                }
+            }
+        }
+    }
+    if let Some((_, weights)) = best {
+        restore(vs, &weights);
+    }
+    Ok(history)
+}
+
+fn snapshot(vs: &nn::VarStore) -> Vec<(String, Tensor)> {
+    vs.variables()
+        .into_iter()
+        .map(|(k, v)| (k, v.detach().copy()))
+        .collect()
+}
+
+fn restore(vs: &nn::VarStore, weights: &[(String, Tensor)]) {
+    let vars = vs.variables();
+    tch::no_grad(|| {
+        for (name, w) in weights {
+            if let Some(v) = vars.get(name) {
+                v.shallow_clone().copy_(w);
+            }
+        }
+    });
+}

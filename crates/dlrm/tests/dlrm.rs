@@ -1,0 +1,463 @@
+//! Integration tests: shapes, interaction gradients, fitting tiny tasks, save/load, determinism
+//! and bad input. Models are tiny so the suite stays within seconds on 2 cores.
+
+use dlrm::{
+    interact, BagMode, Dlrm, DlrmConfig, Error, Interaction, LrSchedule, Optimizer, TargetMap,
+    TaskKind,
+};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rec_table::arrow::array::{Array, AsArray};
+use rec_table::arrow::datatypes::{Float64Type, UInt32Type};
+use rec_table::{
+    ColumnKind, ColumnSpec, FittedRecommender, Recommender, Schema, Table, Task, Value,
+};
+use tch::{Device, Kind, Tensor};
+
+fn tiny() -> DlrmConfig {
+    DlrmConfig::default()
+        .with_embedding_dim(4)
+        .with_bottom_mlp(vec![8, 4])
+        .with_top_mlp(vec![16])
+        .with_batch_size(32)
+        .with_epochs(30)
+        .with_lr(1e-2)
+        .with_patience(0)
+        .with_progress(false)
+        .with_device(Device::Cpu)
+}
+
+/// `n` rows: x (numeric), c (categorical a/b/c), s (set over p/q/r), title (text), id, and
+/// targets: y_bin = 1 iff (c == a) xor (x > 0); y_reg = 2x + [c == b] + |s|; y_cls = rating
+/// 1..3 from y_reg's tertiles.
+fn synthetic(n: usize, seed: u64) -> Table {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let schema = Schema::try_new(vec![
+        ColumnSpec::new("x", ColumnKind::Numeric),
+        ColumnSpec::new("c", ColumnKind::Categorical),
+        ColumnSpec::new("s", ColumnKind::SetValued),
+        ColumnSpec::new("title", ColumnKind::Text),
+        ColumnSpec::new("user", ColumnKind::Id),
+        ColumnSpec::new("y_bin", ColumnKind::Numeric),
+        ColumnSpec::new("y_reg", ColumnKind::Numeric),
+        ColumnSpec::new("y_cls", ColumnKind::Numeric),
+    ])
+    .unwrap();
+    let rows = (0..n)
+        .map(|i| {
+            let x: f64 = rng.random_range(-1.0..1.0);
+            let c = ["a", "b", "c"][rng.random_range(0..3)];
+            let s: Vec<String> = ["p", "q", "r"]
+                .iter()
+                .filter(|_| rng.random_bool(0.5))
+                .map(|s| s.to_string())
+                .collect();
+            let bin = f64::from((c == "a") ^ (x > 0.0));
+            let reg = 2.0 * x + f64::from(c == "b") + s.len() as f64;
+            let cls = if reg < 0.5 {
+                1.0
+            } else if reg < 2.0 {
+                2.0
+            } else {
+                3.0
+            };
+            vec![
+                Some(Value::Number(x)),
+                Some(Value::Category(c.into())),
+                Some(Value::Set(s)),
+                Some(Value::Text(format!("row {i}"))),
+                Some(Value::Category(format!("u{}", i % 7))),
+                Some(Value::Number(bin)),
+                Some(Value::Number(reg)),
+                Some(Value::Number(cls)),
+            ]
+        })
+        .collect();
+    Table::from_rows(schema, rows).unwrap()
+}
+
+fn features_and(table: &Table, target: &str) -> Table {
+    table
+        .select(&["x", "c", "s", "title", "user", target])
+        .unwrap()
+}
+
+fn f64s(a: &dyn Array) -> Vec<f64> {
+    a.as_primitive::<Float64Type>().values().to_vec()
+}
+
+#[test]
+fn interaction_shapes_follow_the_reference() {
+    let opts = (Kind::Float, Device::Cpu);
+    let x = Tensor::randn([5, 4], opts);
+    let e = [Tensor::randn([5, 4], opts), Tensor::randn([5, 4], opts)];
+    // F = 3 vectors → 3 pairs, plus the dense vector.
+    assert_eq!(interact(Interaction::Dot, Some(&x), &e).size(), [5, 4 + 3]);
+    assert_eq!(interact(Interaction::Dot, None, &e).size(), [5, 1]);
+    assert_eq!(interact(Interaction::Cat, Some(&x), &e).size(), [5, 12]);
+    // The pair values are the dot products of vectors i > j, row-major: (1,0), (2,0), (2,1).
+    let z = interact(Interaction::Dot, Some(&x), &e);
+    let expect = (&e[1] * &e[0]).sum_dim_intlist([1i64].as_slice(), false, Kind::Float);
+    assert!(z.select(1, 4 + 2).allclose(&expect, 1e-5, 1e-5, false));
+}
+
+#[test]
+fn interaction_gradient_matches_finite_differences() {
+    let opts = (Kind::Double, Device::Cpu);
+    tch::manual_seed(7);
+    let x = Tensor::randn([3, 4], opts).set_requires_grad(true);
+    let e: Vec<Tensor> = (0..3)
+        .map(|_| Tensor::randn([3, 4], opts).set_requires_grad(true))
+        .collect();
+    let w = Tensor::randn([3, 4 + 6], opts);
+    let f =
+        |x: &Tensor, e: &[Tensor]| (interact(Interaction::Dot, Some(x), e) * &w).sum(Kind::Double);
+    f(&x, &e).backward();
+    let eps = 1e-6;
+    let inputs: Vec<&Tensor> = std::iter::once(&x).chain(&e).collect();
+    for (k, input) in inputs.iter().enumerate() {
+        let grad = input.grad();
+        for flat in 0..12 {
+            let (r, c) = (flat / 4, flat % 4);
+            let numeric = tch::no_grad(|| {
+                let shifted = |delta: f64| {
+                    let all: Vec<Tensor> = inputs.iter().map(|t| t.detach().copy()).collect();
+                    let _ = all[k].get(r).get(c).g_add_scalar_(delta);
+                    f(&all[0], &all[1..]).double_value(&[])
+                };
+                (shifted(eps) - shifted(-eps)) / (2.0 * eps)
+            });
+            let auto = grad.double_value(&[r, c]);
+            assert!(
+                (numeric - auto).abs() < 1e-6 * (1.0 + auto.abs()),
+                "input {k} [{r},{c}]: {numeric} vs {auto}"
+            );
+        }
+    }
+}
+
+#[test]
+fn fits_a_tiny_binary_task() {
+    let table = features_and(&synthetic(400, 1), "y_bin");
+    let model = Dlrm::new(tiny()).unwrap().fit(&table, "y_bin").unwrap();
+    assert_eq!(model.task(), Task::Binary);
+    let h = model.history();
+    assert_eq!(h.len(), 30);
+    assert!(h.last().unwrap().train_loss < 0.25, "loss {:?}", h.last());
+    assert!(h.last().unwrap().train_loss < h[0].train_loss);
+    let p = model.predict(&table).unwrap();
+    assert_eq!(p.len(), 400);
+    assert!(f64s(p.as_ref()).iter().all(|p| (0.0..=1.0).contains(p)));
+}
+
+#[test]
+fn fits_a_tiny_regression_with_cat_interaction_and_sum_bags() {
+    let table = features_and(&synthetic(400, 2), "y_reg");
+    let config = tiny()
+        .with_interaction(Interaction::Cat)
+        .with_bag_mode(BagMode::Sum);
+    let model = Dlrm::new(config).unwrap().fit(&table, "y_reg").unwrap();
+    assert_eq!(model.task(), Task::Regression);
+    let pred = f64s(model.predict(&table).unwrap().as_ref());
+    let truth = table.numeric("y_reg").unwrap();
+    let mse = pred
+        .iter()
+        .zip(&truth)
+        .map(|(p, t)| (p - t.unwrap()).powi(2))
+        .sum::<f64>()
+        / 400.0;
+    assert!(mse < 0.05, "mse {mse}");
+}
+
+#[test]
+fn multi_class_labels_are_sorted_and_exposed() {
+    let table = features_and(&synthetic(300, 3), "y_cls");
+    let config = tiny().with_task(TaskKind::MultiClass).with_epochs(20);
+    let model = Dlrm::new(config).unwrap().fit(&table, "y_cls").unwrap();
+    assert_eq!(model.task(), Task::MultiClass { classes: 3 });
+    assert_eq!(
+        model.labels(),
+        [Value::Number(1.0), Value::Number(2.0), Value::Number(3.0)]
+    );
+    assert_eq!(model.target_map().class_of(&Value::Number(3.0)), Some(2));
+    let pred = model.predict(&table).unwrap();
+    let classes = pred.as_primitive::<UInt32Type>();
+    let truth = table.numeric("y_cls").unwrap();
+    let correct = classes
+        .values()
+        .iter()
+        .zip(&truth)
+        .filter(|(&k, t)| k as f64 + 1.0 == t.unwrap())
+        .count();
+    assert!(correct > 240, "{correct}/300 correct");
+    let proba = model.predict_proba(&table).unwrap();
+    assert!(proba
+        .iter()
+        .all(|p| p.len() == 3 && (p.iter().sum::<f64>() - 1.0).abs() < 1e-6));
+}
+
+#[test]
+fn optimizers_and_schedules_reduce_the_loss() {
+    let table = features_and(&synthetic(200, 4), "y_bin");
+    for (opt, sched, lr) in [
+        (Optimizer::Adagrad, LrSchedule::Constant, 0.05),
+        (
+            Optimizer::Sgd { momentum: 0.9 },
+            LrSchedule::Step {
+                every: 3,
+                gamma: 0.7,
+            },
+            0.05,
+        ),
+        (
+            Optimizer::Adam,
+            LrSchedule::Cosine { warmup_steps: 5 },
+            0.01,
+        ),
+    ] {
+        let config = tiny()
+            .with_optimizer(opt)
+            .with_lr_schedule(sched)
+            .with_lr(lr)
+            .with_epochs(10);
+        let model = Dlrm::new(config).unwrap().fit(&table, "y_bin").unwrap();
+        let h = model.history();
+        assert!(
+            h.last().unwrap().train_loss < h[0].train_loss * 0.9,
+            "{opt:?}: {h:?}"
+        );
+    }
+}
+
+#[test]
+fn early_stopping_keeps_the_best_epoch() {
+    let train = features_and(&synthetic(200, 5), "y_reg");
+    let valid = features_and(&synthetic(100, 6), "y_reg");
+    let config = tiny().with_patience(2).with_epochs(200).with_lr(5e-2);
+    let dlrm = Dlrm::new(config).unwrap();
+    let model = dlrm
+        .fit_with_validation(&train, Some(&valid), "y_reg")
+        .unwrap();
+    let h = model.history();
+    assert!(h.len() < 200, "never stopped");
+    let best = h
+        .iter()
+        .map(|e| e.valid_loss.unwrap())
+        .fold(f64::INFINITY, f64::min);
+    let pred = f64s(model.predict(&valid).unwrap().as_ref());
+    let TargetMap::Regression { std, .. } = model.target_map().clone() else {
+        panic!()
+    };
+    let truth = valid.numeric("y_reg").unwrap();
+    let mse = pred
+        .iter()
+        .zip(&truth)
+        .map(|(p, t)| (p - t.unwrap()).powi(2))
+        .sum::<f64>()
+        / 100.0;
+    assert!(
+        (mse / (std * std) - best).abs() < 1e-3,
+        "restored {} vs best {best}",
+        mse / (std * std)
+    );
+    // A held-out fraction works the same way.
+    let model = Dlrm::new(tiny().with_validation_fraction(0.2).with_epochs(3))
+        .unwrap()
+        .fit(&train, "y_reg")
+        .unwrap();
+    assert!(model.history().iter().all(|e| e.valid_loss.is_some()));
+}
+
+#[test]
+fn save_load_round_trip_gives_identical_predictions() {
+    let table = features_and(&synthetic(150, 7), "y_cls");
+    let model = Dlrm::new(tiny().with_epochs(3))
+        .unwrap()
+        .fit(&table, "y_cls")
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    model.save(dir.path()).unwrap();
+    let loaded = dlrm::FittedDlrm::load(dir.path(), Some(Device::Cpu)).unwrap();
+    assert_eq!(loaded.features(), model.features());
+    assert_eq!(
+        loaded.predict_proba(&table).unwrap(),
+        model.predict_proba(&table).unwrap()
+    );
+    assert_eq!(
+        loaded.predict(&table).unwrap().as_ref(),
+        model.predict(&table).unwrap().as_ref()
+    );
+
+    // A weight file that does not match the config is refused with the tensor's name.
+    let other = Dlrm::new(tiny().with_epochs(1).with_top_mlp(vec![8]))
+        .unwrap()
+        .fit(&table, "y_cls")
+        .unwrap();
+    let dir2 = tempfile::tempdir().unwrap();
+    other.save(dir2.path()).unwrap();
+    std::fs::copy(
+        dir2.path().join(dlrm::WEIGHTS_FILE),
+        dir.path().join(dlrm::WEIGHTS_FILE),
+    )
+    .unwrap();
+    let err = dlrm::FittedDlrm::load(dir.path(), Some(Device::Cpu)).unwrap_err();
+    assert!(matches!(err, Error::Weights { .. }), "{err}");
+    assert!(err.to_string().contains("top."), "{err}");
+}
+
+#[test]
+fn same_seed_same_predictions() {
+    let table = features_and(&synthetic(200, 8), "y_reg");
+    let fit = |seed| {
+        let m = Dlrm::new(tiny().with_epochs(3).with_seed(seed))
+            .unwrap()
+            .fit(&table, "y_reg")
+            .unwrap();
+        f64s(m.predict(&table).unwrap().as_ref())
+    };
+    assert_eq!(fit(11), fit(11));
+    assert_ne!(fit(11), fit(12));
+}
+
+#[test]
+fn missing_cells_and_unseen_labels_are_encoded_not_refused() {
+    let table = features_and(&synthetic(100, 9), "y_bin");
+    let model = Dlrm::new(tiny().with_epochs(2))
+        .unwrap()
+        .fit(&table, "y_bin")
+        .unwrap();
+    let schema = table.schema().clone();
+    let test = Table::from_rows(
+        schema,
+        vec![
+            vec![None, None, None, None, None, None],
+            vec![
+                Some(Value::Number(0.5)),
+                Some(Value::Category("never seen".into())),
+                Some(Value::Set(vec!["zz".into()])),
+                None,
+                Some(Value::Category("new user".into())),
+                None,
+            ],
+        ],
+    )
+    .unwrap();
+    let p = f64s(model.predict(&test).unwrap().as_ref());
+    assert!(p.iter().all(|p| p.is_finite()));
+    // Without the target column, and with no rows at all.
+    let no_target = test.select(&["x", "c", "s", "title", "user"]).unwrap();
+    assert_eq!(model.predict(&no_target).unwrap().len(), 2);
+    assert_eq!(
+        model
+            .predict(&no_target.take_rows(&[]).unwrap())
+            .unwrap()
+            .len(),
+        0
+    );
+}
+
+#[test]
+fn bad_input_gives_clear_errors() {
+    let table = features_and(&synthetic(50, 10), "y_bin");
+    let dlrm = Dlrm::new(tiny().with_epochs(1)).unwrap();
+    let err = dlrm.fit_with_validation(&table, None, "nope").unwrap_err();
+    assert!(matches!(err, Error::MissingTarget { .. }), "{err}");
+    let err = dlrm.fit_with_validation(&table, None, "title").unwrap_err();
+    assert!(matches!(err, Error::TargetKind { .. }), "{err}");
+    let err = Dlrm::new(tiny().with_task(TaskKind::Binary))
+        .unwrap()
+        .fit_with_validation(&features_and(&synthetic(50, 10), "y_reg"), None, "y_reg")
+        .unwrap_err();
+    assert!(err.to_string().contains("only 0 and 1"), "{err}");
+    let err = Dlrm::new(tiny().with_task(TaskKind::Regression))
+        .unwrap()
+        .fit_with_validation(&table.select(&["x", "c"]).unwrap(), None, "c")
+        .unwrap_err();
+    assert!(err.to_string().contains("numeric target"), "{err}");
+    let err = dlrm
+        .fit_with_validation(&table.take_rows(&[]).unwrap(), None, "y_bin")
+        .unwrap_err();
+    assert!(matches!(err, Error::EmptyTable(_)), "{err}");
+    let err = dlrm
+        .fit_with_validation(&table.select(&["title", "y_bin"]).unwrap(), None, "y_bin")
+        .unwrap_err();
+    assert!(matches!(err, Error::NoFeatures(_)), "{err}");
+    // At the trait boundary the error becomes rec_table::Error::External with ours as source.
+    let err = dlrm.fit(&table, "title").unwrap_err();
+    assert!(matches!(err, rec_table::Error::External { .. }), "{err}");
+    assert!(std::error::Error::source(&err)
+        .unwrap()
+        .to_string()
+        .contains("title"));
+    // A prediction table without a feature column, or with another kind.
+    let model = dlrm.fit(&table, "y_bin").unwrap();
+    let err = model
+        .predict_array(&table.select(&["x", "s", "title", "user"]).unwrap())
+        .unwrap_err();
+    assert!(err.to_string().contains("'c'"), "{err}");
+    let renamed = Table::from_arrays(
+        Schema::try_new(
+            table
+                .schema()
+                .columns()
+                .iter()
+                .map(|c| {
+                    if c.name == "user" {
+                        ColumnSpec::new("user", ColumnKind::Categorical)
+                    } else {
+                        c.clone()
+                    }
+                })
+                .collect(),
+        )
+        .unwrap(),
+        table.batch().columns().to_vec(),
+        table.num_rows(),
+    )
+    .unwrap();
+    let err = model.predict_array(&renamed).unwrap_err();
+    assert!(matches!(err, Error::FeatureMismatch { .. }), "{err}");
+    // A config whose dot interaction cannot be built.
+    let err = Dlrm::new(tiny().with_bottom_mlp(vec![]).with_epochs(1))
+        .unwrap()
+        .fit(&table, "y_bin")
+        .unwrap_err();
+    assert!(err.to_string().contains("embedding_dim"), "{err}");
+}
+
+#[test]
+fn label_mapping_of_categorical_binary_target() {
+    let table = features_and(&synthetic(60, 11), "y_bin");
+    let y: Vec<Option<Value>> = table
+        .numeric("y_bin")
+        .unwrap()
+        .into_iter()
+        .map(|v| {
+            Some(Value::Category(if v == Some(1.0) {
+                "yes".into()
+            } else {
+                "no".into()
+            }))
+        })
+        .collect();
+    let mut columns: Vec<Vec<Option<Value>>> = (0..5).map(|c| table.column_values(c)).collect();
+    columns.push(y);
+    let schema = Schema::try_new(
+        table.schema().columns()[..5]
+            .iter()
+            .cloned()
+            .chain([ColumnSpec::new("label", ColumnKind::Categorical)])
+            .collect(),
+    )
+    .unwrap();
+    let table = Table::from_columns(schema, columns).unwrap();
+    let model = Dlrm::new(tiny().with_epochs(1))
+        .unwrap()
+        .fit(&table, "label")
+        .unwrap();
+    assert_eq!(model.task(), Task::Binary);
+    assert_eq!(
+        model.labels(),
+        [Value::Category("no".into()), Value::Category("yes".into())]
+    );
+}
