@@ -13,6 +13,7 @@
 //! | [`codec`] | `prompt-codec` | rows as text prompts, value parsing, value grammars |
 //! | `lm` (feature `llm`) | `gpt2-lora` | GPT-2 / Llama on libtorch with LoRA, trainer, generation |
 //! | `recommender` (feature `dlrm`) | `dlrm` | the DLRM recommendation model on libtorch |
+//! | `experiment` (feature `dlrm`) | this crate | the experiment grid runner and its report |
 //!
 //! # Features
 //!
@@ -43,6 +44,9 @@ pub use rec_table as table;
 
 #[cfg(feature = "dlrm")]
 pub use dlrm as recommender;
+
+#[cfg(feature = "dlrm")]
+pub mod experiment;
 #[cfg(feature = "llm")]
 pub use gpt2_lora as lm;
 

@@ -39,8 +39,58 @@ enum Command {
         #[arg(long = "kind", value_name = "NAME=KIND")]
         kinds: Vec<String>,
     },
-    /// Run the main job: a small end-to-end experiment on embedded data.
-    Demo,
+    /// Run a grid of experiments (task × imputer × pattern × rate × seed); resumable.
+    ///
+    /// Each finished cell is saved under OUT/cells/; rerunning the same command skips them.
+    /// Flags override the config file; lists are comma-separated.
+    Experiment(ExperimentArgs),
+    /// Rebuild report.md and results.json from the saved cells of an experiment.
+    Report {
+        /// The experiment's output directory.
+        #[arg(long, default_value = "results")]
+        out: PathBuf,
+    },
+    /// Run the main job: a small end-to-end experiment on embedded (generated) data.
+    Demo {
+        /// Output directory.
+        #[arg(long, default_value = "results/demo")]
+        out: PathBuf,
+        /// Run the full-size paper grid on this data directory instead (it must hold
+        /// ml-100k/ and adclick/).
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
+}
+
+#[derive(clap::Args)]
+struct ExperimentArgs {
+    /// A JSON config file (see `ExperimentConfig`); flags below override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Output directory.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Data directory holding ml-100k/ and adclick/ (default: $RECIMPUTE_DATA or ../shared/data).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Tasks: adclick, movielens-class, movielens-regression, synthetic-adclick.
+    #[arg(long, value_delimiter = ',')]
+    tasks: Option<Vec<String>>,
+    /// Imputers: deletion, zero, mean, median, knn, iterative, missforest.
+    #[arg(long, value_delimiter = ',')]
+    imputers: Option<Vec<String>>,
+    /// Missingness patterns: mcar, mar, mnar.
+    #[arg(long, value_delimiter = ',')]
+    patterns: Option<Vec<String>>,
+    /// Rates of injected holes, e.g. 0.01,0.1,0.25,0.5.
+    #[arg(long, value_delimiter = ',')]
+    rates: Option<Vec<f64>>,
+    /// Seeds, e.g. 0,1,2.
+    #[arg(long, value_delimiter = ',')]
+    seeds: Option<Vec<u64>>,
+    /// DLRM training epochs.
+    #[arg(long)]
+    epochs: Option<usize>,
 }
 
 fn main() -> ExitCode {
@@ -79,6 +129,92 @@ fn emit(text: &str) -> Result<()> {
     Ok(())
 }
 
+#[cfg(feature = "dlrm")]
+mod experiment {
+    use super::*;
+    use recimpute::experiment::{self as exp, ExperimentConfig};
+
+    fn parse_all<T: std::str::FromStr<Err = String>>(items: &[String]) -> Result<Vec<T>> {
+        items.iter().map(|s| s.trim().parse::<T>().map_err(anyhow::Error::msg)).collect()
+    }
+
+    pub fn run(args: ExperimentArgs) -> Result<()> {
+        let mut config = match &args.config {
+            Some(path) => serde_json::from_slice::<ExperimentConfig>(
+                &std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+            )
+            .with_context(|| format!("{}: not a valid experiment config", path.display()))?,
+            None => ExperimentConfig::default(),
+        };
+        if let Some(v) = args.out { config.out_dir = v; }
+        if let Some(v) = args.data { config.data_dir = Some(v); }
+        if let Some(v) = &args.tasks { config.tasks = parse_all(v)?; }
+        if let Some(v) = &args.imputers { config.imputers = parse_all(v)?; }
+        if let Some(v) = &args.patterns { config.patterns = parse_all(v)?; }
+        if let Some(v) = args.rates { config.rates = v; }
+        if let Some(v) = args.seeds { config.seeds = v; }
+        if let Some(v) = args.epochs { config.dlrm.epochs = v; }
+        execute(&config)
+    }
+
+    fn execute(config: &ExperimentConfig) -> Result<()> {
+        let start = std::time::Instant::now();
+        let outcome = exp::run_grid(config, |i, n, spec, reused| {
+            let what = if reused { "reused" } else { "running" };
+            eprintln!("[{:>3}/{n}] {what} {} ({:.0}s elapsed)", i + 1, spec.key(), start.elapsed().as_secs_f64());
+        })?;
+        emit(&format!(
+            "{} cells ({} computed, {} reused) in {:.1}s\nreport: {}\n",
+            outcome.results.len(),
+            outcome.computed,
+            outcome.reused,
+            start.elapsed().as_secs_f64(),
+            config.out_dir.join("report.md").display()
+        ))
+    }
+
+    pub fn report(out: PathBuf) -> Result<()> {
+        let results = exp::load_results(&out)?;
+        exp::write_report(&out, &results)?;
+        emit(&format!("{} cells; report: {}\n", results.len(), out.join("report.md").display()))
+    }
+
+    pub fn demo(out: PathBuf, data: Option<PathBuf>) -> Result<()> {
+        let config = match data {
+            None => ExperimentConfig { out_dir: out, ..ExperimentConfig::demo() },
+            Some(dir) => ExperimentConfig { out_dir: out, data_dir: Some(dir), ..ExperimentConfig::default() },
+        };
+        eprintln!(
+            "recimpute demo: tasks {:?}, imputers {:?}, {:?} at {:?}, seeds {:?}. The LLM imputer is not \
+             part of the grid yet (issue #8): only the classical imputers run.",
+            config.tasks.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
+            config.imputers.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
+            config.patterns.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
+            config.rates,
+            config.seeds
+        );
+        execute(&config)
+    }
+}
+
+#[cfg(not(feature = "dlrm"))]
+mod experiment {
+    use super::*;
+
+    const NEED: &str = "this command trains a DLRM and needs the `dlrm` feature (libtorch): \
+        run it through `cargo xtask demo`, or build with `--features dlrm` after `eval \"$(cargo xtask env)\"`";
+
+    pub fn run(_: ExperimentArgs) -> Result<()> {
+        anyhow::bail!(NEED)
+    }
+    pub fn report(_: PathBuf) -> Result<()> {
+        anyhow::bail!(NEED)
+    }
+    pub fn demo(_: PathBuf, _: Option<PathBuf>) -> Result<()> {
+        anyhow::bail!(NEED)
+    }
+}
+
 fn csv_options(kinds: &[String]) -> Result<CsvOptions> {
     let mut opts = CsvOptions::default();
     for k in kinds {
@@ -112,14 +248,8 @@ fn run(cli: Cli) -> Result<()> {
             println!("wrote {} ({} rows)", output.display(), table.num_rows());
             Ok(())
         }
-        Command::Demo => {
-            emit(
-                "recimpute demo: NOT IMPLEMENTED YET (tracked by issue #9).\n\
-                 When the pipeline exists this command will: generate an AdClick-shaped table with \
-                 planted dependencies, mask 5% of its cells (MCAR), fill them with the classical \
-                 imputers and a LoRA-tuned SmolLM2, train a DLRM on each filled table, and write a \
-                 Markdown/JSON report. Today nothing is run.\n",
-            )
-        }
+        Command::Experiment(args) => experiment::run(args),
+        Command::Report { out } => experiment::report(out),
+        Command::Demo { out, data } => experiment::demo(out, data),
     }
 }

@@ -1,0 +1,403 @@
+//! Running one cell of the grid: mask → split → impute → train the DLRM → evaluate.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use dlrm::{Dlrm, DlrmConfig, FittedDlrm, TaskKind};
+use imputers_baseline::{CaseDeletion, IterativeImputer, KnnImputer, KnnWeights, MissForestImputer, SimpleImputer};
+use rec_datasets::adclick::{adclick_path, load_adclick};
+use rec_datasets::missingness::{inject, Mask, Mechanism, MissingnessConfig, DEFAULT_STRENGTH};
+use rec_datasets::movielens::{join_ratings, load_ml100k, MovieLensOptions};
+use rec_datasets::split::{adclick_split, ml100k_fold, random_split, Fractions, Ml100kFold};
+use rec_metrics::{ImputationReport, RankingConfig};
+use rec_table::arrow::array::AsArray;
+use rec_table::arrow::datatypes::Float64Type;
+use rec_table::{ColumnKind, DynImputer, FittedRecommender, Recommender, Table, Value};
+use serde::{Deserialize, Serialize};
+
+use super::config::{DlrmSettings, ImputerName, Pattern, TaskName};
+use super::downstream::Downstream;
+
+/// One point of the grid.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CellSpec {
+    /// The task.
+    pub task: TaskName,
+    /// The imputer.
+    pub imputer: ImputerName,
+    /// The mechanism of the injected holes.
+    pub pattern: Pattern,
+    /// The rate of injected holes.
+    pub rate: f64,
+    /// The seed.
+    pub seed: u64,
+}
+
+impl CellSpec {
+    /// A file-name-safe key, unique within a grid.
+    pub fn key(&self) -> String {
+        format!(
+            "{}__{}__{}-{:.3}__seed{}",
+            self.task.as_str(),
+            self.imputer.as_str(),
+            self.pattern.as_str(),
+            self.rate,
+            self.seed
+        )
+    }
+}
+
+/// Seconds spent in each stage of a cell.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timings {
+    /// Fitting the imputer and filling train and test.
+    pub impute_s: f64,
+    /// Training the DLRM.
+    pub train_s: f64,
+    /// The whole cell, data preparation included.
+    pub total_s: f64,
+}
+
+/// What one cell measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellResult {
+    /// The grid point.
+    pub spec: CellSpec,
+    /// Cells hidden on purpose (their truth is known).
+    pub masked_cells: usize,
+    /// Rows the DLRM trained on (fewer than the split's with deletion).
+    pub train_rows: usize,
+    /// Rows it was evaluated on.
+    pub test_rows: usize,
+    /// Quality of the imputed masked cells per column (absent for deletion).
+    pub imputation: Option<ImputationReport>,
+    /// The downstream metrics.
+    pub downstream: Downstream,
+    /// Stage timings.
+    pub timings: Timings,
+    /// Peak resident memory of the process so far, in MiB (Linux `VmHWM`).
+    pub peak_rss_mib: Option<f64>,
+}
+
+fn imputer(name: ImputerName, seed: u64) -> Box<dyn DynImputer> {
+    match name {
+        ImputerName::Deletion => Box::new(CaseDeletion::new()),
+        ImputerName::Zero => Box::new(SimpleImputer::zero()),
+        ImputerName::Mean => Box::new(SimpleImputer::mean()),
+        ImputerName::Median => Box::new(SimpleImputer::median()),
+        ImputerName::Knn => Box::new(KnnImputer::new(5).with_weights(KnnWeights::Distance)),
+        ImputerName::Iterative => Box::new(IterativeImputer::new().with_seed(seed)),
+        ImputerName::Missforest => Box::new(MissForestImputer::new().with_seed(seed)),
+    }
+}
+
+fn mechanism(pattern: Pattern) -> Mechanism {
+    match pattern {
+        Pattern::Mcar => Mechanism::Mcar,
+        Pattern::Mar => Mechanism::Mar { driver: None, strength: DEFAULT_STRENGTH },
+        Pattern::Mnar => Mechanism::Mnar { strength: DEFAULT_STRENGTH },
+    }
+}
+
+fn mask(table: &Table, spec: &CellSpec, exclude: &[&str], salt: u64) -> Result<(Table, Mask)> {
+    if spec.rate == 0.0 {
+        let none = inject(table, &MissingnessConfig::mcar(0.0, 0).with_exclude(exclude.iter().copied()))?;
+        return Ok((none.table, none.mask));
+    }
+    let config = MissingnessConfig::new(mechanism(spec.pattern), spec.rate, spec.seed.wrapping_mul(7919).wrapping_add(salt))
+        .with_exclude(exclude.iter().copied());
+    let masked = inject(table, &config).with_context(|| format!("masking {} cells", spec.pattern.as_str()))?;
+    Ok((masked.table, masked.mask))
+}
+
+/// Where each row of a table went: (part, row in that part).
+type Placement = HashMap<usize, (usize, usize)>;
+
+/// Scores the masked cells of `original` against the same cells in the imputed parts.
+fn imputation_quality(original: &Table, mask: &Mask, parts: &[&Table], placement: Option<&Placement>) -> Result<Option<ImputationReport>> {
+    let mut by_col: HashMap<usize, (Vec<Value>, Vec<Value>)> = HashMap::new();
+    for (cell, truth) in mask.entries() {
+        let (part, row) = match placement {
+            Some(p) => match p.get(&cell.row) {
+                Some(&at) => at,
+                None => continue,
+            },
+            None => (0, cell.row),
+        };
+        let name = &original.schema().columns()[cell.col].name;
+        let table = parts[part];
+        let Ok(col) = table.schema().index_of(name) else { continue };
+        if let Some(v) = table.value(row, col) {
+            let entry = by_col.entry(cell.col).or_default();
+            entry.0.push(truth.clone());
+            entry.1.push(v);
+        }
+    }
+    if by_col.is_empty() {
+        return Ok(None);
+    }
+    let mut report = ImputationReport::new();
+    let mut cols: Vec<usize> = by_col.keys().copied().collect();
+    cols.sort_unstable();
+    for col in cols {
+        let (truth, imputed) = &by_col[&col];
+        let spec = &original.schema().columns()[col];
+        match spec.kind {
+            ColumnKind::Numeric => {
+                let t: Vec<f64> = truth.iter().filter_map(Value::as_f64).collect();
+                let p: Vec<f64> = imputed.iter().filter_map(Value::as_f64).collect();
+                report.add_numeric(&spec.name, &t, &p)?;
+            }
+            ColumnKind::Categorical => {
+                let t: Vec<&str> = truth.iter().filter_map(Value::as_str).collect();
+                let p: Vec<&str> = imputed.iter().filter_map(Value::as_str).collect();
+                report.add_categorical(&spec.name, &t, &p)?;
+            }
+            ColumnKind::SetValued => {
+                let t: Vec<Vec<String>> = truth.iter().map(|v| v.as_set().unwrap_or_default().to_vec()).collect();
+                let p: Vec<Vec<String>> = imputed.iter().map(|v| v.as_set().unwrap_or_default().to_vec()).collect();
+                report.add_set(&spec.name, &t, &p)?;
+            }
+            _ => {}
+        }
+    }
+    Ok(Some(report))
+}
+
+/// Fits the imputer on `fit_on` and fills each table; deletion drops incomplete rows of the
+/// first table only (the training rows) and leaves the others as they are.
+fn impute_all(name: ImputerName, seed: u64, fit_on: &Table, tables: &[&Table]) -> Result<Vec<Table>> {
+    let fitted = imputer(name, seed).fit_boxed(fit_on).with_context(|| format!("fitting the {} imputer", name.as_str()))?;
+    tables
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            if name == ImputerName::Deletion && i > 0 {
+                Ok((*t).clone())
+            } else {
+                fitted.transform(t).with_context(|| format!("imputing with {}", name.as_str()))
+            }
+        })
+        .collect()
+}
+
+fn dlrm_config(settings: &DlrmSettings, task: TaskKind, seed: u64) -> DlrmConfig {
+    DlrmConfig::default()
+        .with_epochs(settings.epochs)
+        .with_batch_size(settings.batch_size)
+        .with_lr(settings.lr)
+        .with_embedding_dim(settings.embedding_dim)
+        .with_seed(seed)
+        .with_task(task)
+        .with_progress(false)
+}
+
+/// Runs one cell; `data_dir` holds `adclick/` and `ml-100k/`.
+pub fn run_cell(spec: &CellSpec, data_dir: &Path, synthetic_rows: usize, settings: &DlrmSettings) -> Result<CellResult> {
+    let start = Instant::now();
+    let mut result = match spec.task {
+        TaskName::Adclick | TaskName::SyntheticAdclick => run_row_task(spec, data_dir, synthetic_rows, settings)?,
+        TaskName::MovielensClass | TaskName::MovielensRegression => run_movielens(spec, data_dir, settings)?,
+    };
+    result.timings.total_s = start.elapsed().as_secs_f64();
+    result.peak_rss_mib = peak_rss_mib();
+    Ok(result)
+}
+
+/// AdClick and its synthetic twin: one table, target `click`.
+fn run_row_task(spec: &CellSpec, data_dir: &Path, synthetic_rows: usize, settings: &DlrmSettings) -> Result<CellResult> {
+    const TARGET: &str = "click";
+    let fractions = Fractions::train_test(0.8)?;
+    let (table, split) = if spec.task == TaskName::Adclick {
+        let ad = load_adclick(adclick_path(data_dir))?;
+        let split = adclick_split(&ad, fractions, spec.seed);
+        (ad.table, split)
+    } else {
+        let table = rec_datasets::synthetic::adclick_like(synthetic_rows, 1000 + spec.seed)?;
+        let split = random_split(table.num_rows(), fractions, spec.seed);
+        (table, split)
+    };
+    let (masked, mask) = mask(&table, spec, &[TARGET], 1)?;
+    let train = masked.take_rows(&split.train)?;
+    let test = masked.take_rows(&split.test)?;
+    let placement: Placement = split
+        .train
+        .iter()
+        .enumerate()
+        .map(|(i, &r)| (r, (0, i)))
+        .chain(split.test.iter().enumerate().map(|(i, &r)| (r, (1, i))))
+        .collect();
+
+    let t0 = Instant::now();
+    let (train_imp, test_imp) = if spec.imputer == ImputerName::Deletion {
+        // Deletion reads only features; the target is always observed, so it can stay.
+        let filled = impute_all(spec.imputer, spec.seed, &train, &[&train, &test])?;
+        let mut it = filled.into_iter();
+        (it.next().context("no train table")?, it.next().context("no test table")?)
+    } else {
+        // The imputer never sees the target: it is unknown at prediction time.
+        let train_x = train.drop_columns(&[TARGET])?;
+        let test_x = test.drop_columns(&[TARGET])?;
+        let filled = impute_all(spec.imputer, spec.seed, &train_x, &[&train_x, &test_x])?;
+        let target_spec = train.schema().column(TARGET)?.clone();
+        let attach = |x: &Table, full: &Table| -> Result<Table> {
+            let col = full.schema().index_of(TARGET)?;
+            Ok(x.with_column(target_spec.clone(), &full.column_values(col))?)
+        };
+        (attach(&filled[0], &train)?, attach(&filled[1], &test)?)
+    };
+    let impute_s = t0.elapsed().as_secs_f64();
+    let imputation = if spec.imputer == ImputerName::Deletion {
+        None
+    } else {
+        imputation_quality(&table, &mask, &[&train_imp, &test_imp], Some(&placement))?
+    };
+
+    let t1 = Instant::now();
+    let model = Dlrm::new(dlrm_config(settings, TaskKind::Binary, spec.seed))?.fit(&train_imp, TARGET)?;
+    let train_s = t1.elapsed().as_secs_f64();
+    let downstream = evaluate_binary(&model, &test_imp, TARGET)?;
+    Ok(CellResult {
+        spec: *spec,
+        masked_cells: mask.len(),
+        train_rows: train_imp.num_rows(),
+        test_rows: test_imp.num_rows(),
+        imputation,
+        downstream,
+        timings: Timings { impute_s, train_s, total_s: 0.0 },
+        peak_rss_mib: None,
+    })
+}
+
+
+/// MovieLens 100K, u1 split: attributes imputed in the user and item tables, then joined.
+fn run_movielens(spec: &CellSpec, data_dir: &Path, settings: &DlrmSettings) -> Result<CellResult> {
+    const TARGET: &str = "rating";
+    let dir = data_dir.join("ml-100k");
+    let ml = load_ml100k(&dir, &MovieLensOptions::default())?;
+    let (users_m, users_mask) = mask(&ml.users, spec, &["user_id"], 11)?;
+    let (items_m, items_mask) = mask(&ml.items, spec, &["item_id", "title"], 13)?;
+
+    let t0 = Instant::now();
+    let (users_i, items_i) = if spec.imputer == ImputerName::Deletion {
+        (users_m.clone(), items_m.clone())
+    } else {
+        let u = impute_all(spec.imputer, spec.seed, &users_m, &[&users_m])?.remove(0);
+        let i = impute_all(spec.imputer, spec.seed, &items_m, &[&items_m])?.remove(0);
+        (u, i)
+    };
+    let imputation = if spec.imputer == ImputerName::Deletion {
+        None
+    } else {
+        let mut report = imputation_quality(&ml.users, &users_mask, &[&users_i], None)?.unwrap_or_default();
+        if let Some(items) = imputation_quality(&ml.items, &items_mask, &[&items_i], None)? {
+            report.columns.extend(items.columns);
+        }
+        (!report.columns.is_empty()).then_some(report)
+    };
+
+    let split = ml100k_fold(&dir, Ml100kFold::U1, &ml.ratings)?;
+    let prepare = |rows: &[usize]| -> Result<Table> {
+        let joined = join_ratings(&ml.ratings.take_rows(rows)?, &users_i, &items_i)?;
+        let mut table = joined.drop_columns(&["timestamp", "title"])?;
+        if spec.task == TaskName::MovielensClass {
+            let schema = table.schema().clone().with_kind(TARGET, ColumnKind::Categorical)?;
+            table = table.cast(schema)?;
+        }
+        Ok(table)
+    };
+    let mut train = prepare(&split.train)?;
+    let test = prepare(&split.test)?;
+    if spec.imputer == ImputerName::Deletion {
+        train = CaseDeletion::new().fit_boxed(&train)?.transform(&train)?;
+    }
+    let impute_s = t0.elapsed().as_secs_f64();
+
+    let kind = if spec.task == TaskName::MovielensClass { TaskKind::MultiClass } else { TaskKind::Regression };
+    let t1 = Instant::now();
+    let model = Dlrm::new(dlrm_config(settings, kind, spec.seed))?.fit(&train, TARGET)?;
+    let train_s = t1.elapsed().as_secs_f64();
+    let downstream = evaluate_ratings(&model, &test, TARGET, spec.task)?;
+    Ok(CellResult {
+        spec: *spec,
+        masked_cells: users_mask.len() + items_mask.len(),
+        train_rows: train.num_rows(),
+        test_rows: test.num_rows(),
+        imputation,
+        downstream,
+        timings: Timings { impute_s, train_s, total_s: 0.0 },
+        peak_rss_mib: None,
+    })
+}
+
+fn evaluate_binary(model: &FittedDlrm, test: &Table, target: &str) -> Result<Downstream> {
+    let probs = model.predict(test)?;
+    let probs: Vec<f64> = probs.as_primitive::<Float64Type>().values().to_vec();
+    let labels: Vec<bool> = test.numeric(target)?.into_iter().map(|v| v == Some(1.0)).collect();
+    Ok(Downstream::Binary(rec_metrics::binary_report(&probs, &labels, 0.5)?))
+}
+
+fn evaluate_ratings(model: &FittedDlrm, test: &Table, target: &str, task: TaskName) -> Result<Downstream> {
+    let col = test.schema().index_of(target)?;
+    let truth: Vec<f64> = (0..test.num_rows())
+        .map(|r| match test.value(r, col) {
+            Some(Value::Number(x)) => Ok(x),
+            Some(Value::Category(s)) => s.parse::<f64>().with_context(|| format!("rating {s:?}")),
+            _ => bail!("test row {r} has no rating"),
+        })
+        .collect::<Result<_>>()?;
+    let users: Vec<String> = test.strings("user_id")?.into_iter().map(|u| u.unwrap_or_default().to_string()).collect();
+    let ranking = RankingConfig::new(10).with_relevance_threshold(4.0);
+    let proba = model.predict_proba(test)?;
+    match task {
+        TaskName::MovielensClass => {
+            let labels: Vec<f64> = model
+                .labels()
+                .iter()
+                .map(|v| match v {
+                    Value::Category(s) => s.parse::<f64>().unwrap_or(f64::NAN),
+                    Value::Number(x) => *x,
+                    _ => f64::NAN,
+                })
+                .collect();
+            let pred: Vec<usize> = proba
+                .iter()
+                .map(|p| p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(i, _)| i))
+                .collect();
+            let y_true: Vec<usize> = truth
+                .iter()
+                .map(|t| labels.iter().position(|l| l == t).context("a test rating unseen in training"))
+                .collect::<Result<_>>()?;
+            let expected: Vec<f64> = proba.iter().map(|p| p.iter().zip(&labels).map(|(p, l)| p * l).sum()).collect();
+            Ok(Downstream::MultiClass {
+                report: rec_metrics::multiclass_report(&y_true, &pred, labels.len())?,
+                ranking: rec_metrics::ranking_report_by_user(&users, &expected, &truth, &ranking)?,
+            })
+        }
+        _ => {
+            let pred: Vec<f64> = proba.iter().map(|p| p[0]).collect();
+            Ok(Downstream::Regression {
+                report: rec_metrics::regression_report(&truth, &pred)?,
+                ranking: rec_metrics::ranking_report_by_user(&users, &pred, &truth, &ranking)?,
+            })
+        }
+    }
+}
+
+/// Peak resident set size of this process in MiB, from `/proc/self/status` (Linux only).
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// The data directory: the configured one, else `RECIMPUTE_DATA`, else `../shared/data`.
+pub fn data_dir(configured: Option<&Path>) -> PathBuf {
+    configured
+        .map(Path::to_path_buf)
+        .or_else(|| std::env::var_os("RECIMPUTE_DATA").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("../shared/data"))
+}

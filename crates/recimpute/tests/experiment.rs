@@ -1,0 +1,68 @@
+//! The experiment runner end to end on the generated task, and its resume behaviour.
+#![cfg(feature = "dlrm")]
+
+use recimpute::experiment::{cells, run_grid, DlrmSettings, ExperimentConfig, ImputerName, TaskName};
+
+fn small(out: &std::path::Path, imputers: Vec<ImputerName>) -> ExperimentConfig {
+    ExperimentConfig {
+        out_dir: out.to_path_buf(),
+        tasks: vec![TaskName::SyntheticAdclick],
+        imputers,
+        rates: vec![0.1],
+        seeds: vec![3],
+        synthetic_rows: 1500,
+        dlrm: DlrmSettings { epochs: 8, batch_size: 64, ..DlrmSettings::default() },
+        ..ExperimentConfig::default()
+    }
+}
+
+#[test]
+fn an_interrupted_grid_resumes_without_recomputing_finished_cells() {
+    let dir = tempfile::tempdir().unwrap();
+    // The "interrupted" run finished only the mean cell.
+    let first = run_grid(&small(dir.path(), vec![ImputerName::Mean]), |_, _, _, _| {}).unwrap();
+    assert_eq!((first.computed, first.reused), (1, 0));
+    let saved = dir.path().join("cells").join(format!("{}.json", cells(&small(dir.path(), vec![ImputerName::Mean]))[0].key()));
+    let before = std::fs::read(&saved).unwrap();
+
+    let mut seen = Vec::new();
+    let config = small(dir.path(), vec![ImputerName::Mean, ImputerName::Knn]);
+    let second = run_grid(&config, |_, _, spec, reused| seen.push((spec.imputer, reused))).unwrap();
+    assert_eq!((second.computed, second.reused), (1, 1));
+    assert_eq!(seen, [(ImputerName::Mean, true), (ImputerName::Knn, false)]);
+    assert_eq!(std::fs::read(&saved).unwrap(), before, "a finished cell is not rewritten");
+
+    // Both cells measured something real: hidden cells scored, a model evaluated.
+    for r in &second.results {
+        assert!(r.masked_cells > 0);
+        let imputation = r.imputation.as_ref().expect("mean and knn fill cells");
+        assert!(!imputation.columns.is_empty());
+        let headline = r.downstream.headline();
+        let auc = headline.iter().find(|h| h.0 == "AUC").unwrap().1;
+        assert!(auc > 0.5 && auc <= 1.0, "AUC {auc}");
+    }
+    let report = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    assert!(report.contains("| mean | 1 |") && report.contains("| knn | 1 |"), "{report}");
+    assert!(dir.path().join("results.json").exists() && dir.path().join("config.json").exists());
+}
+
+#[test]
+fn a_corrupt_cell_file_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = small(dir.path(), vec![ImputerName::Mean]);
+    std::fs::create_dir_all(dir.path().join("cells")).unwrap();
+    let path = dir.path().join("cells").join(format!("{}.json", cells(&config)[0].key()));
+    std::fs::write(&path, b"{ not json").unwrap();
+    let e = format!("{:#}", run_grid(&config, |_, _, _, _| {}).unwrap_err());
+    assert!(e.contains("not a cell result") && e.contains("delete it"), "{e}");
+}
+
+#[test]
+fn bad_grids_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = small(dir.path(), vec![ImputerName::Mean]);
+    config.rates = vec![1.5];
+    let e = run_grid(&config, |_, _, _, _| {}).unwrap_err().to_string();
+    assert!(e.contains("rate 1.5"), "{e}");
+    assert!("llm".parse::<ImputerName>().unwrap_err().contains("not available yet"));
+}
