@@ -39,6 +39,31 @@ enum Command {
         #[arg(long = "kind", value_name = "NAME=KIND")]
         kinds: Vec<String>,
     },
+    /// Fill the missing cells of a CSV or Parquet file with a classical imputer.
+    ///
+    /// The imputer is fitted on `--fit-on` if given (e.g. a training file), else on the input
+    /// itself; observed cells are never changed. The output's format follows its extension.
+    Impute {
+        /// The table with missing cells.
+        input: PathBuf,
+        /// Where to write the filled table (atomically).
+        output: PathBuf,
+        /// deletion, zero, mean, median, mode, knn, iterative or missforest.
+        #[arg(long, default_value = "knn")]
+        method: String,
+        /// Neighbours for knn.
+        #[arg(long, default_value_t = 5)]
+        k: usize,
+        /// Seed for iterative and missforest.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Fit on this table instead of the input (same columns).
+        #[arg(long)]
+        fit_on: Option<PathBuf>,
+        /// Force a column's kind, e.g. `--kind zip=categorical` (repeatable).
+        #[arg(long = "kind", value_name = "NAME=KIND")]
+        kinds: Vec<String>,
+    },
     /// Run a grid of experiments (task × imputer × pattern × rate × seed); resumable.
     ///
     /// Each finished cell is saved under OUT/cells/; rerunning the same command skips them.
@@ -247,6 +272,42 @@ fn run(cli: Cli) -> Result<()> {
             write_table(&table, &output, &opts)?;
             println!("wrote {} ({} rows)", output.display(), table.num_rows());
             Ok(())
+        }
+        Command::Impute { input, output, method, k, seed, fit_on, kinds } => {
+            use recimpute::baseline::*;
+            let imputer: Box<dyn DynImputer> = match method.as_str() {
+                "deletion" => Box::new(CaseDeletion::new()),
+                "zero" => Box::new(SimpleImputer::zero()),
+                "mean" => Box::new(SimpleImputer::mean()),
+                "median" => Box::new(SimpleImputer::median()),
+                "mode" => Box::new(SimpleImputer::mode()),
+                "knn" => Box::new(KnnImputer::new(k)),
+                "iterative" => Box::new(IterativeImputer::new().with_seed(seed)),
+                "missforest" => Box::new(MissForestImputer::new().with_seed(seed)),
+                "llm" => anyhow::bail!("the LLM imputer is not available yet (issue #8); pick a classical method"),
+                other => anyhow::bail!(
+                    "unknown method '{other}' (expected deletion, zero, mean, median, mode, knn, iterative or missforest)"
+                ),
+            };
+            let opts = csv_options(&kinds)?;
+            let table = read_table(&input, &opts)?;
+            let train = match &fit_on {
+                Some(path) => read_table(path, &opts.clone().with_schema(table.schema().clone()))?,
+                None => table.clone(),
+            };
+            let start = std::time::Instant::now();
+            let filled = imputer.fit_boxed(&train)?.transform(&table)?;
+            write_table(&filled, &output, &opts)?;
+            emit(&format!(
+                "{}: {} missing cells before, {} after {} ({:.2}s, {} rows out); wrote {}\n",
+                input.display(),
+                table.missing_cells().count(),
+                filled.missing_cells().count(),
+                imputer.name(),
+                start.elapsed().as_secs_f64(),
+                filled.num_rows(),
+                output.display()
+            ))
         }
         Command::Experiment(args) => experiment::run(args),
         Command::Report { out } => experiment::report(out),

@@ -69,7 +69,12 @@ pub fn run_grid(config: &ExperimentConfig, mut on_cell: impl FnMut(usize, usize,
     let cells_dir = out.join("cells");
     std::fs::create_dir_all(&cells_dir).with_context(|| format!("creating {}", cells_dir.display()))?;
     rec_table::write_bytes_atomic(&out.join("config.json"), serde_json::to_string_pretty(config)?.as_bytes())?;
-    let data = data_dir(config.data_dir.as_deref());
+    // The generated task needs no files: only look for the data when a task reads it.
+    let data = if config.tasks.iter().all(|t| *t == TaskName::SyntheticAdclick) {
+        std::path::PathBuf::new()
+    } else {
+        data_dir(config.data_dir.as_deref())?
+    };
     let grid = cells(config);
     let (mut results, mut computed, mut reused) = (Vec::with_capacity(grid.len()), 0, 0);
     for (i, spec) in grid.iter().enumerate() {

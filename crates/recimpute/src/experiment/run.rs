@@ -394,10 +394,12 @@ pub fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-/// The data directory: the configured one, else `RECIMPUTE_DATA`, else `../shared/data`.
-pub fn data_dir(configured: Option<&Path>) -> PathBuf {
-    configured
-        .map(Path::to_path_buf)
-        .or_else(|| std::env::var_os("RECIMPUTE_DATA").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("../shared/data"))
+/// The data directory: the configured one, else [`rec_datasets::shared_data_dir`]
+/// (`RECIMPUTE_DATA`, else `../shared/data` beside the workspace), which fails with a message
+/// saying how to point at the data.
+pub fn data_dir(configured: Option<&Path>) -> Result<PathBuf> {
+    match configured {
+        Some(dir) => Ok(dir.to_path_buf()),
+        None => Ok(rec_datasets::shared_data_dir()?),
+    }
 }
