@@ -66,3 +66,13 @@ fn bad_grids_are_refused() {
     assert!(e.contains("rate 1.5"), "{e}");
     assert!("llm".parse::<ImputerName>().unwrap_err().contains("not available yet"));
 }
+
+#[test]
+fn a_zero_rate_hides_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = small(dir.path(), vec![ImputerName::Mean]);
+    config.rates = vec![0.0];
+    let outcome = run_grid(&config, |_, _, _, _| {}).unwrap();
+    assert_eq!(outcome.results[0].masked_cells, 0);
+    assert!(outcome.results[0].imputation.is_none(), "no hidden cell, nothing to score");
+}

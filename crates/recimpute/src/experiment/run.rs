@@ -101,11 +101,9 @@ fn mechanism(pattern: Pattern) -> Mechanism {
     }
 }
 
+/// Hides cells of `table` as the cell asks (a rate of 0 hides none: the missingness
+/// calibration maps it to an intercept of minus infinity).
 fn mask(table: &Table, spec: &CellSpec, exclude: &[&str], salt: u64) -> Result<(Table, Mask)> {
-    if spec.rate == 0.0 {
-        let none = inject(table, &MissingnessConfig::mcar(0.0, 0).with_exclude(exclude.iter().copied()))?;
-        return Ok((none.table, none.mask));
-    }
     let config = MissingnessConfig::new(mechanism(spec.pattern), spec.rate, spec.seed.wrapping_mul(7919).wrapping_add(salt))
         .with_exclude(exclude.iter().copied());
     let masked = inject(table, &config).with_context(|| format!("masking {} cells", spec.pattern.as_str()))?;
