@@ -43,7 +43,8 @@ pub enum TokenIds {
 }
 
 impl TokenIds {
-    fn to_vec(&self) -> Vec<i64> {
+    /// The ids as a list.
+    pub fn to_vec(&self) -> Vec<i64> {
         match self {
             TokenIds::One(i) => vec![*i],
             TokenIds::Many(v) => v.clone(),

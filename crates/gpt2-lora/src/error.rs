@@ -49,6 +49,16 @@ pub enum Error {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
 
+    /// A GGUF file could not be read (bad header, truncated data, unsupported tensor type, ...).
+    #[error("cannot read GGUF file `{path}`: {source}")]
+    Gguf {
+        /// The file involved.
+        path: PathBuf,
+        /// The underlying error; it names the key or tensor at fault.
+        #[source]
+        source: gguf_file::GgufError,
+    },
+
     /// A tensor the model needs is absent from a checkpoint.
     #[error("tensor `{name}` is missing from `{path}`")]
     MissingTensor {

@@ -312,16 +312,27 @@ impl Gpt2 {
             scale /= (layer + 1) as f64;
         }
         let dropout = if train { cfg.attn_pdrop } else { 0.0 };
+        // libtorch's CPU attention kernels are several times slower in bf16/f16 than in f32
+        // (backward especially), and attention is a small part of the FLOPs: run it in f32.
+        let half = matches!(x.kind(), Kind::BFloat16 | Kind::Half);
+        let up = |z: &Tensor| {
+            if half {
+                z.to_kind(Kind::Float)
+            } else {
+                z.shallow_clone()
+            }
+        };
         let y = Tensor::scaled_dot_product_attention(
-            &q,
-            &k,
-            &v,
+            &up(&q),
+            &up(&k),
+            &up(&v),
             plan.mask.as_ref(),
             dropout,
             plan.mask.is_none() && t > 1,
             scale,
             false,
         );
+        let y = if half { y.to_kind(x.kind()) } else { y };
         let y = y.transpose(1, 2).contiguous().view([bsz, t, e]);
         let y = b
             .attn_proj
@@ -340,6 +351,61 @@ impl Gpt2 {
         b.mlp_proj
             .forward(&h, train)
             .dropout(self.config.resid_pdrop, train)
+    }
+
+    /// The tied LM head on hidden states `[..., n_embd]`, as `[rows, vocab]`. Flattened to a
+    /// contiguous 2-D product with `wte` as stored: a strided 3-D `matmul` with `wteᵀ` makes
+    /// libtorch expand and copy the whole embedding per row (seconds in bf16).
+    fn lm_head(&self, h: &Tensor) -> Result<Tensor> {
+        let h = h.f_reshape([-1, self.config.n_embd as i64])?;
+        Ok(h.f_linear::<&Tensor>(&self.wte, None)?)
+    }
+
+    /// The final hidden states (after `ln_f`, `[batch, seq, n_embd]`) and the extended cache:
+    /// everything but the LM head.
+    fn hidden(
+        &self,
+        input_ids: &Tensor,
+        attention_mask: Option<&Tensor>,
+        cache: Option<KvCache>,
+        train: bool,
+    ) -> Result<(Tensor, KvCache)> {
+        let ids = check_ids(input_ids, self.config.vocab_size, self.device)?;
+        let plan = AttentionPlan::new(
+            &ids,
+            attention_mask,
+            cache.as_ref(),
+            self.config.n_positions,
+        )?;
+        let mut past: Vec<Option<LayerKv>> = match cache {
+            Some(c) => {
+                let (layers, _, _) = c.into_parts();
+                if layers.len() != self.blocks.len() {
+                    return Err(Error::invalid(format!(
+                        "cache has {} layers, model has {}",
+                        layers.len(),
+                        self.blocks.len()
+                    )));
+                }
+                layers.into_iter().map(Some).collect()
+            }
+            None => (0..self.blocks.len()).map(|_| None).collect(),
+        };
+        let tok = Tensor::f_embedding(&self.wte, &ids, -1, false, false)?;
+        let pos = Tensor::f_embedding(&self.wpe, &plan.positions, -1, false, false)?;
+        let mut h = (tok + pos).dropout(self.config.embd_pdrop, train);
+        let mut layers = Vec::with_capacity(self.blocks.len());
+        for (i, b) in self.blocks.iter().enumerate() {
+            let (a, kv) = self.attention(b, i, &b.ln_1.forward(&h), past[i].take(), &plan, train);
+            // Not `+=`: that is an in-place add, which would break autograd (ln_1 saved `h`).
+            h = &h + a;
+            h = &h + self.mlp(b, &b.ln_2.forward(&h), train);
+            layers.push(kv);
+        }
+        Ok((
+            self.ln_f.forward(&h),
+            KvCache::from_parts(layers, plan.key_mask, plan.seen),
+        ))
     }
 }
 
@@ -391,48 +457,26 @@ impl CausalLm for Gpt2 {
         cache: Option<KvCache>,
         options: ForwardOptions,
     ) -> Result<ForwardOutput> {
-        let ids = check_ids(input_ids, self.config.vocab_size, self.device)?;
-        let plan = AttentionPlan::new(
-            &ids,
-            attention_mask,
-            cache.as_ref(),
-            self.config.n_positions,
-        )?;
-        let mut past: Vec<Option<LayerKv>> = match cache {
-            Some(c) => {
-                let (layers, _, _) = c.into_parts();
-                if layers.len() != self.blocks.len() {
-                    return Err(Error::invalid(format!(
-                        "cache has {} layers, model has {}",
-                        layers.len(),
-                        self.blocks.len()
-                    )));
-                }
-                layers.into_iter().map(Some).collect()
-            }
-            None => (0..self.blocks.len()).map(|_| None).collect(),
-        };
-        let train = options.train;
-        let tok = Tensor::f_embedding(&self.wte, &ids, -1, false, false)?;
-        let pos = Tensor::f_embedding(&self.wpe, &plan.positions, -1, false, false)?;
-        let mut h = (tok + pos).dropout(self.config.embd_pdrop, train);
-        let mut layers = Vec::with_capacity(self.blocks.len());
-        for (i, b) in self.blocks.iter().enumerate() {
-            let (a, kv) = self.attention(b, i, &b.ln_1.forward(&h), past[i].take(), &plan, train);
-            // Not `+=`: that is an in-place add, which would break autograd (ln_1 saved `h`).
-            h = &h + a;
-            h = &h + self.mlp(b, &b.ln_2.forward(&h), train);
-            layers.push(kv);
-        }
-        let mut h = self.ln_f.forward(&h);
+        let (mut h, cache) = self.hidden(input_ids, attention_mask, cache, options.train)?;
         if options.last_logits_only {
-            h = h.select(1, -1).unsqueeze(1);
+            h = h.f_select(1, -1)?.f_unsqueeze(1)?;
         }
-        let logits = h.matmul(&self.wte.tr());
-        Ok(ForwardOutput {
-            logits,
-            cache: KvCache::from_parts(layers, plan.key_mask, plan.seen),
-        })
+        let (b, t) = (h.size()[0], h.size()[1]);
+        let logits = self.lm_head(&h)?.f_view([b, t, -1])?;
+        Ok(ForwardOutput { logits, cache })
+    }
+
+    fn logits_at(
+        &self,
+        input_ids: &Tensor,
+        attention_mask: Option<&Tensor>,
+        positions: &Tensor,
+        options: ForwardOptions,
+    ) -> Result<Tensor> {
+        let (h, _) = self.hidden(input_ids, attention_mask, None, options.train)?;
+        let e = self.config.n_embd as i64;
+        let h = h.f_reshape([-1, e])?.f_index_select(0, positions)?;
+        self.lm_head(&h)
     }
 
     fn linears(&self) -> Vec<(String, &Linear)> {

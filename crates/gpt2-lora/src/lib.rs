@@ -3,8 +3,12 @@
 //!
 //! * [`CausalLm`] is the model abstraction: a forward pass over token ids with an attention mask
 //!   and an explicit [`KvCache`] value passed in and handed back, plus the linear layers
-//!   adapters can target. [`Gpt2`] implements it (HF `config.json` + `model.safetensors`,
-//!   checked tensor by tensor); the Llama family is meant to plug in the same way.
+//!   adapters can target. [`Gpt2`] and [`Llama`] implement it. GPT-2 loads from HF
+//!   `config.json` + `model.safetensors`; the Llama family (SmolLM2, TinyLlama, Llama 2/3
+//!   without rope scaling: RMSNorm, rotary embeddings, grouped-query attention, SwiGLU, tied or
+//!   untied head) loads from the same HF layout or from a llama.cpp GGUF file
+//!   ([`Llama::from_gguf`], quantized weights dequantized by `gguf-file`). Every tensor is
+//!   checked by name and shape.
 //! * [`LoraModel`] attaches LoRA adapters (`W x + (alpha/r)·B A x`) to a frozen base, merges
 //!   and unmerges them, and saves/loads them in PEFT's format so they move to and from Python.
 //! * [`Trainer`] fine-tunes the adapters: AdamW, warm-up and decay, clipping, accumulation,
@@ -13,8 +17,8 @@
 //! * [`generate()`] decodes greedily or by sampling (temperature, top-k, top-p, seeded) in
 //!   batches with a cache, stop tokens and a [`LogitsProcessor`] hook;
 //!   [`score_continuations`] returns log-likelihoods of candidates after a shared prefix.
-//! * [`Tokenizer`] wraps the `tokenizers` crate (`tokenizer.json`, or `vocab.json` +
-//!   `merges.txt`).
+//! * [`Tokenizer`] wraps the `tokenizers` crate (`tokenizer.json`, `vocab.json` +
+//!   `merges.txt`, or the vocabulary embedded in a GGUF file).
 //!
 //! Errors are one [`Error`] enum; bad checkpoints, adapters for another model and prompts that
 //! do not fit the context are errors, not panics.
@@ -46,6 +50,33 @@
 //! # }
 //! ```
 //!
+//! # Llama from GGUF
+//!
+//! The same adapters, trainer and generator work on a Llama; its linear layers carry HF's
+//! module names (`model.layers.{i}.self_attn.q_proj`, ..., `model.layers.{i}.mlp.down_proj`), so
+//! saved adapters load in PEFT on top of `LlamaForCausalLM`.
+//!
+//! ```no_run
+//! use gpt2_lora::{
+//!     generate, CausalLm, GenerateConfig, Llama, LoadOptions, LoraConfig, LoraModel, Tokenizer,
+//! };
+//!
+//! # fn main() -> gpt2_lora::Result<()> {
+//! let gguf = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
+//! let tok = Tokenizer::from_gguf(gguf)?; // EOS from the file: <|im_end|>
+//! let base = Llama::from_gguf(gguf, LoadOptions::default())?;
+//! let targets = base.info().default_lora_targets; // q_proj, v_proj, as PEFT
+//! let model = LoraModel::new(base, LoraConfig::default().with_target_modules(targets), 0)?;
+//!
+//! let prompt = tok.encode("The capital of France is")?;
+//! let stop = tok.eos_id().into_iter();
+//! let config = GenerateConfig::greedy(8).with_stop_tokens(stop);
+//! let out = generate(&model, &[prompt], &config, None)?;
+//! println!("{}", tok.decode(&out[0].tokens, true)?);
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Build
 //!
 //! The crate links libtorch through `tch`; set `LIBTORCH_USE_PYTORCH=1` with a Python
@@ -61,6 +92,7 @@ pub mod generate;
 pub mod gpt2;
 mod io;
 pub mod linear;
+pub mod llama;
 pub mod lora;
 pub mod model;
 pub mod optim;
@@ -78,6 +110,7 @@ pub use generate::{
 };
 pub use gpt2::{Gpt2, LoadOptions};
 pub use linear::Linear;
+pub use llama::{HfLlamaConfig, Llama, LlamaConfig};
 pub use lora::{LoraConfig, LoraLayer, LoraModel};
 pub use model::{CausalLm, ForwardOptions, ForwardOutput, ModelInfo};
 pub use optim::{AdamW, Schedule};

@@ -71,7 +71,10 @@ impl Linear {
     pub(crate) fn fold_lora(&mut self, sign: f64) -> Result<()> {
         if let Some(l) = &self.lora {
             let _guard = tch::no_grad_guard();
-            let delta = l.delta_in_out()?.f_mul_scalar(sign)?;
+            let delta = l
+                .delta_in_out()?
+                .f_mul_scalar(sign)?
+                .f_to_kind(self.weight.kind())?;
             let _ = self.weight.f_add_(&delta)?;
         }
         Ok(())

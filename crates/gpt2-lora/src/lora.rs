@@ -162,16 +162,30 @@ impl LoraLayer {
         Ok(self.b.f_matmul(&self.a)?.f_mul_scalar(self.scale)?.f_tr()?)
     }
 
-    /// The update for `x` (`[n, in]`).
+    /// The update for `x` (`[n, in]`), in `x`'s kind. The adapter computes in its own kind
+    /// (f32 on a bf16/f16 base), casting `x` on the way in and the update on the way out, so
+    /// gradients reach `A` and `B` in f32.
     pub(crate) fn forward(&self, x: &Tensor, train: bool) -> Tensor {
+        let x_kind = x.kind();
+        let x = if x_kind == self.a.kind() {
+            x.shallow_clone()
+        } else {
+            x.to_kind(self.a.kind())
+        };
         let x = if train && self.dropout > 0.0 {
             x.dropout(self.dropout, true)
         } else {
-            x.shallow_clone()
+            x
         };
-        x.linear::<&Tensor>(&self.a, None)
+        let y = x
+            .linear::<&Tensor>(&self.a, None)
             .linear::<&Tensor>(&self.b, None)
-            * self.scale
+            * self.scale;
+        if y.kind() == x_kind {
+            y
+        } else {
+            y.to_kind(x_kind)
+        }
     }
 }
 
@@ -192,8 +206,18 @@ fn uniform_tensor(rng: &mut ChaCha8Rng, shape: [i64; 2], bound: f64) -> Tensor {
     Tensor::from_slice(&data).reshape(shape)
 }
 
+/// The kind adapters use on a base of kind `base`: f32, or f64 on an f64 base. Half-precision
+/// bases (bf16, f16) keep f32 adapters, so the update, its gradients and the optimizer state
+/// keep full precision while the frozen base runs at half.
+pub fn adapter_kind(base: Kind) -> Kind {
+    match base {
+        Kind::Double => Kind::Double,
+        _ => Kind::Float,
+    }
+}
+
 fn trainable(t: Tensor, like: &Tensor) -> Result<Tensor> {
-    Ok(t.f_to_kind(like.kind())?
+    Ok(t.f_to_kind(adapter_kind(like.kind()))?
         .f_to_device(like.device())?
         .set_requires_grad(true))
 }
@@ -278,7 +302,7 @@ impl<M: CausalLm> LoraModel<M> {
             .model
             .linears()
             .first()
-            .map(|(_, l)| l.weight().kind())
+            .map(|(_, l)| adapter_kind(l.weight().kind()))
             .unwrap_or(Kind::Float);
         let mut tensors: BTreeMap<String, Tensor> = TensorFile::open(path)?
             .tensors(device, kind)?
@@ -560,6 +584,17 @@ impl<M: CausalLm> CausalLm for LoraModel<M> {
     ) -> Result<ForwardOutput> {
         self.model
             .forward(input_ids, attention_mask, cache, options)
+    }
+
+    fn logits_at(
+        &self,
+        input_ids: &Tensor,
+        attention_mask: Option<&Tensor>,
+        positions: &Tensor,
+        options: ForwardOptions,
+    ) -> Result<Tensor> {
+        self.model
+            .logits_at(input_ids, attention_mask, positions, options)
     }
 
     fn linears(&self) -> Vec<(String, &Linear)> {

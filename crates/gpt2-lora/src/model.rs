@@ -91,6 +91,32 @@ pub trait CausalLm {
         options: ForwardOptions,
     ) -> Result<ForwardOutput>;
 
+    /// Logits at chosen positions only: `positions` (`[n]`, i64) index the flattened
+    /// `[batch * seq]` positions of `input_ids`, and the result is `[n, vocab]`, row `i` being
+    /// the logits at `positions[i]` (what [`forward`](Self::forward) gives there). No cache.
+    ///
+    /// The trainer takes its loss this way, so a model that applies its LM head only at these
+    /// positions (GPT-2 does) skips the head's cost everywhere else. The default runs
+    /// [`forward`](Self::forward) and selects rows; `options.last_logits_only` is ignored.
+    fn logits_at(
+        &self,
+        input_ids: &Tensor,
+        attention_mask: Option<&Tensor>,
+        positions: &Tensor,
+        options: ForwardOptions,
+    ) -> Result<Tensor> {
+        let options = ForwardOptions {
+            last_logits_only: false,
+            ..options
+        };
+        let out = self.forward(input_ids, attention_mask, None, options)?;
+        let v = out.logits.size().last().copied().unwrap_or(0);
+        Ok(out
+            .logits
+            .f_reshape([-1, v])?
+            .f_index_select(0, positions)?)
+    }
+
     /// Every linear layer adapters can target, by its HF module path
     /// (e.g. `transformer.h.0.attn.c_attn`), in a fixed order.
     fn linears(&self) -> Vec<(String, &Linear)>;
@@ -101,5 +127,45 @@ pub trait CausalLm {
     /// Names of the targetable linear layers.
     fn linear_names(&self) -> Vec<String> {
         self.linears().into_iter().map(|(n, _)| n).collect()
+    }
+}
+
+/// A boxed model is a model, so callers can pick the family at run time
+/// (`LoraModel<Box<dyn CausalLm + Send>>`).
+impl<M: CausalLm + ?Sized> CausalLm for Box<M> {
+    fn info(&self) -> ModelInfo {
+        (**self).info()
+    }
+
+    fn device(&self) -> Device {
+        (**self).device()
+    }
+
+    fn forward(
+        &self,
+        input_ids: &Tensor,
+        attention_mask: Option<&Tensor>,
+        cache: Option<KvCache>,
+        options: ForwardOptions,
+    ) -> Result<ForwardOutput> {
+        (**self).forward(input_ids, attention_mask, cache, options)
+    }
+
+    fn logits_at(
+        &self,
+        input_ids: &Tensor,
+        attention_mask: Option<&Tensor>,
+        positions: &Tensor,
+        options: ForwardOptions,
+    ) -> Result<Tensor> {
+        (**self).logits_at(input_ids, attention_mask, positions, options)
+    }
+
+    fn linears(&self) -> Vec<(String, &Linear)> {
+        (**self).linears()
+    }
+
+    fn linears_mut(&mut self) -> Vec<(String, &mut Linear)> {
+        (**self).linears_mut()
     }
 }

@@ -1,5 +1,5 @@
-//! Byte-level BPE tokenisation through the `tokenizers` crate, from a `tokenizer.json` or from
-//! GPT-2's `vocab.json` + `merges.txt`.
+//! Byte-level BPE tokenisation through the `tokenizers` crate, from a `tokenizer.json`, from
+//! GPT-2's `vocab.json` + `merges.txt`, or from the vocabulary embedded in a GGUF file.
 
 use std::path::Path;
 
@@ -81,6 +81,31 @@ impl Tokenizer {
         Ok(Self { inner, eos_id })
     }
 
+    /// Wraps an existing `tokenizers` tokenizer with the given end-of-sequence id (`None`
+    /// falls back to the id of `<|endoftext|>`, if the vocabulary has it).
+    pub fn from_tokenizer(inner: HfTokenizer, eos_id: Option<i64>) -> Self {
+        let eos_id = eos_id.or_else(|| inner.token_to_id(GPT2_EOS).map(i64::from));
+        Self { inner, eos_id }
+    }
+
+    /// The tokenizer embedded in a GGUF file (`tokenizer.ggml.*`, rebuilt by `gguf-file` with
+    /// the pre-tokenizer llama.cpp uses for its `tokenizer.ggml.pre`), with the file's
+    /// `tokenizer.ggml.eos_token_id` as end-of-sequence id (`<|im_end|>`, id 2, for
+    /// SmolLM2-Instruct).
+    pub fn from_gguf(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let gg = |source| Error::Gguf {
+            path: path.to_path_buf(),
+            source,
+        };
+        let tok = gguf_file::GgufFile::open(path)
+            .map_err(gg)?
+            .tokenizer()
+            .map_err(gg)?;
+        let eos = tok.eos_id().map(i64::from);
+        Ok(Self::from_tokenizer(tok.into_tokenizer(), eos))
+    }
+
     /// Loads from a directory holding `tokenizer.json`, or else `vocab.json` + `merges.txt`.
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
@@ -134,7 +159,8 @@ impl Tokenizer {
         self.inner.get_vocab_size(true)
     }
 
-    /// The `<|endoftext|>` id, if the vocabulary has it.
+    /// The end-of-sequence id: the one given to [`Tokenizer::from_tokenizer`] or stored in a
+    /// GGUF file, else `<|endoftext|>`'s if the vocabulary has it.
     pub fn eos_id(&self) -> Option<i64> {
         self.eos_id
     }

@@ -259,6 +259,11 @@ fn fingerprint(data: &[Example]) -> String {
 }
 
 /// Summed cross-entropy over the target tokens of `batch` and their count.
+///
+/// Rows are right-padded and run without an attention mask: under causal attention a real
+/// token only sees the tokens before it, which are all real, so its logits are those of the row
+/// alone, and the model can use its fused causal kernel. The LM head runs only at the positions
+/// that predict a target ([`CausalLm::logits_at`]).
 fn batch_loss<M: CausalLm + ?Sized>(
     model: &M,
     batch: &[&Example],
@@ -266,39 +271,31 @@ fn batch_loss<M: CausalLm + ?Sized>(
 ) -> Result<(Tensor, usize)> {
     let device = model.device();
     let ids: Vec<&[i64]> = batch.iter().map(|e| e.input_ids.as_slice()).collect();
-    let (ids_t, mask_t) = pad_batch(&ids, 0, false, device)?;
-    let width = ids_t.size()[1];
-    let mut targets = Vec::with_capacity(batch.len() * width as usize);
-    let mut count = 0;
-    for e in batch {
-        for t in 1..width as usize {
-            match (e.input_ids.get(t), e.loss_mask.get(t)) {
-                (Some(&id), Some(true)) => {
-                    targets.push(id);
-                    count += 1;
-                }
-                _ => targets.push(-100),
+    let (ids_t, _) = pad_batch(&ids, 0, false, device)?;
+    let width = ids_t.size()[1] as usize;
+    let mut targets = Vec::new();
+    let mut positions = Vec::new();
+    for (row, e) in batch.iter().enumerate() {
+        for (t, (&id, &m)) in e.input_ids.iter().zip(&e.loss_mask).enumerate().skip(1) {
+            if m {
+                // The logits at position t - 1 predict token t.
+                positions.push((row * width + t - 1) as i64);
+                targets.push(id);
             }
         }
     }
-    let out = model.forward(
-        &ids_t,
-        Some(&mask_t),
-        None,
-        if train {
-            ForwardOptions::train()
-        } else {
-            ForwardOptions::eval()
-        },
-    )?;
-    if width < 2 || count == 0 {
+    let count = targets.len();
+    if count == 0 {
         return Ok((Tensor::f_zeros([], (Kind::Float, device))?, 0));
     }
-    let v = out.logits.size()[2];
-    let logits = out
-        .logits
-        .f_narrow(1, 0, width - 1)?
-        .f_reshape([-1, v])?
+    let options = if train {
+        ForwardOptions::train()
+    } else {
+        ForwardOptions::eval()
+    };
+    let positions = Tensor::from_slice(&positions).f_to_device(device)?;
+    let logits = model
+        .logits_at(&ids_t, None, &positions, options)?
         .f_to_kind(Kind::Float)?;
     let targets = Tensor::from_slice(&targets).f_to_device(device)?;
     let loss = logits.f_cross_entropy_loss::<Tensor>(&targets, None, Reduction::Sum, -100, 0.0)?;
@@ -321,6 +318,14 @@ impl Trainer {
     /// The settings.
     pub fn config(&self) -> &TrainConfig {
         &self.config
+    }
+
+    /// The micro-batches (indices into `data`) of epoch `epoch`, in the order training takes
+    /// them: optimizer step `s` uses micro-batches `s * grad_accum_steps ..` of the
+    /// concatenated epochs. Lets another implementation replay the same batches.
+    pub fn batch_plan(&self, data: &[Example], epoch: usize) -> Vec<Vec<usize>> {
+        let lengths: Vec<usize> = data.iter().map(|e| e.input_ids.len()).collect();
+        plan_epoch(&lengths, &self.config, epoch)
     }
 
     /// Mean loss over the target tokens of `data` (evaluation mode, no gradients).

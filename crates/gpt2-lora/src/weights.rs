@@ -49,6 +49,13 @@ impl Weights {
     /// Removes and returns tensor `name` (without prefix), checking its shape.
     pub(crate) fn take(&mut self, name: &str, shape: &[i64]) -> Result<Tensor> {
         let full = self.full(name);
+        self.take_exact(&full, shape)
+    }
+
+    /// Removes and returns tensor `full` (its name in the file, no prefix added), checking its
+    /// shape.
+    pub(crate) fn take_exact(&mut self, full: &str, shape: &[i64]) -> Result<Tensor> {
+        let full = full.to_string();
         let t = self
             .tensors
             .remove(&full)
