@@ -1,5 +1,5 @@
 //! Template: the AdClick click-prediction task of the paper with a few imputers, through the
-//! experiment runner (resumable; results and report under `results/adclick-example`).
+//! experiment runner (resumable; results, report and plots under `results/adclick-example`).
 //!
 //! ```sh
 //! eval "$(cargo xtask env)"
@@ -14,6 +14,8 @@ use recimpute::experiment::{run_grid, ExperimentConfig, ImputerName, TaskName};
 fn main() -> Result<()> {
     let config = ExperimentConfig {
         out_dir: "results/adclick-example".into(),
+        // `$RECIMPUTE_DATA`, else `../shared/data` beside the workspace; a clear error if absent.
+        data_dir: Some(recimpute::datasets::shared_data_dir()?),
         tasks: vec![TaskName::Adclick],
         imputers: vec![ImputerName::Deletion, ImputerName::Mean, ImputerName::Knn],
         seeds: vec![0],

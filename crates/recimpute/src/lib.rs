@@ -13,6 +13,7 @@
 //! | [`codec`] | `prompt-codec` | rows as text prompts, value parsing, value grammars |
 //! | `lm` (feature `llm`) | `gpt2-lora` | GPT-2 / Llama on libtorch with LoRA, trainer, generation |
 //! | `recommender` (feature `dlrm`) | `dlrm` | the DLRM recommendation model on libtorch |
+//! | `llm` (feature `llm`) | this crate | `LlmImputer`: LoRA fine-tune of a causal LM on complete rows, grammar-constrained imputation |
 //! | `experiment` (feature `dlrm`) | this crate | the experiment grid runner and its report |
 //!
 //! # Features
@@ -47,8 +48,11 @@ pub use dlrm as recommender;
 
 #[cfg(feature = "dlrm")]
 pub mod experiment;
+pub mod quality;
 #[cfg(feature = "llm")]
 pub use gpt2_lora as lm;
+#[cfg(feature = "llm")]
+pub mod llm;
 
 /// The names most programs need, in one `use`.
 pub mod prelude {

@@ -39,18 +39,28 @@ enum Command {
         #[arg(long = "kind", value_name = "NAME=KIND")]
         kinds: Vec<String>,
     },
-    /// Fill the missing cells of a CSV or Parquet file with a classical imputer.
+    /// Fill the missing cells of a CSV or Parquet file with a classical imputer or the LLM.
     ///
     /// The imputer is fitted on `--fit-on` if given (e.g. a training file), else on the input
     /// itself; observed cells are never changed. The output's format follows its extension.
+    /// With `--method llm`, `--imputer DIR` reuses an imputer saved by `fit-adapter` (or by
+    /// `--save`) instead of fine-tuning again.
     Impute {
         /// The table with missing cells.
         input: PathBuf,
         /// Where to write the filled table (atomically).
         output: PathBuf,
-        /// deletion, zero, mean, median, mode, knn, iterative or missforest.
+        /// deletion, zero, mean, median, mode, knn, iterative, missforest or llm.
         #[arg(long, default_value = "knn")]
         method: String,
+        /// llm: a fitted imputer directory (from `fit-adapter` or `--save`) to use as is.
+        #[arg(long)]
+        imputer: Option<PathBuf>,
+        /// llm: save the fitted imputer (adapter + codec) to this directory.
+        #[arg(long)]
+        save: Option<PathBuf>,
+        #[command(flatten)]
+        llm: LlmArgs,
         /// Neighbours for knn.
         #[arg(long, default_value_t = 5)]
         k: usize,
@@ -64,12 +74,35 @@ enum Command {
         #[arg(long = "kind", value_name = "NAME=KIND")]
         kinds: Vec<String>,
     },
+    /// Fine-tune the LLM imputer on a table's complete rows and save it (LoRA adapter in PEFT
+    /// format + row codec) for `impute --method llm --imputer DIR`.
+    FitAdapter {
+        /// The training table (CSV or Parquet).
+        input: PathBuf,
+        /// The directory to write (replaced atomically).
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        llm: LlmArgs,
+        /// Seed of row sampling, column orders, adapter initialisation and data order.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Force a column's kind, e.g. `--kind zip=categorical` (repeatable).
+        #[arg(long = "kind", value_name = "NAME=KIND")]
+        kinds: Vec<String>,
+    },
     /// Run a grid of experiments (task × imputer × pattern × rate × seed); resumable.
     ///
     /// Each finished cell is saved under OUT/cells/; rerunning the same command skips them.
     /// Flags override the config file; lists are comma-separated.
     Experiment(ExperimentArgs),
-    /// Rebuild report.md and results.json from the saved cells of an experiment.
+    /// Measure imputation quality alone: hide observed cells of a table, impute them with each
+    /// imputer, score them per column (accuracy, macro-F1, RMSE, Jaccard); resumable.
+    ///
+    /// Results go to OUT/cells/*.json and OUT/quality.md (mean ± std over seeds).
+    Quality(QualityArgs),
+    /// Rebuild report.md, its plots (plots/*.png and *.svg) and results.json from the saved
+    /// cells of an experiment.
     Report {
         /// The experiment's output directory.
         #[arg(long, default_value = "results")]
@@ -87,6 +120,30 @@ enum Command {
     },
 }
 
+/// Settings of the LLM imputer.
+#[derive(clap::Args, Clone, Default)]
+struct LlmArgs {
+    /// The pretrained model: a GGUF file or an HF model directory (default: SmolLM2-135M-Instruct
+    /// fetched by `cargo xtask fetch-model`).
+    #[arg(long)]
+    backbone: Option<PathBuf>,
+    /// Passes over the training rows.
+    #[arg(long)]
+    llm_epochs: Option<usize>,
+    /// Optimizer steps (overrides --llm-epochs).
+    #[arg(long)]
+    llm_steps: Option<usize>,
+    /// Most training rows (a seeded sample of larger tables).
+    #[arg(long)]
+    llm_max_train_rows: Option<usize>,
+    /// Peak learning rate.
+    #[arg(long)]
+    llm_lr: Option<f64>,
+    /// Run the frozen base in bfloat16 (adapters and optimizer state stay f32).
+    #[arg(long)]
+    bf16: bool,
+}
+
 #[derive(clap::Args)]
 struct ExperimentArgs {
     /// A JSON config file (see `ExperimentConfig`); flags below override it.
@@ -101,7 +158,7 @@ struct ExperimentArgs {
     /// Tasks: adclick, movielens-class, movielens-regression, synthetic-adclick.
     #[arg(long, value_delimiter = ',')]
     tasks: Option<Vec<String>>,
-    /// Imputers: deletion, zero, mean, median, knn, iterative, missforest.
+    /// Imputers: deletion, zero, mean, median, knn, iterative, missforest, llm.
     #[arg(long, value_delimiter = ',')]
     imputers: Option<Vec<String>>,
     /// Missingness patterns: mcar, mar, mnar.
@@ -116,6 +173,38 @@ struct ExperimentArgs {
     /// DLRM training epochs.
     #[arg(long)]
     epochs: Option<usize>,
+    #[command(flatten)]
+    llm: LlmArgs,
+}
+
+#[derive(clap::Args)]
+struct QualityArgs {
+    /// A JSON config file (see `QualityConfig`); flags below override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Output directory.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Data directory holding ml-100k/ and adclick/ (default: $RECIMPUTE_DATA or ../shared/data).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Tables: ml100k-users, ml100k-items, adclick, synthetic-adclick.
+    #[arg(long, value_delimiter = ',')]
+    tables: Option<Vec<String>>,
+    /// Imputers: zero, mean, median, knn, iterative, missforest, llm.
+    #[arg(long, value_delimiter = ',')]
+    imputers: Option<Vec<String>>,
+    /// Missingness patterns: mcar, mar, mnar.
+    #[arg(long, value_delimiter = ',')]
+    patterns: Option<Vec<String>>,
+    /// Fractions of observed cells to hide, e.g. 0.05,0.2.
+    #[arg(long, value_delimiter = ',')]
+    rates: Option<Vec<f64>>,
+    /// Seeds, e.g. 0,1,2.
+    #[arg(long, value_delimiter = ',')]
+    seeds: Option<Vec<u64>>,
+    #[command(flatten)]
+    llm: LlmArgs,
 }
 
 fn main() -> ExitCode {
@@ -179,6 +268,13 @@ mod experiment {
         if let Some(v) = args.rates { config.rates = v; }
         if let Some(v) = args.seeds { config.seeds = v; }
         if let Some(v) = args.epochs { config.dlrm.epochs = v; }
+        let l = args.llm;
+        if let Some(v) = l.backbone { config.llm.backbone = Some(v); }
+        if let Some(v) = l.llm_epochs { config.llm.epochs = v; }
+        if let Some(v) = l.llm_steps { config.llm.max_steps = Some(v); }
+        if let Some(v) = l.llm_max_train_rows { config.llm.max_train_rows = v; }
+        if let Some(v) = l.llm_lr { config.llm.learning_rate = v; }
+        if l.bf16 { config.llm.bf16 = true; }
         execute(&config)
     }
 
@@ -198,6 +294,41 @@ mod experiment {
         ))
     }
 
+    pub fn quality(args: QualityArgs) -> Result<()> {
+        let mut config = match &args.config {
+            Some(path) => serde_json::from_slice::<exp::QualityConfig>(
+                &std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+            )
+            .with_context(|| format!("{}: not a valid quality config", path.display()))?,
+            None => exp::QualityConfig::default(),
+        };
+        if let Some(v) = args.out { config.out_dir = v; }
+        if let Some(v) = args.data { config.data_dir = Some(v); }
+        if let Some(v) = &args.tables { config.tables = parse_all(v)?; }
+        if let Some(v) = &args.imputers { config.imputers = parse_all(v)?; }
+        if let Some(v) = &args.patterns { config.patterns = parse_all(v)?; }
+        if let Some(v) = args.rates { config.rates = v; }
+        if let Some(v) = args.seeds { config.seeds = v; }
+        let l = args.llm;
+        if let Some(v) = l.backbone { config.llm.backbone = Some(v); }
+        if let Some(v) = l.llm_epochs { config.llm.epochs = v; }
+        if let Some(v) = l.llm_steps { config.llm.max_steps = Some(v); }
+        if let Some(v) = l.llm_max_train_rows { config.llm.max_train_rows = v; }
+        if let Some(v) = l.llm_lr { config.llm.learning_rate = v; }
+        if l.bf16 { config.llm.bf16 = true; }
+        let start = std::time::Instant::now();
+        let results = exp::run_quality(&config, |i, n, spec, reused| {
+            let what = if reused { "reused" } else { "running" };
+            eprintln!("[{:>3}/{n}] {what} {} ({:.0}s elapsed)", i + 1, spec.key(), start.elapsed().as_secs_f64());
+        })?;
+        emit(&format!(
+            "{} cells in {:.1}s\nreport: {}\n",
+            results.len(),
+            start.elapsed().as_secs_f64(),
+            config.out_dir.join("quality.md").display()
+        ))
+    }
+
     pub fn report(out: PathBuf) -> Result<()> {
         let results = exp::load_results(&out)?;
         exp::write_report(&out, &results)?;
@@ -205,13 +336,13 @@ mod experiment {
     }
 
     pub fn demo(out: PathBuf, data: Option<PathBuf>) -> Result<()> {
-        let config = match data {
+        let mut config = match data {
             None => ExperimentConfig { out_dir: out, ..ExperimentConfig::demo() },
             Some(dir) => ExperimentConfig { out_dir: out, data_dir: Some(dir), ..ExperimentConfig::default() },
         };
+        let llm_note = llm_in_demo(&mut config);
         eprintln!(
-            "recimpute demo: tasks {:?}, imputers {:?}, {:?} at {:?}, seeds {:?}. The LLM imputer is not \
-             part of the grid yet (issue #8): only the classical imputers run.",
+            "recimpute demo: tasks {:?}, imputers {:?}, {:?} at {:?}, seeds {:?}. {llm_note}",
             config.tasks.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
             config.imputers.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
             config.patterns.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
@@ -219,6 +350,25 @@ mod experiment {
             config.seeds
         );
         execute(&config)
+    }
+
+    /// Adds the LLM imputer to the demo grid when this build has it and the model is there.
+    #[cfg(feature = "llm")]
+    fn llm_in_demo(config: &mut ExperimentConfig) -> String {
+        let model = recimpute::llm::Backbone::default_smollm2();
+        if !model.path().is_file() {
+            return format!(
+                "The LLM imputer is left out: {} is missing (`cargo xtask fetch-model` downloads it).",
+                model.path().display()
+            );
+        }
+        config.imputers.push(exp::ImputerName::Llm);
+        format!("The LLM imputer fine-tunes {} (LoRA) on up to {} rows per fit.", model.name(), config.llm.max_train_rows)
+    }
+
+    #[cfg(not(feature = "llm"))]
+    fn llm_in_demo(_: &mut ExperimentConfig) -> String {
+        "This build has no LLM imputer (feature `llm`): only the classical imputers run.".into()
     }
 }
 
@@ -235,7 +385,106 @@ mod experiment {
     pub fn report(_: PathBuf) -> Result<()> {
         anyhow::bail!(NEED)
     }
+    pub fn quality(_: QualityArgs) -> Result<()> {
+        anyhow::bail!(NEED)
+    }
     pub fn demo(_: PathBuf, _: Option<PathBuf>) -> Result<()> {
+        anyhow::bail!(NEED)
+    }
+}
+
+#[cfg(feature = "llm")]
+mod llm {
+    use std::path::Path;
+
+    use super::*;
+    use recimpute::llm::{Backbone, FittedLlmImputer, LlmImputer, LlmImputerConfig};
+
+    fn config(args: &LlmArgs, seed: u64) -> LlmImputerConfig {
+        let backbone = match &args.backbone {
+            None => Backbone::default_smollm2(),
+            Some(p) if p.is_dir() => Backbone::HfDir(p.clone()),
+            Some(p) => Backbone::Gguf(p.clone()),
+        };
+        let mut c = LlmImputerConfig::new(backbone).with_seed(seed);
+        if let Some(v) = args.llm_epochs { c.epochs = v; }
+        if let Some(v) = args.llm_steps { c.max_steps = Some(v); }
+        if let Some(v) = args.llm_max_train_rows { c.max_train_rows = v; }
+        if let Some(v) = args.llm_lr { c.learning_rate = v; }
+        if args.bf16 { c.precision = recimpute::llm::Precision::Bf16; }
+        c
+    }
+
+    fn fit(table: &Table, args: &LlmArgs, seed: u64) -> Result<FittedLlmImputer> {
+        let fitted = LlmImputer::new(config(args, seed)).fit_llm(table)?;
+        let r = fitted.report();
+        eprintln!(
+            "fine-tuned on {} rows: {} steps, loss {:.3} -> {:.3}, {:.0} tokens/s, {:.1}s",
+            r.train_rows,
+            r.steps,
+            r.losses.first().map_or(f64::NAN, |l| l.1),
+            r.losses.last().map_or(f64::NAN, |l| l.1),
+            r.tokens_per_second,
+            r.seconds
+        );
+        Ok(fitted)
+    }
+
+    pub fn impute(
+        table: &Table,
+        train: &Table,
+        saved: Option<&Path>,
+        save: Option<&Path>,
+        args: &LlmArgs,
+        seed: u64,
+    ) -> Result<(String, Table)> {
+        let fitted = match saved {
+            Some(dir) => {
+                let backbone = args.backbone.clone().map(|p| if p.is_dir() { Backbone::HfDir(p) } else { Backbone::Gguf(p) });
+                LlmImputer::load_with_backbone(dir, backbone)?
+            }
+            None => fit(train, args, seed)?,
+        };
+        if let Some(dir) = save {
+            fitted.save(dir)?;
+            eprintln!("saved the fitted imputer to {}", dir.display());
+        }
+        let imp = fitted.impute(table, &recimpute::llm::ImputeOptions::default())?;
+        eprintln!(
+            "imputed {} cells at {:.1} cells/s ({} fell back to the column's mode/median)",
+            imp.cells.len(),
+            imp.cells_per_second(),
+            imp.fallbacks
+        );
+        let filled = table.with_filled(imp.cells.into_iter().map(|c| (c.cell, c.value)))?;
+        Ok((format!("llm({})", fitted.config().backbone.name()), filled))
+    }
+
+    pub fn fit_adapter(table: &Table, out: &Path, args: &LlmArgs, seed: u64) -> Result<()> {
+        let fitted = fit(table, args, seed)?;
+        fitted.save(out)?;
+        emit(&format!(
+            "wrote {} (adapter/ in PEFT format, imputer.json); use it with `recimpute impute --method llm --imputer {}`\n",
+            out.display(),
+            out.display()
+        ))
+    }
+}
+
+#[cfg(not(feature = "llm"))]
+mod llm {
+    use std::path::Path;
+
+    use super::*;
+
+    const NEED: &str = "the LLM imputer needs the `llm` feature (libtorch): run \
+        `cargo xtask cargo run --release -p recimpute --features full -- ...`";
+
+    pub fn impute(_: &Table, _: &Table, _: Option<&Path>, _: Option<&Path>, _: &LlmArgs, _: u64) -> Result<(String, Table)> {
+        anyhow::bail!(NEED)
+    }
+
+    pub fn fit_adapter(_: &Table, _: &Path, _: &LlmArgs, _: u64) -> Result<()> {
         anyhow::bail!(NEED)
     }
 }
@@ -273,22 +522,8 @@ fn run(cli: Cli) -> Result<()> {
             println!("wrote {} ({} rows)", output.display(), table.num_rows());
             Ok(())
         }
-        Command::Impute { input, output, method, k, seed, fit_on, kinds } => {
+        Command::Impute { input, output, method, k, seed, fit_on, kinds, imputer, save, llm } => {
             use recimpute::baseline::*;
-            let imputer: Box<dyn DynImputer> = match method.as_str() {
-                "deletion" => Box::new(CaseDeletion::new()),
-                "zero" => Box::new(SimpleImputer::zero()),
-                "mean" => Box::new(SimpleImputer::mean()),
-                "median" => Box::new(SimpleImputer::median()),
-                "mode" => Box::new(SimpleImputer::mode()),
-                "knn" => Box::new(KnnImputer::new(k)),
-                "iterative" => Box::new(IterativeImputer::new().with_seed(seed)),
-                "missforest" => Box::new(MissForestImputer::new().with_seed(seed)),
-                "llm" => anyhow::bail!("the LLM imputer is not available yet (issue #8); pick a classical method"),
-                other => anyhow::bail!(
-                    "unknown method '{other}' (expected deletion, zero, mean, median, mode, knn, iterative or missforest)"
-                ),
-            };
             let opts = csv_options(&kinds)?;
             let table = read_table(&input, &opts)?;
             let train = match &fit_on {
@@ -296,21 +531,46 @@ fn run(cli: Cli) -> Result<()> {
                 None => table.clone(),
             };
             let start = std::time::Instant::now();
-            let filled = imputer.fit_boxed(&train)?.transform(&table)?;
+            let (name, filled) = if method == "llm" {
+                llm::impute(&table, &train, imputer.as_deref(), save.as_deref(), &llm, seed)?
+            } else {
+                if imputer.is_some() || save.is_some() {
+                    anyhow::bail!("--imputer and --save apply to --method llm only");
+                }
+                let imputer: Box<dyn DynImputer> = match method.as_str() {
+                    "deletion" => Box::new(CaseDeletion::new()),
+                    "zero" => Box::new(SimpleImputer::zero()),
+                    "mean" => Box::new(SimpleImputer::mean()),
+                    "median" => Box::new(SimpleImputer::median()),
+                    "mode" => Box::new(SimpleImputer::mode()),
+                    "knn" => Box::new(KnnImputer::new(k)),
+                    "iterative" => Box::new(IterativeImputer::new().with_seed(seed)),
+                    "missforest" => Box::new(MissForestImputer::new().with_seed(seed)),
+                    other => anyhow::bail!(
+                        "unknown method '{other}' (expected deletion, zero, mean, median, mode, knn, iterative, missforest or llm)"
+                    ),
+                };
+                (imputer.name(), imputer.fit_boxed(&train)?.transform(&table)?)
+            };
             write_table(&filled, &output, &opts)?;
             emit(&format!(
                 "{}: {} missing cells before, {} after {} ({:.2}s, {} rows out); wrote {}\n",
                 input.display(),
                 table.missing_cells().count(),
                 filled.missing_cells().count(),
-                imputer.name(),
+                name,
                 start.elapsed().as_secs_f64(),
                 filled.num_rows(),
                 output.display()
             ))
         }
+        Command::FitAdapter { input, out, llm, seed, kinds } => {
+            let table = read_table(&input, &csv_options(&kinds)?)?;
+            llm::fit_adapter(&table, &out, &llm, seed)
+        }
         Command::Experiment(args) => experiment::run(args),
         Command::Report { out } => experiment::report(out),
+        Command::Quality(args) => experiment::quality(args),
         Command::Demo { out, data } => experiment::demo(out, data),
     }
 }

@@ -64,7 +64,8 @@ fn bad_grids_are_refused() {
     config.rates = vec![1.5];
     let e = run_grid(&config, |_, _, _, _| {}).unwrap_err().to_string();
     assert!(e.contains("rate 1.5"), "{e}");
-    assert!("llm".parse::<ImputerName>().unwrap_err().contains("not available yet"));
+    assert_eq!("llm".parse::<ImputerName>().unwrap(), ImputerName::Llm);
+    assert!("lmm".parse::<ImputerName>().unwrap_err().contains("unknown imputer"));
 }
 
 #[test]

@@ -61,6 +61,8 @@ pub enum ImputerName {
     Iterative,
     /// Iterative random forests (MissForest-style).
     Missforest,
+    /// The LLM imputer (LoRA fine-tune of a causal LM; needs the `llm` feature).
+    Llm,
 }
 
 impl ImputerName {
@@ -74,10 +76,12 @@ impl ImputerName {
             ImputerName::Knn => "knn",
             ImputerName::Iterative => "iterative",
             ImputerName::Missforest => "missforest",
+            ImputerName::Llm => "llm",
         }
     }
 
-    /// Every imputer, in report order.
+    /// Every classical imputer, in report order (the default grid; add [`ImputerName::Llm`]
+    /// to compare the LLM imputer).
     pub const ALL: [ImputerName; 7] = [
         ImputerName::Deletion,
         ImputerName::Zero,
@@ -93,10 +97,10 @@ impl std::str::FromStr for ImputerName {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         if s == "llm" {
-            return Err("the LLM imputer is not available yet (issue #8); use one of the classical imputers".into());
+            return Ok(ImputerName::Llm);
         }
         ImputerName::ALL.into_iter().find(|t| t.as_str() == s).ok_or_else(|| {
-            format!("unknown imputer '{s}' (expected one of: {})", ImputerName::ALL.map(|t| t.as_str()).join(", "))
+            format!("unknown imputer '{s}' (expected one of: {}, llm)", ImputerName::ALL.map(|t| t.as_str()).join(", "))
         })
     }
 }
@@ -156,6 +160,47 @@ impl Default for DlrmSettings {
     }
 }
 
+/// Settings of the LLM imputer in a grid (see `recimpute::llm::LlmImputerConfig`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LlmSettings {
+    /// A GGUF file or an HF model directory; `None` takes SmolLM2-135M-Instruct from the
+    /// setup's cache (`cargo xtask fetch-model`).
+    pub backbone: Option<PathBuf>,
+    /// Passes over the training rows.
+    pub epochs: usize,
+    /// Optimizer steps, overriding `epochs` when set.
+    pub max_steps: Option<usize>,
+    /// Most training rows per fit.
+    pub max_train_rows: usize,
+    /// Peak learning rate.
+    pub learning_rate: f64,
+    /// LoRA rank.
+    pub lora_r: usize,
+    /// LoRA target modules; `None` takes the backbone's default.
+    pub lora_targets: Option<Vec<String>>,
+    /// Sentences per optimizer step.
+    pub train_batch_size: usize,
+    /// Frozen base in bfloat16 instead of f32.
+    pub bf16: bool,
+}
+
+impl Default for LlmSettings {
+    fn default() -> Self {
+        LlmSettings {
+            backbone: None,
+            epochs: 1,
+            max_steps: None,
+            max_train_rows: 512,
+            learning_rate: 1e-3,
+            lora_r: 8,
+            lora_targets: None,
+            train_batch_size: 16,
+            bf16: false,
+        }
+    }
+}
+
 /// A grid of experiments: every combination of task, imputer, pattern, rate and seed is one
 /// cell, run independently and saved as one JSON file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -180,6 +225,8 @@ pub struct ExperimentConfig {
     pub synthetic_rows: usize,
     /// The recommender's settings.
     pub dlrm: DlrmSettings,
+    /// The LLM imputer's settings (used when `imputers` has `llm`).
+    pub llm: LlmSettings,
 }
 
 impl Default for ExperimentConfig {
@@ -194,6 +241,7 @@ impl Default for ExperimentConfig {
             seeds: vec![0, 1, 2],
             synthetic_rows: 4000,
             dlrm: DlrmSettings::default(),
+            llm: LlmSettings::default(),
         }
     }
 }
@@ -208,6 +256,7 @@ impl ExperimentConfig {
             seeds: vec![0],
             synthetic_rows: 3000,
             dlrm: DlrmSettings { epochs: 5, ..DlrmSettings::default() },
+            llm: LlmSettings { epochs: 2, max_train_rows: 512, ..LlmSettings::default() },
             ..ExperimentConfig::default()
         }
     }

@@ -5,7 +5,7 @@
 //! Cells are independent and each is saved as `cells/<key>.json` (atomically) as soon as it
 //! finishes; a rerun skips the cells already saved, so an interrupted grid resumes where it
 //! stopped. The resolved configuration is saved as `config.json`, the collected results as
-//! `results.json` and the tables as `report.md`.
+//! `results.json`, the tables as `report.md` and its plots as PNG and SVG under `plots/`.
 //!
 //! How each task is built:
 //! - `adclick` / `synthetic-adclick`: holes are injected into observed feature cells (never
@@ -20,6 +20,8 @@
 
 mod config;
 mod downstream;
+mod plots;
+mod quality;
 mod report;
 mod run;
 
@@ -27,10 +29,14 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-pub use config::{DlrmSettings, ExperimentConfig, ImputerName, Pattern, TaskName};
+pub use config::{DlrmSettings, ExperimentConfig, ImputerName, LlmSettings, Pattern, TaskName};
 pub use downstream::Downstream;
-pub use report::{markdown, mean_std};
-pub use run::{data_dir, peak_rss_mib, run_cell, CellResult, CellSpec, Timings};
+pub use quality::{quality_cells, quality_markdown, run_quality, run_quality_cell, QualityConfig, QualityResult, QualitySpec, QualityTable};
+pub use plots::{write_plots, Plot, PlotPlace, PLOTS_DIR};
+pub use report::{markdown, markdown_with_plots, mean_std, primary_metric};
+pub use run::{data_dir, peak_rss_mib, run_cell, CellResult, CellSpec, LossPoint, Timings};
+#[cfg(feature = "llm")]
+pub use run::llm_config;
 
 /// Every cell of the grid, in a stable order.
 pub fn cells(config: &ExperimentConfig) -> Vec<CellSpec> {
@@ -86,7 +92,7 @@ pub fn run_grid(config: &ExperimentConfig, mut on_cell: impl FnMut(usize, usize,
             continue;
         }
         on_cell(i, grid.len(), spec, false);
-        let result = run_cell(spec, &data, config.synthetic_rows, &config.dlrm)
+        let result = run_cell(spec, &data, config)
             .with_context(|| format!("cell {}", spec.key()))?;
         rec_table::write_bytes_atomic(&path, serde_json::to_string_pretty(&result)?.as_bytes())?;
         results.push(result);
@@ -118,9 +124,18 @@ pub fn load_results(out_dir: &Path) -> Result<Vec<CellResult>> {
     paths.iter().map(|p| load_cell(p)?.with_context(|| format!("{} disappeared while reading", p.display()))).collect()
 }
 
-/// Writes `results.json` and `report.md` for `results` into `out_dir`.
+/// Writes `results.json`, the plots (PNG and SVG under `plots/`) and `report.md`, which
+/// embeds them, for `results` into `out_dir`.
 pub fn write_report(out_dir: &Path, results: &[CellResult]) -> Result<()> {
     rec_table::write_bytes_atomic(&out_dir.join("results.json"), serde_json::to_string_pretty(results)?.as_bytes())?;
-    rec_table::write_bytes_atomic(&out_dir.join("report.md"), markdown(results).as_bytes())?;
+    let plots = match write_plots(out_dir, results) {
+        Ok(plots) => plots,
+        Err(e) => {
+            // Keep the tables even when a plot cannot be drawn.
+            rec_table::write_bytes_atomic(&out_dir.join("report.md"), markdown(results).as_bytes())?;
+            return Err(e.context(format!("{} has the tables but no plots", out_dir.join("report.md").display())));
+        }
+    };
+    rec_table::write_bytes_atomic(&out_dir.join("report.md"), markdown_with_plots(results, &plots).as_bytes())?;
     Ok(())
 }

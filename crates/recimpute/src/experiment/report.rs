@@ -1,5 +1,6 @@
-//! The Markdown report: the paper's tables (one row per imputer, mean ± std over seeds) and
-//! imputation quality per column.
+//! The Markdown report: the paper's tables (one row per imputer, mean ± std over seeds),
+//! imputation quality per column, a summary table per task across settings when the grid has
+//! several, and links to the plots of [`super::plots`].
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -7,7 +8,30 @@ use std::fmt::Write;
 use rec_metrics::ColumnMetrics;
 
 use super::config::{ImputerName, Pattern, TaskName};
+use super::downstream::Downstream;
+use super::plots::{Plot, PlotPlace};
 use super::run::CellResult;
+
+/// The one metric the summary tables and plots show per task: (name, value, higher is
+/// better). AUC for click prediction, macro-F1 for the 5 classes, RMSE for the regression.
+pub fn primary_metric(d: &Downstream) -> (&'static str, f64, bool) {
+    let want = match d {
+        Downstream::Binary(_) => "AUC",
+        Downstream::MultiClass { .. } => "macro F1",
+        Downstream::Regression { .. } => "RMSE",
+    };
+    let headline = d.headline();
+    headline.iter().copied().find(|h| h.0 == want).or_else(|| headline.first().copied()).unwrap_or((want, f64::NAN, true))
+}
+
+/// A rate as the report groups it: in thousandths.
+pub(crate) fn rate_key(rate: f64) -> u64 {
+    if rate.is_finite() && rate > 0.0 {
+        (rate * 1000.0).round() as u64
+    } else {
+        0
+    }
+}
 
 /// Mean and sample standard deviation (0 for a single value); NaNs are skipped.
 pub fn mean_std(values: &[f64]) -> (f64, f64, usize) {
@@ -33,9 +57,15 @@ type Setting = (TaskName, Pattern, u64); // rate in thousandths
 
 /// Renders every cell as Markdown.
 pub fn markdown(results: &[CellResult]) -> String {
+    markdown_with_plots(results, &[])
+}
+
+/// Renders every cell as Markdown, with links to `plots` (paths relative to the report) at
+/// their places.
+pub fn markdown_with_plots(results: &[CellResult], plots: &[Plot]) -> String {
     let mut groups: BTreeMap<Setting, BTreeMap<ImputerName, Vec<&CellResult>>> = BTreeMap::new();
     for r in results {
-        let rate = (r.spec.rate * 1000.0).round() as u64;
+        let rate = rate_key(r.spec.rate);
         groups.entry((r.spec.task, r.spec.pattern, rate)).or_default().entry(r.spec.imputer).or_default().push(r);
     }
     let mut out = String::new();
@@ -74,8 +104,69 @@ pub fn markdown(results: &[CellResult]) -> String {
         }
         let _ = writeln!(out);
         imputation_table(&mut out, by_imputer);
+        embed(&mut out, plots, PlotPlace::Setting(*task, *pattern, *rate));
+        let last_of_task = groups.range((*task, *pattern, *rate)..).nth(1).is_none_or(|((t, _, _), _)| t != task);
+        if last_of_task {
+            summary_table(&mut out, *task, &groups);
+            embed(&mut out, plots, PlotPlace::Task(*task));
+        }
+    }
+    if plots.iter().any(|p| p.place == PlotPlace::End) {
+        let _ = writeln!(out, "## Training loss of the imputers that train a model\n");
+        embed(&mut out, plots, PlotPlace::End);
     }
     out
+}
+
+fn embed(out: &mut String, plots: &[Plot], place: PlotPlace) {
+    for p in plots.iter().filter(|p| p.place == place) {
+        let _ = writeln!(out, "![{}]({}) ([SVG]({}))\n", p.title.replace(['[', ']'], ""), p.png, p.svg);
+    }
+}
+
+/// When a task ran several settings: its primary metric per pattern and rate, one column per
+/// imputer.
+fn summary_table(out: &mut String, task: TaskName, groups: &BTreeMap<Setting, BTreeMap<ImputerName, Vec<&CellResult>>>) {
+    let settings: Vec<(&Setting, &BTreeMap<ImputerName, Vec<&CellResult>>)> =
+        groups.iter().filter(|((t, _, _), _)| *t == task).collect();
+    if settings.len() < 2 {
+        return;
+    }
+    let Some(first) = settings.iter().flat_map(|(_, m)| m.values()).flatten().next() else { return };
+    let (metric, _, higher) = primary_metric(&first.downstream);
+    let imputers: Vec<ImputerName> = {
+        let mut v: Vec<ImputerName> = settings.iter().flat_map(|(_, m)| m.keys().copied()).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let _ = writeln!(
+        out,
+        "## {} — {metric} by pattern and rate ({} is better)\n",
+        task.as_str(),
+        if higher { "higher" } else { "lower" }
+    );
+    let _ = writeln!(out, "| pattern | rate | {} |", imputers.iter().map(|i| i.as_str()).collect::<Vec<_>>().join(" | "));
+    let _ = writeln!(out, "|---|---|{}", "---|".repeat(imputers.len()));
+    for ((_, pattern, rate), by_imputer) in settings {
+        let cells: Vec<String> = imputers
+            .iter()
+            .map(|i| {
+                by_imputer.get(i).map_or("–".into(), |cells| {
+                    fmt(&cells.iter().map(|c| primary_metric(&c.downstream).1).collect::<Vec<_>>())
+                })
+            })
+            .collect();
+        let pct = format!("{:.1}", *rate as f64 / 10.0);
+        let _ = writeln!(
+            out,
+            "| {} | {}% | {} |",
+            pattern.as_str().to_uppercase(),
+            pct.trim_end_matches(".0"),
+            cells.join(" | ")
+        );
+    }
+    let _ = writeln!(out);
 }
 
 fn imputation_table(out: &mut String, by_imputer: &BTreeMap<ImputerName, Vec<&CellResult>>) {

@@ -17,7 +17,7 @@ use rec_table::arrow::datatypes::Float64Type;
 use rec_table::{ColumnKind, DynImputer, FittedRecommender, Recommender, Table, Value};
 use serde::{Deserialize, Serialize};
 
-use super::config::{DlrmSettings, ImputerName, Pattern, TaskName};
+use super::config::{DlrmSettings, ExperimentConfig, ImputerName, LlmSettings, Pattern, TaskName};
 use super::downstream::Downstream;
 
 /// One point of the grid.
@@ -60,6 +60,15 @@ pub struct Timings {
     pub total_s: f64,
 }
 
+/// One point of a training-loss curve.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LossPoint {
+    /// The optimizer step (counted from 1).
+    pub step: usize,
+    /// The training loss at that step.
+    pub loss: f64,
+}
+
 /// What one cell measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CellResult {
@@ -79,10 +88,15 @@ pub struct CellResult {
     pub timings: Timings,
     /// Peak resident memory of the process so far, in MiB (Linux `VmHWM`).
     pub peak_rss_mib: Option<f64>,
+    /// Training loss of a model the imputer fitted on the way (the LLM imputer's LoRA
+    /// fine-tuning); empty for imputers that train nothing, and in results saved before it
+    /// existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub loss_history: Vec<LossPoint>,
 }
 
-fn imputer(name: ImputerName, seed: u64) -> Box<dyn DynImputer> {
-    match name {
+pub(crate) fn imputer(name: ImputerName, seed: u64) -> Result<Box<dyn DynImputer>> {
+    Ok(match name {
         ImputerName::Deletion => Box::new(CaseDeletion::new()),
         ImputerName::Zero => Box::new(SimpleImputer::zero()),
         ImputerName::Mean => Box::new(SimpleImputer::mean()),
@@ -90,10 +104,34 @@ fn imputer(name: ImputerName, seed: u64) -> Box<dyn DynImputer> {
         ImputerName::Knn => Box::new(KnnImputer::new(5).with_weights(KnnWeights::Distance)),
         ImputerName::Iterative => Box::new(IterativeImputer::new().with_seed(seed)),
         ImputerName::Missforest => Box::new(MissForestImputer::new().with_seed(seed)),
-    }
+        ImputerName::Llm => bail!("the LLM imputer is fitted through `llm_config`"),
+    })
 }
 
-fn mechanism(pattern: Pattern) -> Mechanism {
+/// The LLM imputer's settings for one cell.
+#[cfg(feature = "llm")]
+pub fn llm_config(settings: &LlmSettings, seed: u64) -> crate::llm::LlmImputerConfig {
+    use crate::llm::{Backbone, LlmImputerConfig, Precision};
+    let backbone = match &settings.backbone {
+        None => Backbone::default_smollm2(),
+        Some(p) if p.is_dir() => Backbone::HfDir(p.clone()),
+        Some(p) => Backbone::Gguf(p.clone()),
+    };
+    let mut c = LlmImputerConfig::new(backbone)
+        .with_epochs(settings.epochs)
+        .with_max_train_rows(settings.max_train_rows)
+        .with_learning_rate(settings.learning_rate)
+        .with_seed(seed)
+        .with_progress(false)
+        .with_precision(if settings.bf16 { Precision::Bf16 } else { Precision::F32 });
+    c.max_steps = settings.max_steps;
+    c.lora_r = settings.lora_r;
+    c.lora_targets = settings.lora_targets.clone();
+    c.train_batch_size = settings.train_batch_size;
+    c
+}
+
+pub(crate) fn mechanism(pattern: Pattern) -> Mechanism {
     match pattern {
         Pattern::Mcar => Mechanism::Mcar,
         Pattern::Mar => Mechanism::Mar { driver: None, strength: DEFAULT_STRENGTH },
@@ -166,9 +204,12 @@ fn imputation_quality(original: &Table, mask: &Mask, parts: &[&Table], placement
 
 /// Fits the imputer on `fit_on` and fills each table; deletion drops incomplete rows of the
 /// first table only (the training rows) and leaves the others as they are.
-fn impute_all(name: ImputerName, seed: u64, fit_on: &Table, tables: &[&Table]) -> Result<Vec<Table>> {
-    let fitted = imputer(name, seed).fit_boxed(fit_on).with_context(|| format!("fitting the {} imputer", name.as_str()))?;
-    tables
+fn impute_all(name: ImputerName, seed: u64, llm: &LlmSettings, fit_on: &Table, tables: &[&Table]) -> Result<Imputed> {
+    if name == ImputerName::Llm {
+        return impute_llm(llm, seed, fit_on, tables);
+    }
+    let fitted = imputer(name, seed)?.fit_boxed(fit_on).with_context(|| format!("fitting the {} imputer", name.as_str()))?;
+    let tables = tables
         .iter()
         .enumerate()
         .map(|(i, t)| {
@@ -178,7 +219,31 @@ fn impute_all(name: ImputerName, seed: u64, fit_on: &Table, tables: &[&Table]) -
                 fitted.transform(t).with_context(|| format!("imputing with {}", name.as_str()))
             }
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Imputed { tables, losses: Vec::new() })
+}
+
+/// Filled tables and the training loss of the imputer's own model, if it has one.
+struct Imputed {
+    tables: Vec<Table>,
+    losses: Vec<LossPoint>,
+}
+
+#[cfg(feature = "llm")]
+fn impute_llm(settings: &LlmSettings, seed: u64, fit_on: &Table, tables: &[&Table]) -> Result<Imputed> {
+    use rec_table::FittedImputer;
+    let fitted = crate::llm::LlmImputer::new(llm_config(settings, seed)).fit_llm(fit_on).context("fitting the llm imputer")?;
+    let losses = fitted.report().losses.iter().map(|&(step, loss)| LossPoint { step, loss }).collect();
+    let tables = tables
+        .iter()
+        .map(|t| fitted.transform(t).context("imputing with llm"))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Imputed { tables, losses })
+}
+
+#[cfg(not(feature = "llm"))]
+fn impute_llm(_: &LlmSettings, _: u64, _: &Table, _: &[&Table]) -> Result<Imputed> {
+    bail!("this build of recimpute has no LLM imputer: rebuild with `--features llm` (or `full`)")
 }
 
 fn dlrm_config(settings: &DlrmSettings, task: TaskKind, seed: u64) -> DlrmConfig {
@@ -193,11 +258,13 @@ fn dlrm_config(settings: &DlrmSettings, task: TaskKind, seed: u64) -> DlrmConfig
 }
 
 /// Runs one cell; `data_dir` holds `adclick/` and `ml-100k/`.
-pub fn run_cell(spec: &CellSpec, data_dir: &Path, synthetic_rows: usize, settings: &DlrmSettings) -> Result<CellResult> {
+pub fn run_cell(spec: &CellSpec, data_dir: &Path, config: &ExperimentConfig) -> Result<CellResult> {
     let start = Instant::now();
     let mut result = match spec.task {
-        TaskName::Adclick | TaskName::SyntheticAdclick => run_row_task(spec, data_dir, synthetic_rows, settings)?,
-        TaskName::MovielensClass | TaskName::MovielensRegression => run_movielens(spec, data_dir, settings)?,
+        TaskName::Adclick | TaskName::SyntheticAdclick => {
+            run_row_task(spec, data_dir, config.synthetic_rows, &config.dlrm, &config.llm)?
+        }
+        TaskName::MovielensClass | TaskName::MovielensRegression => run_movielens(spec, data_dir, &config.dlrm, &config.llm)?,
     };
     result.timings.total_s = start.elapsed().as_secs_f64();
     result.peak_rss_mib = peak_rss_mib();
@@ -205,7 +272,7 @@ pub fn run_cell(spec: &CellSpec, data_dir: &Path, synthetic_rows: usize, setting
 }
 
 /// AdClick and its synthetic twin: one table, target `click`.
-fn run_row_task(spec: &CellSpec, data_dir: &Path, synthetic_rows: usize, settings: &DlrmSettings) -> Result<CellResult> {
+fn run_row_task(spec: &CellSpec, data_dir: &Path, synthetic_rows: usize, settings: &DlrmSettings, llm: &LlmSettings) -> Result<CellResult> {
     const TARGET: &str = "click";
     let fractions = Fractions::train_test(0.8)?;
     let (table, split) = if spec.task == TaskName::Adclick {
@@ -229,16 +296,19 @@ fn run_row_task(spec: &CellSpec, data_dir: &Path, synthetic_rows: usize, setting
         .collect();
 
     let t0 = Instant::now();
+    let mut losses = Vec::new();
     let (train_imp, test_imp) = if spec.imputer == ImputerName::Deletion {
         // Deletion reads only features; the target is always observed, so it can stay.
-        let filled = impute_all(spec.imputer, spec.seed, &train, &[&train, &test])?;
+        let filled = impute_all(spec.imputer, spec.seed, llm, &train, &[&train, &test])?.tables;
         let mut it = filled.into_iter();
         (it.next().context("no train table")?, it.next().context("no test table")?)
     } else {
         // The imputer never sees the target: it is unknown at prediction time.
         let train_x = train.drop_columns(&[TARGET])?;
         let test_x = test.drop_columns(&[TARGET])?;
-        let filled = impute_all(spec.imputer, spec.seed, &train_x, &[&train_x, &test_x])?;
+        let imputed = impute_all(spec.imputer, spec.seed, llm, &train_x, &[&train_x, &test_x])?;
+        losses = imputed.losses;
+        let filled = imputed.tables;
         let target_spec = train.schema().column(TARGET)?.clone();
         let attach = |x: &Table, full: &Table| -> Result<Table> {
             let col = full.schema().index_of(TARGET)?;
@@ -266,12 +336,13 @@ fn run_row_task(spec: &CellSpec, data_dir: &Path, synthetic_rows: usize, setting
         downstream,
         timings: Timings { impute_s, train_s, total_s: 0.0 },
         peak_rss_mib: None,
+        loss_history: losses,
     })
 }
 
 
 /// MovieLens 100K, u1 split: attributes imputed in the user and item tables, then joined.
-fn run_movielens(spec: &CellSpec, data_dir: &Path, settings: &DlrmSettings) -> Result<CellResult> {
+fn run_movielens(spec: &CellSpec, data_dir: &Path, settings: &DlrmSettings, llm: &LlmSettings) -> Result<CellResult> {
     const TARGET: &str = "rating";
     let dir = data_dir.join("ml-100k");
     let ml = load_ml100k(&dir, &MovieLensOptions::default())?;
@@ -279,12 +350,17 @@ fn run_movielens(spec: &CellSpec, data_dir: &Path, settings: &DlrmSettings) -> R
     let (items_m, items_mask) = mask(&ml.items, spec, &["item_id", "title"], 13)?;
 
     let t0 = Instant::now();
+    let mut losses = Vec::new();
     let (users_i, items_i) = if spec.imputer == ImputerName::Deletion {
         (users_m.clone(), items_m.clone())
     } else {
-        let u = impute_all(spec.imputer, spec.seed, &users_m, &[&users_m])?.remove(0);
-        let i = impute_all(spec.imputer, spec.seed, &items_m, &[&items_m])?.remove(0);
-        (u, i)
+        let u = impute_all(spec.imputer, spec.seed, llm, &users_m, &[&users_m])?;
+        let i = impute_all(spec.imputer, spec.seed, llm, &items_m, &[&items_m])?;
+        // One curve: the users table's fine-tune, then the items table's, steps running on.
+        let offset = u.losses.last().map_or(0, |p| p.step);
+        losses = u.losses;
+        losses.extend(i.losses.into_iter().map(|p| LossPoint { step: p.step + offset, loss: p.loss }));
+        (u.tables.into_iter().next().context("no users table")?, i.tables.into_iter().next().context("no items table")?)
     };
     let imputation = if spec.imputer == ImputerName::Deletion {
         None
@@ -327,6 +403,7 @@ fn run_movielens(spec: &CellSpec, data_dir: &Path, settings: &DlrmSettings) -> R
         downstream,
         timings: Timings { impute_s, train_s, total_s: 0.0 },
         peak_rss_mib: None,
+        loss_history: losses,
     })
 }
 

@@ -1,0 +1,712 @@
+//! Plots of an experiment's results, written as PNG and SVG into `plots/` beside the Markdown
+//! report, which embeds them:
+//!
+//! - per task, the headline downstream metric of each imputer as bars with ± the sample
+//!   standard deviation over seeds, one group of bars per setting (pattern and rate);
+//! - per task and pattern, when the grid has several rates, the metric against the missing
+//!   rate, one line per imputer;
+//! - per task and setting, the imputation quality on the hidden cells per column and imputer
+//!   (accuracy or Jaccard for labels and sets, RMSE over the truth's std for numbers);
+//! - per cell whose imputer trained a model (the LLM imputer's LoRA fine-tuning), its loss.
+//!
+//! PNG text is drawn with an embedded subset of DejaVu Sans (`assets/fonts/`, with its
+//! licence), so no system font is needed; SVG text names the generic `sans-serif` family.
+//! Each file is written atomically (a temporary file, then a rename).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+use anyhow::{anyhow, Context, Result};
+use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, ValueFormatter};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::register_font;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use rec_metrics::ColumnMetrics;
+
+use super::config::{ImputerName, Pattern, TaskName};
+use super::report::{mean_std, primary_metric, rate_key};
+use super::run::CellResult;
+
+/// DejaVu Sans, cut down to Latin-1, Greek and a few symbols (see `assets/fonts/`).
+const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-subset.ttf");
+/// Pixel size of every plot (the SVG's too).
+const SIZE: (u32, u32) = (960, 540);
+/// Width kept on the right for the legend.
+const LEGEND_W: u32 = 150;
+/// The folder, inside the output directory, that holds the plots.
+pub const PLOTS_DIR: &str = "plots";
+
+/// Where a plot belongs in the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PlotPlace {
+    /// After a task's tables: the task across its settings.
+    Task(TaskName),
+    /// After one setting's tables (the rate in thousandths, as the report groups them).
+    Setting(TaskName, Pattern, u64),
+    /// At the end of the report.
+    End,
+}
+
+/// One plot, written in both formats.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plot {
+    /// What it shows (the alt text of its link).
+    pub title: String,
+    /// The PNG's path relative to the output directory, `/`-separated (a Markdown link).
+    pub png: String,
+    /// The SVG's path relative to the output directory, `/`-separated.
+    pub svg: String,
+    /// Where the report shows it.
+    pub place: PlotPlace,
+}
+
+/// A series of bars or a line: its name and colour.
+#[derive(Debug, Clone)]
+struct Series {
+    name: String,
+    color: RGBColor,
+}
+
+/// Grouped bars: `values[series][group]` is a mean and a std.
+#[derive(Debug, Clone)]
+struct Bars {
+    title: String,
+    y_desc: String,
+    groups: Vec<String>,
+    series: Vec<Series>,
+    values: Vec<Vec<Option<(f64, f64)>>>,
+}
+
+/// Points of a line: (x, mean, std).
+type Points = Vec<(f64, f64, f64)>;
+
+/// Cells by task, then setting (pattern, rate in thousandths), then imputer.
+type ByTask<'a> = BTreeMap<TaskName, BTreeMap<(Pattern, u64), BTreeMap<ImputerName, Vec<&'a CellResult>>>>;
+
+/// Lines over a numeric x: `points[series]` holds (x, mean, std).
+#[derive(Debug, Clone)]
+struct Lines {
+    title: String,
+    x_desc: String,
+    y_desc: String,
+    /// Show x as a percentage of 1 (rates).
+    x_percent: bool,
+    series: Vec<(Series, Points)>,
+}
+
+/// What one file draws.
+#[derive(Debug, Clone)]
+enum Chart {
+    Bars(Bars),
+    Lines(Lines),
+    /// Several bar charts side by side, with one legend.
+    Panels(String, Vec<Bars>),
+}
+
+/// Colours in the order of the imputers (Tableau 10, readable on white).
+const PALETTE: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+/// A linear x axis whose ticks sit where we say (group centres, the swept rates), which
+/// plotters' own key-point combinator cannot label.
+#[derive(Debug, Clone)]
+struct TickAxis {
+    lo: f64,
+    hi: f64,
+    ticks: Vec<f64>,
+}
+
+impl Ranged for TickAxis {
+    type FormatOption = NoDefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        let share = if self.hi > self.lo { (value - self.lo) / (self.hi - self.lo) } else { 0.5 };
+        limit.0 + (share * f64::from(limit.1 - limit.0)).round() as i32
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, _hint: Hint) -> Vec<f64> {
+        self.ticks.clone()
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.lo..self.hi
+    }
+}
+
+impl ValueFormatter<f64> for TickAxis {
+    fn format(value: &f64) -> String {
+        trim_float(*value)
+    }
+}
+
+fn imputer_series(imputers: &[ImputerName]) -> Vec<Series> {
+    imputers
+        .iter()
+        .enumerate()
+        .map(|(i, imp)| Series { name: imp.as_str().to_string(), color: PALETTE[i % PALETTE.len()] })
+        .collect()
+}
+
+fn setting_label(pattern: Pattern, rate: u64) -> String {
+    format!("{} {}%", pattern.as_str().to_uppercase(), trim_float(rate as f64 / 10.0))
+}
+
+fn trim_float(x: f64) -> String {
+    let s = format!("{x:.2}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+fn slug(s: &str) -> String {
+    s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' }).collect()
+}
+
+/// Builds every plot the results allow (none for empty results).
+fn charts(results: &[CellResult]) -> Vec<(String, Chart, PlotPlace)> {
+    let imputers: Vec<ImputerName> =
+        results.iter().map(|r| r.spec.imputer).collect::<BTreeSet<_>>().into_iter().collect();
+    let colors = imputer_series(&imputers);
+    let color_of = |imp: ImputerName| colors[imputers.iter().position(|i| *i == imp).unwrap_or(0)].clone();
+    // task → (pattern, rate) → imputer → cells
+    let mut by_task: ByTask = BTreeMap::new();
+    for r in results {
+        by_task
+            .entry(r.spec.task)
+            .or_default()
+            .entry((r.spec.pattern, rate_key(r.spec.rate)))
+            .or_default()
+            .entry(r.spec.imputer)
+            .or_default()
+            .push(r);
+    }
+    let mut out = Vec::new();
+    for (task, settings) in &by_task {
+        let Some(metric) =
+            settings.values().flat_map(|m| m.values()).flatten().next().map(|c| primary_metric(&c.downstream))
+        else {
+            continue;
+        };
+        let (metric_name, better) = (metric.0, if metric.2 { "higher is better" } else { "lower is better" });
+        let task_imputers: Vec<ImputerName> =
+            settings.values().flat_map(|m| m.keys().copied()).collect::<BTreeSet<_>>().into_iter().collect();
+        let stat = |cells: Option<&Vec<&CellResult>>| -> Option<(f64, f64)> {
+            let v: Vec<f64> = cells?.iter().map(|c| primary_metric(&c.downstream).1).collect();
+            match mean_std(&v) {
+                (_, _, 0) => None,
+                (m, s, _) => Some((m, s)),
+            }
+        };
+        // (a) the metric per imputer, grouped by setting.
+        out.push((
+            format!("{}-{}", slug(task.as_str()), "downstream"),
+            Chart::Bars(Bars {
+                title: format!("{}: DLRM test {metric_name} ({better}), mean ± std over seeds", task.as_str()),
+                y_desc: metric_name.to_string(),
+                groups: settings.keys().map(|&(p, r)| setting_label(p, r)).collect(),
+                series: task_imputers.iter().map(|&i| color_of(i)).collect(),
+                values: task_imputers.iter().map(|imp| settings.values().map(|m| stat(m.get(imp))).collect()).collect(),
+            }),
+            PlotPlace::Task(*task),
+        ));
+        // (b) the metric against the rate, per pattern, when there are several rates.
+        let patterns: BTreeSet<Pattern> = settings.keys().map(|k| k.0).collect();
+        for pattern in patterns {
+            let rates: Vec<u64> = settings.keys().filter(|k| k.0 == pattern).map(|k| k.1).collect();
+            if rates.len() < 2 {
+                continue;
+            }
+            let series: Vec<(Series, Points)> = task_imputers
+                .iter()
+                .map(|&imp| {
+                    let points = rates
+                        .iter()
+                        .filter_map(|&rate| {
+                            let (m, s) = stat(settings.get(&(pattern, rate)).and_then(|m| m.get(&imp)))?;
+                            Some((rate as f64 / 1000.0, m, s))
+                        })
+                        .collect();
+                    (color_of(imp), points)
+                })
+                .collect();
+            let title = format!(
+                "{}: {metric_name} against the missing rate, {} ({better})",
+                task.as_str(),
+                pattern.as_str().to_uppercase()
+            );
+            let lines = |title: String, series| {
+                Chart::Lines(Lines {
+                    title,
+                    x_desc: "rate of hidden feature cells".into(),
+                    y_desc: metric_name.to_string(),
+                    x_percent: true,
+                    series,
+                })
+            };
+            // Deletion trains on ever fewer rows and usually dwarfs the differences between the
+            // imputers that fill: show those again on their own scale.
+            let filling: Vec<_> =
+                series.iter().filter(|(s, _)| s.name != ImputerName::Deletion.as_str()).cloned().collect();
+            let zoom = (filling.len() >= 2 && filling.len() < series.len())
+                .then(|| lines(format!("{title}, without deletion"), filling));
+            out.push((
+                format!("{}-rate-{}", slug(task.as_str()), pattern.as_str()),
+                lines(title, series),
+                PlotPlace::Task(*task),
+            ));
+            if let Some(zoom) = zoom {
+                out.push((
+                    format!("{}-rate-{}-filled", slug(task.as_str()), pattern.as_str()),
+                    zoom,
+                    PlotPlace::Task(*task),
+                ));
+            }
+        }
+        // (c) imputation quality per column, per setting.
+        for (&(pattern, rate), by_imputer) in settings {
+            if let Some(chart) = imputation_chart(*task, pattern, rate, by_imputer, &color_of) {
+                out.push((
+                    format!(
+                        "{}-imputation-{}-{}",
+                        slug(task.as_str()),
+                        pattern.as_str(),
+                        trim_float(rate as f64 / 10.0)
+                    ),
+                    chart,
+                    PlotPlace::Setting(*task, pattern, rate),
+                ));
+            }
+        }
+    }
+    // (d) training-loss curves.
+    for r in results.iter().filter(|r| !r.loss_history.is_empty()) {
+        let points: Vec<(f64, f64, f64)> = r.loss_history.iter().map(|p| (p.step as f64, p.loss, 0.0)).collect();
+        out.push((
+            format!("loss-{}", slug(&r.spec.key())),
+            Chart::Lines(Lines {
+                title: format!("training loss: {}", r.spec.key()),
+                x_desc: "step".into(),
+                y_desc: "loss".into(),
+                x_percent: false,
+                series: vec![(color_of(r.spec.imputer), points)],
+            }),
+            PlotPlace::End,
+        ));
+    }
+    out
+}
+
+/// Two panels: scores in [0, 1] (accuracy, Jaccard) and numeric errors (RMSE / std of truth).
+fn imputation_chart(
+    task: TaskName,
+    pattern: Pattern,
+    rate: u64,
+    by_imputer: &BTreeMap<ImputerName, Vec<&CellResult>>,
+    color_of: &dyn Fn(ImputerName) -> Series,
+) -> Option<Chart> {
+    // (is score, column label) → imputer → per-seed values
+    let mut table: BTreeMap<(bool, String), BTreeMap<ImputerName, Vec<f64>>> = BTreeMap::new();
+    for (imp, cells) in by_imputer {
+        for report in cells.iter().filter_map(|c| c.imputation.as_ref()) {
+            for c in &report.columns {
+                let (score, label, value) = match &c.metrics {
+                    ColumnMetrics::Numeric(m) => (false, c.column.clone(), m.rmse_over_std.unwrap_or(f64::NAN)),
+                    ColumnMetrics::Categorical(m) => (true, c.column.clone(), m.accuracy),
+                    ColumnMetrics::Set(m) => (true, format!("{} (set)", c.column), m.mean_jaccard),
+                };
+                table.entry((score, label)).or_default().entry(*imp).or_default().push(value);
+            }
+        }
+    }
+    let imputers: Vec<ImputerName> =
+        by_imputer.keys().copied().filter(|i| table.values().any(|m| m.contains_key(i))).collect();
+    let panel = |score: bool, y_desc: &str| -> Option<Bars> {
+        let cols: Vec<(&String, &BTreeMap<ImputerName, Vec<f64>>)> =
+            table.iter().filter(|((s, _), _)| *s == score).map(|((_, l), m)| (l, m)).collect();
+        if cols.is_empty() {
+            return None;
+        }
+        Some(Bars {
+            title: if score { "labels and sets (higher is better)".into() } else { "numbers (lower is better)".into() },
+            y_desc: y_desc.into(),
+            groups: cols.iter().map(|(l, _)| (*l).clone()).collect(),
+            series: imputers.iter().map(|&i| color_of(i)).collect(),
+            values: imputers
+                .iter()
+                .map(|imp| {
+                    cols.iter()
+                        .map(|(_, m)| match mean_std(m.get(imp).map_or(&[][..], |v| v.as_slice())) {
+                            (_, _, 0) => None,
+                            (mean, s, _) => Some((mean, s)),
+                        })
+                        .collect()
+                })
+                .collect(),
+        })
+    };
+    let panels: Vec<Bars> = [panel(true, "accuracy (mean Jaccard for sets)"), panel(false, "RMSE / std of truth")]
+        .into_iter()
+        .flatten()
+        .collect();
+    (!panels.is_empty()).then(|| {
+        Chart::Panels(
+            format!("{}: imputation quality on the hidden cells, {}", task.as_str(), setting_label(pattern, rate)),
+            panels,
+        )
+    })
+}
+
+/// Writes every plot of `results` under `out_dir/plots/` and says what it wrote.
+pub fn write_plots(out_dir: &Path, results: &[CellResult]) -> Result<Vec<Plot>> {
+    let charts = charts(results);
+    if charts.is_empty() {
+        return Ok(Vec::new());
+    }
+    ensure_font()?;
+    let dir = out_dir.join(PLOTS_DIR);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut plots = Vec::with_capacity(charts.len());
+    for (stem, chart, place) in charts {
+        let (png, svg) = (format!("{stem}.png"), format!("{stem}.svg"));
+        write_svg(&chart, &dir.join(&svg)).with_context(|| format!("plotting {}", dir.join(&svg).display()))?;
+        write_png(&chart, &dir.join(&png)).with_context(|| format!("plotting {}", dir.join(&png).display()))?;
+        let title = match &chart {
+            Chart::Bars(b) => b.title.clone(),
+            Chart::Lines(l) => l.title.clone(),
+            Chart::Panels(t, _) => t.clone(),
+        };
+        plots.push(Plot { title, png: format!("{PLOTS_DIR}/{png}"), svg: format!("{PLOTS_DIR}/{svg}"), place });
+    }
+    Ok(plots)
+}
+
+fn ensure_font() -> Result<()> {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    if *REGISTERED.get_or_init(|| register_font("sans-serif", FontStyle::Normal, FONT).is_ok()) {
+        Ok(())
+    } else {
+        Err(anyhow!("the embedded plot font could not be read"))
+    }
+}
+
+fn temp_path(path: &Path) -> std::path::PathBuf {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let ext = path.extension().map(|e| e.to_string_lossy().into_owned()).unwrap_or_default();
+    // The image encoder picks the format by the extension, so keep it last.
+    path.with_file_name(format!(".{name}.{}.{}.tmp.{ext}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed)))
+}
+
+fn write_svg(chart: &Chart, path: &Path) -> Result<()> {
+    let mut text = String::new();
+    {
+        let root = SVGBackend::with_string(&mut text, SIZE).into_drawing_area();
+        render(chart, &root)?;
+        root.present().map_err(draw_err)?;
+    }
+    rec_table::write_bytes_atomic(path, text.as_bytes())?;
+    Ok(())
+}
+
+fn write_png(chart: &Chart, path: &Path) -> Result<()> {
+    let tmp = temp_path(path);
+    let drawn = (|| -> Result<()> {
+        let root = BitMapBackend::new(&tmp, SIZE).into_drawing_area();
+        render(chart, &root)?;
+        root.present().map_err(draw_err)
+    })();
+    let done = drawn.and_then(|()| std::fs::rename(&tmp, path).with_context(|| format!("renaming {}", tmp.display())));
+    if done.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    done
+}
+
+fn draw_err(e: impl std::fmt::Display) -> anyhow::Error {
+    anyhow!("drawing failed: {e}")
+}
+
+fn render<DB: DrawingBackend>(chart: &Chart, root: &DrawingArea<DB, Shift>) -> Result<()> {
+    root.fill(&WHITE).map_err(draw_err)?;
+    let (w, _) = root.dim_in_pixel();
+    let (main, legend) = root.split_horizontally(w.saturating_sub(LEGEND_W));
+    match chart {
+        Chart::Bars(b) => {
+            draw_legend(&legend, &b.series)?;
+            draw_bars(&main, b, 18)
+        }
+        Chart::Lines(l) => {
+            draw_legend(&legend, &l.series.iter().map(|(s, _)| s.clone()).collect::<Vec<_>>())?;
+            draw_lines(&main, l)
+        }
+        Chart::Panels(title, panels) => {
+            if let Some(first) = panels.first() {
+                draw_legend(&legend, &first.series)?;
+            }
+            let main = main.titled(title, ("sans-serif", 18)).map_err(draw_err)?;
+            let parts = main.split_evenly((1, panels.len().max(1)));
+            for (area, bars) in parts.iter().zip(panels) {
+                draw_bars(area, bars, 15)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn draw_legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, series: &[Series]) -> Result<()> {
+    for (i, s) in series.iter().enumerate() {
+        let y = 50 + 24 * i as i32;
+        area.draw(&Rectangle::new([(8, y), (22, y + 14)], s.color.filled())).map_err(draw_err)?;
+        area.draw(&Text::new(s.name.clone(), (28, y), ("sans-serif", 15).into_font())).map_err(draw_err)?;
+    }
+    Ok(())
+}
+
+/// A y range around `values` (finite ones only), padded, and (for bars) starting at 0 when
+/// that is near.
+fn y_range(values: impl Iterator<Item = f64>, bars: bool) -> Option<(f64, f64)> {
+    let (lo, hi) =
+        values.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+    if !lo.is_finite() || !hi.is_finite() {
+        return None;
+    }
+    let span = hi - lo;
+    let pad = if span > 0.0 { span * 0.15 } else { (hi.abs() * 0.05).max(1e-6) };
+    let mut lo = lo - pad;
+    if bars && ((lo < 0.0 && lo + pad >= 0.0) || (lo > 0.0 && lo < span)) {
+        lo = 0.0;
+    }
+    Some((lo, hi + pad))
+}
+
+fn y_formatter(lo: f64, hi: f64) -> impl Fn(&f64) -> String {
+    let digits = (1.0 - (hi - lo).abs().max(1e-12).log10().floor()).clamp(0.0, 6.0) as usize;
+    move |v: &f64| format!("{v:.digits$}")
+}
+
+/// Caps the y axis of bars when one value dwarfs the others (zero-filling a year gives an
+/// RMSE a hundred times the others'); the capped bars are labelled with their value.
+fn cap(means: &[f64]) -> Option<f64> {
+    let mut v: Vec<f64> = means.iter().copied().filter(|x| x.is_finite() && *x > 0.0).collect();
+    if v.len() < 3 {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let median = v[v.len() / 2];
+    let max = v[v.len() - 1];
+    (max > 6.0 * median).then_some(3.0 * median)
+}
+
+fn no_data<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, title: &str, size: u32) -> Result<()> {
+    let area = area.titled(title, ("sans-serif", size)).map_err(draw_err)?;
+    let (w, h) = area.dim_in_pixel();
+    area.draw(&Text::new(
+        "no finite values to plot",
+        (w as i32 / 2 - 80, h as i32 / 2),
+        ("sans-serif", 16).into_font(),
+    ))
+    .map_err(draw_err)?;
+    Ok(())
+}
+
+fn draw_bars<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, b: &Bars, title_size: u32) -> Result<()> {
+    let means: Vec<f64> = b.values.iter().flatten().flatten().map(|v| v.0).collect();
+    let cap = cap(&means);
+    let clip = |v: f64| cap.map_or(v, |c| v.min(c));
+    let bounds = b.values.iter().flatten().flatten().flat_map(|&(m, s)| {
+        let s = if s.is_finite() { s } else { 0.0 };
+        [clip(m - s), clip(m + s), clip(m)]
+    });
+    let (Some((lo, hi)), false) = (y_range(bounds, true), b.groups.is_empty() || b.series.is_empty()) else {
+        return no_data(area, &b.title, title_size);
+    };
+    let n = b.groups.len();
+    let centres: Vec<f64> = (0..n).map(|i| i as f64 + 0.5).collect();
+    // Stagger the group labels on two rows when they would run into each other.
+    let longest = b.groups.iter().map(|g| g.chars().count()).max().unwrap_or(0) as u32;
+    let per_group = area.dim_in_pixel().0.saturating_sub(90) / n as u32;
+    let stagger = longest * 8 > per_group;
+    let mut chart = ChartBuilder::on(area)
+        .caption(&b.title, ("sans-serif", title_size))
+        .margin(10)
+        .x_label_area_size(if stagger { 50 } else { 40 })
+        .y_label_area_size(70)
+        .build_cartesian_2d(TickAxis { lo: 0.0, hi: n as f64, ticks: centres.clone() }, lo..hi)
+        .map_err(draw_err)?;
+    let groups = b.groups.clone();
+    let fmt_y = y_formatter(lo, hi);
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(n)
+        .x_label_style(("sans-serif", 14))
+        .x_label_formatter(&|x| {
+            if stagger {
+                String::new()
+            } else {
+                groups.get(x.floor().max(0.0) as usize).cloned().unwrap_or_default()
+            }
+        })
+        .y_desc(b.y_desc.as_str())
+        .y_label_formatter(&fmt_y)
+        .axis_desc_style(("sans-serif", 15))
+        .draw()
+        .map_err(draw_err)?;
+    if stagger {
+        let style = TextStyle::from(("sans-serif", 13).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
+        let labels = centres.iter().zip(&b.groups).enumerate().map(|(i, (&x, g))| {
+            EmptyElement::at((x, lo)) + Text::new(g.clone(), (0, 8 + 16 * (i as i32 % 2)), style.clone())
+        });
+        chart.draw_series(labels).map_err(draw_err)?;
+    }
+    let k = b.series.len() as f64;
+    let width = 0.8 / k;
+    for (si, (series, values)) in b.series.iter().zip(&b.values).enumerate() {
+        for (gi, v) in values.iter().enumerate() {
+            let Some((m, s)) = *v else { continue };
+            if !m.is_finite() {
+                continue;
+            }
+            let x0 = gi as f64 + 0.1 + si as f64 * width;
+            let x1 = x0 + width * 0.9;
+            let top = clip(m);
+            chart
+                .draw_series(std::iter::once(Rectangle::new([(x0, lo), (x1, top)], series.color.filled())))
+                .map_err(draw_err)?;
+            let xc = (x0 + x1) / 2.0;
+            if top < m {
+                // Capped: say the true value above the bar.
+                let label =
+                    EmptyElement::at((x0, top)) + Text::new(format!("↑{}", fmt_value(m)), (0, -14), ("sans-serif", 11));
+                chart.draw_series(std::iter::once(label)).map_err(draw_err)?;
+            } else if s.is_finite() && s > 0.0 {
+                let (e0, e1) = (clip(m - s).max(lo), clip(m + s).min(hi));
+                let cap_w = width * 0.25;
+                let path = vec![(xc, e0), (xc, e1)];
+                chart.draw_series(std::iter::once(PathElement::new(path, BLACK.stroke_width(1)))).map_err(draw_err)?;
+                for e in [e0, e1] {
+                    chart
+                        .draw_series(std::iter::once(PathElement::new(
+                            vec![(xc - cap_w, e), (xc + cap_w, e)],
+                            BLACK.stroke_width(1),
+                        )))
+                        .map_err(draw_err)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn fmt_value(v: f64) -> String {
+    if v.abs() >= 10.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+fn draw_lines<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, l: &Lines) -> Result<()> {
+    let xs = || l.series.iter().flat_map(|(_, p)| p.iter()).filter(|p| p.0.is_finite() && p.1.is_finite());
+    let bounds = xs().flat_map(|&(_, m, s)| {
+        let s = if s.is_finite() { s } else { 0.0 };
+        [m - s, m + s]
+    });
+    let (x_lo, x_hi) = xs().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.0), b.max(p.0)));
+    let Some((lo, hi)) = y_range(bounds, false) else {
+        return no_data(area, &l.title, 18);
+    };
+    let (x_lo, x_hi) = if x_hi > x_lo { (x_lo, x_hi) } else { (x_lo - 1.0, x_lo + 1.0) };
+    let pad = (x_hi - x_lo) * 0.04;
+    // Ticks: the rates themselves for a sweep, round steps otherwise.
+    let ticks: Vec<f64> = if l.x_percent {
+        xs().map(|p| p.0).collect::<Vec<_>>().into_iter().fold(Vec::new(), |mut acc, x| {
+            if !acc.iter().any(|a: &f64| (a - x).abs() < 1e-12) {
+                acc.push(x);
+            }
+            acc
+        })
+    } else {
+        nice_ticks(x_lo, x_hi, 8)
+    };
+    let mut chart = ChartBuilder::on(area)
+        .caption(&l.title, ("sans-serif", 18))
+        .margin(10)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        .build_cartesian_2d(TickAxis { lo: x_lo - pad, hi: x_hi + pad, ticks }, lo..hi)
+        .map_err(draw_err)?;
+    let fmt_y = y_formatter(lo, hi);
+    let percent = l.x_percent;
+    chart
+        .configure_mesh()
+        .x_desc(l.x_desc.as_str())
+        .y_desc(l.y_desc.as_str())
+        .x_label_formatter(&|x| if percent { format!("{}%", trim_float(x * 100.0)) } else { trim_float(*x) })
+        .y_label_formatter(&fmt_y)
+        .axis_desc_style(("sans-serif", 15))
+        .label_style(("sans-serif", 14))
+        .draw()
+        .map_err(draw_err)?;
+    for (series, points) in &l.series {
+        let pts: Vec<(f64, f64, f64)> = points.iter().copied().filter(|p| p.0.is_finite() && p.1.is_finite()).collect();
+        let color = series.color;
+        chart.draw_series(LineSeries::new(pts.iter().map(|p| (p.0, p.1)), color.stroke_width(2))).map_err(draw_err)?;
+        if pts.len() <= 30 {
+            chart.draw_series(pts.iter().map(|p| Circle::new((p.0, p.1), 3, color.filled()))).map_err(draw_err)?;
+        }
+        for &(x, m, s) in pts.iter().filter(|p| p.2.is_finite() && p.2 > 0.0) {
+            let path = vec![(x, (m - s).max(lo)), (x, (m + s).min(hi))];
+            chart.draw_series(std::iter::once(PathElement::new(path, color.stroke_width(1)))).map_err(draw_err)?;
+        }
+    }
+    Ok(())
+}
+
+/// About `n` round ticks over [lo, hi].
+fn nice_ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
+    let raw = (hi - lo) / n.max(1) as f64;
+    if !(raw.is_finite() && raw > 0.0) {
+        return vec![lo];
+    }
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0].into_iter().map(|m| m * mag).find(|s| *s >= raw).unwrap_or(10.0 * mag);
+    let first = (lo / step).ceil() as i64;
+    let last = (hi / step).floor() as i64;
+    (first..=last).map(|i| i as f64 * step).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_and_ticks_survive_odd_values() {
+        assert_eq!(y_range([f64::NAN, f64::INFINITY].into_iter(), true), None);
+        let (lo, hi) = y_range([0.95, 0.95].into_iter(), true).unwrap();
+        assert!(lo < 0.95 && hi > 0.95);
+        let (lo, hi) = y_range([0.2, 0.9].into_iter(), true).unwrap();
+        assert_eq!(lo, 0.0);
+        assert!(hi > 0.9);
+        let (lo, _) = y_range([0.2, 0.9].into_iter(), false).unwrap();
+        assert!(lo > 0.0);
+        assert_eq!(nice_ticks(0.0, 100.0, 5), vec![0.0, 20.0, 40.0, 60.0, 80.0, 100.0]);
+        assert_eq!(nice_ticks(1.0, 1.0, 5), vec![1.0]);
+        assert_eq!(cap(&[1.0, 1.1, 0.9, 120.0]), Some(3.0 * 1.1));
+        assert_eq!(cap(&[1.0, 1.1, 0.9]), None);
+        assert_eq!(trim_float(5.0), "5");
+        assert_eq!(trim_float(2.5), "2.5");
+    }
+}

@@ -1,0 +1,342 @@
+//! Imputation quality on its own: hide observed cells of a table, impute, score the hidden
+//! cells per column (no recommender involved). Resumable like the main grid.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use rec_datasets::adclick::{adclick_path, load_adclick};
+use rec_datasets::missingness::{inject, Mask, MissingnessConfig};
+use rec_datasets::movielens::{load_ml100k, MovieLensOptions};
+use rec_metrics::{ColumnMetrics, ImputationReport};
+use rec_table::Table;
+use serde::{Deserialize, Serialize};
+
+use super::config::{ImputerName, LlmSettings, Pattern};
+use super::report::mean_std;
+use super::run::{data_dir, mechanism, LossPoint};
+
+/// A table whose observed cells are hidden and imputed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum QualityTable {
+    /// MovieLens 100K users: age, gender, occupation, region.
+    Ml100kUsers,
+    /// MovieLens 100K items: year and genres (titles stay observed and condition the rest).
+    Ml100kItems,
+    /// AdClick's observed feature cells (its natural gaps stay missing).
+    Adclick,
+    /// The generated AdClick-shaped table.
+    SyntheticAdclick,
+}
+
+impl QualityTable {
+    /// The name used in keys, flags and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QualityTable::Ml100kUsers => "ml100k-users",
+            QualityTable::Ml100kItems => "ml100k-items",
+            QualityTable::Adclick => "adclick",
+            QualityTable::SyntheticAdclick => "synthetic-adclick",
+        }
+    }
+
+    /// Every table.
+    pub const ALL: [QualityTable; 4] =
+        [QualityTable::Ml100kUsers, QualityTable::Ml100kItems, QualityTable::Adclick, QualityTable::SyntheticAdclick];
+
+    /// The table and the columns that are never hidden.
+    fn load(self, data: &Path, synthetic_rows: usize) -> Result<(Table, Vec<&'static str>)> {
+        Ok(match self {
+            QualityTable::Ml100kUsers => (load_ml100k(data.join("ml-100k"), &MovieLensOptions::default())?.users, vec!["user_id"]),
+            QualityTable::Ml100kItems => {
+                (load_ml100k(data.join("ml-100k"), &MovieLensOptions::default())?.items, vec!["item_id", "title"])
+            }
+            QualityTable::Adclick => {
+                let t = load_adclick(adclick_path(data))?.table;
+                let t = t.drop_columns(&["click"])?;
+                (t, vec!["id"])
+            }
+            QualityTable::SyntheticAdclick => {
+                (rec_datasets::synthetic::adclick_like(synthetic_rows, 4242)?.drop_columns(&["click"])?, vec![])
+            }
+        })
+    }
+}
+
+impl std::str::FromStr for QualityTable {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        QualityTable::ALL.into_iter().find(|t| t.as_str() == s).ok_or_else(|| {
+            format!("unknown table '{s}' (expected one of: {})", QualityTable::ALL.map(|t| t.as_str()).join(", "))
+        })
+    }
+}
+
+/// The grid of an imputation-quality run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct QualityConfig {
+    /// Where `cells/*.json`, `config.json` and `quality.md` go.
+    pub out_dir: PathBuf,
+    /// The shared data directory; `None` uses `RECIMPUTE_DATA` or `../shared/data`.
+    pub data_dir: Option<PathBuf>,
+    /// Tables to hide cells in.
+    pub tables: Vec<QualityTable>,
+    /// Imputers (deletion is refused: it fills nothing).
+    pub imputers: Vec<ImputerName>,
+    /// Missingness mechanisms.
+    pub patterns: Vec<Pattern>,
+    /// Fractions of observed cells to hide.
+    pub rates: Vec<f64>,
+    /// Seeds (each hides other cells and seeds the imputers).
+    pub seeds: Vec<u64>,
+    /// Rows of the generated table.
+    pub synthetic_rows: usize,
+    /// The LLM imputer's settings.
+    pub llm: LlmSettings,
+}
+
+impl Default for QualityConfig {
+    fn default() -> Self {
+        QualityConfig {
+            out_dir: PathBuf::from("results/quality"),
+            data_dir: None,
+            tables: vec![QualityTable::Ml100kUsers, QualityTable::Ml100kItems],
+            imputers: vec![ImputerName::Mean, ImputerName::Knn, ImputerName::Iterative, ImputerName::Missforest],
+            patterns: vec![Pattern::Mcar],
+            rates: vec![0.05, 0.2],
+            seeds: vec![0, 1, 2],
+            synthetic_rows: 2000,
+            llm: LlmSettings::default(),
+        }
+    }
+}
+
+/// One cell of the quality grid.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct QualitySpec {
+    /// The table.
+    pub table: QualityTable,
+    /// The imputer.
+    pub imputer: ImputerName,
+    /// The mechanism.
+    pub pattern: Pattern,
+    /// The fraction hidden.
+    pub rate: f64,
+    /// The seed.
+    pub seed: u64,
+}
+
+impl QualitySpec {
+    /// A file-name-safe key.
+    pub fn key(&self) -> String {
+        format!(
+            "{}__{}__{}__r{:04}__s{}",
+            self.table.as_str(),
+            self.imputer.as_str(),
+            self.pattern.as_str(),
+            (self.rate * 1000.0).round() as u64,
+            self.seed
+        )
+    }
+}
+
+/// What one quality cell measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QualityResult {
+    /// The cell.
+    pub spec: QualitySpec,
+    /// Cells hidden.
+    pub hidden_cells: usize,
+    /// Per-column scores of the hidden cells.
+    pub report: ImputationReport,
+    /// Seconds to fit the imputer.
+    pub fit_s: f64,
+    /// Seconds to impute the hidden cells.
+    pub impute_s: f64,
+    /// The LLM's fine-tuning loss (empty for other imputers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub loss_history: Vec<LossPoint>,
+}
+
+fn hide(table: &Table, spec: &QualitySpec, exclude: &[&str]) -> Result<(Table, Mask)> {
+    let config = MissingnessConfig::new(mechanism(spec.pattern), spec.rate, spec.seed.wrapping_mul(7919).wrapping_add(29))
+        .with_exclude(exclude.iter().copied());
+    let masked = inject(table, &config).context("hiding cells")?;
+    Ok((masked.table, masked.mask))
+}
+
+/// Runs one quality cell.
+pub fn run_quality_cell(spec: &QualitySpec, data: &Path, config: &QualityConfig) -> Result<QualityResult> {
+    if spec.imputer == ImputerName::Deletion {
+        bail!("deletion fills no cell, so it has no imputation quality; leave it out of the imputers");
+    }
+    let (table, exclude) = spec.table.load(data, config.synthetic_rows)?;
+    let (masked, mask) = hide(&table, spec, &exclude)?;
+    let (filled, fit_s, impute_s, losses) = if spec.imputer == ImputerName::Llm {
+        impute_llm(&masked, &mask, &config.llm, spec.seed)?
+    } else {
+        let t0 = Instant::now();
+        let fitted = super::run::imputer(spec.imputer, spec.seed)?.fit_boxed(&masked)?;
+        let fit_s = t0.elapsed().as_secs_f64();
+        let t1 = Instant::now();
+        let filled = fitted.transform(&masked)?;
+        (filled, fit_s, t1.elapsed().as_secs_f64(), Vec::new())
+    };
+    let report = crate::quality::score_hidden(&table, &mask, &filled, Some)?;
+    Ok(QualityResult { spec: *spec, hidden_cells: mask.len(), report, fit_s, impute_s, loss_history: losses })
+}
+
+#[cfg(feature = "llm")]
+fn impute_llm(masked: &Table, mask: &Mask, settings: &LlmSettings, seed: u64) -> Result<(Table, f64, f64, Vec<LossPoint>)> {
+    use crate::llm::{ImputeOptions, LlmImputer};
+    let t0 = Instant::now();
+    let fitted = LlmImputer::new(super::run::llm_config(settings, seed)).fit_llm(masked)?;
+    let fit_s = t0.elapsed().as_secs_f64();
+    // Only the hidden cells: a table's natural gaps are not scored, so they are not imputed.
+    let only = mask.entries().iter().map(|(c, _)| *c).collect();
+    let t1 = Instant::now();
+    let imp = fitted.impute(masked, &ImputeOptions { only: Some(only), ..ImputeOptions::default() })?;
+    let impute_s = t1.elapsed().as_secs_f64();
+    let filled = masked.with_filled(imp.cells.into_iter().map(|c| (c.cell, c.value)))?;
+    let losses = fitted.report().losses.iter().map(|&(step, loss)| LossPoint { step, loss }).collect();
+    Ok((filled, fit_s, impute_s, losses))
+}
+
+#[cfg(not(feature = "llm"))]
+fn impute_llm(_: &Table, _: &Mask, _: &LlmSettings, _: u64) -> Result<(Table, f64, f64, Vec<LossPoint>)> {
+    bail!("this build of recimpute has no LLM imputer: rebuild with `--features llm` (or `full`)")
+}
+
+/// Every cell of the quality grid, in a stable order.
+pub fn quality_cells(config: &QualityConfig) -> Vec<QualitySpec> {
+    let mut out = Vec::new();
+    for &table in &config.tables {
+        for &pattern in &config.patterns {
+            for &rate in &config.rates {
+                for &seed in &config.seeds {
+                    for &imputer in &config.imputers {
+                        out.push(QualitySpec { table, imputer, pattern, rate, seed });
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Runs (or resumes) the quality grid, writing each cell as it finishes and `quality.md` at
+/// the end; `on_cell(i, n, spec, reused)` is called before each cell.
+pub fn run_quality(config: &QualityConfig, mut on_cell: impl FnMut(usize, usize, &QualitySpec, bool)) -> Result<Vec<QualityResult>> {
+    if config.rates.iter().any(|r| !(*r > 0.0 && *r < 1.0)) {
+        bail!("rates must be in (0, 1), got {:?}", config.rates);
+    }
+    if config.tables.is_empty() || config.imputers.is_empty() || config.seeds.is_empty() {
+        bail!("the quality grid needs at least one table, imputer and seed");
+    }
+    let data = data_dir(config.data_dir.as_deref())?;
+    let cells_dir = config.out_dir.join("cells");
+    std::fs::create_dir_all(&cells_dir).with_context(|| cells_dir.display().to_string())?;
+    rec_table::write_bytes_atomic(&config.out_dir.join("config.json"), serde_json::to_string_pretty(config)?.as_bytes())?;
+    let grid = quality_cells(config);
+    let mut results = Vec::with_capacity(grid.len());
+    for (i, spec) in grid.iter().enumerate() {
+        let path = cells_dir.join(format!("{}.json", spec.key()));
+        if let Ok(bytes) = std::fs::read(&path) {
+            let done: QualityResult = serde_json::from_slice(&bytes)
+                .with_context(|| format!("{}: not a quality result; delete it to recompute", path.display()))?;
+            on_cell(i, grid.len(), spec, true);
+            results.push(done);
+            continue;
+        }
+        on_cell(i, grid.len(), spec, false);
+        let result = run_quality_cell(spec, &data, config).with_context(|| format!("cell {}", spec.key()))?;
+        rec_table::write_bytes_atomic(&path, serde_json::to_string_pretty(&result)?.as_bytes())?;
+        results.push(result);
+    }
+    rec_table::write_bytes_atomic(&config.out_dir.join("quality.md"), quality_markdown(&results).as_bytes())?;
+    Ok(results)
+}
+
+/// The per-column metrics of a column report: (name, value, higher is better).
+fn metrics(m: &ColumnMetrics) -> Vec<(&'static str, f64)> {
+    match m {
+        ColumnMetrics::Numeric(n) => vec![("RMSE", n.rmse), ("MAE", n.mae)],
+        ColumnMetrics::Categorical(c) => vec![("accuracy", c.accuracy), ("macro-F1", c.macro_f1)],
+        ColumnMetrics::Set(s) => vec![("Jaccard", s.mean_jaccard)],
+    }
+}
+
+/// Values of each metric of one column, per imputer.
+type MetricValues = BTreeMap<&'static str, BTreeMap<ImputerName, Vec<f64>>>;
+
+/// One table per (table, pattern, rate): rows are column × metric, columns are imputers,
+/// cells are mean ± std over seeds; then fit and impute times.
+pub fn quality_markdown(results: &[QualityResult]) -> String {
+    type Key = (QualityTable, Pattern, u64);
+    let mut groups: BTreeMap<Key, Vec<&QualityResult>> = BTreeMap::new();
+    for r in results {
+        groups.entry((r.spec.table, r.spec.pattern, (r.spec.rate * 1000.0).round() as u64)).or_default().push(r);
+    }
+    let mut out = String::from("# Imputation quality on hidden cells\n\n");
+    for ((table, pattern, rate), rs) in groups {
+        let imputers: Vec<ImputerName> = rs.iter().map(|r| r.spec.imputer).collect::<BTreeSet<_>>().into_iter().collect();
+        let seeds = rs.iter().map(|r| r.spec.seed).collect::<BTreeSet<_>>().len();
+        let _ = writeln!(
+            out,
+            "## {} — {} {:.0}% ({} seed{})\n",
+            table.as_str(),
+            pattern.as_str().to_uppercase(),
+            rate as f64 / 10.0,
+            seeds,
+            if seeds == 1 { "" } else { "s" }
+        );
+        let _ = writeln!(out, "| column | metric | {} |", imputers.iter().map(|i| i.as_str()).collect::<Vec<_>>().join(" | "));
+        let _ = writeln!(out, "|---|---|{}", "---|".repeat(imputers.len()));
+        // column -> metric -> imputer -> values
+        let mut cols: BTreeMap<(usize, String), MetricValues> = BTreeMap::new();
+        for r in &rs {
+            for (pos, c) in r.report.columns.iter().enumerate() {
+                for (name, v) in metrics(&c.metrics) {
+                    cols.entry((pos, c.column.clone()))
+                        .or_default()
+                        .entry(name)
+                        .or_default()
+                        .entry(r.spec.imputer)
+                        .or_default()
+                        .push(v);
+                }
+            }
+        }
+        let mut seen = BTreeSet::new();
+        for ((_, column), ms) in &cols {
+            if !seen.insert(column.clone()) {
+                continue;
+            }
+            for (metric, per) in ms {
+                let cells: Vec<String> = imputers
+                    .iter()
+                    .map(|i| match per.get(i).map(|v| mean_std(v)) {
+                        Some((m, _, 1)) => format!("{m:.4}"),
+                        Some((m, s, n)) if n > 1 => format!("{m:.4} ± {s:.4}"),
+                        _ => "–".into(),
+                    })
+                    .collect();
+                let _ = writeln!(out, "| {column} | {metric} | {} |", cells.join(" | "));
+            }
+        }
+        let times: Vec<String> = imputers
+            .iter()
+            .map(|i| {
+                let fit: Vec<f64> = rs.iter().filter(|r| r.spec.imputer == *i).map(|r| r.fit_s).collect();
+                let imp: Vec<f64> = rs.iter().filter(|r| r.spec.imputer == *i).map(|r| r.impute_s).collect();
+                format!("{:.1} + {:.1}", mean_std(&fit).0, mean_std(&imp).0)
+            })
+            .collect();
+        let _ = writeln!(out, "| *fit + impute s* | | {} |\n", times.join(" | "));
+    }
+    out
+}
