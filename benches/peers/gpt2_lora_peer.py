@@ -117,10 +117,10 @@ def run_ours(exe, env, args, extra):
 
 
 def hf_model(model_dir, kind, mode):
-    from transformers import GPT2LMHeadModel
+    from transformers import AutoModelForCausalLM
 
     dtype = torch.bfloat16 if (kind == "bf16" and mode == "cast") else torch.float32
-    return GPT2LMHeadModel.from_pretrained(model_dir, attn_implementation="sdpa", dtype=dtype)
+    return AutoModelForCausalLM.from_pretrained(model_dir, attn_implementation="sdpa", dtype=dtype)
 
 
 def run_hf_train(args, data, plan, model_dir, adapter_dir, kind, mode):
@@ -257,26 +257,34 @@ def main():
     p.add_argument("--prompt-len", type=int, default=32)
     p.add_argument("--skip-train", action="store_true")
     p.add_argument("--skip-generate", action="store_true")
+    p.add_argument("--gguf", help="a Llama-family GGUF (e.g. SmolLM2) instead of the random GPT-2; "
+                   "ours converts it to HF safetensors once and both sides load that (pass --targets q_proj,v_proj)")
     p.add_argument("--json", help="also write all results here")
     args = p.parse_args()
 
-    vocab = 50257
     env = cargo_env()
     exe = build_example(env)
     kinds = args.kinds.split(",")
-    data = make_data(args.examples, vocab, args.seed)
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
+        model_dir, adapter_dir = os.path.join(tmp, "model"), os.path.join(tmp, "adapters")
+        if args.gguf:
+            run_ours(exe, env, args, ["--gguf", args.gguf, "--save-model", model_dir, "--steps", "0"])
+            with open(os.path.join(model_dir, "config.json")) as f:
+                cfg = json.load(f)
+            vocab, args.n_embd = cfg["vocab_size"], cfg["hidden_size"]
+        else:
+            vocab = 50257
+        data = make_data(args.examples, vocab, args.seed)
         data_path = os.path.join(tmp, "data.json")
         with open(data_path, "w") as f:
             json.dump(data, f)
-        model_dir, adapter_dir = os.path.join(tmp, "model"), os.path.join(tmp, "adapters")
         plan_path = os.path.join(tmp, "plan.json")
         # The checkpoint, initial adapters and batch plan, once (not timed).
-        run_ours(exe, env, args, ["--data", data_path, "--save-model", model_dir,
-                                  "--save-adapters", adapter_dir, "--write-plan", plan_path,
-                                  "--steps", str(args.steps), "--warmup", str(args.warmup),
-                                  "--prepare-only"])
+        source = ["--load-model", model_dir] if args.gguf else ["--save-model", model_dir]
+        prep = run_ours(exe, env, args, ["--data", data_path] + source +
+                        ["--save-adapters", adapter_dir, "--write-plan", plan_path,
+                         "--steps", str(args.steps), "--warmup", str(args.warmup), "--prepare-only"])
         with open(plan_path) as f:
             plan = json.load(f)
         common = ["--data", data_path, "--load-model", model_dir, "--steps", str(args.steps),
@@ -310,8 +318,8 @@ def main():
                 "torch": torch_gemm_peak(args.threads)}
 
     # Summary.
-    # Weights of the linear layers: c_attn 3E², attn c_proj E², c_fc and mlp c_proj 4E² each.
-    lin = 12 * args.n_embd ** 2 * args.n_layer
+    # Weights of the targetable linear layers, as the example counts them.
+    lin = prep["linear_params"]
     loss_tokens = sum(sum(m for m in data[i]["loss_mask"][1:]) for b in plan[:args.steps] for i in b)
     summary = {"gemm_gflop_per_s": gemm, "train": {}, "generate": {}}
     peak = {k: max(gemm["tch"][k], gemm["torch"][k]) for k in ("f32", "bf16")}

@@ -10,6 +10,9 @@
 //! # the same checkpoint with a bf16 base (f32 adapters), then greedy generation
 //! cargo run --release -p gpt2-lora --example gpt2_lora_speed -- --data data.json \
 //!     --load-model out/model --kind bf16 --steps 20 --generate 1,8 --new-tokens 32
+//! # SmolLM2 from its GGUF instead of a random GPT-2 (also written in HF format for the peer)
+//! cargo run --release -p gpt2-lora --example gpt2_lora_speed -- --data data.json \
+//!     --gguf SmolLM2-135M-Instruct.Q4_1.gguf --save-model out/smollm2 --targets q_proj,v_proj
 //! # libtorch GEMM peak (large square matmuls, f32 and bf16)
 //! cargo run --release -p gpt2-lora --example gpt2_lora_speed -- --gemm --steps 0
 //! ```
@@ -25,7 +28,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use gpt2_lora::{
-    generate, CausalLm, Example, GenerateConfig, Gpt2, Gpt2Config, LoadOptions, LoraConfig,
+    generate, CausalLm, Example, GenerateConfig, Gpt2, Gpt2Config, Llama, LoadOptions, LoraConfig,
     LoraModel, Schedule, TrainConfig, Trainer,
 };
 use serde_json::{json, Value};
@@ -40,9 +43,14 @@ struct Args {
     /// Write the random base model here in HF format (config.json + model.safetensors).
     #[arg(long)]
     save_model: Option<PathBuf>,
-    /// Load the base model from this HF directory instead of building a random one.
+    /// Load the base model from this HF directory (GPT-2 or Llama, by `model_type`) instead of
+    /// building a random one.
     #[arg(long)]
     load_model: Option<PathBuf>,
+    /// Load the base model from a Llama-family GGUF (e.g. SmolLM2) instead; with
+    /// --save-model it is also written in HF format for the peer to load.
+    #[arg(long)]
+    gguf: Option<PathBuf>,
     /// Write the freshly initialised adapters here (PEFT format) before training.
     #[arg(long)]
     save_adapters: Option<PathBuf>,
@@ -98,6 +106,18 @@ struct Args {
     /// Seed of the model, the adapters and the data order.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+}
+
+/// A GPT-2 or Llama HF directory, by its config's `model_type`.
+fn load_dir(dir: &std::path::Path, options: LoadOptions) -> Result<Box<dyn CausalLm + Send>> {
+    let path = dir.join("config.json");
+    let config: Value = serde_json::from_str(
+        &std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?,
+    )?;
+    Ok(match config["model_type"].as_str() {
+        Some("llama") => Box::new(Llama::from_pretrained(dir, options)?),
+        _ => Box::new(Gpt2::from_pretrained(dir, options)?),
+    })
 }
 
 fn kind_of(name: &str) -> Result<Kind> {
@@ -172,9 +192,20 @@ fn main() -> Result<()> {
         device: Device::Cpu,
         kind,
     };
-    let base = match &args.load_model {
-        Some(dir) => Gpt2::from_pretrained(dir, options)?,
-        None => {
+    let base: Box<dyn CausalLm + Send> = match (&args.load_model, &args.gguf) {
+        (Some(dir), _) => load_dir(dir, options)?,
+        (None, Some(path)) => {
+            let m = Llama::from_gguf(path, LoadOptions::default())?;
+            if let Some(dir) = &args.save_model {
+                m.save_pretrained(dir)?;
+            }
+            if kind == Kind::Float {
+                Box::new(m)
+            } else {
+                Box::new(Llama::from_gguf(path, options)?)
+            }
+        }
+        (None, None) => {
             let config = Gpt2Config {
                 n_layer: args.n_layer,
                 n_embd: args.n_embd,
@@ -187,18 +218,23 @@ fn main() -> Result<()> {
                 m.save_pretrained(dir)?;
             }
             if kind == Kind::Float {
-                m
+                Box::new(m)
             } else {
                 let dir = args
                     .save_model
                     .as_ref()
                     .context("--kind bf16 with a random model needs --save-model")?;
-                Gpt2::from_pretrained(dir, options)?
+                Box::new(Gpt2::from_pretrained(dir, options)?)
             }
         }
     };
-    let cfg = base.config().clone();
-    let (e, v) = (cfg.n_embd as f64, cfg.vocab_size as f64);
+    // Hidden width: the input size of the first targetable layer (GPT-2 c_attn, Llama q_proj).
+    let e = base
+        .linears()
+        .first()
+        .map(|(_, l)| l.in_features() as f64)
+        .context("the model has no linear layer")?;
+    let v = base.info().vocab_size as f64;
     let linear_params: f64 = base
         .linears()
         .iter()

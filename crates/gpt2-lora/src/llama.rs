@@ -387,21 +387,82 @@ impl Llama {
             None => (k, v),
         };
         let dropout = if train { cfg.attention_dropout } else { 0.0 };
+        // libtorch's CPU attention (backward especially) is several times slower in bf16/f16
+        // than in f32, and attention is a small share of the FLOPs: run it in f32.
+        let half = matches!(x.kind(), Kind::BFloat16 | Kind::Half);
+        let up = |z: &Tensor| -> Result<Tensor> {
+            Ok(if half { z.f_to_kind(Kind::Float)? } else { z.shallow_clone() })
+        };
         let y = Tensor::f_scaled_dot_product_attention(
-            &q,
-            &k,
-            &v,
+            &up(&q)?,
+            &up(&k)?,
+            &up(&v)?,
             plan.mask.as_ref(),
             dropout,
             plan.mask.is_none() && t > 1,
             1.0 / (hd as f64).sqrt(),
             nkv != nh,
         )?;
+        let y = if half { y.f_to_kind(x.kind())? } else { y };
         let y = y
             .f_transpose(1, 2)?
             .f_contiguous()?
             .f_view([bsz, t, nh * hd])?;
         Ok((l.o_proj.forward(&y, train), LayerKv { k, v }))
+    }
+
+    /// The final normalised hidden states (`[batch, seq, hidden]`) and the extended cache:
+    /// everything but the LM head.
+    fn hidden(
+        &self,
+        input_ids: &Tensor,
+        attention_mask: Option<&Tensor>,
+        cache: Option<KvCache>,
+        train: bool,
+    ) -> Result<(Tensor, KvCache)> {
+        let ids = check_ids(input_ids, self.config.vocab_size, self.device)?;
+        let plan = AttentionPlan::new(
+            &ids,
+            attention_mask,
+            cache.as_ref(),
+            self.config.max_position_embeddings,
+        )?;
+        let mut past: Vec<Option<LayerKv>> = match cache {
+            Some(c) => {
+                let (layers, _, _) = c.into_parts();
+                if layers.len() != self.layers.len() {
+                    return Err(Error::invalid(format!(
+                        "cache has {} layers, model has {}",
+                        layers.len(),
+                        self.layers.len()
+                    )));
+                }
+                layers.into_iter().map(Some).collect()
+            }
+            None => (0..self.layers.len()).map(|_| None).collect(),
+        };
+        let mut h = Tensor::f_embedding(&self.embed_tokens, &ids, -1, false, false)?;
+        let rope = self.rotary(&plan.positions, h.kind())?;
+        let mut layers = Vec::with_capacity(self.layers.len());
+        for (i, l) in self.layers.iter().enumerate() {
+            let x = l.input_layernorm.forward(&h)?;
+            let (a, kv) = self.attention(l, &x, past[i].take(), &plan, &rope, train)?;
+            // Not `+=`: an in-place add would break autograd (the norm saved `h`).
+            h = h.f_add(&a)?;
+            let x = l.post_attention_layernorm.forward(&h)?;
+            h = h.f_add(&self.mlp(l, &x, train)?)?;
+            layers.push(kv);
+        }
+        let h = self.norm.forward(&h)?;
+        Ok((h, KvCache::from_parts(layers, plan.key_mask, plan.seen)))
+    }
+
+    /// Logits of `[rows, hidden]` states: one `[rows, hidden] x [hidden, vocab]` GEMM (a 3-D
+    /// `matmul` against the transposed head can fall back to one matrix-vector product per
+    /// row, reading the whole head, 113 MB for SmolLM2, once per row).
+    fn head(&self, h: &Tensor) -> Result<Tensor> {
+        let head = self.lm_head.as_ref().unwrap_or(&self.embed_tokens);
+        Ok(h.f_mm(&head.f_tr()?)?)
     }
 
     fn mlp(&self, l: &Layer, x: &Tensor, train: bool) -> Result<Tensor> {
@@ -444,57 +505,25 @@ impl CausalLm for Llama {
         cache: Option<KvCache>,
         options: ForwardOptions,
     ) -> Result<ForwardOutput> {
-        let ids = check_ids(input_ids, self.config.vocab_size, self.device)?;
-        let plan = AttentionPlan::new(
-            &ids,
-            attention_mask,
-            cache.as_ref(),
-            self.config.max_position_embeddings,
-        )?;
-        let mut past: Vec<Option<LayerKv>> = match cache {
-            Some(c) => {
-                let (layers, _, _) = c.into_parts();
-                if layers.len() != self.layers.len() {
-                    return Err(Error::invalid(format!(
-                        "cache has {} layers, model has {}",
-                        layers.len(),
-                        self.layers.len()
-                    )));
-                }
-                layers.into_iter().map(Some).collect()
-            }
-            None => (0..self.layers.len()).map(|_| None).collect(),
-        };
-        let train = options.train;
-        let mut h = Tensor::f_embedding(&self.embed_tokens, &ids, -1, false, false)?;
-        let rope = self.rotary(&plan.positions, h.kind())?;
-        let mut layers = Vec::with_capacity(self.layers.len());
-        for (i, l) in self.layers.iter().enumerate() {
-            let x = l.input_layernorm.forward(&h)?;
-            let (a, kv) = self.attention(l, &x, past[i].take(), &plan, &rope, train)?;
-            // Not `+=`: an in-place add would break autograd (the norm saved `h`).
-            h = h.f_add(&a)?;
-            let x = l.post_attention_layernorm.forward(&h)?;
-            h = h.f_add(&self.mlp(l, &x, train)?)?;
-            layers.push(kv);
-        }
-        let mut h = self.norm.forward(&h)?;
+        let (mut h, cache) = self.hidden(input_ids, attention_mask, cache, options.train)?;
         if options.last_logits_only {
             h = h.f_select(1, -1)?.f_unsqueeze(1)?;
         }
-        let head = self.lm_head.as_ref().unwrap_or(&self.embed_tokens);
-        // One [rows, hidden] x [hidden, vocab] GEMM: a 3-D `matmul` against the transposed
-        // head can fall back to one matrix-vector product per row, reading the whole head
-        // (113 MB for SmolLM2) once per row.
         let (b, t, e) = h.size3()?;
-        let logits = h
-            .f_reshape([b * t, e])?
-            .f_mm(&head.f_tr()?)?
-            .f_reshape([b, t, -1])?;
-        Ok(ForwardOutput {
-            logits,
-            cache: KvCache::from_parts(layers, plan.key_mask, plan.seen),
-        })
+        let logits = self.head(&h.f_reshape([b * t, e])?)?.f_reshape([b, t, -1])?;
+        Ok(ForwardOutput { logits, cache })
+    }
+
+    fn logits_at(
+        &self,
+        input_ids: &Tensor,
+        attention_mask: Option<&Tensor>,
+        positions: &Tensor,
+        options: ForwardOptions,
+    ) -> Result<Tensor> {
+        let (h, _) = self.hidden(input_ids, attention_mask, None, options.train)?;
+        let e = self.config.hidden_size as i64;
+        self.head(&h.f_reshape([-1, e])?.f_index_select(0, positions)?)
     }
 
     fn linears(&self) -> Vec<(String, &Linear)> {

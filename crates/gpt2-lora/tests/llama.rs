@@ -212,6 +212,21 @@ fn last_only_logits_equal_last_column() {
 }
 
 #[test]
+fn logits_at_selects_rows_of_forward() {
+    let g = golden();
+    let model = tiny();
+    let all = logits(&model, "right_ids", "right_mask");
+    let v = all.size()[2];
+    let at = Tensor::from_slice(&[0i64, 3, 8, 13]);
+    let picked = model
+        .logits_at(&g["right_ids"], Some(&g["right_mask"]), &at, ForwardOptions::eval())
+        .unwrap();
+    let want = all.reshape([-1, v]).index_select(0, &at);
+    let d = (picked - want).abs().max().double_value(&[]);
+    assert!(d < 1e-5, "logits_at differs from forward by {d}");
+}
+
+#[test]
 fn peft_adapter_gives_peft_logits() {
     let g = golden();
     let model = LoraModel::from_pretrained(tiny(), fixtures().join("tiny-llama-lora")).unwrap();
