@@ -11,8 +11,8 @@ use anyhow::{Context, Result};
 use recimpute::baseline::KnnImputer;
 use recimpute::datasets::missingness::{inject, MissingnessConfig};
 use recimpute::datasets::split::{random_split, Fractions};
-use recimpute::metrics::ImputationReport;
 use recimpute::prelude::*;
+use recimpute::quality::score_hidden;
 
 fn main() -> Result<()> {
     let path = std::env::args().nth(1).context("usage: impute_csv <file.csv|file.parquet>")?;
@@ -32,34 +32,7 @@ fn main() -> Result<()> {
     // Score the hidden cells that fell into the test rows.
     let position: std::collections::HashMap<usize, usize> =
         split.test.iter().enumerate().map(|(i, &row)| (row, i)).collect();
-    let mut report = ImputationReport::new();
-    for (col, spec) in table.schema().columns().iter().enumerate() {
-        let (mut truth, mut guess) = (Vec::new(), Vec::new());
-        for (cell, value) in masked.mask.entries().iter().filter(|(c, _)| c.col == col) {
-            if let Some(&row) = position.get(&cell.row) {
-                if let Some(filled) = filled.value(row, col) {
-                    truth.push(value.clone());
-                    guess.push(filled);
-                }
-            }
-        }
-        if truth.is_empty() {
-            continue;
-        }
-        match spec.kind {
-            ColumnKind::Numeric => {
-                let t: Vec<f64> = truth.iter().filter_map(Value::as_f64).collect();
-                let g: Vec<f64> = guess.iter().filter_map(Value::as_f64).collect();
-                report.add_numeric(&spec.name, &t, &g)?;
-            }
-            ColumnKind::Categorical => {
-                let t: Vec<&str> = truth.iter().filter_map(Value::as_str).collect();
-                let g: Vec<&str> = guess.iter().filter_map(Value::as_str).collect();
-                report.add_categorical(&spec.name, &t, &g)?;
-            }
-            _ => {}
-        }
-    }
+    let report = score_hidden(&table, &masked.mask, &filled, |row| position.get(&row).copied())?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
 }

@@ -252,14 +252,27 @@ mod experiment {
         items.iter().map(|s| s.trim().parse::<T>().map_err(anyhow::Error::msg)).collect()
     }
 
+    /// The config file if given, else the defaults.
+    fn load_config<T: serde::de::DeserializeOwned + Default>(path: Option<&std::path::Path>, what: &str) -> Result<T> {
+        match path {
+            Some(path) => serde_json::from_slice::<T>(&std::fs::read(path).with_context(|| format!("reading {}", path.display()))?)
+                .with_context(|| format!("{}: not a valid {what} config", path.display())),
+            None => Ok(T::default()),
+        }
+    }
+
+    /// The LLM flags over the config's LLM settings.
+    fn apply_llm(settings: &mut exp::LlmSettings, l: LlmArgs) {
+        if let Some(v) = l.backbone { settings.backbone = Some(v); }
+        if let Some(v) = l.llm_epochs { settings.epochs = v; }
+        if let Some(v) = l.llm_steps { settings.max_steps = Some(v); }
+        if let Some(v) = l.llm_max_train_rows { settings.max_train_rows = v; }
+        if let Some(v) = l.llm_lr { settings.learning_rate = v; }
+        if l.bf16 { settings.bf16 = true; }
+    }
+
     pub fn run(args: ExperimentArgs) -> Result<()> {
-        let mut config = match &args.config {
-            Some(path) => serde_json::from_slice::<ExperimentConfig>(
-                &std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
-            )
-            .with_context(|| format!("{}: not a valid experiment config", path.display()))?,
-            None => ExperimentConfig::default(),
-        };
+        let mut config: ExperimentConfig = load_config(args.config.as_deref(), "experiment")?;
         if let Some(v) = args.out { config.out_dir = v; }
         if let Some(v) = args.data { config.data_dir = Some(v); }
         if let Some(v) = &args.tasks { config.tasks = parse_all(v)?; }
@@ -268,13 +281,7 @@ mod experiment {
         if let Some(v) = args.rates { config.rates = v; }
         if let Some(v) = args.seeds { config.seeds = v; }
         if let Some(v) = args.epochs { config.dlrm.epochs = v; }
-        let l = args.llm;
-        if let Some(v) = l.backbone { config.llm.backbone = Some(v); }
-        if let Some(v) = l.llm_epochs { config.llm.epochs = v; }
-        if let Some(v) = l.llm_steps { config.llm.max_steps = Some(v); }
-        if let Some(v) = l.llm_max_train_rows { config.llm.max_train_rows = v; }
-        if let Some(v) = l.llm_lr { config.llm.learning_rate = v; }
-        if l.bf16 { config.llm.bf16 = true; }
+        apply_llm(&mut config.llm, args.llm);
         execute(&config)
     }
 
@@ -295,13 +302,7 @@ mod experiment {
     }
 
     pub fn quality(args: QualityArgs) -> Result<()> {
-        let mut config = match &args.config {
-            Some(path) => serde_json::from_slice::<exp::QualityConfig>(
-                &std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
-            )
-            .with_context(|| format!("{}: not a valid quality config", path.display()))?,
-            None => exp::QualityConfig::default(),
-        };
+        let mut config: exp::QualityConfig = load_config(args.config.as_deref(), "quality")?;
         if let Some(v) = args.out { config.out_dir = v; }
         if let Some(v) = args.data { config.data_dir = Some(v); }
         if let Some(v) = &args.tables { config.tables = parse_all(v)?; }
@@ -309,13 +310,7 @@ mod experiment {
         if let Some(v) = &args.patterns { config.patterns = parse_all(v)?; }
         if let Some(v) = args.rates { config.rates = v; }
         if let Some(v) = args.seeds { config.seeds = v; }
-        let l = args.llm;
-        if let Some(v) = l.backbone { config.llm.backbone = Some(v); }
-        if let Some(v) = l.llm_epochs { config.llm.epochs = v; }
-        if let Some(v) = l.llm_steps { config.llm.max_steps = Some(v); }
-        if let Some(v) = l.llm_max_train_rows { config.llm.max_train_rows = v; }
-        if let Some(v) = l.llm_lr { config.llm.learning_rate = v; }
-        if l.bf16 { config.llm.bf16 = true; }
+        apply_llm(&mut config.llm, args.llm);
         let start = std::time::Instant::now();
         let results = exp::run_quality(&config, |i, n, spec, reused| {
             let what = if reused { "reused" } else { "running" };
