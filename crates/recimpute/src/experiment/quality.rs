@@ -201,6 +201,15 @@ fn impute_llm(masked: &Table, mask: &Mask, settings: &LlmSettings, seed: u64) ->
     let t1 = Instant::now();
     let imp = fitted.impute(masked, &ImputeOptions { only: Some(only), ..ImputeOptions::default() })?;
     let impute_s = t1.elapsed().as_secs_f64();
+    if imp.fallbacks > 0 {
+        let mut per_col: BTreeMap<usize, usize> = BTreeMap::new();
+        for c in imp.cells.iter().filter(|c| c.fallback) {
+            *per_col.entry(c.cell.col).or_default() += 1;
+        }
+        let names: Vec<String> =
+            per_col.iter().map(|(c, n)| format!("{} {n}", masked.schema().columns()[*c].name)).collect();
+        eprintln!("llm: {} of {} cells fell back to the mode/median ({})", imp.fallbacks, imp.cells.len(), names.join(", "));
+    }
     let filled = masked.with_filled(imp.cells.into_iter().map(|c| (c.cell, c.value)))?;
     let losses = fitted.report().losses.iter().map(|&(step, loss)| LossPoint { step, loss }).collect();
     Ok((filled, fit_s, impute_s, losses))

@@ -18,12 +18,16 @@ pub(crate) struct TokenTexts {
     texts: Vec<Option<String>>,
     /// Tokens whose text starts with `,` or `.`: what the model writes after a finished value.
     stop_like: Vec<i64>,
+    /// Tokens with `,` or `.` after their first character (`].`, `"),`): they can finish a
+    /// value and start what follows it in one token.
+    closers: Vec<i64>,
 }
 
 impl TokenTexts {
     pub(crate) fn new(tokenizer: &tokenizers::Tokenizer, vocab_size: usize) -> Result<Self> {
         let mut texts = Vec::with_capacity(vocab_size);
         let mut stop_like = Vec::new();
+        let mut closers = Vec::new();
         for id in 0..vocab_size as u32 {
             let text = tokenizer
                 .decode(&[id], false)
@@ -35,9 +39,12 @@ impl TokenTexts {
             {
                 stop_like.push(id as i64);
             }
+            if text.as_deref().is_some_and(|t| t.char_indices().skip(1).any(|(_, c)| c == ',' || c == '.')) {
+                closers.push(id as i64);
+            }
             texts.push(text);
         }
-        Ok(Self { texts, stop_like })
+        Ok(Self { texts, stop_like, closers })
     }
 
     pub(crate) fn text(&self, id: i64) -> Option<&str> {
@@ -109,6 +116,16 @@ impl Acceptor {
             }
         }
     }
+}
+
+/// The part of `token` that completes `cur` into a valid value when the rest of the token
+/// starts with `,` or `.` (what follows a value): `Some(k)` for `token[..k]`.
+fn closing_split(acceptor: &Acceptor, cur: &str, token: &str) -> Option<usize> {
+    token
+        .char_indices()
+        .filter(|&(k, c)| k > 0 && (c == ',' || c == '.'))
+        .map(|(k, _)| k)
+        .find(|&k| acceptor.accepts(&format!("{cur}{}", &token[..k])))
 }
 
 /// Parses a (partial) set literal: `None` if it cannot become valid, `Some(true)` when it is a
@@ -332,6 +349,8 @@ struct Constrain<'a> {
     /// Log-probabilities (after masking) of the tokens allowed at the last step, per row.
     last: Vec<HashMap<i64, f32>>,
     logprob: Vec<f64>,
+    /// Rows whose value a closing token finished: only the end token is left to write.
+    done: Vec<bool>,
 }
 
 fn logsumexp(xs: impl Iterator<Item = f32>) -> f32 {
@@ -350,7 +369,24 @@ impl Constrain<'_> {
             self.logprob[r] += self.last[r].get(&t).copied().unwrap_or(f32::NEG_INFINITY) as f64;
             if t != self.eos {
                 if let Some(s) = self.texts.text(t) {
-                    self.cur[r].push_str(s);
+                    let closing = match self.grammar {
+                        GenGrammar::Chars(acceptor, _) => {
+                            let whole = format!("{}{s}", self.cur[r]);
+                            if acceptor.accepts_prefix(&whole) {
+                                None
+                            } else {
+                                closing_split(acceptor, &self.cur[r], s)
+                            }
+                        }
+                        GenGrammar::Trie(_) => None,
+                    };
+                    match closing {
+                        Some(k) => {
+                            self.cur[r].push_str(&s[..k]);
+                            self.done[r] = true;
+                        }
+                        None => self.cur[r].push_str(s),
+                    }
                 }
             }
             self.seen[r] += 1;
@@ -373,6 +409,11 @@ impl LogitsProcessor for Constrain<'_> {
             self.catch_up(r, &ctx.generated[r]);
             let row = &host[b * v..(b + 1) * v];
             let mut allowed: Vec<(i64, f32)> = Vec::new();
+            if self.done[r] {
+                self.last[r] = HashMap::from([(self.eos, 0.0)]);
+                out[b * v + self.eos as usize] = 0.0;
+                continue;
+            }
             let complete = match self.grammar {
                 GenGrammar::Trie(trie) => {
                     let prefix: Vec<u32> = ctx.generated[r].iter().map(|&t| t as u32).collect();
@@ -391,6 +432,18 @@ impl LogitsProcessor for Constrain<'_> {
                         probe.push_str(s);
                         if acceptor.accepts_prefix(&probe) {
                             allowed.push((t, row[t as usize]));
+                        }
+                    }
+                    // Tokens that finish the value and go on with `,` or `.` ("]." after a list).
+                    let known: BTreeSet<i64> = allowed.iter().map(|a| a.0).collect();
+                    for &t in &self.texts.closers {
+                        if known.contains(&t) {
+                            continue;
+                        }
+                        if let Some(s) = self.texts.text(t) {
+                            if closing_split(acceptor, cur, s).is_some() {
+                                allowed.push((t, row[t as usize]));
+                            }
                         }
                     }
                     acceptor.accepts(cur)
@@ -439,6 +492,7 @@ pub(crate) fn generate_batch(
         seen: vec![0; n],
         last: vec![HashMap::new(); n],
         logprob: vec![0.0; n],
+        done: vec![false; n],
     };
     let config = config.clone().with_stop_tokens([eos]);
     let gens = generate(model, prompts, &config, Some(&mut proc))?;
@@ -506,6 +560,17 @@ mod tests {
         assert!(a.accepts(" []"));
         assert!(!a.accepts(" [Action, Dra]"));
         assert!(!a.accepts(" [Action"));
+    }
+
+    #[test]
+    fn closing_tokens_finish_a_value() {
+        let a = Acceptor::Set(vec!["Action".into(), "Drama".into()]);
+        assert_eq!(closing_split(&a, " [Drama", "]."), Some(1));
+        assert_eq!(closing_split(&a, " [Drama", "],"), Some(1));
+        assert_eq!(closing_split(&a, " [Dra", "]."), None);
+        let n = Acceptor::Number(NumberGrammar { min: 0.0, max: 100.0, decimals: 0 });
+        assert_eq!(closing_split(&n, " 4", "2,"), Some(1));
+        assert_eq!(closing_split(&n, " 4", "2"), None);
     }
 
     #[test]

@@ -845,6 +845,16 @@ impl FittedLlmImputer {
                 };
                 let read = |g: &decode::Generated| -> Option<Value> {
                     if !g.finished {
+                        // A list cut off by the token budget keeps its complete elements.
+                        if let Plan::Chars { acceptor: Acceptor::Set(_), .. } = plan {
+                            let cut = g.text.rfind(", ").map_or(g.text.as_str(), |at| &g.text[..at]);
+                            let closed = format!("{cut}]");
+                            if let Plan::Chars { acceptor, .. } = plan {
+                                if acceptor.accepts(&closed) {
+                                    return codec.parse_value(j, &closed).ok();
+                                }
+                            }
+                        }
                         return None;
                     }
                     match plan {
@@ -876,7 +886,8 @@ impl FittedLlmImputer {
                     for (g, s) in best.iter().zip(sampled) {
                         let fb = self.fallback[j].clone();
                         let (value, probability, fallback) = match read(g) {
-                            Some(v) => (Some(v), Some(g.logprob.exp()), false),
+                            Some(v) if g.finished => (Some(v), Some(g.logprob.exp()), false),
+                            Some(v) => (Some(v), None, false),
                             None => (fb.clone(), None, true),
                         };
                         let value = value.ok_or_else(|| {
