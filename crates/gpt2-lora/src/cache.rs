@@ -92,6 +92,24 @@ impl KvCache {
     }
 }
 
+/// Splits a cache into one optional entry per layer (all `None` without a cache), checking it
+/// was made by a model with `n_layers` layers.
+pub(crate) fn per_layer(cache: Option<KvCache>, n_layers: usize) -> Result<Vec<Option<LayerKv>>> {
+    match cache {
+        Some(c) => {
+            let (layers, _, _) = c.into_parts();
+            if layers.len() != n_layers {
+                return Err(Error::invalid(format!(
+                    "cache has {} layers, model has {n_layers}",
+                    layers.len()
+                )));
+            }
+            Ok(layers.into_iter().map(Some).collect())
+        }
+        None => Ok((0..n_layers).map(|_| None).collect()),
+    }
+}
+
 /// What an attention layer needs for one forward call: position ids of the new tokens, the mask
 /// over all keys, and the updated bookkeeping for the returned cache.
 pub(crate) struct AttentionPlan {

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use tch::{Device, Kind, Tensor};
 
-use crate::cache::{AttentionPlan, KvCache, LayerKv};
+use crate::cache::{per_layer, AttentionPlan, KvCache, LayerKv};
 use crate::config::{Activation, Gpt2Config};
 use crate::error::{Error, Result};
 use crate::linear::Linear;
@@ -377,20 +377,7 @@ impl Gpt2 {
             cache.as_ref(),
             self.config.n_positions,
         )?;
-        let mut past: Vec<Option<LayerKv>> = match cache {
-            Some(c) => {
-                let (layers, _, _) = c.into_parts();
-                if layers.len() != self.blocks.len() {
-                    return Err(Error::invalid(format!(
-                        "cache has {} layers, model has {}",
-                        layers.len(),
-                        self.blocks.len()
-                    )));
-                }
-                layers.into_iter().map(Some).collect()
-            }
-            None => (0..self.blocks.len()).map(|_| None).collect(),
-        };
+        let mut past = per_layer(cache, self.blocks.len())?;
         let tok = Tensor::f_embedding(&self.wte, &ids, -1, false, false)?;
         let pos = Tensor::f_embedding(&self.wpe, &plan.positions, -1, false, false)?;
         let mut h = (tok + pos).dropout(self.config.embd_pdrop, train);

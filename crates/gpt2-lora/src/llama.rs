@@ -17,7 +17,7 @@ use std::path::Path;
 
 use tch::{Device, Kind, Tensor};
 
-use crate::cache::{AttentionPlan, KvCache, LayerKv};
+use crate::cache::{per_layer, AttentionPlan, KvCache, LayerKv};
 use crate::error::{Error, Result};
 use crate::gpt2::{check_ids, LoadOptions};
 use crate::linear::Linear;
@@ -427,20 +427,7 @@ impl Llama {
             cache.as_ref(),
             self.config.max_position_embeddings,
         )?;
-        let mut past: Vec<Option<LayerKv>> = match cache {
-            Some(c) => {
-                let (layers, _, _) = c.into_parts();
-                if layers.len() != self.layers.len() {
-                    return Err(Error::invalid(format!(
-                        "cache has {} layers, model has {}",
-                        layers.len(),
-                        self.layers.len()
-                    )));
-                }
-                layers.into_iter().map(Some).collect()
-            }
-            None => (0..self.layers.len()).map(|_| None).collect(),
-        };
+        let mut past = per_layer(cache, self.layers.len())?;
         let mut h = Tensor::f_embedding(&self.embed_tokens, &ids, -1, false, false)?;
         let rope = self.rotary(&plan.positions, h.kind())?;
         let mut layers = Vec::with_capacity(self.layers.len());
