@@ -77,3 +77,39 @@ fn a_zero_rate_hides_nothing() {
     assert_eq!(outcome.results[0].masked_cells, 0);
     assert!(outcome.results[0].imputation.is_none(), "no hidden cell, nothing to score");
 }
+
+#[test]
+fn the_two_movielens_tasks_share_one_fill() {
+    let Ok(data) = recimpute::experiment::data_dir(None) else {
+        eprintln!("skipped: no ../shared/data with ml-100k");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = ExperimentConfig {
+        out_dir: dir.path().to_path_buf(),
+        data_dir: Some(data),
+        tasks: vec![TaskName::MovielensClass, TaskName::MovielensRegression],
+        imputers: vec![ImputerName::Knn],
+        rates: vec![0.05],
+        seeds: vec![0],
+        dlrm: DlrmSettings { epochs: 1, batch_size: 4096, ..DlrmSettings::default() },
+        ..ExperimentConfig::default()
+    };
+    let first = run_grid(&config, |_, _, _, _| {}).unwrap();
+    let [class, regression] = &first.results[..] else { panic!("two cells") };
+    assert!(!class.imputation_reused && regression.imputation_reused);
+    assert_eq!(class.imputation, regression.imputation, "the same hidden cells, filled the same way");
+    assert!(class.imputation.as_ref().unwrap().columns.len() >= 5);
+    let meta = dir.path().join("imputed").join("ml100k__knn__mcar-0.050__seed0").join("meta.json");
+    assert!(meta.exists());
+
+    // A fill saved for other inputs is not reused: it is recomputed and replaced.
+    let text = std::fs::read_to_string(&meta).unwrap();
+    std::fs::write(&meta, text.replace("\"seed\": 0", "\"seed\": 9")).unwrap();
+    std::fs::remove_file(dir.path().join("cells").join(format!("{}.json", regression.spec.key()))).unwrap();
+    let second = run_grid(&config, |_, _, _, _| {}).unwrap();
+    assert_eq!((second.computed, second.reused), (1, 1));
+    assert!(!second.results[1].imputation_reused);
+    assert_eq!(second.results[1].imputation, regression.imputation);
+    assert!(std::fs::read_to_string(&meta).unwrap().contains("\"seed\": 0"));
+}

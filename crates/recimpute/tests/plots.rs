@@ -34,6 +34,7 @@ fn cell(imputer: ImputerName, pattern: Pattern, rate: f64, seed: u64) -> CellRes
         timings: Timings { impute_s: 0.1, train_s: 1.0, total_s: 1.2 },
         peak_rss_mib: None,
         loss_history: Vec::new(),
+        imputation_reused: false,
     }
 }
 

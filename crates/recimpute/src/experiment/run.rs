@@ -93,6 +93,10 @@ pub struct CellResult {
     /// existed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub loss_history: Vec<LossPoint>,
+    /// The filled tables were read from the fill another task of the grid saved (same masked
+    /// data, same imputer); `timings.impute_s` is then what computing that fill cost.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub imputation_reused: bool,
 }
 
 pub(crate) fn imputer(name: ImputerName, seed: u64) -> Result<Box<dyn DynImputer>> {
@@ -122,7 +126,8 @@ pub fn llm_config(settings: &LlmSettings, seed: u64) -> crate::llm::LlmImputerCo
         .with_max_train_rows(settings.max_train_rows)
         .with_learning_rate(settings.learning_rate)
         .with_seed(seed)
-        .with_progress(false)
+        // Fine-tuning and filling take minutes: show their bars (drawn only on a terminal).
+        .with_progress(true)
         .with_precision(if settings.bf16 { Precision::Bf16 } else { Precision::F32 });
     c.max_steps = settings.max_steps;
     c.lora_r = settings.lora_r;
@@ -257,14 +262,23 @@ fn dlrm_config(settings: &DlrmSettings, task: TaskKind, seed: u64) -> DlrmConfig
         .with_progress(false)
 }
 
-/// Runs one cell; `data_dir` holds `adclick/` and `ml-100k/`.
+/// Where, under a grid's output directory, the MovieLens fills shared by the two MovieLens
+/// tasks are kept.
+pub const IMPUTED_DIR: &str = "imputed";
+
+/// Runs one cell; `data_dir` holds `adclick/` and `ml-100k/`. A MovieLens cell reuses the
+/// filled user and item tables that the other MovieLens task saved under
+/// `config.out_dir/imputed/` for the same (imputer, pattern, rate, seed), and saves its own.
 pub fn run_cell(spec: &CellSpec, data_dir: &Path, config: &ExperimentConfig) -> Result<CellResult> {
     let start = Instant::now();
     let mut result = match spec.task {
         TaskName::Adclick | TaskName::SyntheticAdclick => {
             run_row_task(spec, data_dir, config.synthetic_rows, &config.dlrm, &config.llm)?
         }
-        TaskName::MovielensClass | TaskName::MovielensRegression => run_movielens(spec, data_dir, &config.dlrm, &config.llm)?,
+        TaskName::MovielensClass | TaskName::MovielensRegression => {
+            let cache = config.out_dir.join(IMPUTED_DIR);
+            run_movielens(spec, data_dir, &config.dlrm, &config.llm, Some(&cache))?
+        }
     };
     result.timings.total_s = start.elapsed().as_secs_f64();
     result.peak_rss_mib = peak_rss_mib();
@@ -337,12 +351,13 @@ fn run_row_task(spec: &CellSpec, data_dir: &Path, synthetic_rows: usize, setting
         timings: Timings { impute_s, train_s, total_s: 0.0 },
         peak_rss_mib: None,
         loss_history: losses,
+        imputation_reused: false,
     })
 }
 
 
 /// MovieLens 100K, u1 split: attributes imputed in the user and item tables, then joined.
-fn run_movielens(spec: &CellSpec, data_dir: &Path, settings: &DlrmSettings, llm: &LlmSettings) -> Result<CellResult> {
+fn run_movielens(spec: &CellSpec, data_dir: &Path, settings: &DlrmSettings, llm: &LlmSettings, cache_dir: Option<&Path>) -> Result<CellResult> {
     const TARGET: &str = "rating";
     let dir = data_dir.join("ml-100k");
     let ml = load_ml100k(&dir, &MovieLensOptions::default())?;
@@ -351,16 +366,31 @@ fn run_movielens(spec: &CellSpec, data_dir: &Path, settings: &DlrmSettings, llm:
 
     let t0 = Instant::now();
     let mut losses = Vec::new();
+    let mut reused = None;
     let (users_i, items_i) = if spec.imputer == ImputerName::Deletion {
         (users_m.clone(), items_m.clone())
     } else {
-        let u = impute_all(spec.imputer, spec.seed, llm, &users_m, &[&users_m])?;
-        let i = impute_all(spec.imputer, spec.seed, llm, &items_m, &[&items_m])?;
-        // One curve: the users table's fine-tune, then the items table's, steps running on.
-        let offset = u.losses.last().map_or(0, |p| p.step);
-        losses = u.losses;
-        losses.extend(i.losses.into_iter().map(|p| LossPoint { step: p.step + offset, loss: p.loss }));
-        (u.tables.into_iter().next().context("no users table")?, i.tables.into_iter().next().context("no items table")?)
+        let cache = cache_dir.map(|d| MovieLensImputed::dir(d, spec));
+        let key = MovieLensImputed::key(spec, llm);
+        if let Some(hit) = cache.as_deref().map(|d| MovieLensImputed::load(d, &key)).transpose()?.flatten() {
+            reused = Some(hit.meta.impute_s);
+            losses = hit.meta.losses;
+            (hit.users, hit.items)
+        } else {
+            let u = impute_all(spec.imputer, spec.seed, llm, &users_m, &[&users_m])?;
+            let i = impute_all(spec.imputer, spec.seed, llm, &items_m, &[&items_m])?;
+            // One curve: the users table's fine-tune, then the items table's, steps running on.
+            let offset = u.losses.last().map_or(0, |p| p.step);
+            losses = u.losses;
+            losses.extend(i.losses.into_iter().map(|p| LossPoint { step: p.step + offset, loss: p.loss }));
+            let users = u.tables.into_iter().next().context("no users table")?;
+            let items = i.tables.into_iter().next().context("no items table")?;
+            if let Some(dir) = &cache {
+                let meta = CacheMeta { key, impute_s: t0.elapsed().as_secs_f64(), losses: losses.clone() };
+                MovieLensImputed::save(dir, &users, &items, &meta)?;
+            }
+            (users, items)
+        }
     };
     let imputation = if spec.imputer == ImputerName::Deletion {
         None
@@ -387,7 +417,8 @@ fn run_movielens(spec: &CellSpec, data_dir: &Path, settings: &DlrmSettings, llm:
     if spec.imputer == ImputerName::Deletion {
         train = CaseDeletion::new().fit_boxed(&train)?.transform(&train)?;
     }
-    let impute_s = t0.elapsed().as_secs_f64();
+    // A reused fill reports what computing it cost, so the timings stay comparable.
+    let impute_s = t0.elapsed().as_secs_f64() + reused.unwrap_or(0.0);
 
     let kind = if spec.task == TaskName::MovielensClass { TaskKind::MultiClass } else { TaskKind::Regression };
     let t1 = Instant::now();
@@ -404,7 +435,84 @@ fn run_movielens(spec: &CellSpec, data_dir: &Path, settings: &DlrmSettings, llm:
         timings: Timings { impute_s, train_s, total_s: 0.0 },
         peak_rss_mib: None,
         loss_history: losses,
+        imputation_reused: reused.is_some(),
     })
+}
+
+/// The filled user and item tables of one MovieLens cell, kept on disk for the other
+/// MovieLens task: both tasks hide the same cells for a given (imputer, pattern, rate, seed),
+/// so the second reads the first's fill instead of fitting the imputer again (for the LLM
+/// imputer, two LoRA fine-tunes, most of a cell's time).
+struct MovieLensImputed {
+    users: Table,
+    items: Table,
+    meta: CacheMeta,
+}
+
+/// What a cached fill was computed from and what computing it cost.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct CacheMeta {
+    key: CacheKey,
+    impute_s: f64,
+    losses: Vec<LossPoint>,
+}
+
+/// Everything the fill depends on; a cached fill whose key differs is recomputed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct CacheKey {
+    imputer: ImputerName,
+    pattern: Pattern,
+    rate: f64,
+    seed: u64,
+    llm: Option<LlmSettings>,
+}
+
+impl MovieLensImputed {
+    fn dir(root: &Path, spec: &CellSpec) -> PathBuf {
+        root.join(format!("ml100k__{}__{}-{:.3}__seed{}", spec.imputer.as_str(), spec.pattern.as_str(), spec.rate, spec.seed))
+    }
+
+    fn key(spec: &CellSpec, llm: &LlmSettings) -> CacheKey {
+        CacheKey {
+            imputer: spec.imputer,
+            pattern: spec.pattern,
+            rate: spec.rate,
+            seed: spec.seed,
+            llm: (spec.imputer == ImputerName::Llm).then(|| llm.clone()),
+        }
+    }
+
+    /// The cached fill, if one is complete (its `meta.json` is written last) and was made
+    /// with `key`.
+    fn load(dir: &Path, key: &CacheKey) -> Result<Option<MovieLensImputed>> {
+        let meta_path = dir.join("meta.json");
+        let meta: CacheMeta = match std::fs::read(&meta_path) {
+            Ok(bytes) => match serde_json::from_slice(&bytes) {
+                Ok(meta) => meta,
+                // Written by another version: recompute rather than fail the cell.
+                Err(_) => return Ok(None),
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).with_context(|| meta_path.display().to_string()),
+        };
+        if &meta.key != key {
+            return Ok(None);
+        }
+        let read = |name: &str| {
+            let path = dir.join(name);
+            rec_table::read_parquet(&path, &Default::default()).with_context(|| format!("reading the cached fill {}", path.display()))
+        };
+        Ok(Some(MovieLensImputed { users: read("users.parquet")?, items: read("items.parquet")?, meta }))
+    }
+
+    /// Writes the two tables, then `meta.json`, each atomically.
+    fn save(dir: &Path, users: &Table, items: &Table, meta: &CacheMeta) -> Result<()> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        rec_table::write_parquet(users, dir.join("users.parquet"))?;
+        rec_table::write_parquet(items, dir.join("items.parquet"))?;
+        rec_table::write_bytes_atomic(&dir.join("meta.json"), serde_json::to_string_pretty(meta)?.as_bytes())?;
+        Ok(())
+    }
 }
 
 fn evaluate_binary(model: &FittedDlrm, test: &Table, target: &str) -> Result<Downstream> {
