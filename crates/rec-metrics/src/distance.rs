@@ -97,6 +97,8 @@ pub fn jaccard<T: Eq + Hash>(a: &[T], b: &[T]) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::Error;
 
     #[test]
     fn total_variation_gives_the_same_bits_every_call() {
@@ -109,8 +111,6 @@ mod tests {
             assert_eq!(total_variation_distance(&a, &b).unwrap().to_bits(), first.to_bits());
         }
     }
-    use super::*;
-    use crate::Error;
 
     #[test]
     fn ks_by_hand() {

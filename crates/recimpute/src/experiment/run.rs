@@ -276,8 +276,7 @@ pub fn run_cell(spec: &CellSpec, data_dir: &Path, config: &ExperimentConfig) -> 
             run_row_task(spec, data_dir, config.synthetic_rows, &config.dlrm, &config.llm)?
         }
         TaskName::MovielensClass | TaskName::MovielensRegression => {
-            let cache = config.out_dir.join(IMPUTED_DIR);
-            run_movielens(spec, data_dir, &config.dlrm, &config.llm, Some(&cache))?
+            run_movielens(spec, data_dir, &config.dlrm, &config.llm, &config.out_dir.join(IMPUTED_DIR))?
         }
     };
     result.timings.total_s = start.elapsed().as_secs_f64();
@@ -357,7 +356,7 @@ fn run_row_task(spec: &CellSpec, data_dir: &Path, synthetic_rows: usize, setting
 
 
 /// MovieLens 100K, u1 split: attributes imputed in the user and item tables, then joined.
-fn run_movielens(spec: &CellSpec, data_dir: &Path, settings: &DlrmSettings, llm: &LlmSettings, cache_dir: Option<&Path>) -> Result<CellResult> {
+fn run_movielens(spec: &CellSpec, data_dir: &Path, settings: &DlrmSettings, llm: &LlmSettings, cache_root: &Path) -> Result<CellResult> {
     const TARGET: &str = "rating";
     let dir = data_dir.join("ml-100k");
     let ml = load_ml100k(&dir, &MovieLensOptions::default())?;
@@ -370,9 +369,9 @@ fn run_movielens(spec: &CellSpec, data_dir: &Path, settings: &DlrmSettings, llm:
     let (users_i, items_i) = if spec.imputer == ImputerName::Deletion {
         (users_m.clone(), items_m.clone())
     } else {
-        let cache = cache_dir.map(|d| MovieLensImputed::dir(d, spec));
+        let cache = MovieLensImputed::dir(cache_root, spec);
         let key = MovieLensImputed::key(spec, llm);
-        if let Some(hit) = cache.as_deref().map(|d| MovieLensImputed::load(d, &key)).transpose()?.flatten() {
+        if let Some(hit) = MovieLensImputed::load(&cache, &key)? {
             reused = Some(hit.meta.impute_s);
             losses = hit.meta.losses;
             (hit.users, hit.items)
@@ -385,10 +384,8 @@ fn run_movielens(spec: &CellSpec, data_dir: &Path, settings: &DlrmSettings, llm:
             losses.extend(i.losses.into_iter().map(|p| LossPoint { step: p.step + offset, loss: p.loss }));
             let users = u.tables.into_iter().next().context("no users table")?;
             let items = i.tables.into_iter().next().context("no items table")?;
-            if let Some(dir) = &cache {
-                let meta = CacheMeta { key, impute_s: t0.elapsed().as_secs_f64(), losses: losses.clone() };
-                MovieLensImputed::save(dir, &users, &items, &meta)?;
-            }
+            let meta = CacheMeta { key, impute_s: t0.elapsed().as_secs_f64(), losses: losses.clone() };
+            MovieLensImputed::save(&cache, &users, &items, &meta)?;
             (users, items)
         }
     };
