@@ -1,7 +1,10 @@
 //! The experiment runner end to end on the generated task, and its resume behaviour.
 #![cfg(feature = "dlrm")]
 
-use recimpute::experiment::{cells, run_grid, DlrmSettings, ExperimentConfig, ImputerName, TaskName};
+use recimpute::experiment::{
+    cells, run_grid, run_quality_cell, DlrmSettings, ExperimentConfig, ImputerName, Pattern, QualityConfig, QualitySpec,
+    QualityTable, TaskName,
+};
 
 fn small(out: &std::path::Path, imputers: Vec<ImputerName>) -> ExperimentConfig {
     ExperimentConfig {
@@ -112,4 +115,29 @@ fn the_two_movielens_tasks_share_one_fill() {
     assert!(!second.results[1].imputation_reused);
     assert_eq!(second.results[1].imputation, regression.imputation);
     assert!(std::fs::read_to_string(&meta).unwrap().contains("\"seed\": 0"));
+}
+
+#[test]
+fn every_real_table_can_be_scored_for_imputation_quality() {
+    let Ok(data) = recimpute::experiment::data_dir(None) else {
+        eprintln!("skipped: no ../shared/data with ml-100k and adclick");
+        return;
+    };
+    let config = QualityConfig::default();
+    // (table, the columns that may be hidden)
+    let expected: [(QualityTable, &[&str]); 3] = [
+        (QualityTable::Ml100kUsers, &["age", "gender", "occupation", "region"]),
+        (QualityTable::Ml100kItems, &["year", "genres"]),
+        (QualityTable::Adclick, &["age", "gender", "device_type", "ad_position", "browsing_history", "time_of_day"]),
+    ];
+    for (table, columns) in expected {
+        let spec = QualitySpec { table, imputer: ImputerName::Mean, pattern: Pattern::Mcar, rate: 0.05, seed: 0 };
+        let result = run_quality_cell(&spec, &data, &config).unwrap_or_else(|e| panic!("{}: {e:#}", table.as_str()));
+        assert!(result.hidden_cells > 0, "{}", table.as_str());
+        let scored: Vec<&str> = result.report.columns.iter().map(|c| c.column.as_str()).collect();
+        for c in columns {
+            assert!(scored.contains(c), "{}: column {c} was never hidden (scored: {scored:?})", table.as_str());
+        }
+        assert!(!scored.iter().any(|c| ["user_id", "item_id", "title", "id", "click"].contains(c)), "{scored:?}");
+    }
 }

@@ -54,11 +54,9 @@ impl QualityTable {
             QualityTable::Ml100kItems => {
                 (load_ml100k(data.join("ml-100k"), &MovieLensOptions::default())?.items, vec!["item_id", "title"])
             }
-            QualityTable::Adclick => {
-                let t = load_adclick(adclick_path(data))?.table;
-                let t = t.drop_columns(&["click"])?;
-                (t, vec!["id"])
-            }
+            // The loader keeps the user id out of the table (it becomes the split groups),
+            // so every feature column may be hidden.
+            QualityTable::Adclick => (load_adclick(adclick_path(data))?.table.drop_columns(&["click"])?, vec![]),
             QualityTable::SyntheticAdclick => {
                 (rec_datasets::synthetic::adclick_like(synthetic_rows, 4242)?.drop_columns(&["click"])?, vec![])
             }
