@@ -31,22 +31,16 @@ fn main() -> Result<()> {
             path
         }
     };
-    let output = args
-        .next()
-        .map(PathBuf::from)
-        .unwrap_or_else(|| tmp.path().join("filled.csv"));
-    let table = read_table(&input, &CsvOptions::default())
-        .with_context(|| format!("reading {}", input.display()))?;
+    let output = args.next().map(PathBuf::from).unwrap_or_else(|| tmp.path().join("filled.csv"));
+    let table = read_table(&input, &CsvOptions::default()).with_context(|| format!("reading {}", input.display()))?;
     println!("{}: {} rows, {} missing cells", input.display(), table.num_rows(), table.missing_cells().count());
 
     // Hide 10% of the observed cells (seeded) so that the imputation can be scored.
     let hidden = inject(&table, &MissingnessConfig::mcar(0.10, 7))?;
 
     // The settings a first run needs; see `LlmImputerConfig` for the rest.
-    let config = LlmImputerConfig::new(Backbone::default_smollm2())
-        .with_epochs(1)
-        .with_max_train_rows(512)
-        .with_seed(7);
+    let config =
+        LlmImputerConfig::new(Backbone::default_smollm2()).with_epochs(1).with_max_train_rows(512).with_seed(7);
     let fitted = LlmImputer::new(config).fit_llm(&hidden.table)?;
     let fit = fitted.report();
     println!(

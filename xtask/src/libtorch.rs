@@ -117,7 +117,8 @@ fn install(venv: &Path) -> Result<Torch> {
             );
         }
     }
-    let torch = Torch { python: Some(venv.join("bin/python")), venv: Some(venv.to_path_buf()), lib_dir: PathBuf::new() };
+    let torch =
+        Torch { python: Some(venv.join("bin/python")), venv: Some(venv.to_path_buf()), lib_dir: PathBuf::new() };
     eprintln!("xtask: installing torch=={TORCH_VERSION} from PyPI (about 1-3 minutes and ~5 GB the first time)");
     pip_install(&torch, &[&format!("torch=={TORCH_VERSION}")])?;
     let lib_dir = torch_lib(&venv.join("bin/python"))

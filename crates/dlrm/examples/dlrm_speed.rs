@@ -45,11 +45,7 @@ struct Args {
 fn main() -> Result<()> {
     let args = Args::parse();
     tch::set_num_threads(args.threads);
-    let device = if args.device == "cuda" {
-        tch::Device::Cuda(0)
-    } else {
-        tch::Device::Cpu
-    };
+    let device = if args.device == "cuda" { tch::Device::Cuda(0) } else { tch::Device::Cpu };
     // Label columns with more than 100 distinct values are inferred as text: read them as
     // categorical.
     let mut options = CsvOptions::default();

@@ -309,10 +309,7 @@ impl DlrmConfig {
             return bad(format!("lr must be a positive number, got {}", self.lr));
         }
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
-            return bad(format!(
-                "weight_decay must be ≥ 0, got {}",
-                self.weight_decay
-            ));
+            return bad(format!("weight_decay must be ≥ 0, got {}", self.weight_decay));
         }
         if let Optimizer::Sgd { momentum } = self.optimizer {
             if !(0.0..1.0).contains(&momentum) {
@@ -321,9 +318,7 @@ impl DlrmConfig {
         }
         match self.lr_schedule {
             LrSchedule::Step { every, gamma } if every == 0 || !(gamma > 0.0 && gamma <= 1.0) => {
-                return bad(format!(
-                    "step schedule needs every ≥ 1 and gamma in (0, 1], got {every}, {gamma}"
-                ));
+                return bad(format!("step schedule needs every ≥ 1 and gamma in (0, 1], got {every}, {gamma}"));
             }
             _ => {}
         }
@@ -334,10 +329,7 @@ impl DlrmConfig {
             return bad("epochs must be at least 1".into());
         }
         if !(0.0..1.0).contains(&self.validation_fraction) {
-            return bad(format!(
-                "validation_fraction must be in [0, 1), got {}",
-                self.validation_fraction
-            ));
+            return bad(format!("validation_fraction must be in [0, 1), got {}", self.validation_fraction));
         }
         if self.min_count == 0 {
             return bad("min_count must be at least 1".into());
@@ -363,26 +355,16 @@ mod tests {
 
     #[test]
     fn validation_names_the_field() {
-        let e = DlrmConfig::default()
-            .with_bottom_mlp(vec![64, 8])
-            .validate()
-            .unwrap_err();
+        let e = DlrmConfig::default().with_bottom_mlp(vec![64, 8]).validate().unwrap_err();
         assert!(e.to_string().contains("embedding_dim"), "{e}");
-        assert!(DlrmConfig::default()
-            .with_interaction(Interaction::Cat)
-            .with_bottom_mlp(vec![8])
-            .validate()
-            .is_ok());
+        assert!(DlrmConfig::default().with_interaction(Interaction::Cat).with_bottom_mlp(vec![8]).validate().is_ok());
         assert!(DlrmConfig::default().with_lr(f64::NAN).validate().is_err());
         assert!(DlrmConfig::default().with_batch_size(0).validate().is_err());
     }
 
     #[test]
     fn schedules() {
-        let s = LrSchedule::Step {
-            every: 2,
-            gamma: 0.5,
-        };
+        let s = LrSchedule::Step { every: 2, gamma: 0.5 };
         assert_eq!(s.rate(1.0, 3, 0, 10), 0.5);
         let c = LrSchedule::Cosine { warmup_steps: 2 };
         assert_eq!(c.rate(1.0, 0, 0, 10), 0.5);

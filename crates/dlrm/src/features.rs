@@ -81,11 +81,7 @@ impl SparseFeature {
 
     fn lookup(&self) -> HashMap<&str, i64> {
         let r = self.reserved();
-        self.vocab
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.as_str(), i as i64 + r))
-            .collect()
+        self.vocab.iter().enumerate().map(|(i, s)| (s.as_str(), i as i64 + r)).collect()
     }
 }
 
@@ -116,12 +112,7 @@ pub(crate) struct Encoded {
 
 impl FeatureMap {
     /// Learns scaling and vocabularies from every column of `table` except `target`.
-    pub(crate) fn fit(
-        table: &Table,
-        target: &str,
-        target_map: TargetMap,
-        min_count: usize,
-    ) -> Result<Self> {
+    pub(crate) fn fit(table: &Table, target: &str, target_map: TargetMap, min_count: usize) -> Result<Self> {
         let mut numeric = Vec::new();
         let mut sparse = Vec::new();
         let mut ignored = Vec::new();
@@ -143,19 +134,9 @@ impl FeatureMap {
                         }
                     }
                     let mean = if n > 0 { sum / n as f64 } else { 0.0 };
-                    let var = values
-                        .iter()
-                        .flatten()
-                        .map(|x| (x - mean).powi(2))
-                        .sum::<f64>()
-                        / n.max(1) as f64;
+                    let var = values.iter().flatten().map(|x| (x - mean).powi(2)).sum::<f64>() / n.max(1) as f64;
                     let std = if var > 0.0 { var.sqrt() } else { 1.0 };
-                    numeric.push(NumericFeature {
-                        name: spec.name.clone(),
-                        mean,
-                        std,
-                        indicator: n < values.len(),
-                    });
+                    numeric.push(NumericFeature { name: spec.name.clone(), mean, std, indicator: n < values.len() });
                 }
                 ColumnKind::Categorical | ColumnKind::Id => {
                     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
@@ -174,10 +155,7 @@ impl FeatureMap {
                     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
                     for row in 0..list.len() {
                         if list.is_valid(row) {
-                            let (a, b) = (
-                                list.value_offsets()[row] as usize,
-                                list.value_offsets()[row + 1] as usize,
-                            );
+                            let (a, b) = (list.value_offsets()[row] as usize, list.value_offsets()[row + 1] as usize);
                             for i in a..b {
                                 if items.is_valid(i) {
                                     *counts.entry(items.value(i)).or_default() += 1;
@@ -197,13 +175,7 @@ impl FeatureMap {
         if numeric.is_empty() && sparse.is_empty() {
             return Err(Error::NoFeatures(target.to_string()));
         }
-        Ok(FeatureMap {
-            target: target.to_string(),
-            target_map,
-            numeric,
-            sparse,
-            ignored,
-        })
+        Ok(FeatureMap { target: target.to_string(), target_map, numeric, sparse, ignored })
     }
 
     /// Width of the dense input: one value per numeric feature plus the indicators.
@@ -216,13 +188,10 @@ impl FeatureMap {
     pub(crate) fn encode(&self, table: &Table) -> Result<Encoded> {
         let n = table.num_rows();
         let column = |name: &str, kinds: &[ColumnKind]| -> Result<usize> {
-            let col = table
-                .schema()
-                .index_of(name)
-                .map_err(|_| Error::FeatureMismatch {
-                    column: name.to_string(),
-                    reason: "the table lacks this column, which the model was fitted on".into(),
-                })?;
+            let col = table.schema().index_of(name).map_err(|_| Error::FeatureMismatch {
+                column: name.to_string(),
+                reason: "the table lacks this column, which the model was fitted on".into(),
+            })?;
             let kind = table.schema().columns()[col].kind;
             if !kinds.contains(&kind) {
                 return Err(Error::FeatureMismatch {
@@ -239,9 +208,7 @@ impl FeatureMap {
             let mut data = vec![0f32; n * width];
             let mut ind_col = self.numeric.len();
             for (j, f) in self.numeric.iter().enumerate() {
-                let values = table
-                    .column_at(column(&f.name, &[ColumnKind::Numeric])?)
-                    .as_primitive::<Float64Type>();
+                let values = table.column_at(column(&f.name, &[ColumnKind::Numeric])?).as_primitive::<Float64Type>();
                 for row in 0..n {
                     if values.is_valid(row) {
                         let x = values.value(row);
@@ -262,28 +229,16 @@ impl FeatureMap {
             let lookup = f.lookup();
             let index = |s: &str| lookup.get(s).copied().unwrap_or(OOV);
             if f.kind == ColumnKind::SetValued {
-                let list = table
-                    .column_at(column(&f.name, &[ColumnKind::SetValued])?)
-                    .as_list::<i32>();
+                let list = table.column_at(column(&f.name, &[ColumnKind::SetValued])?).as_list::<i32>();
                 let items = list.values().as_string::<i32>();
                 let bags: Vec<Vec<i64>> = (0..n)
                     .map(|row| {
                         if list.is_null(row) {
                             return vec![MISSING];
                         }
-                        let (a, b) = (
-                            list.value_offsets()[row] as usize,
-                            list.value_offsets()[row + 1] as usize,
-                        );
-                        let bag: Vec<i64> = (a..b)
-                            .map(|i| {
-                                if items.is_valid(i) {
-                                    index(items.value(i))
-                                } else {
-                                    MISSING
-                                }
-                            })
-                            .collect();
+                        let (a, b) = (list.value_offsets()[row] as usize, list.value_offsets()[row + 1] as usize);
+                        let bag: Vec<i64> =
+                            (a..b).map(|i| if items.is_valid(i) { index(items.value(i)) } else { MISSING }).collect();
                         if bag.is_empty() {
                             vec![EMPTY]
                         } else {
@@ -311,22 +266,14 @@ impl FeatureMap {
 
 /// Keeps the labels seen at least `min_count` times, sorted.
 fn keep(counts: BTreeMap<&str, usize>, min_count: usize) -> Vec<String> {
-    counts
-        .into_iter()
-        .filter(|&(_, c)| c >= min_count)
-        .map(|(s, _)| s.to_string())
-        .collect()
+    counts.into_iter().filter(|&(_, c)| c >= min_count).map(|(s, _)| s.to_string()).collect()
 }
 
 fn check_finite(column: &str, row: usize, value: f64) -> Result<()> {
     if value.is_finite() {
         Ok(())
     } else {
-        Err(Error::NonFinite {
-            column: column.to_string(),
-            row,
-            value,
-        })
+        Err(Error::NonFinite { column: column.to_string(), row, value })
     }
 }
 
@@ -334,9 +281,7 @@ fn check_finite(column: &str, row: usize, value: f64) -> Result<()> {
 /// multi-class, floats for binary and regression.
 pub(crate) fn target_tensor(map: &TargetMap, values: &[f64]) -> Tensor {
     match map {
-        TargetMap::MultiClass { .. } => {
-            Tensor::from_slice(&values.iter().map(|&v| v as i64).collect::<Vec<_>>())
-        }
+        TargetMap::MultiClass { .. } => Tensor::from_slice(&values.iter().map(|&v| v as i64).collect::<Vec<_>>()),
         _ => Tensor::from_slice(&values.iter().map(|&v| v as f32).collect::<Vec<_>>()),
     }
 }

@@ -35,13 +35,7 @@ impl FittedDlrm {
         net: DlrmNet,
         history: Vec<EpochStats>,
     ) -> Self {
-        FittedDlrm {
-            config,
-            features,
-            vs,
-            net,
-            history,
-        }
+        FittedDlrm { config, features, vs, net, history }
     }
 
     /// The hyperparameters it was trained with.
@@ -77,12 +71,7 @@ impl FittedDlrm {
 
     /// Number of trainable parameters.
     pub fn num_parameters(&self) -> i64 {
-        self.vs
-            .trainable_variables()
-            .iter()
-            .map(Tensor::numel)
-            .map(|n| n as i64)
-            .sum()
+        self.vs.trainable_variables().iter().map(Tensor::numel).map(|n| n as i64).sum()
     }
 
     /// Network outputs on the CPU, `[rows, out]` f32: logits.
@@ -95,11 +84,7 @@ impl FittedDlrm {
         }
         let device = self.vs.device();
         let dense = enc.dense.map(|t| t.to_device(device));
-        let sparse: Vec<Tensor> = enc
-            .sparse
-            .into_iter()
-            .map(|t| t.to_device(device))
-            .collect();
+        let sparse: Vec<Tensor> = enc.sparse.into_iter().map(|t| t.to_device(device)).collect();
         let chunks = tch::no_grad(|| {
             let mut chunks = Vec::new();
             let mut start = 0;
@@ -131,9 +116,7 @@ impl FittedDlrm {
         };
         let width = probs.size()[1];
         let flat: Vec<f64> = Vec::try_from(probs.contiguous().view([-1]))?;
-        Ok((0..rows as usize)
-            .map(|r| flat[r * width as usize..(r + 1) * width as usize].to_vec())
-            .collect())
+        Ok((0..rows as usize).map(|r| flat[r * width as usize..(r + 1) * width as usize].to_vec()).collect())
     }
 
     /// Predictions as an Arrow array (see the type docs); the crate-error face of
@@ -147,15 +130,11 @@ impl FittedDlrm {
             }
             TargetMap::MultiClass { .. } => {
                 let k: Vec<i64> = Vec::try_from(logits.argmax(1, false))?;
-                Arc::new(UInt32Array::from(
-                    k.into_iter().map(|k| k as u32).collect::<Vec<_>>(),
-                ))
+                Arc::new(UInt32Array::from(k.into_iter().map(|k| k as u32).collect::<Vec<_>>()))
             }
             TargetMap::Regression { mean, std } => {
                 let v: Vec<f64> = Vec::try_from(logits.view([-1]).to_kind(Kind::Double))?;
-                Arc::new(Float64Array::from(
-                    v.into_iter().map(|x| x * std + mean).collect::<Vec<_>>(),
-                ))
+                Arc::new(Float64Array::from(v.into_iter().map(|x| x * std + mean).collect::<Vec<_>>()))
             }
         })
     }

@@ -33,24 +33,14 @@ impl FittedDlrm {
     /// Writes the model into directory `dir` (created if needed; files in it replaced).
     pub fn save(&self, dir: impl AsRef<Path>) -> Result<()> {
         let dir = dir.as_ref();
-        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-            path: dir.to_path_buf(),
-            source,
-        })?;
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_path_buf(), source })?;
         let vars: BTreeMap<String, Tensor> = self.vs.variables().into_iter().collect();
         let mut bytes: BTreeMap<&str, (Vec<usize>, Vec<u8>)> = BTreeMap::new();
         for (name, t) in &vars {
-            let t = t
-                .detach()
-                .to_device(Device::Cpu)
-                .to_kind(Kind::Float)
-                .contiguous();
+            let t = t.detach().to_device(Device::Cpu).to_kind(Kind::Float).contiguous();
             let shape: Vec<usize> = t.size().iter().map(|&s| s as usize).collect();
             let values: Vec<f32> = Vec::try_from(t.view([-1]))?;
-            bytes.insert(
-                name,
-                (shape, values.iter().flat_map(|v| v.to_le_bytes()).collect()),
-            );
+            bytes.insert(name, (shape, values.iter().flat_map(|v| v.to_le_bytes()).collect()));
         }
         let path = dir.join(WEIGHTS_FILE);
         let views = bytes
@@ -58,18 +48,12 @@ impl FittedDlrm {
             .map(|(name, (shape, data))| {
                 TensorView::new(Dtype::F32, shape.clone(), data)
                     .map(|v| (*name, v))
-                    .map_err(|source| Error::Safetensors {
-                        path: path.clone(),
-                        source,
-                    })
+                    .map_err(|source| Error::Safetensors { path: path.clone(), source })
             })
             .collect::<Result<Vec<_>>>()?;
         let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
-        let blob =
-            safetensors::serialize(views, Some(metadata)).map_err(|source| Error::Safetensors {
-                path: path.clone(),
-                source,
-            })?;
+        let blob = safetensors::serialize(views, Some(metadata))
+            .map_err(|source| Error::Safetensors { path: path.clone(), source })?;
         rec_table::write_bytes_atomic(&path, &blob)?;
         write_json(&dir.join(FEATURES_FILE), &self.features)?;
         write_json(&dir.join(CONFIG_FILE), &self.config)?;
@@ -88,78 +72,40 @@ impl FittedDlrm {
         let net = DlrmNet::new(&vs.root(), &features, &config)?;
 
         let path = dir.join(WEIGHTS_FILE);
-        let blob = std::fs::read(&path).map_err(|source| Error::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let file =
-            safetensors::SafeTensors::deserialize(&blob).map_err(|source| Error::Safetensors {
-                path: path.clone(),
-                source,
-            })?;
-        let bad = |name: &str, reason: String| Error::Weights {
-            path: path.clone(),
-            name: name.to_string(),
-            reason,
-        };
+        let blob = std::fs::read(&path).map_err(|source| Error::Io { path: path.clone(), source })?;
+        let file = safetensors::SafeTensors::deserialize(&blob)
+            .map_err(|source| Error::Safetensors { path: path.clone(), source })?;
+        let bad = |name: &str, reason: String| Error::Weights { path: path.clone(), name: name.to_string(), reason };
         let vars = vs.variables();
         for name in file.names() {
             if !vars.contains_key(name) {
-                return Err(bad(
-                    name,
-                    "not a tensor of this model (config and weights disagree)".into(),
-                ));
+                return Err(bad(name, "not a tensor of this model (config and weights disagree)".into()));
             }
         }
         for (name, var) in &vars {
-            let view = file
-                .tensor(name)
-                .map_err(|_| bad(name, "absent from the file".into()))?;
+            let view = file.tensor(name).map_err(|_| bad(name, "absent from the file".into()))?;
             if view.dtype() != Dtype::F32 {
                 return Err(bad(name, format!("dtype {:?}, expected F32", view.dtype())));
             }
             let expected: Vec<usize> = var.size().iter().map(|&s| s as usize).collect();
             if view.shape() != expected.as_slice() {
-                return Err(bad(
-                    name,
-                    format!("shape {:?}, expected {expected:?}", view.shape()),
-                ));
+                return Err(bad(name, format!("shape {:?}, expected {expected:?}", view.shape())));
             }
-            let values: Vec<f32> = view
-                .data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect();
-            let t = Tensor::from_slice(&values)
-                .view(var.size().as_slice())
-                .to_device(device);
+            let values: Vec<f32> =
+                view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+            let t = Tensor::from_slice(&values).view(var.size().as_slice()).to_device(device);
             tch::no_grad(|| var.shallow_clone().copy_(&t));
         }
-        Ok(FittedDlrm::from_parts(
-            config,
-            features,
-            vs,
-            net,
-            Vec::new(),
-        ))
+        Ok(FittedDlrm::from_parts(config, features, vs, net, Vec::new()))
     }
 }
 
 fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<()> {
-    let text = serde_json::to_vec_pretty(value).map_err(|source| Error::Json {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = serde_json::to_vec_pretty(value).map_err(|source| Error::Json { path: path.to_path_buf(), source })?;
     Ok(rec_table::write_bytes_atomic(path, &text)?)
 }
 
 fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
-    let text = std::fs::read(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    serde_json::from_slice(&text).map_err(|source| Error::Json {
-        path: path.to_path_buf(),
-        source,
-    })
+    let text = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    serde_json::from_slice(&text).map_err(|source| Error::Json { path: path.to_path_buf(), source })
 }

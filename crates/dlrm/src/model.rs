@@ -31,9 +31,7 @@ pub fn interact(interaction: Interaction, dense: Option<&Tensor>, embedded: &[Te
 
 /// Flat indices `i·F + j` of the strict lower triangle of an `F × F` matrix, row-major.
 fn lower_triangle(f: usize, device: Device) -> Tensor {
-    let idx: Vec<i64> = (0..f)
-        .flat_map(|i| (0..i).map(move |j| (i * f + j) as i64))
-        .collect();
+    let idx: Vec<i64> = (0..f).flat_map(|i| (0..i).map(move |j| (i * f + j) as i64)).collect();
     Tensor::from_slice(&idx).to_device(device)
 }
 
@@ -90,12 +88,7 @@ pub(crate) struct DlrmNet {
 }
 
 /// A `[rows, cols]` tensor of samples from a seeded generator.
-fn init(
-    rows: usize,
-    cols: usize,
-    rng: &mut ChaCha8Rng,
-    sample: impl Fn(&mut ChaCha8Rng) -> f64,
-) -> Tensor {
+fn init(rows: usize, cols: usize, rng: &mut ChaCha8Rng, sample: impl Fn(&mut ChaCha8Rng) -> f64) -> Tensor {
     let data: Vec<f32> = (0..rows * cols).map(|_| sample(rng) as f32).collect();
     Tensor::from_slice(&data).view([rows as i64, cols as i64])
 }
@@ -109,13 +102,7 @@ fn normal(rng: &mut ChaCha8Rng, std: f64) -> f64 {
 
 /// A linear layer initialised as the reference DLRM: weights N(0, √(2/(m+n))), biases
 /// N(0, √(1/m)) for `m` outputs and `n` inputs.
-fn linear(
-    path: &nn::Path,
-    name: usize,
-    n_in: usize,
-    n_out: usize,
-    rng: &mut ChaCha8Rng,
-) -> (Tensor, Tensor) {
+fn linear(path: &nn::Path, name: usize, n_in: usize, n_out: usize, rng: &mut ChaCha8Rng) -> (Tensor, Tensor) {
     let w_std = (2.0 / (n_in + n_out) as f64).sqrt();
     let b_std = (1.0 / n_out as f64).sqrt();
     let w = init(n_out, n_in, rng, |r| normal(r, w_std));
@@ -168,52 +155,24 @@ impl DlrmNet {
                 let _ = w.get(pad).zero_();
             }
             let weight = emb_path.sub(j.to_string()).var_copy("weight", &w);
-            let mode = if f.kind == rec_table::ColumnKind::SetValued {
-                config.bag_mode.code()
-            } else {
-                0
-            };
-            tables.push(EmbeddingBag {
-                weight,
-                mode,
-                padding_idx: f.padding_idx(),
-            });
+            let mode = if f.kind == rec_table::ColumnKind::SetValued { config.bag_mode.code() } else { 0 };
+            tables.push(EmbeddingBag { weight, mode, padding_idx: f.padding_idx() });
         }
         let mut top = Vec::new();
         let mut width = top_in;
-        for (i, &out) in config
-            .top_mlp
-            .iter()
-            .chain(std::iter::once(&features.target_map.out_dim()))
-            .enumerate()
-        {
+        for (i, &out) in config.top_mlp.iter().chain(std::iter::once(&features.target_map.out_dim())).enumerate() {
             top.push(linear(&path.sub("top"), i, width, out, &mut rng));
             width = out;
         }
         let pairs = lower_triangle(n_vectors, path.device());
-        Ok(DlrmNet {
-            bottom,
-            tables,
-            top,
-            interaction: config.interaction,
-            pairs,
-        })
+        Ok(DlrmNet { bottom, tables, top, interaction: config.interaction, pairs })
     }
 
     /// Logits `[B, out]` for a batch: dense inputs `[B, dense_width]` and per embedded feature
     /// indices `[B, L]`.
     pub(crate) fn forward(&self, dense: Option<&Tensor>, sparse: &[Tensor]) -> Tensor {
-        let x = dense.map(|d| {
-            self.bottom
-                .iter()
-                .fold(d.shallow_clone(), |h, (w, b)| h.linear(w, Some(b)).relu())
-        });
-        let embedded: Vec<Tensor> = self
-            .tables
-            .iter()
-            .zip(sparse)
-            .map(|(t, idx)| t.forward(idx))
-            .collect();
+        let x = dense.map(|d| self.bottom.iter().fold(d.shallow_clone(), |h, (w, b)| h.linear(w, Some(b)).relu()));
+        let embedded: Vec<Tensor> = self.tables.iter().zip(sparse).map(|(t, idx)| t.forward(idx)).collect();
         let z = match self.interaction {
             Interaction::Cat => interact(Interaction::Cat, x.as_ref(), &embedded),
             Interaction::Dot => {

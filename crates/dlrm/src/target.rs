@@ -44,9 +44,7 @@ impl TargetMap {
     pub fn task(&self) -> Task {
         match self {
             TargetMap::Binary { .. } => Task::Binary,
-            TargetMap::MultiClass { labels } => Task::MultiClass {
-                classes: labels.len(),
-            },
+            TargetMap::MultiClass { labels } => Task::MultiClass { classes: labels.len() },
             TargetMap::Regression { .. } => Task::Regression,
         }
     }
@@ -82,20 +80,12 @@ impl TargetMap {
             task: task.to_string(),
             reason,
         };
-        if matches!(
-            kind,
-            ColumnKind::Text | ColumnKind::SetValued | ColumnKind::Id
-        ) {
-            return Err(wrong(
-                "any task",
-                "the target must be numeric or categorical".into(),
-            ));
+        if matches!(kind, ColumnKind::Text | ColumnKind::SetValued | ColumnKind::Id) {
+            return Err(wrong("any task", "the target must be numeric or categorical".into()));
         }
         let labels = observed_labels(table, col);
         if labels.is_empty() {
-            return Err(Error::EmptyTable(format!(
-                "target '{target}' has no observed value"
-            )));
+            return Err(Error::EmptyTable(format!("target '{target}' has no observed value")));
         }
         let numbers: Vec<f64> = labels.iter().filter_map(Value::as_f64).collect();
         let mut distinct = labels.clone();
@@ -114,10 +104,7 @@ impl TargetMap {
         match task {
             TaskKind::Binary => {
                 if kind == ColumnKind::Numeric && !is_01 {
-                    return Err(wrong(
-                        "binary classification",
-                        "a numeric target must hold only 0 and 1".into(),
-                    ));
+                    return Err(wrong("binary classification", "a numeric target must hold only 0 and 1".into()));
                 }
                 if kind == ColumnKind::Categorical && distinct.len() != 2 {
                     return Err(wrong(
@@ -125,28 +112,19 @@ impl TargetMap {
                         format!("it has {} distinct labels, not 2", distinct.len()),
                     ));
                 }
-                let labels = if kind == ColumnKind::Numeric {
-                    vec![Value::Number(0.0), Value::Number(1.0)]
-                } else {
-                    distinct
-                };
+                let labels =
+                    if kind == ColumnKind::Numeric { vec![Value::Number(0.0), Value::Number(1.0)] } else { distinct };
                 Ok(TargetMap::Binary { labels })
             }
             TaskKind::MultiClass => {
                 if distinct.len() < 2 {
-                    return Err(wrong(
-                        "multi-class classification",
-                        "it has fewer than 2 distinct labels".into(),
-                    ));
+                    return Err(wrong("multi-class classification", "it has fewer than 2 distinct labels".into()));
                 }
                 Ok(TargetMap::MultiClass { labels: distinct })
             }
             TaskKind::Regression => {
                 if kind != ColumnKind::Numeric {
-                    return Err(wrong(
-                        "regression",
-                        "regression needs a numeric target".into(),
-                    ));
+                    return Err(wrong("regression", "regression needs a numeric target".into()));
                 }
                 let n = numbers.len() as f64;
                 let mean = numbers.iter().sum::<f64>() / n;
@@ -168,11 +146,7 @@ impl TargetMap {
             .map(|v| match self {
                 TargetMap::Regression { mean, std } => match v.as_f64() {
                     Some(x) if x.is_finite() => Ok((x - mean) / std),
-                    Some(x) => Err(Error::NonFinite {
-                        column: target.to_string(),
-                        row: 0,
-                        value: x,
-                    }),
+                    Some(x) => Err(Error::NonFinite { column: target.to_string(), row: 0, value: x }),
                     None => Err(Error::TargetKind {
                         target: target.to_string(),
                         kind: table.schema().columns()[col].kind,
@@ -180,15 +154,12 @@ impl TargetMap {
                         reason: "regression needs a numeric target".into(),
                     }),
                 },
-                _ => self
-                    .class_of(v)
-                    .map(|k| k as f64)
-                    .ok_or_else(|| Error::TargetKind {
-                        target: target.to_string(),
-                        kind: table.schema().columns()[col].kind,
-                        task: format!("{:?}", self.task()),
-                        reason: format!("label {v} was not seen when the model was fitted"),
-                    }),
+                _ => self.class_of(v).map(|k| k as f64).ok_or_else(|| Error::TargetKind {
+                    target: target.to_string(),
+                    kind: table.schema().columns()[col].kind,
+                    task: format!("{:?}", self.task()),
+                    reason: format!("label {v} was not seen when the model was fitted"),
+                }),
             })
             .collect()
     }
@@ -198,28 +169,15 @@ fn index_of_target(table: &Table, target: &str) -> Result<usize> {
     table
         .schema()
         .index_of(target)
-        .map_err(|_| Error::MissingTarget {
-            target: target.to_string(),
-            available: table.schema().names().join(", "),
-        })
+        .map_err(|_| Error::MissingTarget { target: target.to_string(), available: table.schema().names().join(", ") })
 }
 
 /// The observed values of column `col` (numbers or labels), in row order, missing cells skipped.
 fn observed_labels(table: &Table, col: usize) -> Vec<Value> {
     let array = table.column_at(col);
     match table.schema().columns()[col].kind {
-        ColumnKind::Numeric => array
-            .as_primitive::<Float64Type>()
-            .iter()
-            .flatten()
-            .map(Value::Number)
-            .collect(),
-        _ => array
-            .as_string::<i32>()
-            .iter()
-            .flatten()
-            .map(|s| Value::Category(s.to_string()))
-            .collect(),
+        ColumnKind::Numeric => array.as_primitive::<Float64Type>().iter().flatten().map(Value::Number).collect(),
+        _ => array.as_string::<i32>().iter().flatten().map(|s| Value::Category(s.to_string())).collect(),
     }
 }
 
@@ -227,9 +185,7 @@ fn observed_labels(table: &Table, col: usize) -> Vec<Value> {
 pub(crate) fn rows_with_target(table: &Table, target: &str) -> Result<Vec<usize>> {
     let col = index_of_target(table, target)?;
     let array = table.column_at(col);
-    Ok((0..table.num_rows())
-        .filter(|&r| array.is_valid(r))
-        .collect())
+    Ok((0..table.num_rows()).filter(|&r| array.is_valid(r)).collect())
 }
 
 fn sort_labels(labels: &mut [Value]) {

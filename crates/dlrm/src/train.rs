@@ -59,12 +59,7 @@ impl Dlrm {
     /// `validation_fraction` of the training rows (seeded) are held out instead, if set.
     ///
     /// Rows whose target is missing are skipped. Text columns are ignored.
-    pub fn fit_with_validation(
-        &self,
-        train: &Table,
-        valid: Option<&Table>,
-        target: &str,
-    ) -> Result<FittedDlrm> {
+    pub fn fit_with_validation(&self, train: &Table, valid: Option<&Table>, target: &str) -> Result<FittedDlrm> {
         let config = &self.config;
         if train.num_rows() == 0 {
             return Err(Error::EmptyTable("training table".into()));
@@ -89,27 +84,11 @@ impl Dlrm {
         let vs = nn::VarStore::new(device);
         let net = DlrmNet::new(&vs.root(), &features, config)?;
         let train_data = DeviceData::new(&features, &train, device)?;
-        let valid_data = valid
-            .as_ref()
-            .filter(|v| v.num_rows() > 0)
-            .map(|v| DeviceData::new(&features, v, device))
-            .transpose()?;
+        let valid_data =
+            valid.as_ref().filter(|v| v.num_rows() > 0).map(|v| DeviceData::new(&features, v, device)).transpose()?;
 
-        let history = run(
-            config,
-            &vs,
-            &net,
-            &features.target_map,
-            &train_data,
-            valid_data.as_ref(),
-        )?;
-        Ok(FittedDlrm::from_parts(
-            config.clone(),
-            features,
-            vs,
-            net,
-            history,
-        ))
+        let history = run(config, &vs, &net, &features.target_map, &train_data, valid_data.as_ref())?;
+        Ok(FittedDlrm::from_parts(config.clone(), features, vs, net, history))
     }
 }
 
@@ -124,28 +103,19 @@ impl Recommender for Dlrm {
 fn drop_missing_target(table: &Table, target: &str) -> Result<Table> {
     let rows = rows_with_target(table, target)?;
     if rows.is_empty() {
-        return Err(Error::EmptyTable(format!(
-            "no row has an observed target '{target}'"
-        )));
+        return Err(Error::EmptyTable(format!("no row has an observed target '{target}'")));
     }
-    Ok(if rows.len() == table.num_rows() {
-        table.clone()
-    } else {
-        table.take_rows(&rows)?
-    })
+    Ok(if rows.len() == table.num_rows() { table.clone() } else { table.take_rows(&rows)? })
 }
 
 /// A seeded split into (train, validation) with `fraction` of the rows in validation.
 fn split(table: &Table, fraction: f64, seed: u64) -> Result<(Table, Table)> {
     let mut rows: Vec<usize> = (0..table.num_rows()).collect();
     rows.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ 0x76_616c_6964));
-    let k = ((rows.len() as f64 * fraction).round() as usize)
-        .clamp(1, rows.len().saturating_sub(1).max(1));
+    let k = ((rows.len() as f64 * fraction).round() as usize).clamp(1, rows.len().saturating_sub(1).max(1));
     let (v, t) = rows.split_at(k);
     if t.is_empty() {
-        return Err(Error::EmptyTable(
-            "training table after the validation hold-out".into(),
-        ));
+        return Err(Error::EmptyTable("training table after the validation hold-out".into()));
     }
     Ok((table.take_rows(t)?, table.take_rows(v)?))
 }
@@ -161,10 +131,7 @@ pub(crate) struct DeviceData {
 impl DeviceData {
     fn new(features: &FeatureMap, table: &Table, device: Device) -> Result<Self> {
         let Encoded { n, dense, sparse } = features.encode(table)?;
-        let y = target_tensor(
-            &features.target_map,
-            &features.target_map.encode(table, &features.target)?,
-        );
+        let y = target_tensor(&features.target_map, &features.target_map.encode(table, &features.target)?);
         Ok(DeviceData {
             n: n as i64,
             dense: dense.map(|t| t.to_device(device)),
@@ -184,10 +151,7 @@ impl DeviceData {
     fn range(&self, start: i64, len: i64) -> (Option<Tensor>, Vec<Tensor>, Tensor) {
         (
             self.dense.as_ref().map(|d| d.narrow(0, start, len)),
-            self.sparse
-                .iter()
-                .map(|s| s.narrow(0, start, len))
-                .collect(),
+            self.sparse.iter().map(|s| s.narrow(0, start, len)).collect(),
             self.y.narrow(0, start, len),
         )
     }
@@ -196,12 +160,9 @@ impl DeviceData {
 /// The mean loss of the task over a batch of logits.
 pub(crate) fn loss(map: &TargetMap, logits: &Tensor, y: &Tensor) -> Tensor {
     match map {
-        TargetMap::Binary { .. } => logits.view([-1]).binary_cross_entropy_with_logits(
-            y,
-            None::<Tensor>,
-            None::<Tensor>,
-            Reduction::Mean,
-        ),
+        TargetMap::Binary { .. } => {
+            logits.view([-1]).binary_cross_entropy_with_logits(y, None::<Tensor>, None::<Tensor>, Reduction::Mean)
+        }
         TargetMap::MultiClass { .. } => logits.cross_entropy_for_logits(y),
         TargetMap::Regression { .. } => logits.view([-1]).mse_loss(y, Reduction::Mean),
     }
@@ -225,24 +186,13 @@ impl Opt {
         let (lr, wd) = (config.lr, config.weight_decay);
         Ok(match config.optimizer {
             Optimizer::Adam => Opt::Torch(nn::Adam::default().wd(wd).build(vs, lr)?),
-            Optimizer::Sgd { momentum } => Opt::Torch(
-                nn::Sgd {
-                    momentum,
-                    dampening: 0.0,
-                    wd,
-                    nesterov: false,
-                }
-                .build(vs, lr)?,
-            ),
+            Optimizer::Sgd { momentum } => {
+                Opt::Torch(nn::Sgd { momentum, dampening: 0.0, wd, nesterov: false }.build(vs, lr)?)
+            }
             Optimizer::Adagrad => {
                 let params = vs.trainable_variables();
                 let sums = params.iter().map(Tensor::zeros_like).collect();
-                Opt::Adagrad(Adagrad {
-                    params,
-                    sums,
-                    lr,
-                    wd,
-                })
+                Opt::Adagrad(Adagrad { params, sums, lr, wd })
             }
         })
     }
@@ -299,10 +249,9 @@ fn progress_bar(config: &DlrmConfig, n: i64, epoch: usize) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(n as u64);
-    let style =
-        ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {per_sec} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
+    let style = ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {per_sec} {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
     bar.set_style(style);
     bar.set_prefix(format!("{}/{}", epoch + 1, config.epochs));
     bar
@@ -353,10 +302,7 @@ fn run(
         let secs = started.elapsed().as_secs_f64();
         if !train_loss.is_finite() {
             bar.abandon();
-            return Err(Error::Diverged {
-                epoch: epoch + 1,
-                loss: train_loss,
-            });
+            return Err(Error::Diverged { epoch: epoch + 1, loss: train_loss });
         }
         let valid_loss = valid.map(|v| evaluate(net, map, v));
         bar.finish_with_message(match valid_loss {
@@ -389,10 +335,7 @@ fn run(
 }
 
 fn snapshot(vs: &nn::VarStore) -> Vec<(String, Tensor)> {
-    vs.variables()
-        .into_iter()
-        .map(|(k, v)| (k, v.detach().copy()))
-        .collect()
+    vs.variables().into_iter().map(|(k, v)| (k, v.detach().copy())).collect()
 }
 
 fn restore(vs: &nn::VarStore, weights: &[(String, Tensor)]) {

@@ -1,17 +1,12 @@
 //! Integration tests: shapes, interaction gradients, fitting tiny tasks, save/load, determinism
 //! and bad input. Models are tiny so the suite stays within seconds on 2 cores.
 
-use dlrm::{
-    interact, BagMode, Dlrm, DlrmConfig, Error, Interaction, LrSchedule, Optimizer, TargetMap,
-    TaskKind,
-};
+use dlrm::{interact, BagMode, Dlrm, DlrmConfig, Error, Interaction, LrSchedule, Optimizer, TargetMap, TaskKind};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rec_table::arrow::array::{Array, AsArray};
 use rec_table::arrow::datatypes::{Float64Type, UInt32Type};
-use rec_table::{
-    ColumnKind, ColumnSpec, FittedRecommender, Recommender, Schema, Table, Task, Value,
-};
+use rec_table::{ColumnKind, ColumnSpec, FittedRecommender, Recommender, Schema, Table, Task, Value};
 use tch::{Device, Kind, Tensor};
 
 fn tiny() -> DlrmConfig {
@@ -47,11 +42,8 @@ fn synthetic(n: usize, seed: u64) -> Table {
         .map(|i| {
             let x: f64 = rng.random_range(-1.0..1.0);
             let c = ["a", "b", "c"][rng.random_range(0..3)];
-            let s: Vec<String> = ["p", "q", "r"]
-                .iter()
-                .filter(|_| rng.random_bool(0.5))
-                .map(|s| s.to_string())
-                .collect();
+            let s: Vec<String> =
+                ["p", "q", "r"].iter().filter(|_| rng.random_bool(0.5)).map(|s| s.to_string()).collect();
             let bin = f64::from((c == "a") ^ (x > 0.0));
             let reg = 2.0 * x + f64::from(c == "b") + s.len() as f64;
             let cls = if reg < 0.5 {
@@ -77,9 +69,7 @@ fn synthetic(n: usize, seed: u64) -> Table {
 }
 
 fn features_and(table: &Table, target: &str) -> Table {
-    table
-        .select(&["x", "c", "s", "title", "user", target])
-        .unwrap()
+    table.select(&["x", "c", "s", "title", "user", target]).unwrap()
 }
 
 fn f64s(a: &dyn Array) -> Vec<f64> {
@@ -106,12 +96,9 @@ fn interaction_gradient_matches_finite_differences() {
     let opts = (Kind::Double, Device::Cpu);
     tch::manual_seed(7);
     let x = Tensor::randn([3, 4], opts).set_requires_grad(true);
-    let e: Vec<Tensor> = (0..3)
-        .map(|_| Tensor::randn([3, 4], opts).set_requires_grad(true))
-        .collect();
+    let e: Vec<Tensor> = (0..3).map(|_| Tensor::randn([3, 4], opts).set_requires_grad(true)).collect();
     let w = Tensor::randn([3, 4 + 6], opts);
-    let f =
-        |x: &Tensor, e: &[Tensor]| (interact(Interaction::Dot, Some(x), e) * &w).sum(Kind::Double);
+    let f = |x: &Tensor, e: &[Tensor]| (interact(Interaction::Dot, Some(x), e) * &w).sum(Kind::Double);
     f(&x, &e).backward();
     let eps = 1e-6;
     let inputs: Vec<&Tensor> = std::iter::once(&x).chain(&e).collect();
@@ -128,10 +115,7 @@ fn interaction_gradient_matches_finite_differences() {
                 (shifted(eps) - shifted(-eps)) / (2.0 * eps)
             });
             let auto = grad.double_value(&[r, c]);
-            assert!(
-                (numeric - auto).abs() < 1e-6 * (1.0 + auto.abs()),
-                "input {k} [{r},{c}]: {numeric} vs {auto}"
-            );
+            assert!((numeric - auto).abs() < 1e-6 * (1.0 + auto.abs()), "input {k} [{r},{c}]: {numeric} vs {auto}");
         }
     }
 }
@@ -153,19 +137,12 @@ fn fits_a_tiny_binary_task() {
 #[test]
 fn fits_a_tiny_regression_with_cat_interaction_and_sum_bags() {
     let table = features_and(&synthetic(400, 2), "y_reg");
-    let config = tiny()
-        .with_interaction(Interaction::Cat)
-        .with_bag_mode(BagMode::Sum);
+    let config = tiny().with_interaction(Interaction::Cat).with_bag_mode(BagMode::Sum);
     let model = Dlrm::new(config).unwrap().fit(&table, "y_reg").unwrap();
     assert_eq!(model.task(), Task::Regression);
     let pred = f64s(model.predict(&table).unwrap().as_ref());
     let truth = table.numeric("y_reg").unwrap();
-    let mse = pred
-        .iter()
-        .zip(&truth)
-        .map(|(p, t)| (p - t.unwrap()).powi(2))
-        .sum::<f64>()
-        / 400.0;
+    let mse = pred.iter().zip(&truth).map(|(p, t)| (p - t.unwrap()).powi(2)).sum::<f64>() / 400.0;
     assert!(mse < 0.05, "mse {mse}");
 }
 
@@ -175,25 +152,15 @@ fn multi_class_labels_are_sorted_and_exposed() {
     let config = tiny().with_task(TaskKind::MultiClass).with_epochs(20);
     let model = Dlrm::new(config).unwrap().fit(&table, "y_cls").unwrap();
     assert_eq!(model.task(), Task::MultiClass { classes: 3 });
-    assert_eq!(
-        model.labels(),
-        [Value::Number(1.0), Value::Number(2.0), Value::Number(3.0)]
-    );
+    assert_eq!(model.labels(), [Value::Number(1.0), Value::Number(2.0), Value::Number(3.0)]);
     assert_eq!(model.target_map().class_of(&Value::Number(3.0)), Some(2));
     let pred = model.predict(&table).unwrap();
     let classes = pred.as_primitive::<UInt32Type>();
     let truth = table.numeric("y_cls").unwrap();
-    let correct = classes
-        .values()
-        .iter()
-        .zip(&truth)
-        .filter(|(&k, t)| k as f64 + 1.0 == t.unwrap())
-        .count();
+    let correct = classes.values().iter().zip(&truth).filter(|(&k, t)| k as f64 + 1.0 == t.unwrap()).count();
     assert!(correct > 240, "{correct}/300 correct");
     let proba = model.predict_proba(&table).unwrap();
-    assert!(proba
-        .iter()
-        .all(|p| p.len() == 3 && (p.iter().sum::<f64>() - 1.0).abs() < 1e-6));
+    assert!(proba.iter().all(|p| p.len() == 3 && (p.iter().sum::<f64>() - 1.0).abs() < 1e-6));
 }
 
 #[test]
@@ -201,31 +168,13 @@ fn optimizers_and_schedules_reduce_the_loss() {
     let table = features_and(&synthetic(200, 4), "y_bin");
     for (opt, sched, lr) in [
         (Optimizer::Adagrad, LrSchedule::Constant, 0.05),
-        (
-            Optimizer::Sgd { momentum: 0.9 },
-            LrSchedule::Step {
-                every: 3,
-                gamma: 0.7,
-            },
-            0.05,
-        ),
-        (
-            Optimizer::Adam,
-            LrSchedule::Cosine { warmup_steps: 5 },
-            0.01,
-        ),
+        (Optimizer::Sgd { momentum: 0.9 }, LrSchedule::Step { every: 3, gamma: 0.7 }, 0.05),
+        (Optimizer::Adam, LrSchedule::Cosine { warmup_steps: 5 }, 0.01),
     ] {
-        let config = tiny()
-            .with_optimizer(opt)
-            .with_lr_schedule(sched)
-            .with_lr(lr)
-            .with_epochs(10);
+        let config = tiny().with_optimizer(opt).with_lr_schedule(sched).with_lr(lr).with_epochs(10);
         let model = Dlrm::new(config).unwrap().fit(&table, "y_bin").unwrap();
         let h = model.history();
-        assert!(
-            h.last().unwrap().train_loss < h[0].train_loss * 0.9,
-            "{opt:?}: {h:?}"
-        );
+        assert!(h.last().unwrap().train_loss < h[0].train_loss * 0.9, "{opt:?}: {h:?}");
     }
 }
 
@@ -235,71 +184,36 @@ fn early_stopping_keeps_the_best_epoch() {
     let valid = features_and(&synthetic(100, 6), "y_reg");
     let config = tiny().with_patience(2).with_epochs(200).with_lr(5e-2);
     let dlrm = Dlrm::new(config).unwrap();
-    let model = dlrm
-        .fit_with_validation(&train, Some(&valid), "y_reg")
-        .unwrap();
+    let model = dlrm.fit_with_validation(&train, Some(&valid), "y_reg").unwrap();
     let h = model.history();
     assert!(h.len() < 200, "never stopped");
-    let best = h
-        .iter()
-        .map(|e| e.valid_loss.unwrap())
-        .fold(f64::INFINITY, f64::min);
+    let best = h.iter().map(|e| e.valid_loss.unwrap()).fold(f64::INFINITY, f64::min);
     let pred = f64s(model.predict(&valid).unwrap().as_ref());
-    let TargetMap::Regression { std, .. } = model.target_map().clone() else {
-        panic!()
-    };
+    let TargetMap::Regression { std, .. } = model.target_map().clone() else { panic!() };
     let truth = valid.numeric("y_reg").unwrap();
-    let mse = pred
-        .iter()
-        .zip(&truth)
-        .map(|(p, t)| (p - t.unwrap()).powi(2))
-        .sum::<f64>()
-        / 100.0;
-    assert!(
-        (mse / (std * std) - best).abs() < 1e-3,
-        "restored {} vs best {best}",
-        mse / (std * std)
-    );
+    let mse = pred.iter().zip(&truth).map(|(p, t)| (p - t.unwrap()).powi(2)).sum::<f64>() / 100.0;
+    assert!((mse / (std * std) - best).abs() < 1e-3, "restored {} vs best {best}", mse / (std * std));
     // A held-out fraction works the same way.
-    let model = Dlrm::new(tiny().with_validation_fraction(0.2).with_epochs(3))
-        .unwrap()
-        .fit(&train, "y_reg")
-        .unwrap();
+    let model = Dlrm::new(tiny().with_validation_fraction(0.2).with_epochs(3)).unwrap().fit(&train, "y_reg").unwrap();
     assert!(model.history().iter().all(|e| e.valid_loss.is_some()));
 }
 
 #[test]
 fn save_load_round_trip_gives_identical_predictions() {
     let table = features_and(&synthetic(150, 7), "y_cls");
-    let model = Dlrm::new(tiny().with_epochs(3))
-        .unwrap()
-        .fit(&table, "y_cls")
-        .unwrap();
+    let model = Dlrm::new(tiny().with_epochs(3)).unwrap().fit(&table, "y_cls").unwrap();
     let dir = tempfile::tempdir().unwrap();
     model.save(dir.path()).unwrap();
     let loaded = dlrm::FittedDlrm::load(dir.path(), Some(Device::Cpu)).unwrap();
     assert_eq!(loaded.features(), model.features());
-    assert_eq!(
-        loaded.predict_proba(&table).unwrap(),
-        model.predict_proba(&table).unwrap()
-    );
-    assert_eq!(
-        loaded.predict(&table).unwrap().as_ref(),
-        model.predict(&table).unwrap().as_ref()
-    );
+    assert_eq!(loaded.predict_proba(&table).unwrap(), model.predict_proba(&table).unwrap());
+    assert_eq!(loaded.predict(&table).unwrap().as_ref(), model.predict(&table).unwrap().as_ref());
 
     // A weight file that does not match the config is refused with the tensor's name.
-    let other = Dlrm::new(tiny().with_epochs(1).with_top_mlp(vec![8]))
-        .unwrap()
-        .fit(&table, "y_cls")
-        .unwrap();
+    let other = Dlrm::new(tiny().with_epochs(1).with_top_mlp(vec![8])).unwrap().fit(&table, "y_cls").unwrap();
     let dir2 = tempfile::tempdir().unwrap();
     other.save(dir2.path()).unwrap();
-    std::fs::copy(
-        dir2.path().join(dlrm::WEIGHTS_FILE),
-        dir.path().join(dlrm::WEIGHTS_FILE),
-    )
-    .unwrap();
+    std::fs::copy(dir2.path().join(dlrm::WEIGHTS_FILE), dir.path().join(dlrm::WEIGHTS_FILE)).unwrap();
     let err = dlrm::FittedDlrm::load(dir.path(), Some(Device::Cpu)).unwrap_err();
     assert!(matches!(err, Error::Weights { .. }), "{err}");
     assert!(err.to_string().contains("top."), "{err}");
@@ -309,10 +223,7 @@ fn save_load_round_trip_gives_identical_predictions() {
 fn same_seed_same_predictions() {
     let table = features_and(&synthetic(200, 8), "y_reg");
     let fit = |seed| {
-        let m = Dlrm::new(tiny().with_epochs(3).with_seed(seed))
-            .unwrap()
-            .fit(&table, "y_reg")
-            .unwrap();
+        let m = Dlrm::new(tiny().with_epochs(3).with_seed(seed)).unwrap().fit(&table, "y_reg").unwrap();
         f64s(m.predict(&table).unwrap().as_ref())
     };
     assert_eq!(fit(11), fit(11));
@@ -322,10 +233,7 @@ fn same_seed_same_predictions() {
 #[test]
 fn missing_cells_and_unseen_labels_are_encoded_not_refused() {
     let table = features_and(&synthetic(100, 9), "y_bin");
-    let model = Dlrm::new(tiny().with_epochs(2))
-        .unwrap()
-        .fit(&table, "y_bin")
-        .unwrap();
+    let model = Dlrm::new(tiny().with_epochs(2)).unwrap().fit(&table, "y_bin").unwrap();
     let schema = table.schema().clone();
     let test = Table::from_rows(
         schema,
@@ -347,13 +255,7 @@ fn missing_cells_and_unseen_labels_are_encoded_not_refused() {
     // Without the target column, and with no rows at all.
     let no_target = test.select(&["x", "c", "s", "title", "user"]).unwrap();
     assert_eq!(model.predict(&no_target).unwrap().len(), 2);
-    assert_eq!(
-        model
-            .predict(&no_target.take_rows(&[]).unwrap())
-            .unwrap()
-            .len(),
-        0
-    );
+    assert_eq!(model.predict(&no_target.take_rows(&[]).unwrap()).unwrap().len(), 0);
 }
 
 #[test]
@@ -374,26 +276,17 @@ fn bad_input_gives_clear_errors() {
         .fit_with_validation(&table.select(&["x", "c"]).unwrap(), None, "c")
         .unwrap_err();
     assert!(err.to_string().contains("numeric target"), "{err}");
-    let err = dlrm
-        .fit_with_validation(&table.take_rows(&[]).unwrap(), None, "y_bin")
-        .unwrap_err();
+    let err = dlrm.fit_with_validation(&table.take_rows(&[]).unwrap(), None, "y_bin").unwrap_err();
     assert!(matches!(err, Error::EmptyTable(_)), "{err}");
-    let err = dlrm
-        .fit_with_validation(&table.select(&["title", "y_bin"]).unwrap(), None, "y_bin")
-        .unwrap_err();
+    let err = dlrm.fit_with_validation(&table.select(&["title", "y_bin"]).unwrap(), None, "y_bin").unwrap_err();
     assert!(matches!(err, Error::NoFeatures(_)), "{err}");
     // At the trait boundary the error becomes rec_table::Error::External with ours as source.
     let err = dlrm.fit(&table, "title").unwrap_err();
     assert!(matches!(err, rec_table::Error::External { .. }), "{err}");
-    assert!(std::error::Error::source(&err)
-        .unwrap()
-        .to_string()
-        .contains("title"));
+    assert!(std::error::Error::source(&err).unwrap().to_string().contains("title"));
     // A prediction table without a feature column, or with another kind.
     let model = dlrm.fit(&table, "y_bin").unwrap();
-    let err = model
-        .predict_array(&table.select(&["x", "s", "title", "user"]).unwrap())
-        .unwrap_err();
+    let err = model.predict_array(&table.select(&["x", "s", "title", "user"]).unwrap()).unwrap_err();
     assert!(err.to_string().contains("'c'"), "{err}");
     let renamed = Table::from_arrays(
         Schema::try_new(
@@ -401,13 +294,7 @@ fn bad_input_gives_clear_errors() {
                 .schema()
                 .columns()
                 .iter()
-                .map(|c| {
-                    if c.name == "user" {
-                        ColumnSpec::new("user", ColumnKind::Categorical)
-                    } else {
-                        c.clone()
-                    }
-                })
+                .map(|c| if c.name == "user" { ColumnSpec::new("user", ColumnKind::Categorical) } else { c.clone() })
                 .collect(),
         )
         .unwrap(),
@@ -418,10 +305,7 @@ fn bad_input_gives_clear_errors() {
     let err = model.predict_array(&renamed).unwrap_err();
     assert!(matches!(err, Error::FeatureMismatch { .. }), "{err}");
     // A config whose dot interaction cannot be built.
-    let err = Dlrm::new(tiny().with_bottom_mlp(vec![]).with_epochs(1))
-        .unwrap()
-        .fit(&table, "y_bin")
-        .unwrap_err();
+    let err = Dlrm::new(tiny().with_bottom_mlp(vec![]).with_epochs(1)).unwrap().fit(&table, "y_bin").unwrap_err();
     assert!(err.to_string().contains("embedding_dim"), "{err}");
 }
 
@@ -432,13 +316,7 @@ fn label_mapping_of_categorical_binary_target() {
         .numeric("y_bin")
         .unwrap()
         .into_iter()
-        .map(|v| {
-            Some(Value::Category(if v == Some(1.0) {
-                "yes".into()
-            } else {
-                "no".into()
-            }))
-        })
+        .map(|v| Some(Value::Category(if v == Some(1.0) { "yes".into() } else { "no".into() })))
         .collect();
     let mut columns: Vec<Vec<Option<Value>>> = (0..5).map(|c| table.column_values(c)).collect();
     columns.push(y);
@@ -451,13 +329,7 @@ fn label_mapping_of_categorical_binary_target() {
     )
     .unwrap();
     let table = Table::from_columns(schema, columns).unwrap();
-    let model = Dlrm::new(tiny().with_epochs(1))
-        .unwrap()
-        .fit(&table, "label")
-        .unwrap();
+    let model = Dlrm::new(tiny().with_epochs(1)).unwrap().fit(&table, "label").unwrap();
     assert_eq!(model.task(), Task::Binary);
-    assert_eq!(
-        model.labels(),
-        [Value::Category("no".into()), Value::Category("yes".into())]
-    );
+    assert_eq!(model.labels(), [Value::Category("no".into()), Value::Category("yes".into())]);
 }

@@ -67,10 +67,7 @@ impl GgufFile {
     /// memory-mapping caveat); tensor bytes are read from the mapping on demand.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let io = |source| GgufError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
+        let io = |source| GgufError::Io { path: path.to_path_buf(), source };
         let file = File::open(path).map_err(io)?;
         // SAFETY: the mapping is read-only and private to this value; as documented above, the
         // caller keeps the file unchanged while it is mapped.
@@ -122,10 +119,7 @@ impl GgufFile {
             if !t.offset.is_multiple_of(alignment) {
                 return Err(GgufError::InvalidTensor {
                     tensor: t.name.clone(),
-                    reason: format!(
-                        "offset {} is not a multiple of the alignment {alignment}",
-                        t.offset
-                    ),
+                    reason: format!("offset {} is not a multiple of the alignment {alignment}", t.offset),
                 });
             }
             let n_bytes = t.checked_n_bytes()?;
@@ -141,15 +135,7 @@ impl GgufFile {
         }
         // Every tensor lies inside the input, so data_offset fits usize unless there are none.
         let data_offset = usize::try_from(data_offset).unwrap_or(usize::MAX);
-        Ok(Self {
-            storage,
-            header,
-            metadata,
-            tensors,
-            by_name,
-            alignment,
-            data_offset,
-        })
+        Ok(Self { storage, header, metadata, tensors, by_name, alignment, data_offset })
     }
 
     /// The fixed header (version and counts).
@@ -194,10 +180,7 @@ impl GgufFile {
 
     /// The info of the tensor called `name`, or [`GgufError::TensorNotFound`].
     pub fn tensor_info(&self, name: &str) -> Result<&TensorInfo> {
-        self.by_name
-            .get(name)
-            .map(|&i| &self.tensors[i])
-            .ok_or_else(|| GgufError::TensorNotFound(name.to_string()))
+        self.by_name.get(name).map(|&i| &self.tensors[i]).ok_or_else(|| GgufError::TensorNotFound(name.to_string()))
     }
 
     /// The tensor called `name` with its bytes.
@@ -214,10 +197,7 @@ impl GgufFile {
         // Parsing checked data_offset + offset + n_bytes <= file length.
         // `get` keeps even a zero-sized tensor past the end of a padding-less file safe.
         let start = self.data_offset.saturating_add(info.offset as usize);
-        let data = self
-            .bytes()
-            .get(start..start.saturating_add(info.n_bytes()))
-            .unwrap_or(&[]);
+        let data = self.bytes().get(start..start.saturating_add(info.n_bytes())).unwrap_or(&[]);
         TensorView { info, data }
     }
 

@@ -24,9 +24,7 @@ impl Header {
     pub(crate) fn read(cur: &mut Cursor<'_>) -> Result<Self> {
         let head = cur.rest();
         if head.len() < 4 || head[..4] != MAGIC {
-            return Err(GgufError::BadMagic {
-                found: head[..head.len().min(4)].to_vec(),
-            });
+            return Err(GgufError::BadMagic { found: head[..head.len().min(4)].to_vec() });
         }
         cur.skip(4, "magic")?;
         let version = cur.u32("version")?;
@@ -35,11 +33,7 @@ impl Header {
         }
         let tensor_count = cur.u64("tensor count")?;
         let kv_count = cur.u64("metadata count")?;
-        Ok(Self {
-            version,
-            tensor_count,
-            kv_count,
-        })
+        Ok(Self { version, tensor_count, kv_count })
     }
 }
 
@@ -90,12 +84,7 @@ impl<'a> Cursor<'a> {
                 self.pos += len;
                 Ok(out)
             }
-            _ => Err(GgufError::Truncated {
-                what: what.to_string(),
-                offset: self.pos,
-                needed: n,
-                available,
-            }),
+            _ => Err(GgufError::Truncated { what: what.to_string(), offset: self.pos, needed: n, available }),
         }
     }
 
@@ -118,9 +107,7 @@ impl<'a> Cursor<'a> {
     pub(crate) fn string(&mut self, what: &str) -> Result<String> {
         let len = self.u64(what)?;
         let raw = self.take(len, what)?;
-        String::from_utf8(raw.to_vec()).map_err(|_| GgufError::InvalidUtf8 {
-            what: what.to_string(),
-        })
+        String::from_utf8(raw.to_vec()).map_err(|_| GgufError::InvalidUtf8 { what: what.to_string() })
     }
 
     /// Checks that `count` items of at least `min_size` bytes each can still fit in the
@@ -128,11 +115,7 @@ impl<'a> Cursor<'a> {
     pub(crate) fn check_count(&self, count: u64, min_size: u64, what: &str) -> Result<usize> {
         let limit = self.remaining() as u64 / min_size.max(1);
         if count > limit {
-            return Err(GgufError::ImplausibleCount {
-                what: what.to_string(),
-                value: count,
-                limit,
-            });
+            return Err(GgufError::ImplausibleCount { what: what.to_string(), value: count, limit });
         }
         // `limit` fits in usize, so `count` does too.
         Ok(count as usize)
@@ -149,26 +132,17 @@ mod tests {
         let mut cur = Cursor::new(&bytes);
         assert_eq!(cur.u32("x").unwrap(), 1);
         assert_eq!(cur.u8("y").unwrap(), 255);
-        assert!(matches!(
-            cur.u8("z"),
-            Err(GgufError::Truncated { offset: 5, .. })
-        ));
+        assert!(matches!(cur.u8("z"), Err(GgufError::Truncated { offset: 5, .. })));
     }
 
     #[test]
     fn header_rejects_bad_magic_and_version() {
         let mut cur = Cursor::new(b"GGML");
-        assert!(matches!(
-            Header::read(&mut cur),
-            Err(GgufError::BadMagic { .. })
-        ));
+        assert!(matches!(Header::read(&mut cur), Err(GgufError::BadMagic { .. })));
         let mut bytes = b"GGUF".to_vec();
         bytes.extend_from_slice(&1u32.to_le_bytes());
         let mut cur = Cursor::new(&bytes);
-        assert!(matches!(
-            Header::read(&mut cur),
-            Err(GgufError::UnsupportedVersion(1))
-        ));
+        assert!(matches!(Header::read(&mut cur), Err(GgufError::UnsupportedVersion(1))));
     }
 
     #[test]
@@ -176,9 +150,6 @@ mod tests {
         let bytes = [0u8; 16];
         let cur = Cursor::new(&bytes);
         assert_eq!(cur.check_count(2, 8, "n").unwrap(), 2);
-        assert!(matches!(
-            cur.check_count(1 << 60, 8, "n"),
-            Err(GgufError::ImplausibleCount { .. })
-        ));
+        assert!(matches!(cur.check_count(1 << 60, 8, "n"), Err(GgufError::ImplausibleCount { .. })));
     }
 }

@@ -122,10 +122,7 @@ impl Array {
     ///
     /// Returns `None` if a value has another type.
     pub fn try_new(elem_type: ValueType, values: Vec<Value>) -> Option<Self> {
-        values
-            .iter()
-            .all(|v| v.value_type() == elem_type)
-            .then_some(Self { elem_type, values })
+        values.iter().all(|v| v.value_type() == elem_type).then_some(Self { elem_type, values })
     }
 
     /// The type of every element.
@@ -193,12 +190,7 @@ impl Value {
     }
 
     /// Reads one value of type `ty` (the type code has already been read).
-    pub(crate) fn read(
-        cur: &mut Cursor<'_>,
-        ty: ValueType,
-        key: &str,
-        depth: usize,
-    ) -> Result<Self> {
+    pub(crate) fn read(cur: &mut Cursor<'_>, ty: ValueType, key: &str, depth: usize) -> Result<Self> {
         Ok(match ty {
             ValueType::U8 => Value::U8(cur.u8(key)?),
             ValueType::I8 => Value::I8(cur.i8(key)?),
@@ -214,18 +206,11 @@ impl Value {
             ValueType::F64 => Value::F64(cur.f64(key)?),
             ValueType::Array => {
                 if depth >= MAX_ARRAY_DEPTH {
-                    return Err(GgufError::NestingTooDeep {
-                        key: key.to_string(),
-                        limit: MAX_ARRAY_DEPTH,
-                    });
+                    return Err(GgufError::NestingTooDeep { key: key.to_string(), limit: MAX_ARRAY_DEPTH });
                 }
                 let elem_type = read_type(cur, key)?;
                 let len = cur.u64(key)?;
-                let len = cur.check_count(
-                    len,
-                    elem_type.min_size(),
-                    &format!("array length of {key:?}"),
-                )?;
+                let len = cur.check_count(len, elem_type.min_size(), &format!("array length of {key:?}"))?;
                 let mut values = Vec::with_capacity(len);
                 for _ in 0..len {
                     values.push(Value::read(cur, elem_type, key, depth + 1)?);
@@ -238,10 +223,7 @@ impl Value {
 
 fn read_type(cur: &mut Cursor<'_>, key: &str) -> Result<ValueType> {
     let code = cur.u32(key)?;
-    ValueType::from_code(code).ok_or_else(|| GgufError::UnknownValueType {
-        key: key.to_string(),
-        code,
-    })
+    ValueType::from_code(code).ok_or_else(|| GgufError::UnknownValueType { key: key.to_string(), code })
 }
 
 /// The metadata of a file: key/value pairs in file order, looked up by key.
@@ -264,11 +246,7 @@ macro_rules! getter {
 }
 
 fn wrong_type(key: &str, expected: &str, found: &Value) -> GgufError {
-    GgufError::WrongType {
-        key: key.to_string(),
-        expected: expected.to_string(),
-        found: found.type_name(),
-    }
+    GgufError::WrongType { key: key.to_string(), expected: expected.to_string(), found: found.type_name() }
 }
 
 impl Metadata {
@@ -329,8 +307,7 @@ impl Metadata {
 
     /// The value of `key`, or [`GgufError::MissingKey`] naming it.
     pub fn require(&self, key: &str) -> Result<&Value> {
-        self.get(key)
-            .ok_or_else(|| GgufError::MissingKey(key.to_string()))
+        self.get(key).ok_or_else(|| GgufError::MissingKey(key.to_string()))
     }
 
     getter!(
@@ -402,11 +379,7 @@ impl Metadata {
             .iter()
             .map(|v| match v {
                 Value::String(s) => Ok(s.as_str()),
-                _ => Err(wrong_type(
-                    key,
-                    "ARRAY[STRING]",
-                    &Value::Array(array.clone()),
-                )),
+                _ => Err(wrong_type(key, "ARRAY[STRING]", &Value::Array(array.clone()))),
             })
             .collect()
     }
@@ -418,34 +391,19 @@ impl Metadata {
             wrong_type(
                 key,
                 "ARRAY of integers",
-                &Value::Array(Array {
-                    elem_type: array.elem_type,
-                    values: Vec::new(),
-                }),
+                &Value::Array(Array { elem_type: array.elem_type, values: Vec::new() }),
             )
         };
-        array
-            .values
-            .iter()
-            .map(|v| {
-                v.as_integer()
-                    .and_then(|i| i64::try_from(i).ok())
-                    .ok_or_else(bad)
-            })
-            .collect()
+        array.values.iter().map(|v| v.as_integer().and_then(|i| i64::try_from(i).ok()).ok_or_else(bad)).collect()
     }
 
     /// Any integer type that is non-negative and fits `usize` (files disagree on whether
     /// counts are `UINT32` or `UINT64`; this accepts either).
     pub fn get_usize(&self, key: &str) -> Result<usize> {
         let value = self.require(key)?;
-        let int = value
-            .as_integer()
-            .ok_or_else(|| wrong_type(key, "an integer", value))?;
-        usize::try_from(int).map_err(|_| GgufError::InvalidValue {
-            key: key.to_string(),
-            reason: format!("{int} is not a valid size"),
-        })
+        let int = value.as_integer().ok_or_else(|| wrong_type(key, "an integer", value))?;
+        usize::try_from(int)
+            .map_err(|_| GgufError::InvalidValue { key: key.to_string(), reason: format!("{int} is not a valid size") })
     }
 }
 
@@ -467,20 +425,10 @@ mod tests {
         assert_eq!(m.get_u32("a.u32").unwrap(), 7);
         assert_eq!(m.get_usize("a.u32").unwrap(), 7);
         let err = m.get_u32("llama.block_count").unwrap_err().to_string();
-        assert!(
-            err.contains("llama.block_count") && err.contains("not found"),
-            "{err}"
-        );
+        assert!(err.contains("llama.block_count") && err.contains("not found"), "{err}");
         let err = m.get_u32("a.str").unwrap_err().to_string();
-        assert!(
-            err.contains("a.str") && err.contains("STRING") && err.contains("UINT32"),
-            "{err}"
-        );
-        assert!(m
-            .get_usize("a.i64")
-            .unwrap_err()
-            .to_string()
-            .contains("a.i64"));
+        assert!(err.contains("a.str") && err.contains("STRING") && err.contains("UINT32"), "{err}");
+        assert!(m.get_usize("a.i64").unwrap_err().to_string().contains("a.i64"));
     }
 
     #[test]

@@ -114,27 +114,15 @@ fn q4_1<T: OutputFloat>(block: &[u8], out: &mut [T]) {
 /// # Errors
 /// [`GgufError::UnsupportedTensorType`] for a type other than the six this module reads,
 /// [`GgufError::OutputLength`] if `out` and `bytes` disagree on the element count.
-pub fn dequantize_into<T: OutputFloat>(
-    tensor: &str,
-    ty: GgmlType,
-    bytes: &[u8],
-    out: &mut [T],
-) -> Result<()> {
+pub fn dequantize_into<T: OutputFloat>(tensor: &str, ty: GgmlType, bytes: &[u8], out: &mut [T]) -> Result<()> {
     if !ty.is_dequantizable() {
-        return Err(GgufError::UnsupportedTensorType {
-            tensor: tensor.to_string(),
-            ggml_type: ty.name().to_string(),
-        });
+        return Err(GgufError::UnsupportedTensorType { tensor: tensor.to_string(), ggml_type: ty.name().to_string() });
     }
     let block = ty.block_size() as usize;
     let size = ty.type_size() as usize;
     let expected = bytes.len() / size * block;
     if !bytes.len().is_multiple_of(size) || out.len() != expected {
-        return Err(GgufError::OutputLength {
-            tensor: tensor.to_string(),
-            expected,
-            got: out.len(),
-        });
+        return Err(GgufError::OutputLength { tensor: tensor.to_string(), expected, got: out.len() });
     }
     let kernel: fn(&[u8], &mut [T]) = match ty {
         GgmlType::Q8_0 => q8_0::<T>,
@@ -143,19 +131,15 @@ pub fn dequantize_into<T: OutputFloat>(
         _ => {
             // Plain types: one "block" per element; hand out runs of elements.
             let per_task = BLOCKS_PER_TASK * 32;
-            out.par_chunks_mut(per_task)
-                .zip(bytes.par_chunks(per_task * size))
-                .for_each(|(o, b)| plain(ty, b, o));
+            out.par_chunks_mut(per_task).zip(bytes.par_chunks(per_task * size)).for_each(|(o, b)| plain(ty, b, o));
             return Ok(());
         }
     };
-    out.par_chunks_mut(BLOCKS_PER_TASK * block)
-        .zip(bytes.par_chunks(BLOCKS_PER_TASK * size))
-        .for_each(|(o, b)| {
-            for (ob, bb) in o.chunks_exact_mut(block).zip(b.chunks_exact(size)) {
-                kernel(bb, ob);
-            }
-        });
+    out.par_chunks_mut(BLOCKS_PER_TASK * block).zip(bytes.par_chunks(BLOCKS_PER_TASK * size)).for_each(|(o, b)| {
+        for (ob, bb) in o.chunks_exact_mut(block).zip(b.chunks_exact(size)) {
+            kernel(bb, ob);
+        }
+    });
     Ok(())
 }
 
@@ -208,9 +192,7 @@ mod tests {
 
     #[test]
     fn errors_name_tensor_and_type() {
-        let err = dequantize::<f32>("blk.0.w", GgmlType::Q4_K, &[0; 144])
-            .unwrap_err()
-            .to_string();
+        let err = dequantize::<f32>("blk.0.w", GgmlType::Q4_K, &[0; 144]).unwrap_err().to_string();
         assert!(err.contains("blk.0.w") && err.contains("Q4_K"), "{err}");
         let mut out = [0f32; 3];
         assert!(dequantize_into("t", GgmlType::F32, &[0; 8], &mut out).is_err());
@@ -219,9 +201,7 @@ mod tests {
     #[test]
     fn large_inputs_split_into_tasks_identically() {
         let n_blocks = BLOCKS_PER_TASK * 3 + 5;
-        let bytes: Vec<u8> = (0..n_blocks * 20)
-            .map(|i| (i * 7 % 251) as u8 & 0x3f)
-            .collect();
+        let bytes: Vec<u8> = (0..n_blocks * 20).map(|i| (i * 7 % 251) as u8 & 0x3f).collect();
         let par: Vec<f32> = dequantize("t", GgmlType::Q4_1, &bytes).unwrap();
         let mut seq = vec![0f32; n_blocks * 32];
         for (o, b) in seq.chunks_exact_mut(32).zip(bytes.chunks_exact(20)) {

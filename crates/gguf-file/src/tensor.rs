@@ -122,10 +122,7 @@ impl GgmlType {
 
     /// Whether [`crate::quant`] can turn this type into floats.
     pub fn is_dequantizable(self) -> bool {
-        matches!(
-            self,
-            Self::F32 | Self::F16 | Self::BF16 | Self::Q8_0 | Self::Q4_0 | Self::Q4_1
-        )
+        matches!(self, Self::F32 | Self::F16 | Self::BF16 | Self::Q8_0 | Self::Q4_0 | Self::Q4_1)
     }
 }
 
@@ -156,27 +153,17 @@ impl TensorInfo {
         let name = cur.string(&format!("name of tensor #{index}"))?;
         let n_dims = cur.u32(&name)?;
         if n_dims as usize > MAX_DIMS {
-            return Err(invalid(
-                &name,
-                format!("{n_dims} dimensions (at most {MAX_DIMS})"),
-            ));
+            return Err(invalid(&name, format!("{n_dims} dimensions (at most {MAX_DIMS})")));
         }
         let mut dims = Vec::with_capacity(n_dims as usize);
         for _ in 0..n_dims {
             dims.push(cur.u64(&name)?);
         }
         let code = cur.u32(&name)?;
-        let ggml_type = GgmlType::from_code(code).ok_or_else(|| GgufError::UnknownTensorType {
-            tensor: name.clone(),
-            code,
-        })?;
+        let ggml_type =
+            GgmlType::from_code(code).ok_or_else(|| GgufError::UnknownTensorType { tensor: name.clone(), code })?;
         let offset = cur.u64(&name)?;
-        let info = Self {
-            name,
-            dims,
-            ggml_type,
-            offset,
-        };
+        let info = Self { name, dims, ggml_type, offset };
         info.checked_n_bytes()?;
         Ok(info)
     }
@@ -194,8 +181,7 @@ impl TensorInfo {
 
     /// Number of bytes the tensor takes in the data section.
     pub fn n_bytes(&self) -> usize {
-        (self.n_elements() as u64 / self.ggml_type.block_size() * self.ggml_type.type_size())
-            as usize
+        (self.n_elements() as u64 / self.ggml_type.block_size() * self.ggml_type.type_size()) as usize
     }
 
     /// Size in bytes, checking for overflow and partial blocks.
@@ -205,19 +191,14 @@ impl TensorInfo {
             n = n
                 .checked_mul(d)
                 .filter(|&n| usize::try_from(n).is_ok() && n < (1u64 << 62))
-                .ok_or_else(|| {
-                    invalid(&self.name, format!("dimensions {:?} overflow", self.dims))
-                })?;
+                .ok_or_else(|| invalid(&self.name, format!("dimensions {:?} overflow", self.dims)))?;
         }
         let block = self.ggml_type.block_size();
         let row = self.dims.first().copied().unwrap_or(1);
         if !row.is_multiple_of(block) {
             return Err(invalid(
                 &self.name,
-                format!(
-                    "first dimension {row} is not a multiple of the {} block size {block}",
-                    self.ggml_type
-                ),
+                format!("first dimension {row} is not a multiple of the {} block size {block}", self.ggml_type),
             ));
         }
         Ok(n / block * self.ggml_type.type_size())
@@ -225,10 +206,7 @@ impl TensorInfo {
 }
 
 fn invalid(tensor: &str, reason: String) -> GgufError {
-    GgufError::InvalidTensor {
-        tensor: tensor.to_string(),
-        reason,
-    }
+    GgufError::InvalidTensor { tensor: tensor.to_string(), reason }
 }
 
 #[cfg(test)]
@@ -240,9 +218,7 @@ mod tests {
         for (i, row) in TYPES.iter().enumerate() {
             assert_eq!(GgmlType::from_code(row.1), Some(row.0));
             assert_eq!(row.0.entry().1, row.1);
-            assert!(TYPES[i + 1..]
-                .iter()
-                .all(|other| other.0 != row.0 && other.1 != row.1));
+            assert!(TYPES[i + 1..].iter().all(|other| other.0 != row.0 && other.1 != row.1));
         }
         assert_eq!(GgmlType::from_code(4), None);
         assert_eq!(GgmlType::Q4_1.type_size(), 20);
@@ -250,33 +226,14 @@ mod tests {
 
     #[test]
     fn sizes_and_shapes() {
-        let t = TensorInfo {
-            name: "w".into(),
-            dims: vec![64, 3],
-            ggml_type: GgmlType::Q8_0,
-            offset: 0,
-        };
+        let t = TensorInfo { name: "w".into(), dims: vec![64, 3], ggml_type: GgmlType::Q8_0, offset: 0 };
         assert_eq!(t.shape(), vec![3, 64]);
         assert_eq!(t.n_elements(), 192);
         assert_eq!(t.checked_n_bytes().unwrap(), 6 * 34);
         assert_eq!(t.n_bytes(), 6 * 34);
-        let bad = TensorInfo {
-            dims: vec![40, 3],
-            ..t.clone()
-        };
-        assert!(bad
-            .checked_n_bytes()
-            .unwrap_err()
-            .to_string()
-            .contains("block size"));
-        let huge = TensorInfo {
-            dims: vec![1 << 40, 1 << 40],
-            ..t
-        };
-        assert!(huge
-            .checked_n_bytes()
-            .unwrap_err()
-            .to_string()
-            .contains("overflow"));
+        let bad = TensorInfo { dims: vec![40, 3], ..t.clone() };
+        assert!(bad.checked_n_bytes().unwrap_err().to_string().contains("block size"));
+        let huge = TensorInfo { dims: vec![1 << 40, 1 << 40], ..t };
+        assert!(huge.checked_n_bytes().unwrap_err().to_string().contains("overflow"));
     }
 }

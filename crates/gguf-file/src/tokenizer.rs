@@ -61,16 +61,15 @@ impl PreTokenizerKind {
         Some(match pre {
             None => Self::Gpt2,
             Some(
-                "default" | "gpt-2" | "phi-2" | "roberta-bpe" | "gigachat" | "jina-es" | "jina-de"
-                | "jina-v1-en" | "jina-v2-es" | "jina-v2-de" | "jina-v2-code",
+                "default" | "gpt-2" | "phi-2" | "roberta-bpe" | "gigachat" | "jina-es" | "jina-de" | "jina-v1-en"
+                | "jina-v2-es" | "jina-v2-de" | "jina-v2-code",
             ) => Self::Gpt2,
+            Some("smollm" | "starcoder" | "refact" | "command-r" | "codeshell" | "exaone" | "minerva-7b") => {
+                Self::DigitsThenGpt2
+            }
             Some(
-                "smollm" | "starcoder" | "refact" | "command-r" | "codeshell" | "exaone"
-                | "minerva-7b",
-            ) => Self::DigitsThenGpt2,
-            Some(
-                "llama3" | "llama-bpe" | "llama-v3" | "falcon3" | "falcon-h1" | "pixtral" | "dbrx"
-                | "smaug-bpe" | "midm-2.0" | "lfm2",
+                "llama3" | "llama-bpe" | "llama-v3" | "falcon3" | "falcon-h1" | "pixtral" | "dbrx" | "smaug-bpe"
+                | "midm-2.0" | "lfm2",
             ) => Self::Llama3,
             Some(_) => return None,
         })
@@ -81,16 +80,11 @@ impl PreTokenizerKind {
         let byte_level = |use_regex| ByteLevel::new(false, true, use_regex);
         Ok(match self {
             Self::Gpt2 => byte_level(true).into(),
-            Self::DigitsThenGpt2 => {
-                Sequence::new(vec![Digits::new(true).into(), byte_level(true).into()]).into()
-            }
+            Self::DigitsThenGpt2 => Sequence::new(vec![Digits::new(true).into(), byte_level(true).into()]).into(),
             Self::Llama3 => {
-                let split = Split::new(
-                    SplitPattern::Regex(LLAMA3_SPLIT.into()),
-                    SplitDelimiterBehavior::Isolated,
-                    false,
-                )
-                .map_err(|e| tok_err("cannot compile the Llama-3 split regex", Some(e)))?;
+                let split =
+                    Split::new(SplitPattern::Regex(LLAMA3_SPLIT.into()), SplitDelimiterBehavior::Isolated, false)
+                        .map_err(|e| tok_err("cannot compile the Llama-3 split regex", Some(e)))?;
                 Sequence::new(vec![split.into(), byte_level(false).into()]).into()
             }
         })
@@ -98,10 +92,7 @@ impl PreTokenizerKind {
 }
 
 fn tok_err(reason: impl Into<String>, source: Option<tokenizers::Error>) -> GgufError {
-    GgufError::Tokenizer {
-        reason: reason.into(),
-        source,
-    }
+    GgufError::Tokenizer { reason: reason.into(), source }
 }
 
 /// GPT-2's map from bytes to the printable characters byte-level vocabularies are written in.
@@ -167,38 +158,29 @@ impl GgufTokenizer {
     pub fn from_metadata(meta: &Metadata) -> Result<Self> {
         let model = meta.get_str("tokenizer.ggml.model")?;
         if model != "gpt2" {
-            return Err(tok_err(format!("tokenizer.ggml.model {model:?} is not supported (only \"gpt2\", byte-level BPE)"), None));
+            return Err(tok_err(
+                format!("tokenizer.ggml.model {model:?} is not supported (only \"gpt2\", byte-level BPE)"),
+                None,
+            ));
         }
         let pre = match meta.contains_key("tokenizer.ggml.pre") {
             true => Some(meta.get_str("tokenizer.ggml.pre")?.to_string()),
             false => None,
         };
         let pre_kind = PreTokenizerKind::from_pre(pre.as_deref()).ok_or_else(|| {
-            tok_err(
-                format!(
-                    "tokenizer.ggml.pre {:?} is not supported",
-                    pre.as_deref().unwrap_or("")
-                ),
-                None,
-            )
+            tok_err(format!("tokenizer.ggml.pre {:?} is not supported", pre.as_deref().unwrap_or("")), None)
         })?;
 
         let tokens = meta.get_str_array("tokenizer.ggml.tokens")?;
         if u32::try_from(tokens.len()).is_err() {
-            return Err(tok_err(
-                format!("{} tokens do not fit u32 ids", tokens.len()),
-                None,
-            ));
+            return Err(tok_err(format!("{} tokens do not fit u32 ids", tokens.len()), None));
         }
         let types = match meta.contains_key("tokenizer.ggml.token_type") {
             true => meta.get_int_array("tokenizer.ggml.token_type")?,
             false => vec![1; tokens.len()],
         };
         if types.len() != tokens.len() {
-            return Err(tok_err(
-                format!("{} token types for {} tokens", types.len(), tokens.len()),
-                None,
-            ));
+            return Err(tok_err(format!("{} token types for {} tokens", types.len(), tokens.len()), None));
         }
 
         // Vocabularies are written in the byte alphabet; a token that is not (a mislabelled
@@ -210,11 +192,7 @@ impl GgufTokenizer {
             .iter()
             .enumerate()
             .map(|(id, t)| {
-                let key = if spelled(t) {
-                    t.to_string()
-                } else {
-                    t.bytes().map(|b| alphabet[b as usize]).collect()
-                };
+                let key = if spelled(t) { t.to_string() } else { t.bytes().map(|b| alphabet[b as usize]).collect() };
                 (key, id as u32)
             })
             .collect();
@@ -225,12 +203,7 @@ impl GgufTokenizer {
             .map(|(i, m)| {
                 m.split_once(' ')
                     .map(|(a, b)| (a.to_string(), b.to_string()))
-                    .ok_or_else(|| {
-                        tok_err(
-                            format!("merge #{i} {m:?} is not two tokens separated by a space"),
-                            None,
-                        )
-                    })
+                    .ok_or_else(|| tok_err(format!("merge #{i} {m:?} is not two tokens separated by a space"), None))
             })
             .collect::<Result<_>>()?;
         let bpe = BPE::builder()
@@ -266,8 +239,7 @@ impl GgufTokenizer {
         let add_eos = optional_bool(meta, "tokenizer.ggml.add_eos_token")?;
         if add_bos || add_eos {
             let special = |key: &str, id: Option<u32>| {
-                id.map(|id| (tokens[id as usize].to_string(), id))
-                    .ok_or_else(|| GgufError::MissingKey(key.to_string()))
+                id.map(|id| (tokens[id as usize].to_string(), id)).ok_or_else(|| GgufError::MissingKey(key.to_string()))
             };
             let mut template = Vec::new();
             let mut specials = Vec::new();
@@ -294,18 +266,7 @@ impl GgufTokenizer {
             true => Some(meta.get_str("tokenizer.chat_template")?.to_string()),
             false => None,
         };
-        Ok(Self {
-            tokenizer,
-            pre,
-            pre_kind,
-            bos_id,
-            eos_id,
-            unk_id,
-            pad_id,
-            add_bos,
-            add_eos,
-            chat_template,
-        })
+        Ok(Self { tokenizer, pre, pre_kind, bos_id, eos_id, unk_id, pad_id, add_bos, add_eos, chat_template })
     }
 
     /// The rebuilt tokenizer.
@@ -329,9 +290,7 @@ impl GgufTokenizer {
 
     /// Text of `ids`, optionally without special tokens.
     pub fn decode(&self, ids: &[u32], skip_special_tokens: bool) -> Result<String> {
-        self.tokenizer
-            .decode(ids, skip_special_tokens)
-            .map_err(|e| tok_err("decoding failed", Some(e)))
+        self.tokenizer.decode(ids, skip_special_tokens).map_err(|e| tok_err("decoding failed", Some(e)))
     }
 
     /// Number of tokens in the vocabulary, added tokens included.
@@ -400,33 +359,18 @@ mod tests {
 
     #[test]
     fn pre_values_map_like_llama_cpp() {
-        assert_eq!(
-            PreTokenizerKind::from_pre(Some("smollm")),
-            Some(PreTokenizerKind::DigitsThenGpt2)
-        );
-        assert_eq!(
-            PreTokenizerKind::from_pre(Some("llama-bpe")),
-            Some(PreTokenizerKind::Llama3)
-        );
-        assert_eq!(
-            PreTokenizerKind::from_pre(None),
-            Some(PreTokenizerKind::Gpt2)
-        );
+        assert_eq!(PreTokenizerKind::from_pre(Some("smollm")), Some(PreTokenizerKind::DigitsThenGpt2));
+        assert_eq!(PreTokenizerKind::from_pre(Some("llama-bpe")), Some(PreTokenizerKind::Llama3));
+        assert_eq!(PreTokenizerKind::from_pre(None), Some(PreTokenizerKind::Gpt2));
         assert_eq!(PreTokenizerKind::from_pre(Some("no-such-thing")), None);
-        for kind in [
-            PreTokenizerKind::Gpt2,
-            PreTokenizerKind::DigitsThenGpt2,
-            PreTokenizerKind::Llama3,
-        ] {
+        for kind in [PreTokenizerKind::Gpt2, PreTokenizerKind::DigitsThenGpt2, PreTokenizerKind::Llama3] {
             kind.pre_tokenizer().unwrap();
         }
     }
 
     #[test]
     fn missing_keys_are_named() {
-        let err = GgufTokenizer::from_metadata(&Metadata::default())
-            .unwrap_err()
-            .to_string();
+        let err = GgufTokenizer::from_metadata(&Metadata::default()).unwrap_err().to_string();
         assert!(err.contains("tokenizer.ggml.model"), "{err}");
     }
 }

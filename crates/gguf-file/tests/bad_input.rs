@@ -13,9 +13,7 @@ fn tiny() -> Vec<u8> {
 /// A file with one tensor `w` (dims, type code, offset) followed by `data` bytes of data.
 fn one_tensor(dims: &[u64], ggml_type: u32, offset: u64, data: usize) -> Vec<u8> {
     let mut b = Builder::header(3, 1, 1);
-    b.kv_str("general.architecture", "llama")
-        .tensor("w", dims, ggml_type, offset)
-        .pad(32);
+    b.kv_str("general.architecture", "llama").tensor("w", dims, ggml_type, offset).pad(32);
     b.raw(&vec![0u8; data]);
     b.build()
 }
@@ -45,10 +43,7 @@ fn wrong_magic_and_version() {
         let mut bytes = tiny();
         bytes[4..8].copy_from_slice(&version.to_le_bytes());
         let e = err(bytes);
-        assert!(
-            matches!(e, GgufError::UnsupportedVersion(v) if v == version),
-            "{e}"
-        );
+        assert!(matches!(e, GgufError::UnsupportedVersion(v) if v == version), "{e}");
     }
 }
 
@@ -60,29 +55,17 @@ fn every_truncation_is_an_error() {
         // everything shorter than the data end must fail.
         match GgufFile::from_bytes(&bytes[..len]) {
             Ok(file) => {
-                let end = file
-                    .tensors()
-                    .iter()
-                    .map(|t| file.data_offset() + t.offset as usize + t.n_bytes())
-                    .max();
+                let end = file.tensors().iter().map(|t| file.data_offset() + t.offset as usize + t.n_bytes()).max();
                 assert!(end.unwrap_or(0) <= len, "prefix of {len} bytes parsed");
             }
             Err(e) => assert!(!e.to_string().is_empty()),
         }
     }
-    let data_offset = GgufFile::from_bytes(bytes.as_slice())
-        .unwrap()
-        .data_offset();
+    let data_offset = GgufFile::from_bytes(bytes.as_slice()).unwrap().data_offset();
     let e = err(bytes[..data_offset + 10].to_vec());
     assert!(matches!(e, GgufError::TensorOutOfBounds { .. }), "{e}");
     let e = err(bytes[..1000].to_vec());
-    assert!(
-        matches!(
-            e,
-            GgufError::Truncated { .. } | GgufError::ImplausibleCount { .. }
-        ),
-        "{e}"
-    );
+    assert!(matches!(e, GgufError::Truncated { .. } | GgufError::ImplausibleCount { .. }), "{e}");
     let e = err(bytes[..100].to_vec());
     assert!(matches!(e, GgufError::ImplausibleCount { .. }), "{e}");
 }
@@ -100,10 +83,7 @@ fn absurd_counts_are_refused_before_allocating() {
     let mut b = Builder::header(3, 0, 1);
     b.string("k").u32(9).u32(5).u64(1 << 60).raw(&[0; 64]);
     let e = err(b.build());
-    assert!(
-        matches!(e, GgufError::ImplausibleCount { ref what, .. } if what.contains("\"k\"")),
-        "{e}"
-    );
+    assert!(matches!(e, GgufError::ImplausibleCount { ref what, .. } if what.contains("\"k\"")), "{e}");
     // A string claiming 2^63 bytes.
     let mut b = Builder::header(3, 0, 1);
     b.string("k").u32(8).u64(1 << 63).raw(b"abc");
@@ -118,44 +98,28 @@ fn absurd_counts_are_refused_before_allocating() {
 fn bad_metadata() {
     let mut b = Builder::header(3, 0, 1);
     b.string("k").u32(13).u32(0);
-    assert!(matches!(
-        err(b.build()),
-        GgufError::UnknownValueType { code: 13, .. }
-    ));
+    assert!(matches!(err(b.build()), GgufError::UnknownValueType { code: 13, .. }));
     let mut b = Builder::header(3, 0, 2);
     b.kv_u32("k", 1).kv_u32("k", 2);
     assert!(matches!(err(b.build()), GgufError::DuplicateKey(k) if k == "k"));
     let mut bad_utf8 = Builder::header(3, 0, 1);
     bad_utf8.string("k").u32(8).u64(2).raw(&[0xff, 0xfe]);
-    assert!(matches!(
-        err(bad_utf8.build()),
-        GgufError::InvalidUtf8 { .. }
-    ));
+    assert!(matches!(err(bad_utf8.build()), GgufError::InvalidUtf8 { .. }));
     let mut b = Builder::header(3, 0, 1);
     b.kv_u32("general.alignment", 24);
-    assert!(
-        matches!(err(b.build()), GgufError::InvalidValue { key, .. } if key == "general.alignment")
-    );
+    assert!(matches!(err(b.build()), GgufError::InvalidValue { key, .. } if key == "general.alignment"));
     let mut b = Builder::header(3, 0, 1);
     b.kv_str("general.alignment", "32");
-    assert!(
-        matches!(err(b.build()), GgufError::WrongType { key, .. } if key == "general.alignment")
-    );
+    assert!(matches!(err(b.build()), GgufError::WrongType { key, .. } if key == "general.alignment"));
 }
 
 #[test]
 fn bad_tensor_infos() {
     // Data out of bounds: 8 f32 need 32 bytes, 16 given.
     let e = err(one_tensor(&[8], 0, 0, 16));
-    assert!(
-        matches!(&e, GgufError::TensorOutOfBounds { tensor, end: 32, data_len: 16, .. } if tensor == "w"),
-        "{e}"
-    );
+    assert!(matches!(&e, GgufError::TensorOutOfBounds { tensor, end: 32, data_len: 16, .. } if tensor == "w"), "{e}");
     // Offset far past the end, and offset + size overflowing.
-    assert!(matches!(
-        err(one_tensor(&[8], 0, 1 << 40, 32)),
-        GgufError::TensorOutOfBounds { .. }
-    ));
+    assert!(matches!(err(one_tensor(&[8], 0, 1 << 40, 32)), GgufError::TensorOutOfBounds { .. }));
     assert!(matches!(
         err(one_tensor(&[8], 0, u64::MAX - 31, 32)),
         GgufError::InvalidTensor { .. } | GgufError::TensorOutOfBounds { .. }
@@ -164,14 +128,8 @@ fn bad_tensor_infos() {
     let e = err(one_tensor(&[8], 0, 4, 64));
     assert!(e.to_string().contains("alignment"), "{e}");
     // Unknown type code, partial blocks, too many dims, dimension overflow.
-    assert!(matches!(
-        err(one_tensor(&[8], 4, 0, 32)),
-        GgufError::UnknownTensorType { code: 4, .. }
-    ));
-    assert!(matches!(
-        err(one_tensor(&[8], 99, 0, 32)),
-        GgufError::UnknownTensorType { code: 99, .. }
-    ));
+    assert!(matches!(err(one_tensor(&[8], 4, 0, 32)), GgufError::UnknownTensorType { code: 4, .. }));
+    assert!(matches!(err(one_tensor(&[8], 99, 0, 32)), GgufError::UnknownTensorType { code: 99, .. }));
     let e = err(one_tensor(&[8], 8, 0, 64));
     assert!(e.to_string().contains("block size"), "{e}");
     let e = err(one_tensor(&[1, 1, 1, 1, 8], 0, 0, 32));
@@ -180,10 +138,7 @@ fn bad_tensor_infos() {
     assert!(e.to_string().contains("overflow"), "{e}");
     // Duplicate names.
     let mut b = Builder::header(3, 2, 0);
-    b.tensor("w", &[8], 0, 0)
-        .tensor("w", &[8], 0, 32)
-        .pad(32)
-        .raw(&[0; 64]);
+    b.tensor("w", &[8], 0, 0).tensor("w", &[8], 0, 32).pad(32).raw(&[0; 64]);
     assert!(matches!(err(b.build()), GgufError::DuplicateTensor(n) if n == "w"));
 }
 

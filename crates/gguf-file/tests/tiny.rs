@@ -37,23 +37,12 @@ fn header_and_layout_match_gguf_py() {
     let file = open();
     let fx = common::fixture("tiny.json");
     assert_eq!(file.version(), 3);
-    assert_eq!(
-        file.header().tensor_count,
-        fx["tensor_count"].as_u64().unwrap()
-    );
+    assert_eq!(file.header().tensor_count, fx["tensor_count"].as_u64().unwrap());
     assert_eq!(file.header().kv_count, fx["kv_count"].as_u64().unwrap());
     assert_eq!(file.alignment(), fx["alignment"].as_u64().unwrap());
-    assert_eq!(
-        file.data_offset() as u64,
-        fx["data_offset"].as_u64().unwrap()
-    );
+    assert_eq!(file.data_offset() as u64, fx["data_offset"].as_u64().unwrap());
     let names: Vec<&str> = file.tensors().iter().map(|t| t.name.as_str()).collect();
-    let expected: Vec<&str> = fx["tensors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["name"].as_str().unwrap())
-        .collect();
+    let expected: Vec<&str> = fx["tensors"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
     assert_eq!(names, expected);
 }
 
@@ -66,19 +55,11 @@ fn metadata_of_every_value_type() {
     assert!(expected.len() >= 19);
     for (key, want) in expected {
         let got = meta.get(key).unwrap_or_else(|| panic!("{key} missing"));
-        assert_eq!(
-            got.value_type().name(),
-            want["type"].as_str().unwrap(),
-            "{key}"
-        );
+        assert_eq!(got.value_type().name(), want["type"].as_str().unwrap(), "{key}");
         if let (Value::Array(a), Some(sub)) = (got, want.get("sub_type")) {
             assert_eq!(a.elem_type().name(), sub.as_str().unwrap(), "{key}");
         }
-        assert!(
-            same(got, &want["value"]),
-            "{key}: {got:?} vs {}",
-            want["value"]
-        );
+        assert!(same(got, &want["value"]), "{key}: {got:?} vs {}", want["value"]);
     }
     // Typed getters.
     assert_eq!(meta.get_u8("test.u8").unwrap(), 200);
@@ -87,54 +68,24 @@ fn metadata_of_every_value_type() {
     assert_eq!(meta.get_i16("test.i16").unwrap(), -30000);
     assert_eq!(meta.get_u32("test.u32").unwrap(), 4_000_000_000);
     assert_eq!(meta.get_i32("test.i32").unwrap(), -2_000_000_000);
-    assert_eq!(
-        meta.get_u64("test.u64").unwrap(),
-        18_000_000_000_000_000_000
-    );
-    assert_eq!(
-        meta.get_i64("test.i64").unwrap(),
-        -9_000_000_000_000_000_000
-    );
+    assert_eq!(meta.get_u64("test.u64").unwrap(), 18_000_000_000_000_000_000);
+    assert_eq!(meta.get_i64("test.i64").unwrap(), -9_000_000_000_000_000_000);
     assert_eq!(meta.get_f32("test.f32").unwrap(), 0.1f32);
     assert_eq!(meta.get_f64("test.f64").unwrap(), std::f64::consts::E);
     assert!(meta.get_bool("test.bool_true").unwrap());
     assert!(!meta.get_bool("test.bool_false").unwrap());
     assert_eq!(meta.get_str("test.string").unwrap(), "héllo, wörld ✓");
-    assert_eq!(
-        meta.get_str_array("test.array_string").unwrap(),
-        vec!["a", "", "ü ✓"]
-    );
-    assert_eq!(
-        meta.get_int_array("test.array_i32").unwrap(),
-        vec![1, -2, 3]
-    );
+    assert_eq!(meta.get_str_array("test.array_string").unwrap(), vec!["a", "", "ü ✓"]);
+    assert_eq!(meta.get_int_array("test.array_i32").unwrap(), vec![1, -2, 3]);
     assert_eq!(meta.get_usize("llama.block_count").unwrap(), 2);
-    assert_eq!(
-        meta.get_array("test.array_nested")
-            .unwrap()
-            .elem_type()
-            .name(),
-        "ARRAY"
-    );
+    assert_eq!(meta.get_array("test.array_nested").unwrap().elem_type().name(), "ARRAY");
     // Errors name the key and the types.
     let err = meta.get_f32("test.string").unwrap_err();
-    assert!(
-        matches!(&err, GgufError::WrongType { key, .. } if key == "test.string"),
-        "{err}"
-    );
-    let err = meta
-        .get_str_array("test.array_i32")
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.contains("test.array_i32") && err.contains("ARRAY[INT32]"),
-        "{err}"
-    );
+    assert!(matches!(&err, GgufError::WrongType { key, .. } if key == "test.string"), "{err}");
+    let err = meta.get_str_array("test.array_i32").unwrap_err().to_string();
+    assert!(err.contains("test.array_i32") && err.contains("ARRAY[INT32]"), "{err}");
     let err = meta.get_u32("llama.embedding_length").unwrap_err();
-    assert!(
-        matches!(&err, GgufError::MissingKey(k) if k == "llama.embedding_length"),
-        "{err}"
-    );
+    assert!(matches!(&err, GgufError::MissingKey(k) if k == "llama.embedding_length"), "{err}");
 }
 
 #[test]
@@ -145,19 +96,9 @@ fn tensor_infos_match_gguf_py() {
         let name = t["name"].as_str().unwrap();
         let info = file.tensor_info(name).unwrap();
         assert_eq!(info.ggml_type.name(), t["type"].as_str().unwrap(), "{name}");
-        let dims: Vec<u64> = t["dims"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| d.as_u64().unwrap())
-            .collect();
+        let dims: Vec<u64> = t["dims"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap()).collect();
         assert_eq!(info.dims, dims, "{name}");
-        let shape: Vec<usize> = t["shape"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| d.as_u64().unwrap() as usize)
-            .collect();
+        let shape: Vec<usize> = t["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
         assert_eq!(info.shape(), shape, "{name}");
         assert_eq!(info.offset, t["offset"].as_u64().unwrap(), "{name}");
         assert_eq!(file.tensor(name).unwrap().data().len(), info.n_bytes());
@@ -195,14 +136,7 @@ fn dequantized_values_are_bit_identical_to_gguf_py() {
         assert_eq!(out, got);
         assert!(view.dequantize_into(&mut out[1..]).is_err());
     }
-    for ty in [
-        GgmlType::F32,
-        GgmlType::F16,
-        GgmlType::BF16,
-        GgmlType::Q8_0,
-        GgmlType::Q4_0,
-        GgmlType::Q4_1,
-    ] {
+    for ty in [GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_1] {
         assert!(seen.contains(&ty), "fixture lacks {ty}");
     }
 }
@@ -226,10 +160,7 @@ fn from_bytes_equals_open() {
     let mapped = open();
     assert_eq!(owned.metadata(), mapped.metadata());
     assert_eq!(owned.tensors(), mapped.tensors());
-    assert_eq!(
-        owned.dequantize_f32("t.q8_0").unwrap(),
-        mapped.dequantize_f32("t.q8_0").unwrap()
-    );
+    assert_eq!(owned.dequantize_f32("t.q8_0").unwrap(), mapped.dequantize_f32("t.q8_0").unwrap());
     assert_eq!(owned.bytes(), bytes.as_slice());
 }
 

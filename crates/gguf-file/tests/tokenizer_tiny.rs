@@ -6,10 +6,7 @@ mod common;
 use gguf_file::{GgufFile, GgufTokenizer, Metadata, PreTokenizerKind, Value};
 
 fn metadata() -> Metadata {
-    GgufFile::open(common::reference("tiny_tokenizer.gguf"))
-        .unwrap()
-        .metadata()
-        .clone()
+    GgufFile::open(common::reference("tiny_tokenizer.gguf")).unwrap().metadata().clone()
 }
 
 fn check(pre: &str, kind: PreTokenizerKind) {
@@ -25,19 +22,10 @@ fn check(pre: &str, kind: PreTokenizerKind) {
     assert!(corpus.len() >= 20);
     for ((text, want), dec) in corpus.iter().zip(expected).zip(decoded) {
         let text = text.as_str().unwrap();
-        let want: Vec<u32> = want
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_u64().unwrap() as u32)
-            .collect();
+        let want: Vec<u32> = want.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect();
         let got = tok.encode(text, true).unwrap();
         assert_eq!(got, want, "pre {pre}, text {text:?}");
-        assert_eq!(
-            tok.decode(&got, false).unwrap(),
-            dec.as_str().unwrap(),
-            "pre {pre}, text {text:?}"
-        );
+        assert_eq!(tok.decode(&got, false).unwrap(), dec.as_str().unwrap(), "pre {pre}, text {text:?}");
     }
 }
 
@@ -60,24 +48,15 @@ fn llama_bpe_pre_matches_reference() {
 fn digits_are_split_before_whitespace_runs() {
     // The one case in the corpus where the digit split changes the ids: "x   12" is
     // x / "   " / 1 / 2 with it, and x / "  " / " 1" / 2 (→ x, ĠĠ, Ġ, 1, 2) without.
-    let tok = GgufFile::open(common::reference("tiny_tokenizer.gguf"))
-        .unwrap()
-        .tokenizer()
-        .unwrap();
+    let tok = GgufFile::open(common::reference("tiny_tokenizer.gguf")).unwrap().tokenizer().unwrap();
     assert_eq!(tok.encode("x   12", false).unwrap(), vec![104, 333, 33, 34]);
 }
 
 #[test]
 fn special_ids_and_settings() {
-    let tok = GgufFile::open(common::reference("tiny_tokenizer.gguf"))
-        .unwrap()
-        .tokenizer()
-        .unwrap();
+    let tok = GgufFile::open(common::reference("tiny_tokenizer.gguf")).unwrap().tokenizer().unwrap();
     assert_eq!(tok.pre(), Some("smollm"));
-    assert_eq!(
-        (tok.bos_id(), tok.eos_id(), tok.unk_id(), tok.pad_id()),
-        (Some(1), Some(2), Some(0), Some(2))
-    );
+    assert_eq!((tok.bos_id(), tok.eos_id(), tok.unk_id(), tok.pad_id()), (Some(1), Some(2), Some(0), Some(2)));
     assert!(!tok.add_bos() && !tok.add_eos());
     assert!(tok.chat_template().unwrap().contains("<|im_start|>"));
     // Control tokens are matched whole and can be skipped when decoding.

@@ -18,17 +18,10 @@ fn decode_step(c: &mut Criterion) {
     let _guard = tch::no_grad_guard();
     let model = common::small_gpt2(Kind::Float, 0);
     let mut group = c.benchmark_group("decode_step");
-    group
-        .sample_size(10)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
+    group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
     for batch in [1i64, 8] {
-        let prompt = Tensor::arange(batch * 32, (Kind::Int64, tch::Device::Cpu))
-            .remainder(8191)
-            .view([batch, 32]);
-        let prefill = model
-            .forward(&prompt, None, None, ForwardOptions::eval().last_only())
-            .expect("prefill");
+        let prompt = Tensor::arange(batch * 32, (Kind::Int64, tch::Device::Cpu)).remainder(8191).view([batch, 32]);
+        let prefill = model.forward(&prompt, None, None, ForwardOptions::eval().last_only()).expect("prefill");
         let rows: Vec<i64> = (0..batch).collect();
         let next = Tensor::full([batch, 1], 7, (Kind::Int64, tch::Device::Cpu));
         group.throughput(Throughput::Elements(batch as u64));
@@ -36,11 +29,7 @@ fn decode_step(c: &mut Criterion) {
             b.iter_batched(
                 // A fresh copy of the prompt's cache each time (forward consumes it).
                 || prefill.cache.select_rows(&rows).expect("cache copy"),
-                |cache| {
-                    model
-                        .forward(&next, None, Some(cache), ForwardOptions::eval())
-                        .expect("decode step")
-                },
+                |cache| model.forward(&next, None, Some(cache), ForwardOptions::eval()).expect("decode step"),
                 BatchSize::SmallInput,
             )
         });

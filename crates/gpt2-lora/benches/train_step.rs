@@ -51,9 +51,7 @@ fn train_step(c: &mut Criterion) {
             ..TrainConfig::default()
         };
         let mut trainer = Trainer::new(cfg).expect("config");
-        group.bench_function(name, |b| {
-            b.iter(|| trainer.train(&mut model, &data, None).expect("step"))
-        });
+        group.bench_function(name, |b| b.iter(|| trainer.train(&mut model, &data, None).expect("step")));
     }
     group.finish();
 }

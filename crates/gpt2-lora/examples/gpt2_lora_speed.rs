@@ -28,8 +28,8 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use gpt2_lora::{
-    generate, CausalLm, Example, GenerateConfig, Gpt2, Gpt2Config, Llama, LoadOptions, LoraConfig,
-    LoraModel, Schedule, TrainConfig, Trainer,
+    generate, CausalLm, Example, GenerateConfig, Gpt2, Gpt2Config, Llama, LoadOptions, LoraConfig, LoraModel, Schedule,
+    TrainConfig, Trainer,
 };
 use serde_json::{json, Value};
 use tch::{Device, Kind, Tensor};
@@ -111,9 +111,8 @@ struct Args {
 /// A GPT-2 or Llama HF directory, by its config's `model_type`.
 fn load_dir(dir: &std::path::Path, options: LoadOptions) -> Result<Box<dyn CausalLm + Send>> {
     let path = dir.join("config.json");
-    let config: Value = serde_json::from_str(
-        &std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?,
-    )?;
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?)?;
     Ok(match config["model_type"].as_str() {
         Some("llama") => Box::new(Llama::from_pretrained(dir, options)?),
         _ => Box::new(Gpt2::from_pretrained(dir, options)?),
@@ -152,20 +151,11 @@ fn gemm_peak(kind: Kind) -> f64 {
 fn time_generation<M: CausalLm>(model: &M, batch: usize, args: &Args) -> Result<Value> {
     let vocab = model.info().vocab_size as i64;
     let prompts: Vec<Vec<i64>> = (0..batch as i64)
-        .map(|r| {
-            (0..args.prompt_len as i64)
-                .map(|j| (r * 7919 + j * 104_729 + 17) % (vocab - 1))
-                .collect()
-        })
+        .map(|r| (0..args.prompt_len as i64).map(|j| (r * 7919 + j * 104_729 + 17) % (vocab - 1)).collect())
         .collect();
     // -1 is never produced, so every row runs to `new_tokens`.
     let cfg = GenerateConfig::greedy(args.new_tokens).with_stop_tokens([-1]);
-    generate(
-        model,
-        &prompts,
-        &GenerateConfig::greedy(2).with_stop_tokens([-1]),
-        None,
-    )?;
+    generate(model, &prompts, &GenerateConfig::greedy(2).with_stop_tokens([-1]), None)?;
     let mut best = f64::INFINITY;
     let mut tokens = Vec::new();
     for _ in 0..2 {
@@ -188,10 +178,7 @@ fn main() -> Result<()> {
     let args = Args::parse();
     tch::set_num_threads(args.threads);
     let kind = kind_of(&args.kind)?;
-    let options = LoadOptions {
-        device: Device::Cpu,
-        kind,
-    };
+    let options = LoadOptions { device: Device::Cpu, kind };
     let base: Box<dyn CausalLm + Send> = match (&args.load_model, &args.gguf) {
         (Some(dir), _) => load_dir(dir, options)?,
         (None, Some(path)) => {
@@ -220,26 +207,15 @@ fn main() -> Result<()> {
             if kind == Kind::Float {
                 Box::new(m)
             } else {
-                let dir = args
-                    .save_model
-                    .as_ref()
-                    .context("--kind bf16 with a random model needs --save-model")?;
+                let dir = args.save_model.as_ref().context("--kind bf16 with a random model needs --save-model")?;
                 Box::new(Gpt2::from_pretrained(dir, options)?)
             }
         }
     };
     // Hidden width: the input size of the first targetable layer (GPT-2 c_attn, Llama q_proj).
-    let e = base
-        .linears()
-        .first()
-        .map(|(_, l)| l.in_features() as f64)
-        .context("the model has no linear layer")?;
+    let e = base.linears().first().map(|(_, l)| l.in_features() as f64).context("the model has no linear layer")?;
     let v = base.info().vocab_size as f64;
-    let linear_params: f64 = base
-        .linears()
-        .iter()
-        .map(|(_, l)| l.weight().numel() as f64)
-        .sum();
+    let linear_params: f64 = base.linears().iter().map(|(_, l)| l.weight().numel() as f64).sum();
     let mut out = json!({
         "impl": "gpt2-lora (tch)",
         "kind": args.kind,
@@ -249,8 +225,7 @@ fn main() -> Result<()> {
 
     if args.steps > 0 {
         let path = args.data.as_ref().context("--data is needed to train")?;
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let data: Vec<Example> = serde_json::from_str(&text).context("parsing the examples")?;
         let lora = LoraConfig::default()
             .with_r(args.rank)
@@ -271,11 +246,7 @@ fn main() -> Result<()> {
             progress: false,
             ..TrainConfig::default()
         };
-        let plan = plan_steps(
-            &Trainer::new(train_cfg(1))?,
-            &data,
-            args.warmup.max(args.steps),
-        );
+        let plan = plan_steps(&Trainer::new(train_cfg(1))?, &data, args.warmup.max(args.steps));
         if let Some(p) = &args.write_plan {
             std::fs::write(p, serde_json::to_string(&plan)?)?;
         }

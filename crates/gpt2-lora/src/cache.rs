@@ -31,11 +31,7 @@ pub struct KvCache {
 impl KvCache {
     /// Assembles a cache; used by model implementations.
     pub fn from_parts(layers: Vec<LayerKv>, key_mask: Tensor, seen: Tensor) -> Self {
-        Self {
-            layers,
-            key_mask,
-            seen,
-        }
+        Self { layers, key_mask, seen }
     }
 
     /// The per-layer keys and values.
@@ -69,20 +65,13 @@ impl KvCache {
     pub fn select_rows(&self, rows: &[i64]) -> Result<KvCache> {
         let n = self.batch_size() as i64;
         if let Some(&bad) = rows.iter().find(|&&r| r < 0 || r >= n) {
-            return Err(Error::invalid(format!(
-                "cache row {bad} out of range for batch of {n}"
-            )));
+            return Err(Error::invalid(format!("cache row {bad} out of range for batch of {n}")));
         }
         let idx = Tensor::from_slice(rows).to_device(self.key_mask.device());
         let layers = self
             .layers
             .iter()
-            .map(|l| {
-                Ok(LayerKv {
-                    k: l.k.f_index_select(0, &idx)?,
-                    v: l.v.f_index_select(0, &idx)?,
-                })
-            })
+            .map(|l| Ok(LayerKv { k: l.k.f_index_select(0, &idx)?, v: l.v.f_index_select(0, &idx)? }))
             .collect::<Result<Vec<_>>>()?;
         Ok(KvCache {
             layers,
@@ -99,10 +88,7 @@ pub(crate) fn per_layer(cache: Option<KvCache>, n_layers: usize) -> Result<Vec<O
         Some(c) => {
             let (layers, _, _) = c.into_parts();
             if layers.len() != n_layers {
-                return Err(Error::invalid(format!(
-                    "cache has {} layers, model has {n_layers}",
-                    layers.len()
-                )));
+                return Err(Error::invalid(format!("cache has {} layers, model has {n_layers}", layers.len())));
             }
             Ok(layers.into_iter().map(Some).collect())
         }
@@ -136,9 +122,7 @@ impl AttentionPlan {
     ) -> Result<Self> {
         let size = input_ids.size();
         let [b, t] = size[..] else {
-            return Err(Error::invalid(format!(
-                "input_ids must be [batch, seq], got {size:?}"
-            )));
+            return Err(Error::invalid(format!("input_ids must be [batch, seq], got {size:?}")));
         };
         if b == 0 || t == 0 {
             return Err(Error::invalid(format!("input_ids is empty ({size:?})")));
@@ -147,10 +131,7 @@ impl AttentionPlan {
         let mask = match attention_mask {
             Some(m) => {
                 if m.size() != size {
-                    return Err(Error::invalid(format!(
-                        "attention_mask has shape {:?}, input_ids {size:?}",
-                        m.size()
-                    )));
+                    return Err(Error::invalid(format!("attention_mask has shape {:?}, input_ids {size:?}", m.size())));
                 }
                 m.f_to_device(device)?.f_ne(0)?
             }
@@ -159,10 +140,7 @@ impl AttentionPlan {
         let (past_mask, past_seen) = match cache {
             Some(c) => {
                 if c.batch_size() as i64 != b {
-                    return Err(Error::invalid(format!(
-                        "cache holds {} rows, input has {b}",
-                        c.batch_size()
-                    )));
+                    return Err(Error::invalid(format!("cache holds {} rows, input has {b}", c.batch_size())));
                 }
                 (Some(&c.key_mask), c.seen.shallow_clone())
             }
@@ -172,22 +150,11 @@ impl AttentionPlan {
         let counts = mask.f_sum_dim_intlist(1, false, Kind::Int64)?;
         let seen = past_seen.f_add(&counts)?;
         let seen_host = Vec::<i64>::try_from(&seen.f_to_device(Device::Cpu)?)?;
-        if let Some((index, &len)) = seen_host
-            .iter()
-            .enumerate()
-            .find(|(_, &s)| s as usize > context)
-        {
-            return Err(Error::SequenceTooLong {
-                index,
-                len: len as usize,
-                max: context,
-            });
+        if let Some((index, &len)) = seen_host.iter().enumerate().find(|(_, &s)| s as usize > context) {
+            return Err(Error::SequenceTooLong { index, len: len as usize, max: context });
         }
-        let positions = past_seen
-            .f_unsqueeze(1)?
-            .f_add(&mask.f_cumsum(1, Kind::Int64)?)?
-            .f_sub_scalar(1)?
-            .f_clamp_min(0)?;
+        let positions =
+            past_seen.f_unsqueeze(1)?.f_add(&mask.f_cumsum(1, Kind::Int64)?)?.f_sub_scalar(1)?.f_clamp_min(0)?;
         let key_mask = match past_mask {
             Some(pm) => Tensor::f_cat(&[pm, &mask], 1)?,
             None => mask.shallow_clone(),
@@ -200,22 +167,14 @@ impl AttentionPlan {
             // real tokens. It may always see itself, so that padding queries never have an empty
             // row (which would give NaN and leak into later layers).
             let s = past + t;
-            let q_idx =
-                Tensor::f_arange_start(past, past + t, (Kind::Int64, device))?.f_unsqueeze(1)?;
+            let q_idx = Tensor::f_arange_start(past, past + t, (Kind::Int64, device))?.f_unsqueeze(1)?;
             let k_idx = Tensor::f_arange(s, (Kind::Int64, device))?.f_unsqueeze(0)?;
             let causal = k_idx.f_le_tensor(&q_idx)?; // [t, s]
             let diag = k_idx.f_eq_tensor(&q_idx)?; // [t, s]
-            let allowed = causal
-                .f_unsqueeze(0)?
-                .f_logical_and(&key_mask.f_unsqueeze(1)?)?
-                .f_logical_or(&diag.f_unsqueeze(0)?)?;
+            let allowed =
+                causal.f_unsqueeze(0)?.f_logical_and(&key_mask.f_unsqueeze(1)?)?.f_logical_or(&diag.f_unsqueeze(0)?)?;
             Some(allowed.f_unsqueeze(1)?)
         };
-        Ok(Self {
-            positions,
-            mask: attn_mask,
-            key_mask,
-            seen,
-        })
+        Ok(Self { positions, mask: attn_mask, key_mask, seen })
     }
 }

@@ -25,9 +25,7 @@ impl Activation {
             "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Ok(Self::GeluTanh),
             "gelu" => Ok(Self::Gelu),
             "relu" => Ok(Self::Relu),
-            other => Err(Error::config(format!(
-                "unsupported activation_function `{other}`"
-            ))),
+            other => Err(Error::config(format!("unsupported activation_function `{other}`"))),
         }
     }
 }
@@ -107,15 +105,11 @@ impl HfGpt2Config {
     pub fn into_config(self) -> Result<Gpt2Config> {
         if let Some(mt) = &self.model_type {
             if mt != "gpt2" {
-                return Err(Error::config(format!(
-                    "model_type is `{mt}`, expected `gpt2`"
-                )));
+                return Err(Error::config(format!("model_type is `{mt}`, expected `gpt2`")));
             }
         }
         if self.tie_word_embeddings == Some(false) {
-            return Err(Error::config(
-                "untied LM heads (tie_word_embeddings: false) are not supported",
-            ));
+            return Err(Error::config("untied LM heads (tie_word_embeddings: false) are not supported"));
         }
         if self.add_cross_attention == Some(true) {
             return Err(Error::config("add_cross_attention: true is not supported"));
@@ -128,9 +122,7 @@ impl HfGpt2Config {
             n_layer: self.n_layer.unwrap_or(12),
             n_head: self.n_head.unwrap_or(12),
             n_inner: self.n_inner.unwrap_or(4 * n_embd),
-            activation: Activation::from_hf(
-                self.activation_function.as_deref().unwrap_or("gelu_new"),
-            )?,
+            activation: Activation::from_hf(self.activation_function.as_deref().unwrap_or("gelu_new"))?,
             resid_pdrop: self.resid_pdrop.unwrap_or(0.1),
             embd_pdrop: self.embd_pdrop.unwrap_or(0.1),
             attn_pdrop: self.attn_pdrop.unwrap_or(0.1),
@@ -138,10 +130,7 @@ impl HfGpt2Config {
             scale_attn_weights: self.scale_attn_weights.unwrap_or(true),
             scale_attn_by_inverse_layer_idx: self.scale_attn_by_inverse_layer_idx.unwrap_or(false),
             bos_token_id: self.bos_token_id.unwrap_or(50256),
-            eos_token_ids: self
-                .eos_token_id
-                .map(|e| e.to_vec())
-                .unwrap_or_else(|| vec![50256]),
+            eos_token_ids: self.eos_token_id.map(|e| e.to_vec()).unwrap_or_else(|| vec![50256]),
             pad_token_id: self.pad_token_id,
         };
         cfg.validate()?;
@@ -213,18 +202,10 @@ impl Gpt2Config {
     /// Reads and validates a HF `config.json`.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        HfGpt2Config::from_file(path)?
-            .into_config()
-            .map_err(|e| match e {
-                Error::Config {
-                    path: None,
-                    message,
-                } => Error::Config {
-                    path: Some(path.into()),
-                    message,
-                },
-                e => e,
-            })
+        HfGpt2Config::from_file(path)?.into_config().map_err(|e| match e {
+            Error::Config { path: None, message } => Error::Config { path: Some(path.into()), message },
+            e => e,
+        })
     }
 
     /// Checks that the sizes are positive and consistent.
@@ -247,11 +228,9 @@ impl Gpt2Config {
                 self.n_embd, self.n_head
             )));
         }
-        for (name, p) in [
-            ("resid_pdrop", self.resid_pdrop),
-            ("embd_pdrop", self.embd_pdrop),
-            ("attn_pdrop", self.attn_pdrop),
-        ] {
+        for (name, p) in
+            [("resid_pdrop", self.resid_pdrop), ("embd_pdrop", self.embd_pdrop), ("attn_pdrop", self.attn_pdrop)]
+        {
             if !(0.0..1.0).contains(&p) {
                 return Err(Error::config(format!("{name} must be in [0, 1), got {p}")));
             }
@@ -306,8 +285,7 @@ mod tests {
 
     #[test]
     fn defaults_fill_in() {
-        let hf: HfGpt2Config =
-            serde_json::from_str(r#"{"n_layer": 2, "eos_token_id": [1, 2]}"#).unwrap();
+        let hf: HfGpt2Config = serde_json::from_str(r#"{"n_layer": 2, "eos_token_id": [1, 2]}"#).unwrap();
         let cfg = hf.into_config().unwrap();
         assert_eq!(cfg.n_layer, 2);
         assert_eq!(cfg.n_embd, 768);

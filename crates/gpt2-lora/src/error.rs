@@ -158,24 +158,15 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io {
-            path: path.into(),
-            source,
-        }
+        Error::Io { path: path.into(), source }
     }
 
     pub(crate) fn config(message: impl Into<String>) -> Self {
-        Error::Config {
-            path: None,
-            message: message.into(),
-        }
+        Error::Config { path: None, message: message.into() }
     }
 
     pub(crate) fn adapter(path: Option<PathBuf>, message: impl Into<String>) -> Self {
-        Error::Adapter {
-            path,
-            message: message.into(),
-        }
+        Error::Adapter { path, message: message.into() }
     }
 
     pub(crate) fn invalid(message: impl Into<String>) -> Self {

@@ -43,23 +43,13 @@ pub struct GenerateConfig {
 impl GenerateConfig {
     /// Greedy decoding of up to `max_new_tokens`.
     pub fn greedy(max_new_tokens: usize) -> Self {
-        Self {
-            max_new_tokens,
-            sampling: Sampling::Greedy,
-            seed: 0,
-            stop_tokens: Vec::new(),
-            pad_token_id: 0,
-        }
+        Self { max_new_tokens, sampling: Sampling::Greedy, seed: 0, stop_tokens: Vec::new(), pad_token_id: 0 }
     }
 
     /// Sampling at `temperature` with a seed.
     pub fn sample(max_new_tokens: usize, temperature: f64, seed: u64) -> Self {
         Self {
-            sampling: Sampling::Sample {
-                temperature,
-                top_k: None,
-                top_p: None,
-            },
+            sampling: Sampling::Sample { temperature, top_k: None, top_p: None },
             seed,
             ..Self::greedy(max_new_tokens)
         }
@@ -88,16 +78,9 @@ impl GenerateConfig {
     }
 
     fn validate(&self) -> Result<()> {
-        if let Sampling::Sample {
-            temperature,
-            top_k,
-            top_p,
-        } = &self.sampling
-        {
+        if let Sampling::Sample { temperature, top_k, top_p } = &self.sampling {
             if !temperature.is_finite() || *temperature <= 0.0 {
-                return Err(Error::invalid(format!(
-                    "temperature must be positive, got {temperature}"
-                )));
+                return Err(Error::invalid(format!("temperature must be positive, got {temperature}")));
             }
             if *top_k == Some(0) {
                 return Err(Error::invalid("top_k must be at least 1"));
@@ -170,9 +153,7 @@ pub struct AllowedTokens {
 impl AllowedTokens {
     /// Allows exactly `allowed`.
     pub fn new(allowed: impl IntoIterator<Item = i64>) -> Self {
-        Self {
-            allowed: allowed.into_iter().collect(),
-        }
+        Self { allowed: allowed.into_iter().collect() }
     }
 }
 
@@ -180,10 +161,7 @@ impl LogitsProcessor for AllowedTokens {
     fn process(&mut self, _ctx: &StepContext<'_>, logits: &Tensor) -> Result<Tensor> {
         let v = logits.size().last().copied().unwrap_or(0);
         if let Some(&bad) = self.allowed.iter().find(|&&t| t < 0 || t >= v) {
-            return Err(Error::TokenOutOfRange {
-                id: bad,
-                vocab_size: v as usize,
-            });
+            return Err(Error::TokenOutOfRange { id: bad, vocab_size: v as usize });
         }
         let idx = Tensor::from_slice(&self.allowed).to_device(logits.device());
         let keep = Tensor::f_zeros([v], (Kind::Bool, logits.device()))?.f_index_fill(0, &idx, 1)?;
@@ -202,29 +180,17 @@ fn check_sequences(seqs: &[Vec<i64>], vocab: usize, context: usize, reserve: usi
             return Err(Error::invalid(format!("sequence {i} is empty")));
         }
         if s.len() + reserve > context {
-            return Err(Error::SequenceTooLong {
-                index: i,
-                len: s.len() + reserve,
-                max: context,
-            });
+            return Err(Error::SequenceTooLong { index: i, len: s.len() + reserve, max: context });
         }
         if let Some(&id) = s.iter().find(|&&t| t < 0 || t as usize >= vocab) {
-            return Err(Error::TokenOutOfRange {
-                id,
-                vocab_size: vocab,
-            });
+            return Err(Error::TokenOutOfRange { id, vocab_size: vocab });
         }
     }
     Ok(())
 }
 
 /// Pads `seqs` to a `[n, width]` id tensor and mask; `left` puts padding first.
-pub(crate) fn pad_batch(
-    seqs: &[&[i64]],
-    pad: i64,
-    left: bool,
-    device: Device,
-) -> Result<(Tensor, Tensor)> {
+pub(crate) fn pad_batch(seqs: &[&[i64]], pad: i64, left: bool, device: Device) -> Result<(Tensor, Tensor)> {
     let width = seqs.iter().map(|s| s.len()).max().unwrap_or(0);
     let mut ids = Vec::with_capacity(seqs.len() * width);
     let mut mask = Vec::with_capacity(seqs.len() * width);
@@ -243,12 +209,8 @@ pub(crate) fn pad_batch(
     }
     let shape = [seqs.len() as i64, width as i64];
     Ok((
-        Tensor::from_slice(&ids)
-            .f_reshape(shape)?
-            .f_to_device(device)?,
-        Tensor::from_slice(&mask)
-            .f_reshape(shape)?
-            .f_to_device(device)?,
+        Tensor::from_slice(&ids).f_reshape(shape)?.f_to_device(device)?,
+        Tensor::from_slice(&mask).f_reshape(shape)?.f_to_device(device)?,
     ))
 }
 
@@ -262,11 +224,7 @@ fn choose(row: &[f32], sampling: &Sampling, rng: &mut ChaCha8Rng) -> Option<i64>
         .filter(|(_, x)| x.is_finite() || **x == f32::INFINITY)?;
     let (temperature, top_k, top_p) = match sampling {
         Sampling::Greedy => return Some(best.0 as i64),
-        Sampling::Sample {
-            temperature,
-            top_k,
-            top_p,
-        } => (*temperature, *top_k, *top_p),
+        Sampling::Sample { temperature, top_k, top_p } => (*temperature, *top_k, *top_p),
     };
     let max = *best.1 as f64;
     let mut cand: Vec<(usize, f64)> = row
@@ -318,11 +276,8 @@ pub fn generate<M: CausalLm + ?Sized>(
     config.validate()?;
     let info = model.info();
     check_sequences(prompts, info.vocab_size, info.context_len, 1)?;
-    let stop: Vec<i64> = if config.stop_tokens.is_empty() {
-        info.eos_token_ids.clone()
-    } else {
-        config.stop_tokens.clone()
-    };
+    let stop: Vec<i64> =
+        if config.stop_tokens.is_empty() { info.eos_token_ids.clone() } else { config.stop_tokens.clone() };
     let device = model.device();
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
     let n = prompts.len();
@@ -331,10 +286,7 @@ pub fn generate<M: CausalLm + ?Sized>(
     if config.max_new_tokens == 0 {
         return Ok(generated
             .into_iter()
-            .map(|tokens| Generation {
-                tokens,
-                stop_reason: StopReason::MaxTokens,
-            })
+            .map(|tokens| Generation { tokens, stop_reason: StopReason::MaxTokens })
             .collect());
     }
     let refs: Vec<&[i64]> = prompts.iter().map(|p| p.as_slice()).collect();
@@ -346,36 +298,19 @@ pub fn generate<M: CausalLm + ?Sized>(
     for step in 0..config.max_new_tokens {
         let mut logits = out.logits.f_select(1, -1)?.f_to_kind(Kind::Float)?;
         if let Some(p) = processor.as_deref_mut() {
-            let ctx = StepContext {
-                step,
-                rows: &rows,
-                prompts,
-                generated: &generated,
-            };
+            let ctx = StepContext { step, rows: &rows, prompts, generated: &generated };
             logits = p.process(&ctx, &logits)?;
             if logits.size() != [rows.len() as i64, info.vocab_size as i64] {
-                return Err(Error::invalid(format!(
-                    "logits processor returned shape {:?}",
-                    logits.size()
-                )));
+                return Err(Error::invalid(format!("logits processor returned shape {:?}", logits.size())));
             }
         }
-        let host = Vec::<f32>::try_from(
-            &logits
-                .f_to_device(Device::Cpu)?
-                .f_contiguous()?
-                .f_view([-1])?,
-        )?;
+        let host = Vec::<f32>::try_from(&logits.f_to_device(Device::Cpu)?.f_contiguous()?.f_view([-1])?)?;
         let v = info.vocab_size;
         let mut next = Vec::with_capacity(rows.len());
         let mut keep = Vec::with_capacity(rows.len());
         for (b, &r) in rows.iter().enumerate() {
-            let tok =
-                choose(&host[b * v..(b + 1) * v], &config.sampling, &mut rng).ok_or_else(|| {
-                    Error::invalid(format!(
-                        "every token of row {r} is forbidden at step {step}"
-                    ))
-                })?;
+            let tok = choose(&host[b * v..(b + 1) * v], &config.sampling, &mut rng)
+                .ok_or_else(|| Error::invalid(format!("every token of row {r} is forbidden at step {step}")))?;
             generated[r].push(tok);
             lens[r] += 1;
             if stop.contains(&tok) {
@@ -392,24 +327,15 @@ pub fn generate<M: CausalLm + ?Sized>(
         if keep.is_empty() {
             break;
         }
-        let cache = if keep.len() == rows.len() {
-            out.cache
-        } else {
-            out.cache.select_rows(&keep)?
-        };
+        let cache = if keep.len() == rows.len() { out.cache } else { out.cache.select_rows(&keep)? };
         rows = keep.iter().map(|&b| rows[b as usize]).collect();
-        let ids = Tensor::from_slice(&next)
-            .f_view([-1, 1])?
-            .f_to_device(device)?;
+        let ids = Tensor::from_slice(&next).f_view([-1, 1])?.f_to_device(device)?;
         out = model.forward(&ids, None, Some(cache), ForwardOptions::eval())?;
     }
     Ok(generated
         .into_iter()
         .zip(reasons)
-        .map(|(tokens, r)| Generation {
-            tokens,
-            stop_reason: r.unwrap_or(StopReason::MaxTokens),
-        })
+        .map(|(tokens, r)| Generation { tokens, stop_reason: r.unwrap_or(StopReason::MaxTokens) })
         .collect())
 }
 
@@ -433,64 +359,36 @@ pub fn score_continuations<M: CausalLm + ?Sized>(
 ) -> Result<Vec<ScoredContinuation>> {
     let info = model.info();
     let longest = candidates.iter().map(Vec::len).max().unwrap_or(0);
-    check_sequences(
-        &[prefix.to_vec()],
-        info.vocab_size,
-        info.context_len,
-        longest,
-    )?;
+    check_sequences(&[prefix.to_vec()], info.vocab_size, info.context_len, longest)?;
     for c in candidates {
         if let Some(&id) = c.iter().find(|&&t| t < 0 || t as usize >= info.vocab_size) {
-            return Err(Error::TokenOutOfRange {
-                id,
-                vocab_size: info.vocab_size,
-            });
+            return Err(Error::TokenOutOfRange { id, vocab_size: info.vocab_size });
         }
     }
     let device = model.device();
     let _guard = tch::no_grad_guard();
-    let ids = Tensor::from_slice(prefix)
-        .f_view([1, -1])?
-        .f_to_device(device)?;
+    let ids = Tensor::from_slice(prefix).f_view([1, -1])?.f_to_device(device)?;
     let out = model.forward(&ids, None, None, ForwardOptions::eval().last_only())?;
-    let first = out
-        .logits
-        .f_to_kind(Kind::Float)?
-        .f_log_softmax(-1, Kind::Float)?
-        .f_view([-1])?;
+    let first = out.logits.f_to_kind(Kind::Float)?.f_log_softmax(-1, Kind::Float)?.f_view([-1])?;
     let first = Vec::<f32>::try_from(&first.f_to_device(Device::Cpu)?)?;
     let mut results = Vec::with_capacity(candidates.len());
     for chunk in candidates.chunks(batch_size.max(1)) {
-        let nonempty: Vec<&[i64]> = chunk
-            .iter()
-            .filter(|c| !c.is_empty())
-            .map(|c| c.as_slice())
-            .collect();
+        let nonempty: Vec<&[i64]> = chunk.iter().filter(|c| !c.is_empty()).map(|c| c.as_slice()).collect();
         let mut scored = Vec::new();
         if !nonempty.is_empty() {
             let (ids, mask) = pad_batch(&nonempty, 0, false, device)?;
             let cache = out.cache.select_rows(&vec![0; nonempty.len()])?;
             let o = model.forward(&ids, Some(&mask), Some(cache), ForwardOptions::eval())?;
             // Log-prob of token j+1 given everything before it sits at position j.
-            let lp = o
-                .logits
-                .f_to_kind(Kind::Float)?
-                .f_log_softmax(-1, Kind::Float)?;
+            let lp = o.logits.f_to_kind(Kind::Float)?.f_log_softmax(-1, Kind::Float)?;
             let w = ids.size()[1];
             let targets = if w > 1 {
                 let next = ids.f_narrow(1, 1, w - 1)?.f_unsqueeze(-1)?;
-                lp.f_narrow(1, 0, w - 1)?
-                    .f_gather(2, &next, false)?
-                    .f_squeeze_dim(-1)?
+                lp.f_narrow(1, 0, w - 1)?.f_gather(2, &next, false)?.f_squeeze_dim(-1)?
             } else {
                 Tensor::f_zeros([nonempty.len() as i64, 0], (Kind::Float, device))?
             };
-            let host = Vec::<f32>::try_from(
-                &targets
-                    .f_to_device(Device::Cpu)?
-                    .f_contiguous()?
-                    .f_view([-1])?,
-            )?;
+            let host = Vec::<f32>::try_from(&targets.f_to_device(Device::Cpu)?.f_contiguous()?.f_view([-1])?)?;
             let stride = (w - 1).max(0) as usize;
             for (i, c) in nonempty.iter().enumerate() {
                 let mut lps = Vec::with_capacity(c.len());
@@ -501,16 +399,9 @@ pub fn score_continuations<M: CausalLm + ?Sized>(
         }
         let mut it = scored.into_iter();
         for c in chunk {
-            let lps = if c.is_empty() {
-                Vec::new()
-            } else {
-                it.next().unwrap_or_default()
-            };
+            let lps = if c.is_empty() { Vec::new() } else { it.next().unwrap_or_default() };
             let total = lps.iter().map(|&x| x as f64).sum();
-            results.push(ScoredContinuation {
-                token_logprobs: lps,
-                total,
-            });
+            results.push(ScoredContinuation { token_logprobs: lps, total });
         }
     }
     Ok(results)
@@ -523,44 +414,25 @@ mod tests {
     #[test]
     fn greedy_picks_argmax_and_rejects_all_forbidden() {
         let mut rng = ChaCha8Rng::seed_from_u64(0);
-        assert_eq!(
-            choose(&[0.0, 3.0, 1.0], &Sampling::Greedy, &mut rng),
-            Some(1)
-        );
-        assert_eq!(
-            choose(&[f32::NEG_INFINITY; 3], &Sampling::Greedy, &mut rng),
-            None
-        );
+        assert_eq!(choose(&[0.0, 3.0, 1.0], &Sampling::Greedy, &mut rng), Some(1));
+        assert_eq!(choose(&[f32::NEG_INFINITY; 3], &Sampling::Greedy, &mut rng), None);
     }
 
     #[test]
     fn top_k_one_is_greedy_and_sampling_is_seeded() {
         let row = [0.5f32, 2.0, 1.9, -1.0];
-        let s = Sampling::Sample {
-            temperature: 1.0,
-            top_k: Some(1),
-            top_p: None,
-        };
+        let s = Sampling::Sample { temperature: 1.0, top_k: Some(1), top_p: None };
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         for _ in 0..20 {
             assert_eq!(choose(&row, &s, &mut rng), Some(1));
         }
-        let s = Sampling::Sample {
-            temperature: 1.0,
-            top_k: None,
-            top_p: Some(0.9),
-        };
+        let s = Sampling::Sample { temperature: 1.0, top_k: None, top_p: Some(0.9) };
         let draw = |seed| {
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            (0..50)
-                .map(|_| choose(&row, &s, &mut rng).unwrap_or(-1))
-                .collect::<Vec<_>>()
+            (0..50).map(|_| choose(&row, &s, &mut rng).unwrap_or(-1)).collect::<Vec<_>>()
         };
         assert_eq!(draw(7), draw(7));
-        assert!(
-            draw(7).iter().all(|&t| t == 1 || t == 2 || t == 0),
-            "top-p drops the tail"
-        );
+        assert!(draw(7).iter().all(|&t| t == 1 || t == 2 || t == 0), "top-p drops the tail");
         assert!(!draw(7).contains(&3));
     }
 }

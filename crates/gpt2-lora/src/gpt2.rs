@@ -28,10 +28,7 @@ pub struct LoadOptions {
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        Self {
-            device: Device::Cpu,
-            kind: Kind::Float,
-        }
+        Self { device: Device::Cpu, kind: Kind::Float }
     }
 }
 
@@ -128,45 +125,25 @@ impl Gpt2 {
 
     /// Loads weights from a safetensors file for the given config, checking every name and
     /// shape: a missing, misshaped or unexpected tensor is an error that names it.
-    pub fn load(
-        config: Gpt2Config,
-        weights: impl AsRef<Path>,
-        options: LoadOptions,
-    ) -> Result<Self> {
+    pub fn load(config: Gpt2Config, weights: impl AsRef<Path>, options: LoadOptions) -> Result<Self> {
         config.validate()?;
-        let mut w = Weights::from_file(
-            weights.as_ref(),
-            options.device,
-            options.kind,
-            "transformer.",
-        )?;
+        let mut w = Weights::from_file(weights.as_ref(), options.device, options.kind, "transformer.")?;
         let e = config.n_embd as i64;
         let wte = w.take("wte.weight", &[config.vocab_size as i64, e])?;
         let wpe = w.take("wpe.weight", &[config.n_positions as i64, e])?;
-        let blocks = (0..config.n_layer)
-            .map(|i| Block::load(&mut w, i, &config))
-            .collect::<Result<Vec<_>>>()?;
+        let blocks = (0..config.n_layer).map(|i| Block::load(&mut w, i, &config)).collect::<Result<Vec<_>>>()?;
         let ln_f = LayerNorm::load(&mut w, "ln_f", e, config.layer_norm_epsilon)?;
         if let Some(head) = w.take_raw("lm_head.weight") {
             let same = head.size() == wte.size() && head.f_equal(&wte)?;
             if !same {
                 return Err(Error::Config {
                     path: Some(w.path().to_path_buf()),
-                    message:
-                        "lm_head.weight differs from wte.weight; untied LM heads are not supported"
-                            .into(),
+                    message: "lm_head.weight differs from wte.weight; untied LM heads are not supported".into(),
                 });
             }
         }
         w.finish(ignorable)?;
-        Ok(Self {
-            config,
-            wte,
-            wpe,
-            blocks,
-            ln_f,
-            device: options.device,
-        })
+        Ok(Self { config, wte, wpe, blocks, ln_f, device: options.device })
     }
 
     /// A randomly initialised model as HF initialises one (normal(0, 0.02) weights, output
@@ -178,14 +155,9 @@ impl Gpt2 {
         let opts = (options.kind, options.device);
         let std = 0.02;
         let proj_std = std / (2.0 * config.n_layer as f64).sqrt();
-        let normal = |shape: &[i64], s: f64| -> Result<Tensor> {
-            Ok(Tensor::f_randn(shape, opts)?.f_mul_scalar(s)?)
-        };
+        let normal = |shape: &[i64], s: f64| -> Result<Tensor> { Ok(Tensor::f_randn(shape, opts)?.f_mul_scalar(s)?) };
         let conv = |n_in: i64, n_out: i64, s: f64| -> Result<Linear> {
-            Ok(Linear::from_in_out(
-                normal(&[n_in, n_out], s)?,
-                Some(Tensor::f_zeros([n_out], opts)?),
-            ))
+            Ok(Linear::from_in_out(normal(&[n_in, n_out], s)?, Some(Tensor::f_zeros([n_out], opts)?)))
         };
         let ln = |n: i64| -> Result<LayerNorm> {
             Ok(LayerNorm {
@@ -209,14 +181,7 @@ impl Gpt2 {
             })
             .collect::<Result<Vec<_>>>()?;
         let ln_f = ln(e)?;
-        Ok(Self {
-            config,
-            wte,
-            wpe,
-            blocks,
-            ln_f,
-            device: options.device,
-        })
+        Ok(Self { config, wte, wpe, blocks, ln_f, device: options.device })
     }
 
     /// Writes `config.json` and `model.safetensors` (names with the `transformer.` prefix, as
@@ -225,15 +190,10 @@ impl Gpt2 {
     pub fn save_pretrained(&self, dir: impl AsRef<Path>) -> Result<()> {
         let dir = dir.as_ref();
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let mut hf = serde_json::to_value(self.config.to_hf()).map_err(|source| Error::Json {
-            path: dir.join("config.json"),
-            source,
-        })?;
+        let mut hf = serde_json::to_value(self.config.to_hf())
+            .map_err(|source| Error::Json { path: dir.join("config.json"), source })?;
         if let Some(obj) = hf.as_object_mut() {
-            obj.insert(
-                "architectures".into(),
-                serde_json::json!(["GPT2LMHeadModel"]),
-            );
+            obj.insert("architectures".into(), serde_json::json!(["GPT2LMHeadModel"]));
             obj.retain(|_, v| !v.is_null());
         }
         crate::io::write_json(&dir.join("config.json"), &hf)?;
@@ -250,10 +210,7 @@ impl Gpt2 {
             conv1d_tensors(&b.mlp_proj, &format!("{p}.mlp.c_proj"), &mut t);
         }
         self.ln_f.tensors("ln_f", &mut t);
-        let t: Vec<(String, Tensor)> = t
-            .into_iter()
-            .map(|(n, x)| (format!("transformer.{n}"), x))
-            .collect();
+        let t: Vec<(String, Tensor)> = t.into_iter().map(|(n, x)| (format!("transformer.{n}"), x)).collect();
         crate::io::write_safetensors(&dir.join("model.safetensors"), &t)
     }
 
@@ -273,12 +230,7 @@ impl Gpt2 {
                 .blocks
                 .iter()
                 .map(|b| {
-                    ln(&b.ln_1)
-                        + ln(&b.ln_2)
-                        + lin(&b.c_attn)
-                        + lin(&b.attn_proj)
-                        + lin(&b.c_fc)
-                        + lin(&b.mlp_proj)
+                    ln(&b.ln_1) + ln(&b.ln_2) + lin(&b.c_attn) + lin(&b.attn_proj) + lin(&b.c_fc) + lin(&b.mlp_proj)
                 })
                 .sum::<i64>()
     }
@@ -303,11 +255,7 @@ impl Gpt2 {
             Some(p) => (Tensor::cat(&[&p.k, &k], 2), Tensor::cat(&[&p.v, &v], 2)),
             None => (k, v),
         };
-        let mut scale = if cfg.scale_attn_weights {
-            1.0 / (hd as f64).sqrt()
-        } else {
-            1.0
-        };
+        let mut scale = if cfg.scale_attn_weights { 1.0 / (hd as f64).sqrt() } else { 1.0 };
         if cfg.scale_attn_by_inverse_layer_idx {
             scale /= (layer + 1) as f64;
         }
@@ -334,10 +282,7 @@ impl Gpt2 {
         );
         let y = if half { y.to_kind(x.kind()) } else { y };
         let y = y.transpose(1, 2).contiguous().view([bsz, t, e]);
-        let y = b
-            .attn_proj
-            .forward(&y, train)
-            .dropout(cfg.resid_pdrop, train);
+        let y = b.attn_proj.forward(&y, train).dropout(cfg.resid_pdrop, train);
         (y, LayerKv { k, v })
     }
 
@@ -348,9 +293,7 @@ impl Gpt2 {
             Activation::Gelu => h.gelu("none"),
             Activation::Relu => h.relu(),
         };
-        b.mlp_proj
-            .forward(&h, train)
-            .dropout(self.config.resid_pdrop, train)
+        b.mlp_proj.forward(&h, train).dropout(self.config.resid_pdrop, train)
     }
 
     /// The tied LM head on hidden states `[..., n_embd]`, as `[rows, vocab]`. Flattened to a
@@ -371,12 +314,7 @@ impl Gpt2 {
         train: bool,
     ) -> Result<(Tensor, KvCache)> {
         let ids = check_ids(input_ids, self.config.vocab_size, self.device)?;
-        let plan = AttentionPlan::new(
-            &ids,
-            attention_mask,
-            cache.as_ref(),
-            self.config.n_positions,
-        )?;
+        let plan = AttentionPlan::new(&ids, attention_mask, cache.as_ref(), self.config.n_positions)?;
         let mut past = per_layer(cache, self.blocks.len())?;
         let tok = Tensor::f_embedding(&self.wte, &ids, -1, false, false)?;
         let pos = Tensor::f_embedding(&self.wpe, &plan.positions, -1, false, false)?;
@@ -389,10 +327,7 @@ impl Gpt2 {
             h = &h + self.mlp(b, &b.ln_2.forward(&h), train);
             layers.push(kv);
         }
-        Ok((
-            self.ln_f.forward(&h),
-            KvCache::from_parts(layers, plan.key_mask, plan.seen),
-        ))
+        Ok((self.ln_f.forward(&h), KvCache::from_parts(layers, plan.key_mask, plan.seen)))
     }
 }
 
@@ -400,14 +335,8 @@ impl Gpt2 {
 pub(crate) fn check_ids(ids: &Tensor, vocab_size: usize, device: Device) -> Result<Tensor> {
     let ids = match ids.kind() {
         Kind::Int64 => ids.f_to_device(device)?,
-        Kind::Int | Kind::Int16 | Kind::Int8 | Kind::Uint8 => {
-            ids.f_to_kind(Kind::Int64)?.f_to_device(device)?
-        }
-        k => {
-            return Err(Error::invalid(format!(
-                "input_ids must be integers, got {k:?}"
-            )))
-        }
+        Kind::Int | Kind::Int16 | Kind::Int8 | Kind::Uint8 => ids.f_to_kind(Kind::Int64)?.f_to_device(device)?,
+        k => return Err(Error::invalid(format!("input_ids must be integers, got {k:?}"))),
     };
     if ids.numel() > 0 {
         let lo = i64::try_from(&ids.f_min()?)?;

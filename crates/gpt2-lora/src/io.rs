@@ -26,14 +26,8 @@ impl TensorFile {
     pub(crate) fn open(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         // Parse once up front so a corrupt file is reported here, with its path.
-        SafeTensors::deserialize(&bytes).map_err(|source| Error::Safetensors {
-            path: path.into(),
-            source,
-        })?;
-        Ok(Self {
-            path: path.to_path_buf(),
-            bytes,
-        })
+        SafeTensors::deserialize(&bytes).map_err(|source| Error::Safetensors { path: path.into(), source })?;
+        Ok(Self { path: path.to_path_buf(), bytes })
     }
 
     /// The file this was read from.
@@ -42,15 +36,9 @@ impl TensorFile {
     }
 
     /// Converts every tensor, floats cast to `float_kind`, placed on `device`.
-    pub(crate) fn tensors(
-        &self,
-        device: Device,
-        float_kind: Kind,
-    ) -> Result<Vec<(String, Tensor)>> {
-        let st = SafeTensors::deserialize(&self.bytes).map_err(|source| Error::Safetensors {
-            path: self.path.clone(),
-            source,
-        })?;
+    pub(crate) fn tensors(&self, device: Device, float_kind: Kind) -> Result<Vec<(String, Tensor)>> {
+        let st = SafeTensors::deserialize(&self.bytes)
+            .map_err(|source| Error::Safetensors { path: self.path.clone(), source })?;
         let mut out = Vec::with_capacity(st.len());
         for (name, view) in st.iter() {
             let kind = match view.dtype() {
@@ -74,11 +62,7 @@ impl TensorFile {
             };
             let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
             let t = Tensor::f_from_data_size(view.data(), &shape, kind)?;
-            let t = if t.is_floating_point() {
-                t.f_to_kind(float_kind)?
-            } else {
-                t
-            };
+            let t = if t.is_floating_point() { t.f_to_kind(float_kind)? } else { t };
             out.push((name.to_string(), t.f_to_device(device)?));
         }
         out.sort_by(|a, b| a.0.cmp(&b.0));
@@ -122,11 +106,7 @@ fn to_host(name: &str, t: &Tensor) -> Result<HostTensor> {
         Kind::Int8 => Dtype::I8,
         Kind::Uint8 => Dtype::U8,
         Kind::Bool => Dtype::BOOL,
-        other => {
-            return Err(Error::invalid(format!(
-                "cannot save tensor `{name}` of kind {other:?}"
-            )))
-        }
+        other => return Err(Error::invalid(format!("cannot save tensor `{name}` of kind {other:?}"))),
     };
     let numel = t.numel();
     let mut data = vec![0u8; numel * kind.elt_size_in_bytes()];
@@ -138,35 +118,22 @@ fn to_host(name: &str, t: &Tensor) -> Result<HostTensor> {
 /// Writes named tensors as safetensors with `{"format": "pt"}` metadata (what PyTorch tools
 /// expect), atomically.
 pub(crate) fn write_safetensors(path: &Path, tensors: &[(String, Tensor)]) -> Result<()> {
-    let host = tensors
-        .iter()
-        .map(|(n, t)| Ok((n.clone(), to_host(n, t)?)))
-        .collect::<Result<Vec<_>>>()?;
+    let host = tensors.iter().map(|(n, t)| Ok((n.clone(), to_host(n, t)?))).collect::<Result<Vec<_>>>()?;
     let meta = HashMap::from([("format".to_string(), "pt".to_string())]);
-    let bytes =
-        safetensors::tensor::serialize(host.iter().map(|(n, t)| (n.as_str(), t)), Some(meta))
-            .map_err(|source| Error::Safetensors {
-                path: path.into(),
-                source,
-            })?;
+    let bytes = safetensors::tensor::serialize(host.iter().map(|(n, t)| (n.as_str(), t)), Some(meta))
+        .map_err(|source| Error::Safetensors { path: path.into(), source })?;
     write_atomic(path, &bytes)
 }
 
 /// Reads and parses a JSON file.
 pub(crate) fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    serde_json::from_str(&text).map_err(|source| Error::Json {
-        path: path.into(),
-        source,
-    })
+    serde_json::from_str(&text).map_err(|source| Error::Json { path: path.into(), source })
 }
 
 /// Writes a value as pretty JSON, atomically.
 pub(crate) fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    let mut text = serde_json::to_string_pretty(value).map_err(|source| Error::Json {
-        path: path.into(),
-        source,
-    })?;
+    let mut text = serde_json::to_string_pretty(value).map_err(|source| Error::Json { path: path.into(), source })?;
     text.push('\n');
     write_atomic(path, text.as_bytes())
 }
@@ -178,14 +145,9 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         _ => PathBuf::from("."),
     };
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .tempfile_in(&dir)
-        .map_err(|e| Error::io(&dir, e))?;
+    let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(&dir).map_err(|e| Error::io(&dir, e))?;
     tmp.write_all(bytes).map_err(|e| Error::io(tmp.path(), e))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| Error::io(tmp.path(), e))?;
+    tmp.as_file().sync_all().map_err(|e| Error::io(tmp.path(), e))?;
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
     Ok(())
 }

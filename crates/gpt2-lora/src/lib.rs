@@ -105,8 +105,8 @@ pub use cache::{KvCache, LayerKv};
 pub use config::{Activation, Gpt2Config, HfGpt2Config};
 pub use error::{Error, Result};
 pub use generate::{
-    generate, score_continuations, AllowedTokens, GenerateConfig, Generation, LogitsProcessor,
-    Sampling, ScoredContinuation, StepContext, StopReason,
+    generate, score_continuations, AllowedTokens, GenerateConfig, Generation, LogitsProcessor, Sampling,
+    ScoredContinuation, StepContext, StopReason,
 };
 pub use gpt2::{Gpt2, LoadOptions};
 pub use linear::Linear;

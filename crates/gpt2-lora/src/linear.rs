@@ -20,11 +20,7 @@ pub struct Linear {
 impl Linear {
     /// From a `Conv1D`-style `[in, out]` weight.
     pub fn from_in_out(weight: Tensor, bias: Option<Tensor>) -> Self {
-        Self {
-            weight: weight.set_requires_grad(false),
-            bias: bias.map(|b| b.set_requires_grad(false)),
-            lora: None,
-        }
+        Self { weight: weight.set_requires_grad(false), bias: bias.map(|b| b.set_requires_grad(false)), lora: None }
     }
 
     /// From an `nn.Linear`-style `[out, in]` weight.
@@ -71,10 +67,7 @@ impl Linear {
     pub(crate) fn fold_lora(&mut self, sign: f64) -> Result<()> {
         if let Some(l) = &self.lora {
             let _guard = tch::no_grad_guard();
-            let delta = l
-                .delta_in_out()?
-                .f_mul_scalar(sign)?
-                .f_to_kind(self.weight.kind())?;
+            let delta = l.delta_in_out()?.f_mul_scalar(sign)?.f_to_kind(self.weight.kind())?;
             let _ = self.weight.f_add_(&delta)?;
         }
         Ok(())

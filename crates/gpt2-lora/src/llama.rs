@@ -40,10 +40,7 @@ impl RmsNorm {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let kind = x.kind();
         let xf = x.f_to_kind(Kind::Float)?;
-        let var = xf
-            .f_square()?
-            .f_mean_dim(-1, true, Kind::Float)?
-            .f_add_scalar(self.eps)?;
+        let var = xf.f_square()?.f_mean_dim(-1, true, Kind::Float)?.f_add_scalar(self.eps)?;
         let y = xf.f_mul(&var.f_rsqrt()?)?.f_to_kind(kind)?;
         Ok(self.weight.f_mul(&y)?)
     }
@@ -76,15 +73,7 @@ const LINEAR_NAMES: [&str; 7] = [
 
 impl Layer {
     fn linears(&self) -> [&Linear; 7] {
-        [
-            &self.q_proj,
-            &self.k_proj,
-            &self.v_proj,
-            &self.o_proj,
-            &self.gate_proj,
-            &self.up_proj,
-            &self.down_proj,
-        ]
+        [&self.q_proj, &self.k_proj, &self.v_proj, &self.o_proj, &self.gate_proj, &self.up_proj, &self.down_proj]
     }
 
     fn linears_mut(&mut self) -> [&mut Linear; 7] {
@@ -114,14 +103,8 @@ fn linear_shapes(cfg: &LlamaConfig) -> [[i64; 2]; 7] {
 fn layer_from_parts(cfg: &LlamaConfig, norms: [Tensor; 2], lin: Vec<Tensor>) -> Result<Layer> {
     let [n1, n2] = norms;
     let mut lin = lin.into_iter().map(|w| Linear::from_out_in(w, None));
-    let mut next = || {
-        lin.next()
-            .ok_or_else(|| Error::invalid("a Llama layer needs seven linear weights"))
-    };
-    let rms = |weight: Tensor| RmsNorm {
-        weight: weight.set_requires_grad(false),
-        eps: cfg.rms_norm_eps,
-    };
+    let mut next = || lin.next().ok_or_else(|| Error::invalid("a Llama layer needs seven linear weights"));
+    let rms = |weight: Tensor| RmsNorm { weight: weight.set_requires_grad(false), eps: cfg.rms_norm_eps };
     Ok(Layer {
         input_layernorm: rms(n1),
         q_proj: next()?,
@@ -167,15 +150,11 @@ impl Llama {
     ) -> Result<Self> {
         // HF: 1 / base^(arange(0, dim, 2) / dim), in f32.
         let hd = config.head_dim as i64;
-        let exponent = Tensor::f_arange_start_step(0, hd, 2, (Kind::Int64, device))?
-            .f_to_kind(Kind::Float)?
-            .f_div_scalar(hd)?;
+        let exponent =
+            Tensor::f_arange_start_step(0, hd, 2, (Kind::Int64, device))?.f_to_kind(Kind::Float)?.f_div_scalar(hd)?;
         let inv_freq = Tensor::f_pow_scalar(config.rope_theta, &exponent)?.f_reciprocal()?;
         Ok(Self {
-            norm: RmsNorm {
-                weight: norm.set_requires_grad(false),
-                eps: config.rms_norm_eps,
-            },
+            norm: RmsNorm { weight: norm.set_requires_grad(false), eps: config.rms_norm_eps },
             config,
             embed_tokens: embed_tokens.set_requires_grad(false),
             layers,
@@ -195,11 +174,7 @@ impl Llama {
     /// Loads weights from a safetensors file for the given config, checking every name and
     /// shape: a missing, misshaped or unexpected tensor is an error that names it, so a config
     /// that disagrees with the weights (sizes, layer count, head counts, tying) is an error.
-    pub fn load(
-        config: LlamaConfig,
-        weights: impl AsRef<Path>,
-        options: LoadOptions,
-    ) -> Result<Self> {
+    pub fn load(config: LlamaConfig, weights: impl AsRef<Path>, options: LoadOptions) -> Result<Self> {
         config.validate()?;
         let mut w = Weights::from_file(weights.as_ref(), options.device, options.kind, "model.")?;
         let (v, e) = (config.vocab_size as i64, config.hidden_size as i64);
@@ -257,9 +232,7 @@ impl Llama {
         tch::manual_seed(seed as i64);
         let opts = (options.kind, options.device);
         let std = 0.02;
-        let normal = |shape: &[i64]| -> Result<Tensor> {
-            Ok(Tensor::f_randn(shape, opts)?.f_mul_scalar(std)?)
-        };
+        let normal = |shape: &[i64]| -> Result<Tensor> { Ok(Tensor::f_randn(shape, opts)?.f_mul_scalar(std)?) };
         let (v, e) = (config.vocab_size as i64, config.hidden_size as i64);
         let embed_tokens = normal(&[v, e])?;
         let shapes = linear_shapes(&config);
@@ -271,11 +244,7 @@ impl Llama {
             })
             .collect::<Result<Vec<_>>>()?;
         let norm = Tensor::f_ones([e], opts)?;
-        let lm_head = if config.tie_word_embeddings {
-            None
-        } else {
-            Some(normal(&[v, e])?)
-        };
+        let lm_head = if config.tie_word_embeddings { None } else { Some(normal(&[v, e])?) };
         Self::assemble(config, embed_tokens, layers, norm, lm_head, options.device)
     }
 
@@ -286,32 +255,18 @@ impl Llama {
     pub fn save_pretrained(&self, dir: impl AsRef<Path>) -> Result<()> {
         let dir = dir.as_ref();
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let mut hf = serde_json::to_value(self.config.to_hf()).map_err(|source| Error::Json {
-            path: dir.join("config.json"),
-            source,
-        })?;
+        let mut hf = serde_json::to_value(self.config.to_hf())
+            .map_err(|source| Error::Json { path: dir.join("config.json"), source })?;
         if let Some(obj) = hf.as_object_mut() {
-            obj.insert(
-                "architectures".into(),
-                serde_json::json!(["LlamaForCausalLM"]),
-            );
+            obj.insert("architectures".into(), serde_json::json!(["LlamaForCausalLM"]));
             obj.retain(|_, v| !v.is_null());
         }
         crate::io::write_json(&dir.join("config.json"), &hf)?;
-        let mut t = vec![(
-            "model.embed_tokens.weight".to_string(),
-            self.embed_tokens.shallow_clone(),
-        )];
+        let mut t = vec![("model.embed_tokens.weight".to_string(), self.embed_tokens.shallow_clone())];
         for (i, l) in self.layers.iter().enumerate() {
             let p = format!("model.layers.{i}");
-            t.push((
-                format!("{p}.input_layernorm.weight"),
-                l.input_layernorm.weight.shallow_clone(),
-            ));
-            t.push((
-                format!("{p}.post_attention_layernorm.weight"),
-                l.post_attention_layernorm.weight.shallow_clone(),
-            ));
+            t.push((format!("{p}.input_layernorm.weight"), l.input_layernorm.weight.shallow_clone()));
+            t.push((format!("{p}.post_attention_layernorm.weight"), l.post_attention_layernorm.weight.shallow_clone()));
             for (name, lin) in LINEAR_NAMES.iter().zip(l.linears()) {
                 t.push((format!("{p}.{name}.weight"), lin.weight().f_tr()?));
             }
@@ -348,10 +303,7 @@ impl Llama {
     /// `cos` and `sin` of the rotary angles for `positions` (`[batch, seq]`), each
     /// `[batch, 1, seq, head_dim]` in the model's float kind (computed in f32, as HF does).
     fn rotary(&self, positions: &Tensor, kind: Kind) -> Result<(Tensor, Tensor)> {
-        let freqs = positions
-            .f_to_kind(Kind::Float)?
-            .f_unsqueeze(-1)?
-            .f_mul(&self.inv_freq)?;
+        let freqs = positions.f_to_kind(Kind::Float)?.f_unsqueeze(-1)?.f_mul(&self.inv_freq)?;
         let emb = Tensor::f_cat(&[&freqs, &freqs], -1)?.f_unsqueeze(1)?;
         Ok((emb.f_cos()?.f_to_kind(kind)?, emb.f_sin()?.f_to_kind(kind)?))
     }
@@ -367,32 +319,22 @@ impl Llama {
     ) -> Result<(Tensor, LayerKv)> {
         let cfg = &self.config;
         let (bsz, t) = (x.size()[0], x.size()[1]);
-        let (nh, nkv, hd) = (
-            cfg.num_attention_heads as i64,
-            cfg.num_key_value_heads as i64,
-            cfg.head_dim as i64,
-        );
-        let heads = |z: Tensor, n: i64| -> Result<Tensor> {
-            Ok(z.f_view([bsz, t, n, hd])?.f_transpose(1, 2)?)
-        };
+        let (nh, nkv, hd) = (cfg.num_attention_heads as i64, cfg.num_key_value_heads as i64, cfg.head_dim as i64);
+        let heads = |z: Tensor, n: i64| -> Result<Tensor> { Ok(z.f_view([bsz, t, n, hd])?.f_transpose(1, 2)?) };
         let q = heads(l.q_proj.forward(x, train), nh)?;
         let k = heads(l.k_proj.forward(x, train), nkv)?;
         let v = heads(l.v_proj.forward(x, train), nkv)?;
         let (q, k) = (apply_rotary(&q, rope)?, apply_rotary(&k, rope)?);
         let (k, v) = match past {
-            Some(p) => (
-                Tensor::f_cat(&[&p.k, &k], 2)?,
-                Tensor::f_cat(&[&p.v, &v], 2)?,
-            ),
+            Some(p) => (Tensor::f_cat(&[&p.k, &k], 2)?, Tensor::f_cat(&[&p.v, &v], 2)?),
             None => (k, v),
         };
         let dropout = if train { cfg.attention_dropout } else { 0.0 };
         // libtorch's CPU attention (backward especially) is several times slower in bf16/f16
         // than in f32, and attention is a small share of the FLOPs: run it in f32.
         let half = matches!(x.kind(), Kind::BFloat16 | Kind::Half);
-        let up = |z: &Tensor| -> Result<Tensor> {
-            Ok(if half { z.f_to_kind(Kind::Float)? } else { z.shallow_clone() })
-        };
+        let up =
+            |z: &Tensor| -> Result<Tensor> { Ok(if half { z.f_to_kind(Kind::Float)? } else { z.shallow_clone() }) };
         let y = Tensor::f_scaled_dot_product_attention(
             &up(&q)?,
             &up(&k)?,
@@ -404,10 +346,7 @@ impl Llama {
             nkv != nh,
         )?;
         let y = if half { y.f_to_kind(x.kind())? } else { y };
-        let y = y
-            .f_transpose(1, 2)?
-            .f_contiguous()?
-            .f_view([bsz, t, nh * hd])?;
+        let y = y.f_transpose(1, 2)?.f_contiguous()?.f_view([bsz, t, nh * hd])?;
         Ok((l.o_proj.forward(&y, train), LayerKv { k, v }))
     }
 
@@ -421,12 +360,7 @@ impl Llama {
         train: bool,
     ) -> Result<(Tensor, KvCache)> {
         let ids = check_ids(input_ids, self.config.vocab_size, self.device)?;
-        let plan = AttentionPlan::new(
-            &ids,
-            attention_mask,
-            cache.as_ref(),
-            self.config.max_position_embeddings,
-        )?;
+        let plan = AttentionPlan::new(&ids, attention_mask, cache.as_ref(), self.config.max_position_embeddings)?;
         let mut past = per_layer(cache, self.layers.len())?;
         let mut h = Tensor::f_embedding(&self.embed_tokens, &ids, -1, false, false)?;
         let rope = self.rotary(&plan.positions, h.kind())?;

@@ -48,13 +48,7 @@ pub struct LoraConfig {
 impl Default for LoraConfig {
     /// r = 8, alpha = 16, dropout 0.05, targets `c_attn`.
     fn default() -> Self {
-        Self {
-            r: 8,
-            alpha: 16.0,
-            dropout: 0.05,
-            target_modules: vec!["c_attn".into()],
-            use_rslora: false,
-        }
+        Self { r: 8, alpha: 16.0, dropout: 0.05, target_modules: vec!["c_attn".into()], use_rslora: false }
     }
 }
 
@@ -78,10 +72,7 @@ impl LoraConfig {
     }
 
     /// Sets the target modules.
-    pub fn with_target_modules<S: Into<String>>(
-        mut self,
-        targets: impl IntoIterator<Item = S>,
-    ) -> Self {
+    pub fn with_target_modules<S: Into<String>>(mut self, targets: impl IntoIterator<Item = S>) -> Self {
         self.target_modules = targets.into_iter().map(Into::into).collect();
         self
     }
@@ -92,16 +83,10 @@ impl LoraConfig {
             return Err(Error::config("LoRA rank r must be positive"));
         }
         if !self.alpha.is_finite() || self.alpha <= 0.0 {
-            return Err(Error::config(format!(
-                "LoRA alpha must be positive, got {}",
-                self.alpha
-            )));
+            return Err(Error::config(format!("LoRA alpha must be positive, got {}", self.alpha)));
         }
         if !(0.0..1.0).contains(&self.dropout) {
-            return Err(Error::config(format!(
-                "LoRA dropout must be in [0, 1), got {}",
-                self.dropout
-            )));
+            return Err(Error::config(format!("LoRA dropout must be in [0, 1), got {}", self.dropout)));
         }
         if self.target_modules.is_empty() {
             return Err(Error::config("LoRA target_modules is empty"));
@@ -120,9 +105,7 @@ impl LoraConfig {
 
     /// Whether module path `name` is targeted (PEFT's suffix rule).
     pub fn targets(&self, name: &str) -> bool {
-        self.target_modules
-            .iter()
-            .any(|t| name == t || name.ends_with(&format!(".{t}")))
+        self.target_modules.iter().any(|t| name == t || name.ends_with(&format!(".{t}")))
     }
 }
 
@@ -167,20 +150,9 @@ impl LoraLayer {
     /// gradients reach `A` and `B` in f32.
     pub(crate) fn forward(&self, x: &Tensor, train: bool) -> Tensor {
         let x_kind = x.kind();
-        let x = if x_kind == self.a.kind() {
-            x.shallow_clone()
-        } else {
-            x.to_kind(self.a.kind())
-        };
-        let x = if train && self.dropout > 0.0 {
-            x.dropout(self.dropout, true)
-        } else {
-            x
-        };
-        let y = x
-            .linear::<&Tensor>(&self.a, None)
-            .linear::<&Tensor>(&self.b, None)
-            * self.scale;
+        let x = if x_kind == self.a.kind() { x.shallow_clone() } else { x.to_kind(self.a.kind()) };
+        let x = if train && self.dropout > 0.0 { x.dropout(self.dropout, true) } else { x };
+        let y = x.linear::<&Tensor>(&self.a, None).linear::<&Tensor>(&self.b, None) * self.scale;
         if y.kind() == x_kind {
             y
         } else {
@@ -200,9 +172,7 @@ pub struct LoraModel<M: CausalLm> {
 
 fn uniform_tensor(rng: &mut ChaCha8Rng, shape: [i64; 2], bound: f64) -> Tensor {
     let n = (shape[0] * shape[1]) as usize;
-    let data: Vec<f32> = (0..n)
-        .map(|_| rng.random_range(-bound..bound) as f32)
-        .collect();
+    let data: Vec<f32> = (0..n).map(|_| rng.random_range(-bound..bound) as f32).collect();
     Tensor::from_slice(&data).reshape(shape)
 }
 
@@ -217,9 +187,7 @@ pub fn adapter_kind(base: Kind) -> Kind {
 }
 
 fn trainable(t: Tensor, like: &Tensor) -> Result<Tensor> {
-    Ok(t.f_to_kind(adapter_kind(like.kind()))?
-        .f_to_device(like.device())?
-        .set_requires_grad(true))
+    Ok(t.f_to_kind(adapter_kind(like.kind()))?.f_to_device(like.device())?.set_requires_grad(true))
 }
 
 impl<M: CausalLm> LoraModel<M> {
@@ -237,41 +205,22 @@ impl<M: CausalLm> LoraModel<M> {
                 continue;
             }
             if lin.lora().is_some() {
-                return Err(Error::adapter(
-                    None,
-                    format!("layer `{name}` already has an adapter"),
-                ));
+                return Err(Error::adapter(None, format!("layer `{name}` already has an adapter")));
             }
             let (n_in, n_out) = (lin.in_features(), lin.out_features());
             let bound = 1.0 / (n_in as f64).sqrt();
             let a = trainable(uniform_tensor(&mut rng, [r, n_in], bound), lin.weight())?;
-            let b = trainable(
-                Tensor::f_zeros([n_out, r], (Kind::Float, tch::Device::Cpu))?,
-                lin.weight(),
-            )?;
-            lin.set_lora(Some(LoraLayer {
-                a,
-                b,
-                scale,
-                dropout: config.dropout,
-                merged: false,
-            }));
+            let b = trainable(Tensor::f_zeros([n_out, r], (Kind::Float, tch::Device::Cpu))?, lin.weight())?;
+            lin.set_lora(Some(LoraLayer { a, b, scale, dropout: config.dropout, merged: false }));
             hits += 1;
         }
         if hits == 0 {
             return Err(Error::adapter(
                 None,
-                format!(
-                    "target_modules {:?} match no layer of this model",
-                    config.target_modules
-                ),
+                format!("target_modules {:?} match no layer of this model", config.target_modules),
             ));
         }
-        Ok(Self {
-            model,
-            config,
-            base_model_name: None,
-        })
+        Ok(Self { model, config, base_model_name: None })
     }
 
     /// Loads a PEFT adapter directory (`adapter_config.json` + `adapter_model.safetensors`)
@@ -284,11 +233,7 @@ impl<M: CausalLm> LoraModel<M> {
         let file: PeftConfigFile = read_json(&cfg_path)?;
         let config = file.to_lora_config(&cfg_path)?;
         let strict = empty_json(&file.layers_to_transform);
-        let mut this = Self {
-            model,
-            config,
-            base_model_name: file.base_model_name_or_path.clone(),
-        };
+        let mut this = Self { model, config, base_model_name: file.base_model_name_or_path.clone() };
         this.attach_from_file(&dir.join(ADAPTER_WEIGHTS_FILE), strict)?;
         Ok(this)
     }
@@ -298,23 +243,15 @@ impl<M: CausalLm> LoraModel<M> {
     fn attach_from_file(&mut self, path: &Path, strict: bool) -> Result<()> {
         let bad = |m: String| Error::adapter(Some(path.to_path_buf()), m);
         let device = self.model.device();
-        let kind = self
-            .model
-            .linears()
-            .first()
-            .map(|(_, l)| adapter_kind(l.weight().kind()))
-            .unwrap_or(Kind::Float);
-        let mut tensors: BTreeMap<String, Tensor> = TensorFile::open(path)?
-            .tensors(device, kind)?
-            .into_iter()
-            .collect();
+        let kind = self.model.linears().first().map(|(_, l)| adapter_kind(l.weight().kind())).unwrap_or(Kind::Float);
+        let mut tensors: BTreeMap<String, Tensor> =
+            TensorFile::open(path)?.tensors(device, kind)?.into_iter().collect();
         // Unknown keys first: they say "this adapter is for another model" most clearly.
         let names: Vec<String> = self.model.linear_names();
         for key in tensors.keys() {
-            let module = key.strip_prefix(KEY_PREFIX).and_then(|k| {
-                k.strip_suffix(".lora_A.weight")
-                    .or_else(|| k.strip_suffix(".lora_B.weight"))
-            });
+            let module = key
+                .strip_prefix(KEY_PREFIX)
+                .and_then(|k| k.strip_suffix(".lora_A.weight").or_else(|| k.strip_suffix(".lora_B.weight")));
             match module {
                 Some(m) if names.iter().any(|n| n == m) => {}
                 Some(m) => {
@@ -334,30 +271,14 @@ impl<M: CausalLm> LoraModel<M> {
             let kb = format!("{KEY_PREFIX}{name}.lora_B.weight");
             let (a, b) = match (tensors.remove(&ka), tensors.remove(&kb)) {
                 (None, None) if strict && self.config.targets(&name) => {
-                    return Err(Error::MissingTensor {
-                        name: ka,
-                        path: path.to_path_buf(),
-                    })
+                    return Err(Error::MissingTensor { name: ka, path: path.to_path_buf() })
                 }
                 (None, None) => continue,
-                (Some(_), None) => {
-                    return Err(Error::MissingTensor {
-                        name: kb,
-                        path: path.to_path_buf(),
-                    })
-                }
-                (None, Some(_)) => {
-                    return Err(Error::MissingTensor {
-                        name: ka,
-                        path: path.to_path_buf(),
-                    })
-                }
+                (Some(_), None) => return Err(Error::MissingTensor { name: kb, path: path.to_path_buf() }),
+                (None, Some(_)) => return Err(Error::MissingTensor { name: ka, path: path.to_path_buf() }),
                 (Some(a), Some(b)) => (a, b),
             };
-            for (key, t, want) in [
-                (&ka, &a, [r, lin.in_features()]),
-                (&kb, &b, [lin.out_features(), r]),
-            ] {
+            for (key, t, want) in [(&ka, &a, [r, lin.in_features()]), (&kb, &b, [lin.out_features(), r])] {
                 if t.size() != want {
                     return Err(Error::ShapeMismatch {
                         name: key.clone(),
@@ -389,22 +310,15 @@ impl<M: CausalLm> LoraModel<M> {
     pub fn load_adapter_weights(&mut self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         if self.is_merged() {
-            return Err(Error::adapter(
-                Some(path.into()),
-                "unmerge before loading adapter weights",
-            ));
+            return Err(Error::adapter(Some(path.into()), "unmerge before loading adapter weights"));
         }
         let device = self.model.device();
-        let mut tensors: BTreeMap<String, Tensor> = TensorFile::open(path)?
-            .tensors(device, Kind::Float)?
-            .into_iter()
-            .collect();
+        let mut tensors: BTreeMap<String, Tensor> =
+            TensorFile::open(path)?.tensors(device, Kind::Float)?.into_iter().collect();
         let _guard = tch::no_grad_guard();
         for (key, var) in self.trainable_variables() {
-            let src = tensors.remove(&key).ok_or_else(|| Error::MissingTensor {
-                name: key.clone(),
-                path: path.into(),
-            })?;
+            let src =
+                tensors.remove(&key).ok_or_else(|| Error::MissingTensor { name: key.clone(), path: path.into() })?;
             if src.size() != var.size() {
                 return Err(Error::ShapeMismatch {
                     name: key,
@@ -417,10 +331,7 @@ impl<M: CausalLm> LoraModel<M> {
             var.f_copy_(&src)?;
         }
         if let Some(extra) = tensors.keys().next() {
-            return Err(Error::UnexpectedTensor {
-                name: extra.clone(),
-                path: path.into(),
-            });
+            return Err(Error::UnexpectedTensor { name: extra.clone(), path: path.into() });
         }
         Ok(())
     }
@@ -430,23 +341,14 @@ impl<M: CausalLm> LoraModel<M> {
     pub fn save_pretrained(&self, dir: impl AsRef<Path>) -> Result<()> {
         let dir = dir.as_ref();
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let file = PeftConfigFile::from_lora_config(
-            &self.config,
-            &self.model.info(),
-            self.base_model_name.as_deref(),
-        );
-        let mut value = serde_json::to_value(&file).map_err(|source| Error::Json {
-            path: dir.join(ADAPTER_CONFIG_FILE),
-            source,
-        })?;
+        let file = PeftConfigFile::from_lora_config(&self.config, &self.model.info(), self.base_model_name.as_deref());
+        let mut value = serde_json::to_value(&file)
+            .map_err(|source| Error::Json { path: dir.join(ADAPTER_CONFIG_FILE), source })?;
         if let Some(obj) = value.as_object_mut() {
             obj.retain(|_, v| !v.is_null());
             // PEFT writes integral alphas as integers; do the same.
             if self.config.alpha.fract() == 0.0 && self.config.alpha.abs() < 1e15 {
-                obj.insert(
-                    "lora_alpha".into(),
-                    serde_json::json!(self.config.alpha as i64),
-                );
+                obj.insert("lora_alpha".into(), serde_json::json!(self.config.alpha as i64));
             }
         }
         write_json(&dir.join(ADAPTER_CONFIG_FILE), &value)?;
@@ -466,14 +368,8 @@ impl<M: CausalLm> LoraModel<M> {
         let mut out = Vec::new();
         for (name, lin) in self.model.linears() {
             if let Some(l) = lin.lora() {
-                out.push((
-                    format!("{KEY_PREFIX}{name}.lora_A.weight"),
-                    l.a.shallow_clone(),
-                ));
-                out.push((
-                    format!("{KEY_PREFIX}{name}.lora_B.weight"),
-                    l.b.shallow_clone(),
-                ));
+                out.push((format!("{KEY_PREFIX}{name}.lora_A.weight"), l.a.shallow_clone()));
+                out.push((format!("{KEY_PREFIX}{name}.lora_B.weight"), l.b.shallow_clone()));
             }
         }
         out
@@ -481,10 +377,7 @@ impl<M: CausalLm> LoraModel<M> {
 
     /// Number of trainable (adapter) parameters.
     pub fn num_trainable_parameters(&self) -> usize {
-        self.trainable_variables()
-            .iter()
-            .map(|(_, t)| t.numel())
-            .sum()
+        self.trainable_variables().iter().map(|(_, t)| t.numel()).sum()
     }
 
     /// Folds every adapter into its base weight (`W += scale · (B A)ᵀ`) for faster inference.
@@ -516,10 +409,7 @@ impl<M: CausalLm> LoraModel<M> {
 
     /// Whether any adapter is merged.
     pub fn is_merged(&self) -> bool {
-        self.model
-            .linears()
-            .iter()
-            .any(|(_, l)| l.lora().is_some_and(|l| l.merged))
+        self.model.linears().iter().any(|(_, l)| l.lora().is_some_and(|l| l.merged))
     }
 
     /// Merges the adapters and returns the base model without them (PEFT's `merge_and_unload`).
@@ -552,12 +442,7 @@ impl<M: CausalLm> LoraModel<M> {
 
     /// Module paths that carry an adapter.
     pub fn adapted_modules(&self) -> Vec<String> {
-        self.model
-            .linears()
-            .into_iter()
-            .filter(|(_, l)| l.lora().is_some())
-            .map(|(n, _)| n)
-            .collect()
+        self.model.linears().into_iter().filter(|(_, l)| l.lora().is_some()).map(|(n, _)| n).collect()
     }
 
     /// Where an adapter directory keeps its weights.
@@ -582,8 +467,7 @@ impl<M: CausalLm> CausalLm for LoraModel<M> {
         cache: Option<KvCache>,
         options: ForwardOptions,
     ) -> Result<ForwardOutput> {
-        self.model
-            .forward(input_ids, attention_mask, cache, options)
+        self.model.forward(input_ids, attention_mask, cache, options)
     }
 
     fn logits_at(
@@ -593,8 +477,7 @@ impl<M: CausalLm> CausalLm for LoraModel<M> {
         positions: &Tensor,
         options: ForwardOptions,
     ) -> Result<Tensor> {
-        self.model
-            .logits_at(input_ids, attention_mask, positions, options)
+        self.model.logits_at(input_ids, attention_mask, positions, options)
     }
 
     fn linears(&self) -> Vec<(String, &Linear)> {

@@ -42,10 +42,7 @@ impl ForwardOptions {
 
     /// Training (dropout on), logits for every position.
     pub fn train() -> Self {
-        Self {
-            train: true,
-            last_logits_only: false,
-        }
+        Self { train: true, last_logits_only: false }
     }
 
     /// Only the last position's logits.
@@ -105,16 +102,10 @@ pub trait CausalLm {
         positions: &Tensor,
         options: ForwardOptions,
     ) -> Result<Tensor> {
-        let options = ForwardOptions {
-            last_logits_only: false,
-            ..options
-        };
+        let options = ForwardOptions { last_logits_only: false, ..options };
         let out = self.forward(input_ids, attention_mask, None, options)?;
         let v = out.logits.size().last().copied().unwrap_or(0);
-        Ok(out
-            .logits
-            .f_reshape([-1, v])?
-            .f_index_select(0, positions)?)
+        Ok(out.logits.f_reshape([-1, v])?.f_index_select(0, positions)?)
     }
 
     /// Every linear layer adapters can target, by its HF module path

@@ -50,37 +50,16 @@ pub struct AdamW {
 
 impl AdamW {
     /// An optimizer over named parameters (which must require gradients).
-    pub fn new(
-        params: Vec<(String, Tensor)>,
-        betas: (f64, f64),
-        eps: f64,
-        weight_decay: f64,
-    ) -> Result<Self> {
+    pub fn new(params: Vec<(String, Tensor)>, betas: (f64, f64), eps: f64, weight_decay: f64) -> Result<Self> {
         if params.is_empty() {
             return Err(Error::invalid("no parameters to optimise"));
         }
         if let Some((name, _)) = params.iter().find(|(_, p)| !p.requires_grad()) {
-            return Err(Error::invalid(format!(
-                "parameter `{name}` does not require gradients"
-            )));
+            return Err(Error::invalid(format!("parameter `{name}` does not require gradients")));
         }
-        let m = params
-            .iter()
-            .map(|(_, p)| p.f_zeros_like())
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        let v = params
-            .iter()
-            .map(|(_, p)| p.f_zeros_like())
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        Ok(Self {
-            params,
-            m,
-            v,
-            step: 0,
-            betas,
-            eps,
-            weight_decay,
-        })
+        let m = params.iter().map(|(_, p)| p.f_zeros_like()).collect::<std::result::Result<Vec<_>, _>>()?;
+        let v = params.iter().map(|(_, p)| p.f_zeros_like()).collect::<std::result::Result<Vec<_>, _>>()?;
+        Ok(Self { params, m, v, step: 0, betas, eps, weight_decay })
     }
 
     /// Steps taken so far.
@@ -122,11 +101,7 @@ impl AdamW {
         for (_, p) in &self.params {
             let g = p.grad();
             if g.defined() {
-                total += f64::try_from(
-                    &g.f_to_kind(tch::Kind::Double)?
-                        .f_square()?
-                        .f_sum(tch::Kind::Double)?,
-                )?;
+                total += f64::try_from(&g.f_to_kind(tch::Kind::Double)?.f_square()?.f_sum(tch::Kind::Double)?)?;
             }
         }
         Ok(total.sqrt())
@@ -156,16 +131,9 @@ impl AdamW {
                 continue;
             }
             let _ = p.f_mul_scalar_(1.0 - lr * self.weight_decay)?;
-            let _ = self.m[i]
-                .f_mul_scalar_(b1)?
-                .f_add_(&g.f_mul_scalar(1.0 - b1)?)?;
-            let _ = self.v[i]
-                .f_mul_scalar_(b2)?
-                .f_add_(&g.f_square()?.f_mul_scalar(1.0 - b2)?)?;
-            let denom = self.v[i]
-                .f_div_scalar(bc2)?
-                .f_sqrt()?
-                .f_add_scalar(self.eps)?;
+            let _ = self.m[i].f_mul_scalar_(b1)?.f_add_(&g.f_mul_scalar(1.0 - b1)?)?;
+            let _ = self.v[i].f_mul_scalar_(b2)?.f_add_(&g.f_square()?.f_mul_scalar(1.0 - b2)?)?;
+            let denom = self.v[i].f_div_scalar(bc2)?.f_sqrt()?.f_add_scalar(self.eps)?;
             let update = self.m[i].f_div(&denom)?.f_mul_scalar(lr / bc1)?;
             let _ = p.f_sub_(&update)?;
         }
@@ -193,10 +161,7 @@ impl AdamW {
         };
         let _guard = tch::no_grad_guard();
         for (i, (name, p)) in self.params.iter().enumerate() {
-            for (slot, key) in [
-                (&mut self.m[i], format!("m.{name}")),
-                (&mut self.v[i], format!("v.{name}")),
-            ] {
+            for (slot, key) in [(&mut self.m[i], format!("m.{name}")), (&mut self.v[i], format!("v.{name}"))] {
                 let src = find(&key)?;
                 if src.size() != p.size() {
                     return Err(Error::invalid(format!(
@@ -240,13 +205,7 @@ mod tests {
         // First AdamW step moves each weight by lr * sign(grad) (m_hat / sqrt(v_hat) = ±1),
         // after decay by (1 - lr * wd).
         let p = Tensor::from_slice(&[1.0f32, -2.0]).set_requires_grad(true);
-        let mut opt = AdamW::new(
-            vec![("p".into(), p.shallow_clone())],
-            (0.9, 0.999),
-            1e-8,
-            0.1,
-        )
-        .unwrap();
+        let mut opt = AdamW::new(vec![("p".into(), p.shallow_clone())], (0.9, 0.999), 1e-8, 0.1).unwrap();
         let loss = (&p * Tensor::from_slice(&[3.0f32, -0.5])).sum(tch::Kind::Float);
         loss.backward();
         opt.step(0.01).unwrap();

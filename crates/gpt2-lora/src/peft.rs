@@ -48,16 +48,10 @@ impl PeftConfigFile {
         let bad = |m: String| Error::adapter(Some(path.to_path_buf()), m);
         match self.peft_type.as_deref() {
             Some("LORA") | None => {}
-            Some(other) => {
-                return Err(bad(format!(
-                    "peft_type is `{other}`, only LORA is supported"
-                )))
-            }
+            Some(other) => return Err(bad(format!("peft_type is `{other}`, only LORA is supported"))),
         }
         if self.use_dora == Some(true) {
-            return Err(bad(
-                "DoRA adapters (use_dora: true) are not supported".into()
-            ));
+            return Err(bad("DoRA adapters (use_dora: true) are not supported".into()));
         }
         if let Some(b) = &self.bias {
             if b != "none" {
@@ -88,8 +82,8 @@ impl PeftConfigFile {
                 .collect::<Result<Vec<_>>>()?,
             Some(serde_json::Value::String(s)) => {
                 return Err(bad(format!(
-                "target_modules given as a pattern (`{s}`) is not supported; list the module names"
-            )))
+                    "target_modules given as a pattern (`{s}`) is not supported; list the module names"
+                )))
             }
             _ => return Err(bad("missing `target_modules`".into())),
         };
@@ -104,11 +98,7 @@ impl PeftConfigFile {
         Ok(cfg)
     }
 
-    pub(crate) fn from_lora_config(
-        cfg: &LoraConfig,
-        info: &ModelInfo,
-        base_model: Option<&str>,
-    ) -> Self {
+    pub(crate) fn from_lora_config(cfg: &LoraConfig, info: &ModelInfo, base_model: Option<&str>) -> Self {
         Self {
             peft_type: Some("LORA".into()),
             task_type: Some("CAUSAL_LM".into()),

@@ -13,9 +13,7 @@ use crate::error::{Error, Result};
 /// GPT-2's end-of-text token.
 pub const GPT2_EOS: &str = "<|endoftext|>";
 
-fn tok_err(
-    context: impl Into<String>,
-) -> impl FnOnce(Box<dyn std::error::Error + Send + Sync>) -> Error {
+fn tok_err(context: impl Into<String>) -> impl FnOnce(Box<dyn std::error::Error + Send + Sync>) -> Error {
     let context = context.into();
     move |source| Error::Tokenizer { context, source }
 }
@@ -29,10 +27,7 @@ pub struct Tokenizer {
 
 impl std::fmt::Debug for Tokenizer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tokenizer")
-            .field("vocab_size", &self.vocab_size())
-            .field("eos_id", &self.eos_id)
-            .finish()
+        f.debug_struct("Tokenizer").field("vocab_size", &self.vocab_size()).field("eos_id", &self.eos_id).finish()
     }
 }
 
@@ -41,13 +36,9 @@ impl Tokenizer {
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         if !path.is_file() {
-            return Err(Error::io(
-                path,
-                std::io::Error::new(std::io::ErrorKind::NotFound, "tokenizer file not found"),
-            ));
+            return Err(Error::io(path, std::io::Error::new(std::io::ErrorKind::NotFound, "tokenizer file not found")));
         }
-        let inner = HfTokenizer::from_file(path)
-            .map_err(tok_err(format!("reading `{}`", path.display())))?;
+        let inner = HfTokenizer::from_file(path).map_err(tok_err(format!("reading `{}`", path.display())))?;
         let eos_id = inner.token_to_id(GPT2_EOS).map(i64::from);
         Ok(Self { inner, eos_id })
     }
@@ -64,13 +55,8 @@ impl Tokenizer {
                 ));
             }
         }
-        let (v, m) = (
-            vocab.to_string_lossy().into_owned(),
-            merges.to_string_lossy().into_owned(),
-        );
-        let bpe = BPE::from_file(&v, &m)
-            .build()
-            .map_err(tok_err(format!("reading `{v}` and `{m}`")))?;
+        let (v, m) = (vocab.to_string_lossy().into_owned(), merges.to_string_lossy().into_owned());
+        let bpe = BPE::from_file(&v, &m).build().map_err(tok_err(format!("reading `{v}` and `{m}`")))?;
         let mut inner = HfTokenizer::new(bpe);
         inner.with_pre_tokenizer(Some(ByteLevel::default().add_prefix_space(false)));
         inner.with_decoder(Some(ByteLevelDecoder::default()));
@@ -94,14 +80,8 @@ impl Tokenizer {
     /// SmolLM2-Instruct).
     pub fn from_gguf(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let gg = |source| Error::Gguf {
-            path: path.to_path_buf(),
-            source,
-        };
-        let tok = gguf_file::GgufFile::open(path)
-            .map_err(gg)?
-            .tokenizer()
-            .map_err(gg)?;
+        let gg = |source| Error::Gguf { path: path.to_path_buf(), source };
+        let tok = gguf_file::GgufFile::open(path).map_err(gg)?.tokenizer().map_err(gg)?;
         let eos = tok.eos_id().map(i64::from);
         Ok(Self::from_tokenizer(tok.into_tokenizer(), eos))
     }
@@ -119,10 +99,7 @@ impl Tokenizer {
 
     /// Token ids of `text` (no special tokens added).
     pub fn encode(&self, text: &str) -> Result<Vec<i64>> {
-        let enc = self
-            .inner
-            .encode(text, false)
-            .map_err(tok_err("encoding"))?;
+        let enc = self.inner.encode(text, false).map_err(tok_err("encoding"))?;
         Ok(enc.get_ids().iter().map(|&i| i64::from(i)).collect())
     }
 
@@ -130,16 +107,9 @@ impl Tokenizer {
     pub fn decode(&self, ids: &[i64], skip_special: bool) -> Result<String> {
         let ids = ids
             .iter()
-            .map(|&i| {
-                u32::try_from(i).map_err(|_| Error::TokenOutOfRange {
-                    id: i,
-                    vocab_size: self.vocab_size(),
-                })
-            })
+            .map(|&i| u32::try_from(i).map_err(|_| Error::TokenOutOfRange { id: i, vocab_size: self.vocab_size() }))
             .collect::<Result<Vec<u32>>>()?;
-        self.inner
-            .decode(&ids, skip_special)
-            .map_err(tok_err("decoding"))
+        self.inner.decode(&ids, skip_special).map_err(tok_err("decoding"))
     }
 
     /// Id of a token string, if in the vocabulary.
@@ -149,9 +119,7 @@ impl Tokenizer {
 
     /// The token string of an id.
     pub fn id_to_token(&self, id: i64) -> Option<String> {
-        u32::try_from(id)
-            .ok()
-            .and_then(|i| self.inner.id_to_token(i))
+        u32::try_from(id).ok().and_then(|i| self.inner.id_to_token(i))
     }
 
     /// Vocabulary size, added tokens included.

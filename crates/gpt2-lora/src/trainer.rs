@@ -44,10 +44,7 @@ impl Example {
         if input_ids.is_empty() {
             return Err(Error::invalid("example is empty"));
         }
-        Ok(Self {
-            input_ids,
-            loss_mask,
-        })
+        Ok(Self { input_ids, loss_mask })
     }
 
     /// Prompt followed by completion; the loss covers the completion only.
@@ -56,18 +53,12 @@ impl Example {
         input_ids.extend_from_slice(completion);
         let mut loss_mask = vec![false; prompt.len()];
         loss_mask.extend(std::iter::repeat_n(true, completion.len()));
-        Self {
-            input_ids,
-            loss_mask,
-        }
+        Self { input_ids, loss_mask }
     }
 
     /// Plain language modelling: every token after the first is a target.
     pub fn language_model(ids: &[i64]) -> Self {
-        Self {
-            input_ids: ids.to_vec(),
-            loss_mask: ids.iter().enumerate().map(|(i, _)| i > 0).collect(),
-        }
+        Self { input_ids: ids.to_vec(), loss_mask: ids.iter().enumerate().map(|(i, _)| i > 0).collect() }
     }
 
     fn targets(&self) -> usize {
@@ -151,10 +142,7 @@ impl TrainConfig {
         if self.max_steps.is_none() && self.epochs == 0 {
             return bad("set epochs > 0 or max_steps");
         }
-        if self.max_steps == Some(0)
-            || self.eval_every == Some(0)
-            || self.checkpoint_every == Some(0)
-        {
+        if self.max_steps == Some(0) || self.eval_every == Some(0) || self.checkpoint_every == Some(0) {
             return bad("max_steps, eval_every and checkpoint_every must be positive when set");
         }
         if self.checkpoint_every.is_some() && self.checkpoint_dir.is_none() {
@@ -214,8 +202,7 @@ const OPTIMIZER_FILE: &str = "optimizer.safetensors";
 /// Groups example indices into micro-batches of similar length, in a seeded order: sort by
 /// length (ties in random order), cut into batches, shuffle the batches.
 pub(crate) fn plan_epoch(lengths: &[usize], cfg: &TrainConfig, epoch: usize) -> Vec<Vec<usize>> {
-    let mut rng =
-        ChaCha8Rng::seed_from_u64(cfg.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let mut order: Vec<usize> = (0..lengths.len()).collect();
     order.shuffle(&mut rng);
     order.sort_by_key(|&i| lengths[i]);
@@ -224,9 +211,7 @@ pub(crate) fn plan_epoch(lengths: &[usize], cfg: &TrainConfig, epoch: usize) -> 
     for i in order {
         // Sorted ascending, so the new example is the longest of the batch.
         let width = lengths[i];
-        let too_many_tokens = cfg
-            .max_batch_tokens
-            .is_some_and(|m| !cur.is_empty() && (cur.len() + 1) * width > m);
+        let too_many_tokens = cfg.max_batch_tokens.is_some_and(|m| !cur.is_empty() && (cur.len() + 1) * width > m);
         if cur.len() == cfg.batch_size || too_many_tokens {
             batches.push(std::mem::take(&mut cur));
         }
@@ -264,11 +249,7 @@ fn fingerprint(data: &[Example]) -> String {
 /// token only sees the tokens before it, which are all real, so its logits are those of the row
 /// alone, and the model can use its fused causal kernel. The LM head runs only at the positions
 /// that predict a target ([`CausalLm::logits_at`]).
-fn batch_loss<M: CausalLm + ?Sized>(
-    model: &M,
-    batch: &[&Example],
-    train: bool,
-) -> Result<(Tensor, usize)> {
+fn batch_loss<M: CausalLm + ?Sized>(model: &M, batch: &[&Example], train: bool) -> Result<(Tensor, usize)> {
     let device = model.device();
     let ids: Vec<&[i64]> = batch.iter().map(|e| e.input_ids.as_slice()).collect();
     let (ids_t, _) = pad_batch(&ids, 0, false, device)?;
@@ -288,15 +269,9 @@ fn batch_loss<M: CausalLm + ?Sized>(
     if count == 0 {
         return Ok((Tensor::f_zeros([], (Kind::Float, device))?, 0));
     }
-    let options = if train {
-        ForwardOptions::train()
-    } else {
-        ForwardOptions::eval()
-    };
+    let options = if train { ForwardOptions::train() } else { ForwardOptions::eval() };
     let positions = Tensor::from_slice(&positions).f_to_device(device)?;
-    let logits = model
-        .logits_at(&ids_t, None, &positions, options)?
-        .f_to_kind(Kind::Float)?;
+    let logits = model.logits_at(&ids_t, None, &positions, options)?.f_to_kind(Kind::Float)?;
     let targets = Tensor::from_slice(&targets).f_to_device(device)?;
     let loss = logits.f_cross_entropy_loss::<Tensor>(&targets, None, Reduction::Sum, -100, 0.0)?;
     Ok((loss, count))
@@ -386,25 +361,15 @@ impl Trainer {
         }
         let lengths: Vec<usize> = train.iter().map(|e| e.input_ids.len()).collect();
         let per_epoch = plan_epoch(&lengths, &cfg, 0).len();
-        let total_steps = cfg
-            .max_steps
-            .unwrap_or_else(|| (cfg.epochs * per_epoch).div_ceil(cfg.grad_accum_steps));
-        let mut opt = AdamW::new(
-            model.trainable_variables(),
-            cfg.betas,
-            cfg.eps,
-            cfg.weight_decay,
-        )?;
+        let total_steps = cfg.max_steps.unwrap_or_else(|| (cfg.epochs * per_epoch).div_ceil(cfg.grad_accum_steps));
+        let mut opt = AdamW::new(model.trainable_variables(), cfg.betas, cfg.eps, cfg.weight_decay)?;
         let fp = fingerprint(train);
         let mut report = TrainReport::default();
         let mut history = Vec::new();
         let mut start = 0;
         if let Some(dir) = resume {
             let state: TrainerState = read_json(&dir.join(STATE_FILE))?;
-            let fail = |m: String| Error::Checkpoint {
-                path: dir.to_path_buf(),
-                message: m,
-            };
+            let fail = |m: String| Error::Checkpoint { path: dir.to_path_buf(), message: m };
             if state.determinism != cfg.determinism_key() {
                 return Err(fail(format!(
                     "trainer settings differ from the checkpoint's: {} vs {}",
@@ -419,22 +384,15 @@ impl Trainer {
                 return Err(fail("LoRA settings differ from the checkpoint's".into()));
             }
             model.load_adapter_weights(LoraModel::<M>::weights_path(dir))?;
-            let opt_state = TensorFile::open(&dir.join(OPTIMIZER_FILE))?
-                .tensors(model.device(), Kind::Float)?;
-            opt.load_state(&opt_state, state.step as u64)
-                .map_err(|e| fail(e.to_string()))?;
+            let opt_state = TensorFile::open(&dir.join(OPTIMIZER_FILE))?.tensors(model.device(), Kind::Float)?;
+            opt.load_state(&opt_state, state.step as u64).map_err(|e| fail(e.to_string()))?;
             start = state.step;
             history = state.train_losses;
         }
 
-        let bar = if cfg.progress {
-            ProgressBar::new(total_steps as u64)
-        } else {
-            ProgressBar::hidden()
-        };
-        if let Ok(style) = ProgressStyle::with_template(
-            "{bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}",
-        ) {
+        let bar = if cfg.progress { ProgressBar::new(total_steps as u64) } else { ProgressBar::hidden() };
+        if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}")
+        {
             bar.set_style(style);
         }
         bar.set_position(start as u64);
@@ -442,8 +400,7 @@ impl Trainer {
         let mut epoch_cache: Option<(usize, Vec<Vec<usize>>)> = None;
         for step in start..total_steps {
             opt.zero_grad();
-            let micro: Vec<usize> =
-                (step * cfg.grad_accum_steps..(step + 1) * cfg.grad_accum_steps).collect();
+            let micro: Vec<usize> = (step * cfg.grad_accum_steps..(step + 1) * cfg.grad_accum_steps).collect();
             let mut batches = Vec::with_capacity(micro.len());
             for &mb in &micro {
                 let epoch = mb / per_epoch;
@@ -457,10 +414,7 @@ impl Trainer {
             let targets: usize = batches.iter().flatten().map(|&i| train[i].targets()).sum();
             let mut step_loss = 0.0;
             for (&mb, batch) in micro.iter().zip(&batches) {
-                tch::manual_seed(
-                    (cfg.seed.wrapping_mul(1_000_003).wrapping_add(mb as u64) & (i64::MAX as u64))
-                        as i64,
-                );
+                tch::manual_seed((cfg.seed.wrapping_mul(1_000_003).wrapping_add(mb as u64) & (i64::MAX as u64)) as i64);
                 let refs: Vec<&Example> = batch.iter().map(|&i| &train[i]).collect();
                 let (loss, count) = batch_loss(model, &refs, true)?;
                 report.tokens += refs.iter().map(|e| e.input_ids.len() as u64).sum::<u64>();
@@ -479,10 +433,7 @@ impl Trainer {
             report.train_losses.push((done, step_loss));
             history.push((done, step_loss));
             let secs = started.elapsed().as_secs_f64().max(1e-9);
-            bar.set_message(format!(
-                "loss {step_loss:.4} lr {lr:.2e} {:.0} tok/s",
-                report.tokens as f64 / secs
-            ));
+            bar.set_message(format!("loss {step_loss:.4} lr {lr:.2e} {:.0} tok/s", report.tokens as f64 / secs));
             bar.inc(1);
             let last = done == total_steps;
             if let Some(e) = eval {
@@ -528,21 +479,10 @@ fn check_examples<M: CausalLm + ?Sized>(model: &M, data: &[Example]) -> Result<(
             )));
         }
         if e.input_ids.len() > info.context_len {
-            return Err(Error::SequenceTooLong {
-                index: i,
-                len: e.input_ids.len(),
-                max: info.context_len,
-            });
+            return Err(Error::SequenceTooLong { index: i, len: e.input_ids.len(), max: info.context_len });
         }
-        if let Some(&id) = e
-            .input_ids
-            .iter()
-            .find(|&&t| t < 0 || t as usize >= info.vocab_size)
-        {
-            return Err(Error::TokenOutOfRange {
-                id,
-                vocab_size: info.vocab_size,
-            });
+        if let Some(&id) = e.input_ids.iter().find(|&&t| t < 0 || t as usize >= info.vocab_size) {
+            return Err(Error::TokenOutOfRange { id, vocab_size: info.vocab_size });
         }
     }
     Ok(())
@@ -557,10 +497,7 @@ fn write_checkpoint<M: CausalLm>(
     state: &TrainerState,
 ) -> Result<PathBuf> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".tmp-ckpt-")
-        .tempdir_in(dir)
-        .map_err(|e| Error::io(dir, e))?;
+    let tmp = tempfile::Builder::new().prefix(".tmp-ckpt-").tempdir_in(dir).map_err(|e| Error::io(dir, e))?;
     model.save_pretrained(tmp.path())?;
     write_safetensors(&tmp.path().join(OPTIMIZER_FILE), &opt.state_tensors())?;
     write_json(&tmp.path().join(STATE_FILE), state)?;
@@ -580,11 +517,7 @@ mod tests {
     #[test]
     fn buckets_are_homogeneous_and_seeded() {
         let lengths: Vec<usize> = (0..40).map(|i| 3 + (i * 7) % 11).collect();
-        let cfg = TrainConfig {
-            batch_size: 4,
-            seed: 5,
-            ..TrainConfig::default()
-        };
+        let cfg = TrainConfig { batch_size: 4, seed: 5, ..TrainConfig::default() };
         let plan = plan_epoch(&lengths, &cfg, 0);
         assert_eq!(plan, plan_epoch(&lengths, &cfg, 0));
         assert_ne!(plan, plan_epoch(&lengths, &cfg, 1));
@@ -600,28 +533,15 @@ mod tests {
                 })
                 .sum()
         };
-        let unsorted: Vec<Vec<usize>> = (0..40)
-            .collect::<Vec<_>>()
-            .chunks(4)
-            .map(|c| c.to_vec())
-            .collect();
+        let unsorted: Vec<Vec<usize>> = (0..40).collect::<Vec<_>>().chunks(4).map(|c| c.to_vec()).collect();
         // 40 examples over 11 lengths in batches of 4: bucketing pads far less than arrival order.
-        assert!(
-            waste(&plan) * 5 < waste(&unsorted),
-            "{} vs {}",
-            waste(&plan),
-            waste(&unsorted)
-        );
+        assert!(waste(&plan) * 5 < waste(&unsorted), "{} vs {}", waste(&plan), waste(&unsorted));
     }
 
     #[test]
     fn token_budget_limits_batches() {
         let lengths = vec![10; 8];
-        let cfg = TrainConfig {
-            batch_size: 8,
-            max_batch_tokens: Some(30),
-            ..TrainConfig::default()
-        };
+        let cfg = TrainConfig { batch_size: 8, max_batch_tokens: Some(30), ..TrainConfig::default() };
         assert!(plan_epoch(&lengths, &cfg, 0).iter().all(|b| b.len() <= 3));
     }
 

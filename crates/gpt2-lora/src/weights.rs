@@ -19,26 +19,15 @@ pub(crate) struct Weights {
 impl Weights {
     /// Reads `path`, casting floats to `kind` on `device`. `prefix` (e.g. `"transformer."`) is
     /// stripped from names when every model tensor carries it.
-    pub(crate) fn from_file(
-        path: &Path,
-        device: Device,
-        kind: Kind,
-        optional_prefix: &str,
-    ) -> Result<Self> {
+    pub(crate) fn from_file(path: &Path, device: Device, kind: Kind, optional_prefix: &str) -> Result<Self> {
         let file = TensorFile::open(path)?;
         let tensors: BTreeMap<String, Tensor> = file.tensors(device, kind)?.into_iter().collect();
-        let prefix = if !optional_prefix.is_empty()
-            && tensors.keys().any(|k| k.starts_with(optional_prefix))
-        {
+        let prefix = if !optional_prefix.is_empty() && tensors.keys().any(|k| k.starts_with(optional_prefix)) {
             optional_prefix.to_string()
         } else {
             String::new()
         };
-        Ok(Self {
-            path: file.path().to_path_buf(),
-            prefix,
-            tensors,
-        })
+        Ok(Self { path: file.path().to_path_buf(), prefix, tensors })
     }
 
     /// The name a tensor has in the file.
@@ -59,10 +48,7 @@ impl Weights {
         let t = self
             .tensors
             .remove(&full)
-            .ok_or_else(|| Error::MissingTensor {
-                name: full.clone(),
-                path: self.path.clone(),
-            })?;
+            .ok_or_else(|| Error::MissingTensor { name: full.clone(), path: self.path.clone() })?;
         if t.size() != shape {
             return Err(Error::ShapeMismatch {
                 name: full,
@@ -82,10 +68,7 @@ impl Weights {
     /// Errors on the first tensor left over that `ignore` does not accept.
     pub(crate) fn finish(self, ignore: impl Fn(&str) -> bool) -> Result<()> {
         match self.tensors.keys().find(|k| !ignore(k)) {
-            Some(name) => Err(Error::UnexpectedTensor {
-                name: name.clone(),
-                path: self.path,
-            }),
+            Some(name) => Err(Error::UnexpectedTensor { name: name.clone(), path: self.path }),
             None => Ok(()),
         }
     }

@@ -6,8 +6,7 @@ mod common;
 
 use common::*;
 use gpt2_lora::{
-    CausalLm, Example, ForwardOptions, Gpt2, LoadOptions, LoraConfig, LoraModel, Schedule,
-    TrainConfig, Trainer,
+    CausalLm, Example, ForwardOptions, Gpt2, LoadOptions, LoraConfig, LoraModel, Schedule, TrainConfig, Trainer,
 };
 use tch::{Kind, Reduction, Tensor};
 
@@ -42,12 +41,7 @@ fn reference_loss<M: CausalLm>(model: &M, data: &[Example]) -> f64 {
     let (mut ids, mut mask, mut labels) = (Vec::new(), Vec::new(), Vec::new());
     for e in data {
         let n = e.input_ids.len();
-        ids.extend(
-            e.input_ids
-                .iter()
-                .copied()
-                .chain(std::iter::repeat_n(0, width - n)),
-        );
+        ids.extend(e.input_ids.iter().copied().chain(std::iter::repeat_n(0, width - n)));
         mask.extend(std::iter::repeat_n(1i64, n).chain(std::iter::repeat_n(0, width - n)));
         for t in 1..width {
             labels.push(match (e.input_ids.get(t), e.loss_mask.get(t)) {
@@ -66,19 +60,9 @@ fn reference_loss<M: CausalLm>(model: &M, data: &[Example]) -> f64 {
         )
         .unwrap();
     let v = out.logits.size()[2];
-    let logits = out
-        .logits
-        .narrow(1, 0, width as i64 - 1)
-        .reshape([-1, v])
-        .to_kind(Kind::Float);
+    let logits = out.logits.narrow(1, 0, width as i64 - 1).reshape([-1, v]).to_kind(Kind::Float);
     let n = labels.iter().filter(|&&l| l >= 0).count();
-    let loss = logits.cross_entropy_loss::<Tensor>(
-        &Tensor::from_slice(&labels),
-        None,
-        Reduction::Sum,
-        -100,
-        0.0,
-    );
+    let loss = logits.cross_entropy_loss::<Tensor>(&Tensor::from_slice(&labels), None, Reduction::Sum, -100, 0.0);
     loss.double_value(&[]) / n as f64
 }
 
@@ -88,20 +72,11 @@ fn logits_at_selects_rows_of_forward() {
     perturb_adapters(&model, 2);
     let _guard = tch::no_grad_guard();
     let ids = Tensor::from_slice(&[5i64, 9, 17, 3, 44, 2, 8, 1]).reshape([2, 4]);
-    let full = model
-        .forward(&ids, None, None, ForwardOptions::eval())
-        .unwrap()
-        .logits
-        .reshape([8, -1]);
+    let full = model.forward(&ids, None, None, ForwardOptions::eval()).unwrap().logits.reshape([8, -1]);
     let at = Tensor::from_slice(&[6i64, 0, 3]);
-    let picked = model
-        .logits_at(&ids, None, &at, ForwardOptions::eval())
-        .unwrap();
+    let picked = model.logits_at(&ids, None, &at, ForwardOptions::eval()).unwrap();
     assert_eq!(picked.size(), [3, 128]);
-    let d = (picked - full.index_select(0, &at))
-        .abs()
-        .max()
-        .double_value(&[]);
+    let d = (picked - full.index_select(0, &at)).abs().max().double_value(&[]);
     assert!(d < 1e-5, "logits_at differs from forward by {d}");
 }
 
@@ -110,37 +85,20 @@ fn loss_at_target_positions_equals_full_logits_loss() {
     let model = LoraModel::new(tiny(), LoraConfig::default().with_dropout(0.0), 3).unwrap();
     perturb_adapters(&model, 4);
     let data = ragged_data();
-    let trainer = Trainer::new(TrainConfig {
-        batch_size: 16,
-        progress: false,
-        ..TrainConfig::default()
-    })
-    .unwrap();
+    let trainer = Trainer::new(TrainConfig { batch_size: 16, progress: false, ..TrainConfig::default() }).unwrap();
     // One padded batch of all seven examples.
     let ours = trainer.evaluate(&model, &data).unwrap();
     let want = reference_loss(&model, &data);
-    assert!(
-        (ours - want).abs() < 1e-5 * want.abs().max(1.0),
-        "trainer loss {ours} vs full-logits loss {want}"
-    );
+    assert!((ours - want).abs() < 1e-5 * want.abs().max(1.0), "trainer loss {ours} vs full-logits loss {want}");
 }
 
 fn load(kind: Kind) -> Gpt2 {
-    Gpt2::from_pretrained(
-        tiny_dir(),
-        LoadOptions {
-            kind,
-            ..LoadOptions::default()
-        },
-    )
-    .unwrap()
+    Gpt2::from_pretrained(tiny_dir(), LoadOptions { kind, ..LoadOptions::default() }).unwrap()
 }
 
 #[test]
 fn bf16_base_trains_f32_adapters_matching_f32() {
-    let lora = LoraConfig::default()
-        .with_dropout(0.0)
-        .with_target_modules(["c_attn", "c_fc"]);
+    let lora = LoraConfig::default().with_dropout(0.0).with_target_modules(["c_attn", "c_fc"]);
     let full = LoraModel::new(load(Kind::Float), lora.clone(), 5).unwrap();
     let half = LoraModel::new(load(Kind::BFloat16), lora, 5).unwrap();
     perturb_adapters(&full, 6);
@@ -154,12 +112,8 @@ fn bf16_base_trains_f32_adapters_matching_f32() {
 
     // Forward: the adapted layers' contribution agrees within bf16 precision.
     let ids = Tensor::from_slice(&[5i64, 9, 17, 3, 44, 2, 8, 1]).reshape([2, 4]);
-    let logits = |m: &LoraModel<Gpt2>| {
-        m.forward(&ids, None, None, ForwardOptions::eval())
-            .unwrap()
-            .logits
-            .to_kind(Kind::Float)
-    };
+    let logits =
+        |m: &LoraModel<Gpt2>| m.forward(&ids, None, None, ForwardOptions::eval()).unwrap().logits.to_kind(Kind::Float);
     let (a, b) = (logits(&full), logits(&half));
     let scale = a.abs().max().double_value(&[]);
     let d = (&a - &b).abs().max().double_value(&[]);
@@ -176,11 +130,7 @@ fn bf16_base_trains_f32_adapters_matching_f32() {
             .cross_entropy_for_logits(&target);
         l.backward();
     }
-    for ((name, ga), (_, gb)) in full
-        .trainable_variables()
-        .iter()
-        .zip(half.trainable_variables().iter())
-    {
+    for ((name, ga), (_, gb)) in full.trainable_variables().iter().zip(half.trainable_variables().iter()) {
         let (ga, gb) = (ga.grad(), gb.grad());
         assert_eq!(gb.kind(), Kind::Float, "{name} gradient");
         let rel = (&ga - &gb).norm().double_value(&[]) / ga.norm().double_value(&[]).max(1e-12);
@@ -212,12 +162,8 @@ fn bf16_base_training_reduces_loss_and_merges() {
     // Merging folds the f32 update into the bf16 weights; the output stays close.
     let ids = Tensor::from_slice(&[5i64, 9, 17, 3]).reshape([1, 4]);
     let _guard = tch::no_grad_guard();
-    let run = |m: &LoraModel<Gpt2>| {
-        m.forward(&ids, None, None, ForwardOptions::eval())
-            .unwrap()
-            .logits
-            .to_kind(Kind::Float)
-    };
+    let run =
+        |m: &LoraModel<Gpt2>| m.forward(&ids, None, None, ForwardOptions::eval()).unwrap().logits.to_kind(Kind::Float);
     let unmerged = run(&model);
     model.merge().unwrap();
     let merged = run(&model);

@@ -11,14 +11,7 @@ use tch::{Kind, Tensor};
 fn right_padded_logits_match_hf() {
     let g = golden();
     let model = tiny();
-    let out = model
-        .forward(
-            &g["right_ids"],
-            Some(&g["right_mask"]),
-            None,
-            ForwardOptions::eval(),
-        )
-        .unwrap();
+    let out = model.forward(&g["right_ids"], Some(&g["right_mask"]), None, ForwardOptions::eval()).unwrap();
     let d = max_masked_diff(&out.logits, &g["right_logits"], &g["right_mask"]);
     assert!(d < 1e-4, "max |diff| = {d}");
     // The fixture logits are far from trivial.
@@ -29,14 +22,7 @@ fn right_padded_logits_match_hf() {
 fn left_padded_logits_match_hf() {
     let g = golden();
     let model = tiny();
-    let out = model
-        .forward(
-            &g["left_ids"],
-            Some(&g["left_mask"]),
-            None,
-            ForwardOptions::eval(),
-        )
-        .unwrap();
+    let out = model.forward(&g["left_ids"], Some(&g["left_mask"]), None, ForwardOptions::eval()).unwrap();
     let d = max_masked_diff(&out.logits, &g["left_logits"], &g["left_mask"]);
     assert!(d < 1e-4, "max |diff| = {d}");
 }
@@ -45,23 +31,11 @@ fn left_padded_logits_match_hf() {
 fn padded_rows_equal_rows_alone() {
     let g = golden();
     let model = tiny();
-    let batch = model
-        .forward(
-            &g["left_ids"],
-            Some(&g["left_mask"]),
-            None,
-            ForwardOptions::eval(),
-        )
-        .unwrap();
+    let batch = model.forward(&g["left_ids"], Some(&g["left_mask"]), None, ForwardOptions::eval()).unwrap();
     let mask = Vec::<i64>::try_from(&g["left_mask"].get(1)).unwrap();
     let start = mask.iter().position(|&m| m == 1).unwrap() as i64;
-    let row = g["left_ids"]
-        .get(1)
-        .narrow(0, start, 7 - start)
-        .unsqueeze(0);
-    let alone = model
-        .forward(&row, None, None, ForwardOptions::eval())
-        .unwrap();
+    let row = g["left_ids"].get(1).narrow(0, start, 7 - start).unsqueeze(0);
+    let alone = model.forward(&row, None, None, ForwardOptions::eval()).unwrap();
     let from_batch = batch.logits.get(1).narrow(0, start, 7 - start).unsqueeze(0);
     let d = (alone.logits - from_batch).abs().max().double_value(&[]);
     assert!(d < 1e-5, "{d}");
@@ -72,23 +46,11 @@ fn kv_cache_steps_equal_full_forward() {
     let g = golden();
     let model = tiny();
     let ids = g["right_ids"].narrow(0, 0, 1); // 7 real tokens
-    let full = model
-        .forward(&ids, None, None, ForwardOptions::eval())
-        .unwrap()
-        .logits;
-    let mut out = model
-        .forward(&ids.narrow(1, 0, 3), None, None, ForwardOptions::eval())
-        .unwrap();
+    let full = model.forward(&ids, None, None, ForwardOptions::eval()).unwrap().logits;
+    let mut out = model.forward(&ids.narrow(1, 0, 3), None, None, ForwardOptions::eval()).unwrap();
     let mut pieces = vec![out.logits.shallow_clone()];
     for t in 3..7 {
-        out = model
-            .forward(
-                &ids.narrow(1, t, 1),
-                None,
-                Some(out.cache),
-                ForwardOptions::eval(),
-            )
-            .unwrap();
+        out = model.forward(&ids.narrow(1, t, 1), None, Some(out.cache), ForwardOptions::eval()).unwrap();
         pieces.push(out.logits.shallow_clone());
     }
     assert_eq!(out.cache.seq_len(), 7);
@@ -102,24 +64,9 @@ fn kv_cache_steps_equal_full_forward() {
 fn last_only_logits_equal_last_column() {
     let g = golden();
     let model = tiny();
-    let all = model
-        .forward(
-            &g["left_ids"],
-            Some(&g["left_mask"]),
-            None,
-            ForwardOptions::eval(),
-        )
-        .unwrap()
-        .logits;
-    let last = model
-        .forward(
-            &g["left_ids"],
-            Some(&g["left_mask"]),
-            None,
-            ForwardOptions::eval().last_only(),
-        )
-        .unwrap()
-        .logits;
+    let all = model.forward(&g["left_ids"], Some(&g["left_mask"]), None, ForwardOptions::eval()).unwrap().logits;
+    let last =
+        model.forward(&g["left_ids"], Some(&g["left_mask"]), None, ForwardOptions::eval().last_only()).unwrap().logits;
     assert_eq!(last.size(), vec![3, 1, 128]);
     let d = (all.narrow(1, 6, 1) - last).abs().max().double_value(&[]);
     assert!(d < 1e-6);
@@ -129,22 +76,13 @@ fn last_only_logits_equal_last_column() {
 fn checkpoint_without_transformer_prefix_loads() {
     let dir = scratch("no-prefix");
     let src = Tensor::read_safetensors(tiny_dir().join("model.safetensors")).unwrap();
-    let stripped: Vec<(String, Tensor)> = src
-        .into_iter()
-        .map(|(n, t)| (n.trim_start_matches("transformer.").to_string(), t))
-        .collect();
+    let stripped: Vec<(String, Tensor)> =
+        src.into_iter().map(|(n, t)| (n.trim_start_matches("transformer.").to_string(), t)).collect();
     Tensor::write_safetensors(&stripped, dir.join("model.safetensors")).unwrap();
     std::fs::copy(tiny_dir().join("config.json"), dir.join("config.json")).unwrap();
     let a = Gpt2::from_pretrained(&dir, LoadOptions::default()).unwrap();
     let g = golden();
-    let out = a
-        .forward(
-            &g["right_ids"],
-            Some(&g["right_mask"]),
-            None,
-            ForwardOptions::eval(),
-        )
-        .unwrap();
+    let out = a.forward(&g["right_ids"], Some(&g["right_mask"]), None, ForwardOptions::eval()).unwrap();
     assert!(max_masked_diff(&out.logits, &g["right_logits"], &g["right_mask"]) < 1e-4);
 }
 
@@ -156,49 +94,18 @@ fn save_pretrained_round_trips_and_bf16_loads() {
     let again = Gpt2::from_pretrained(&dir, LoadOptions::default()).unwrap();
     assert_eq!(again.config(), model.config());
     let g = golden();
-    let a = model
-        .forward(
-            &g["right_ids"],
-            Some(&g["right_mask"]),
-            None,
-            ForwardOptions::eval(),
-        )
-        .unwrap();
-    let b = again
-        .forward(
-            &g["right_ids"],
-            Some(&g["right_mask"]),
-            None,
-            ForwardOptions::eval(),
-        )
-        .unwrap();
+    let a = model.forward(&g["right_ids"], Some(&g["right_mask"]), None, ForwardOptions::eval()).unwrap();
+    let b = again.forward(&g["right_ids"], Some(&g["right_mask"]), None, ForwardOptions::eval()).unwrap();
     assert_eq!(max_masked_diff(&a.logits, &b.logits, &g["right_mask"]), 0.0);
 
-    let half = Gpt2::from_pretrained(
-        &dir,
-        LoadOptions {
-            kind: Kind::BFloat16,
-            ..LoadOptions::default()
-        },
-    )
-    .unwrap();
-    let c = half
-        .forward(
-            &g["right_ids"],
-            Some(&g["right_mask"]),
-            None,
-            ForwardOptions::eval(),
-        )
-        .unwrap();
+    let half = Gpt2::from_pretrained(&dir, LoadOptions { kind: Kind::BFloat16, ..LoadOptions::default() }).unwrap();
+    let c = half.forward(&g["right_ids"], Some(&g["right_mask"]), None, ForwardOptions::eval()).unwrap();
     assert_eq!(c.logits.kind(), Kind::BFloat16);
     let d = max_masked_diff(&a.logits, &c.logits.to_kind(Kind::Float), &g["right_mask"]);
     assert!(d < 0.5, "bf16 drift {d}");
     assert_eq!(
         model.num_parameters(),
-        128 * 32
-            + 32 * 32
-            + 2 * 32
-            + 2 * (4 * 32 + 32 * 96 + 96 + 32 * 32 + 32 + 32 * 128 + 128 + 128 * 32 + 32)
+        128 * 32 + 32 * 32 + 2 * 32 + 2 * (4 * 32 + 32 * 96 + 96 + 32 * 32 + 32 + 32 * 128 + 128 + 128 * 32 + 32)
     );
 }
 
@@ -218,10 +125,7 @@ fn tokenizer_matches_gpt2() {
     let ids = tok.encode(text).unwrap();
     assert!(ids.contains(&50256), "special token kept whole: {ids:?}");
     assert_eq!(tok.decode(&ids, false).unwrap(), text);
-    assert_eq!(
-        tok.decode(&ids, true).unwrap(),
-        "genre: Comedy|Drama  naïve café 1995"
-    );
+    assert_eq!(tok.decode(&ids, true).unwrap(), "genre: Comedy|Drama  naïve café 1995");
 
     // The same tokenizer through tokenizer.json.
     let out = scratch("tokenizer-json");

@@ -9,14 +9,7 @@ use tch::Tensor;
 
 fn logits<M: CausalLm>(m: &M) -> Tensor {
     let g = golden();
-    m.forward(
-        &g["right_ids"],
-        Some(&g["right_mask"]),
-        None,
-        ForwardOptions::eval(),
-    )
-    .unwrap()
-    .logits
+    m.forward(&g["right_ids"], Some(&g["right_mask"]), None, ForwardOptions::eval()).unwrap().logits
 }
 
 #[test]
@@ -44,10 +37,7 @@ fn default_targets_are_c_attn_and_seeded() {
     let a = LoraModel::new(tiny(), LoraConfig::default(), 1).unwrap();
     let b = LoraModel::new(tiny(), LoraConfig::default(), 1).unwrap();
     let c = LoraModel::new(tiny(), LoraConfig::default(), 2).unwrap();
-    assert_eq!(
-        a.adapted_modules(),
-        vec!["transformer.h.0.attn.c_attn", "transformer.h.1.attn.c_attn"]
-    );
+    assert_eq!(a.adapted_modules(), vec!["transformer.h.0.attn.c_attn", "transformer.h.1.attn.c_attn"]);
     let first = |m: &LoraModel<gpt2_lora::Gpt2>| m.trainable_variables()[0].1.shallow_clone();
     assert!(first(&a).equal(&first(&b)));
     assert!(!first(&a).equal(&first(&c)));
@@ -63,13 +53,7 @@ fn peft_adapter_gives_peft_logits() {
     let d = max_masked_diff(&logits(&model), &g["right_lora_logits"], &g["right_mask"]);
     assert!(d < 1e-4, "{d}");
     // The adapter really changes the outputs.
-    assert!(
-        max_masked_diff(
-            &g["right_lora_logits"],
-            &g["right_logits"],
-            &g["right_mask"]
-        ) > 1e-2
-    );
+    assert!(max_masked_diff(&g["right_lora_logits"], &g["right_logits"], &g["right_mask"]) > 1e-2);
 }
 
 #[test]
@@ -89,36 +73,18 @@ fn merge_and_unmerge() {
     assert!(plain.linears().iter().all(|(_, l)| l.lora().is_none()));
     assert!(max_masked_diff(&logits(&plain), &g["right_lora_logits"], &g["right_mask"]) < 1e-4);
     // Unload without merging gives the base back.
-    let base = LoraModel::from_pretrained(tiny(), tiny_lora_dir())
-        .unwrap()
-        .unload()
-        .unwrap();
+    let base = LoraModel::from_pretrained(tiny(), tiny_lora_dir()).unwrap().unload().unwrap();
     assert!(max_masked_diff(&logits(&base), &g["right_logits"], &g["right_mask"]) < 1e-4);
 }
 
 #[test]
 fn only_adapters_are_trainable() {
-    let model = LoraModel::new(
-        tiny(),
-        LoraConfig::default().with_target_modules(["c_proj"]),
-        0,
-    )
-    .unwrap();
+    let model = LoraModel::new(tiny(), LoraConfig::default().with_target_modules(["c_proj"]), 0).unwrap();
     let vars = model.trainable_variables();
-    assert_eq!(
-        vars.len(),
-        2 * 4,
-        "attn.c_proj and mlp.c_proj in 2 layers, A and B each"
-    );
+    assert_eq!(vars.len(), 2 * 4, "attn.c_proj and mlp.c_proj in 2 layers, A and B each");
     assert!(vars.iter().all(|(_, t)| t.requires_grad()));
-    assert!(model
-        .linears()
-        .iter()
-        .all(|(_, l)| !l.weight().requires_grad()));
-    assert_eq!(
-        model.num_trainable_parameters(),
-        2 * (8 * 32 + 32 * 8) + 2 * (8 * 128 + 32 * 8)
-    );
+    assert!(model.linears().iter().all(|(_, l)| !l.weight().requires_grad()));
+    assert_eq!(model.num_trainable_parameters(), 2 * (8 * 32 + 32 * 8) + 2 * (8 * 128 + 32 * 8));
 }
 
 /// Saves an adapter with non-trivial weights and reloads it; also leaves it (and the logits we
@@ -126,10 +92,7 @@ fn only_adapters_are_trainable() {
 #[test]
 fn saved_adapter_is_peft_format_and_reloads() {
     let g = golden();
-    let cfg = LoraConfig::default()
-        .with_r(2)
-        .with_alpha(6.0)
-        .with_target_modules(["c_attn", "c_fc"]);
+    let cfg = LoraConfig::default().with_r(2).with_alpha(6.0).with_target_modules(["c_attn", "c_fc"]);
     let model = LoraModel::new(tiny(), cfg, 11).unwrap();
     tch::manual_seed(3);
     tch::no_grad(|| {
@@ -144,37 +107,24 @@ fn saved_adapter_is_peft_format_and_reloads() {
     let dir = scratch("peft-export");
     model.save_pretrained(&dir).unwrap();
     let cfg: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("adapter_config.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dir.join("adapter_config.json")).unwrap()).unwrap();
     assert_eq!(cfg["peft_type"], "LORA");
     assert_eq!(cfg["task_type"], "CAUSAL_LM");
     assert_eq!(cfg["fan_in_fan_out"], true);
     assert_eq!(cfg["r"], 2);
     assert_eq!(cfg["lora_alpha"], 6.0);
-    let keys: Vec<String> = Tensor::read_safetensors(dir.join("adapter_model.safetensors"))
-        .unwrap()
-        .into_iter()
-        .map(|(k, _)| k)
-        .collect();
-    assert!(
-        keys.contains(&"base_model.model.transformer.h.0.attn.c_attn.lora_A.weight".to_string())
-    );
+    let keys: Vec<String> =
+        Tensor::read_safetensors(dir.join("adapter_model.safetensors")).unwrap().into_iter().map(|(k, _)| k).collect();
+    assert!(keys.contains(&"base_model.model.transformer.h.0.attn.c_attn.lora_A.weight".to_string()));
     assert!(keys.contains(&"base_model.model.transformer.h.1.mlp.c_fc.lora_B.weight".to_string()));
     assert_eq!(keys.len(), 8);
 
     let again = LoraModel::from_pretrained(tiny(), &dir).unwrap();
-    assert_eq!(
-        max_masked_diff(&logits(&again), &want, &g["right_mask"]),
-        0.0
-    );
+    assert_eq!(max_masked_diff(&logits(&again), &want, &g["right_mask"]), 0.0);
 
     // For the Python check: inputs and our logits.
     Tensor::write_safetensors(
-        &[
-            ("ids", &g["right_ids"]),
-            ("mask", &g["right_mask"]),
-            ("logits", &want),
-        ],
+        &[("ids", &g["right_ids"]), ("mask", &g["right_mask"]), ("logits", &want)],
         dir.join("expected_logits.safetensors"),
     )
     .unwrap();

@@ -13,8 +13,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use gpt2_lora::{
-    CausalLm, Example, ForwardOptions, Llama, LoadOptions, LoraConfig, LoraModel, Schedule,
-    Tokenizer, TrainConfig, Trainer,
+    CausalLm, Example, ForwardOptions, Llama, LoadOptions, LoraConfig, LoraModel, Schedule, Tokenizer, TrainConfig,
+    Trainer,
 };
 use tch::{Kind, Tensor};
 
@@ -32,18 +32,13 @@ const LOGIT_TOL: f64 = 1e-3;
 fn models_dir() -> PathBuf {
     match std::env::var_os("RECIMPUTE_MODELS") {
         Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-            .join(".cache/recimpute/models"),
+        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/recimpute/models"),
     }
 }
 
 fn smollm2_path() -> PathBuf {
     let path = models_dir().join("SmolLM2-135M-Instruct.Q4_1.gguf");
-    assert!(
-        path.exists(),
-        "{} not found: run `cargo xtask fetch-model` or set RECIMPUTE_MODELS",
-        path.display()
-    );
+    assert!(path.exists(), "{} not found: run `cargo xtask fetch-model` or set RECIMPUTE_MODELS", path.display());
     path
 }
 
@@ -55,17 +50,12 @@ fn load() -> Llama {
 }
 
 fn fixture(path: PathBuf) -> serde_json::Value {
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     serde_json::from_str(&text).expect("fixture is JSON")
 }
 
 fn ids_of(v: &serde_json::Value) -> Vec<i64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_i64().unwrap())
-        .collect()
+    v.as_array().unwrap().iter().map(|x| x.as_i64().unwrap()).collect()
 }
 
 /// About 7 s.
@@ -77,23 +67,11 @@ fn paris_is_the_top_next_token() {
     assert_eq!(tok.eos_id(), Some(2));
     assert_eq!(model.info().eos_token_ids, vec![2]);
     let c = model.config();
-    assert_eq!(
-        (
-            c.num_hidden_layers,
-            c.num_attention_heads,
-            c.num_key_value_heads
-        ),
-        (30, 9, 3)
-    );
+    assert_eq!((c.num_hidden_layers, c.num_attention_heads, c.num_key_value_heads), (30, 9, 3));
     assert!(c.tie_word_embeddings);
     let ids = tok.encode("The capital of France is").unwrap();
     let logits = model
-        .forward(
-            &Tensor::from_slice(&ids).unsqueeze(0),
-            None,
-            None,
-            ForwardOptions::eval().last_only(),
-        )
+        .forward(&Tensor::from_slice(&ids).unsqueeze(0), None, None, ForwardOptions::eval().last_only())
         .unwrap()
         .logits
         .view([-1]);
@@ -110,9 +88,7 @@ fn paris_is_the_top_next_token() {
 #[ignore = "needs the SmolLM2 GGUF: cargo xtask fetch-model"]
 fn logits_match_transformers() {
     let model = load();
-    let fx = fixture(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/smollm2_reference.json"),
-    );
+    let fx = fixture(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/smollm2_reference.json"));
     let prompts = fx["prompts"].as_array().unwrap();
     let all_ids: Vec<Vec<i64>> = prompts.iter().map(|p| ids_of(&p["ids"])).collect();
     // Each prompt alone, then all of them as one left-padded batch.
@@ -137,19 +113,11 @@ fn logits_match_transformers() {
     let (mut max_logit, mut max_lse, mut max_batch) = (0f64, 0f64, 0f64);
     for (i, (p, ids)) in prompts.iter().zip(&all_ids).enumerate() {
         let alone = model
-            .forward(
-                &Tensor::from_slice(ids).unsqueeze(0),
-                None,
-                None,
-                ForwardOptions::eval(),
-            )
+            .forward(&Tensor::from_slice(ids).unsqueeze(0), None, None, ForwardOptions::eval())
             .unwrap()
             .logits
             .get(0);
-        let from_batch =
-            batch
-                .get(i as i64)
-                .narrow(0, (width - ids.len()) as i64, ids.len() as i64);
+        let from_batch = batch.get(i as i64).narrow(0, (width - ids.len()) as i64, ids.len() as i64);
         max_batch = max_batch.max((&alone - from_batch).abs().max().double_value(&[]));
         let lse = alone.logsumexp([-1], false);
         for (t, pos) in p["positions"].as_array().unwrap().iter().enumerate() {
@@ -157,11 +125,7 @@ fn logits_match_transformers() {
             max_lse = max_lse.max((lse.double_value(&[t as i64]) - want_lse).abs());
             let top_ids = ids_of(&pos["top_ids"]);
             // Our top-1 is HF's (the top-2 gap is far above the tolerance here).
-            assert_eq!(
-                alone.get(t as i64).argmax(0, false).int64_value(&[]),
-                top_ids[0],
-                "prompt {i} position {t}"
-            );
+            assert_eq!(alone.get(t as i64).argmax(0, false).int64_value(&[]), top_ids[0], "prompt {i} position {t}");
             for (id, want) in top_ids.iter().zip(pos["top_logits"].as_array().unwrap()) {
                 let got = alone.double_value(&[t as i64, *id]);
                 max_logit = max_logit.max((got - want.as_f64().unwrap()).abs());
@@ -184,25 +148,18 @@ fn logits_match_transformers() {
 #[ignore = "needs the SmolLM2 GGUF: cargo xtask fetch-model"]
 fn tokenizer_matches_hf() {
     let tok = Tokenizer::from_gguf(smollm2_path()).unwrap();
-    let fx = fixture(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../gguf-file/tests/reference/smollm2_tokenizer.json"),
-    );
+    let fx =
+        fixture(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../gguf-file/tests/reference/smollm2_tokenizer.json"));
     let corpus = fx["corpus"].as_array().unwrap();
     assert!(corpus.len() >= 20);
     for (i, text) in corpus.iter().enumerate() {
         let text = text.as_str().unwrap();
         let ids = tok.encode(text).unwrap();
         assert_eq!(ids, ids_of(&fx["expected"][i]), "{text:?}");
-        assert_eq!(
-            tok.decode(&ids, false).unwrap(),
-            fx["decoded"][i].as_str().unwrap()
-        );
+        assert_eq!(tok.decode(&ids, false).unwrap(), fx["decoded"][i].as_str().unwrap());
     }
     // The logits fixture's prompts tokenize as transformers tokenized them.
-    let logits_fx = fixture(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/smollm2_reference.json"),
-    );
+    let logits_fx = fixture(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/smollm2_reference.json"));
     for p in logits_fx["prompts"].as_array().unwrap() {
         let text = p["text"].as_str().unwrap();
         assert_eq!(tok.encode(text).unwrap(), ids_of(&p["ids"]), "{text:?}");
@@ -220,9 +177,7 @@ fn table_rows(tok: &Tokenizer) -> Vec<Example> {
             let age = 18 + (i * 37) % 45;
             let gender = if (i * 7) % 3 == 0 { "F" } else { "M" };
             let occ = OCCUPATIONS[usize::from(age >= 30) * 2 + usize::from(gender == "F")];
-            let prompt = tok
-                .encode(&format!("age is {age}, gender is {gender}, occupation is"))
-                .unwrap();
+            let prompt = tok.encode(&format!("age is {age}, gender is {gender}, occupation is")).unwrap();
             let mut value = tok.encode(&format!(" {occ}")).unwrap();
             value.push(2);
             Example::prompt_completion(&prompt, &value)
@@ -240,19 +195,15 @@ fn lora_finetune_on_a_table_and_peft_round_trip() {
     let tok = Tokenizer::from_gguf(smollm2_path()).unwrap();
     let rows = table_rows(&tok);
     let (train, held_out) = rows.split_at(64);
-    let lora = LoraConfig::default()
-        .with_r(8)
-        .with_alpha(16.0)
-        .with_dropout(0.0)
-        .with_target_modules([
-            "q_proj",
-            "k_proj",
-            "v_proj",
-            "o_proj",
-            "gate_proj",
-            "up_proj",
-            "down_proj",
-        ]);
+    let lora = LoraConfig::default().with_r(8).with_alpha(16.0).with_dropout(0.0).with_target_modules([
+        "q_proj",
+        "k_proj",
+        "v_proj",
+        "o_proj",
+        "gate_proj",
+        "up_proj",
+        "down_proj",
+    ]);
     let mut model = LoraModel::new(load(), lora, 11).unwrap();
     let cfg = TrainConfig {
         learning_rate: 2e-3,
@@ -280,11 +231,7 @@ fn lora_finetune_on_a_table_and_peft_round_trip() {
     model.save_pretrained(&dir).unwrap();
     let reloaded = LoraModel::from_pretrained(load(), &dir).unwrap();
     let ids = Tensor::from_slice(&held_out[0].input_ids).unsqueeze(0);
-    let run = |m: &dyn CausalLm| {
-        m.forward(&ids, None, None, ForwardOptions::eval())
-            .unwrap()
-            .logits
-    };
+    let run = |m: &dyn CausalLm| m.forward(&ids, None, None, ForwardOptions::eval()).unwrap().logits;
     let d = (run(&model) - run(&reloaded)).abs().max().double_value(&[]);
     eprintln!("reloaded adapter: max |diff| {d:e}");
     assert_eq!(d, 0.0);

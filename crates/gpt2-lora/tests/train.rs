@@ -5,8 +5,8 @@ mod common;
 
 use common::*;
 use gpt2_lora::{
-    generate, CausalLm, Example, GenerateConfig, Gpt2, LoadOptions, LoraConfig, LoraModel,
-    Schedule, TrainConfig, Trainer,
+    generate, CausalLm, Example, GenerateConfig, Gpt2, LoadOptions, LoraConfig, LoraModel, Schedule, TrainConfig,
+    Trainer,
 };
 
 const SEP: i64 = 60;
@@ -14,9 +14,7 @@ const EOS: i64 = 127;
 
 /// "key key' SEP value EOS" with value = f(key); the loss covers "value EOS".
 pub fn toy_data() -> Vec<Example> {
-    (0..20i64)
-        .map(|a| Example::prompt_completion(&[a, (a * 3) % 20, SEP], &[30 + (a * 7 + 3) % 20, EOS]))
-        .collect()
+    (0..20i64).map(|a| Example::prompt_completion(&[a, (a * 3) % 20, SEP], &[30 + (a * 7 + 3) % 20, EOS])).collect()
 }
 
 #[test]
@@ -24,11 +22,7 @@ fn lora_learns_a_toy_mapping() {
     // The fixture model: its embeddings are large enough for a frozen tied head to express
     // confident predictions (a 0.02-std random init cannot, whatever the adapters learn).
     let base = tiny();
-    let base_params: Vec<tch::Tensor> = base
-        .linears()
-        .iter()
-        .map(|(_, l)| l.weight().copy())
-        .collect();
+    let base_params: Vec<tch::Tensor> = base.linears().iter().map(|(_, l)| l.weight().copy()).collect();
     let lora = LoraConfig::default()
         .with_r(8)
         .with_alpha(16.0)
@@ -52,18 +46,12 @@ fn lora_learns_a_toy_mapping() {
     let before = trainer.evaluate(&model, &data).unwrap();
     let report = trainer.train(&mut model, &data, Some(&data)).unwrap();
     let after = trainer.evaluate(&model, &data).unwrap();
-    eprintln!(
-        "loss {before:.3} -> {after:.3}; {:.0} tok/s",
-        report.tokens_per_second
-    );
+    eprintln!("loss {before:.3} -> {after:.3}; {:.0} tok/s", report.tokens_per_second);
     assert!(before > 2.5, "untrained loss {before}");
     assert!(after < 0.6, "trained loss {after}");
     assert_eq!(report.steps, 200);
     assert_eq!(report.train_losses.len(), 200);
-    assert_eq!(
-        report.eval_losses.iter().map(|e| e.0).collect::<Vec<_>>(),
-        vec![50, 100, 150, 200]
-    );
+    assert_eq!(report.eval_losses.iter().map(|e| e.0).collect::<Vec<_>>(), vec![50, 100, 150, 200]);
     assert!(report.tokens_per_second > 0.0);
     // The base never moved.
     for ((_, l), w) in model.linears().iter().zip(&base_params) {
@@ -71,16 +59,8 @@ fn lora_learns_a_toy_mapping() {
     }
     // Greedy decoding now answers from the mapping.
     let prompts: Vec<Vec<i64>> = (0..20i64).map(|a| vec![a, (a * 3) % 20, SEP]).collect();
-    let out = generate(
-        &model,
-        &prompts,
-        &GenerateConfig::greedy(3).with_stop_tokens([EOS]),
-        None,
-    )
-    .unwrap();
-    let right = (0..20i64)
-        .filter(|&a| out[a as usize].tokens == vec![30 + (a * 7 + 3) % 20, EOS])
-        .count();
+    let out = generate(&model, &prompts, &GenerateConfig::greedy(3).with_stop_tokens([EOS]), None).unwrap();
+    let right = (0..20i64).filter(|&a| out[a as usize].tokens == vec![30 + (a * 7 + 3) % 20, EOS]).count();
     assert!(right >= 18, "{right}/20 right");
 }
 
@@ -94,21 +74,14 @@ fn loss_mask_selects_tokens() {
         0,
     )
     .unwrap();
-    let t = Trainer::new(TrainConfig {
-        progress: false,
-        ..TrainConfig::default()
-    })
-    .unwrap();
+    let t = Trainer::new(TrainConfig { progress: false, ..TrainConfig::default() }).unwrap();
     let only_value = vec![Example::prompt_completion(&[1, 2, 3], &[4])];
     let all = vec![Example::language_model(&[1, 2, 3, 4])];
     let a = t.evaluate(&model, &only_value).unwrap();
     let b = t.evaluate(&model, &all).unwrap();
     assert!((a - b).abs() > 1e-6);
     let none = vec![Example::prompt_completion(&[1, 2, 3], &[])];
-    assert!(
-        t.evaluate(&model, &none).is_err(),
-        "no target tokens is an error"
-    );
+    assert!(t.evaluate(&model, &none).is_err(), "no target tokens is an error");
 }
 
 #[test]
@@ -128,21 +101,10 @@ fn checkpoints_are_written_and_loadable() {
         progress: false,
         ..TrainConfig::default()
     };
-    let report = Trainer::new(cfg)
-        .unwrap()
-        .train(&mut model, &toy_data(), None)
-        .unwrap();
-    assert_eq!(
-        report.last_checkpoint.as_deref(),
-        Some(dir.join("step-00000004").as_path())
-    );
+    let report = Trainer::new(cfg).unwrap().train(&mut model, &toy_data(), None).unwrap();
+    assert_eq!(report.last_checkpoint.as_deref(), Some(dir.join("step-00000004").as_path()));
     for step in ["step-00000002", "step-00000004"] {
-        for f in [
-            "adapter_config.json",
-            "adapter_model.safetensors",
-            "optimizer.safetensors",
-            "trainer_state.json",
-        ] {
+        for f in ["adapter_config.json", "adapter_model.safetensors", "optimizer.safetensors", "trainer_state.json"] {
             assert!(dir.join(step).join(f).is_file(), "{step}/{f}");
         }
     }
@@ -156,11 +118,7 @@ fn checkpoints_are_written_and_loadable() {
     // A checkpoint is a PEFT adapter.
     let base = Gpt2::random(small_config(128, 16), LoadOptions::default(), 1).unwrap();
     let loaded = LoraModel::from_pretrained(base, dir.join("step-00000004")).unwrap();
-    for ((_, a), (_, b)) in loaded
-        .trainable_variables()
-        .iter()
-        .zip(model.trainable_variables())
-    {
+    for ((_, a), (_, b)) in loaded.trainable_variables().iter().zip(model.trainable_variables()) {
         assert!(a.equal(&b));
     }
 }

@@ -11,7 +11,8 @@ use rec_table::{ColumnKind, ColumnSpec, DynImputer, Schema, Table, Value};
 /// `rows × 6` numeric columns driven by one latent factor, `rate` of the cells missing.
 fn numeric_table(rows: usize, rate: f64, seed: u64) -> Table {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let schema = Schema::try_new((0..6).map(|j| ColumnSpec::new(format!("x{j}"), ColumnKind::Numeric)).collect()).unwrap();
+    let schema =
+        Schema::try_new((0..6).map(|j| ColumnSpec::new(format!("x{j}"), ColumnKind::Numeric)).collect()).unwrap();
     let data = (0..rows)
         .map(|_| {
             let z: f64 = rng.random::<f64>() * 2.0 - 1.0;
@@ -63,7 +64,11 @@ fn imputers() -> Vec<Box<dyn DynImputer>> {
         Box::new(SimpleImputer::median()),
         Box::new(KnnImputer::new(5)),
         Box::new(IterativeImputer::new()),
-        Box::new(MissForestImputer::new().with_forest(ForestParams { n_trees: 20, ..ForestParams::default() }).with_max_iter(3)),
+        Box::new(
+            MissForestImputer::new()
+                .with_forest(ForestParams { n_trees: 20, ..ForestParams::default() })
+                .with_max_iter(3),
+        ),
     ]
 }
 

@@ -99,7 +99,8 @@ impl Plan {
             blocks.push(block);
             init.push(fill);
         }
-        let missing: Vec<usize> = blocks.iter().map(|b| (0..n_rows(columns)).filter(|&r| columns[b.col].is_missing(r)).count()).collect();
+        let missing: Vec<usize> =
+            blocks.iter().map(|b| (0..n_rows(columns)).filter(|&r| columns[b.col].is_missing(r)).count()).collect();
         let mut order: Vec<usize> = (0..blocks.len()).collect();
         order.sort_by_key(|&i| missing[i]);
         Plan { blocks, width, init, order }
@@ -266,7 +267,10 @@ pub(crate) fn decision(kind: BlockKind, line: &[f64]) -> Vec<u32> {
     match kind {
         BlockKind::Numeric => vec![],
         BlockKind::OneHot(_) => {
-            let best = line.iter().enumerate().fold((None, 0.0), |acc, (c, &v)| if v > acc.1 { (Some(c as u32), v) } else { acc });
+            let best = line
+                .iter()
+                .enumerate()
+                .fold((None, 0.0), |acc, (c, &v)| if v > acc.1 { (Some(c as u32), v) } else { acc });
             best.0.into_iter().collect()
         }
         BlockKind::MultiHot(_) => (0..line.len()).filter(|&c| line[c] > 0.5).map(|c| c as u32).collect(),

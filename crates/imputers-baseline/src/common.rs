@@ -186,9 +186,9 @@ fn encode_column(table: &Table, c: usize, stats: &ColumnStats) -> Column {
         ColumnStats::Numeric { .. } => {
             Column::Numeric(array.as_primitive::<Float64Type>().iter().map(|x| x.unwrap_or(f64::NAN)).collect())
         }
-        ColumnStats::Categorical { vocab, .. } => Column::Categorical(
-            array.as_string::<i32>().iter().map(|s| s.map_or(MISSING, |s| vocab.code(s))).collect(),
-        ),
+        ColumnStats::Categorical { vocab, .. } => {
+            Column::Categorical(array.as_string::<i32>().iter().map(|s| s.map_or(MISSING, |s| vocab.code(s))).collect())
+        }
         ColumnStats::Set { vocab, .. } => {
             let list = array.as_list::<i32>();
             let mut extra: HashMap<String, u32> = HashMap::new();

@@ -129,9 +129,8 @@ impl Binner {
                 } else {
                     let mut all = values.clone();
                     all.sort_unstable_by(f64::total_cmp);
-                    let mut q: Vec<f64> = (1..max_bins)
-                        .map(|i| all[(i * all.len() / max_bins).min(all.len() - 1)])
-                        .collect();
+                    let mut q: Vec<f64> =
+                        (1..max_bins).map(|i| all[(i * all.len() / max_bins).min(all.len() - 1)]).collect();
                     q.dedup();
                     q
                 };
@@ -373,7 +372,14 @@ mod tests {
         let rows: Vec<usize> = (0..n).collect();
         let y: Vec<f64> = x.iter().map(|&v| if v < 100.0 { 1.0 } else { 5.0 }).collect();
         let params = ForestParams { n_trees: 10, ..ForestParams::default() };
-        let problem = Problem { bins: &bins, n_bins: binner.all_bins(), features: &[0], rows: &rows, y: &y, task: Task::Regression };
+        let problem = Problem {
+            bins: &bins,
+            n_bins: binner.all_bins(),
+            features: &[0],
+            rows: &rows,
+            y: &y,
+            task: Task::Regression,
+        };
         let forest = Forest::fit(&problem, &params, 7);
         let mut out = [0.0];
         forest.predict(&bins, 10, &mut out);

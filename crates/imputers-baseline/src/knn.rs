@@ -386,8 +386,7 @@ impl FittedKnn {
         let receivers = Points::build(&self.layout, &columns);
         let nf = self.layout.features.len();
         // A feature can be imputed if some training row observes it (or has a fallback).
-        let imputable: Vec<bool> =
-            self.layout.features.iter().map(|&c| self.encoder.stats[c].observed() > 0).collect();
+        let imputable: Vec<bool> = self.layout.features.iter().map(|&c| self.encoder.stats[c].observed() > 0).collect();
         let rows: Vec<usize> = (0..table.num_rows())
             .filter(|&r| (0..nf).any(|f| imputable[f] && !receivers.observed(self.layout.slots[f], r)))
             .collect();
@@ -441,11 +440,8 @@ impl FittedKnn {
         for (i, &row) in chunk.iter().enumerate() {
             for (f, best) in &wanted[i] {
                 let col = self.layout.features[*f];
-                let value = if best.items.is_empty() {
-                    self.fallback[*f].clone()
-                } else {
-                    self.combine(*f, &best.items)
-                };
+                let value =
+                    if best.items.is_empty() { self.fallback[*f].clone() } else { self.combine(*f, &best.items) };
                 if let Some(v) = value {
                     out.push((Cell { row, col }, v));
                 }
@@ -483,10 +479,7 @@ impl FittedKnn {
                         None => votes.push((code, w)),
                     }
                 }
-                let best = votes
-                    .into_iter()
-                    .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
-                    .map(|(c, _)| c)?;
+                let best = votes.into_iter().max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0))).map(|(c, _)| c)?;
                 self.encoder.category(col, best)
             }
             Column::Set(cells) => {
@@ -499,7 +492,8 @@ impl FittedKnn {
                         }
                     }
                 }
-                let mut chosen: Vec<u32> = votes.into_iter().filter(|&(_, v)| v > 0.5 * total).map(|(e, _)| e).collect();
+                let mut chosen: Vec<u32> =
+                    votes.into_iter().filter(|&(_, v)| v > 0.5 * total).map(|(e, _)| e).collect();
                 chosen.sort_unstable();
                 self.encoder.set(col, &chosen)
             }

@@ -67,7 +67,10 @@ pub(crate) fn sym_eigen(a: &[f64], p: usize) -> (Vec<f64>, Vec<f64>) {
     }
     let scale: f64 = a.iter().map(|x| x * x).sum::<f64>().sqrt().max(f64::MIN_POSITIVE);
     for _sweep in 0..100 {
-        let off: f64 = (0..p).flat_map(|i| (0..p).filter(move |&j| j != i).map(move |j| (i, j))).map(|(i, j)| a[i * p + j].powi(2)).sum();
+        let off: f64 = (0..p)
+            .flat_map(|i| (0..p).filter(move |&j| j != i).map(move |j| (i, j)))
+            .map(|(i, j)| a[i * p + j].powi(2))
+            .sum();
         if off.sqrt() <= 1e-15 * scale {
             break;
         }
@@ -200,7 +203,15 @@ impl Logistic {
     /// softmax, 0/1 for sigmoid) and inverse penalty `c`, starting from `warm` when it has the
     /// same shape.
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn fit(x: &[f64], p: usize, y: &[f64], k: usize, link: Link, c: f64, warm: Option<&Logistic>) -> Logistic {
+    pub(crate) fn fit(
+        x: &[f64],
+        p: usize,
+        y: &[f64],
+        k: usize,
+        link: Link,
+        c: f64,
+        warm: Option<&Logistic>,
+    ) -> Logistic {
         let n = y.len().checked_div(k).unwrap_or(0);
         let mut mean = vec![0.0; p];
         let mut scale = vec![0.0; p];
@@ -306,10 +317,13 @@ fn gradient(z: &[f64], y: &[f64], p: usize, k: usize, link: Link, w: &[f64]) -> 
             }
             g
         })
-        .reduce(|| vec![0.0; (p + 1) * k], |mut a, b| {
-            a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-            a
-        });
+        .reduce(
+            || vec![0.0; (p + 1) * k],
+            |mut a, b| {
+                a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
+                a
+            },
+        );
     grad.iter_mut().for_each(|g| *g /= n as f64);
     grad
 }

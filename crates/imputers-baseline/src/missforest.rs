@@ -198,7 +198,8 @@ fn fit_binner(plan: &Plan, state: &State, max_bins: usize) -> Binner {
     let mut columns = vec![vec![0.0, 1.0]; plan.width];
     for (b, block) in plan.blocks.iter().enumerate() {
         if block.kind == BlockKind::Numeric {
-            columns[block.start] = state.observed[b].iter().map(|&r| state.design[r * state.width + block.start]).collect();
+            columns[block.start] =
+                state.observed[b].iter().map(|&r| state.design[r * state.width + block.start]).collect();
         }
     }
     Binner::fit(&columns, max_bins)
@@ -227,7 +228,11 @@ fn predict_block(forest: &Forest, block: &Block, b: usize, state: &mut State, bi
                 state.set_number(block, row, out[0]);
             }
             BlockKind::OneHot(_) => {
-                let best = out.iter().enumerate().fold((0, f64::NEG_INFINITY), |a, (c, &v)| if v > a.1 { (c, v) } else { a }).0;
+                let best = out
+                    .iter()
+                    .enumerate()
+                    .fold((0, f64::NEG_INFINITY), |a, (c, &v)| if v > a.1 { (c, v) } else { a })
+                    .0;
                 state.set_code(block, row, best as u32);
             }
             BlockKind::MultiHot(_) => {
@@ -259,8 +264,15 @@ fn change(plan: &Plan, old: &State, new: &State) -> (f64, f64) {
             }
         }
     }
-    let has_num = plan.blocks.iter().enumerate().any(|(b, bl)| bl.kind == BlockKind::Numeric && !new.missing[b].is_empty());
-    let numeric = if !has_num { f64::NAN } else if den > 0.0 { num / den } else { num };
+    let has_num =
+        plan.blocks.iter().enumerate().any(|(b, bl)| bl.kind == BlockKind::Numeric && !new.missing[b].is_empty());
+    let numeric = if !has_num {
+        f64::NAN
+    } else if den > 0.0 {
+        num / den
+    } else {
+        num
+    };
     let labels = if total == 0 { f64::NAN } else { changed as f64 / total as f64 };
     (numeric, labels)
 }

@@ -99,12 +99,8 @@ impl SimpleImputer {
         }
         let encoder = Encoder::fit(train);
         let columns = encoder.encode(train)?;
-        let fills = encoder
-            .stats
-            .iter()
-            .enumerate()
-            .map(|(c, stats)| self.fill_of(&encoder, c, stats, &columns[c]))
-            .collect();
+        let fills =
+            encoder.stats.iter().enumerate().map(|(c, stats)| self.fill_of(&encoder, c, stats, &columns[c])).collect();
         Ok(FittedSimple { schema: encoder.schema, fills })
     }
 
@@ -131,9 +127,7 @@ impl SimpleImputer {
             (ColumnStats::Categorical { counts, .. }, _) => {
                 common::mode_code(counts).and_then(|code| encoder.category(c, code))
             }
-            (ColumnStats::Set { .. }, Column::Set(cells)) => {
-                common::mode_set(cells).and_then(|s| encoder.set(c, &s))
-            }
+            (ColumnStats::Set { .. }, Column::Set(cells)) => common::mode_set(cells).and_then(|s| encoder.set(c, &s)),
             _ => None,
         }
     }

@@ -181,7 +181,8 @@ fn unseen_labels_and_elements_are_accepted() {
 
 #[test]
 fn constant_columns_are_harmless() {
-    let rows: Vec<Row> = (0..15).map(|i| (7.0, i as f64, 0, vec![1], [i % 3 == 0, i % 4 == 1, false, false, false])).collect();
+    let rows: Vec<Row> =
+        (0..15).map(|i| (7.0, i as f64, 0, vec![1], [i % 3 == 0, i % 4 == 1, false, false, false])).collect();
     let t = table_from(&rows);
     for imputer in imputers().into_iter().filter(|i| !i.name().starts_with("case_deletion")) {
         let out = imputer.fit_boxed(&t).unwrap().transform(&t).unwrap();
@@ -238,7 +239,8 @@ fn knn_votes_and_sets() {
     rows.push((0.05, 0.0, 0, vec![], [false, false, true, true, false]));
     rows.push((100.05, 10.0, 0, vec![], [false, false, true, true, false]));
     let t = table_from(&rows);
-    let out = rec_table::FittedImputer::transform(&rec_table::Imputer::fit(&KnnImputer::new(3), &t).unwrap(), &t).unwrap();
+    let out =
+        rec_table::FittedImputer::transform(&rec_table::Imputer::fit(&KnnImputer::new(3), &t).unwrap(), &t).unwrap();
     assert_eq!(out.value(20, 3), Some(Value::Category("x".into())));
     assert_eq!(out.value(20, 4), Some(Value::Set(vec!["p".into(), "q".into()])));
     assert_eq!(out.value(21, 3), Some(Value::Category("y".into())));

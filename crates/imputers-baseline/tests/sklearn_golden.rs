@@ -7,7 +7,8 @@ use rec_table::{ColumnKind, ColumnSpec, FittedImputer, Imputer, Schema, Table, V
 
 fn numeric_table(rows: &[&[f64]]) -> Table {
     let p = rows[0].len();
-    let schema = Schema::try_new((0..p).map(|j| ColumnSpec::new(format!("x{j}"), ColumnKind::Numeric)).collect()).unwrap();
+    let schema =
+        Schema::try_new((0..p).map(|j| ColumnSpec::new(format!("x{j}"), ColumnKind::Numeric)).collect()).unwrap();
     Table::from_rows(
         schema,
         rows.iter().map(|r| r.iter().map(|&v| (!v.is_nan()).then_some(Value::Number(v))).collect()).collect(),
@@ -50,10 +51,9 @@ fn iterative_matches_sklearn_docs_example() {
 fn iterative_matches_sklearn_on_correlated_data() {
     let input: Vec<&[f64]> = INPUT.iter().map(|r| r.as_slice()).collect();
     let t = numeric_table(&input);
-    for (model, expected) in [
-        (NumericModel::BayesianRidge, &SKLEARN_BAYESIAN_RIDGE),
-        (NumericModel::Ridge { alpha: 1.0 }, &SKLEARN_RIDGE),
-    ] {
+    for (model, expected) in
+        [(NumericModel::BayesianRidge, &SKLEARN_BAYESIAN_RIDGE), (NumericModel::Ridge { alpha: 1.0 }, &SKLEARN_RIDGE)]
+    {
         let out = IterativeImputer::new().with_numeric_model(model).fit(&t).unwrap().transform(&t).unwrap();
         let expected: Vec<&[f64]> = expected.iter().map(|r| r.as_slice()).collect();
         assert_close(&out, &expected, 1e-6);

@@ -277,10 +277,12 @@ fn expected(c: &ColumnCodec) -> String {
 
 /// Decimals needed to write `x` exactly, up to `max`.
 fn decimals_of(x: f64, max: usize) -> usize {
-    (0..=max).find(|&d| {
-        let scaled = x * 10f64.powi(d as i32);
-        (scaled - scaled.round()).abs() < 1e-9 * scaled.abs().max(1.0)
-    }).unwrap_or(max)
+    (0..=max)
+        .find(|&d| {
+            let scaled = x * 10f64.powi(d as i32);
+            (scaled - scaled.round()).abs() < 1e-9 * scaled.abs().max(1.0)
+        })
+        .unwrap_or(max)
 }
 
 /// `device_type` → `device type`, `releaseYear` → `release year`.

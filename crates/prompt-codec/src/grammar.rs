@@ -26,7 +26,8 @@ pub trait Vocab {
 #[cfg(feature = "tokenizers")]
 impl Vocab for tokenizers::Tokenizer {
     fn encode(&self, text: &str) -> Result<Vec<u32>> {
-        std::ops::Deref::deref(self).encode(text, false)
+        std::ops::Deref::deref(self)
+            .encode(text, false)
             .map(|e| e.get_ids().to_vec())
             .map_err(|e| Error::Tokenizer(e.to_string()))
     }
@@ -240,9 +241,9 @@ impl ColumnGrammar {
             }
             ColumnKind::SetValued => Ok(ColumnGrammar::Elements { elements: c.vocabulary.clone() }),
             ColumnKind::Numeric => {
-                let (min, max) = c.range.ok_or_else(|| {
-                    Error::InvalidInput(format!("column '{}' has no observed number", c.name))
-                })?;
+                let (min, max) = c
+                    .range
+                    .ok_or_else(|| Error::InvalidInput(format!("column '{}' has no observed number", c.name)))?;
                 Ok(ColumnGrammar::Number(NumberGrammar { min, max, decimals: c.decimals }))
             }
             ColumnKind::Text => Ok(ColumnGrammar::Text),

@@ -27,7 +27,11 @@ fn gpt2_tokenizer() -> tokenizers::Tokenizer {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
     let dir = shared.join("models/gpt2-tokenizer");
-    assert!(dir.join("vocab.json").exists(), "GPT-2 tokenizer files missing under {} (set RECIMPUTE_SHARED)", dir.display());
+    assert!(
+        dir.join("vocab.json").exists(),
+        "GPT-2 tokenizer files missing under {} (set RECIMPUTE_SHARED)",
+        dir.display()
+    );
     let bpe = tokenizers::models::bpe::BPE::from_file(
         &dir.join("vocab.json").to_string_lossy(),
         &dir.join("merges.txt").to_string_lossy(),
@@ -50,7 +54,10 @@ fn sentences_prompts_and_parsing() {
         codec.serialize_row(&t, 0, &[0, 1, 2, 3, 4, 5]).unwrap(),
         "age is 24.0, gender is M, occupation is technician, genres is [Action, Comedy], title is \"Toy Story\"."
     );
-    assert_eq!(codec.prompt(&t, 3, 1).unwrap(), "gender is F, occupation is writer, genres is [Drama, Romance], age is");
+    assert_eq!(
+        codec.prompt(&t, 3, 1).unwrap(),
+        "gender is F, occupation is writer, genres is [Drama, Romance], age is"
+    );
     let filled = [(5, Value::Text("Up".into()))];
     assert_eq!(
         codec.prompt_with(&t, 3, 1, &filled).unwrap(),
@@ -115,7 +122,9 @@ fn categorical_grammar_with_the_gpt2_tokenizer() {
     let first: Vec<u32> = trie.allowed(&[]);
     assert!(first.len() <= 3 && !first.is_empty());
     assert!(trie.allowed(&[15496]).is_empty(), "a token outside the trie leads nowhere");
-    assert!(matches!(ColumnGrammar::build(&codec, 1, &tok).unwrap(), ColumnGrammar::Number(g) if g.min == 23.0 && g.max == 53.0));
+    assert!(
+        matches!(ColumnGrammar::build(&codec, 1, &tok).unwrap(), ColumnGrammar::Number(g) if g.min == 23.0 && g.max == 53.0)
+    );
 }
 
 #[test]
@@ -123,7 +132,11 @@ fn a_tokenizer_that_cannot_spell_a_category_is_an_error() {
     // A vocabulary without byte fallback: characters it does not know become [UNK].
     let vocab: std::collections::HashMap<String, u32> =
         [("[UNK]", 0), ("Ġ", 1), ("M", 2), ("F", 3)].into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-    let wp = tokenizers::models::wordlevel::WordLevel::builder().vocab(vocab.into_iter().collect()).unk_token("[UNK]".into()).build().unwrap();
+    let wp = tokenizers::models::wordlevel::WordLevel::builder()
+        .vocab(vocab.into_iter().collect())
+        .unk_token("[UNK]".into())
+        .build()
+        .unwrap();
     let mut tok = tokenizers::Tokenizer::new(wp);
     tok.with_pre_tokenizer(Some(tokenizers::pre_tokenizers::whitespace::Whitespace {}));
     let t = users();

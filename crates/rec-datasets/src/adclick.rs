@@ -82,10 +82,7 @@ pub fn load_adclick(path: impl AsRef<Path>) -> Result<AdClick> {
         .map_err(Error::in_file(path))?
         .into_iter()
         .enumerate()
-        .map(|(row, id)| {
-            id.map(str::to_string)
-                .ok_or_else(|| Error::parse(path, row as u64 + 2, "the id is empty"))
-        })
+        .map(|(row, id)| id.map(str::to_string).ok_or_else(|| Error::parse(path, row as u64 + 2, "the id is empty")))
         .collect::<Result<Vec<_>>>()?;
     let names: Vec<&str> = ADCLICK_COLUMNS.iter().map(|(n, _)| *n).collect();
     let table = raw.select(&names).map_err(Error::in_file(path))?;

@@ -247,7 +247,9 @@ pub fn inject(table: &Table, config: &MissingnessConfig) -> Result<Masked> {
         for name in &config.columns {
             let j = schema.index_of(name)?;
             if excluded(j) {
-                return Err(Error::InvalidArgument(format!("column '{name}' is an id or excluded and cannot be masked")));
+                return Err(Error::InvalidArgument(format!(
+                    "column '{name}' is an id or excluded and cannot be masked"
+                )));
             }
             if Some(j) == driver {
                 return Err(Error::InvalidArgument(format!("column '{name}' is the MAR driver and cannot be masked")));
@@ -307,7 +309,8 @@ pub fn inject(table: &Table, config: &MissingnessConfig) -> Result<Masked> {
                 }
             }
         }
-        arrays[j] = arrow::compute::nullif(arrays[j].as_ref(), &BooleanArray::from(hole)).map_err(rec_table::Error::from)?;
+        arrays[j] =
+            arrow::compute::nullif(arrays[j].as_ref(), &BooleanArray::from(hole)).map_err(rec_table::Error::from)?;
     }
     entries.sort_by_key(|e| e.0);
     let holed = Table::from_arrays(schema.clone(), arrays, table.num_rows())?;
@@ -332,9 +335,8 @@ fn pick_driver(
     if let Some(name) = driver {
         return Ok(schema.index_of(name)?);
     }
-    let candidates: Vec<usize> = (0..schema.len())
-        .filter(|&j| !excluded(j) && !columns.contains(&schema.columns()[j].name))
-        .collect();
+    let candidates: Vec<usize> =
+        (0..schema.len()).filter(|&j| !excluded(j) && !columns.contains(&schema.columns()[j].name)).collect();
     candidates
         .iter()
         .copied()
@@ -355,7 +357,9 @@ fn scores(table: &Table, col: usize) -> Vec<f64> {
             labels.dedup();
             values
                 .iter()
-                .map(|v| v.as_ref().and_then(Value::as_str).and_then(|s| labels.binary_search(&s).ok()).map(|i| i as f64))
+                .map(|v| {
+                    v.as_ref().and_then(Value::as_str).and_then(|s| labels.binary_search(&s).ok()).map(|i| i as f64)
+                })
                 .collect()
         }
         ColumnKind::Text => table

@@ -206,8 +206,15 @@ pub enum Ml100kFold {
 
 impl Ml100kFold {
     /// All seven folds.
-    pub const ALL: [Ml100kFold; 7] =
-        [Ml100kFold::U1, Ml100kFold::U2, Ml100kFold::U3, Ml100kFold::U4, Ml100kFold::U5, Ml100kFold::Ua, Ml100kFold::Ub];
+    pub const ALL: [Ml100kFold; 7] = [
+        Ml100kFold::U1,
+        Ml100kFold::U2,
+        Ml100kFold::U3,
+        Ml100kFold::U4,
+        Ml100kFold::U5,
+        Ml100kFold::Ua,
+        Ml100kFold::Ub,
+    ];
 
     /// The file stem: `"u1"`, ..., `"ua"`, `"ub"`.
     pub fn stem(self) -> &'static str {

@@ -111,8 +111,7 @@ pub fn correlated_gaussians(n_rows: usize, n_cols: usize, rho: f64, seed: u64) -
             col.push(Some(Value::Number(a * f + b * normal(&mut rng))));
         }
     }
-    let schema =
-        Schema::try_new((0..n_cols).map(|j| ColumnSpec::new(format!("x{j}"), ColumnKind::Numeric)).collect())?;
+    let schema = Schema::try_new((0..n_cols).map(|j| ColumnSpec::new(format!("x{j}"), ColumnKind::Numeric)).collect())?;
     Ok(Table::from_columns(schema, cols)?)
 }
 
@@ -137,9 +136,8 @@ pub fn mixed(n_rows: usize, seed: u64) -> Result<Table> {
     for i in 0..n_rows {
         let s = rng.random_range(0..SEGMENTS.len());
         let age = ([30.0, 27.0, 45.0][s] + 5.0 * normal(&mut rng)).round();
-        let mut genres: Vec<usize> = (0..GENRES.len())
-            .filter(|&g| rng.random::<f64>() < if g / 2 == s { 0.85 } else { 0.08 })
-            .collect();
+        let mut genres: Vec<usize> =
+            (0..GENRES.len()).filter(|&g| rng.random::<f64>() < if g / 2 == s { 0.85 } else { 0.08 }).collect();
         if genres.is_empty() {
             genres.push(2 * s);
         }

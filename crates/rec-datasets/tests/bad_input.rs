@@ -62,7 +62,11 @@ fn bad_numbers_and_unknown_codes() {
 fn bad_encoding_names_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(d.join("movies.csv"), b"movieId,title,genres\n1,Toy Story (1995),Comedy\n2,Mis\xe9rables (1995),Drama\n").unwrap();
+    std::fs::write(
+        d.join("movies.csv"),
+        b"movieId,title,genres\n1,Toy Story (1995),Comedy\n2,Mis\xe9rables (1995),Drama\n",
+    )
+    .unwrap();
     std::fs::write(d.join("ratings.csv"), "userId,movieId,rating,timestamp\n1,1,4,1\n").unwrap();
     let e = load_ml_latest(d, &opts()).unwrap_err().to_string();
     assert!(e.contains("movies.csv: line 3") && e.contains("invalid UTF-8"), "{e}");

@@ -25,7 +25,11 @@ pub fn write_ml100k(dir: &Path) {
     item.extend_from_slice(format!("{}\n", flags(&[8, 12])).as_bytes());
     item.extend_from_slice(format!("3|Good Morning|4-Feb-1971||http://z|{}\n", flags(&[0])).as_bytes());
     std::fs::write(dir.join("u.item"), item).unwrap();
-    std::fs::write(dir.join("u.data"), "1\t1\t5\t881250949\n2\t2\t3\t881250950\n3\t3\t1\t881250951\n1\t2\t4\t881250952\n").unwrap();
+    std::fs::write(
+        dir.join("u.data"),
+        "1\t1\t5\t881250949\n2\t2\t3\t881250950\n3\t3\t1\t881250951\n1\t2\t4\t881250952\n",
+    )
+    .unwrap();
     std::fs::write(dir.join("u1.base"), "1\t1\t5\t881250949\n1\t2\t4\t881250952\n3\t3\t1\t881250951\n").unwrap();
     std::fs::write(dir.join("u1.test"), "2\t2\t3\t881250950\n").unwrap();
 }
@@ -74,7 +78,9 @@ fn ml1m_fixture() {
     let d = dir.path();
     std::fs::write(d.join("users.dat"), "1::F::1::10::48067\n2::M::56::16::70072\n3::M::25::15::55117-1234\n").unwrap();
     let mut movies = b"1::Toy Story (1995)::Animation|Children's|Comedy\r\n".to_vec();
-    movies.extend_from_slice(b"2::C\xe9r\xe9monie, La (1995)::Drama\r\n3::City of Lost Children, The (1995)::Adventure|Sci-Fi\r\n");
+    movies.extend_from_slice(
+        b"2::C\xe9r\xe9monie, La (1995)::Drama\r\n3::City of Lost Children, The (1995)::Adventure|Sci-Fi\r\n",
+    );
     std::fs::write(d.join("movies.dat"), movies).unwrap();
     std::fs::write(d.join("ratings.dat"), "1::1::5::978300760\n2::3::3::978302109\n3::2::4::978301968\n").unwrap();
     let ml = load_ml1m(d, &MovieLensOptions::default()).unwrap();

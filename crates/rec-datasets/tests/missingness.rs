@@ -125,7 +125,13 @@ fn mnar_on_every_kind_and_scopes() {
     let size = |r: usize| table.value(r, 3).unwrap().as_set().unwrap().len() as f64;
     let (mut m, mut nm, mut k, mut nk) = (0.0, 0.0, 0.0, 0.0);
     for r in 0..table.num_rows() {
-        if out.table.is_missing(r, 3) { m += size(r); nm += 1.0 } else { k += size(r); nk += 1.0 }
+        if out.table.is_missing(r, 3) {
+            m += size(r);
+            nm += 1.0
+        } else {
+            k += size(r);
+            nk += 1.0
+        }
     }
     assert!(m / nm > k / nk + 0.3);
 }

@@ -36,7 +36,10 @@ fn ml100k_counts_titles_and_join() {
     // Toy Story: genres from the flags, year from the title.
     let row = find(&ml.items, "item_id", "1");
     assert_eq!(ml.items.value(row, 1), Some(Value::Text("Toy Story".into())));
-    assert_eq!(ml.items.value(row, 3), Some(Value::Set(vec!["Animation".into(), "Children's".into(), "Comedy".into()])));
+    assert_eq!(
+        ml.items.value(row, 3),
+        Some(Value::Set(vec!["Animation".into(), "Children's".into(), "Comedy".into()]))
+    );
     // Item 267 has no title, date or genre; 1373 only the "unknown" genre flag.
     let row = find(&ml.items, "item_id", "267");
     assert_eq!((ml.items.value(row, 1), ml.items.value(row, 2), ml.items.value(row, 3)), (None, None, None));
@@ -53,7 +56,19 @@ fn ml100k_counts_titles_and_join() {
     assert_eq!(model.num_rows(), 100_000);
     assert_eq!(
         model.schema().names(),
-        ["user_id", "item_id", "rating", "timestamp", "age", "gender", "occupation", "region", "title", "year", "genres"]
+        [
+            "user_id",
+            "item_id",
+            "rating",
+            "timestamp",
+            "age",
+            "gender",
+            "occupation",
+            "region",
+            "title",
+            "year",
+            "genres"
+        ]
     );
     assert_eq!(model.schema().column("genres").unwrap().kind, ColumnKind::SetValued);
     // First line of u.data: 196 242 3 881250949; user 196 is 49|M|writer|55105.
@@ -121,6 +136,10 @@ fn adclick_rates_duplicates_and_split() {
     assert!(tr.is_disjoint(&va) && tr.is_disjoint(&te) && va.is_disjoint(&te));
     assert!((split.train.len() as f64 / 10_000.0 - 0.8).abs() < 0.01);
     let parts = split.apply(&raw).unwrap();
-    let rows = |t: &rec_table::Table| (0..t.num_rows()).map(|r| format!("{:?}", (0..9).map(|c| t.value(r, c)).collect::<Vec<_>>())).collect::<HashSet<_>>();
+    let rows = |t: &rec_table::Table| {
+        (0..t.num_rows())
+            .map(|r| format!("{:?}", (0..9).map(|c| t.value(r, c)).collect::<Vec<_>>()))
+            .collect::<HashSet<_>>()
+    };
     assert!(rows(&parts.train).is_disjoint(&rows(&parts.test)));
 }

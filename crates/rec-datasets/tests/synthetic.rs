@@ -43,7 +43,10 @@ fn adclick_like_is_deterministic_and_shaped() {
     let a = adclick_like(300, 5).unwrap();
     assert_eq!(a, adclick_like(300, 5).unwrap());
     assert_ne!(a, adclick_like(300, 6).unwrap());
-    assert_eq!(a.schema().names(), ["age", "gender", "device_type", "ad_position", "browsing_history", "time_of_day", "click"]);
+    assert_eq!(
+        a.schema().names(),
+        ["age", "gender", "device_type", "ad_position", "browsing_history", "time_of_day", "click"]
+    );
     assert_eq!(a.missing_cells().count(), 0);
     let ages = a.numeric("age").unwrap();
     assert!(ages.iter().all(|x| (18.0..=64.0).contains(&x.unwrap())));
@@ -54,12 +57,12 @@ fn adclick_like_columns_are_predictable_from_the_others() {
     let t = adclick_like(8_000, 11).unwrap();
     // Each categorical column from the two most related others, and click from the rest.
     for (target, others, margin) in [
-        (2, vec![3, 4], 0.3),    // device from position and history
-        (3, vec![2], 0.3),       // position from device
-        (4, vec![2, 5], 0.25),   // history from device and time
-        (5, vec![4], 0.3),       // time from history
+        (2, vec![3, 4], 0.3),     // device from position and history
+        (3, vec![2], 0.3),        // position from device
+        (4, vec![2, 5], 0.25),    // history from device and time
+        (5, vec![4], 0.3),        // time from history
         (1, vec![2, 4, 5], 0.15), // gender from device, history, time
-        (6, vec![3, 4, 5], 0.1), // click from position, history, time
+        (6, vec![3, 4, 5], 0.1),  // click from position, history, time
     ] {
         let (cond, mode) = conditional_vs_mode(&t, target, &others);
         eprintln!("column {target}: conditional mode {cond:.3}, overall mode {mode:.3}");
@@ -75,7 +78,8 @@ fn adclick_like_columns_are_predictable_from_the_others() {
         e.1 += 1.0;
     }
     let mean = ages.iter().sum::<f64>() / ages.len() as f64;
-    let mae = |f: &dyn Fn(usize) -> f64| (0..ages.len()).map(|r| (ages[r] - f(r)).abs()).sum::<f64>() / ages.len() as f64;
+    let mae =
+        |f: &dyn Fn(usize) -> f64| (0..ages.len()).map(|r| (ages[r] - f(r)).abs()).sum::<f64>() / ages.len() as f64;
     let cond = mae(&|r| sums[hist[r].as_str()].0 / sums[hist[r].as_str()].1);
     let flat = mae(&|_| mean);
     eprintln!("age MAE: by history {cond:.2}, overall mean {flat:.2}");
@@ -85,7 +89,8 @@ fn adclick_like_columns_are_predictable_from_the_others() {
 #[test]
 fn correlated_gaussians_have_the_correlation() {
     let t = correlated_gaussians(20_000, 3, 0.7, 2).unwrap();
-    let x: Vec<Vec<f64>> = (0..3).map(|j| t.numeric(&format!("x{j}")).unwrap().into_iter().map(Option::unwrap).collect()).collect();
+    let x: Vec<Vec<f64>> =
+        (0..3).map(|j| t.numeric(&format!("x{j}")).unwrap().into_iter().map(Option::unwrap).collect()).collect();
     let corr = |a: &[f64], b: &[f64]| {
         let n = a.len() as f64;
         let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
@@ -111,7 +116,13 @@ fn mixed_has_every_kind_and_planted_genres() {
         .filter(|&r| {
             let set = t.value(r, 3).unwrap();
             let g = set.as_set().unwrap();
-            let guess = if g.iter().any(|x| x == "Animation") { "family" } else if g.iter().any(|x| x == "Action") { "thrill" } else { "arthouse" };
+            let guess = if g.iter().any(|x| x == "Animation") {
+                "family"
+            } else if g.iter().any(|x| x == "Action") {
+                "thrill"
+            } else {
+                "arthouse"
+            };
             guess == seg[r]
         })
         .count();

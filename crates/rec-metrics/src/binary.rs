@@ -15,9 +15,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{
-    check_finite_parameter, check_non_empty, check_probabilities, check_same_len, ratio_or_zero,
-};
+use crate::error::{check_finite_parameter, check_non_empty, check_probabilities, check_same_len, ratio_or_zero};
 use crate::{Error, Result};
 
 /// A type usable as a binary label: `bool`, or a number that must be 0 or 1.
@@ -67,12 +65,7 @@ fn to_bools<L: BinaryLabel>(labels: &[L]) -> Result<Vec<bool>> {
     labels
         .iter()
         .enumerate()
-        .map(|(index, &l)| {
-            l.to_binary().ok_or(Error::InvalidBinaryLabel {
-                index,
-                value: l.to_f64_lossy(),
-            })
-        })
+        .map(|(index, &l)| l.to_binary().ok_or(Error::InvalidBinaryLabel { index, value: l.to_f64_lossy() }))
         .collect()
 }
 
@@ -93,11 +86,7 @@ impl BinaryConfusion {
     /// Counts the confusion matrix of `probs >= threshold` against `labels`.
     ///
     /// Scores need not be probabilities here, only finite; the threshold must be finite.
-    pub fn from_scores<L: BinaryLabel>(
-        scores: &[f64],
-        labels: &[L],
-        threshold: f64,
-    ) -> Result<Self> {
+    pub fn from_scores<L: BinaryLabel>(scores: &[f64], labels: &[L], threshold: f64) -> Result<Self> {
         const WHAT: &str = "binary confusion";
         check_finite_parameter("threshold", threshold)?;
         check_same_len(WHAT, ("scores", scores.len()), ("labels", labels.len()))?;
@@ -127,27 +116,18 @@ impl BinaryConfusion {
 
     /// `TP / (TP + FP)`; 0 when nothing is predicted positive (scikit-learn's `zero_division=0`).
     pub fn precision(&self) -> f64 {
-        ratio_or_zero(
-            self.true_positives,
-            self.true_positives + self.false_positives,
-        )
+        ratio_or_zero(self.true_positives, self.true_positives + self.false_positives)
     }
 
     /// `TP / (TP + FN)`; 0 when no label is positive (scikit-learn's `zero_division=0`).
     pub fn recall(&self) -> f64 {
-        ratio_or_zero(
-            self.true_positives,
-            self.true_positives + self.false_negatives,
-        )
+        ratio_or_zero(self.true_positives, self.true_positives + self.false_negatives)
     }
 
     /// `2·TP / (2·TP + FP + FN)`, the harmonic mean of precision and recall; 0 when there are
     /// neither positive labels nor positive predictions.
     pub fn f1(&self) -> f64 {
-        ratio_or_zero(
-            2 * self.true_positives,
-            2 * self.true_positives + self.false_positives + self.false_negatives,
-        )
+        ratio_or_zero(2 * self.true_positives, 2 * self.true_positives + self.false_positives + self.false_negatives)
     }
 
     /// `(TP + TN) / total`; 0 for an empty matrix.
@@ -187,11 +167,7 @@ pub struct BinaryReport {
 /// `probs` must be probabilities of the positive class in `[0, 1]`; `labels` are `bool` or 0/1
 /// numbers. Errors on empty or misaligned input, non-probabilities, non-binary labels and a
 /// non-finite threshold.
-pub fn binary_report<L: BinaryLabel>(
-    probs: &[f64],
-    labels: &[L],
-    threshold: f64,
-) -> Result<BinaryReport> {
+pub fn binary_report<L: BinaryLabel>(probs: &[f64], labels: &[L], threshold: f64) -> Result<BinaryReport> {
     let mut acc = BinaryAccumulator::try_new(threshold)?;
     acc.update(probs, labels)?;
     acc.finish()
@@ -203,11 +179,7 @@ pub fn binary_report<L: BinaryLabel>(
 /// with [`Error::SingleClass`] when all labels are equal, and on empty, misaligned or
 /// non-finite input.
 pub fn roc_auc<L: BinaryLabel>(scores: &[f64], labels: &[L]) -> Result<f64> {
-    check_same_len(
-        "roc_auc",
-        ("scores", scores.len()),
-        ("labels", labels.len()),
-    )?;
+    check_same_len("roc_auc", ("scores", scores.len()), ("labels", labels.len()))?;
     check_non_empty("roc_auc", scores.len() as u64)?;
     crate::error::check_finite("scores", scores)?;
     let labels = to_bools(labels)?;
@@ -228,11 +200,7 @@ pub fn log_loss<L: BinaryLabel>(probs: &[f64], labels: &[L]) -> Result<f64> {
     check_non_empty("log_loss", probs.len() as u64)?;
     check_probabilities("probs", probs)?;
     let labels = to_bools(labels)?;
-    let total: f64 = probs
-        .iter()
-        .zip(&labels)
-        .map(|(&p, &y)| sample_log_loss(p, y))
-        .sum();
+    let total: f64 = probs.iter().zip(&labels).map(|(&p, &y)| sample_log_loss(p, y)).sum();
     Ok(total / probs.len() as f64)
 }
 
@@ -328,10 +296,7 @@ impl BinaryAccumulator {
     /// An empty accumulator with the given threshold, which must be finite.
     pub fn try_new(threshold: f64) -> Result<Self> {
         check_finite_parameter("threshold", threshold)?;
-        Ok(Self {
-            threshold,
-            ..Self::default()
-        })
+        Ok(Self { threshold, ..Self::default() })
     }
 
     /// The threshold in use.
@@ -349,11 +314,7 @@ impl BinaryAccumulator {
     /// The batch is checked as a whole first: on error nothing of it is counted. An empty batch
     /// is allowed and changes nothing.
     pub fn update<L: BinaryLabel>(&mut self, probs: &[f64], labels: &[L]) -> Result<()> {
-        check_same_len(
-            "BinaryAccumulator::update",
-            ("probs", probs.len()),
-            ("labels", labels.len()),
-        )?;
+        check_same_len("BinaryAccumulator::update", ("probs", probs.len()), ("labels", labels.len()))?;
         check_probabilities("probs", probs)?;
         let labels = to_bools(labels)?;
         for (&p, &y) in probs.iter().zip(&labels) {
@@ -373,10 +334,7 @@ impl BinaryAccumulator {
         if self.threshold.to_bits() != other.threshold.to_bits() {
             return Err(Error::InvalidParameter {
                 name: "threshold",
-                reason: format!(
-                    "cannot merge accumulators with thresholds {} and {}",
-                    self.threshold, other.threshold
-                ),
+                reason: format!("cannot merge accumulators with thresholds {} and {}", self.threshold, other.threshold),
             });
         }
         let c = &mut self.confusion;
@@ -429,12 +387,7 @@ mod tests {
         let r = binary_report(&probs, &labels, 0.5).unwrap();
         assert_eq!(
             r.confusion,
-            BinaryConfusion {
-                true_positives: 2,
-                false_positives: 1,
-                true_negatives: 2,
-                false_negatives: 1
-            }
+            BinaryConfusion { true_positives: 2, false_positives: 1, true_negatives: 2, false_negatives: 1 }
         );
         assert!(close(r.precision, 2.0 / 3.0));
         assert!(close(r.recall, 2.0 / 3.0));
@@ -443,21 +396,15 @@ mod tests {
         // Positives 0.9, 0.5, 0.3; negatives 0.8, 0.49, 0.1. Pairs won: 0.9 beats all 3,
         // 0.5 beats 0.49 and 0.1, 0.3 beats 0.1: 6 of 9.
         assert!(close(r.roc_auc.unwrap(), 6.0 / 9.0));
-        let expected_ll =
-            -(0.9f64.ln() + 0.2f64.ln() + 0.3f64.ln() + 0.5f64.ln() + 0.9f64.ln() + 0.51f64.ln())
-                / 6.0;
+        let expected_ll = -(0.9f64.ln() + 0.2f64.ln() + 0.3f64.ln() + 0.5f64.ln() + 0.9f64.ln() + 0.51f64.ln()) / 6.0;
         assert!(close(r.log_loss, expected_ll));
     }
 
     #[test]
     fn asymmetric_counts_catch_swapped_formulas() {
         // TP = 1, FP = 3, FN = 0, TN = 1: precision 1/4, recall 1, F1 = 2/5.
-        let c = BinaryConfusion::from_scores(
-            &[0.9, 0.8, 0.7, 0.6, 0.1],
-            &[true, false, false, false, false],
-            0.5,
-        )
-        .unwrap();
+        let c =
+            BinaryConfusion::from_scores(&[0.9, 0.8, 0.7, 0.6, 0.1], &[true, false, false, false, false], 0.5).unwrap();
         assert!(close(c.precision(), 0.25));
         assert!(close(c.recall(), 1.0));
         assert!(close(c.f1(), 0.4));
@@ -468,16 +415,10 @@ mod tests {
     fn ties_count_one_half_in_auc() {
         assert!(close(roc_auc(&[0.5, 0.5], &[1, 0]).unwrap(), 0.5));
         // Positive 0.7 ties one negative and beats the other: (1 + 0.5) / 2.
-        assert!(close(
-            roc_auc(&[0.7, 0.7, 0.2], &[true, false, false]).unwrap(),
-            0.75
-        ));
+        assert!(close(roc_auc(&[0.7, 0.7, 0.2], &[true, false, false]).unwrap(), 0.75));
         // -0.0 and 0.0 are the same score.
         assert!(close(roc_auc(&[-0.0, 0.0], &[true, false]).unwrap(), 0.5));
-        assert!(close(
-            roc_auc(&[0.1, 0.9, 0.8], &[1.0, 0.0, 0.0]).unwrap(),
-            0.0
-        ));
+        assert!(close(roc_auc(&[0.1, 0.9, 0.8], &[1.0, 0.0, 0.0]).unwrap(), 0.0));
     }
 
     #[test]
@@ -490,10 +431,7 @@ mod tests {
 
     #[test]
     fn single_class_auc_is_an_error_but_the_report_survives() {
-        assert_eq!(
-            roc_auc(&[0.1, 0.9], &[1, 1]),
-            Err(Error::SingleClass { metric: "ROC AUC" })
-        );
+        assert_eq!(roc_auc(&[0.1, 0.9], &[1, 1]), Err(Error::SingleClass { metric: "ROC AUC" }));
         let r = binary_report(&[0.1, 0.9], &[0, 0], 0.5).unwrap();
         assert_eq!(r.roc_auc, None);
         assert_eq!(r.n_positive, 0);
@@ -503,50 +441,20 @@ mod tests {
     fn log_loss_is_clipped_and_finite() {
         let ll = log_loss(&[0.0, 1.0], &[true, false]).unwrap();
         assert!(close(ll, -(f64::EPSILON.ln())));
-        assert!(close(
-            log_loss(&[1.0, 0.0], &[true, false]).unwrap(),
-            -(1.0 - f64::EPSILON).ln()
-        ));
+        assert!(close(log_loss(&[1.0, 0.0], &[true, false]).unwrap(), -(1.0 - f64::EPSILON).ln()));
     }
 
     #[test]
     fn bad_input_is_an_error_not_a_panic() {
-        assert!(matches!(
-            binary_report::<u8>(&[], &[], 0.5),
-            Err(Error::Empty { .. })
-        ));
-        assert!(matches!(
-            binary_report(&[0.5], &[1, 0], 0.5),
-            Err(Error::LengthMismatch { .. })
-        ));
-        assert!(matches!(
-            binary_report(&[f64::NAN], &[1], 0.5),
-            Err(Error::NonFinite { index: 0, .. })
-        ));
-        assert!(matches!(
-            binary_report(&[1.2], &[1], 0.5),
-            Err(Error::ProbabilityOutOfRange { .. })
-        ));
-        assert!(matches!(
-            binary_report(&[0.2, 0.3], &[1, 2], 0.5),
-            Err(Error::InvalidBinaryLabel { index: 1, .. })
-        ));
-        assert!(matches!(
-            binary_report(&[0.2], &[0.5], 0.5),
-            Err(Error::InvalidBinaryLabel { .. })
-        ));
-        assert!(matches!(
-            binary_report(&[0.2], &[1], f64::NAN),
-            Err(Error::InvalidParameter { .. })
-        ));
-        assert!(matches!(
-            roc_auc(&[f64::INFINITY, 0.0], &[1, 0]),
-            Err(Error::NonFinite { .. })
-        ));
-        assert!(matches!(
-            BinaryAccumulator::new().finish(),
-            Err(Error::Empty { .. })
-        ));
+        assert!(matches!(binary_report::<u8>(&[], &[], 0.5), Err(Error::Empty { .. })));
+        assert!(matches!(binary_report(&[0.5], &[1, 0], 0.5), Err(Error::LengthMismatch { .. })));
+        assert!(matches!(binary_report(&[f64::NAN], &[1], 0.5), Err(Error::NonFinite { index: 0, .. })));
+        assert!(matches!(binary_report(&[1.2], &[1], 0.5), Err(Error::ProbabilityOutOfRange { .. })));
+        assert!(matches!(binary_report(&[0.2, 0.3], &[1, 2], 0.5), Err(Error::InvalidBinaryLabel { index: 1, .. })));
+        assert!(matches!(binary_report(&[0.2], &[0.5], 0.5), Err(Error::InvalidBinaryLabel { .. })));
+        assert!(matches!(binary_report(&[0.2], &[1], f64::NAN), Err(Error::InvalidParameter { .. })));
+        assert!(matches!(roc_auc(&[f64::INFINITY, 0.0], &[1, 0]), Err(Error::NonFinite { .. })));
+        assert!(matches!(BinaryAccumulator::new().finish(), Err(Error::Empty { .. })));
     }
 
     #[test]

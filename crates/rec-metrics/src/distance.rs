@@ -119,24 +119,15 @@ mod tests {
         assert_eq!(ks_statistic(&[1.0, 2.0], &[2.0, 1.0]).unwrap(), 0.0);
         // a = {1, 2, 2, 3}, b = {2, 4}: at 1 the gap is 1/4, at 2 it is 3/4 - 1/2, at 3 it is
         // 1 - 1/2 = 1/2.
-        assert_eq!(
-            ks_statistic(&[1.0, 2.0, 2.0, 3.0], &[2.0, 4.0]).unwrap(),
-            0.5
-        );
+        assert_eq!(ks_statistic(&[1.0, 2.0, 2.0, 3.0], &[2.0, 4.0]).unwrap(), 0.5);
         // Ties across samples must not create a spurious gap.
         assert_eq!(ks_statistic(&[0.0, 5.0], &[-0.0, 5.0]).unwrap(), 0.0);
     }
 
     #[test]
     fn ks_rejects_bad_input() {
-        assert!(matches!(
-            ks_statistic(&[], &[1.0]),
-            Err(Error::Empty { .. })
-        ));
-        assert!(matches!(
-            ks_statistic(&[1.0], &[f64::NAN]),
-            Err(Error::NonFinite { .. })
-        ));
+        assert!(matches!(ks_statistic(&[], &[1.0]), Err(Error::Empty { .. })));
+        assert!(matches!(ks_statistic(&[1.0], &[f64::NAN]), Err(Error::NonFinite { .. })));
     }
 
     #[test]
@@ -144,13 +135,8 @@ mod tests {
         assert_eq!(total_variation_distance(&[1, 2], &[3, 4]).unwrap(), 1.0);
         assert_eq!(total_variation_distance(&[1, 2], &[2, 1]).unwrap(), 0.0);
         // P_a = (1/3, 2/3, 0), P_b = (0, 1/2, 1/2): ½ (1/3 + 1/6 + 1/2) = 1/2.
-        assert!(
-            (total_variation_distance(&["a", "b", "b"], &["b", "c"]).unwrap() - 0.5).abs() < 1e-12
-        );
-        assert!(matches!(
-            total_variation_distance::<u8>(&[1], &[]),
-            Err(Error::Empty { .. })
-        ));
+        assert!((total_variation_distance(&["a", "b", "b"], &["b", "c"]).unwrap() - 0.5).abs() < 1e-12);
+        assert!(matches!(total_variation_distance::<u8>(&[1], &[]), Err(Error::Empty { .. })));
     }
 
     #[test]

@@ -79,9 +79,7 @@ pub enum Error {
         metric: &'static str,
     },
     /// A negative relevance where the NDCG gain needs non-negative relevances.
-    #[error(
-        "relevance {value} at index {index} is negative, which the {gain} NDCG gain does not allow"
-    )]
+    #[error("relevance {value} at index {index} is negative, which the {gain} NDCG gain does not allow")]
     NegativeRelevance {
         /// 0-based index of the item (within its user's list, or in the flat input).
         index: usize,
@@ -122,18 +120,12 @@ pub enum Error {
 impl Error {
     /// Wraps `self` as the error of user `user`.
     pub(crate) fn in_user(self, user: usize) -> Error {
-        Error::User {
-            user,
-            source: Box::new(self),
-        }
+        Error::User { user, source: Box::new(self) }
     }
 
     /// Wraps `self` as the error of column `column`.
     pub(crate) fn in_column(self, column: &str) -> Error {
-        Error::Column {
-            column: column.to_owned(),
-            source: Box::new(self),
-        }
+        Error::Column { column: column.to_owned(), source: Box::new(self) }
     }
 }
 
@@ -146,13 +138,7 @@ pub(crate) fn check_same_len(
     if left == right {
         Ok(())
     } else {
-        Err(Error::LengthMismatch {
-            what,
-            left_name,
-            left,
-            right_name,
-            right,
-        })
+        Err(Error::LengthMismatch { what, left_name, left, right_name, right })
     }
 }
 
@@ -169,11 +155,7 @@ pub(crate) fn check_non_empty(what: &'static str, len: u64) -> Result<()> {
 pub(crate) fn check_finite(what: &'static str, values: &[f64]) -> Result<()> {
     match values.iter().position(|v| !v.is_finite()) {
         None => Ok(()),
-        Some(index) => Err(Error::NonFinite {
-            what,
-            index,
-            value: values[index],
-        }),
+        Some(index) => Err(Error::NonFinite { what, index, value: values[index] }),
     }
 }
 
@@ -182,11 +164,7 @@ pub(crate) fn check_probabilities(what: &'static str, values: &[f64]) -> Result<
     check_finite(what, values)?;
     match values.iter().position(|v| !(0.0..=1.0).contains(v)) {
         None => Ok(()),
-        Some(index) => Err(Error::ProbabilityOutOfRange {
-            what,
-            index,
-            value: values[index],
-        }),
+        Some(index) => Err(Error::ProbabilityOutOfRange { what, index, value: values[index] }),
     }
 }
 
@@ -195,10 +173,7 @@ pub(crate) fn check_finite_parameter(name: &'static str, value: f64) -> Result<(
     if value.is_finite() {
         Ok(())
     } else {
-        Err(Error::InvalidParameter {
-            name,
-            reason: format!("{value} is not a finite number"),
-        })
+        Err(Error::InvalidParameter { name, reason: format!("{value} is not a finite number") })
     }
 }
 
@@ -218,15 +193,9 @@ mod tests {
     #[test]
     fn messages_name_the_input_and_index() {
         let err = check_finite("scores", &[0.1, f64::NAN]).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "scores: value at index 1 is not finite (NaN)"
-        );
+        assert_eq!(err.to_string(), "scores: value at index 1 is not finite (NaN)");
         let err = check_same_len("mae", ("y_true", 3), ("y_pred", 2)).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "mae: y_true has 3 elements but y_pred has 2"
-        );
+        assert_eq!(err.to_string(), "mae: y_true has 3 elements but y_pred has 2");
     }
 
     #[test]
@@ -234,23 +203,14 @@ mod tests {
         use std::error::Error as _;
         let err = Error::Empty { what: "cells" }.in_column("age");
         assert_eq!(err.to_string(), "column 'age': cells: the input is empty");
-        assert_eq!(
-            err.source().map(|s| s.to_string()).as_deref(),
-            Some("cells: the input is empty")
-        );
+        assert_eq!(err.source().map(|s| s.to_string()).as_deref(), Some("cells: the input is empty"));
     }
 
     #[test]
     fn probabilities_must_lie_in_the_unit_interval() {
         assert!(check_probabilities("p", &[0.0, 0.5, 1.0]).is_ok());
-        assert!(matches!(
-            check_probabilities("p", &[0.5, 1.5]),
-            Err(Error::ProbabilityOutOfRange { index: 1, .. })
-        ));
-        assert!(matches!(
-            check_probabilities("p", &[-0.0, f64::INFINITY]),
-            Err(Error::NonFinite { index: 1, .. })
-        ));
+        assert!(matches!(check_probabilities("p", &[0.5, 1.5]), Err(Error::ProbabilityOutOfRange { index: 1, .. })));
+        assert!(matches!(check_probabilities("p", &[-0.0, f64::INFINITY]), Err(Error::NonFinite { index: 1, .. })));
     }
 
     #[test]

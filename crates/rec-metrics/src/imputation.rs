@@ -131,22 +131,12 @@ impl ImputationReport {
 
     /// The metrics of column `column`, if it was added.
     pub fn get(&self, column: &str) -> Option<&ColumnMetrics> {
-        self.columns
-            .iter()
-            .find(|c| c.column == column)
-            .map(|c| &c.metrics)
+        self.columns.iter().find(|c| c.column == column).map(|c| &c.metrics)
     }
 
     /// Evaluates and adds a numeric column; see [`numeric_imputation_metrics`].
-    pub fn add_numeric(
-        &mut self,
-        column: &str,
-        truth: &[f64],
-        imputed: &[f64],
-    ) -> Result<&ColumnMetrics> {
-        self.push(column, || {
-            numeric_imputation_metrics(truth, imputed).map(ColumnMetrics::Numeric)
-        })
+    pub fn add_numeric(&mut self, column: &str, truth: &[f64], imputed: &[f64]) -> Result<&ColumnMetrics> {
+        self.push(column, || numeric_imputation_metrics(truth, imputed).map(ColumnMetrics::Numeric))
     }
 
     /// Evaluates and adds a categorical column; see [`categorical_imputation_metrics`].
@@ -156,9 +146,7 @@ impl ImputationReport {
         truth: &[T],
         imputed: &[T],
     ) -> Result<&ColumnMetrics> {
-        self.push(column, || {
-            categorical_imputation_metrics(truth, imputed).map(ColumnMetrics::Categorical)
-        })
+        self.push(column, || categorical_imputation_metrics(truth, imputed).map(ColumnMetrics::Categorical))
     }
 
     /// Evaluates and adds a set-valued column; see [`set_imputation_metrics`].
@@ -168,30 +156,17 @@ impl ImputationReport {
         truth: &[S],
         imputed: &[S],
     ) -> Result<&ColumnMetrics> {
-        self.push(column, || {
-            set_imputation_metrics(truth, imputed).map(ColumnMetrics::Set)
-        })
+        self.push(column, || set_imputation_metrics(truth, imputed).map(ColumnMetrics::Set))
     }
 
     /// Adds the column unless its name is taken or `compute` fails; errors name the column.
-    fn push(
-        &mut self,
-        column: &str,
-        compute: impl FnOnce() -> Result<ColumnMetrics>,
-    ) -> Result<&ColumnMetrics> {
+    fn push(&mut self, column: &str, compute: impl FnOnce() -> Result<ColumnMetrics>) -> Result<&ColumnMetrics> {
         if self.get(column).is_some() {
             let reason = "the column is already in the report".to_owned();
-            return Err(Error::InvalidParameter {
-                name: "column",
-                reason,
-            }
-            .in_column(column));
+            return Err(Error::InvalidParameter { name: "column", reason }.in_column(column));
         }
         let metrics = compute().map_err(|e| e.in_column(column))?;
-        self.columns.push(ColumnReport {
-            column: column.to_owned(),
-            metrics,
-        });
+        self.columns.push(ColumnReport { column: column.to_owned(), metrics });
         Ok(&self.columns[self.columns.len() - 1].metrics)
     }
 }
@@ -199,10 +174,7 @@ impl ImputationReport {
 /// Numeric imputation metrics of the masked cells of one column; see the [module docs](self).
 ///
 /// Errors on empty, misaligned or non-finite input.
-pub fn numeric_imputation_metrics(
-    truth: &[f64],
-    imputed: &[f64],
-) -> Result<NumericImputationMetrics> {
+pub fn numeric_imputation_metrics(truth: &[f64], imputed: &[f64]) -> Result<NumericImputationMetrics> {
     const WHAT: &str = "numeric imputation metrics";
     check_same_len(WHAT, ("truth", truth.len()), ("imputed", imputed.len()))?;
     check_non_empty(WHAT, truth.len() as u64)?;
@@ -258,18 +230,11 @@ pub fn categorical_imputation_metrics<T: Eq + Hash>(
 
 /// Set-valued imputation metrics of the masked cells of one column: each cell is a list whose
 /// order and duplicates are ignored. Errors on empty or misaligned input.
-pub fn set_imputation_metrics<T: Eq + Hash, S: AsRef<[T]>>(
-    truth: &[S],
-    imputed: &[S],
-) -> Result<SetImputationMetrics> {
+pub fn set_imputation_metrics<T: Eq + Hash, S: AsRef<[T]>>(truth: &[S], imputed: &[S]) -> Result<SetImputationMetrics> {
     const WHAT: &str = "set imputation metrics";
     check_same_len(WHAT, ("truth", truth.len()), ("imputed", imputed.len()))?;
     check_non_empty(WHAT, truth.len() as u64)?;
-    let scores: Vec<f64> = truth
-        .iter()
-        .zip(imputed)
-        .map(|(t, p)| jaccard(t.as_ref(), p.as_ref()))
-        .collect();
+    let scores: Vec<f64> = truth.iter().zip(imputed).map(|(t, p)| jaccard(t.as_ref(), p.as_ref())).collect();
     let n = scores.len() as f64;
     Ok(SetImputationMetrics {
         n_cells: scores.len() as u64,
@@ -317,8 +282,7 @@ mod tests {
     fn categorical_by_hand() {
         // Truth a a b c, imputed a b b b. a: TP 1, support 2, predicted 1 -> F1 2/3.
         // b: TP 1, support 1, predicted 3 -> F1 1/2. c: F1 0.
-        let m =
-            categorical_imputation_metrics(&["a", "a", "b", "c"], &["a", "b", "b", "b"]).unwrap();
+        let m = categorical_imputation_metrics(&["a", "a", "b", "c"], &["a", "b", "b", "b"]).unwrap();
         assert!(close(m.accuracy, 0.5));
         assert!(close(m.macro_f1, (2.0 / 3.0 + 0.5) / 3.0));
         // Frequencies: truth (1/2, 1/4, 1/4), imputed (1/4, 3/4, 0): ½ (1/4 + 1/2 + 1/4).
@@ -338,21 +302,13 @@ mod tests {
     #[test]
     fn report_names_the_failing_column_and_rejects_duplicates() {
         let mut r = ImputationReport::new();
-        let err = r
-            .add_numeric("price", &[1.0, 2.0], &[1.0, f64::NAN])
-            .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "column 'price': imputed: value at index 1 is not finite (NaN)"
-        );
+        let err = r.add_numeric("price", &[1.0, 2.0], &[1.0, f64::NAN]).unwrap_err();
+        assert_eq!(err.to_string(), "column 'price': imputed: value at index 1 is not finite (NaN)");
         assert!(r.columns.is_empty());
         r.add_categorical("city", &[1, 2], &[1, 1]).unwrap();
         let err = r.add_categorical("city", &[1], &[1]).unwrap_err();
         assert!(matches!(err, Error::Column { ref column, .. } if column == "city"));
-        assert!(matches!(
-            r.add_set::<u8, Vec<u8>>("tags", &[], &[]),
-            Err(Error::Column { .. })
-        ));
+        assert!(matches!(r.add_set::<u8, Vec<u8>>("tags", &[], &[]), Err(Error::Column { .. })));
         assert_eq!(r.columns.len(), 1);
     }
 }

@@ -59,24 +59,19 @@ pub mod multiclass;
 pub mod ranking;
 pub mod regression;
 
-pub use binary::{
-    binary_report, log_loss, roc_auc, BinaryAccumulator, BinaryConfusion, BinaryLabel, BinaryReport,
-};
+pub use binary::{binary_report, log_loss, roc_auc, BinaryAccumulator, BinaryConfusion, BinaryLabel, BinaryReport};
 pub use distance::{jaccard, ks_statistic, total_variation_distance};
 pub use error::{Error, Result};
 pub use imputation::{
-    categorical_imputation_metrics, numeric_imputation_metrics, set_imputation_metrics,
-    CategoricalImputationMetrics, ColumnMetrics, ColumnReport, ImputationReport,
-    NumericImputationMetrics, SetImputationMetrics,
+    categorical_imputation_metrics, numeric_imputation_metrics, set_imputation_metrics, CategoricalImputationMetrics,
+    ColumnMetrics, ColumnReport, ImputationReport, NumericImputationMetrics, SetImputationMetrics,
 };
 pub use multiclass::{
     accuracy, confusion_matrix, multiclass_report, AveragedMetrics, ClassMetrics, ConfusionMatrix,
     MulticlassAccumulator, MulticlassReport,
 };
 pub use ranking::{
-    ranking_report, ranking_report_by_user, user_ranking_metrics, NdcgGain, RankingAccumulator,
-    RankingConfig, RankingReport, UserRankingMetrics,
+    ranking_report, ranking_report_by_user, user_ranking_metrics, NdcgGain, RankingAccumulator, RankingConfig,
+    RankingReport, UserRankingMetrics,
 };
-pub use regression::{
-    mae, mse, r2, regression_report, rmse, RegressionAccumulator, RegressionReport,
-};
+pub use regression::{mae, mse, r2, regression_report, rmse, RegressionAccumulator, RegressionReport};

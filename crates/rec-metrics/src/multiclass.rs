@@ -119,11 +119,7 @@ pub(crate) struct ClassSummary {
 
 impl ClassCounts {
     pub(crate) fn new(n_classes: usize) -> Self {
-        Self {
-            correct: vec![0; n_classes],
-            predicted: vec![0; n_classes],
-            support: vec![0; n_classes],
-        }
+        Self { correct: vec![0; n_classes], predicted: vec![0; n_classes], support: vec![0; n_classes] }
     }
 
     pub(crate) fn add(&mut self, t: usize, p: usize) {
@@ -140,8 +136,7 @@ impl ClassCounts {
         let n_correct: u64 = self.correct.iter().sum();
         let per_class: Vec<ClassMetrics> = (0..self.support.len())
             .map(|c| {
-                let (tp, support, predicted) =
-                    (self.correct[c], self.support[c], self.predicted[c]);
+                let (tp, support, predicted) = (self.correct[c], self.support[c], self.predicted[c]);
                 ClassMetrics {
                     precision: ratio_or_zero(tp, predicted),
                     recall: ratio_or_zero(tp, support),
@@ -151,14 +146,9 @@ impl ClassCounts {
                 }
             })
             .collect();
-        let present: Vec<&ClassMetrics> = per_class
-            .iter()
-            .filter(|m| m.support + m.predicted > 0)
-            .collect();
+        let present: Vec<&ClassMetrics> = per_class.iter().filter(|m| m.support + m.predicted > 0).collect();
         let n_present = present.len();
-        let mean = |f: fn(&ClassMetrics) -> f64| {
-            present.iter().map(|m| f(m)).sum::<f64>() / n_present as f64
-        };
+        let mean = |f: fn(&ClassMetrics) -> f64| present.iter().map(|m| f(m)).sum::<f64>() / n_present as f64;
         let weighted = |f: fn(&ClassMetrics) -> f64| {
             present.iter().map(|m| m.support as f64 * f(m)).sum::<f64>() / n_samples as f64
         };
@@ -172,11 +162,7 @@ impl ClassCounts {
                 recall: mean(|m| m.recall),
                 f1: mean(|m| m.f1),
             },
-            micro_avg: AveragedMetrics {
-                precision: accuracy,
-                recall: accuracy,
-                f1: accuracy,
-            },
+            micro_avg: AveragedMetrics { precision: accuracy, recall: accuracy, f1: accuracy },
             weighted_avg: AveragedMetrics {
                 precision: weighted(|m| m.precision),
                 recall: weighted(|m| m.recall),
@@ -191,12 +177,7 @@ impl ClassCounts {
 fn check_labels(what: &'static str, labels: &[usize], n_classes: usize) -> Result<()> {
     match labels.iter().position(|&l| l >= n_classes) {
         None => Ok(()),
-        Some(index) => Err(Error::LabelOutOfRange {
-            what,
-            index,
-            label: labels[index],
-            n_classes,
-        }),
+        Some(index) => Err(Error::LabelOutOfRange { what, index, label: labels[index], n_classes }),
     }
 }
 
@@ -204,22 +185,14 @@ fn check_labels(what: &'static str, labels: &[usize], n_classes: usize) -> Resul
 /// [module docs](self).
 ///
 /// Errors on empty or misaligned input, `n_classes == 0` and labels `>= n_classes`.
-pub fn multiclass_report(
-    y_true: &[usize],
-    y_pred: &[usize],
-    n_classes: usize,
-) -> Result<MulticlassReport> {
+pub fn multiclass_report(y_true: &[usize], y_pred: &[usize], n_classes: usize) -> Result<MulticlassReport> {
     let mut acc = MulticlassAccumulator::try_new(n_classes)?;
     acc.update(y_true, y_pred)?;
     acc.finish()
 }
 
 /// The `n_classes × n_classes` confusion matrix of `y_pred` against `y_true`.
-pub fn confusion_matrix(
-    y_true: &[usize],
-    y_pred: &[usize],
-    n_classes: usize,
-) -> Result<ConfusionMatrix> {
+pub fn confusion_matrix(y_true: &[usize], y_pred: &[usize], n_classes: usize) -> Result<ConfusionMatrix> {
     let mut acc = MulticlassAccumulator::try_new(n_classes)?;
     acc.update(y_true, y_pred)?;
     check_non_empty("confusion matrix", acc.n_samples())?;
@@ -228,11 +201,7 @@ pub fn confusion_matrix(
 
 /// Fraction of positions where `y_pred` equals `y_true`, for labels of any type.
 pub fn accuracy<T: PartialEq>(y_true: &[T], y_pred: &[T]) -> Result<f64> {
-    check_same_len(
-        "accuracy",
-        ("y_true", y_true.len()),
-        ("y_pred", y_pred.len()),
-    )?;
+    check_same_len("accuracy", ("y_true", y_true.len()), ("y_pred", y_pred.len()))?;
     check_non_empty("accuracy", y_true.len() as u64)?;
     let hits = y_true.iter().zip(y_pred).filter(|(t, p)| t == p).count();
     Ok(hits as f64 / y_true.len() as f64)
@@ -270,15 +239,9 @@ impl MulticlassAccumulator {
     /// An empty accumulator for labels `0..n_classes`; `n_classes` must be at least 1.
     pub fn try_new(n_classes: usize) -> Result<Self> {
         if n_classes == 0 {
-            return Err(Error::InvalidParameter {
-                name: "n_classes",
-                reason: "must be at least 1".into(),
-            });
+            return Err(Error::InvalidParameter { name: "n_classes", reason: "must be at least 1".into() });
         }
-        Ok(Self {
-            counts: ClassCounts::new(n_classes),
-            confusions: BTreeMap::new(),
-        })
+        Ok(Self { counts: ClassCounts::new(n_classes), confusions: BTreeMap::new() })
     }
 
     /// Number of classes.
@@ -296,11 +259,7 @@ impl MulticlassAccumulator {
     /// The batch is checked as a whole first: on error nothing of it is counted. An empty batch
     /// is allowed and changes nothing.
     pub fn update(&mut self, y_true: &[usize], y_pred: &[usize]) -> Result<()> {
-        check_same_len(
-            "MulticlassAccumulator::update",
-            ("y_true", y_true.len()),
-            ("y_pred", y_pred.len()),
-        )?;
+        check_same_len("MulticlassAccumulator::update", ("y_true", y_true.len()), ("y_pred", y_pred.len()))?;
         let n = self.n_classes();
         check_labels("y_true", y_true, n)?;
         check_labels("y_pred", y_pred, n)?;
@@ -318,11 +277,7 @@ impl MulticlassAccumulator {
         if self.n_classes() != other.n_classes() {
             return Err(Error::InvalidParameter {
                 name: "n_classes",
-                reason: format!(
-                    "cannot merge accumulators of {} and {} classes",
-                    self.n_classes(),
-                    other.n_classes()
-                ),
+                reason: format!("cannot merge accumulators of {} and {} classes", self.n_classes(), other.n_classes()),
             });
         }
         let pairs = [
@@ -386,12 +341,7 @@ mod tests {
         let r = multiclass_report(&y_true, &y_pred, 4).unwrap();
         assert_eq!(
             r.confusion_matrix.rows(),
-            &[
-                vec![2, 1, 0, 0],
-                vec![1, 1, 0, 0],
-                vec![0, 1, 0, 0],
-                vec![0, 0, 0, 0]
-            ]
+            &[vec![2, 1, 0, 0], vec![1, 1, 0, 0], vec![0, 1, 0, 0], vec![0, 0, 0, 0]]
         );
         assert!(close(r.accuracy, 3.0 / 6.0));
         // Class 0: TP 2, predicted 3, support 3. Class 1: TP 1, predicted 3, support 2.
@@ -400,10 +350,7 @@ mod tests {
         let rc = [2.0 / 3.0, 1.0 / 2.0, 0.0];
         let f = [4.0 / 6.0, 2.0 / 5.0, 0.0];
         for c in 0..3 {
-            assert!(
-                close(r.per_class[c].precision, p[c]),
-                "precision of class {c}"
-            );
+            assert!(close(r.per_class[c].precision, p[c]), "precision of class {c}");
             assert!(close(r.per_class[c].recall, rc[c]), "recall of class {c}");
             assert!(close(r.per_class[c].f1, f[c]), "f1 of class {c}");
         }
@@ -411,14 +358,8 @@ mod tests {
         assert!(close(r.macro_avg.precision, (p[0] + p[1]) / 3.0));
         assert!(close(r.macro_avg.recall, (rc[0] + rc[1]) / 3.0));
         assert!(close(r.macro_avg.f1, (f[0] + f[1]) / 3.0));
-        assert!(close(
-            r.weighted_avg.precision,
-            (3.0 * p[0] + 2.0 * p[1]) / 6.0
-        ));
-        assert!(close(
-            r.weighted_avg.recall,
-            (3.0 * rc[0] + 2.0 * rc[1]) / 6.0
-        ));
+        assert!(close(r.weighted_avg.precision, (3.0 * p[0] + 2.0 * p[1]) / 6.0));
+        assert!(close(r.weighted_avg.recall, (3.0 * rc[0] + 2.0 * rc[1]) / 6.0));
         assert!(close(r.weighted_avg.f1, (3.0 * f[0] + 2.0 * f[1]) / 6.0));
         assert_eq!(r.micro_avg.f1, r.accuracy);
     }
@@ -435,35 +376,15 @@ mod tests {
 
     #[test]
     fn bad_input_is_an_error_not_a_panic() {
-        assert!(matches!(
-            multiclass_report(&[], &[], 2),
-            Err(Error::Empty { .. })
-        ));
-        assert!(matches!(
-            multiclass_report(&[0], &[0, 1], 2),
-            Err(Error::LengthMismatch { .. })
-        ));
+        assert!(matches!(multiclass_report(&[], &[], 2), Err(Error::Empty { .. })));
+        assert!(matches!(multiclass_report(&[0], &[0, 1], 2), Err(Error::LengthMismatch { .. })));
         assert!(matches!(
             multiclass_report(&[0, 2], &[0, 1], 2),
-            Err(Error::LabelOutOfRange {
-                what: "y_true",
-                index: 1,
-                label: 2,
-                n_classes: 2
-            })
+            Err(Error::LabelOutOfRange { what: "y_true", index: 1, label: 2, n_classes: 2 })
         ));
-        assert!(matches!(
-            multiclass_report(&[0], &[5], 2),
-            Err(Error::LabelOutOfRange { what: "y_pred", .. })
-        ));
-        assert!(matches!(
-            MulticlassAccumulator::try_new(0),
-            Err(Error::InvalidParameter { .. })
-        ));
-        assert!(matches!(
-            confusion_matrix(&[], &[], 3),
-            Err(Error::Empty { .. })
-        ));
+        assert!(matches!(multiclass_report(&[0], &[5], 2), Err(Error::LabelOutOfRange { what: "y_pred", .. })));
+        assert!(matches!(MulticlassAccumulator::try_new(0), Err(Error::InvalidParameter { .. })));
+        assert!(matches!(confusion_matrix(&[], &[], 3), Err(Error::Empty { .. })));
         assert!(matches!(accuracy::<u8>(&[], &[]), Err(Error::Empty { .. })));
     }
 
@@ -477,16 +398,11 @@ mod tests {
         b.update(&t[4..], &p[4..]).unwrap();
         a.merge(&b).unwrap();
         assert_eq!(a.finish().unwrap(), whole);
-        assert!(a
-            .merge(&MulticlassAccumulator::try_new(4).unwrap())
-            .is_err());
+        assert!(a.merge(&MulticlassAccumulator::try_new(4).unwrap()).is_err());
     }
 
     #[test]
     fn accuracy_works_on_any_label_type() {
-        assert!(close(
-            accuracy(&["a", "b", "c"], &["a", "x", "c"]).unwrap(),
-            2.0 / 3.0
-        ));
+        assert!(close(accuracy(&["a", "b", "c"], &["a", "x", "c"]).unwrap(), 2.0 / 3.0));
     }
 }

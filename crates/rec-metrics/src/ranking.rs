@@ -69,21 +69,14 @@ pub struct RankingConfig {
 impl Default for RankingConfig {
     /// K = 10, relevance threshold 1 (so 0/1 labels work as they are), binary gain.
     fn default() -> Self {
-        Self {
-            k: 10,
-            relevance_threshold: 1.0,
-            gain: NdcgGain::Binary,
-        }
+        Self { k: 10, relevance_threshold: 1.0, gain: NdcgGain::Binary }
     }
 }
 
 impl RankingConfig {
     /// The default configuration with cut-off `k`.
     pub fn new(k: usize) -> Self {
-        Self {
-            k,
-            ..Self::default()
-        }
+        Self { k, ..Self::default() }
     }
 
     /// Sets the relevance threshold.
@@ -101,10 +94,7 @@ impl RankingConfig {
     /// Checks that `k >= 1` and the threshold is finite.
     pub fn validate(&self) -> Result<()> {
         if self.k == 0 {
-            return Err(Error::InvalidParameter {
-                name: "k",
-                reason: "must be at least 1".into(),
-            });
+            return Err(Error::InvalidParameter { name: "k", reason: "must be at least 1".into() });
         }
         check_finite_parameter("relevance_threshold", self.relevance_threshold)
     }
@@ -121,32 +111,16 @@ impl RankingConfig {
     /// Checks one `(score, relevance)` pair found at `index`.
     fn check_item(&self, index: usize, score: f64, rel: f64) -> Result<()> {
         if !score.is_finite() {
-            return Err(Error::NonFinite {
-                what: "scores",
-                index,
-                value: score,
-            });
+            return Err(Error::NonFinite { what: "scores", index, value: score });
         }
         if !rel.is_finite() {
-            return Err(Error::NonFinite {
-                what: "relevances",
-                index,
-                value: rel,
-            });
+            return Err(Error::NonFinite { what: "relevances", index, value: rel });
         }
         if self.gain != NdcgGain::Binary && rel < 0.0 {
-            return Err(Error::NegativeRelevance {
-                index,
-                value: rel,
-                gain: self.gain.name(),
-            });
+            return Err(Error::NegativeRelevance { index, value: rel, gain: self.gain.name() });
         }
         if !self.gain_of(rel).is_finite() {
-            return Err(Error::NonFinite {
-                what: "NDCG gains (2^relevance - 1)",
-                index,
-                value: rel,
-            });
+            return Err(Error::NonFinite { what: "NDCG gains (2^relevance - 1)", index, value: rel });
         }
         Ok(())
     }
@@ -186,10 +160,7 @@ pub struct RankingReport {
 
 /// The metrics of one user's list of `(score, relevance)` pairs; `None` when the list holds no
 /// relevant item (including an empty list). See the [module docs](self) for the definitions.
-pub fn user_ranking_metrics(
-    items: &[(f64, f64)],
-    config: &RankingConfig,
-) -> Result<Option<UserRankingMetrics>> {
+pub fn user_ranking_metrics(items: &[(f64, f64)], config: &RankingConfig) -> Result<Option<UserRankingMetrics>> {
     config.validate()?;
     for (index, &(score, rel)) in items.iter().enumerate() {
         config.check_item(index, score, rel)?;
@@ -198,10 +169,7 @@ pub fn user_ranking_metrics(
 }
 
 /// [`user_ranking_metrics`] on input already checked.
-fn user_metrics_unchecked(
-    items: &[(f64, f64)],
-    config: &RankingConfig,
-) -> Option<UserRankingMetrics> {
+fn user_metrics_unchecked(items: &[(f64, f64)], config: &RankingConfig) -> Option<UserRankingMetrics> {
     let is_relevant = |rel: f64| rel >= config.relevance_threshold;
     let n_relevant = items.iter().filter(|&&(_, rel)| is_relevant(rel)).count();
     if n_relevant == 0 {
@@ -218,20 +186,12 @@ fn user_metrics_unchecked(
     while start < k {
         // The tied group ranked[start..end]; `==` makes -0.0 and 0.0 the same score.
         let score = ranked[start].0;
-        let end = start
-            + ranked[start..]
-                .iter()
-                .take_while(|(s, _)| *s == score)
-                .count();
+        let end = start + ranked[start..].iter().take_while(|(s, _)| *s == score).count();
         let group = &ranked[start..end];
         let size = group.len();
         let slots = (k - start).min(size);
         let relevant = group.iter().filter(|&&(_, rel)| is_relevant(rel)).count();
-        let mean_gain = group
-            .iter()
-            .map(|&(_, rel)| config.gain_of(rel))
-            .sum::<f64>()
-            / size as f64;
+        let mean_gain = group.iter().map(|&(_, rel)| config.gain_of(rel)).sum::<f64>() / size as f64;
         dcg += mean_gain * (start..start + slots).map(discount).sum::<f64>();
         expected_hits += relevant as f64 * slots as f64 / size as f64;
         // P(none of the `relevant` tied items lands in the `slots` places) = C(size - relevant,
@@ -244,12 +204,7 @@ fn user_metrics_unchecked(
 
     let mut gains: Vec<f64> = items.iter().map(|&(_, rel)| config.gain_of(rel)).collect();
     gains.sort_unstable_by(|a, b| b.total_cmp(a));
-    let idcg: f64 = gains
-        .iter()
-        .take(k)
-        .enumerate()
-        .map(|(pos, g)| g * discount(pos))
-        .sum();
+    let idcg: f64 = gains.iter().take(k).enumerate().map(|(pos, g)| g * discount(pos)).sum();
     Some(UserRankingMetrics {
         n_items: items.len(),
         n_relevant,
@@ -264,10 +219,7 @@ fn user_metrics_unchecked(
 /// Errors on an empty slice of users, an invalid configuration, non-finite values (naming the
 /// user and item), negative relevances with a non-binary gain, and when no user has a relevant
 /// item.
-pub fn ranking_report<L: AsRef<[(f64, f64)]>>(
-    users: &[L],
-    config: &RankingConfig,
-) -> Result<RankingReport> {
+pub fn ranking_report<L: AsRef<[(f64, f64)]>>(users: &[L], config: &RankingConfig) -> Result<RankingReport> {
     let mut acc = RankingAccumulator::try_new(*config)?;
     for (user, items) in users.iter().enumerate() {
         acc.add_user(items.as_ref()).map_err(|e| e.in_user(user))?;
@@ -288,11 +240,7 @@ pub fn ranking_report_by_user<U: Hash + Eq>(
 ) -> Result<RankingReport> {
     const WHAT: &str = "ranking_report_by_user";
     check_same_len(WHAT, ("user_ids", user_ids.len()), ("scores", scores.len()))?;
-    check_same_len(
-        WHAT,
-        ("user_ids", user_ids.len()),
-        ("relevances", relevances.len()),
-    )?;
+    check_same_len(WHAT, ("user_ids", user_ids.len()), ("relevances", relevances.len()))?;
     let mut acc = RankingAccumulator::try_new(*config)?;
     for (index, (&score, &rel)) in scores.iter().zip(relevances).enumerate() {
         config.check_item(index, score, rel)?;
@@ -342,14 +290,7 @@ impl RankingAccumulator {
     /// An empty accumulator; fails if the configuration is invalid.
     pub fn try_new(config: RankingConfig) -> Result<Self> {
         config.validate()?;
-        Ok(Self {
-            config,
-            n_users: 0,
-            n_skipped: 0,
-            recall_sum: 0.0,
-            ndcg_sum: 0.0,
-            hit_sum: 0.0,
-        })
+        Ok(Self { config, n_users: 0, n_skipped: 0, recall_sum: 0.0, ndcg_sum: 0.0, hit_sum: 0.0 })
     }
 
     /// The configuration in use.
@@ -437,9 +378,7 @@ mod tests {
     fn hand_computed_without_ties() {
         // Ranked relevances: 0, 1, 0, 1, 1 (3 relevant). K = 3.
         let items = [(0.5, 1.0), (0.9, 0.0), (0.8, 1.0), (0.6, 0.0), (0.1, 1.0)];
-        let m = user_ranking_metrics(&items, &RankingConfig::new(3))
-            .unwrap()
-            .unwrap();
+        let m = user_ranking_metrics(&items, &RankingConfig::new(3)).unwrap().unwrap();
         assert_eq!((m.n_items, m.n_relevant), (5, 3));
         assert!(close(m.recall, 1.0 / 3.0));
         assert!(close(m.hit_rate, 1.0));
@@ -452,16 +391,10 @@ mod tests {
         let items = [(0.9, 1.0), (0.5, 3.0), (0.1, 0.0)];
         let linear = RankingConfig::new(2).with_gain(NdcgGain::Linear);
         let m = user_ranking_metrics(&items, &linear).unwrap().unwrap();
-        assert!(close(
-            m.ndcg,
-            (1.0 * d(0) + 3.0 * d(1)) / (3.0 * d(0) + 1.0 * d(1))
-        ));
+        assert!(close(m.ndcg, (1.0 * d(0) + 3.0 * d(1)) / (3.0 * d(0) + 1.0 * d(1))));
         let exp = linear.with_gain(NdcgGain::Exponential);
         let m = user_ranking_metrics(&items, &exp).unwrap().unwrap();
-        assert!(close(
-            m.ndcg,
-            (1.0 * d(0) + 7.0 * d(1)) / (7.0 * d(0) + 1.0 * d(1))
-        ));
+        assert!(close(m.ndcg, (1.0 * d(0) + 7.0 * d(1)) / (7.0 * d(0) + 1.0 * d(1))));
         assert!(close(m.recall, 1.0));
     }
 
@@ -470,17 +403,13 @@ mod tests {
         // Four items with one score; one relevant. K = 1: each order puts it first with
         // probability 1/4.
         let items = [(0.3, 0.0), (0.3, 1.0), (0.3, 0.0), (0.3, 0.0)];
-        let m = user_ranking_metrics(&items, &RankingConfig::new(1))
-            .unwrap()
-            .unwrap();
+        let m = user_ranking_metrics(&items, &RankingConfig::new(1)).unwrap().unwrap();
         assert!(close(m.recall, 0.25));
         assert!(close(m.hit_rate, 0.25));
         assert!(close(m.ndcg, 0.25));
         // Two relevant among four tied, K = 2: P(no hit) = C(2,2)/C(4,2) = 1/6; expected hits 1.
         let items = [(0.3, 1.0), (0.3, 1.0), (0.3, 0.0), (0.3, 0.0)];
-        let m = user_ranking_metrics(&items, &RankingConfig::new(2))
-            .unwrap()
-            .unwrap();
+        let m = user_ranking_metrics(&items, &RankingConfig::new(2)).unwrap().unwrap();
         assert!(close(m.hit_rate, 5.0 / 6.0));
         assert!(close(m.recall, 0.5));
         assert!(close(m.ndcg, 0.5));
@@ -503,15 +432,9 @@ mod tests {
         assert_eq!((r.n_users, r.n_users_skipped), (1, 2));
         assert!(close(r.ndcg, 1.0) && close(r.recall, 1.0) && close(r.hit_rate, 1.0));
         let none: Vec<Vec<(f64, f64)>> = vec![vec![(0.5, 0.0)]];
-        assert!(matches!(
-            ranking_report(&none, &RankingConfig::new(5)),
-            Err(Error::Empty { .. })
-        ));
+        assert!(matches!(ranking_report(&none, &RankingConfig::new(5)), Err(Error::Empty { .. })));
         let empty: Vec<Vec<(f64, f64)>> = vec![];
-        assert!(matches!(
-            ranking_report(&empty, &RankingConfig::new(5)),
-            Err(Error::Empty { .. })
-        ));
+        assert!(matches!(ranking_report(&empty, &RankingConfig::new(5)), Err(Error::Empty { .. })));
     }
 
     #[test]
@@ -521,11 +444,7 @@ mod tests {
         let rels = [1.0, 0.0, 0.0, 1.0, 1.0, 0.0];
         let cfg = RankingConfig::new(1);
         let grouped = ranking_report_by_user(&ids, &scores, &rels, &cfg).unwrap();
-        let lists = vec![
-            vec![(0.1, 1.0), (0.8, 0.0), (0.3, 0.0)],
-            vec![(0.9, 0.0), (0.2, 1.0)],
-            vec![(0.5, 1.0)],
-        ];
+        let lists = vec![vec![(0.1, 1.0), (0.8, 0.0), (0.3, 0.0)], vec![(0.9, 0.0), (0.2, 1.0)], vec![(0.5, 1.0)]];
         assert_eq!(grouped, ranking_report(&lists, &cfg).unwrap());
         assert!(close(grouped.hit_rate, 1.0 / 3.0));
     }
@@ -533,45 +452,24 @@ mod tests {
     #[test]
     fn bad_input_is_an_error_not_a_panic() {
         let cfg = RankingConfig::new(3);
-        assert!(matches!(
-            RankingAccumulator::try_new(RankingConfig::new(0)),
-            Err(Error::InvalidParameter { .. })
-        ));
+        assert!(matches!(RankingAccumulator::try_new(RankingConfig::new(0)), Err(Error::InvalidParameter { .. })));
         let bad_threshold = cfg.with_relevance_threshold(f64::NAN);
-        assert!(matches!(
-            user_ranking_metrics(&[], &bad_threshold),
-            Err(Error::InvalidParameter { .. })
-        ));
+        assert!(matches!(user_ranking_metrics(&[], &bad_threshold), Err(Error::InvalidParameter { .. })));
         let users = vec![vec![(0.1, 1.0)], vec![(0.2, 1.0), (f64::NAN, 0.0)]];
         let err = ranking_report(&users, &cfg).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "user 1: scores: value at index 1 is not finite (NaN)"
-        );
+        assert_eq!(err.to_string(), "user 1: scores: value at index 1 is not finite (NaN)");
         let linear = cfg.with_gain(NdcgGain::Linear);
-        assert!(matches!(
-            user_ranking_metrics(&[(0.1, -1.0)], &linear),
-            Err(Error::NegativeRelevance { .. })
-        ));
-        assert!(user_ranking_metrics(&[(0.1, -1.0)], &cfg)
-            .unwrap()
-            .is_none());
+        assert!(matches!(user_ranking_metrics(&[(0.1, -1.0)], &linear), Err(Error::NegativeRelevance { .. })));
+        assert!(user_ranking_metrics(&[(0.1, -1.0)], &cfg).unwrap().is_none());
         let exp = cfg.with_gain(NdcgGain::Exponential);
-        assert!(matches!(
-            user_ranking_metrics(&[(0.1, 5000.0)], &exp),
-            Err(Error::NonFinite { .. })
-        ));
+        assert!(matches!(user_ranking_metrics(&[(0.1, 5000.0)], &exp), Err(Error::NonFinite { .. })));
         assert!(matches!(
             ranking_report_by_user(&[1, 2], &[0.1], &[1.0, 1.0], &cfg),
             Err(Error::LengthMismatch { .. })
         ));
         assert!(matches!(
             ranking_report_by_user(&[1, 2], &[0.1, 0.2], &[1.0, f64::INFINITY], &cfg),
-            Err(Error::NonFinite {
-                what: "relevances",
-                index: 1,
-                ..
-            })
+            Err(Error::NonFinite { what: "relevances", index: 1, .. })
         ));
     }
 
@@ -585,8 +483,6 @@ mod tests {
         let r = a.finish().unwrap();
         assert_eq!(r.n_users, 2);
         assert!(close(r.ndcg, (1.0 + d(1)) / 2.0));
-        assert!(a
-            .merge(&RankingAccumulator::try_new(RankingConfig::new(3)).unwrap())
-            .is_err());
+        assert!(a.merge(&RankingAccumulator::try_new(RankingConfig::new(3)).unwrap()).is_err());
     }
 }

@@ -95,11 +95,7 @@ impl RegressionAccumulator {
     /// The batch is checked as a whole first: on error nothing of it is counted. An empty batch
     /// is allowed and changes nothing.
     pub fn update(&mut self, y_true: &[f64], y_pred: &[f64]) -> Result<()> {
-        check_same_len(
-            "RegressionAccumulator::update",
-            ("y_true", y_true.len()),
-            ("y_pred", y_pred.len()),
-        )?;
+        check_same_len("RegressionAccumulator::update", ("y_true", y_true.len()), ("y_pred", y_pred.len()))?;
         check_finite("y_true", y_true)?;
         check_finite("y_pred", y_pred)?;
         for (&t, &p) in y_true.iter().zip(y_pred) {
@@ -146,13 +142,7 @@ impl RegressionAccumulator {
         } else {
             0.0
         };
-        Ok(RegressionReport {
-            n_samples: self.n,
-            mae: self.abs_sum / n,
-            mse,
-            rmse: mse.sqrt(),
-            r2,
-        })
+        Ok(RegressionReport { n_samples: self.n, mae: self.abs_sum / n, mse, rmse: mse.sqrt(), r2 })
     }
 }
 
@@ -218,21 +208,8 @@ mod tests {
     #[test]
     fn bad_input_is_an_error_not_a_panic() {
         assert!(matches!(mae(&[], &[]), Err(Error::Empty { .. })));
-        assert!(matches!(
-            mse(&[1.0], &[1.0, 2.0]),
-            Err(Error::LengthMismatch { .. })
-        ));
-        assert!(matches!(
-            rmse(&[1.0, f64::NAN], &[1.0, 2.0]),
-            Err(Error::NonFinite {
-                what: "y_true",
-                index: 1,
-                ..
-            })
-        ));
-        assert!(matches!(
-            r2(&[1.0], &[f64::NEG_INFINITY]),
-            Err(Error::NonFinite { what: "y_pred", .. })
-        ));
+        assert!(matches!(mse(&[1.0], &[1.0, 2.0]), Err(Error::LengthMismatch { .. })));
+        assert!(matches!(rmse(&[1.0, f64::NAN], &[1.0, 2.0]), Err(Error::NonFinite { what: "y_true", index: 1, .. })));
+        assert!(matches!(r2(&[1.0], &[f64::NEG_INFINITY]), Err(Error::NonFinite { what: "y_pred", .. })));
     }
 }

@@ -9,9 +9,9 @@
 use std::collections::BTreeMap;
 
 use rec_metrics::{
-    binary_report, categorical_imputation_metrics, ks_statistic, multiclass_report,
-    numeric_imputation_metrics, ranking_report, ranking_report_by_user, regression_report,
-    set_imputation_metrics, user_ranking_metrics, AveragedMetrics, Error, NdcgGain, RankingConfig,
+    binary_report, categorical_imputation_metrics, ks_statistic, multiclass_report, numeric_imputation_metrics,
+    ranking_report, ranking_report_by_user, regression_report, set_imputation_metrics, user_ranking_metrics,
+    AveragedMetrics, Error, NdcgGain, RankingConfig,
 };
 use serde::Deserialize;
 
@@ -19,10 +19,7 @@ const TOL: f64 = 1e-9;
 
 fn assert_close(actual: f64, expected: f64, what: &str) {
     let bound = TOL * expected.abs().max(1.0);
-    assert!(
-        (actual - expected).abs() <= bound,
-        "{what}: got {actual}, scikit-learn/SciPy say {expected}"
-    );
+    assert!((actual - expected).abs() <= bound, "{what}: got {actual}, scikit-learn/SciPy say {expected}");
 }
 
 fn assert_close_opt(actual: Option<f64>, expected: Option<f64>, what: &str) {
@@ -208,10 +205,7 @@ struct SetExpected {
 }
 
 fn fixture() -> Fixture {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/reference/sklearn_reference.json"
-    );
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reference/sklearn_reference.json");
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
@@ -230,16 +224,10 @@ fn binary_matches_sklearn() {
     assert!(cases.len() >= 5);
     for case in cases {
         let (n, e) = (&case.name, &case.expected);
-        let r = binary_report(&case.probs, &case.labels, case.threshold)
-            .unwrap_or_else(|err| panic!("{n}: {err}"));
+        let r = binary_report(&case.probs, &case.labels, case.threshold).unwrap_or_else(|err| panic!("{n}: {err}"));
         let c = r.confusion;
         assert_eq!(
-            (
-                c.true_positives,
-                c.false_positives,
-                c.true_negatives,
-                c.false_negatives
-            ),
+            (c.true_positives, c.false_positives, c.true_negatives, c.false_negatives),
             (e.tp, e.fp, e.tn, e.fn_),
             "{n}: confusion"
         );
@@ -251,20 +239,13 @@ fn binary_matches_sklearn() {
         assert_close(r.log_loss, e.log_loss, &format!("{n}: log_loss"));
         // Where sklearn finds AUC undefined, the plain function is an error.
         if e.roc_auc.is_none() {
-            assert_eq!(
-                rec_metrics::roc_auc(&case.probs, &case.labels),
-                Err(Error::SingleClass { metric: "ROC AUC" })
-            );
+            assert_eq!(rec_metrics::roc_auc(&case.probs, &case.labels), Err(Error::SingleClass { metric: "ROC AUC" }));
         }
     }
 }
 
 fn assert_averages(actual: &AveragedMetrics, expected: &Averages, what: &str) {
-    assert_close(
-        actual.precision,
-        expected.precision,
-        &format!("{what} precision"),
-    );
+    assert_close(actual.precision, expected.precision, &format!("{what} precision"));
     assert_close(actual.recall, expected.recall, &format!("{what} recall"));
     assert_close(actual.f1, expected.f1, &format!("{what} f1"));
 }
@@ -273,21 +254,13 @@ fn assert_averages(actual: &AveragedMetrics, expected: &Averages, what: &str) {
 fn multiclass_matches_sklearn() {
     for case in fixture().multiclass {
         let (n, e) = (&case.name, &case.expected);
-        let r = multiclass_report(&case.y_true, &case.y_pred, case.n_classes)
-            .unwrap_or_else(|err| panic!("{n}: {err}"));
-        assert_eq!(
-            r.confusion_matrix.rows(),
-            e.confusion_matrix.as_slice(),
-            "{n}: confusion matrix"
-        );
+        let r =
+            multiclass_report(&case.y_true, &case.y_pred, case.n_classes).unwrap_or_else(|err| panic!("{n}: {err}"));
+        assert_eq!(r.confusion_matrix.rows(), e.confusion_matrix.as_slice(), "{n}: confusion matrix");
         assert_close(r.accuracy, e.accuracy, &format!("{n}: accuracy"));
         for (c, m) in r.per_class.iter().enumerate() {
             assert_eq!(m.support, e.support[c], "{n}: support of class {c}");
-            assert_close(
-                m.precision,
-                e.precision[c],
-                &format!("{n}: precision of class {c}"),
-            );
+            assert_close(m.precision, e.precision[c], &format!("{n}: precision of class {c}"));
             assert_close(m.recall, e.recall[c], &format!("{n}: recall of class {c}"));
             assert_close(m.f1, e.f1[c], &format!("{n}: f1 of class {c}"));
         }
@@ -301,8 +274,7 @@ fn multiclass_matches_sklearn() {
 fn regression_matches_sklearn() {
     for case in fixture().regression {
         let (n, e) = (&case.name, &case.expected);
-        let r = regression_report(&case.y_true, &case.y_pred)
-            .unwrap_or_else(|err| panic!("{n}: {err}"));
+        let r = regression_report(&case.y_true, &case.y_pred).unwrap_or_else(|err| panic!("{n}: {err}"));
         assert_close(r.mae, e.mae, &format!("{n}: mae"));
         assert_close(r.mse, e.mse, &format!("{n}: mse"));
         assert_close(r.rmse, e.rmse, &format!("{n}: rmse"));
@@ -319,55 +291,26 @@ fn ranking_matches_sklearn_ndcg_and_brute_force() {
     }
     for case in cases {
         let (n, e) = (&case.name, &case.expected);
-        let config = RankingConfig::new(case.k)
-            .with_relevance_threshold(case.relevance_threshold)
-            .with_gain(case.gain);
+        let config = RankingConfig::new(case.k).with_relevance_threshold(case.relevance_threshold).with_gain(case.gain);
         let r = ranking_report(&case.users, &config).unwrap_or_else(|err| panic!("{n}: {err}"));
-        assert_eq!(
-            (r.n_users, r.n_users_skipped),
-            (e.n_users, e.n_users_skipped),
-            "{n}: users"
-        );
+        assert_eq!((r.n_users, r.n_users_skipped), (e.n_users, e.n_users_skipped), "{n}: users");
         assert_close(r.recall, e.recall, &format!("{n}: recall"));
         assert_close(r.ndcg, e.ndcg, &format!("{n}: ndcg"));
         assert_close(r.hit_rate, e.hit_rate, &format!("{n}: hit_rate"));
 
-        let evaluated: Vec<_> = case
-            .users
-            .iter()
-            .filter_map(|items| user_ranking_metrics(items, &config).unwrap())
-            .collect();
-        assert_eq!(
-            evaluated.len(),
-            e.per_user.ndcg.len(),
-            "{n}: evaluated users"
-        );
+        let evaluated: Vec<_> =
+            case.users.iter().filter_map(|items| user_ranking_metrics(items, &config).unwrap()).collect();
+        assert_eq!(evaluated.len(), e.per_user.ndcg.len(), "{n}: evaluated users");
         for (u, m) in evaluated.iter().enumerate() {
-            assert_close(
-                m.ndcg,
-                e.per_user.ndcg[u],
-                &format!("{n}: ndcg of evaluated user {u}"),
-            );
-            assert_close(
-                m.recall,
-                e.per_user.recall[u],
-                &format!("{n}: recall of evaluated user {u}"),
-            );
-            assert_close(
-                m.hit_rate,
-                e.per_user.hit_rate[u],
-                &format!("{n}: hit_rate of evaluated user {u}"),
-            );
+            assert_close(m.ndcg, e.per_user.ndcg[u], &format!("{n}: ndcg of evaluated user {u}"));
+            assert_close(m.recall, e.per_user.recall[u], &format!("{n}: recall of evaluated user {u}"));
+            assert_close(m.hit_rate, e.per_user.hit_rate[u], &format!("{n}: hit_rate of evaluated user {u}"));
         }
 
         if let Some(flat) = &case.flat {
             let g = ranking_report_by_user(&flat.user_ids, &flat.scores, &flat.relevances, &config)
                 .unwrap_or_else(|err| panic!("{n} (flat): {err}"));
-            assert_eq!(
-                (g.n_users, g.n_users_skipped),
-                (e.n_users, e.n_users_skipped),
-                "{n} (flat): users"
-            );
+            assert_eq!((g.n_users, g.n_users_skipped), (e.n_users, e.n_users_skipped), "{n} (flat): users");
             assert_close(g.recall, e.recall, &format!("{n} (flat): recall"));
             assert_close(g.ndcg, e.ndcg, &format!("{n} (flat): ndcg"));
             assert_close(g.hit_rate, e.hit_rate, &format!("{n} (flat): hit_rate"));
@@ -379,26 +322,13 @@ fn ranking_matches_sklearn_ndcg_and_brute_force() {
 fn numeric_imputation_matches_sklearn_and_scipy() {
     for case in fixture().numeric_imputation {
         let (n, e) = (&case.name, &case.expected);
-        let m = numeric_imputation_metrics(&case.truth, &case.imputed)
-            .unwrap_or_else(|err| panic!("{n}: {err}"));
+        let m = numeric_imputation_metrics(&case.truth, &case.imputed).unwrap_or_else(|err| panic!("{n}: {err}"));
         assert_close(m.mae, e.mae, &format!("{n}: mae"));
         assert_close(m.rmse, e.rmse, &format!("{n}: rmse"));
         assert_close(m.true_std, e.true_std, &format!("{n}: true_std"));
-        assert_close_opt(
-            m.mae_over_std,
-            e.mae_over_std,
-            &format!("{n}: mae_over_std"),
-        );
-        assert_close_opt(
-            m.rmse_over_std,
-            e.rmse_over_std,
-            &format!("{n}: rmse_over_std"),
-        );
-        assert_close(
-            m.ks_statistic,
-            e.ks_statistic,
-            &format!("{n}: ks_statistic"),
-        );
+        assert_close_opt(m.mae_over_std, e.mae_over_std, &format!("{n}: mae_over_std"));
+        assert_close_opt(m.rmse_over_std, e.rmse_over_std, &format!("{n}: rmse_over_std"));
+        assert_close(m.ks_statistic, e.ks_statistic, &format!("{n}: ks_statistic"));
     }
 }
 
@@ -408,11 +338,7 @@ fn ks_matches_scipy() {
         let d = ks_statistic(&case.a, &case.b).unwrap_or_else(|err| panic!("{}: {err}", case.name));
         assert_close(d, case.statistic, &case.name);
         let reversed = ks_statistic(&case.b, &case.a).unwrap();
-        assert_close(
-            reversed,
-            case.statistic,
-            &format!("{} (reversed)", case.name),
-        );
+        assert_close(reversed, case.statistic, &format!("{} (reversed)", case.name));
     }
 }
 
@@ -420,16 +346,11 @@ fn ks_matches_scipy() {
 fn categorical_imputation_matches_sklearn() {
     for case in fixture().categorical_imputation {
         let (n, e) = (&case.name, &case.expected);
-        let m = categorical_imputation_metrics(&case.truth, &case.imputed)
-            .unwrap_or_else(|err| panic!("{n}: {err}"));
+        let m = categorical_imputation_metrics(&case.truth, &case.imputed).unwrap_or_else(|err| panic!("{n}: {err}"));
         assert_eq!(m.n_categories, e.n_categories, "{n}: categories");
         assert_close(m.accuracy, e.accuracy, &format!("{n}: accuracy"));
         assert_close(m.macro_f1, e.macro_f1, &format!("{n}: macro_f1"));
-        assert_close(
-            m.total_variation,
-            e.total_variation,
-            &format!("{n}: total_variation"),
-        );
+        assert_close(m.total_variation, e.total_variation, &format!("{n}: total_variation"));
     }
 }
 
@@ -437,13 +358,8 @@ fn categorical_imputation_matches_sklearn() {
 fn set_imputation_matches_python_sets() {
     for case in fixture().set_imputation {
         let (n, e) = (&case.name, &case.expected);
-        let m = set_imputation_metrics(&case.truth, &case.imputed)
-            .unwrap_or_else(|err| panic!("{n}: {err}"));
-        assert_close(
-            m.mean_jaccard,
-            e.mean_jaccard,
-            &format!("{n}: mean_jaccard"),
-        );
+        let m = set_imputation_metrics(&case.truth, &case.imputed).unwrap_or_else(|err| panic!("{n}: {err}"));
+        assert_close(m.mean_jaccard, e.mean_jaccard, &format!("{n}: mean_jaccard"));
         assert_close(m.exact_match, e.exact_match, &format!("{n}: exact_match"));
     }
 }

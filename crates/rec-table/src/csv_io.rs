@@ -268,10 +268,9 @@ fn csv_error(source: &Path, e: csv::Error) -> Error {
         csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
             format!("the row has {len} fields but the header has {expected_len}")
         }
-        csv::ErrorKind::Utf8 { err, .. } => format!(
-            "invalid UTF-8 in field {} (set the Latin-1 encoding if the file is ISO-8859-1)",
-            err.field() + 1
-        ),
+        csv::ErrorKind::Utf8 { err, .. } => {
+            format!("invalid UTF-8 in field {} (set the Latin-1 encoding if the file is ISO-8859-1)", err.field() + 1)
+        }
         csv::ErrorKind::Io(io) => io.to_string(),
         _ => e.to_string(),
     };

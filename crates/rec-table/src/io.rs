@@ -36,10 +36,7 @@ pub fn read_table(path: impl AsRef<Path>, csv: &CsvOptions) -> Result<Table> {
     let path = path.as_ref();
     match Format::from_path(path)? {
         Format::Csv => read_csv(path, &tsv_aware(path, csv)),
-        Format::Parquet => read_parquet(
-            path,
-            &ParquetOptions { kinds: csv.kinds.clone(), infer: csv.infer.clone() },
-        ),
+        Format::Parquet => read_parquet(path, &ParquetOptions { kinds: csv.kinds.clone(), infer: csv.infer.clone() }),
     }
 }
 

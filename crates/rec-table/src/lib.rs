@@ -36,7 +36,9 @@ mod traits;
 mod value;
 
 pub use atomic::{write_atomic, write_bytes_atomic};
-pub use csv_io::{cell_text, csv_bytes, parse_cell, read_csv, read_csv_bytes, write_csv, CsvOptions, Encoding, EMPTY_SET};
+pub use csv_io::{
+    cell_text, csv_bytes, parse_cell, read_csv, read_csv_bytes, write_csv, CsvOptions, Encoding, EMPTY_SET,
+};
 pub use error::{Error, Result};
 pub use infer::{infer_kind, InferOptions};
 pub use io::{read_table, write_table, Format};

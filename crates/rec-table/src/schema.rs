@@ -43,9 +43,7 @@ impl ColumnKind {
         match self {
             ColumnKind::Numeric => DataType::Float64,
             ColumnKind::Categorical | ColumnKind::Text | ColumnKind::Id => DataType::Utf8,
-            ColumnKind::SetValued => {
-                DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)))
-            }
+            ColumnKind::SetValued => DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
         }
     }
 
@@ -112,10 +110,8 @@ impl ColumnSpec {
 
     /// The Arrow field for this column (nullable, with the kind in its metadata).
     pub fn to_field(&self) -> Field {
-        Field::new(&self.name, self.kind.data_type(), true).with_metadata(HashMap::from([(
-            KIND_METADATA_KEY.to_string(),
-            self.kind.as_str().to_string(),
-        )]))
+        Field::new(&self.name, self.kind.data_type(), true)
+            .with_metadata(HashMap::from([(KIND_METADATA_KEY.to_string(), self.kind.as_str().to_string())]))
     }
 }
 
@@ -157,10 +153,10 @@ impl Schema {
 
     /// The position of the column called `name`.
     pub fn index_of(&self, name: &str) -> Result<usize> {
-        self.columns.iter().position(|c| c.name == name).ok_or_else(|| Error::UnknownColumn {
-            name: name.to_string(),
-            available: self.names().join(", "),
-        })
+        self.columns
+            .iter()
+            .position(|c| c.name == name)
+            .ok_or_else(|| Error::UnknownColumn { name: name.to_string(), available: self.names().join(", ") })
     }
 
     /// The column called `name`.
@@ -187,9 +183,7 @@ impl Schema {
 
     /// The Arrow schema, kinds kept in field metadata.
     pub fn to_arrow(&self) -> arrow::datatypes::SchemaRef {
-        Arc::new(arrow::datatypes::Schema::new(
-            self.columns.iter().map(ColumnSpec::to_field).collect::<Vec<_>>(),
-        ))
+        Arc::new(arrow::datatypes::Schema::new(self.columns.iter().map(ColumnSpec::to_field).collect::<Vec<_>>()))
     }
 
     /// Checks that `other` has the same columns, in the same order, with the same kinds, and

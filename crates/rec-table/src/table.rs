@@ -4,8 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, Float64Array, ListArray, ListBuilder, StringArray, StringBuilder,
-    UInt32Array,
+    Array, ArrayRef, AsArray, Float64Array, ListArray, ListBuilder, StringArray, StringBuilder, UInt32Array,
 };
 use arrow::datatypes::DataType;
 use arrow::record_batch::{RecordBatch, RecordBatchOptions};
@@ -235,9 +234,7 @@ impl Table {
     /// Every missing cell, row by row.
     pub fn missing_cells(&self) -> impl Iterator<Item = Cell> + '_ {
         (0..self.num_rows()).flat_map(move |row| {
-            (0..self.num_columns())
-                .filter(move |&col| self.is_missing(row, col))
-                .map(move |col| Cell { row, col })
+            (0..self.num_columns()).filter(move |&col| self.is_missing(row, col)).map(move |col| Cell { row, col })
         })
     }
 
@@ -248,9 +245,7 @@ impl Table {
 
     /// Indices of the rows with no missing cell.
     pub fn complete_rows(&self) -> Vec<usize> {
-        (0..self.num_rows())
-            .filter(|&r| (0..self.num_columns()).all(|c| !self.is_missing(r, c)))
-            .collect()
+        (0..self.num_rows()).filter(|&r| (0..self.num_columns()).all(|c| !self.is_missing(r, c))).collect()
     }
 
     /// A new table with the given rows, in the given order (repeats allowed).
@@ -373,9 +368,7 @@ impl Table {
 
     /// Stacks tables of the same schema vertically.
     pub fn concat(tables: &[Table]) -> Result<Table> {
-        let first = tables
-            .first()
-            .ok_or_else(|| Error::InvalidInput("concat needs at least one table".into()))?;
+        let first = tables.first().ok_or_else(|| Error::InvalidInput("concat needs at least one table".into()))?;
         for (i, t) in tables.iter().enumerate().skip(1) {
             first.schema.ensure_same(&t.schema, &format!("concat, table {i}"))?;
         }
@@ -416,10 +409,7 @@ fn same_type(actual: &DataType, expected: &DataType) -> bool {
 }
 
 /// Builds the Arrow array of one column from values, checking each against the column's kind.
-pub fn build_array<'a>(
-    spec: &ColumnSpec,
-    values: impl Iterator<Item = Option<&'a Value>>,
-) -> Result<ArrayRef> {
+pub fn build_array<'a>(spec: &ColumnSpec, values: impl Iterator<Item = Option<&'a Value>>) -> Result<ArrayRef> {
     let mismatch = |row: usize, v: &Value| Error::Kind {
         location: format!("row {row}: "),
         column: spec.name.clone(),

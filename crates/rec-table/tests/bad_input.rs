@@ -1,6 +1,6 @@
 //! Bad input is a clear error naming where, never a panic.
 
-use rec_table::{read_csv, read_csv_bytes, ColumnKind, ColumnSpec, CsvOptions, Error, Schema, Table, Value, Cell};
+use rec_table::{read_csv, read_csv_bytes, Cell, ColumnKind, ColumnSpec, CsvOptions, Error, Schema, Table, Value};
 
 fn err(bytes: &[u8], opts: &CsvOptions) -> String {
     read_csv_bytes(bytes, "data.csv", opts).unwrap_err().to_string()

@@ -1,8 +1,8 @@
 //! Tables with missing cells of every kind survive CSV and Parquet unchanged.
 
 use rec_table::{
-    read_csv, read_parquet, read_table, write_csv, write_parquet, write_table, ColumnKind, ColumnSpec,
-    CsvOptions, ParquetOptions, Schema, Table, Value,
+    read_csv, read_parquet, read_table, write_csv, write_parquet, write_table, ColumnKind, ColumnSpec, CsvOptions,
+    ParquetOptions, Schema, Table, Value,
 };
 
 fn every_kind() -> Table {
@@ -81,8 +81,9 @@ fn inferred_kinds_on_a_csv_without_schema() {
     );
     assert_eq!(table.missing_cells().count(), 2);
     assert_eq!(table.complete_rows(), vec![2]);
-    let forced = rec_table::read_csv_bytes(csv, "x.csv", &CsvOptions::default().with_kind("click", ColumnKind::Categorical))
-        .unwrap();
+    let forced =
+        rec_table::read_csv_bytes(csv, "x.csv", &CsvOptions::default().with_kind("click", ColumnKind::Categorical))
+            .unwrap();
     assert_eq!(forced.value(0, 4), Some(Value::Category("1".into())));
 }
 
@@ -92,11 +93,8 @@ fn latin1_files_decode_accents() {
     let utf8 = rec_table::read_csv_bytes(bytes, "l.csv", &CsvOptions::default());
     let err = utf8.unwrap_err().to_string();
     assert!(err.contains("l.csv: line 2") && err.contains("invalid UTF-8"), "{err}");
-    let table = rec_table::read_csv_bytes(
-        bytes,
-        "l.csv",
-        &CsvOptions::default().with_encoding(rec_table::Encoding::Latin1),
-    )
-    .unwrap();
+    let table =
+        rec_table::read_csv_bytes(bytes, "l.csv", &CsvOptions::default().with_encoding(rec_table::Encoding::Latin1))
+            .unwrap();
     assert_eq!(table.value(0, 0), Some(Value::Category("Amélie".into())));
 }

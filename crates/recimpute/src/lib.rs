@@ -57,8 +57,8 @@ pub mod llm;
 /// The names most programs need, in one `use`.
 pub mod prelude {
     pub use rec_table::{
-        read_csv, read_csv_bytes, read_parquet, read_table, write_csv, write_parquet, write_table, Cell,
-        ColumnKind, ColumnSpec, CsvOptions, DynImputer, FittedImputer, FittedRecommender, Imputer,
-        Recommender, Schema, Table, Task, Value,
+        read_csv, read_csv_bytes, read_parquet, read_table, write_csv, write_parquet, write_table, Cell, ColumnKind,
+        ColumnSpec, CsvOptions, DynImputer, FittedImputer, FittedRecommender, Imputer, Recommender, Schema, Table,
+        Task, Value,
     };
 }

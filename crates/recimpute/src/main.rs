@@ -255,32 +255,62 @@ mod experiment {
     /// The config file if given, else the defaults.
     fn load_config<T: serde::de::DeserializeOwned + Default>(path: Option<&std::path::Path>, what: &str) -> Result<T> {
         match path {
-            Some(path) => serde_json::from_slice::<T>(&std::fs::read(path).with_context(|| format!("reading {}", path.display()))?)
-                .with_context(|| format!("{}: not a valid {what} config", path.display())),
+            Some(path) => serde_json::from_slice::<T>(
+                &std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+            )
+            .with_context(|| format!("{}: not a valid {what} config", path.display())),
             None => Ok(T::default()),
         }
     }
 
     /// The LLM flags over the config's LLM settings.
     fn apply_llm(settings: &mut exp::LlmSettings, l: LlmArgs) {
-        if let Some(v) = l.backbone { settings.backbone = Some(v); }
-        if let Some(v) = l.llm_epochs { settings.epochs = v; }
-        if let Some(v) = l.llm_steps { settings.max_steps = Some(v); }
-        if let Some(v) = l.llm_max_train_rows { settings.max_train_rows = v; }
-        if let Some(v) = l.llm_lr { settings.learning_rate = v; }
-        if l.bf16 { settings.bf16 = true; }
+        if let Some(v) = l.backbone {
+            settings.backbone = Some(v);
+        }
+        if let Some(v) = l.llm_epochs {
+            settings.epochs = v;
+        }
+        if let Some(v) = l.llm_steps {
+            settings.max_steps = Some(v);
+        }
+        if let Some(v) = l.llm_max_train_rows {
+            settings.max_train_rows = v;
+        }
+        if let Some(v) = l.llm_lr {
+            settings.learning_rate = v;
+        }
+        if l.bf16 {
+            settings.bf16 = true;
+        }
     }
 
     pub fn run(args: ExperimentArgs) -> Result<()> {
         let mut config: ExperimentConfig = load_config(args.config.as_deref(), "experiment")?;
-        if let Some(v) = args.out { config.out_dir = v; }
-        if let Some(v) = args.data { config.data_dir = Some(v); }
-        if let Some(v) = &args.tasks { config.tasks = parse_all(v)?; }
-        if let Some(v) = &args.imputers { config.imputers = parse_all(v)?; }
-        if let Some(v) = &args.patterns { config.patterns = parse_all(v)?; }
-        if let Some(v) = args.rates { config.rates = v; }
-        if let Some(v) = args.seeds { config.seeds = v; }
-        if let Some(v) = args.epochs { config.dlrm.epochs = v; }
+        if let Some(v) = args.out {
+            config.out_dir = v;
+        }
+        if let Some(v) = args.data {
+            config.data_dir = Some(v);
+        }
+        if let Some(v) = &args.tasks {
+            config.tasks = parse_all(v)?;
+        }
+        if let Some(v) = &args.imputers {
+            config.imputers = parse_all(v)?;
+        }
+        if let Some(v) = &args.patterns {
+            config.patterns = parse_all(v)?;
+        }
+        if let Some(v) = args.rates {
+            config.rates = v;
+        }
+        if let Some(v) = args.seeds {
+            config.seeds = v;
+        }
+        if let Some(v) = args.epochs {
+            config.dlrm.epochs = v;
+        }
         apply_llm(&mut config.llm, args.llm);
         execute(&config)
     }
@@ -303,13 +333,27 @@ mod experiment {
 
     pub fn quality(args: QualityArgs) -> Result<()> {
         let mut config: exp::QualityConfig = load_config(args.config.as_deref(), "quality")?;
-        if let Some(v) = args.out { config.out_dir = v; }
-        if let Some(v) = args.data { config.data_dir = Some(v); }
-        if let Some(v) = &args.tables { config.tables = parse_all(v)?; }
-        if let Some(v) = &args.imputers { config.imputers = parse_all(v)?; }
-        if let Some(v) = &args.patterns { config.patterns = parse_all(v)?; }
-        if let Some(v) = args.rates { config.rates = v; }
-        if let Some(v) = args.seeds { config.seeds = v; }
+        if let Some(v) = args.out {
+            config.out_dir = v;
+        }
+        if let Some(v) = args.data {
+            config.data_dir = Some(v);
+        }
+        if let Some(v) = &args.tables {
+            config.tables = parse_all(v)?;
+        }
+        if let Some(v) = &args.imputers {
+            config.imputers = parse_all(v)?;
+        }
+        if let Some(v) = &args.patterns {
+            config.patterns = parse_all(v)?;
+        }
+        if let Some(v) = args.rates {
+            config.rates = v;
+        }
+        if let Some(v) = args.seeds {
+            config.seeds = v;
+        }
         apply_llm(&mut config.llm, args.llm);
         let start = std::time::Instant::now();
         let results = exp::run_quality(&config, |i, n, spec, reused| {
@@ -358,7 +402,11 @@ mod experiment {
             );
         }
         config.imputers.push(exp::ImputerName::Llm);
-        format!("The LLM imputer fine-tunes {} (LoRA) on up to {} rows per fit.", model.name(), config.llm.max_train_rows)
+        format!(
+            "The LLM imputer fine-tunes {} (LoRA) on up to {} rows per fit.",
+            model.name(),
+            config.llm.max_train_rows
+        )
     }
 
     #[cfg(not(feature = "llm"))]
@@ -402,11 +450,21 @@ mod llm {
             Some(p) => Backbone::Gguf(p.clone()),
         };
         let mut c = LlmImputerConfig::new(backbone).with_seed(seed);
-        if let Some(v) = args.llm_epochs { c.epochs = v; }
-        if let Some(v) = args.llm_steps { c.max_steps = Some(v); }
-        if let Some(v) = args.llm_max_train_rows { c.max_train_rows = v; }
-        if let Some(v) = args.llm_lr { c.learning_rate = v; }
-        if args.bf16 { c.precision = recimpute::llm::Precision::Bf16; }
+        if let Some(v) = args.llm_epochs {
+            c.epochs = v;
+        }
+        if let Some(v) = args.llm_steps {
+            c.max_steps = Some(v);
+        }
+        if let Some(v) = args.llm_max_train_rows {
+            c.max_train_rows = v;
+        }
+        if let Some(v) = args.llm_lr {
+            c.learning_rate = v;
+        }
+        if args.bf16 {
+            c.precision = recimpute::llm::Precision::Bf16;
+        }
         c
     }
 
@@ -435,7 +493,8 @@ mod llm {
     ) -> Result<(String, Table)> {
         let fitted = match saved {
             Some(dir) => {
-                let backbone = args.backbone.clone().map(|p| if p.is_dir() { Backbone::HfDir(p) } else { Backbone::Gguf(p) });
+                let backbone =
+                    args.backbone.clone().map(|p| if p.is_dir() { Backbone::HfDir(p) } else { Backbone::Gguf(p) });
                 LlmImputer::load_with_backbone(dir, backbone)?
             }
             None => fit(train, args, seed)?,
@@ -475,7 +534,14 @@ mod llm {
     const NEED: &str = "the LLM imputer needs the `llm` feature (libtorch): run \
         `cargo xtask cargo run --release -p recimpute --features full -- ...`";
 
-    pub fn impute(_: &Table, _: &Table, _: Option<&Path>, _: Option<&Path>, _: &LlmArgs, _: u64) -> Result<(String, Table)> {
+    pub fn impute(
+        _: &Table,
+        _: &Table,
+        _: Option<&Path>,
+        _: Option<&Path>,
+        _: &LlmArgs,
+        _: u64,
+    ) -> Result<(String, Table)> {
         anyhow::bail!(NEED)
     }
 
@@ -487,9 +553,8 @@ mod llm {
 fn csv_options(kinds: &[String]) -> Result<CsvOptions> {
     let mut opts = CsvOptions::default();
     for k in kinds {
-        let (name, kind) = k
-            .split_once('=')
-            .with_context(|| format!("--kind {k}: expected NAME=KIND, e.g. zip=categorical"))?;
+        let (name, kind) =
+            k.split_once('=').with_context(|| format!("--kind {k}: expected NAME=KIND, e.g. zip=categorical"))?;
         opts = opts.with_kind(name, kind.parse::<ColumnKind>()?);
     }
     Ok(opts)

@@ -2,8 +2,8 @@
 #![cfg(feature = "dlrm")]
 
 use recimpute::experiment::{
-    cells, run_grid, run_quality_cell, DlrmSettings, ExperimentConfig, ImputerName, Pattern, QualityConfig, QualitySpec,
-    QualityTable, TaskName,
+    cells, run_grid, run_quality_cell, DlrmSettings, ExperimentConfig, ImputerName, Pattern, QualityConfig,
+    QualitySpec, QualityTable, TaskName,
 };
 
 fn small(out: &std::path::Path, imputers: Vec<ImputerName>) -> ExperimentConfig {
@@ -25,7 +25,8 @@ fn an_interrupted_grid_resumes_without_recomputing_finished_cells() {
     // The "interrupted" run finished only the mean cell.
     let first = run_grid(&small(dir.path(), vec![ImputerName::Mean]), |_, _, _, _| {}).unwrap();
     assert_eq!((first.computed, first.reused), (1, 0));
-    let saved = dir.path().join("cells").join(format!("{}.json", cells(&small(dir.path(), vec![ImputerName::Mean]))[0].key()));
+    let saved =
+        dir.path().join("cells").join(format!("{}.json", cells(&small(dir.path(), vec![ImputerName::Mean]))[0].key()));
     let before = std::fs::read(&saved).unwrap();
 
     let mut seen = Vec::new();

@@ -48,10 +48,7 @@ fn tiny_backbone(dir: &Path) -> Backbone {
         eos_token_ids: vec![256],
         pad_token_id: None,
     };
-    Gpt2::random(cfg, LoadOptions::default(), 7)
-        .unwrap()
-        .save_pretrained(dir)
-        .unwrap();
+    Gpt2::random(cfg, LoadOptions::default(), 7).unwrap().save_pretrained(dir).unwrap();
     sharpen_head(&dir.join("model.safetensors"), 25.0);
     let mut vocab = serde_json::Map::new();
     for (i, c) in byte_chars().into_iter().enumerate() {
@@ -82,10 +79,8 @@ fn sharpen_head(path: &Path, gain: f32) {
         }
         owned.push((name, view.dtype(), view.shape().to_vec(), data));
     }
-    let views: Vec<(String, TensorView<'_>)> = owned
-        .iter()
-        .map(|(n, d, s, b)| (n.clone(), TensorView::new(*d, s.clone(), b).unwrap()))
-        .collect();
+    let views: Vec<(String, TensorView<'_>)> =
+        owned.iter().map(|(n, d, s, b)| (n.clone(), TensorView::new(*d, s.clone(), b).unwrap())).collect();
     safetensors::serialize_to_file(views, None, path).unwrap();
 }
 
@@ -112,13 +107,7 @@ fn table(rows: usize) -> Table {
     for r in 0..rows {
         let k = (r * 7 + r / 3) % 3;
         let tags = if r % 2 == 0 { "sweet|fresh" } else { "sour" };
-        csv.push_str(&format!(
-            "u{r},{},{},{},{tags},batch {}\n",
-            colours[k],
-            fruits[k],
-            sizes[k],
-            r % 4
-        ));
+        csv.push_str(&format!("u{r},{},{},{},{tags},batch {}\n", colours[k], fruits[k], sizes[k], r % 4));
     }
     let schema = Schema::try_new(vec![
         ColumnSpec::new("id", ColumnKind::Id),
@@ -135,9 +124,8 @@ fn table(rows: usize) -> Table {
 
 /// Hides the cells `(row, col)` of `t`.
 fn hide(t: &Table, cells: &[(usize, usize)]) -> Table {
-    let mut rows: Vec<Vec<Option<Value>>> = (0..t.num_rows())
-        .map(|r| (0..t.num_columns()).map(|c| t.value(r, c)).collect())
-        .collect();
+    let mut rows: Vec<Vec<Option<Value>>> =
+        (0..t.num_rows()).map(|r| (0..t.num_columns()).map(|c| t.value(r, c)).collect()).collect();
     for &(r, c) in cells {
         rows[r][c] = None;
     }
@@ -200,15 +188,8 @@ fn fit_transform_save_load_on_a_tiny_gpt2() {
     }
     // The planted dependency colour -> fruit is learnt.
     let fruit_cells: Vec<_> = imp.cells.iter().filter(|c| c.cell.col == 2 && c.cell.row != 1).collect();
-    let right = fruit_cells
-        .iter()
-        .filter(|c| Some(&c.value) == full.value(c.cell.row, 2).as_ref())
-        .count();
-    assert!(
-        right as f64 >= 0.9 * fruit_cells.len() as f64,
-        "fruit right in {right} of {}",
-        fruit_cells.len()
-    );
+    let right = fruit_cells.iter().filter(|c| Some(&c.value) == full.value(c.cell.row, 2).as_ref()).count();
+    assert!(right as f64 >= 0.9 * fruit_cells.len() as f64, "fruit right in {right} of {}", fruit_cells.len());
     assert!(fitted.is_scored(2) && fitted.is_scored(3) && !fitted.is_scored(4));
 
     // Multiple imputation gives tables of the same shape, all complete.

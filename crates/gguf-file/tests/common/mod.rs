@@ -5,9 +5,7 @@ use std::path::PathBuf;
 
 /// A file in `tests/reference/`.
 pub fn reference(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/reference")
-        .join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/reference").join(name)
 }
 
 /// A parsed JSON fixture from `tests/reference/`.
@@ -20,19 +18,14 @@ pub fn fixture(name: &str) -> serde_json::Value {
 pub fn models_dir() -> PathBuf {
     match std::env::var_os("RECIMPUTE_MODELS") {
         Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-            .join(".cache/recimpute/models"),
+        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/recimpute/models"),
     }
 }
 
 /// Path of the SmolLM2 GGUF, with a helpful panic if it is absent.
 pub fn smollm2_path() -> PathBuf {
     let path = models_dir().join("SmolLM2-135M-Instruct.Q4_1.gguf");
-    assert!(
-        path.exists(),
-        "{} not found: run `cargo xtask fetch-model` or set RECIMPUTE_MODELS",
-        path.display()
-    );
+    assert!(path.exists(), "{} not found: run `cargo xtask fetch-model` or set RECIMPUTE_MODELS", path.display());
     path
 }
 

@@ -5,10 +5,7 @@ use tch::Kind;
 
 /// `GPT2_BENCH_THREADS` (default 2) libtorch intra-op threads.
 pub fn set_threads() {
-    let n = std::env::var("GPT2_BENCH_THREADS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(2);
+    let n = std::env::var("GPT2_BENCH_THREADS").ok().and_then(|s| s.parse().ok()).unwrap_or(2);
     tch::set_num_threads(n);
 }
 
@@ -27,9 +24,6 @@ pub fn small_gpt2(kind: Kind, seed: u64) -> Gpt2 {
         attn_pdrop: 0.0,
         ..Gpt2Config::distilgpt2()
     };
-    let options = LoadOptions {
-        kind,
-        ..LoadOptions::default()
-    };
+    let options = LoadOptions { kind, ..LoadOptions::default() };
     Gpt2::random(config, options, seed).expect("random GPT-2")
 }

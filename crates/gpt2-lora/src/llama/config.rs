@@ -78,31 +78,21 @@ impl HfLlamaConfig {
     pub fn into_config(self) -> Result<LlamaConfig> {
         if let Some(mt) = &self.model_type {
             if mt != "llama" {
-                return Err(Error::config(format!(
-                    "model_type is `{mt}`, expected `llama`"
-                )));
+                return Err(Error::config(format!("model_type is `{mt}`, expected `llama`")));
             }
         }
         if let Some(act) = &self.hidden_act {
             if act != "silu" {
-                return Err(Error::config(format!(
-                    "hidden_act `{act}` is not supported, only `silu`"
-                )));
+                return Err(Error::config(format!("hidden_act `{act}` is not supported, only `silu`")));
             }
         }
-        for (name, flag) in [
-            ("attention_bias", self.attention_bias),
-            ("mlp_bias", self.mlp_bias),
-        ] {
+        for (name, flag) in [("attention_bias", self.attention_bias), ("mlp_bias", self.mlp_bias)] {
             if flag == Some(true) {
                 return Err(Error::config(format!("{name}: true is not supported")));
             }
         }
         let mut rope_theta = self.rope_theta;
-        for (name, p) in [
-            ("rope_parameters", &self.rope_parameters),
-            ("rope_scaling", &self.rope_scaling),
-        ] {
+        for (name, p) in [("rope_parameters", &self.rope_parameters), ("rope_scaling", &self.rope_scaling)] {
             let Some(p) = p else { continue };
             if let Some(t) = p.rope_type.as_deref() {
                 if t != "default" {
@@ -130,19 +120,14 @@ impl HfLlamaConfig {
             num_hidden_layers: self.num_hidden_layers.unwrap_or(32),
             num_attention_heads: heads,
             num_key_value_heads: self.num_key_value_heads.unwrap_or(heads),
-            head_dim: self
-                .head_dim
-                .unwrap_or_else(|| hidden_size.checked_div(heads).unwrap_or(0)),
+            head_dim: self.head_dim.unwrap_or_else(|| hidden_size.checked_div(heads).unwrap_or(0)),
             rms_norm_eps: self.rms_norm_eps.unwrap_or(1e-6),
             rope_theta: rope_theta.unwrap_or(10000.0),
             max_position_embeddings: self.max_position_embeddings.unwrap_or(2048),
             tie_word_embeddings: self.tie_word_embeddings.unwrap_or(false),
             attention_dropout: self.attention_dropout.unwrap_or(0.0),
             bos_token_id: Some(self.bos_token_id.unwrap_or(1)),
-            eos_token_ids: self
-                .eos_token_id
-                .map(|e| e.to_vec())
-                .unwrap_or_else(|| vec![2]),
+            eos_token_ids: self.eos_token_id.map(|e| e.to_vec()).unwrap_or_else(|| vec![2]),
             pad_token_id: self.pad_token_id,
         };
         cfg.validate()?;
@@ -212,18 +197,10 @@ impl LlamaConfig {
     /// Reads and validates a HF `config.json`.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        HfLlamaConfig::from_file(path)?
-            .into_config()
-            .map_err(|e| match e {
-                Error::Config {
-                    path: None,
-                    message,
-                } => Error::Config {
-                    path: Some(path.into()),
-                    message,
-                },
-                e => e,
-            })
+        HfLlamaConfig::from_file(path)?.into_config().map_err(|e| match e {
+            Error::Config { path: None, message } => Error::Config { path: Some(path.into()), message },
+            e => e,
+        })
     }
 
     /// Reads the hyperparameters llama.cpp stores under `llama.*` (and the special ids under
@@ -237,10 +214,7 @@ impl LlamaConfig {
             match meta.require(k).map_err(gg)? {
                 gguf_file::Value::F32(v) => Ok(f64::from(*v)),
                 gguf_file::Value::F64(v) => Ok(*v),
-                other => Err(Error::config(format!(
-                    "GGUF key `{k}` is {}, expected a float",
-                    other.type_name()
-                ))),
+                other => Err(Error::config(format!("GGUF key `{k}` is {}, expected a float", other.type_name()))),
             }
         };
         let optional = |k: &str| -> Result<Option<usize>> {
@@ -266,16 +240,11 @@ impl LlamaConfig {
         if meta.contains_key("llama.rope.scaling.type") {
             let t = meta.get_str("llama.rope.scaling.type").map_err(gg)?;
             if t != "none" {
-                return Err(Error::config(format!(
-                    "llama.rope.scaling.type `{t}` is not supported"
-                )));
+                return Err(Error::config(format!("llama.rope.scaling.type `{t}` is not supported")));
             }
         }
-        let rope_theta = if meta.contains_key("llama.rope.freq_base") {
-            float_key("llama.rope.freq_base")?
-        } else {
-            10000.0
-        };
+        let rope_theta =
+            if meta.contains_key("llama.rope.freq_base") { float_key("llama.rope.freq_base")? } else { 10000.0 };
         let mut eos = Vec::new();
         for key in ["tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id"] {
             if let Some(id) = optional(key)? {
@@ -321,20 +290,14 @@ impl LlamaConfig {
                 return Err(Error::config(format!("{name} must be positive")));
             }
         }
-        if !self
-            .num_attention_heads
-            .is_multiple_of(self.num_key_value_heads)
-        {
+        if !self.num_attention_heads.is_multiple_of(self.num_key_value_heads) {
             return Err(Error::config(format!(
                 "num_attention_heads ({}) is not a multiple of num_key_value_heads ({})",
                 self.num_attention_heads, self.num_key_value_heads
             )));
         }
         if !self.head_dim.is_multiple_of(2) {
-            return Err(Error::config(format!(
-                "head_dim ({}) must be even for rotary embeddings",
-                self.head_dim
-            )));
+            return Err(Error::config(format!("head_dim ({}) must be even for rotary embeddings", self.head_dim)));
         }
         let positive = |x: f64| x.is_finite() && x > 0.0;
         if !positive(self.rms_norm_eps) || !positive(self.rope_theta) {
@@ -344,10 +307,7 @@ impl LlamaConfig {
             )));
         }
         if !(0.0..1.0).contains(&self.attention_dropout) {
-            return Err(Error::config(format!(
-                "attention_dropout must be in [0, 1), got {}",
-                self.attention_dropout
-            )));
+            return Err(Error::config(format!("attention_dropout must be in [0, 1), got {}", self.attention_dropout)));
         }
         Ok(())
     }
@@ -409,13 +369,11 @@ mod tests {
     #[test]
     fn rejects_scaled_rope_and_bad_heads() {
         let hf: HfLlamaConfig =
-            serde_json::from_str(r#"{"rope_scaling": {"rope_type": "llama3", "factor": 8.0}}"#)
-                .unwrap();
+            serde_json::from_str(r#"{"rope_scaling": {"rope_type": "llama3", "factor": 8.0}}"#).unwrap();
         let err = hf.into_config().unwrap_err().to_string();
         assert!(err.contains("llama3"), "{err}");
         let hf: HfLlamaConfig =
-            serde_json::from_str(r#"{"num_attention_heads": 6, "num_key_value_heads": 4}"#)
-                .unwrap();
+            serde_json::from_str(r#"{"num_attention_heads": 6, "num_key_value_heads": 4}"#).unwrap();
         let err = hf.into_config().unwrap_err().to_string();
         assert!(err.contains("num_key_value_heads"), "{err}");
     }

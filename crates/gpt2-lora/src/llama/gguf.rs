@@ -18,15 +18,7 @@ use crate::error::{Error, Result};
 use crate::gpt2::LoadOptions;
 
 /// GGUF names of a layer's linear weights, in the order of `super::LINEAR_NAMES`.
-const GGUF_LINEARS: [&str; 7] = [
-    "attn_q",
-    "attn_k",
-    "attn_v",
-    "attn_output",
-    "ffn_gate",
-    "ffn_up",
-    "ffn_down",
-];
+const GGUF_LINEARS: [&str; 7] = ["attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"];
 
 /// The tensors of an opened GGUF file, handed out by name with shape checks.
 struct GgufWeights {
@@ -43,10 +35,10 @@ impl GgufWeights {
 
     /// Dequantizes tensor `name`, checking its (row-major) shape.
     fn take(&mut self, name: &str, shape: &[i64]) -> Result<Tensor> {
-        let view = self.file.tensor(name).map_err(|_| Error::MissingTensor {
-            name: name.to_string(),
-            path: self.path.clone(),
-        })?;
+        let view = self
+            .file
+            .tensor(name)
+            .map_err(|_| Error::MissingTensor { name: name.to_string(), path: self.path.clone() })?;
         let actual: Vec<i64> = view.info().shape().iter().map(|&d| d as i64).collect();
         if actual != shape {
             return Err(Error::ShapeMismatch {
@@ -56,28 +48,16 @@ impl GgufWeights {
                 actual,
             });
         }
-        let values = view.to_f32().map_err(|source| Error::Gguf {
-            path: self.path.clone(),
-            source,
-        })?;
+        let values = view.to_f32().map_err(|source| Error::Gguf { path: self.path.clone(), source })?;
         self.taken.insert(name.to_string());
         let t = Tensor::f_from_slice(&values)?.f_reshape(shape)?;
-        Ok(t.f_to_kind(self.options.kind)?
-            .f_to_device(self.options.device)?)
+        Ok(t.f_to_kind(self.options.kind)?.f_to_device(self.options.device)?)
     }
 
     /// Errors on the first tensor of the file that was not taken.
     fn finish(self) -> Result<()> {
-        match self
-            .file
-            .tensors()
-            .iter()
-            .find(|t| !self.taken.contains(&t.name))
-        {
-            Some(t) => Err(Error::UnexpectedTensor {
-                name: t.name.clone(),
-                path: self.path,
-            }),
+        match self.file.tensors().iter().find(|t| !self.taken.contains(&t.name)) {
+            Some(t) => Err(Error::UnexpectedTensor { name: t.name.clone(), path: self.path }),
             None => Ok(()),
         }
     }
@@ -87,31 +67,17 @@ impl GgufWeights {
 pub(super) fn unpermute(w: &Tensor, heads: i64) -> Result<Tensor> {
     let size = w.size();
     let [rows, cols] = size[..] else {
-        return Err(Error::invalid(format!(
-            "expected a matrix to unpermute, got {size:?}"
-        )));
+        return Err(Error::invalid(format!("expected a matrix to unpermute, got {size:?}")));
     };
     let half = rows / heads / 2;
-    Ok(w.f_reshape([heads, half, 2, cols])?
-        .f_transpose(1, 2)?
-        .f_contiguous()?
-        .f_reshape([rows, cols])?)
+    Ok(w.f_reshape([heads, half, 2, cols])?.f_transpose(1, 2)?.f_contiguous()?.f_reshape([rows, cols])?)
 }
 
 pub(super) fn load(path: &Path, options: LoadOptions) -> Result<Llama> {
-    let gg = |source| Error::Gguf {
-        path: path.to_path_buf(),
-        source,
-    };
-    let kind_ok = matches!(
-        options.kind,
-        Kind::Float | Kind::Half | Kind::BFloat16 | Kind::Double
-    );
+    let gg = |source| Error::Gguf { path: path.to_path_buf(), source };
+    let kind_ok = matches!(options.kind, Kind::Float | Kind::Half | Kind::BFloat16 | Kind::Double);
     if !kind_ok {
-        return Err(Error::invalid(format!(
-            "cannot load weights as {:?}",
-            options.kind
-        )));
+        return Err(Error::invalid(format!("cannot load weights as {:?}", options.kind)));
     }
     let file = GgufFile::open(path).map_err(gg)?;
     let arch = file.architecture().map_err(gg)?;
@@ -121,42 +87,21 @@ pub(super) fn load(path: &Path, options: LoadOptions) -> Result<Llama> {
             message: format!("general.architecture is `{arch}`, expected `llama`"),
         });
     }
-    let embd_rows = file
-        .tensor_info("token_embd.weight")
-        .ok()
-        .and_then(|t| t.shape().first().copied())
-        .unwrap_or(0);
+    let embd_rows = file.tensor_info("token_embd.weight").ok().and_then(|t| t.shape().first().copied()).unwrap_or(0);
     let tied = file.tensor_info("output.weight").is_err();
     let config = LlamaConfig::from_gguf(file.metadata(), embd_rows, tied).map_err(|e| match e {
-        Error::Config {
-            path: None,
-            message,
-        } => Error::Config {
-            path: Some(path.to_path_buf()),
-            message,
-        },
+        Error::Config { path: None, message } => Error::Config { path: Some(path.to_path_buf()), message },
         e => e,
     })?;
-    let mut w = GgufWeights {
-        file,
-        path: path.to_path_buf(),
-        options,
-        taken: BTreeSet::new(),
-    };
+    let mut w = GgufWeights { file, path: path.to_path_buf(), options, taken: BTreeSet::new() };
     let (v, e) = (config.vocab_size as i64, config.hidden_size as i64);
     let embed_tokens = w.take("token_embd.weight", &[v, e])?;
     let shapes = linear_shapes(&config);
-    let (nh, nkv) = (
-        config.num_attention_heads as i64,
-        config.num_key_value_heads as i64,
-    );
+    let (nh, nkv) = (config.num_attention_heads as i64, config.num_key_value_heads as i64);
     let mut layers = Vec::with_capacity(config.num_hidden_layers);
     for i in 0..config.num_hidden_layers {
         let p = format!("blk.{i}");
-        let norms = [
-            w.take(&format!("{p}.attn_norm.weight"), &[e])?,
-            w.take(&format!("{p}.ffn_norm.weight"), &[e])?,
-        ];
+        let norms = [w.take(&format!("{p}.attn_norm.weight"), &[e])?, w.take(&format!("{p}.ffn_norm.weight"), &[e])?];
         let mut lin = GGUF_LINEARS
             .iter()
             .zip(&shapes)
@@ -167,11 +112,7 @@ pub(super) fn load(path: &Path, options: LoadOptions) -> Result<Llama> {
         layers.push(layer_from_parts(&config, norms, lin)?);
     }
     let norm = w.take("output_norm.weight", &[e])?;
-    let lm_head = if w.has("output.weight") {
-        Some(w.take("output.weight", &[v, e])?)
-    } else {
-        None
-    };
+    let lm_head = if w.has("output.weight") { Some(w.take("output.weight", &[v, e])?) } else { None };
     w.finish()?;
     Llama::assemble(config, embed_tokens, layers, norm, lm_head, options.device)
 }
@@ -183,9 +124,7 @@ mod tests {
     /// llama.cpp's permutation (convert_hf_to_gguf.py's `permute`), for the round trip.
     fn permute(w: &Tensor, heads: i64) -> Tensor {
         let (rows, cols) = (w.size()[0], w.size()[1]);
-        w.reshape([heads, 2, rows / heads / 2, cols])
-            .transpose(1, 2)
-            .reshape([rows, cols])
+        w.reshape([heads, 2, rows / heads / 2, cols]).transpose(1, 2).reshape([rows, cols])
     }
 
     #[test]

@@ -9,9 +9,7 @@ use tch::Tensor;
 
 /// `tests/fixtures` of this crate.
 pub fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("fixtures")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests").join("fixtures")
 }
 
 /// The tiny random HF GPT-2 written by `make_fixtures.py`.
@@ -78,9 +76,7 @@ pub fn small_config(vocab: usize, n_positions: usize) -> Gpt2Config {
 
 /// A fresh scratch directory under the target dir's test area.
 pub fn scratch(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("gpt2-lora-tests")
-        .join(name);
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("gpt2-lora-tests").join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create scratch dir");
     dir

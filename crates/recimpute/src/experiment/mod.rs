@@ -35,12 +35,15 @@ use anyhow::{Context, Result};
 
 pub use config::{DlrmSettings, ExperimentConfig, ImputerName, LlmSettings, Pattern, TaskName};
 pub use downstream::Downstream;
-pub use quality::{quality_cells, quality_markdown, run_quality, run_quality_cell, QualityConfig, QualityResult, QualitySpec, QualityTable};
 pub use plots::{write_plots, Plot, PlotPlace, PLOTS_DIR};
+pub use quality::{
+    quality_cells, quality_markdown, run_quality, run_quality_cell, QualityConfig, QualityResult, QualitySpec,
+    QualityTable,
+};
 pub use report::{markdown, markdown_with_plots, mean_std, primary_metric};
-pub use run::{data_dir, peak_rss_mib, run_cell, CellResult, CellSpec, LossPoint, Timings};
 #[cfg(feature = "llm")]
 pub use run::llm_config;
+pub use run::{data_dir, peak_rss_mib, run_cell, CellResult, CellSpec, LossPoint, Timings};
 
 /// Every cell of the grid, in a stable order.
 pub fn cells(config: &ExperimentConfig) -> Vec<CellSpec> {
@@ -73,7 +76,10 @@ pub struct GridOutcome {
 /// Runs (or resumes) a grid and writes its results and report into `config.out_dir`.
 ///
 /// `on_cell` is called before each cell with its index, the total and the cell.
-pub fn run_grid(config: &ExperimentConfig, mut on_cell: impl FnMut(usize, usize, &CellSpec, bool)) -> Result<GridOutcome> {
+pub fn run_grid(
+    config: &ExperimentConfig,
+    mut on_cell: impl FnMut(usize, usize, &CellSpec, bool),
+) -> Result<GridOutcome> {
     config.validate().map_err(anyhow::Error::msg)?;
     let out = &config.out_dir;
     let cells_dir = out.join("cells");
@@ -96,8 +102,7 @@ pub fn run_grid(config: &ExperimentConfig, mut on_cell: impl FnMut(usize, usize,
             continue;
         }
         on_cell(i, grid.len(), spec, false);
-        let result = run_cell(spec, &data, config)
-            .with_context(|| format!("cell {}", spec.key()))?;
+        let result = run_cell(spec, &data, config).with_context(|| format!("cell {}", spec.key()))?;
         rec_table::write_bytes_atomic(&path, serde_json::to_string_pretty(&result)?.as_bytes())?;
         results.push(result);
         computed += 1;
@@ -109,7 +114,8 @@ pub fn run_grid(config: &ExperimentConfig, mut on_cell: impl FnMut(usize, usize,
 fn load_cell(path: &Path) -> Result<Option<CellResult>> {
     match std::fs::read(path) {
         Ok(bytes) => Ok(Some(
-            serde_json::from_slice(&bytes).with_context(|| format!("{}: not a cell result; delete it to recompute", path.display()))?,
+            serde_json::from_slice(&bytes)
+                .with_context(|| format!("{}: not a cell result; delete it to recompute", path.display()))?,
         )),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e).with_context(|| path.display().to_string()),

@@ -50,7 +50,9 @@ impl QualityTable {
     /// The table and the columns that are never hidden.
     fn load(self, data: &Path, synthetic_rows: usize) -> Result<(Table, Vec<&'static str>)> {
         Ok(match self {
-            QualityTable::Ml100kUsers => (load_ml100k(data.join("ml-100k"), &MovieLensOptions::default())?.users, vec!["user_id"]),
+            QualityTable::Ml100kUsers => {
+                (load_ml100k(data.join("ml-100k"), &MovieLensOptions::default())?.users, vec!["user_id"])
+            }
             QualityTable::Ml100kItems => {
                 (load_ml100k(data.join("ml-100k"), &MovieLensOptions::default())?.items, vec!["item_id", "title"])
             }
@@ -161,8 +163,9 @@ pub struct QualityResult {
 }
 
 fn hide(table: &Table, spec: &QualitySpec, exclude: &[&str]) -> Result<(Table, Mask)> {
-    let config = MissingnessConfig::new(mechanism(spec.pattern), spec.rate, spec.seed.wrapping_mul(7919).wrapping_add(29))
-        .with_exclude(exclude.iter().copied());
+    let config =
+        MissingnessConfig::new(mechanism(spec.pattern), spec.rate, spec.seed.wrapping_mul(7919).wrapping_add(29))
+            .with_exclude(exclude.iter().copied());
     let masked = inject(table, &config).context("hiding cells")?;
     Ok((masked.table, masked.mask))
 }
@@ -189,7 +192,12 @@ pub fn run_quality_cell(spec: &QualitySpec, data: &Path, config: &QualityConfig)
 }
 
 #[cfg(feature = "llm")]
-fn impute_llm(masked: &Table, mask: &Mask, settings: &LlmSettings, seed: u64) -> Result<(Table, f64, f64, Vec<LossPoint>)> {
+fn impute_llm(
+    masked: &Table,
+    mask: &Mask,
+    settings: &LlmSettings,
+    seed: u64,
+) -> Result<(Table, f64, f64, Vec<LossPoint>)> {
     use crate::llm::{ImputeOptions, LlmImputer};
     let t0 = Instant::now();
     let fitted = LlmImputer::new(super::run::llm_config(settings, seed)).fit_llm(masked)?;
@@ -206,7 +214,12 @@ fn impute_llm(masked: &Table, mask: &Mask, settings: &LlmSettings, seed: u64) ->
         }
         let names: Vec<String> =
             per_col.iter().map(|(c, n)| format!("{} {n}", masked.schema().columns()[*c].name)).collect();
-        eprintln!("llm: {} of {} cells fell back to the mode/median ({})", imp.fallbacks, imp.cells.len(), names.join(", "));
+        eprintln!(
+            "llm: {} of {} cells fell back to the mode/median ({})",
+            imp.fallbacks,
+            imp.cells.len(),
+            names.join(", ")
+        );
     }
     let filled = masked.with_filled(imp.cells.into_iter().map(|c| (c.cell, c.value)))?;
     let losses = fitted.report().losses.iter().map(|&(step, loss)| LossPoint { step, loss }).collect();
@@ -237,7 +250,10 @@ pub fn quality_cells(config: &QualityConfig) -> Vec<QualitySpec> {
 
 /// Runs (or resumes) the quality grid, writing each cell as it finishes and `quality.md` at
 /// the end; `on_cell(i, n, spec, reused)` is called before each cell.
-pub fn run_quality(config: &QualityConfig, mut on_cell: impl FnMut(usize, usize, &QualitySpec, bool)) -> Result<Vec<QualityResult>> {
+pub fn run_quality(
+    config: &QualityConfig,
+    mut on_cell: impl FnMut(usize, usize, &QualitySpec, bool),
+) -> Result<Vec<QualityResult>> {
     if config.rates.iter().any(|r| !(*r > 0.0 && *r < 1.0)) {
         bail!("rates must be in (0, 1), got {:?}", config.rates);
     }
@@ -247,7 +263,10 @@ pub fn run_quality(config: &QualityConfig, mut on_cell: impl FnMut(usize, usize,
     let data = data_dir(config.data_dir.as_deref())?;
     let cells_dir = config.out_dir.join("cells");
     std::fs::create_dir_all(&cells_dir).with_context(|| cells_dir.display().to_string())?;
-    rec_table::write_bytes_atomic(&config.out_dir.join("config.json"), serde_json::to_string_pretty(config)?.as_bytes())?;
+    rec_table::write_bytes_atomic(
+        &config.out_dir.join("config.json"),
+        serde_json::to_string_pretty(config)?.as_bytes(),
+    )?;
     let grid = quality_cells(config);
     let mut results = Vec::with_capacity(grid.len());
     for (i, spec) in grid.iter().enumerate() {
@@ -290,7 +309,8 @@ pub fn quality_markdown(results: &[QualityResult]) -> String {
     }
     let mut out = String::from("# Imputation quality on hidden cells\n\n");
     for ((table, pattern, rate), rs) in groups {
-        let imputers: Vec<ImputerName> = rs.iter().map(|r| r.spec.imputer).collect::<BTreeSet<_>>().into_iter().collect();
+        let imputers: Vec<ImputerName> =
+            rs.iter().map(|r| r.spec.imputer).collect::<BTreeSet<_>>().into_iter().collect();
         let seeds = rs.iter().map(|r| r.spec.seed).collect::<BTreeSet<_>>().len();
         let _ = writeln!(
             out,
@@ -301,7 +321,11 @@ pub fn quality_markdown(results: &[QualityResult]) -> String {
             seeds,
             if seeds == 1 { "" } else { "s" }
         );
-        let _ = writeln!(out, "| column | metric | {} |", imputers.iter().map(|i| i.as_str()).collect::<Vec<_>>().join(" | "));
+        let _ = writeln!(
+            out,
+            "| column | metric | {} |",
+            imputers.iter().map(|i| i.as_str()).collect::<Vec<_>>().join(" | ")
+        );
         let _ = writeln!(out, "|---|---|{}", "---|".repeat(imputers.len()));
         // column -> metric -> imputer -> values
         let mut cols: BTreeMap<(usize, String), MetricValues> = BTreeMap::new();

@@ -21,7 +21,11 @@ pub fn primary_metric(d: &Downstream) -> (&'static str, f64, bool) {
         Downstream::Regression { .. } => "RMSE",
     };
     let headline = d.headline();
-    headline.iter().copied().find(|h| h.0 == want).or_else(|| headline.first().copied()).unwrap_or((want, f64::NAN, true))
+    headline.iter().copied().find(|h| h.0 == want).or_else(|| headline.first().copied()).unwrap_or((
+        want,
+        f64::NAN,
+        true,
+    ))
 }
 
 /// A rate as the report groups it: in thousandths.
@@ -77,7 +81,13 @@ pub fn markdown_with_plots(results: &[CellResult], plots: &[Plot]) -> String {
          hidden on purpose, whose truth is known.\n"
     );
     for ((task, pattern, rate), by_imputer) in &groups {
-        let _ = writeln!(out, "## {} — {} {:.1}% injected\n", task.as_str(), pattern.as_str().to_uppercase(), *rate as f64 / 10.0);
+        let _ = writeln!(
+            out,
+            "## {} — {} {:.1}% injected\n",
+            task.as_str(),
+            pattern.as_str().to_uppercase(),
+            *rate as f64 / 10.0
+        );
         let Some(first) = by_imputer.values().next().and_then(|v| v.first()) else { continue };
         let names: Vec<&str> = first.downstream.headline().iter().map(|(n, _, _)| *n).collect();
         let _ = writeln!(out, "| imputer | n | {} | train rows | impute s | train s |", names.join(" | "));
@@ -85,7 +95,8 @@ pub fn markdown_with_plots(results: &[CellResult], plots: &[Plot]) -> String {
         for (imputer, cells) in by_imputer {
             let mut cols = Vec::new();
             for i in 0..names.len() {
-                let v: Vec<f64> = cells.iter().map(|c| c.downstream.headline().get(i).map_or(f64::NAN, |h| h.1)).collect();
+                let v: Vec<f64> =
+                    cells.iter().map(|c| c.downstream.headline().get(i).map_or(f64::NAN, |h| h.1)).collect();
                 cols.push(fmt(&v));
             }
             let rows: Vec<f64> = cells.iter().map(|c| c.train_rows as f64).collect();
@@ -126,7 +137,11 @@ fn embed(out: &mut String, plots: &[Plot], place: PlotPlace) {
 
 /// When a task ran several settings: its primary metric per pattern and rate, one column per
 /// imputer.
-fn summary_table(out: &mut String, task: TaskName, groups: &BTreeMap<Setting, BTreeMap<ImputerName, Vec<&CellResult>>>) {
+fn summary_table(
+    out: &mut String,
+    task: TaskName,
+    groups: &BTreeMap<Setting, BTreeMap<ImputerName, Vec<&CellResult>>>,
+) {
     let settings: Vec<(&Setting, &BTreeMap<ImputerName, Vec<&CellResult>>)> =
         groups.iter().filter(|((t, _, _), _)| *t == task).collect();
     if settings.len() < 2 {
@@ -146,7 +161,8 @@ fn summary_table(out: &mut String, task: TaskName, groups: &BTreeMap<Setting, BT
         task.as_str(),
         if higher { "higher" } else { "lower" }
     );
-    let _ = writeln!(out, "| pattern | rate | {} |", imputers.iter().map(|i| i.as_str()).collect::<Vec<_>>().join(" | "));
+    let _ =
+        writeln!(out, "| pattern | rate | {} |", imputers.iter().map(|i| i.as_str()).collect::<Vec<_>>().join(" | "));
     let _ = writeln!(out, "|---|---|{}", "---|".repeat(imputers.len()));
     for ((_, pattern, rate), by_imputer) in settings {
         let cells: Vec<String> = imputers
@@ -191,7 +207,8 @@ fn imputation_table(out: &mut String, by_imputer: &BTreeMap<ImputerName, Vec<&Ce
     let imputers: Vec<ImputerName> =
         by_imputer.keys().copied().filter(|i| table.values().any(|m| m.contains_key(i))).collect();
     let _ = writeln!(out, "Imputation quality on the hidden cells:\n");
-    let _ = writeln!(out, "| column | metric | {} |", imputers.iter().map(|i| i.as_str()).collect::<Vec<_>>().join(" | "));
+    let _ =
+        writeln!(out, "| column | metric | {} |", imputers.iter().map(|i| i.as_str()).collect::<Vec<_>>().join(" | "));
     let _ = writeln!(out, "|---|---|{}", "---|".repeat(imputers.len()));
     for ((column, metric), scores) in &table {
         let cells: Vec<String> = imputers.iter().map(|i| scores.get(i).map_or("–".into(), |v| fmt(v))).collect();

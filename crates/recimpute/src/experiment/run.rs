@@ -147,8 +147,9 @@ pub(crate) fn mechanism(pattern: Pattern) -> Mechanism {
 /// Hides cells of `table` as the cell asks (a rate of 0 hides none: the missingness
 /// calibration maps it to an intercept of minus infinity).
 fn mask(table: &Table, spec: &CellSpec, exclude: &[&str], salt: u64) -> Result<(Table, Mask)> {
-    let config = MissingnessConfig::new(mechanism(spec.pattern), spec.rate, spec.seed.wrapping_mul(7919).wrapping_add(salt))
-        .with_exclude(exclude.iter().copied());
+    let config =
+        MissingnessConfig::new(mechanism(spec.pattern), spec.rate, spec.seed.wrapping_mul(7919).wrapping_add(salt))
+            .with_exclude(exclude.iter().copied());
     let masked = inject(table, &config).with_context(|| format!("masking {} cells", spec.pattern.as_str()))?;
     Ok((masked.table, masked.mask))
 }
@@ -157,7 +158,12 @@ fn mask(table: &Table, spec: &CellSpec, exclude: &[&str], salt: u64) -> Result<(
 type Placement = HashMap<usize, (usize, usize)>;
 
 /// Scores the masked cells of `original` against the same cells in the imputed parts.
-fn imputation_quality(original: &Table, mask: &Mask, parts: &[&Table], placement: Option<&Placement>) -> Result<Option<ImputationReport>> {
+fn imputation_quality(
+    original: &Table,
+    mask: &Mask,
+    parts: &[&Table],
+    placement: Option<&Placement>,
+) -> Result<Option<ImputationReport>> {
     let mut by_col: HashMap<usize, (Vec<Value>, Vec<Value>)> = HashMap::new();
     for (cell, truth) in mask.entries() {
         let (part, row) = match placement {
@@ -213,7 +219,8 @@ fn impute_all(name: ImputerName, seed: u64, llm: &LlmSettings, fit_on: &Table, t
     if name == ImputerName::Llm {
         return impute_llm(llm, seed, fit_on, tables);
     }
-    let fitted = imputer(name, seed)?.fit_boxed(fit_on).with_context(|| format!("fitting the {} imputer", name.as_str()))?;
+    let fitted =
+        imputer(name, seed)?.fit_boxed(fit_on).with_context(|| format!("fitting the {} imputer", name.as_str()))?;
     let tables = tables
         .iter()
         .enumerate()
@@ -237,12 +244,10 @@ struct Imputed {
 #[cfg(feature = "llm")]
 fn impute_llm(settings: &LlmSettings, seed: u64, fit_on: &Table, tables: &[&Table]) -> Result<Imputed> {
     use rec_table::FittedImputer;
-    let fitted = crate::llm::LlmImputer::new(llm_config(settings, seed)).fit_llm(fit_on).context("fitting the llm imputer")?;
+    let fitted =
+        crate::llm::LlmImputer::new(llm_config(settings, seed)).fit_llm(fit_on).context("fitting the llm imputer")?;
     let losses = fitted.report().losses.iter().map(|&(step, loss)| LossPoint { step, loss }).collect();
-    let tables = tables
-        .iter()
-        .map(|t| fitted.transform(t).context("imputing with llm"))
-        .collect::<Result<Vec<_>>>()?;
+    let tables = tables.iter().map(|t| fitted.transform(t).context("imputing with llm")).collect::<Result<Vec<_>>>()?;
     Ok(Imputed { tables, losses })
 }
 
@@ -285,7 +290,13 @@ pub fn run_cell(spec: &CellSpec, data_dir: &Path, config: &ExperimentConfig) -> 
 }
 
 /// AdClick and its synthetic twin: one table, target `click`.
-fn run_row_task(spec: &CellSpec, data_dir: &Path, synthetic_rows: usize, settings: &DlrmSettings, llm: &LlmSettings) -> Result<CellResult> {
+fn run_row_task(
+    spec: &CellSpec,
+    data_dir: &Path,
+    synthetic_rows: usize,
+    settings: &DlrmSettings,
+    llm: &LlmSettings,
+) -> Result<CellResult> {
     const TARGET: &str = "click";
     let fractions = Fractions::train_test(0.8)?;
     let (table, split) = if spec.task == TaskName::Adclick {
@@ -354,9 +365,14 @@ fn run_row_task(spec: &CellSpec, data_dir: &Path, synthetic_rows: usize, setting
     })
 }
 
-
 /// MovieLens 100K, u1 split: attributes imputed in the user and item tables, then joined.
-fn run_movielens(spec: &CellSpec, data_dir: &Path, settings: &DlrmSettings, llm: &LlmSettings, cache_root: &Path) -> Result<CellResult> {
+fn run_movielens(
+    spec: &CellSpec,
+    data_dir: &Path,
+    settings: &DlrmSettings,
+    llm: &LlmSettings,
+    cache_root: &Path,
+) -> Result<CellResult> {
     const TARGET: &str = "rating";
     let dir = data_dir.join("ml-100k");
     let ml = load_ml100k(&dir, &MovieLensOptions::default())?;
@@ -466,7 +482,13 @@ struct CacheKey {
 
 impl MovieLensImputed {
     fn dir(root: &Path, spec: &CellSpec) -> PathBuf {
-        root.join(format!("ml100k__{}__{}-{:.3}__seed{}", spec.imputer.as_str(), spec.pattern.as_str(), spec.rate, spec.seed))
+        root.join(format!(
+            "ml100k__{}__{}-{:.3}__seed{}",
+            spec.imputer.as_str(),
+            spec.pattern.as_str(),
+            spec.rate,
+            spec.seed
+        ))
     }
 
     fn key(spec: &CellSpec, llm: &LlmSettings) -> CacheKey {
@@ -497,7 +519,8 @@ impl MovieLensImputed {
         }
         let read = |name: &str| {
             let path = dir.join(name);
-            rec_table::read_parquet(&path, &Default::default()).with_context(|| format!("reading the cached fill {}", path.display()))
+            rec_table::read_parquet(&path, &Default::default())
+                .with_context(|| format!("reading the cached fill {}", path.display()))
         };
         Ok(Some(MovieLensImputed { users: read("users.parquet")?, items: read("items.parquet")?, meta }))
     }

@@ -86,10 +86,8 @@ pub(crate) struct Loaded {
 
 fn model_type(config: &Path) -> Result<String> {
     let text = std::fs::read_to_string(config).map_err(|e| Error::io(config, e))?;
-    let json: serde_json::Value = serde_json::from_str(&text).map_err(|source| Error::Json {
-        path: config.to_path_buf(),
-        source,
-    })?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|source| Error::Json { path: config.to_path_buf(), source })?;
     json.get("model_type")
         .and_then(|v| v.as_str())
         .map(str::to_string)
@@ -97,10 +95,7 @@ fn model_type(config: &Path) -> Result<String> {
 }
 
 pub(crate) fn load(backbone: &Backbone, device: Device, precision: Precision) -> Result<Loaded> {
-    let options = LoadOptions {
-        device,
-        kind: precision.kind(),
-    };
+    let options = LoadOptions { device, kind: precision.kind() };
     match backbone {
         Backbone::Gguf(path) => {
             if !path.is_file() {
@@ -111,17 +106,12 @@ pub(crate) fn load(backbone: &Backbone, device: Device, precision: Precision) ->
             }
             let file = gguf_file::GgufFile::open(path)?;
             let gtok = file.tokenizer()?;
-            let eos = gtok
-                .eos_id()
-                .ok_or_else(|| Error::load(path, "the GGUF tokenizer has no end-of-sequence token"))?
-                as i64;
+            let eos =
+                gtok.eos_id().ok_or_else(|| Error::load(path, "the GGUF tokenizer has no end-of-sequence token"))?
+                    as i64;
             let tokenizer = gtok.into_tokenizer();
             let model = Llama::from_gguf(path, options)?;
-            Ok(Loaded {
-                model: Box::new(model),
-                tokenizer,
-                eos,
-            })
+            Ok(Loaded { model: Box::new(model), tokenizer, eos })
         }
         Backbone::HfDir(dir) => {
             let config = dir.join("config.json");
@@ -130,21 +120,14 @@ pub(crate) fn load(backbone: &Backbone, device: Device, precision: Precision) ->
                 "gpt2" => Box::new(Gpt2::from_pretrained(dir, options)?),
                 "llama" => Box::new(Llama::from_pretrained(dir, options)?),
                 other => {
-                    return Err(Error::load(
-                        &config,
-                        format!("model_type `{other}` is not supported (gpt2 or llama)"),
-                    ))
+                    return Err(Error::load(&config, format!("model_type `{other}` is not supported (gpt2 or llama)")))
                 }
             };
             let eos = tok
                 .eos_id()
                 .or_else(|| model.info().eos_token_ids.first().copied())
                 .ok_or_else(|| Error::load(dir, "neither tokenizer nor config names an end-of-sequence token"))?;
-            Ok(Loaded {
-                model,
-                tokenizer: tok.inner().clone(),
-                eos,
-            })
+            Ok(Loaded { model, tokenizer: tok.inner().clone(), eos })
         }
     }
 }

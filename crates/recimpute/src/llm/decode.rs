@@ -3,9 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use gpt2_lora::{
-    generate, CausalLm, ForwardOptions, GenerateConfig, LogitsProcessor, StepContext, StopReason,
-};
+use gpt2_lora::{generate, CausalLm, ForwardOptions, GenerateConfig, LogitsProcessor, StepContext, StopReason};
 use prompt_codec::{NumberGrammar, TokenTrie};
 use rec_table::Value;
 use tch::{Device, Kind, Tensor};
@@ -29,14 +27,8 @@ impl TokenTexts {
         let mut stop_like = Vec::new();
         let mut closers = Vec::new();
         for id in 0..vocab_size as u32 {
-            let text = tokenizer
-                .decode(&[id], false)
-                .ok()
-                .filter(|t| !t.is_empty() && !t.contains('\u{FFFD}'));
-            if text
-                .as_deref()
-                .is_some_and(|t| t.starts_with(',') || t.starts_with('.'))
-            {
+            let text = tokenizer.decode(&[id], false).ok().filter(|t| !t.is_empty() && !t.contains('\u{FFFD}'));
+            if text.as_deref().is_some_and(|t| t.starts_with(',') || t.starts_with('.')) {
                 stop_like.push(id as i64);
             }
             if text.as_deref().is_some_and(|t| t.char_indices().skip(1).any(|(_, c)| c == ',' || c == '.')) {
@@ -48,10 +40,7 @@ impl TokenTexts {
     }
 
     pub(crate) fn text(&self, id: i64) -> Option<&str> {
-        usize::try_from(id)
-            .ok()
-            .and_then(|i| self.texts.get(i))
-            .and_then(|t| t.as_deref())
+        usize::try_from(id).ok().and_then(|i| self.texts.get(i)).and_then(|t| t.as_deref())
     }
 
     /// Tokens whose every character is in `chars`.
@@ -59,19 +48,13 @@ impl TokenTexts {
         self.texts
             .iter()
             .enumerate()
-            .filter_map(|(i, t)| {
-                t.as_deref()
-                    .filter(|t| t.chars().all(|c| chars.contains(&c)))
-                    .map(|_| i as i64)
-            })
+            .filter_map(|(i, t)| t.as_deref().filter(|t| t.chars().all(|c| chars.contains(&c))).map(|_| i as i64))
             .collect()
     }
 
     /// Every token that is whole text.
     pub(crate) fn all_text(&self) -> Vec<i64> {
-        (0..self.texts.len() as i64)
-            .filter(|&i| self.texts[i as usize].is_some())
-            .collect()
+        (0..self.texts.len() as i64).filter(|&i| self.texts[i as usize].is_some()).collect()
     }
 }
 
@@ -155,9 +138,7 @@ fn set_state(text: &str, elements: &[String]) -> Option<bool> {
             let ok = if whole_with_comma {
                 elements.iter().any(|e| e == partial) && !used.contains(&partial)
             } else {
-                elements
-                    .iter()
-                    .any(|e| e.starts_with(part) && !used.contains(&e.as_str()))
+                elements.iter().any(|e| e.starts_with(part) && !used.contains(&e.as_str()))
             };
             return ok.then_some(false);
         }
@@ -190,11 +171,7 @@ pub(crate) fn score_batch(
     let device = model.device();
     let _guard = tch::no_grad_guard();
     let mut index: HashMap<Vec<i64>, usize> = HashMap::new();
-    let mut nodes = vec![Node {
-        parent: 0,
-        last: -1,
-        children: BTreeSet::new(),
-    }];
+    let mut nodes = vec![Node { parent: 0, last: -1, children: BTreeSet::new() }];
     index.insert(Vec::new(), 0);
     let mut levels: Vec<Vec<usize>> = vec![vec![0]];
     for seq in candidates {
@@ -212,11 +189,7 @@ pub(crate) fn score_batch(
                 Some(&n) => n,
                 None => {
                     let n = nodes.len();
-                    nodes.push(Node {
-                        parent: at,
-                        last: seq[d],
-                        children: BTreeSet::new(),
-                    });
+                    nodes.push(Node { parent: at, last: seq[d], children: BTreeSet::new() });
                     index.insert(key, n);
                     if levels.len() <= d + 1 {
                         levels.push(Vec::new());
@@ -398,11 +371,7 @@ impl LogitsProcessor for Constrain<'_> {
     fn process(&mut self, ctx: &StepContext<'_>, logits: &Tensor) -> gpt2_lora::Result<Tensor> {
         let v = logits.size()[1] as usize;
         let host = Vec::<f32>::try_from(
-            &logits
-                .f_to_device(Device::Cpu)?
-                .f_to_kind(Kind::Float)?
-                .f_contiguous()?
-                .f_view([-1])?,
+            &logits.f_to_device(Device::Cpu)?.f_to_kind(Kind::Float)?.f_contiguous()?.f_view([-1])?,
         )?;
         let mut out = vec![f32::NEG_INFINITY; host.len()];
         for (b, &r) in ctx.rows.iter().enumerate() {
@@ -504,12 +473,7 @@ pub(crate) fn generate_batch(
         if finished {
             tokens.pop();
         }
-        out.push(Generated {
-            tokens,
-            text: std::mem::take(&mut proc.cur[r]),
-            logprob: proc.logprob[r],
-            finished,
-        });
+        out.push(Generated { tokens, text: std::mem::take(&mut proc.cur[r]), logprob: proc.logprob[r], finished });
     }
     Ok(out)
 }
@@ -525,18 +489,10 @@ pub(crate) fn normalise(scores: &[f64]) -> Vec<f64> {
 /// A value picked from scored candidates: the most likely one, or the probability-weighted
 /// mean for numbers.
 pub(crate) fn pick(values: &[Value], probs: &[f64], mean: bool, decimals: usize) -> (Value, f64) {
-    let (best, p) = probs
-        .iter()
-        .enumerate()
-        .max_by(|a, b| a.1.total_cmp(b.1))
-        .map(|(i, &p)| (i, p))
-        .unwrap_or((0, 0.0));
+    let (best, p) =
+        probs.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, &p)| (i, p)).unwrap_or((0, 0.0));
     if mean {
-        let m: f64 = values
-            .iter()
-            .zip(probs)
-            .filter_map(|(v, p)| v.as_f64().map(|x| x * p))
-            .sum();
+        let m: f64 = values.iter().zip(probs).filter_map(|(v, p)| v.as_f64().map(|x| x * p)).sum();
         let scale = 10f64.powi(decimals as i32);
         return (Value::Number((m * scale).round() / scale), p);
     }

@@ -70,17 +70,11 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io {
-            path: path.into(),
-            source,
-        }
+        Error::Io { path: path.into(), source }
     }
 
     pub(crate) fn load(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
-        Error::Load {
-            path: path.into(),
-            message: message.into(),
-        }
+        Error::Load { path: path.into(), message: message.into() }
     }
 }
 

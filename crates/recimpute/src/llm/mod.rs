@@ -166,10 +166,7 @@ impl Default for LlmImputerConfig {
 impl LlmImputerConfig {
     /// Defaults with the given backbone.
     pub fn new(backbone: Backbone) -> Self {
-        Self {
-            backbone,
-            ..Self::default()
-        }
+        Self { backbone, ..Self::default() }
     }
 
     /// Sets the passes over the training rows.
@@ -274,19 +271,11 @@ pub struct FitReport {
 /// How a column's cells are read off the model.
 enum Plan {
     /// Every allowed value scored after the prompt.
-    Score {
-        values: Vec<Value>,
-        seqs: Vec<Vec<i64>>,
-        mean: bool,
-        decimals: usize,
-    },
+    Score { values: Vec<Value>, seqs: Vec<Vec<i64>>, mean: bool, decimals: usize },
     /// Categories generated along their token trie.
     Trie { values: Vec<Value>, trie: TokenTrie },
     /// Characters generated under a grammar, among these candidate tokens.
-    Chars {
-        acceptor: Acceptor,
-        candidates: Vec<i64>,
-    },
+    Chars { acceptor: Acceptor, candidates: Vec<i64> },
 }
 
 impl Plan {
@@ -386,9 +375,7 @@ fn to_i64(ids: &[u32]) -> Vec<i64> {
 }
 
 fn encode(tok: &tokenizers::Tokenizer, text: &str) -> Result<Vec<i64>> {
-    tok.encode(text, false)
-        .map(|e| to_i64(e.get_ids()))
-        .map_err(|e| Error::Tokenizer(e.to_string()))
+    tok.encode(text, false).map(|e| to_i64(e.get_ids())).map_err(|e| Error::Tokenizer(e.to_string()))
 }
 
 fn progress(show: bool, len: u64, what: &str) -> ProgressBar {
@@ -476,26 +463,16 @@ impl LlmImputer {
         let cfg = &self.config;
         cfg.validate()?;
         let codec = RowCodec::fit(train, CodecConfig::default())?;
-        let imputable: Vec<usize> = codec
-            .columns()
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| c.imputable())
-            .map(|(j, _)| j)
-            .collect();
+        let imputable: Vec<usize> =
+            codec.columns().iter().enumerate().filter(|(_, c)| c.imputable()).map(|(j, _)| j).collect();
         if imputable.is_empty() {
-            return Err(Error::Config(
-                "the table has no column the LLM imputer can fill (all are id columns)".into(),
-            ));
+            return Err(Error::Config("the table has no column the LLM imputer can fill (all are id columns)".into()));
         }
         let mut rows: Vec<usize> = (0..train.num_rows())
             .filter(|&r| imputable.iter().filter(|&&j| train.is_missing(r, j)).count() <= cfg.max_gaps_in_train_rows)
             .collect();
         if rows.is_empty() {
-            return Err(Error::NoCompleteRows {
-                rows: train.num_rows(),
-                allowed_gaps: cfg.max_gaps_in_train_rows,
-            });
+            return Err(Error::NoCompleteRows { rows: train.num_rows(), allowed_gaps: cfg.max_gaps_in_train_rows });
         }
         let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
         if rows.len() > cfg.max_train_rows {
@@ -546,11 +523,7 @@ impl LlmImputer {
             // Reload the base in the inference precision with the trained adapter on top.
             let tmp = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
             let adapter = tmp.path().join(ADAPTER_DIR);
-            fitted
-                .model
-                .lock()
-                .map_err(|_| Error::Config("model lock poisoned".into()))?
-                .save_pretrained(&adapter)?;
+            fitted.model.lock().map_err(|_| Error::Config("model lock poisoned".into()))?.save_pretrained(&adapter)?;
             let base = backbone::load(&cfg.backbone, cfg.device.device(), cfg.inference_precision)?;
             fitted.model = Mutex::new(LoraModel::from_pretrained(base.model, &adapter)?);
         }
@@ -577,10 +550,8 @@ impl LlmImputer {
         let dir = dir.as_ref();
         let path = dir.join(SAVED_FILE);
         let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-        let mut saved: Saved = serde_json::from_str(&text).map_err(|source| Error::Json {
-            path: path.clone(),
-            source,
-        })?;
+        let mut saved: Saved =
+            serde_json::from_str(&text).map_err(|source| Error::Json { path: path.clone(), source })?;
         if saved.format != FORMAT {
             return Err(Error::load(&path, format!("format {} is not supported (expected {FORMAT})", saved.format)));
         }
@@ -642,7 +613,8 @@ impl FittedLlmImputer {
             let plan = match ColumnGrammar::build(codec, j, &loaded.tokenizer)? {
                 ColumnGrammar::Choice { values, trie } => {
                     if values.len() <= cfg.max_choices {
-                        let seqs = (0..trie.len()).map(|i| trie.sequence(i).iter().map(|&t| t as i64).collect()).collect();
+                        let seqs =
+                            (0..trie.len()).map(|i| trie.sequence(i).iter().map(|&t| t as i64).collect()).collect();
                         Plan::Score { values, seqs, mean: false, decimals: 0 }
                     } else {
                         Plan::Trie { values, trie }
@@ -714,10 +686,8 @@ impl FittedLlmImputer {
             std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
         }
         std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        let json = serde_json::to_vec_pretty(&self.saved).map_err(|source| Error::Json {
-            path: dir.join(SAVED_FILE),
-            source,
-        })?;
+        let json = serde_json::to_vec_pretty(&self.saved)
+            .map_err(|source| Error::Json { path: dir.join(SAVED_FILE), source })?;
         std::fs::write(tmp.join(SAVED_FILE), json).map_err(|e| Error::io(tmp.join(SAVED_FILE), e))?;
         self.model
             .lock()
@@ -803,11 +773,7 @@ impl FittedLlmImputer {
         }
         bar.finish_and_clear();
         let fallbacks = cells.iter().filter(|c| c.fallback).count();
-        Ok(Imputation {
-            cells,
-            seconds: start.elapsed().as_secs_f64(),
-            fallbacks,
-        })
+        Ok(Imputation { cells, seconds: start.elapsed().as_secs_f64(), fallbacks })
     }
 
     /// Imputes the prompts `ids` for column `j`.
@@ -905,11 +871,7 @@ impl FittedLlmImputer {
     /// `k` imputed tables for multiple imputation: table `i` takes draw `i` of every cell.
     pub fn transform_multiple(&self, table: &Table, k: usize, seed: u64) -> Result<Vec<Table>> {
         let imp = self.impute(table, &ImputeOptions { draws: k, seed, only: None })?;
-        (0..k)
-            .map(|i| {
-                Ok(table.with_filled(imp.cells.iter().map(|c| (c.cell, c.draws[i].clone())))?)
-            })
-            .collect()
+        (0..k).map(|i| Ok(table.with_filled(imp.cells.iter().map(|c| (c.cell, c.draws[i].clone())))?)).collect()
     }
 }
 
