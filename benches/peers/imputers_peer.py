@@ -15,7 +15,7 @@ relative to the repository root; it must hold `adclick/ad_click_dataset.csv` and
 For every dataset the script builds one masked table (MCAR holes, seeded), writes it as CSV
 into a temporary directory, and runs
 
-- ours: `cargo run --release -p imputers-baseline --example impute_csv`, which prints the
+- ours: `cargo run --release -p imputers-baseline --example baseline_impute`, which prints the
   median of its fit + transform times and its peak RSS;
 - scikit-learn: this script in a fresh process (`--worker`), timing `fit_transform` only
   (median of the same number of runs) and reporting `ru_maxrss`.
@@ -166,7 +166,7 @@ def run_ours(method, inp, out, cats, repeats, k):
         extra = ["--onehot-regression"]
     elif method == "iterative-logistic":
         method = "iterative"
-    cmd = ["cargo", "run", "--quiet", "--release", "-p", "imputers-baseline", "--example", "impute_csv", "--",
+    cmd = ["cargo", "run", "--quiet", "--release", "-p", "imputers-baseline", "--example", "baseline_impute", "--",
            *extra, "--method", method, "--k", str(k), "--input", str(inp), "--output", str(out), "--repeats", str(repeats)]
     if cats:
         cmd += ["--categorical", ",".join(cats)]
@@ -231,7 +231,7 @@ def main():
         ("ml-100k users 943 (MCAR 10%)", lambda: ml100k_users(data_dir, 4), args.repeats),
     ]
     # Compile once so that the first timed call does not include the build.
-    subprocess.run(["cargo", "build", "--quiet", "--release", "-p", "imputers-baseline", "--example", "impute_csv"],
+    subprocess.run(["cargo", "build", "--quiet", "--release", "-p", "imputers-baseline", "--example", "baseline_impute"],
                    check=True, cwd=REPO)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

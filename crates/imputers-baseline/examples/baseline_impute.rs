@@ -2,7 +2,7 @@
 //! fit + transform over several runs, and the process's peak resident memory.
 //!
 //! ```text
-//! cargo run --release -p imputers-baseline --example impute_csv -- \
+//! cargo run --release -p imputers-baseline --example baseline_impute -- \
 //!     --method knn --k 5 --input masked.csv --output imputed.csv --repeats 3
 //! ```
 //!
