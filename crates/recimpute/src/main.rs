@@ -243,10 +243,23 @@ fn emit(text: &str) -> Result<()> {
     Ok(())
 }
 
+/// Overrides a setting with a command-line flag when the flag was given.
+#[cfg(any(feature = "dlrm", feature = "llm"))]
+fn set<T>(setting: &mut T, flag: Option<T>) {
+    if let Some(v) = flag {
+        *setting = v;
+    }
+}
+
 #[cfg(feature = "dlrm")]
 mod experiment {
     use super::*;
     use recimpute::experiment::{self as exp, ExperimentConfig};
+
+    /// A comma-separated list flag, parsed when given.
+    fn parsed<T: std::str::FromStr<Err = String>>(flag: Option<Vec<String>>) -> Result<Option<Vec<T>>> {
+        flag.as_deref().map(parse_all).transpose()
+    }
 
     fn parse_all<T: std::str::FromStr<Err = String>>(items: &[String]) -> Result<Vec<T>> {
         items.iter().map(|s| s.trim().parse::<T>().map_err(anyhow::Error::msg)).collect()
@@ -265,52 +278,24 @@ mod experiment {
 
     /// The LLM flags over the config's LLM settings.
     fn apply_llm(settings: &mut exp::LlmSettings, l: LlmArgs) {
-        if let Some(v) = l.backbone {
-            settings.backbone = Some(v);
-        }
-        if let Some(v) = l.llm_epochs {
-            settings.epochs = v;
-        }
-        if let Some(v) = l.llm_steps {
-            settings.max_steps = Some(v);
-        }
-        if let Some(v) = l.llm_max_train_rows {
-            settings.max_train_rows = v;
-        }
-        if let Some(v) = l.llm_lr {
-            settings.learning_rate = v;
-        }
-        if l.bf16 {
-            settings.bf16 = true;
-        }
+        set(&mut settings.backbone, l.backbone.map(Some));
+        set(&mut settings.epochs, l.llm_epochs);
+        set(&mut settings.max_steps, l.llm_steps.map(Some));
+        set(&mut settings.max_train_rows, l.llm_max_train_rows);
+        set(&mut settings.learning_rate, l.llm_lr);
+        settings.bf16 |= l.bf16;
     }
 
     pub fn run(args: ExperimentArgs) -> Result<()> {
         let mut config: ExperimentConfig = load_config(args.config.as_deref(), "experiment")?;
-        if let Some(v) = args.out {
-            config.out_dir = v;
-        }
-        if let Some(v) = args.data {
-            config.data_dir = Some(v);
-        }
-        if let Some(v) = &args.tasks {
-            config.tasks = parse_all(v)?;
-        }
-        if let Some(v) = &args.imputers {
-            config.imputers = parse_all(v)?;
-        }
-        if let Some(v) = &args.patterns {
-            config.patterns = parse_all(v)?;
-        }
-        if let Some(v) = args.rates {
-            config.rates = v;
-        }
-        if let Some(v) = args.seeds {
-            config.seeds = v;
-        }
-        if let Some(v) = args.epochs {
-            config.dlrm.epochs = v;
-        }
+        set(&mut config.out_dir, args.out);
+        set(&mut config.data_dir, args.data.map(Some));
+        set(&mut config.tasks, parsed(args.tasks)?);
+        set(&mut config.imputers, parsed(args.imputers)?);
+        set(&mut config.patterns, parsed(args.patterns)?);
+        set(&mut config.rates, args.rates);
+        set(&mut config.seeds, args.seeds);
+        set(&mut config.dlrm.epochs, args.epochs);
         apply_llm(&mut config.llm, args.llm);
         execute(&config)
     }
@@ -333,27 +318,13 @@ mod experiment {
 
     pub fn quality(args: QualityArgs) -> Result<()> {
         let mut config: exp::QualityConfig = load_config(args.config.as_deref(), "quality")?;
-        if let Some(v) = args.out {
-            config.out_dir = v;
-        }
-        if let Some(v) = args.data {
-            config.data_dir = Some(v);
-        }
-        if let Some(v) = &args.tables {
-            config.tables = parse_all(v)?;
-        }
-        if let Some(v) = &args.imputers {
-            config.imputers = parse_all(v)?;
-        }
-        if let Some(v) = &args.patterns {
-            config.patterns = parse_all(v)?;
-        }
-        if let Some(v) = args.rates {
-            config.rates = v;
-        }
-        if let Some(v) = args.seeds {
-            config.seeds = v;
-        }
+        set(&mut config.out_dir, args.out);
+        set(&mut config.data_dir, args.data.map(Some));
+        set(&mut config.tables, parsed(args.tables)?);
+        set(&mut config.imputers, parsed(args.imputers)?);
+        set(&mut config.patterns, parsed(args.patterns)?);
+        set(&mut config.rates, args.rates);
+        set(&mut config.seeds, args.seeds);
         apply_llm(&mut config.llm, args.llm);
         let start = std::time::Instant::now();
         let results = exp::run_quality(&config, |i, n, spec, reused| {
@@ -450,18 +421,10 @@ mod llm {
             Some(p) => Backbone::Gguf(p.clone()),
         };
         let mut c = LlmImputerConfig::new(backbone).with_seed(seed);
-        if let Some(v) = args.llm_epochs {
-            c.epochs = v;
-        }
-        if let Some(v) = args.llm_steps {
-            c.max_steps = Some(v);
-        }
-        if let Some(v) = args.llm_max_train_rows {
-            c.max_train_rows = v;
-        }
-        if let Some(v) = args.llm_lr {
-            c.learning_rate = v;
-        }
+        set(&mut c.epochs, args.llm_epochs);
+        set(&mut c.max_steps, args.llm_steps.map(Some));
+        set(&mut c.max_train_rows, args.llm_max_train_rows);
+        set(&mut c.learning_rate, args.llm_lr);
         if args.bf16 {
             c.precision = recimpute::llm::Precision::Bf16;
         }
