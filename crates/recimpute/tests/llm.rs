@@ -134,6 +134,10 @@ fn hide(t: &Table, cells: &[(usize, usize)]) -> Table {
 
 #[test]
 fn fit_transform_save_load_on_a_tiny_gpt2() {
+    // One intra-op thread makes the 400 training steps reproducible: with libtorch's thread
+    // pool shared with the other tests of this binary, reduction order changes from run to run,
+    // and at this learning rate that moved the fruit accuracy between 26 and 32 of 32.
+    tch::set_num_threads(1);
     let tmp = tempfile::tempdir().unwrap();
     let backbone = tiny_backbone(&tmp.path().join("tiny-gpt2"));
     let full = table(96);
