@@ -415,11 +415,7 @@ mod llm {
     use recimpute::llm::{Backbone, FittedLlmImputer, LlmImputer, LlmImputerConfig};
 
     fn config(args: &LlmArgs, seed: u64) -> LlmImputerConfig {
-        let backbone = match &args.backbone {
-            None => Backbone::default_smollm2(),
-            Some(p) if p.is_dir() => Backbone::HfDir(p.clone()),
-            Some(p) => Backbone::Gguf(p.clone()),
-        };
+        let backbone = args.backbone.clone().map_or_else(Backbone::default_smollm2, Backbone::from_path);
         let mut c = LlmImputerConfig::new(backbone).with_seed(seed);
         set(&mut c.epochs, args.llm_epochs);
         set(&mut c.max_steps, args.llm_steps.map(Some));
@@ -455,11 +451,7 @@ mod llm {
         seed: u64,
     ) -> Result<(String, Table)> {
         let fitted = match saved {
-            Some(dir) => {
-                let backbone =
-                    args.backbone.clone().map(|p| if p.is_dir() { Backbone::HfDir(p) } else { Backbone::Gguf(p) });
-                LlmImputer::load_with_backbone(dir, backbone)?
-            }
+            Some(dir) => LlmImputer::load_with_backbone(dir, args.backbone.clone().map(Backbone::from_path))?,
             None => fit(train, args, seed)?,
         };
         if let Some(dir) = save {

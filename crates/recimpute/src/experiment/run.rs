@@ -116,11 +116,7 @@ pub(crate) fn imputer(name: ImputerName, seed: u64) -> Result<Box<dyn DynImputer
 #[cfg(feature = "llm")]
 pub fn llm_config(settings: &LlmSettings, seed: u64) -> crate::llm::LlmImputerConfig {
     use crate::llm::{Backbone, LlmImputerConfig, Precision};
-    let backbone = match &settings.backbone {
-        None => Backbone::default_smollm2(),
-        Some(p) if p.is_dir() => Backbone::HfDir(p.clone()),
-        Some(p) => Backbone::Gguf(p.clone()),
-    };
+    let backbone = settings.backbone.clone().map_or_else(Backbone::default_smollm2, Backbone::from_path);
     let mut c = LlmImputerConfig::new(backbone)
         .with_epochs(settings.epochs)
         .with_max_train_rows(settings.max_train_rows)

@@ -29,6 +29,17 @@ impl Backbone {
         Backbone::Gguf(default_models_dir().join(SMOLLM2_GGUF))
     }
 
+    /// The backbone at `path`: a directory is read as a Hugging Face model directory, anything
+    /// else as a GGUF file.
+    pub fn from_path(path: impl Into<PathBuf>) -> Self {
+        let path = path.into();
+        if path.is_dir() {
+            Backbone::HfDir(path)
+        } else {
+            Backbone::Gguf(path)
+        }
+    }
+
     /// The path the backbone is read from.
     pub fn path(&self) -> &Path {
         match self {
@@ -129,5 +140,20 @@ pub(crate) fn load(backbone: &Backbone, device: Device, precision: Precision) ->
                 .ok_or_else(|| Error::load(dir, "neither tokenizer nor config names an end-of-sequence token"))?;
             Ok(Loaded { model, tokenizer: tok.inner().clone(), eos })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_directory_is_an_hf_model_and_anything_else_a_gguf_file() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(Backbone::from_path(dir.path()), Backbone::HfDir(dir.path().to_path_buf()));
+        let file = dir.path().join("model.gguf");
+        assert_eq!(Backbone::from_path(&file), Backbone::Gguf(file.clone()));
+        std::fs::write(&file, b"GGUF").unwrap();
+        assert_eq!(Backbone::from_path(&file), Backbone::Gguf(file));
     }
 }
