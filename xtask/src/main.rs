@@ -9,6 +9,8 @@ mod libtorch;
 mod model;
 mod paths;
 
+use std::ffi::OsStr;
+use std::path::Path;
 use std::process::{Command, ExitCode};
 
 use anyhow::{bail, Context, Result};
@@ -18,8 +20,9 @@ cargo xtask <command> [args]
 
 Commands:
   setup           install libtorch (torch==2.13.0 from PyPI) into the cache if needed
-  test [args]     set up libtorch, then run the whole test suite (unit, integration, doc tests)
-                  of every crate with all features; extra args go to `cargo test`
+  test [args]     set up libtorch and fetch the model, then run the whole test suite (unit,
+                  integration, doc tests, the real-model tests) of every crate with all features;
+                  extra args go to `cargo test`
   demo [args]     run the main job: a small end-to-end experiment on embedded data,
                   LLM imputer included (fetches the model first, like fetch-model)
                   (args go to `recimpute demo`; see `cargo xtask demo --help`)
@@ -61,9 +64,13 @@ fn run(args: &[String]) -> Result<ExitCode> {
         }
         "test" => {
             let torch = libtorch::ensure()?;
+            // The tests on the real model (SmolLM2) are part of the suite: fetch it first and
+            // tell the tests where it is, whatever cache variables are set.
+            let model = model::ensure()?;
+            let models_dir = model.parent().map(Path::to_path_buf).unwrap_or_default();
             let mut args = vec!["test", "--workspace", "--all-features"];
             args.extend(rest.iter().map(String::as_str));
-            cargo(&torch, &args)
+            cargo_with(&torch, &args, &[("RECIMPUTE_MODELS", models_dir.as_os_str())])
         }
         "demo" => {
             let torch = libtorch::ensure()?;
@@ -108,12 +115,18 @@ fn run(args: &[String]) -> Result<ExitCode> {
 
 /// Runs cargo in the repository root with the libtorch environment.
 fn cargo(torch: &libtorch::Torch, args: &[&str]) -> Result<ExitCode> {
+    cargo_with(torch, args, &[])
+}
+
+/// Like [`cargo`], with extra environment variables.
+fn cargo_with(torch: &libtorch::Torch, args: &[&str], extra: &[(&str, &OsStr)]) -> Result<ExitCode> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     eprintln!("xtask: cargo {}", args.join(" "));
     let status = Command::new(cargo)
         .args(args)
         .current_dir(paths::repo_root()?)
         .envs(torch.env())
+        .envs(extra.iter().copied())
         .status()
         .context("cannot start cargo")?;
     Ok(ExitCode::from(status.code().unwrap_or(1).clamp(0, 255) as u8))

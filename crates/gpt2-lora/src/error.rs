@@ -142,6 +142,9 @@ pub enum Error {
     /// Arguments that do not make sense together (empty batch, mismatched lengths, ...).
     #[error("invalid input: {0}")]
     InvalidInput(String),
+    /// An error raised by a caller's training hook ([`Trainer::train_with`](crate::Trainer::train_with)).
+    #[error("training hook: {0}")]
+    Hook(#[source] Box<dyn std::error::Error + Send + Sync>),
 
     /// A trainer checkpoint does not fit the run that tries to resume from it.
     #[error("checkpoint `{path}`: {message}")]

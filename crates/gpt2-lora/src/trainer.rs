@@ -66,8 +66,9 @@ impl Example {
     }
 }
 
-/// Trainer settings; saved in every checkpoint.
+/// Trainer settings; saved in every checkpoint. Missing fields of a JSON config take the defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TrainConfig {
     /// Peak learning rate.
     pub learning_rate: f64,
@@ -103,6 +104,22 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Show a progress bar.
     pub progress: bool,
+    /// Group examples of similar length into micro-batches (less padding). Off, micro-batches
+    /// are drawn in random order: use that when length says something about the content (a
+    /// short category name), so that no step sees a skewed batch.
+    pub bucket_by_length: bool,
+    /// Stop after the first optimizer step that ends past this many seconds of training (the
+    /// schedule is still laid out over `max_steps` / `epochs`).
+    pub max_seconds: Option<f64>,
+}
+
+/// What a [`Trainer::train_with`] hook tells the trainer after a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Take the next step.
+    Continue,
+    /// End training now (early stopping).
+    Stop,
 }
 
 impl Default for TrainConfig {
@@ -125,6 +142,8 @@ impl Default for TrainConfig {
             checkpoint_dir: None,
             seed: 0,
             progress: true,
+            bucket_by_length: true,
+            max_seconds: None,
         }
     }
 }
@@ -151,6 +170,9 @@ impl TrainConfig {
         if self.max_grad_norm.is_some_and(|n| n.is_nan() || n <= 0.0) {
             return bad("max_grad_norm must be positive");
         }
+        if self.max_seconds.is_some_and(|s| s.is_nan() || s <= 0.0) {
+            return bad("max_seconds must be positive when set");
+        }
         Ok(())
     }
 
@@ -162,7 +184,7 @@ impl TrainConfig {
             "warmup_steps": self.warmup_steps, "epochs": self.epochs, "max_steps": self.max_steps,
             "batch_size": self.batch_size, "max_batch_tokens": self.max_batch_tokens,
             "grad_accum_steps": self.grad_accum_steps, "max_grad_norm": self.max_grad_norm,
-            "seed": self.seed,
+            "seed": self.seed, "bucket_by_length": self.bucket_by_length,
         })
     }
 }
@@ -199,12 +221,15 @@ struct TrainerState {
 const STATE_FILE: &str = "trainer_state.json";
 const OPTIMIZER_FILE: &str = "optimizer.safetensors";
 
-/// Groups example indices into micro-batches of similar length, in a seeded order: sort by
-/// length (ties in random order), cut into batches, shuffle the batches.
+/// Groups example indices into micro-batches in a seeded order. Bucketed: sort by length (ties
+/// in random order), cut into batches, shuffle the batches. Otherwise: shuffle, cut.
 pub(crate) fn plan_epoch(lengths: &[usize], cfg: &TrainConfig, epoch: usize) -> Vec<Vec<usize>> {
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let mut order: Vec<usize> = (0..lengths.len()).collect();
     order.shuffle(&mut rng);
+    if !cfg.bucket_by_length {
+        return order.chunks(cfg.batch_size).flat_map(|c| split_by_tokens(c, lengths, cfg.max_batch_tokens)).collect();
+    }
     order.sort_by_key(|&i| lengths[i]);
     let mut batches: Vec<Vec<usize>> = Vec::new();
     let mut cur: Vec<usize> = Vec::new();
@@ -222,6 +247,29 @@ pub(crate) fn plan_epoch(lengths: &[usize], cfg: &TrainConfig, epoch: usize) -> 
     }
     batches.shuffle(&mut rng);
     batches
+}
+
+/// Cuts a batch so that `rows × longest row` stays within `max_tokens` (a row alone always fits).
+fn split_by_tokens(batch: &[usize], lengths: &[usize], max_tokens: Option<usize>) -> Vec<Vec<usize>> {
+    let Some(max) = max_tokens else {
+        return vec![batch.to_vec()];
+    };
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    let mut cur: Vec<usize> = Vec::new();
+    let mut width = 0;
+    for &i in batch {
+        let w = width.max(lengths[i]);
+        if !cur.is_empty() && (cur.len() + 1) * w > max {
+            out.push(std::mem::take(&mut cur));
+            width = 0;
+        }
+        width = width.max(lengths[i]);
+        cur.push(i);
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
 }
 
 fn fingerprint(data: &[Example]) -> String {
@@ -329,7 +377,20 @@ impl Trainer {
         train: &[Example],
         eval: Option<&[Example]>,
     ) -> Result<TrainReport> {
-        self.run(model, train, eval, None)
+        self.run(model, train, eval, None, &mut |_, _| Ok(Flow::Continue))
+    }
+
+    /// Trains from the start, calling `hook(step, model)` after every optimizer step (`step`
+    /// counts from 1); the hook can evaluate the model, keep a copy of the adapters, and stop
+    /// the run early with [`Flow::Stop`].
+    pub fn train_with<M: CausalLm>(
+        &mut self,
+        model: &mut LoraModel<M>,
+        train: &[Example],
+        eval: Option<&[Example]>,
+        hook: &mut dyn FnMut(usize, &LoraModel<M>) -> Result<Flow>,
+    ) -> Result<TrainReport> {
+        self.run(model, train, eval, None, hook)
     }
 
     /// Continues the run that wrote `checkpoint` (a `step-*` directory): restores adapters,
@@ -341,7 +402,7 @@ impl Trainer {
         train: &[Example],
         eval: Option<&[Example]>,
     ) -> Result<TrainReport> {
-        self.run(model, train, eval, Some(checkpoint.as_ref()))
+        self.run(model, train, eval, Some(checkpoint.as_ref()), &mut |_, _| Ok(Flow::Continue))
     }
 
     fn run<M: CausalLm>(
@@ -350,6 +411,7 @@ impl Trainer {
         train: &[Example],
         eval: Option<&[Example]>,
         resume: Option<&Path>,
+        hook: &mut dyn FnMut(usize, &LoraModel<M>) -> Result<Flow>,
     ) -> Result<TrainReport> {
         let cfg = self.config.clone();
         if model.is_merged() {
@@ -435,7 +497,9 @@ impl Trainer {
             let secs = started.elapsed().as_secs_f64().max(1e-9);
             bar.set_message(format!("loss {step_loss:.4} lr {lr:.2e} {:.0} tok/s", report.tokens as f64 / secs));
             bar.inc(1);
-            let last = done == total_steps;
+            let out_of_time = cfg.max_seconds.is_some_and(|s| started.elapsed().as_secs_f64() >= s);
+            let stop = hook(done, model)? == Flow::Stop || out_of_time;
+            let last = done == total_steps || stop;
             if let Some(e) = eval {
                 if last || cfg.eval_every.is_some_and(|k| done % k == 0) {
                     let l = self.evaluate(model, e)?;
@@ -457,9 +521,12 @@ impl Trainer {
                     report.last_checkpoint = Some(write_checkpoint(dir, model, &opt, &state)?);
                 }
             }
+            if stop {
+                break;
+            }
         }
         bar.finish_and_clear();
-        report.steps = total_steps;
+        report.steps = report.train_losses.last().map_or(start, |l| l.0);
         report.tokens_per_second = report.tokens as f64 / started.elapsed().as_secs_f64().max(1e-9);
         Ok(report)
     }

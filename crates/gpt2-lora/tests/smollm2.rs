@@ -1,5 +1,7 @@
-//! Opt-in tests on the real SmolLM2-135M-Instruct Q4_1 GGUF (about 95 MB), found in
-//! `$RECIMPUTE_MODELS` or `$HOME/.cache/recimpute/models` (`cargo xtask fetch-model`). Run with
+//! Tests on the real SmolLM2-135M-Instruct Q4_1 GGUF (about 95 MB), found in
+//! `$RECIMPUTE_MODELS` or `$HOME/.cache/recimpute/models`. `cargo xtask test` fetches it and runs
+//! the quick ones (seconds each); without the file they fail naming the command that fetches it.
+//! The 3-minute fine-tune is opt-in:
 //!
 //! ```text
 //! cargo test -p gpt2-lora --release --test smollm2 -- --ignored
@@ -60,7 +62,6 @@ fn ids_of(v: &serde_json::Value) -> Vec<i64> {
 
 /// About 7 s.
 #[test]
-#[ignore = "needs the SmolLM2 GGUF: cargo xtask fetch-model"]
 fn paris_is_the_top_next_token() {
     let model = load();
     let tok = Tokenizer::from_gguf(smollm2_path()).unwrap();
@@ -85,7 +86,6 @@ fn paris_is_the_top_next_token() {
 
 /// About 5 s.
 #[test]
-#[ignore = "needs the SmolLM2 GGUF: cargo xtask fetch-model"]
 fn logits_match_transformers() {
     let model = load();
     let fx = fixture(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/smollm2_reference.json"));
@@ -145,7 +145,6 @@ fn logits_match_transformers() {
 /// the ids are the gguf-file crate's fixture, made by its `tests/reference/make_reference.py`
 /// from HF's tokenizer for this GGUF with llama.cpp's `smollm` digit split.
 #[test]
-#[ignore = "needs the SmolLM2 GGUF: cargo xtask fetch-model"]
 fn tokenizer_matches_hf() {
     let tok = Tokenizer::from_gguf(smollm2_path()).unwrap();
     let fx =
@@ -190,7 +189,7 @@ fn table_rows(tok: &Tokenizer) -> Vec<Example> {
 /// held-out loss 8.88 -> 0.31. Loaded into Python PEFT on transformers' SmolLM2 (from the same
 /// GGUF), the saved adapter answers 12 of the 16 held-out rows by the rule.
 #[test]
-#[ignore = "needs the SmolLM2 GGUF: cargo xtask fetch-model"]
+#[ignore = "3 minutes on 2 cores; the imputer's SmolLM2 test covers fine-tuning in the default suite"]
 fn lora_finetune_on_a_table_and_peft_round_trip() {
     let tok = Tokenizer::from_gguf(smollm2_path()).unwrap();
     let rows = table_rows(&tok);
