@@ -38,9 +38,9 @@ fn main() -> Result<()> {
     // Hide 10% of the observed cells (seeded) so that the imputation can be scored.
     let hidden = inject(&table, &MissingnessConfig::mcar(0.10, 7))?;
 
-    // The settings a first run needs; see `LlmImputerConfig` for the rest.
-    let config =
-        LlmImputerConfig::new(Backbone::default_smollm2()).with_epochs(1).with_max_train_rows(512).with_seed(7);
+    // The defaults (value-only loss on every row, LoRA on every linear layer, a held-out check
+    // that keeps the best adapter); see `LlmImputerConfig` for the rest.
+    let config = LlmImputerConfig::new(Backbone::default_smollm2()).with_seed(7);
     let fitted = LlmImputer::new(config).fit_llm(&hidden.table)?;
     let fit = fitted.report();
     println!(
@@ -52,6 +52,9 @@ fn main() -> Result<()> {
         fit.tokens_per_second,
         fit.seconds
     );
+    if let Some(best) = fit.holdout.iter().find(|p| Some(p.step) == fit.best_step) {
+        println!("kept the adapter of {}", best.summary());
+    }
 
     let imputation = fitted.impute(&hidden.table, &ImputeOptions::default())?;
     println!(

@@ -13,7 +13,8 @@
 //! | [`codec`] | `prompt-codec` | rows as text prompts, value parsing, value grammars |
 //! | `lm` (feature `llm`) | `gpt2-lora` | GPT-2 / Llama on libtorch with LoRA, trainer, generation |
 //! | `recommender` (feature `dlrm`) | `dlrm` | the DLRM recommendation model on libtorch |
-//! | `llm` (feature `llm`) | this crate | `LlmImputer`: LoRA fine-tune of a causal LM on complete rows, grammar-constrained imputation |
+//! | `llm` (feature `llm`) | `llm-imputer` | `LlmImputer`: LoRA fine-tune of a causal LM on the table's cells (value-only loss, held-out check), scored or grammar-constrained imputation |
+//! | `llm_settings` | this crate | overrides of the LLM imputer's settings as grid configs and the CLI carry them |
 //! | `experiment` (feature `dlrm`) | this crate | the experiment grid runner and its report |
 //!
 //! # Features
@@ -48,11 +49,12 @@ pub use dlrm as recommender;
 
 #[cfg(feature = "dlrm")]
 pub mod experiment;
+pub mod llm_settings;
 pub mod quality;
 #[cfg(feature = "llm")]
 pub use gpt2_lora as lm;
 #[cfg(feature = "llm")]
-pub mod llm;
+pub use llm_imputer as llm;
 
 /// The names most programs need, in one `use`.
 pub mod prelude {

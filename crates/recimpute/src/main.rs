@@ -120,28 +120,71 @@ enum Command {
     },
 }
 
-/// Settings of the LLM imputer.
+/// Settings of the LLM imputer (each overrides the imputer's default, or the config file's value).
 #[derive(clap::Args, Clone, Default)]
 struct LlmArgs {
     /// The pretrained model: a GGUF file or an HF model directory (default: SmolLM2-135M-Instruct
     /// fetched by `cargo xtask fetch-model`).
-    #[arg(long)]
-    backbone: Option<PathBuf>,
-    /// Passes over the training rows.
+    #[arg(long = "llm-backbone", alias = "backbone")]
+    llm_backbone: Option<PathBuf>,
+    /// Passes over the training rows (instead of the default step budget).
     #[arg(long)]
     llm_epochs: Option<usize>,
-    /// Optimizer steps (overrides --llm-epochs).
+    /// Optimizer steps.
     #[arg(long)]
     llm_steps: Option<usize>,
+    /// Stop fine-tuning after this many seconds.
+    #[arg(long)]
+    llm_seconds: Option<f64>,
     /// Most training rows (a seeded sample of larger tables).
     #[arg(long)]
     llm_max_train_rows: Option<usize>,
     /// Peak learning rate.
     #[arg(long)]
     llm_lr: Option<f64>,
-    /// Run the frozen base in bfloat16 (adapters and optimizer state stay f32).
+    /// LoRA rank.
     #[arg(long)]
-    bf16: bool,
+    llm_lora_r: Option<usize>,
+    /// LoRA alpha (the update is scaled by alpha / r).
+    #[arg(long)]
+    llm_lora_alpha: Option<f64>,
+    /// Precision of the frozen base (auto: bf16 where the hardware has it, else f32).
+    #[arg(long, value_parser = ["auto", "f32", "bf16"])]
+    llm_precision: Option<String>,
+    /// What the fine-tune's loss covers.
+    #[arg(long, value_parser = ["values", "target_last", "full_row"])]
+    llm_objective: Option<String>,
+    /// Observed cells held out to check the fine-tune (0 turns the check off).
+    #[arg(long)]
+    llm_holdout: Option<usize>,
+    /// Turn the per-column prior correction of scored candidates off.
+    #[arg(long)]
+    llm_no_prior_correction: bool,
+}
+
+impl LlmArgs {
+    /// Applies the flags given on top of `settings`.
+    fn apply(self, settings: &mut recimpute::llm_settings::LlmSettings) {
+        fn over<T>(slot: &mut Option<T>, v: Option<T>) {
+            if v.is_some() {
+                *slot = v;
+            }
+        }
+        over(&mut settings.backbone, self.llm_backbone);
+        over(&mut settings.epochs, self.llm_epochs);
+        over(&mut settings.max_steps, self.llm_steps);
+        over(&mut settings.max_seconds, self.llm_seconds);
+        over(&mut settings.max_train_rows, self.llm_max_train_rows);
+        over(&mut settings.learning_rate, self.llm_lr);
+        over(&mut settings.lora_r, self.llm_lora_r);
+        over(&mut settings.lora_alpha, self.llm_lora_alpha);
+        over(&mut settings.precision, self.llm_precision);
+        over(&mut settings.objective, self.llm_objective);
+        over(&mut settings.holdout_cells, self.llm_holdout);
+        if self.llm_no_prior_correction {
+            settings.prior_correction = Some(false);
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -277,15 +320,6 @@ mod experiment {
     }
 
     /// The LLM flags over the config's LLM settings.
-    fn apply_llm(settings: &mut exp::LlmSettings, l: LlmArgs) {
-        set(&mut settings.backbone, l.backbone.map(Some));
-        set(&mut settings.epochs, l.llm_epochs);
-        set(&mut settings.max_steps, l.llm_steps.map(Some));
-        set(&mut settings.max_train_rows, l.llm_max_train_rows);
-        set(&mut settings.learning_rate, l.llm_lr);
-        settings.bf16 |= l.bf16;
-    }
-
     pub fn run(args: ExperimentArgs) -> Result<()> {
         let mut config: ExperimentConfig = load_config(args.config.as_deref(), "experiment")?;
         set(&mut config.out_dir, args.out);
@@ -296,7 +330,7 @@ mod experiment {
         set(&mut config.rates, args.rates);
         set(&mut config.seeds, args.seeds);
         set(&mut config.dlrm.epochs, args.epochs);
-        apply_llm(&mut config.llm, args.llm);
+        args.llm.apply(&mut config.llm);
         execute(&config)
     }
 
@@ -325,7 +359,7 @@ mod experiment {
         set(&mut config.patterns, parsed(args.patterns)?);
         set(&mut config.rates, args.rates);
         set(&mut config.seeds, args.seeds);
-        apply_llm(&mut config.llm, args.llm);
+        args.llm.apply(&mut config.llm);
         let start = std::time::Instant::now();
         let results = exp::run_quality(&config, |i, n, spec, reused| {
             let what = if reused { "reused" } else { "running" };
@@ -373,11 +407,7 @@ mod experiment {
             );
         }
         config.imputers.push(exp::ImputerName::Llm);
-        format!(
-            "The LLM imputer fine-tunes {} (LoRA) on up to {} rows per fit.",
-            model.name(),
-            config.llm.max_train_rows
-        )
+        format!("The LLM imputer fine-tunes {} (LoRA, every linear layer) on the table's cells.", model.name())
     }
 
     #[cfg(not(feature = "llm"))]
@@ -414,21 +444,14 @@ mod llm {
     use super::*;
     use recimpute::llm::{Backbone, FittedLlmImputer, LlmImputer, LlmImputerConfig};
 
-    fn config(args: &LlmArgs, seed: u64) -> LlmImputerConfig {
-        let backbone = args.backbone.clone().map_or_else(Backbone::default_smollm2, Backbone::from_path);
-        let mut c = LlmImputerConfig::new(backbone).with_seed(seed);
-        set(&mut c.epochs, args.llm_epochs);
-        set(&mut c.max_steps, args.llm_steps.map(Some));
-        set(&mut c.max_train_rows, args.llm_max_train_rows);
-        set(&mut c.learning_rate, args.llm_lr);
-        if args.bf16 {
-            c.precision = recimpute::llm::Precision::Bf16;
-        }
-        c
+    fn config(args: &LlmArgs, seed: u64) -> Result<LlmImputerConfig> {
+        let mut settings = recimpute::llm_settings::LlmSettings::default();
+        args.clone().apply(&mut settings);
+        recimpute::llm_settings::llm_config(&settings, seed)
     }
 
     fn fit(table: &Table, args: &LlmArgs, seed: u64) -> Result<FittedLlmImputer> {
-        let fitted = LlmImputer::new(config(args, seed)).fit_llm(table)?;
+        let fitted = LlmImputer::new(config(args, seed)?).fit_llm(table)?;
         let r = fitted.report();
         eprintln!(
             "fine-tuned on {} rows: {} steps, loss {:.3} -> {:.3}, {:.0} tokens/s, {:.1}s",
@@ -439,6 +462,9 @@ mod llm {
             r.tokens_per_second,
             r.seconds
         );
+        if let Some(best) = r.holdout.iter().find(|p| Some(p.step) == r.best_step) {
+            eprintln!("kept the adapter of {}", best.summary());
+        }
         Ok(fitted)
     }
 
@@ -451,7 +477,7 @@ mod llm {
         seed: u64,
     ) -> Result<(String, Table)> {
         let fitted = match saved {
-            Some(dir) => LlmImputer::load_with_backbone(dir, args.backbone.clone().map(Backbone::from_path))?,
+            Some(dir) => LlmImputer::load_with_backbone(dir, args.llm_backbone.clone().map(Backbone::from_path))?,
             None => fit(train, args, seed)?,
         };
         if let Some(dir) = save {
@@ -465,6 +491,12 @@ mod llm {
             imp.cells_per_second(),
             imp.fallbacks
         );
+        for (column, f) in &imp.columns {
+            eprintln!(
+                "  {column}: {} cells {}, {} fallbacks, {} salvaged lists",
+                f.cells, f.method, f.fallbacks, f.salvaged
+            );
+        }
         let filled = table.with_filled(imp.cells.into_iter().map(|c| (c.cell, c.value)))?;
         Ok((format!("llm({})", fitted.config().backbone.name()), filled))
     }

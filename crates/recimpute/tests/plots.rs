@@ -35,6 +35,7 @@ fn cell(imputer: ImputerName, pattern: Pattern, rate: f64, seed: u64) -> CellRes
         peak_rss_mib: None,
         loss_history: Vec::new(),
         imputation_reused: false,
+        fallbacks: Default::default(),
     }
 }
 

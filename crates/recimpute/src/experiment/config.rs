@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::llm_settings::LlmSettings;
+
 /// A downstream task of the paper (plus the embedded synthetic one used by the demo).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -160,47 +162,6 @@ impl Default for DlrmSettings {
     }
 }
 
-/// Settings of the LLM imputer in a grid (see `recimpute::llm::LlmImputerConfig`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct LlmSettings {
-    /// A GGUF file or an HF model directory; `None` takes SmolLM2-135M-Instruct from the
-    /// setup's cache (`cargo xtask fetch-model`).
-    pub backbone: Option<PathBuf>,
-    /// Passes over the training rows.
-    pub epochs: usize,
-    /// Optimizer steps, overriding `epochs` when set.
-    pub max_steps: Option<usize>,
-    /// Most training rows per fit.
-    pub max_train_rows: usize,
-    /// Peak learning rate.
-    pub learning_rate: f64,
-    /// LoRA rank.
-    pub lora_r: usize,
-    /// LoRA target modules; `None` takes the backbone's default.
-    pub lora_targets: Option<Vec<String>>,
-    /// Sentences per optimizer step.
-    pub train_batch_size: usize,
-    /// Frozen base in bfloat16 instead of f32.
-    pub bf16: bool,
-}
-
-impl Default for LlmSettings {
-    fn default() -> Self {
-        LlmSettings {
-            backbone: None,
-            epochs: 1,
-            max_steps: None,
-            max_train_rows: 512,
-            learning_rate: 1e-3,
-            lora_r: 8,
-            lora_targets: None,
-            train_batch_size: 16,
-            bf16: false,
-        }
-    }
-}
-
 /// A grid of experiments: every combination of task, imputer, pattern, rate and seed is one
 /// cell, run independently and saved as one JSON file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -256,7 +217,7 @@ impl ExperimentConfig {
             seeds: vec![0],
             synthetic_rows: 3000,
             dlrm: DlrmSettings { epochs: 5, ..DlrmSettings::default() },
-            llm: LlmSettings { epochs: 2, max_train_rows: 512, ..LlmSettings::default() },
+            llm: LlmSettings::default(),
             ..ExperimentConfig::default()
         }
     }

@@ -33,16 +33,16 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
+#[cfg(feature = "llm")]
+pub use crate::llm_settings::llm_config;
 pub use config::{DlrmSettings, ExperimentConfig, ImputerName, LlmSettings, Pattern, TaskName};
 pub use downstream::Downstream;
 pub use plots::{write_plots, Plot, PlotPlace, PLOTS_DIR};
 pub use quality::{
-    quality_cells, quality_markdown, run_quality, run_quality_cell, QualityConfig, QualityResult, QualitySpec,
-    QualityTable,
+    quality_cells, quality_markdown, run_quality, run_quality_cell, LlmCellReport, QualityConfig, QualityResult,
+    QualitySpec, QualityTable,
 };
 pub use report::{markdown, markdown_with_plots, mean_std, primary_metric};
-#[cfg(feature = "llm")]
-pub use run::llm_config;
 pub use run::{data_dir, peak_rss_mib, run_cell, CellResult, CellSpec, LossPoint, Timings};
 
 /// Every cell of the grid, in a stable order.

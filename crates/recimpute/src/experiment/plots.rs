@@ -392,6 +392,49 @@ pub fn write_plots(out_dir: &Path, results: &[CellResult]) -> Result<Vec<Plot>> 
     Ok(plots)
 }
 
+/// The LLM's held-out check against the training step, one line per quality cell (table, rate,
+/// seed): nats per held-out cell beyond the column frequencies. `None` when no cell has a curve.
+pub fn write_holdout_plot(out_dir: &Path, results: &[super::QualityResult]) -> Result<Option<Plot>> {
+    let tables: BTreeSet<&str> = results.iter().map(|r| r.spec.table.as_str()).collect();
+    let series: Vec<(Series, Points)> = results
+        .iter()
+        .filter_map(|r| r.llm.as_ref().filter(|l| !l.holdout_gain.is_empty()).map(|l| (r, l)))
+        .enumerate()
+        .map(|(i, (r, l))| {
+            let setting = format!("{:.0}% s{}", r.spec.rate * 100.0, r.spec.seed);
+            let name = if tables.len() > 1 { format!("{} {setting}", r.spec.table.as_str()) } else { setting };
+            let points = l.holdout_gain.iter().map(|&(step, gain)| (step as f64, gain, 0.0)).collect();
+            (Series { name, color: PALETTE[i % PALETTE.len()] }, points)
+        })
+        .collect();
+    if series.is_empty() {
+        return Ok(None);
+    }
+    let chart = Chart::Lines(Lines {
+        title: "LLM fine-tune: held-out nats per cell beyond the column frequencies".into(),
+        x_desc: "optimizer step".into(),
+        y_desc: "log p(true) - log p(column frequency)".into(),
+        x_percent: false,
+        series,
+    });
+    ensure_font()?;
+    let dir = out_dir.join(PLOTS_DIR);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let (png, svg) = ("llm-holdout.png", "llm-holdout.svg");
+    write_svg(&chart, &dir.join(svg)).with_context(|| format!("plotting {}", dir.join(svg).display()))?;
+    write_png(&chart, &dir.join(png)).with_context(|| format!("plotting {}", dir.join(png).display()))?;
+    let title = match &chart {
+        Chart::Lines(l) => l.title.clone(),
+        _ => String::new(),
+    };
+    Ok(Some(Plot {
+        title,
+        png: format!("{PLOTS_DIR}/{png}"),
+        svg: format!("{PLOTS_DIR}/{svg}"),
+        place: PlotPlace::End,
+    }))
+}
+
 fn ensure_font() -> Result<()> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
     if *REGISTERED.get_or_init(|| register_font("sans-serif", FontStyle::Normal, FONT).is_ok()) {

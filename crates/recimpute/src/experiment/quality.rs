@@ -160,6 +160,37 @@ pub struct QualityResult {
     /// The LLM's fine-tuning loss (empty for other imputers).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub loss_history: Vec<LossPoint>,
+    /// What the LLM's fit and fill did (`None` for other imputers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llm: Option<LlmCellReport>,
+}
+
+/// The LLM imputer's side of a quality cell: its held-out check and what its fill fell back on.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LlmCellReport {
+    /// Optimizer steps taken.
+    pub steps: usize,
+    /// The step whose adapter was kept.
+    pub best_step: Option<usize>,
+    /// Training stopped early (the held-out check stopped improving).
+    pub stopped_early: bool,
+    /// `(step, nats per held-out cell beyond the column frequencies)` at each check.
+    pub holdout_gain: Vec<(usize, f64)>,
+    /// Whether the kept adapter learnt beyond the column frequencies.
+    pub learnt: Option<bool>,
+    /// Cells filled with the column's mode/median because no valid value came out, per column.
+    pub fallbacks: BTreeMap<String, usize>,
+    /// Lists cut by the token budget and kept with their complete elements, per column.
+    pub salvaged: BTreeMap<String, usize>,
+    /// The prior-correction weight per column.
+    pub prior_lambda: Vec<(String, f64)>,
+}
+
+impl LlmCellReport {
+    /// Fallback cells over all columns.
+    pub fn total_fallbacks(&self) -> usize {
+        self.fallbacks.values().sum()
+    }
 }
 
 fn hide(table: &Table, spec: &QualitySpec, exclude: &[&str]) -> Result<(Table, Mask)> {
@@ -177,7 +208,7 @@ pub fn run_quality_cell(spec: &QualitySpec, data: &Path, config: &QualityConfig)
     }
     let (table, exclude) = spec.table.load(data, config.synthetic_rows)?;
     let (masked, mask) = hide(&table, spec, &exclude)?;
-    let (filled, fit_s, impute_s, losses) = if spec.imputer == ImputerName::Llm {
+    let (filled, fit_s, impute_s, losses, llm) = if spec.imputer == ImputerName::Llm {
         impute_llm(&masked, &mask, &config.llm, spec.seed)?
     } else {
         let t0 = Instant::now();
@@ -185,35 +216,40 @@ pub fn run_quality_cell(spec: &QualitySpec, data: &Path, config: &QualityConfig)
         let fit_s = t0.elapsed().as_secs_f64();
         let t1 = Instant::now();
         let filled = fitted.transform(&masked)?;
-        (filled, fit_s, t1.elapsed().as_secs_f64(), Vec::new())
+        (filled, fit_s, t1.elapsed().as_secs_f64(), Vec::new(), None)
     };
     let report = crate::quality::score_hidden(&table, &mask, &filled, Some)?;
-    Ok(QualityResult { spec: *spec, hidden_cells: mask.len(), report, fit_s, impute_s, loss_history: losses })
+    Ok(QualityResult { spec: *spec, hidden_cells: mask.len(), report, fit_s, impute_s, loss_history: losses, llm })
 }
 
+/// Filled table, fit and fill seconds, loss curve, and the LLM's report.
+type LlmOutcome = (Table, f64, f64, Vec<LossPoint>, Option<LlmCellReport>);
+
 #[cfg(feature = "llm")]
-fn impute_llm(
-    masked: &Table,
-    mask: &Mask,
-    settings: &LlmSettings,
-    seed: u64,
-) -> Result<(Table, f64, f64, Vec<LossPoint>)> {
+fn impute_llm(masked: &Table, mask: &Mask, settings: &LlmSettings, seed: u64) -> Result<LlmOutcome> {
     use crate::llm::{ImputeOptions, LlmImputer};
     let t0 = Instant::now();
-    let fitted = LlmImputer::new(super::run::llm_config(settings, seed)).fit_llm(masked)?;
+    let fitted = LlmImputer::new(crate::llm_settings::llm_config(settings, seed)?).fit_llm(masked)?;
     let fit_s = t0.elapsed().as_secs_f64();
     // Only the hidden cells: a table's natural gaps are not scored, so they are not imputed.
     let only = mask.entries().iter().map(|(c, _)| *c).collect();
     let t1 = Instant::now();
     let imp = fitted.impute(masked, &ImputeOptions { only: Some(only), ..ImputeOptions::default() })?;
     let impute_s = t1.elapsed().as_secs_f64();
+    let fit = fitted.report();
+    let report = LlmCellReport {
+        steps: fit.steps,
+        best_step: fit.best_step,
+        stopped_early: fit.stopped_early,
+        holdout_gain: fit.holdout.iter().map(|p| (p.step, p.gain())).collect(),
+        learnt: fit.learnt,
+        fallbacks: imp.columns.iter().map(|(c, f)| (c.clone(), f.fallbacks)).collect(),
+        salvaged: imp.columns.iter().map(|(c, f)| (c.clone(), f.salvaged)).collect(),
+        prior_lambda: fit.prior_lambda.clone(),
+    };
     if imp.fallbacks > 0 {
-        let mut per_col: BTreeMap<usize, usize> = BTreeMap::new();
-        for c in imp.cells.iter().filter(|c| c.fallback) {
-            *per_col.entry(c.cell.col).or_default() += 1;
-        }
         let names: Vec<String> =
-            per_col.iter().map(|(c, n)| format!("{} {n}", masked.schema().columns()[*c].name)).collect();
+            imp.columns.iter().filter(|(_, f)| f.fallbacks > 0).map(|(c, f)| format!("{c} {}", f.fallbacks)).collect();
         eprintln!(
             "llm: {} of {} cells fell back to the mode/median ({})",
             imp.fallbacks,
@@ -222,12 +258,12 @@ fn impute_llm(
         );
     }
     let filled = masked.with_filled(imp.cells.into_iter().map(|c| (c.cell, c.value)))?;
-    let losses = fitted.report().losses.iter().map(|&(step, loss)| LossPoint { step, loss }).collect();
-    Ok((filled, fit_s, impute_s, losses))
+    let losses = fit.losses.iter().map(|&(step, loss)| LossPoint { step, loss }).collect();
+    Ok((filled, fit_s, impute_s, losses, Some(report)))
 }
 
 #[cfg(not(feature = "llm"))]
-fn impute_llm(_: &Table, _: &Mask, _: &LlmSettings, _: u64) -> Result<(Table, f64, f64, Vec<LossPoint>)> {
+fn impute_llm(_: &Table, _: &Mask, _: &LlmSettings, _: u64) -> Result<LlmOutcome> {
     bail!("this build of recimpute has no LLM imputer: rebuild with `--features llm` (or `full`)")
 }
 
@@ -283,7 +319,11 @@ pub fn run_quality(
         rec_table::write_bytes_atomic(&path, serde_json::to_string_pretty(&result)?.as_bytes())?;
         results.push(result);
     }
-    rec_table::write_bytes_atomic(&config.out_dir.join("quality.md"), quality_markdown(&results).as_bytes())?;
+    let mut md = quality_markdown(&results);
+    if let Some(plot) = super::plots::write_holdout_plot(&config.out_dir, &results)? {
+        md.push_str(&format!("![{}]({})\n", plot.title, plot.png));
+    }
+    rec_table::write_bytes_atomic(&config.out_dir.join("quality.md"), md.as_bytes())?;
     Ok(results)
 }
 
@@ -367,7 +407,39 @@ pub fn quality_markdown(results: &[QualityResult]) -> String {
                 format!("{:.1} + {:.1}", mean_std(&fit).0, mean_std(&imp).0)
             })
             .collect();
-        let _ = writeln!(out, "| *fit + impute s* | | {} |\n", times.join(" | "));
+        let _ = writeln!(out, "| *fit + impute s* | | {} |", times.join(" | "));
+        // Fallbacks are counted for the LLM (classical imputers always produce a value).
+        let fallbacks: Vec<String> = imputers
+            .iter()
+            .map(|i| {
+                let per: Vec<usize> = rs
+                    .iter()
+                    .filter(|r| r.spec.imputer == *i)
+                    .filter_map(|r| r.llm.as_ref().map(LlmCellReport::total_fallbacks))
+                    .collect();
+                if per.is_empty() {
+                    "–".into()
+                } else {
+                    per.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")
+                }
+            })
+            .collect();
+        let _ = writeln!(out, "| *fallback cells (per seed)* | | {} |\n", fallbacks.join(" | "));
+        for r in rs.iter().filter(|r| r.llm.is_some()) {
+            if let Some(l) = &r.llm {
+                let curve: Vec<String> = l.holdout_gain.iter().map(|(s, g)| format!("{s}: {g:+.3}")).collect();
+                let _ = writeln!(
+                    out,
+                    "- llm seed {}: {} steps, kept step {}{}; held-out nats/cell beyond the column frequencies: {}",
+                    r.spec.seed,
+                    l.steps,
+                    l.best_step.map_or("(last)".into(), |s| s.to_string()),
+                    if l.stopped_early { ", stopped early" } else { "" },
+                    if curve.is_empty() { "(no check)".into() } else { curve.join(", ") }
+                );
+            }
+        }
+        out.push('\n');
     }
     out
 }

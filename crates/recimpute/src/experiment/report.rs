@@ -114,6 +114,21 @@ pub fn markdown_with_plots(results: &[CellResult], plots: &[Plot]) -> String {
             );
         }
         let _ = writeln!(out);
+        for (imputer, cells) in by_imputer {
+            let with: Vec<String> = cells
+                .iter()
+                .filter(|c| !c.fallbacks.is_empty())
+                .map(|c| format!("seed {}: {}", c.spec.seed, c.fallbacks.values().sum::<usize>()))
+                .collect();
+            if !with.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "{} cells filled by the column's mode/median because no valid value came out: {}\n",
+                    imputer.as_str(),
+                    with.join(", ")
+                );
+            }
+        }
         imputation_table(&mut out, by_imputer);
         embed(&mut out, plots, PlotPlace::Setting(*task, *pattern, *rate));
         let last_of_task = groups.range((*task, *pattern, *rate)..).nth(1).is_none_or(|((t, _, _), _)| t != task);

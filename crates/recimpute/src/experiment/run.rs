@@ -1,6 +1,6 @@
 //! Running one cell of the grid: mask → split → impute → train the DLRM → evaluate.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -97,6 +97,10 @@ pub struct CellResult {
     /// data, same imputer); `timings.impute_s` is then what computing that fill cost.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub imputation_reused: bool,
+    /// Cells the LLM imputer filled with the column's mode/median because no valid value came
+    /// out, per column (empty for other imputers).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fallbacks: BTreeMap<String, usize>,
 }
 
 pub(crate) fn imputer(name: ImputerName, seed: u64) -> Result<Box<dyn DynImputer>> {
@@ -110,26 +114,6 @@ pub(crate) fn imputer(name: ImputerName, seed: u64) -> Result<Box<dyn DynImputer
         ImputerName::Missforest => Box::new(MissForestImputer::new().with_seed(seed)),
         ImputerName::Llm => bail!("the LLM imputer is fitted through `llm_config`"),
     })
-}
-
-/// The LLM imputer's settings for one cell.
-#[cfg(feature = "llm")]
-pub fn llm_config(settings: &LlmSettings, seed: u64) -> crate::llm::LlmImputerConfig {
-    use crate::llm::{Backbone, LlmImputerConfig, Precision};
-    let backbone = settings.backbone.clone().map_or_else(Backbone::default_smollm2, Backbone::from_path);
-    let mut c = LlmImputerConfig::new(backbone)
-        .with_epochs(settings.epochs)
-        .with_max_train_rows(settings.max_train_rows)
-        .with_learning_rate(settings.learning_rate)
-        .with_seed(seed)
-        // Fine-tuning and filling take minutes: show their bars (drawn only on a terminal).
-        .with_progress(true)
-        .with_precision(if settings.bf16 { Precision::Bf16 } else { Precision::F32 });
-    c.max_steps = settings.max_steps;
-    c.lora_r = settings.lora_r;
-    c.lora_targets = settings.lora_targets.clone();
-    c.train_batch_size = settings.train_batch_size;
-    c
 }
 
 pub(crate) fn mechanism(pattern: Pattern) -> Mechanism {
@@ -228,23 +212,32 @@ fn impute_all(name: ImputerName, seed: u64, llm: &LlmSettings, fit_on: &Table, t
             }
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok(Imputed { tables, losses: Vec::new() })
+    Ok(Imputed { tables, losses: Vec::new(), fallbacks: BTreeMap::new() })
 }
 
 /// Filled tables and the training loss of the imputer's own model, if it has one.
 struct Imputed {
     tables: Vec<Table>,
     losses: Vec<LossPoint>,
+    fallbacks: BTreeMap<String, usize>,
 }
 
 #[cfg(feature = "llm")]
 fn impute_llm(settings: &LlmSettings, seed: u64, fit_on: &Table, tables: &[&Table]) -> Result<Imputed> {
-    use rec_table::FittedImputer;
-    let fitted =
-        crate::llm::LlmImputer::new(llm_config(settings, seed)).fit_llm(fit_on).context("fitting the llm imputer")?;
+    let fitted = crate::llm::LlmImputer::new(crate::llm_settings::llm_config(settings, seed)?)
+        .fit_llm(fit_on)
+        .context("fitting the llm imputer")?;
     let losses = fitted.report().losses.iter().map(|&(step, loss)| LossPoint { step, loss }).collect();
-    let tables = tables.iter().map(|t| fitted.transform(t).context("imputing with llm")).collect::<Result<Vec<_>>>()?;
-    Ok(Imputed { tables, losses })
+    let mut fallbacks = BTreeMap::new();
+    let mut out = Vec::with_capacity(tables.len());
+    for t in tables {
+        let imp = fitted.impute(t, &crate::llm::ImputeOptions::default()).context("imputing with llm")?;
+        for (column, f) in &imp.columns {
+            *fallbacks.entry(column.clone()).or_default() += f.fallbacks;
+        }
+        out.push(t.with_filled(imp.cells.into_iter().map(|c| (c.cell, c.value)))?);
+    }
+    Ok(Imputed { tables: out, losses, fallbacks })
 }
 
 #[cfg(not(feature = "llm"))]
@@ -317,6 +310,7 @@ fn run_row_task(
 
     let t0 = Instant::now();
     let mut losses = Vec::new();
+    let mut fallbacks = BTreeMap::new();
     let (train_imp, test_imp) = if spec.imputer == ImputerName::Deletion {
         // Deletion reads only features; the target is always observed, so it can stay.
         let filled = impute_all(spec.imputer, spec.seed, llm, &train, &[&train, &test])?.tables;
@@ -328,6 +322,7 @@ fn run_row_task(
         let test_x = test.drop_columns(&[TARGET])?;
         let imputed = impute_all(spec.imputer, spec.seed, llm, &train_x, &[&train_x, &test_x])?;
         losses = imputed.losses;
+        fallbacks = imputed.fallbacks;
         let filled = imputed.tables;
         let target_spec = train.schema().column(TARGET)?.clone();
         let attach = |x: &Table, full: &Table| -> Result<Table> {
@@ -358,6 +353,7 @@ fn run_row_task(
         peak_rss_mib: None,
         loss_history: losses,
         imputation_reused: false,
+        fallbacks,
     })
 }
 
@@ -377,6 +373,7 @@ fn run_movielens(
 
     let t0 = Instant::now();
     let mut losses = Vec::new();
+    let mut fallbacks = BTreeMap::new();
     let mut reused = None;
     let (users_i, items_i) = if spec.imputer == ImputerName::Deletion {
         (users_m.clone(), items_m.clone())
@@ -386,6 +383,7 @@ fn run_movielens(
         if let Some(hit) = MovieLensImputed::load(&cache, &key)? {
             reused = Some(hit.meta.impute_s);
             losses = hit.meta.losses;
+            fallbacks = hit.meta.fallbacks;
             (hit.users, hit.items)
         } else {
             let u = impute_all(spec.imputer, spec.seed, llm, &users_m, &[&users_m])?;
@@ -394,9 +392,18 @@ fn run_movielens(
             let offset = u.losses.last().map_or(0, |p| p.step);
             losses = u.losses;
             losses.extend(i.losses.into_iter().map(|p| LossPoint { step: p.step + offset, loss: p.loss }));
+            fallbacks = u.fallbacks;
+            for (column, n) in i.fallbacks {
+                *fallbacks.entry(column).or_default() += n;
+            }
             let users = u.tables.into_iter().next().context("no users table")?;
             let items = i.tables.into_iter().next().context("no items table")?;
-            let meta = CacheMeta { key, impute_s: t0.elapsed().as_secs_f64(), losses: losses.clone() };
+            let meta = CacheMeta {
+                key,
+                impute_s: t0.elapsed().as_secs_f64(),
+                losses: losses.clone(),
+                fallbacks: fallbacks.clone(),
+            };
             MovieLensImputed::save(&cache, &users, &items, &meta)?;
             (users, items)
         }
@@ -445,6 +452,7 @@ fn run_movielens(
         peak_rss_mib: None,
         loss_history: losses,
         imputation_reused: reused.is_some(),
+        fallbacks,
     })
 }
 
@@ -464,6 +472,8 @@ struct CacheMeta {
     key: CacheKey,
     impute_s: f64,
     losses: Vec<LossPoint>,
+    #[serde(default)]
+    fallbacks: BTreeMap<String, usize>,
 }
 
 /// Everything the fill depends on; a cached fill whose key differs is recomputed.

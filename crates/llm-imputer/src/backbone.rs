@@ -6,7 +6,7 @@ use gpt2_lora::{CausalLm, Gpt2, Llama, LoadOptions};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind};
 
-use super::error::{Error, Result};
+use crate::error::{Error, Result};
 
 /// File name of the SmolLM2 checkpoint `cargo xtask fetch-model` unpacks.
 pub const SMOLLM2_GGUF: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
@@ -68,24 +68,51 @@ pub fn default_models_dir() -> PathBuf {
     home.join(".cache").join("recimpute").join("models")
 }
 
-/// Device and floating-point kind of the base weights.
+/// Floating-point kind of the frozen base weights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Precision {
-    /// 32-bit floats everywhere.
+    /// bf16 where the hardware computes it natively (CUDA, or a CPU with AVX-512 BF16 or AMX),
+    /// f32 elsewhere: on a CPU with only AVX2, libtorch emulates bf16 and runs it several times
+    /// slower than f32.
     #[default]
+    Auto,
+    /// 32-bit floats everywhere.
     F32,
-    /// The frozen base in bfloat16 (adapters stay in f32 when the engine supports it).
+    /// The frozen base in bfloat16 (adapters stay in f32).
     Bf16,
 }
 
 impl Precision {
-    pub(crate) fn kind(self) -> Kind {
+    /// The precision `Auto` stands for on `device` (others are returned as they are).
+    pub fn resolve(self, device: Device) -> Precision {
         match self {
-            Precision::F32 => Kind::Float,
-            Precision::Bf16 => Kind::BFloat16,
+            Precision::Auto if device.is_cuda() || cpu_has_native_bf16() => Precision::Bf16,
+            Precision::Auto => Precision::F32,
+            other => other,
         }
     }
+
+    pub(crate) fn kind(self, device: Device) -> Kind {
+        match self.resolve(device) {
+            Precision::Bf16 => Kind::BFloat16,
+            _ => Kind::Float,
+        }
+    }
+}
+
+/// Whether this CPU has bf16 arithmetic in hardware (x86 `avx512_bf16` or `amx_bf16` in
+/// `/proc/cpuinfo`); `false` where that cannot be read.
+pub fn cpu_has_native_bf16() -> bool {
+    static NATIVE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *NATIVE.get_or_init(|| {
+        std::fs::read_to_string("/proc/cpuinfo").is_ok_and(|info| {
+            info.lines()
+                .filter(|l| l.starts_with("flags"))
+                .take(1)
+                .any(|l| l.split_whitespace().any(|f| f == "avx512_bf16" || f == "amx_bf16"))
+        })
+    })
 }
 
 /// A loaded backbone: the model, its tokenizer and the token that ends a sentence.
@@ -106,7 +133,7 @@ fn model_type(config: &Path) -> Result<String> {
 }
 
 pub(crate) fn load(backbone: &Backbone, device: Device, precision: Precision) -> Result<Loaded> {
-    let options = LoadOptions { device, kind: precision.kind() };
+    let options = LoadOptions { device, kind: precision.kind(device) };
     match backbone {
         Backbone::Gguf(path) => {
             if !path.is_file() {

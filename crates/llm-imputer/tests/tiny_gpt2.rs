@@ -1,100 +1,23 @@
 //! The LLM imputer's whole path (fit → transform → save → load) on a tiny GPT-2 generated
-//! here with a byte-level tokenizer. The SmolLM2
-//! runs are opt-in (`--ignored`), see the end of this file.
+//! here with a byte-level tokenizer; the real model's test is in `smollm2.rs`.
 
-#![cfg(feature = "llm")]
-
-use std::path::Path;
-
-use recimpute::llm::{Backbone, DeviceChoice, Error, ImputeOptions, LlmImputer, LlmImputerConfig};
-use recimpute::lm::{Activation, Gpt2, Gpt2Config, LoadOptions};
-use recimpute::prelude::*;
-
-/// GPT-2's byte-to-character table: the 256 base symbols of byte-level BPE.
-fn byte_chars() -> Vec<char> {
-    let mut out = Vec::with_capacity(256);
-    let mut extra = 0u32;
-    for b in 0u32..256 {
-        let printable = (33..=126).contains(&b) || (161..=172).contains(&b) || (174..=255).contains(&b);
-        out.push(if printable {
-            char::from_u32(b).unwrap()
-        } else {
-            extra += 1;
-            char::from_u32(255 + extra).unwrap()
-        });
-    }
-    out
-}
-
-/// A random 2-layer GPT-2 with a byte-level tokenizer that has no merges (257 tokens: the 256
-/// bytes and `<|endoftext|>`), written in HF format. Small enough to fine-tune in seconds,
-/// and every string is spellable, as with the real GPT-2 tokenizer.
-fn tiny_backbone(dir: &Path) -> Backbone {
-    let cfg = Gpt2Config {
-        vocab_size: 257,
-        n_positions: 256,
-        n_embd: 64,
-        n_layer: 2,
-        n_head: 4,
-        n_inner: 128,
-        activation: Activation::GeluTanh,
-        resid_pdrop: 0.0,
-        embd_pdrop: 0.0,
-        attn_pdrop: 0.0,
-        layer_norm_epsilon: 1e-5,
-        scale_attn_weights: true,
-        scale_attn_by_inverse_layer_idx: false,
-        bos_token_id: 256,
-        eos_token_ids: vec![256],
-        pad_token_id: None,
-    };
-    Gpt2::random(cfg, LoadOptions::default(), 7).unwrap().save_pretrained(dir).unwrap();
-    sharpen_head(&dir.join("model.safetensors"), 25.0);
-    let mut vocab = serde_json::Map::new();
-    for (i, c) in byte_chars().into_iter().enumerate() {
-        vocab.insert(c.to_string(), serde_json::json!(i));
-    }
-    vocab.insert("<|endoftext|>".into(), serde_json::json!(256));
-    std::fs::write(dir.join("vocab.json"), serde_json::to_vec(&vocab).unwrap()).unwrap();
-    std::fs::write(dir.join("merges.txt"), "#version: 0.2\n").unwrap();
-    Backbone::HfDir(dir.to_path_buf())
-}
-
-/// Multiplies the final layer norm's gain. With HF's initialisation (weights of std 0.02, tied
-/// head) a 64-wide random model's logits can differ by little more than 1 however the
-/// adapters move, so a fine-tune can rank values but hardly learn them; a larger gain acts as
-/// a lower softmax temperature and lets a few LoRA steps learn a real mapping.
-fn sharpen_head(path: &Path, gain: f32) {
-    use safetensors::tensor::{SafeTensors, TensorView};
-    let bytes = std::fs::read(path).unwrap();
-    let st = SafeTensors::deserialize(&bytes).unwrap();
-    let mut owned: Vec<(String, safetensors::Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
-    for (name, view) in st.tensors() {
-        let mut data = view.data().to_vec();
-        if name.ends_with("ln_f.weight") {
-            for chunk in data.chunks_exact_mut(4) {
-                let x = f32::from_le_bytes(chunk.try_into().unwrap()) * gain;
-                chunk.copy_from_slice(&x.to_le_bytes());
-            }
-        }
-        owned.push((name, view.dtype(), view.shape().to_vec(), data));
-    }
-    let views: Vec<(String, TensorView<'_>)> =
-        owned.iter().map(|(n, d, s, b)| (n.clone(), TensorView::new(*d, s.clone(), b).unwrap())).collect();
-    safetensors::serialize_to_file(views, None, path).unwrap();
-}
+use llm_imputer::testing::tiny_gpt2_backbone;
+use llm_imputer::{Backbone, DeviceChoice, Error, ImputeOptions, LlmImputer, LlmImputerConfig, Objective, Precision};
+use rec_table::{read_csv_bytes, ColumnKind, ColumnSpec, CsvOptions, FittedImputer, Schema, Table, Value};
 
 fn config(backbone: Backbone) -> LlmImputerConfig {
     let mut c = LlmImputerConfig::new(backbone)
         .with_max_steps(400)
         .with_learning_rate(1e-2)
         .with_device(DeviceChoice::Cpu)
+        .with_precision(Precision::F32)
         .with_progress(false)
-        .with_seed(3);
-    c.lora_r = 16;
-    c.train_batch_size = 8;
-    c.lora_dropout = 0.0;
-    c.lora_targets = Some(vec!["c_attn".into(), "c_proj".into(), "c_fc".into()]);
+        .with_seed(3)
+        .with_lora(16, 32.0);
+    c.train.batch_size = 8;
+    // The full-row objective: the tiny model learns the text's shape from scratch.
+    c.examples.objective = Objective::FullRow;
+    c.examples.holdout_cells = 0;
     c
 }
 
@@ -139,12 +62,13 @@ fn fit_transform_save_load_on_a_tiny_gpt2() {
     // and at this learning rate that moved the fruit accuracy between 26 and 32 of 32.
     tch::set_num_threads(1);
     let tmp = tempfile::tempdir().unwrap();
-    let backbone = tiny_backbone(&tmp.path().join("tiny-gpt2"));
+    let backbone = tiny_gpt2_backbone(&tmp.path().join("tiny-gpt2"));
     let full = table(96);
     let imputer = LlmImputer::new(config(backbone));
     let fitted = imputer.fit_llm(&full).unwrap();
     let report = fitted.report();
     assert_eq!(report.train_rows, 96);
+    assert_eq!(report.objective, Objective::FullRow);
     assert_eq!(report.steps, 400);
     let first = report.losses.first().unwrap().1;
     let last = report.losses.last().unwrap().1;
@@ -190,10 +114,21 @@ fn fit_transform_save_load_on_a_tiny_gpt2() {
         }
         assert_eq!(cell.draws.len(), 3);
     }
-    // The planted dependency colour -> fruit is learnt.
+    // The planted dependency colour -> fruit is learnt. Chance (and the mode) is 1/3; runs on
+    // other thread counts and machines landed between 26 and 32 of 32, so 0.7 keeps a margin
+    // and still fails for a model that did not learn the dependency.
     let fruit_cells: Vec<_> = imp.cells.iter().filter(|c| c.cell.col == 2 && c.cell.row != 1).collect();
     let right = fruit_cells.iter().filter(|c| Some(&c.value) == full.value(c.cell.row, 2).as_ref()).count();
-    assert!(right as f64 >= 0.9 * fruit_cells.len() as f64, "fruit right in {right} of {}", fruit_cells.len());
+    assert!(right as f64 >= 0.7 * fruit_cells.len() as f64, "fruit right in {right} of {}", fruit_cells.len());
+    // Generated sets are real values, not the fallback; the tiny model cannot finish quoted
+    // text, and those fallbacks are counted, per column and in all.
+    assert_eq!(imp.columns["tags"].method, "grammar");
+    assert_eq!(imp.columns["tags"].fallbacks, 0, "{:?}", imp.columns);
+    assert_eq!(imp.columns["fruit"].method, "scored");
+    assert_eq!(imp.columns["size"].method, "scored (mean)");
+    let counted: usize = imp.columns.values().map(|c| c.fallbacks).sum();
+    assert_eq!(counted, imp.fallbacks);
+    assert_eq!(imp.columns["note"].fallbacks, imp.cells.iter().filter(|c| c.cell.col == 5 && c.fallback).count());
     assert!(fitted.is_scored(2) && fitted.is_scored(3) && !fitted.is_scored(4));
 
     // Multiple imputation gives tables of the same shape, all complete.
@@ -219,15 +154,15 @@ fn fit_transform_save_load_on_a_tiny_gpt2() {
 #[test]
 fn bad_input_is_an_error_not_a_panic() {
     let tmp = tempfile::tempdir().unwrap();
-    let backbone = tiny_backbone(&tmp.path().join("tiny-gpt2"));
+    let backbone = tiny_gpt2_backbone(&tmp.path().join("tiny-gpt2"));
     let cfg = config(backbone.clone()).with_max_steps(1);
 
-    // No complete row.
+    // No complete row for the full-row objective.
     let full = table(6);
     let holes: Vec<(usize, usize)> = (0..6).map(|r| (r, 1 + r % 5)).collect();
     let err = LlmImputer::new(cfg.clone()).fit_llm(&hide(&full, &holes)).unwrap_err();
-    assert!(matches!(err, Error::NoCompleteRows { rows: 6, .. }), "{err}");
-    assert!(err.to_string().contains("no complete row"), "{err}");
+    assert!(matches!(err, Error::NoTrainingRows { rows: 6, objective: Objective::FullRow }), "{err}");
+    assert!(err.to_string().contains("no row to learn from"), "{err}");
 
     // Only id columns: nothing to impute.
     let ids = full.select(&["id"]).unwrap();
@@ -240,8 +175,8 @@ fn bad_input_is_an_error_not_a_panic() {
     assert!(err.to_string().contains("nope.gguf"), "{err}");
 
     // A bad setting.
-    let err = LlmImputer::new(LlmImputerConfig { lora_r: 0, ..cfg.clone() }).fit_llm(&full).unwrap_err();
-    assert!(err.to_string().contains("lora_r"), "{err}");
+    let err = LlmImputer::new(cfg.clone().with_lora(0, 8.0)).fit_llm(&full).unwrap_err();
+    assert!(err.to_string().contains("lora") && err.to_string().contains("rank"), "{err}");
 
     // A table of another schema at transform time.
     let fitted = LlmImputer::new(cfg).fit_llm(&full).unwrap();
@@ -254,38 +189,4 @@ fn bad_input_is_an_error_not_a_panic() {
     std::fs::write(dir.join("imputer.json"), b"{ not json").unwrap();
     let err = LlmImputer::load(&dir).unwrap_err();
     assert!(err.to_string().contains("imputer.json"), "{err}");
-}
-
-/// The LLM imputer runs as a cell of the experiment grid and records its loss curve.
-#[cfg(feature = "dlrm")]
-#[test]
-fn llm_cells_run_in_the_grid() {
-    use recimpute::experiment::{run_grid, DlrmSettings, ExperimentConfig, ImputerName, LlmSettings, TaskName};
-    let tmp = tempfile::tempdir().unwrap();
-    let backbone = tiny_backbone(&tmp.path().join("tiny-gpt2"));
-    let config = ExperimentConfig {
-        out_dir: tmp.path().join("grid"),
-        tasks: vec![TaskName::SyntheticAdclick],
-        imputers: vec![ImputerName::Mean, ImputerName::Llm],
-        rates: vec![0.1],
-        seeds: vec![1],
-        synthetic_rows: 300,
-        dlrm: DlrmSettings { epochs: 2, batch_size: 64, ..DlrmSettings::default() },
-        llm: LlmSettings {
-            backbone: Some(backbone.path().to_path_buf()),
-            max_steps: Some(20),
-            max_train_rows: 64,
-            learning_rate: 1e-2,
-            train_batch_size: 8,
-            ..LlmSettings::default()
-        },
-        ..ExperimentConfig::default()
-    };
-    let outcome = run_grid(&config, |_, _, _, _| {}).unwrap();
-    assert_eq!(outcome.computed, 2);
-    let llm = outcome.results.iter().find(|r| r.spec.imputer == ImputerName::Llm).unwrap();
-    assert_eq!(llm.loss_history.len(), 20);
-    let quality = llm.imputation.as_ref().expect("masked cells are scored");
-    assert!(!quality.columns.is_empty());
-    assert!(config.out_dir.join("report.md").is_file());
 }

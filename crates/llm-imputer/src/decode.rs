@@ -3,12 +3,12 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use gpt2_lora::{generate, CausalLm, ForwardOptions, GenerateConfig, LogitsProcessor, StepContext, StopReason};
+use gpt2_lora::{generate, CausalLm, GenerateConfig, LogitsProcessor, StepContext, StopReason};
 use prompt_codec::{NumberGrammar, TokenTrie};
 use rec_table::Value;
 use tch::{Device, Kind, Tensor};
 
-use super::error::{Error, Result};
+use crate::error::Result;
 
 /// The text of every token on its own; `None` for tokens that are not whole UTF-8 text (byte
 /// fragments) and so never appear in a value the grammars check character by character.
@@ -148,151 +148,6 @@ fn set_state(text: &str, elements: &[String]) -> Option<bool> {
         used.push(part);
     }
     Some(closed)
-}
-
-/// A node of the prefix tree of candidate token sequences.
-struct Node {
-    parent: usize,
-    last: i64,
-    children: BTreeSet<i64>,
-}
-
-/// Log-likelihood of every candidate after every prompt: `[prompt][candidate]`.
-///
-/// The prompts run once (left-padded); then the tree of candidate prefixes is walked level by
-/// level, each internal node fed as one token on a copy of its parent's cache, so shared
-/// prefixes ("1" of "17" and "19") cost one forward between them.
-pub(crate) fn score_batch(
-    model: &dyn CausalLm,
-    prompts: &[Vec<i64>],
-    candidates: &[Vec<i64>],
-    pad: i64,
-) -> Result<Vec<Vec<f64>>> {
-    let device = model.device();
-    let _guard = tch::no_grad_guard();
-    let mut index: HashMap<Vec<i64>, usize> = HashMap::new();
-    let mut nodes = vec![Node { parent: 0, last: -1, children: BTreeSet::new() }];
-    index.insert(Vec::new(), 0);
-    let mut levels: Vec<Vec<usize>> = vec![vec![0]];
-    for seq in candidates {
-        if seq.is_empty() {
-            return Err(Error::Config("a candidate value has no tokens".into()));
-        }
-        let mut at = 0;
-        for d in 0..seq.len() {
-            nodes[at].children.insert(seq[d]);
-            if d + 1 == seq.len() {
-                break;
-            }
-            let key = seq[..=d].to_vec();
-            at = match index.get(&key) {
-                Some(&n) => n,
-                None => {
-                    let n = nodes.len();
-                    nodes.push(Node { parent: at, last: seq[d], children: BTreeSet::new() });
-                    index.insert(key, n);
-                    if levels.len() <= d + 1 {
-                        levels.push(Vec::new());
-                    }
-                    levels[d + 1].push(n);
-                    n
-                }
-            };
-        }
-    }
-    let b = prompts.len();
-    // (node, token) -> log p per prompt.
-    let mut lp: HashMap<(usize, i64), Vec<f32>> = HashMap::new();
-    let gather = |logits: &Tensor, level: &[usize], lp: &mut HashMap<(usize, i64), Vec<f32>>| -> Result<()> {
-        let union: Vec<i64> = level
-            .iter()
-            .flat_map(|&n| nodes[n].children.iter().copied())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let pos: HashMap<i64, usize> = union.iter().enumerate().map(|(i, &t)| (t, i)).collect();
-        let idx = Tensor::from_slice(&union).f_to_device(device)?;
-        let picked = logits
-            .f_select(1, -1)?
-            .f_to_kind(Kind::Float)?
-            .f_log_softmax(-1, Kind::Float)?
-            .f_index_select(1, &idx)?
-            .f_to_device(Device::Cpu)?
-            .f_contiguous()?;
-        let host = Vec::<f32>::try_from(&picked.f_view([-1])?)?;
-        let width = union.len();
-        let per_level = level.len();
-        for i in 0..b {
-            for (k, &n) in level.iter().enumerate() {
-                let row = i * per_level + k;
-                for &t in &nodes[n].children {
-                    lp.entry((n, t)).or_insert_with(|| vec![0.0; b])[i] = host[row * width + pos[&t]];
-                }
-            }
-        }
-        Ok(())
-    };
-    let width = prompts.iter().map(Vec::len).max().unwrap_or(0);
-    let mut ids = Vec::with_capacity(b * width);
-    let mut mask = Vec::with_capacity(b * width);
-    for p in prompts {
-        ids.extend(std::iter::repeat_n(pad, width - p.len()));
-        mask.extend(std::iter::repeat_n(0i64, width - p.len()));
-        ids.extend_from_slice(p);
-        mask.extend(std::iter::repeat_n(1i64, p.len()));
-    }
-    let shape = [b as i64, width as i64];
-    let ids = Tensor::from_slice(&ids).f_reshape(shape)?.f_to_device(device)?;
-    let mask = Tensor::from_slice(&mask).f_reshape(shape)?.f_to_device(device)?;
-    let out = model.forward(&ids, Some(&mask), None, ForwardOptions::eval().last_only())?;
-    gather(&out.logits, &levels[0], &mut lp)?;
-    let mut cache = out.cache;
-    for d in 1..levels.len() {
-        let prev = &levels[d - 1];
-        let prev_pos: HashMap<usize, usize> = prev.iter().enumerate().map(|(i, &n)| (n, i)).collect();
-        let level = &levels[d];
-        let mut rows = Vec::with_capacity(b * level.len());
-        let mut feed = Vec::with_capacity(b * level.len());
-        for i in 0..b {
-            for &n in level {
-                rows.push((i * prev.len() + prev_pos[&nodes[n].parent]) as i64);
-                feed.push(nodes[n].last);
-            }
-        }
-        let fanned = cache.select_rows(&rows)?;
-        let ids = Tensor::from_slice(&feed).f_view([-1, 1])?.f_to_device(device)?;
-        let out = model.forward(&ids, None, Some(fanned), ForwardOptions::eval())?;
-        gather(&out.logits, level, &mut lp)?;
-        cache = out.cache;
-    }
-    let mut scores = vec![vec![0f64; candidates.len()]; b];
-    for (c, seq) in candidates.iter().enumerate() {
-        let mut at = 0;
-        for (d, &t) in seq.iter().enumerate() {
-            let v = &lp[&(at, t)];
-            for (i, row) in scores.iter_mut().enumerate() {
-                row[c] += v[i] as f64;
-            }
-            if d + 1 < seq.len() {
-                at = index[&seq[..=d]];
-            }
-        }
-    }
-    Ok(scores)
-}
-
-/// The widest level of the prefix tree of `candidates` (rows one prompt needs per forward).
-pub(crate) fn widest_level(candidates: &[Vec<i64>]) -> usize {
-    let mut per_depth: Vec<BTreeSet<&[i64]>> = Vec::new();
-    for seq in candidates {
-        for d in 0..seq.len() {
-            if per_depth.len() <= d {
-                per_depth.push(BTreeSet::new());
-            }
-            per_depth[d].insert(&seq[..d]);
-        }
-    }
-    per_depth.iter().map(BTreeSet::len).max().unwrap_or(1).max(1)
 }
 
 /// What constrains generation of one column.
@@ -549,14 +404,5 @@ mod tests {
         assert_eq!(v, Value::Number(30.0));
         let p = normalise(&[0.0, (3f64).ln()]);
         assert!((p[1] - 0.75).abs() < 1e-12);
-    }
-
-    #[test]
-    fn widest_level_counts_shared_prefixes_once() {
-        let c = vec![vec![1, 7], vec![1, 9], vec![2]];
-        // depth 0: [] ; depth 1: [1] -> 1 node; widest is 1.
-        assert_eq!(widest_level(&c), 1);
-        let c = vec![vec![1, 7, 3], vec![2, 9, 4], vec![3]];
-        assert_eq!(widest_level(&c), 2);
     }
 }

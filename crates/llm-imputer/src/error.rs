@@ -5,21 +5,20 @@ use std::path::PathBuf;
 /// Result alias of the LLM imputer.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// What can go wrong while fitting, running, saving or loading an [`LlmImputer`](super::LlmImputer).
+/// What can go wrong while fitting, running, saving or loading an [`LlmImputer`](crate::LlmImputer).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The training table has no row the imputer may learn from.
     #[error(
-        "the training table has no complete row ({rows} rows; every row misses more than \
-         {allowed_gaps} of the imputable columns): the LLM imputer learns from complete rows; \
-         raise `max_gaps_in_train_rows` or impute with a classical method first"
+        "the training table has no row to learn from ({rows} rows; the `{objective:?}` objective needs rows \
+         with at least one observed cell, two for `TargetLast`, complete rows for `FullRow`)"
     )]
-    NoCompleteRows {
+    NoTrainingRows {
         /// Rows in the table.
         rows: usize,
-        /// Missing cells a training row may have.
-        allowed_gaps: usize,
+        /// The training objective.
+        objective: crate::Objective,
     },
     /// A setting that cannot work.
     #[error("LLM imputer config: {0}")]

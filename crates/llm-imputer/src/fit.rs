@@ -1,0 +1,327 @@
+//! Fitting: rows to examples, the fine-tune with its held-out check, and loading a saved fit.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use gpt2_lora::{CausalLm, Flow, LoraModel, TrainConfig, Trainer};
+use prompt_codec::{CodecConfig, RowCodec};
+use rand::seq::index::sample;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rec_table::{ColumnKind, Table, Value};
+use tch::Tensor;
+
+use crate::backbone::{self, Backbone};
+use crate::config::Objective;
+use crate::examples;
+use crate::fitted::{FittedLlmImputer, Saved, ADAPTER_DIR, FORMAT, SAVED_FILE};
+use crate::holdout::{Holdout, HoldoutPoint};
+use crate::{Error, FitReport, LlmImputer, Result};
+
+/// Prior-correction weights tried per column.
+const LAMBDAS: [f64; 6] = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0];
+/// Temperatures tried for numbers read as a probability-weighted mean (1 first: kept on ties).
+const TEMPERATURES: [f64; 5] = [1.0, 0.8, 0.6, 0.4, 0.25];
+/// A held-out check must beat the best by this many nats per cell to count as better.
+const MIN_GAIN: f64 = 1e-3;
+
+impl LlmImputer {
+    /// Fits on `train` and returns the concrete fitted type (with save, draws and reports);
+    /// [`Imputer::fit`](rec_table::Imputer::fit) does the same behind the trait.
+    pub fn fit_llm(&self, train: &Table) -> Result<FittedLlmImputer> {
+        let cfg = &self.config;
+        cfg.validate()?;
+        let codec = RowCodec::fit(train, CodecConfig::default())?;
+        let imputable: Vec<usize> =
+            codec.columns().iter().enumerate().filter(|(_, c)| c.imputable()).map(|(j, _)| j).collect();
+        if imputable.is_empty() {
+            return Err(Error::Config("the table has no column the LLM imputer can fill (all are id columns)".into()));
+        }
+        let objective = cfg.examples.objective;
+        let least = if objective == Objective::Values { 1 } else { 2 };
+        let mut rows: Vec<usize> = (0..train.num_rows())
+            .filter(|&r| {
+                let observed = imputable.iter().filter(|&&j| !train.is_missing(r, j)).count();
+                observed >= least && (objective != Objective::FullRow || observed == imputable.len())
+            })
+            .collect();
+        if rows.is_empty() {
+            return Err(Error::NoTrainingRows { rows: train.num_rows(), objective });
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed());
+        if rows.len() > cfg.examples.max_train_rows {
+            let mut picked: Vec<usize> = sample(&mut rng, rows.len(), cfg.examples.max_train_rows).into_vec();
+            picked.sort_unstable();
+            rows = picked.into_iter().map(|i| rows[i]).collect();
+        }
+        let device = cfg.device.device();
+        let saved = Saved {
+            format: FORMAT,
+            config: cfg.clone(),
+            numeric_values: distinct_numbers(&codec, train, cfg.fill.max_choices),
+            fallback: fallback_texts(&codec, train)?,
+            prior_lambda: vec![0.0; codec.columns().len()],
+            temperature: vec![1.0; codec.columns().len()],
+            codec,
+            report: FitReport::default(),
+        };
+        let loaded = backbone::load(&cfg.backbone, device, cfg.precision)?;
+        // Build the grammars first: a value the tokenizer cannot spell fails before training.
+        let mut fitted = FittedLlmImputer::assemble(saved, loaded, None)?;
+
+        let (holdout, held) = if cfg.examples.holdout_cells > 0 && objective != Objective::FullRow {
+            Holdout::pick(&fitted, train, &rows, cfg.examples.holdout_cells, &mut rng)
+        } else if cfg.examples.holdout_cells > 0 {
+            // Full rows: the held-out cells' rows are left out of training whole.
+            let (h, held) = Holdout::pick(&fitted, train, &rows, cfg.examples.holdout_cells, &mut rng);
+            let held_rows: HashSet<usize> = held.iter().map(|c| c.row).collect();
+            rows.retain(|r| !held_rows.contains(r));
+            (h, held)
+        } else {
+            Holdout::pick(&fitted, train, &rows, 0, &mut rng)
+        };
+
+        // Enough passes that a step budget never repeats a pass's column orders.
+        let train_cfg = cfg.train.clone();
+        let passes = match train_cfg.max_steps {
+            Some(steps) => (steps * train_cfg.batch_size).div_ceil(rows.len().max(1)).clamp(1, 64),
+            None => train_cfg.epochs,
+        };
+        let mut examples = Vec::new();
+        let mut stats = examples::PassStats::default();
+        for _ in 0..passes {
+            let (mut ex, s) = examples::one_pass(
+                &fitted.saved.codec,
+                &fitted.tokenizer,
+                fitted.eos,
+                train,
+                &rows,
+                &imputable,
+                &held,
+                objective,
+                &mut rng,
+            )?;
+            examples.append(&mut ex);
+            stats = s;
+        }
+        if examples.is_empty() {
+            return Err(Error::NoTrainingRows { rows: train.num_rows(), objective });
+        }
+        let train_cfg = TrainConfig { epochs: 1, ..train_cfg };
+
+        let start = Instant::now();
+        let mut curve: Vec<HoldoutPoint> = Vec::new();
+        let mut best: Option<(f64, usize, Vec<Tensor>)> = None;
+        let mut since_best = 0;
+        let mut stopped_early = false;
+        let report = {
+            let mut guard = fitted.model.lock().map_err(|_| Error::Config("model lock poisoned".into()))?;
+            let model: &mut crate::fitted::Model = &mut guard;
+            let every = cfg.examples.eval_every.max(1);
+            let patience = cfg.examples.patience;
+            let this = &fitted;
+            let mut hook = |step: usize, m: &LoraModel<Box<dyn CausalLm + Send>>| -> gpt2_lora::Result<Flow> {
+                if holdout.is_empty() || !step.is_multiple_of(every) {
+                    return Ok(Flow::Continue);
+                }
+                let point = holdout.evaluate(this, m, train, step).map_err(|e| gpt2_lora::Error::Hook(Box::new(e)))?;
+                if this.saved.config.train.progress {
+                    eprintln!("{}", point.summary());
+                }
+                let score = point.log_p;
+                curve.push(point);
+                if best.as_ref().is_none_or(|b| score > b.0 + MIN_GAIN) {
+                    best = Some((score, step, snapshot(m)?));
+                    since_best = 0;
+                } else {
+                    since_best += 1;
+                    if patience > 0 && since_best >= patience {
+                        stopped_early = true;
+                        return Ok(Flow::Stop);
+                    }
+                }
+                Ok(Flow::Continue)
+            };
+            let report = Trainer::new(train_cfg)?.train_with(model, &examples, None, &mut hook)?;
+            // The last step's check when it was not on the schedule, then the best adapter back.
+            if !holdout.is_empty() && curve.last().is_none_or(|p| p.step != report.steps) {
+                let point = holdout.evaluate(this, &*model, train, report.steps)?;
+                if this.saved.config.train.progress {
+                    eprintln!("{}", point.summary());
+                }
+                if best.as_ref().is_none_or(|b| point.log_p > b.0 + MIN_GAIN) {
+                    best = Some((point.log_p, report.steps, snapshot(model)?));
+                }
+                curve.push(point);
+            }
+            if let Some((_, _, weights)) = &best {
+                restore(model, weights)?;
+            }
+            report
+        };
+        let best_step = best.as_ref().map(|b| b.1);
+        if cfg.inference_precision.resolve(device) != cfg.precision.resolve(device) {
+            // Reload the base in the inference precision with the trained adapter on top.
+            let tmp = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+            let adapter = tmp.path().join(ADAPTER_DIR);
+            fitted.model.lock().map_err(|_| Error::Config("model lock poisoned".into()))?.save_pretrained(&adapter)?;
+            let base = backbone::load(&cfg.backbone, device, cfg.inference_precision)?;
+            fitted.model = Mutex::new(LoraModel::from_pretrained(base.model, &adapter)?);
+        }
+        fitted.refresh_priors()?;
+        if cfg.fill.prior_correction && !holdout.is_empty() {
+            let model = fitted.model.lock().map_err(|_| Error::Config("model lock poisoned".into()))?;
+            let chosen = holdout.choose_calibration(&fitted, &*model, train, &LAMBDAS, &TEMPERATURES)?;
+            drop(model);
+            fitted.saved.prior_lambda = chosen.iter().map(|c| c.0).collect();
+            fitted.saved.temperature = chosen.iter().map(|c| c.1).collect();
+        }
+        let best_point = curve.iter().find(|p| Some(p.step) == best_step).cloned();
+        let learnt = best_point.as_ref().map(|p| p.gain() > 0.01);
+        if learnt == Some(false) {
+            eprintln!(
+                "warning: the LLM imputer learnt nothing beyond the column frequencies on its held-out cells \
+                 ({:+.3} nats/cell); its fills will be close to the mode",
+                best_point.as_ref().map_or(0.0, HoldoutPoint::gain)
+            );
+        }
+        let columns = fitted.saved.codec.columns();
+        fitted.saved.report = FitReport {
+            objective,
+            precision: cfg.precision.resolve(device),
+            train_rows: stats.rows,
+            skipped_rows: stats.skipped,
+            examples: examples.len(),
+            targets_per_pass: stats.targets,
+            steps: report.steps,
+            losses: report.train_losses,
+            tokens_per_second: report.tokens_per_second,
+            seconds: start.elapsed().as_secs_f64(),
+            holdout_cells: held.len(),
+            holdout: curve,
+            best_step,
+            stopped_early,
+            learnt,
+            prior_lambda: columns
+                .iter()
+                .zip(&fitted.saved.prior_lambda)
+                .filter(|(c, _)| c.imputable())
+                .map(|(c, l)| (c.name.clone(), *l))
+                .collect(),
+            temperature: columns
+                .iter()
+                .zip(&fitted.saved.temperature)
+                .filter(|(c, _)| c.imputable() && c.kind == ColumnKind::Numeric)
+                .map(|(c, t)| (c.name.clone(), *t))
+                .collect(),
+        };
+        Ok(fitted)
+    }
+
+    /// Loads an imputer saved with [`FittedLlmImputer::save`], reading the backbone from the
+    /// path recorded in it.
+    pub fn load(dir: impl AsRef<Path>) -> Result<FittedLlmImputer> {
+        Self::load_with_backbone(dir, None)
+    }
+
+    /// Like [`load`](Self::load), with the backbone read from another place (e.g. on another
+    /// machine); it must be the same model the adapter was trained on.
+    pub fn load_with_backbone(dir: impl AsRef<Path>, backbone: Option<Backbone>) -> Result<FittedLlmImputer> {
+        let dir = dir.as_ref();
+        let path = dir.join(SAVED_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        let format = serde_json::from_str::<serde_json::Value>(&text)
+            .map_err(|source| Error::Json { path: path.clone(), source })?
+            .get("format")
+            .and_then(serde_json::Value::as_u64);
+        if format != Some(u64::from(FORMAT)) {
+            return Err(Error::load(
+                &path,
+                format!(
+                    "format {} is not supported (expected {FORMAT}); fit the imputer again",
+                    format.map_or("(none)".to_string(), |f| f.to_string())
+                ),
+            ));
+        }
+        let mut saved: Saved =
+            serde_json::from_str(&text).map_err(|source| Error::Json { path: path.clone(), source })?;
+        if let Some(b) = backbone {
+            saved.config.backbone = b;
+        }
+        let cfg = &saved.config;
+        let loaded = backbone::load(&cfg.backbone, cfg.device.device(), cfg.inference_precision)?;
+        FittedLlmImputer::assemble(saved, loaded, Some(&dir.join(ADAPTER_DIR)))
+    }
+}
+
+/// A copy of the adapter weights.
+fn snapshot<M: CausalLm>(model: &LoraModel<M>) -> gpt2_lora::Result<Vec<Tensor>> {
+    let _guard = tch::no_grad_guard();
+    model.trainable_variables().iter().map(|(_, t)| Ok(t.f_detach_copy()?)).collect()
+}
+
+/// Writes a [`snapshot`] back into the adapters.
+fn restore<M: CausalLm>(model: &mut LoraModel<M>, weights: &[Tensor]) -> Result<()> {
+    let _guard = tch::no_grad_guard();
+    for ((_, mut t), w) in model.trainable_variables().into_iter().zip(weights) {
+        t.f_copy_(w)?;
+    }
+    Ok(())
+}
+
+/// Median of numbers, mode of everything else; as continuation text.
+fn fallback_texts(codec: &RowCodec, table: &Table) -> Result<Vec<Option<String>>> {
+    let mut out = Vec::with_capacity(codec.columns().len());
+    for (j, c) in codec.columns().iter().enumerate() {
+        if !c.imputable() {
+            out.push(None);
+            continue;
+        }
+        let values: Vec<Value> = table.column_values(j).into_iter().flatten().collect();
+        let v = if c.kind == ColumnKind::Numeric {
+            let mut xs: Vec<f64> = values.iter().filter_map(Value::as_f64).collect();
+            xs.sort_by(f64::total_cmp);
+            xs.get(xs.len() / 2).map(|&x| Value::Number(x))
+        } else {
+            let mut counts: std::collections::HashMap<String, (usize, Value)> = std::collections::HashMap::new();
+            for v in values {
+                counts.entry(v.to_string()).or_insert((0, v)).0 += 1;
+            }
+            counts
+                .into_values()
+                .max_by(|a, b| a.0.cmp(&b.0).then_with(|| b.1.to_string().cmp(&a.1.to_string())))
+                .map(|(_, v)| v)
+        };
+        out.push(match v {
+            Some(v) => Some(codec.continuation(j, &v)?),
+            None => None,
+        });
+    }
+    Ok(out)
+}
+
+fn distinct_numbers(codec: &RowCodec, table: &Table, max: usize) -> Vec<Option<Vec<f64>>> {
+    codec
+        .columns()
+        .iter()
+        .enumerate()
+        .map(|(j, c)| {
+            if c.kind != ColumnKind::Numeric {
+                return None;
+            }
+            let scale = 10f64.powi(c.decimals as i32);
+            let mut xs: Vec<f64> = table
+                .column_values(j)
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_f64())
+                .map(|x| (x * scale).round() / scale)
+                .collect();
+            xs.sort_by(f64::total_cmp);
+            xs.dedup();
+            (xs.len() <= max).then_some(xs)
+        })
+        .collect()
+}

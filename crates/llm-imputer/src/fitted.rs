@@ -1,0 +1,609 @@
+//! The fitted imputer: how each column's cells are read off the model (the fill plan), the
+//! imputation itself, and persistence.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use gpt2_lora::{score_candidates, widest_level, CausalLm, GenerateConfig, LoraConfig, LoraModel};
+use prompt_codec::{ColumnGrammar, RowCodec, TokenTrie};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rec_table::{Cell, ColumnKind, FittedImputer, Schema, Table, Value};
+use serde::{Deserialize, Serialize};
+
+use crate::backbone::Loaded;
+use crate::config::LlmImputerConfig;
+use crate::decode::{self, Acceptor, GenGrammar, TokenTexts};
+use crate::error::{Error, Result};
+use crate::{encode, progress, FitReport};
+
+/// How a column's cells are read off the model.
+pub(crate) enum Plan {
+    /// Every allowed value scored after the prompt.
+    Score { values: Vec<Value>, seqs: Vec<Vec<i64>>, mean: bool, decimals: usize },
+    /// Categories generated along their token trie.
+    Trie { values: Vec<Value>, trie: TokenTrie },
+    /// Characters generated under a grammar, among these candidate tokens.
+    Chars { acceptor: Acceptor, candidates: Vec<i64> },
+}
+
+/// The saved form of a fitted imputer (`imputer.json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Saved {
+    pub format: u32,
+    pub config: LlmImputerConfig,
+    pub codec: RowCodec,
+    /// Distinct observed numbers per column (`None` for other kinds or too many values).
+    pub numeric_values: Vec<Option<Vec<f64>>>,
+    /// The value used when generation cannot finish, as continuation text per column.
+    pub fallback: Vec<Option<String>>,
+    /// Weight of the prior correction per column (0: none).
+    pub prior_lambda: Vec<f64>,
+    /// Temperature of the candidate scores per column (1: none).
+    pub temperature: Vec<f64>,
+    pub report: FitReport,
+}
+
+pub(crate) const SAVED_FILE: &str = "imputer.json";
+pub(crate) const ADAPTER_DIR: &str = "adapter";
+pub(crate) const FORMAT: u32 = 2;
+/// Rows (prompts × widest candidate level) per scoring forward pass.
+const ROW_BUDGET: usize = 256;
+
+pub(crate) type Model = LoraModel<Box<dyn CausalLm + Send>>;
+
+/// A fitted [`LlmImputer`](crate::LlmImputer).
+pub struct FittedLlmImputer {
+    pub(crate) saved: Saved,
+    pub(crate) model: Mutex<Model>,
+    pub(crate) tokenizer: tokenizers::Tokenizer,
+    texts: TokenTexts,
+    pub(crate) eos: i64,
+    plans: Vec<Option<Plan>>,
+    fallback: Vec<Option<Value>>,
+    /// Tokens that end a value (`,` and `.`), scored after each candidate when enabled.
+    end: Vec<i64>,
+    /// Per scored column, each candidate's log-probability after the context-free prompt.
+    priors: Vec<Option<Vec<f64>>>,
+}
+
+impl std::fmt::Debug for FittedLlmImputer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FittedLlmImputer")
+            .field("backbone", &self.saved.config.backbone)
+            .field("report", &self.saved.report)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One imputed cell.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CellImputation {
+    /// The cell.
+    pub cell: Cell,
+    /// The value written into the table.
+    pub value: Value,
+    /// The model's probability of the choice: of the chosen value among the scored ones, or
+    /// of the generated token sequence under the grammar; `None` for a fallback.
+    pub probability: Option<f64>,
+    /// Extra sampled values (multiple imputation).
+    pub draws: Vec<Value>,
+    /// Generation could not finish a valid value and the column's fallback (mode or median of
+    /// the training rows) was used.
+    pub fallback: bool,
+    /// A list cut off by the token budget, kept with its complete elements.
+    pub salvaged: bool,
+    /// Sampled draws that did not finish a valid value and were replaced by `value`.
+    pub failed_draws: usize,
+}
+
+/// What happened to one column's cells in [`FittedLlmImputer::impute`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnFill {
+    /// Cells imputed.
+    pub cells: usize,
+    /// How: `scored` (every allowed value scored, the most likely taken), `scored (mean)` (a
+    /// number: the probability-weighted mean of the scored values), `trie` (categories generated
+    /// along their token tree) or `grammar` (generated under a character grammar).
+    pub method: String,
+    /// Cells filled with the column's fallback value because no valid value came out.
+    pub fallbacks: usize,
+    /// Lists cut by the token budget and kept with their complete elements.
+    pub salvaged: usize,
+    /// Draws replaced by the cell's value because they did not finish.
+    pub failed_draws: usize,
+}
+
+/// The result of [`FittedLlmImputer::impute`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Imputation {
+    /// Every imputed cell.
+    pub cells: Vec<CellImputation>,
+    /// Wall time.
+    pub seconds: f64,
+    /// Cells that needed a fallback value.
+    pub fallbacks: usize,
+    /// Per column (by name): cells, method, fallbacks, salvaged lists, failed draws.
+    pub columns: BTreeMap<String, ColumnFill>,
+}
+
+impl Imputation {
+    /// Imputed cells per second.
+    pub fn cells_per_second(&self) -> f64 {
+        self.cells.len() as f64 / self.seconds.max(1e-9)
+    }
+}
+
+/// Options of [`FittedLlmImputer::impute`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ImputeOptions {
+    /// Sampled values per cell besides the best one.
+    pub draws: usize,
+    /// Seed of the draws.
+    pub seed: u64,
+    /// Impute only these cells (others stay missing and are left out of the prompts); `None`
+    /// imputes every missing cell.
+    pub only: Option<HashSet<Cell>>,
+}
+
+impl FittedLlmImputer {
+    /// Builds the fill plan of every column on a loaded backbone; `adapter` loads trained
+    /// adapters, `None` adds fresh ones.
+    pub(crate) fn assemble(saved: Saved, loaded: Loaded, adapter: Option<&Path>) -> Result<Self> {
+        let cfg = &saved.config;
+        let model = match adapter {
+            Some(dir) => LoraModel::from_pretrained(loaded.model, dir)?,
+            None => {
+                let mut lora: LoraConfig = cfg.lora.clone();
+                if lora.target_modules.is_empty() {
+                    lora.target_modules = every_linear(&*loaded.model);
+                }
+                LoraModel::new(loaded.model, lora, cfg.seed())?.with_base_model_name(cfg.backbone.name())
+            }
+        };
+        let info = model.info();
+        let texts = TokenTexts::new(&loaded.tokenizer, info.vocab_size)?;
+        let codec = &saved.codec;
+        let mut plans = Vec::with_capacity(codec.columns().len());
+        let mut fallback = Vec::with_capacity(codec.columns().len());
+        for (j, c) in codec.columns().iter().enumerate() {
+            let fb = match saved.fallback.get(j).cloned().flatten() {
+                Some(text) => Some(codec.parse_value(j, &text)?),
+                None => None,
+            };
+            fallback.push(fb);
+            if !c.imputable() || c.kind == ColumnKind::Numeric && c.range.is_none() {
+                plans.push(None);
+                continue;
+            }
+            if c.kind == ColumnKind::Categorical && c.vocabulary.is_empty() {
+                plans.push(None);
+                continue;
+            }
+            let plan = match ColumnGrammar::build(codec, j, &loaded.tokenizer)? {
+                ColumnGrammar::Choice { values, trie } => {
+                    if values.len() <= cfg.fill.max_choices {
+                        let seqs =
+                            (0..trie.len()).map(|i| trie.sequence(i).iter().map(|&t| t as i64).collect()).collect();
+                        Plan::Score { values, seqs, mean: false, decimals: 0 }
+                    } else {
+                        Plan::Trie { values, trie }
+                    }
+                }
+                ColumnGrammar::Number(g) => match saved.numeric_values.get(j).cloned().flatten() {
+                    Some(xs) if !xs.is_empty() => {
+                        let values: Vec<Value> = xs.into_iter().map(Value::Number).collect();
+                        let seqs = values
+                            .iter()
+                            .map(|v| encode(&loaded.tokenizer, &codec.continuation(j, v)?))
+                            .collect::<Result<Vec<_>>>()?;
+                        Plan::Score { values, seqs, mean: cfg.fill.numeric_mean, decimals: c.decimals }
+                    }
+                    _ => {
+                        let chars = " -.0123456789".chars().collect();
+                        Plan::Chars { acceptor: Acceptor::Number(g), candidates: texts.made_of(&chars) }
+                    }
+                },
+                ColumnGrammar::Elements { elements } => {
+                    let mut chars: std::collections::BTreeSet<char> = "[], ".chars().collect();
+                    chars.extend(elements.iter().flat_map(|e| e.chars()));
+                    Plan::Chars { acceptor: Acceptor::Set(elements), candidates: texts.made_of(&chars) }
+                }
+                ColumnGrammar::Text => Plan::Chars { acceptor: Acceptor::Text, candidates: texts.all_text() },
+            };
+            plans.push(Some(plan));
+        }
+        // The end of a value: the first character of the separator and of the terminator, when
+        // each is one token of its own.
+        let mut end = Vec::new();
+        if cfg.fill.end_token {
+            for s in [&codec.config().separator, &codec.config().terminator] {
+                let first: String = s.chars().take(1).collect();
+                if let [t] = encode(&loaded.tokenizer, &first)?[..] {
+                    if !end.contains(&t) {
+                        end.push(t);
+                    }
+                }
+            }
+        }
+        let n = plans.len();
+        let mut fitted = Self {
+            saved,
+            model: Mutex::new(model),
+            tokenizer: loaded.tokenizer,
+            texts,
+            eos: loaded.eos,
+            plans,
+            fallback,
+            end,
+            priors: vec![None; n],
+        };
+        fitted.refresh_priors()?;
+        Ok(fitted)
+    }
+
+    /// Scores every candidate of each scored column after its context-free prompt
+    /// (`"age is"`), for the prior correction.
+    pub(crate) fn refresh_priors(&mut self) -> Result<()> {
+        let model = self.model.lock().map_err(|_| Error::Config("model lock poisoned".into()))?;
+        let mut priors = vec![None; self.plans.len()];
+        for (j, plan) in self.plans.iter().enumerate() {
+            if let Some(Plan::Score { seqs, .. }) = plan {
+                let c = &self.saved.codec.columns()[j];
+                let prompt = format!("{}{}", c.phrase, self.saved.codec.config().connector.trim_end());
+                let ids = encode(&self.tokenizer, &prompt)?;
+                priors[j] = score_candidates(&*model, &[ids], seqs, &self.end, self.eos)?.pop();
+            }
+        }
+        drop(model);
+        self.priors = priors;
+        Ok(())
+    }
+
+    /// What fitting did (loss history and held-out curve included).
+    pub fn report(&self) -> &FitReport {
+        &self.saved.report
+    }
+
+    /// The settings it was fitted with.
+    pub fn config(&self) -> &LlmImputerConfig {
+        &self.saved.config
+    }
+
+    /// The fitted row codec.
+    pub fn codec(&self) -> &RowCodec {
+        &self.saved.codec
+    }
+
+    /// Whether column `col` is scored (rather than generated).
+    pub fn is_scored(&self, col: usize) -> bool {
+        matches!(self.plans.get(col), Some(Some(Plan::Score { .. })))
+    }
+
+    /// The prior-correction weight of column `col` (0 when none).
+    pub fn prior_lambda(&self, col: usize) -> f64 {
+        self.saved.prior_lambda.get(col).copied().unwrap_or(0.0)
+    }
+
+    /// The temperature the candidate scores of column `col` are divided by (1 when none).
+    pub fn temperature(&self, col: usize) -> f64 {
+        self.saved.temperature.get(col).copied().filter(|t| *t > 0.0).unwrap_or(1.0)
+    }
+
+    /// The candidates of a scored column and whether they are numbers.
+    pub(crate) fn scored_values(&self, col: usize) -> (&[Value], bool) {
+        match self.plans.get(col) {
+            Some(Some(Plan::Score { values, mean, .. })) => {
+                (values, *mean || self.saved.codec.columns()[col].kind == ColumnKind::Numeric)
+            }
+            _ => (&[], false),
+        }
+    }
+
+    pub(crate) fn prior_scores(&self, col: usize) -> Option<&[f64]> {
+        self.priors.get(col).and_then(|p| p.as_deref())
+    }
+
+    /// The value a scored column takes for these candidate probabilities, and the probability
+    /// of the most likely candidate.
+    pub(crate) fn pick(&self, col: usize, probs: &[f64]) -> (Value, f64) {
+        match self.plans.get(col) {
+            Some(Some(Plan::Score { values, mean, decimals, .. })) => decode::pick(values, probs, *mean, *decimals),
+            _ => (Value::Number(f64::NAN), 0.0),
+        }
+    }
+
+    /// Raw candidate scores of scored column `col` for rows `rows` of `table` (prompts from the
+    /// rows' other observed cells), without the prior correction.
+    pub(crate) fn score_rows(
+        &self,
+        model: &dyn CausalLm,
+        table: &Table,
+        col: usize,
+        rows: &[usize],
+    ) -> Result<Vec<Vec<f64>>> {
+        let prompts = rows
+            .iter()
+            .map(|&r| encode(&self.tokenizer, &self.saved.codec.prompt(table, r, col)?))
+            .collect::<Result<Vec<_>>>()?;
+        let Some(Some(Plan::Score { seqs, .. })) = self.plans.get(col) else {
+            return Err(Error::Config(format!("column {col} is not scored")));
+        };
+        self.score_prompts(model, &prompts, seqs)
+    }
+
+    fn score_prompts(&self, model: &dyn CausalLm, prompts: &[Vec<i64>], seqs: &[Vec<i64>]) -> Result<Vec<Vec<f64>>> {
+        let per = (ROW_BUDGET / widest_level(seqs, !self.end.is_empty())).clamp(1, self.saved.config.fill.batch_size);
+        let mut out = Vec::with_capacity(prompts.len());
+        for chunk in prompts.chunks(per) {
+            out.extend(score_candidates(model, chunk, seqs, &self.end, self.eos)?);
+        }
+        Ok(out)
+    }
+
+    /// Writes the imputer to `dir` (created or replaced atomically): `imputer.json` and the
+    /// PEFT adapter under `adapter/`.
+    pub fn save(&self, dir: impl AsRef<Path>) -> Result<()> {
+        let dir = dir.as_ref();
+        let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "imputer".into());
+        let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        }
+        std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let json = serde_json::to_vec_pretty(&self.saved)
+            .map_err(|source| Error::Json { path: dir.join(SAVED_FILE), source })?;
+        std::fs::write(tmp.join(SAVED_FILE), json).map_err(|e| Error::io(tmp.join(SAVED_FILE), e))?;
+        self.model
+            .lock()
+            .map_err(|_| Error::Config("model lock poisoned".into()))?
+            .save_pretrained(tmp.join(ADAPTER_DIR))?;
+        let old = parent.join(format!(".{name}.old-{}", std::process::id()));
+        let had_old = dir.exists();
+        if had_old {
+            std::fs::rename(dir, &old).map_err(|e| Error::io(dir, e))?;
+        }
+        std::fs::rename(&tmp, dir).map_err(|e| Error::io(dir, e))?;
+        if had_old {
+            std::fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))?;
+        }
+        Ok(())
+    }
+
+    /// Imputes every missing cell of `table` (ids excluded), with optional draws.
+    pub fn impute(&self, table: &Table, options: &ImputeOptions) -> Result<Imputation> {
+        let start = Instant::now();
+        let codec = &self.saved.codec;
+        codec.schema().ensure_same(table.schema(), "LLM imputer")?;
+        // Gaps per row: scored columns first, then generated, each in schema order.
+        let mut gaps: Vec<(usize, Vec<usize>)> = Vec::new();
+        let mut total = 0;
+        for r in 0..table.num_rows() {
+            let mut cols: Vec<usize> = (0..table.num_columns())
+                .filter(|&j| table.is_missing(r, j) && self.plans[j].is_some())
+                .filter(|&j| options.only.as_ref().is_none_or(|o| o.contains(&Cell { row: r, col: j })))
+                .collect();
+            if cols.is_empty() {
+                continue;
+            }
+            cols.sort_by_key(|&j| (!self.is_scored(j), j));
+            total += cols.len();
+            gaps.push((r, cols));
+        }
+        let bar = progress(self.saved.config.train.progress, total as u64, "imputing cells");
+        let mut filled: HashMap<usize, Vec<(usize, Value)>> = HashMap::new();
+        let mut cells = Vec::with_capacity(total);
+        let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
+        let model = self.model.lock().map_err(|_| Error::Config("model lock poisoned".into()))?;
+        let model: &dyn CausalLm = &*model;
+        let rounds = gaps.iter().map(|g| g.1.len()).max().unwrap_or(0);
+        for round in 0..rounds {
+            let mut by_col: HashMap<usize, Vec<usize>> = HashMap::new();
+            for (r, cols) in &gaps {
+                if let Some(&j) = cols.get(round) {
+                    by_col.entry(j).or_default().push(*r);
+                }
+            }
+            let mut order: Vec<usize> = by_col.keys().copied().collect();
+            order.sort_unstable();
+            for j in order {
+                let rows = &by_col[&j];
+                // Unique prompts only.
+                let mut prompt_of_row = Vec::with_capacity(rows.len());
+                let mut unique: Vec<String> = Vec::new();
+                let mut seen: HashMap<String, usize> = HashMap::new();
+                for &r in rows {
+                    let earlier = filled.get(&r).map(Vec::as_slice).unwrap_or(&[]);
+                    let p = codec.prompt_with(table, r, j, earlier)?;
+                    let k = *seen.entry(p.clone()).or_insert_with(|| {
+                        unique.push(p);
+                        unique.len() - 1
+                    });
+                    prompt_of_row.push(k);
+                }
+                let ids = unique.iter().map(|p| encode(&self.tokenizer, p)).collect::<Result<Vec<_>>>()?;
+                let results = self.run_plan(model, j, &ids, options.draws, &mut rng)?;
+                for (&r, &k) in rows.iter().zip(&prompt_of_row) {
+                    let res = &results[k];
+                    filled.entry(r).or_default().push((j, res.value.clone()));
+                    cells.push(CellImputation { cell: Cell { row: r, col: j }, ..res.clone() });
+                }
+                bar.inc(rows.len() as u64);
+            }
+        }
+        bar.finish_and_clear();
+        let mut columns: BTreeMap<String, ColumnFill> = BTreeMap::new();
+        for c in &cells {
+            let j = c.cell.col;
+            let e = columns.entry(codec.columns()[j].name.clone()).or_default();
+            e.method = match &self.plans[j] {
+                Some(Plan::Score { mean: true, .. }) => "scored (mean)",
+                Some(Plan::Score { .. }) => "scored",
+                Some(Plan::Trie { .. }) => "trie",
+                _ => "grammar",
+            }
+            .into();
+            e.cells += 1;
+            e.fallbacks += usize::from(c.fallback);
+            e.salvaged += usize::from(c.salvaged);
+            e.failed_draws += c.failed_draws;
+        }
+        let fallbacks = cells.iter().filter(|c| c.fallback).count();
+        Ok(Imputation { cells, seconds: start.elapsed().as_secs_f64(), fallbacks, columns })
+    }
+
+    /// Imputes the prompts `ids` for column `j`.
+    fn run_plan(
+        &self,
+        model: &dyn CausalLm,
+        j: usize,
+        ids: &[Vec<i64>],
+        draws: usize,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Vec<CellImputation>> {
+        let cfg = &self.saved.config;
+        let codec = &self.saved.codec;
+        let dummy = Cell { row: 0, col: j };
+        let plan = self.plans[j].as_ref().ok_or_else(|| Error::Config(format!("column {j} has no plan")))?;
+        let mut out = Vec::with_capacity(ids.len());
+        match plan {
+            Plan::Score { values, seqs, mean, decimals } => {
+                let lambda = self.prior_lambda(j);
+                let temperature = self.temperature(j);
+                let prior = self.prior_scores(j).filter(|_| lambda != 0.0);
+                for s in self.score_prompts(model, ids, seqs)? {
+                    let s: Vec<f64> = match prior {
+                        Some(q) => s.iter().zip(q).map(|(a, b)| (a - lambda * b) / temperature).collect(),
+                        None => s.iter().map(|a| a / temperature).collect(),
+                    };
+                    let probs = decode::normalise(&s);
+                    let (value, p) = decode::pick(values, &probs, *mean, *decimals);
+                    let draws = (0..draws).map(|_| values[sample_index(&probs, rng)].clone()).collect();
+                    out.push(CellImputation {
+                        cell: dummy,
+                        value,
+                        probability: Some(p),
+                        draws,
+                        fallback: false,
+                        salvaged: false,
+                        failed_draws: 0,
+                    });
+                }
+            }
+            Plan::Trie { .. } | Plan::Chars { .. } => {
+                let grammar = match plan {
+                    Plan::Trie { trie, .. } => GenGrammar::Trie(trie),
+                    Plan::Chars { acceptor, candidates } => GenGrammar::Chars(acceptor, candidates),
+                    Plan::Score { .. } => unreachable!("handled above"),
+                };
+                // A value, and whether it was salvaged from a list cut by the token budget.
+                let read = |g: &decode::Generated| -> Option<(Value, bool)> {
+                    if !g.finished {
+                        // A list cut off by the token budget keeps its complete elements.
+                        if let Plan::Chars { acceptor: acceptor @ Acceptor::Set(_), .. } = plan {
+                            let cut = g.text.rfind(", ").map_or(g.text.as_str(), |at| &g.text[..at]);
+                            let closed = format!("{cut}]");
+                            if acceptor.accepts(&closed) {
+                                return codec.parse_value(j, &closed).ok().map(|v| (v, true));
+                            }
+                        }
+                        return None;
+                    }
+                    match plan {
+                        Plan::Trie { values, trie } => {
+                            let toks: Vec<u32> = g.tokens.iter().map(|&t| t as u32).collect();
+                            trie.complete(&toks).map(|i| (values[i].clone(), false))
+                        }
+                        Plan::Chars { acceptor, .. } => {
+                            if acceptor.accepts(&g.text) {
+                                codec.parse_value(j, &g.text).ok().map(|v| (v, false))
+                            } else {
+                                None
+                            }
+                        }
+                        Plan::Score { .. } => None,
+                    }
+                };
+                for chunk in ids.chunks(cfg.fill.batch_size) {
+                    let greedy = GenerateConfig::greedy(cfg.fill.max_new_tokens);
+                    let best = decode::generate_batch(model, chunk, &grammar, &self.texts, self.eos, &greedy)?;
+                    let mut sampled: Vec<Vec<Option<Value>>> = vec![Vec::new(); chunk.len()];
+                    for _ in 0..draws {
+                        let cfg_s = GenerateConfig::sample(cfg.fill.max_new_tokens, 1.0, rng.random());
+                        let gens = decode::generate_batch(model, chunk, &grammar, &self.texts, self.eos, &cfg_s)?;
+                        for (k, g) in gens.iter().enumerate() {
+                            sampled[k].push(read(g).map(|v| v.0));
+                        }
+                    }
+                    for (g, s) in best.iter().zip(sampled) {
+                        let fb = self.fallback[j].clone();
+                        let (value, probability, fallback, salvaged) = match read(g) {
+                            Some((v, false)) if g.finished => (Some(v), Some(g.logprob.exp()), false, false),
+                            Some((v, salvaged)) => (Some(v), None, false, salvaged),
+                            None => (fb.clone(), None, true, false),
+                        };
+                        let value = value.ok_or_else(|| {
+                            Error::Config(format!("column '{}' has no value to fall back on", codec.columns()[j].name))
+                        })?;
+                        let failed_draws = s.iter().filter(|d| d.is_none()).count();
+                        let draws = s.into_iter().map(|d| d.unwrap_or_else(|| value.clone())).collect();
+                        out.push(CellImputation {
+                            cell: dummy,
+                            value,
+                            probability,
+                            draws,
+                            fallback,
+                            salvaged,
+                            failed_draws,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// `k` imputed tables for multiple imputation: table `i` takes draw `i` of every cell.
+    pub fn transform_multiple(&self, table: &Table, k: usize, seed: u64) -> Result<Vec<Table>> {
+        let imp = self.impute(table, &ImputeOptions { draws: k, seed, only: None })?;
+        (0..k).map(|i| Ok(table.with_filled(imp.cells.iter().map(|c| (c.cell, c.draws[i].clone())))?)).collect()
+    }
+}
+
+/// The last path segment of every linear layer of `model`, each once (`q_proj`, ..., `down_proj`).
+fn every_linear(model: &dyn CausalLm) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for name in model.linear_names() {
+        let last = name.rsplit('.').next().unwrap_or(&name).to_string();
+        if !out.contains(&last) {
+            out.push(last);
+        }
+    }
+    out
+}
+
+fn sample_index(probs: &[f64], rng: &mut ChaCha8Rng) -> usize {
+    let mut u: f64 = rng.random();
+    for (i, p) in probs.iter().enumerate() {
+        if u < *p {
+            return i;
+        }
+        u -= p;
+    }
+    probs.len().saturating_sub(1)
+}
+
+impl FittedImputer for FittedLlmImputer {
+    fn schema(&self) -> &Schema {
+        self.saved.codec.schema()
+    }
+
+    fn transform(&self, table: &Table) -> rec_table::Result<Table> {
+        let imp = self.impute(table, &ImputeOptions::default())?;
+        table.with_filled(imp.cells.into_iter().map(|c| (c.cell, c.value)))
+    }
+}

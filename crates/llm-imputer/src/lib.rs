@@ -1,0 +1,167 @@
+//! The LLM imputer of recimpute: a causal language model (SmolLM2, GPT-2, any Llama-family
+//! GGUF or Hugging Face checkpoint), fine-tuned with LoRA on a table's own cells written as
+//! sentences, fills each missing cell by scoring or generating the text after a prompt that ends
+//! at that cell ("gender is F, occupation is writer, age is").
+//!
+//! * **fit** ([`LlmImputer::fit_llm`]) turns every row with observed cells into examples
+//!   ([`Objective::Values`] by default: the row's cells in a fresh random order, the loss on each
+//!   value and the token that ends it, never on column names), holds out a slice of observed
+//!   cells, and fine-tunes LoRA adapters on every linear layer of the frozen base. Every
+//!   [`eval_every`](ExampleConfig::eval_every) steps the held-out cells are scored as imputation
+//!   would score them; the curve goes into the [`FitReport`], the best adapter is kept, training
+//!   stops when it stops improving, and a fit that learnt nothing beyond the column frequencies
+//!   says so.
+//! * **fill** ([`FittedLlmImputer::impute`]) reads every missing cell off the model so that only
+//!   valid values can come out: categorical columns with at most
+//!   [`max_choices`](FillConfig::max_choices) values, and numeric columns with that few distinct
+//!   observed values, are *scored* (every allowed value and the token that ends it, in one walk
+//!   of their token tree with a shared cache, minus `λ ×` its score under a context-free prompt
+//!   with `λ` per column chosen on the held-out cells; numbers take the probability-weighted
+//!   mean); larger categorical columns, other numeric columns, set-valued and text columns are
+//!   *generated* under a grammar. A row with several gaps fills them one round at a time,
+//!   scored columns first, and later prompts include the values filled earlier. Fallbacks,
+//!   salvaged lists and failed draws are counted per column ([`Imputation::columns`]).
+//! * **multiple imputation**: [`FittedLlmImputer::impute`] with `draws > 0` also samples that
+//!   many values per cell; [`FittedLlmImputer::transform_multiple`] turns them into tables.
+//! * **save / load**: one directory with `imputer.json` (config, codec, fit report) and the
+//!   adapter in PEFT's format under `adapter/`; the backbone is referenced, not copied.
+//!
+//! Cells of id columns are never imputed (they stay missing); observed cells are never changed.
+//!
+//! ```no_run
+//! use llm_imputer::{Backbone, LlmImputer, LlmImputerConfig};
+//! use rec_table::{read_csv, write_csv, CsvOptions, FittedImputer};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let table = read_csv("users.csv", &CsvOptions::default())?;
+//! let config = LlmImputerConfig::new(Backbone::default_smollm2()).with_max_steps(200).with_seed(7);
+//! let fitted = LlmImputer::new(config).fit_llm(&table)?;
+//! eprintln!("best held-out step: {:?}", fitted.report().best_step);
+//! fitted.save("fitted-imputer")?;
+//! let filled = fitted.transform(&table)?;
+//! write_csv(&filled, "users-filled.csv", &CsvOptions::default())?;
+//! # Ok(())
+//! # }
+//! ```
+
+#![warn(missing_docs)]
+
+mod backbone;
+mod config;
+mod decode;
+mod error;
+mod examples;
+mod fit;
+mod fitted;
+mod holdout;
+pub mod testing;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use rec_table::{Imputer, Table};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+pub use backbone::{cpu_has_native_bf16, default_models_dir, Backbone, Precision, SMOLLM2_GGUF};
+pub use config::{DeviceChoice, ExampleConfig, FillConfig, LlmImputerConfig, Objective};
+pub use error::{Error, Result};
+pub use fitted::{CellImputation, ColumnFill, FittedLlmImputer, Imputation, ImputeOptions};
+pub use gpt2_lora::{LoraConfig, Schedule, TrainConfig};
+pub use holdout::{HoldoutColumn, HoldoutPoint};
+
+/// Fine-tunes a causal language model on a table's cells and imputes with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LlmImputer {
+    config: LlmImputerConfig,
+}
+
+impl LlmImputer {
+    /// An imputer with these settings.
+    pub fn new(config: LlmImputerConfig) -> Self {
+        Self { config }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &LlmImputerConfig {
+        &self.config
+    }
+}
+
+impl Imputer for LlmImputer {
+    type Fitted = FittedLlmImputer;
+
+    fn name(&self) -> String {
+        format!("llm({})", self.config.backbone.name())
+    }
+
+    fn fit(&self, train: &Table) -> rec_table::Result<FittedLlmImputer> {
+        Ok(self.fit_llm(train)?)
+    }
+}
+
+/// What fitting did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FitReport {
+    /// The training objective.
+    pub objective: Objective,
+    /// The precision the base was trained in (`Auto` resolved).
+    pub precision: Precision,
+    /// Rows trained on.
+    pub train_rows: usize,
+    /// Rows left out (too few observed cells for the objective).
+    pub skipped_rows: usize,
+    /// Training sequences (rows × passes).
+    pub examples: usize,
+    /// Values the loss covers in one pass.
+    pub targets_per_pass: usize,
+    /// Optimizer steps taken.
+    pub steps: usize,
+    /// `(step, loss)` for every step.
+    pub losses: Vec<(usize, f64)>,
+    /// Training throughput, padding excluded.
+    pub tokens_per_second: f64,
+    /// Wall time of the fine-tune (held-out checks included).
+    pub seconds: f64,
+    /// Observed cells held out of training.
+    pub holdout_cells: usize,
+    /// The held-out check at each evaluation.
+    pub holdout: Vec<HoldoutPoint>,
+    /// The step whose adapter was kept (the best held-out log-likelihood).
+    pub best_step: Option<usize>,
+    /// Training stopped because the held-out check stopped improving.
+    pub stopped_early: bool,
+    /// Whether the kept adapter beats the column frequencies on the held-out cells by more than
+    /// 0.01 nats per cell (`None` without held-out cells).
+    pub learnt: Option<bool>,
+    /// The prior-correction weight chosen per imputable column.
+    pub prior_lambda: Vec<(String, f64)>,
+    /// The temperature chosen per numeric column (its scored values' distribution is divided
+    /// by it before the mean is taken).
+    pub temperature: Vec<(String, f64)>,
+}
+
+fn to_i64(ids: &[u32]) -> Vec<i64> {
+    ids.iter().map(|&t| t as i64).collect()
+}
+
+fn encode(tok: &tokenizers::Tokenizer, text: &str) -> Result<Vec<i64>> {
+    tok.encode(text, false).map(|e| to_i64(e.get_ids())).map_err(|e| Error::Tokenizer(e.to_string()))
+}
+
+fn progress(show: bool, len: u64, what: &str) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    if let Ok(style) = ProgressStyle::with_template(&format!(
+        "{{spinner}} {what} {{bar:30}} {{pos}}/{{len}} [{{elapsed_precise}} < {{eta}}, {{per_sec}}]"
+    )) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// The directory a fitted imputer is saved in, for a table file: `users.csv` → `users.llm/`.
+pub fn default_save_dir(table: &Path) -> PathBuf {
+    table.with_extension("llm")
+}

@@ -1,0 +1,41 @@
+//! The LLM imputer as a cell of the experiment grid, on the tiny random GPT-2 of
+//! `llm_imputer::testing`.
+
+#![cfg(all(feature = "llm", feature = "dlrm"))]
+
+use recimpute::llm::testing::tiny_gpt2_backbone;
+
+/// The LLM imputer runs as a cell of the experiment grid and records its loss curve.
+#[test]
+fn llm_cells_run_in_the_grid() {
+    use recimpute::experiment::{run_grid, DlrmSettings, ExperimentConfig, ImputerName, LlmSettings, TaskName};
+    let tmp = tempfile::tempdir().unwrap();
+    let backbone = tiny_gpt2_backbone(&tmp.path().join("tiny-gpt2"));
+    let config = ExperimentConfig {
+        out_dir: tmp.path().join("grid"),
+        tasks: vec![TaskName::SyntheticAdclick],
+        imputers: vec![ImputerName::Mean, ImputerName::Llm],
+        rates: vec![0.1],
+        seeds: vec![1],
+        synthetic_rows: 300,
+        dlrm: DlrmSettings { epochs: 2, batch_size: 64, ..DlrmSettings::default() },
+        llm: LlmSettings {
+            backbone: Some(backbone.path().to_path_buf()),
+            max_steps: Some(20),
+            max_train_rows: Some(64),
+            learning_rate: Some(1e-2),
+            train_batch_size: Some(8),
+            precision: Some("f32".into()),
+            holdout_cells: Some(16),
+            ..LlmSettings::default()
+        },
+        ..ExperimentConfig::default()
+    };
+    let outcome = run_grid(&config, |_, _, _, _| {}).unwrap();
+    assert_eq!(outcome.computed, 2);
+    let llm = outcome.results.iter().find(|r| r.spec.imputer == ImputerName::Llm).unwrap();
+    assert_eq!(llm.loss_history.len(), 20);
+    let quality = llm.imputation.as_ref().expect("masked cells are scored");
+    assert!(!quality.columns.is_empty());
+    assert!(config.out_dir.join("report.md").is_file());
+}
