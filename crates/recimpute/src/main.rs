@@ -163,7 +163,9 @@ struct LlmArgs {
 }
 
 impl LlmArgs {
-    /// Applies the flags given on top of `settings`.
+    /// Applies the flags given on top of `settings` (unused in a build with neither the `dlrm`
+    /// nor the `llm` feature, where no command takes LLM settings).
+    #[cfg_attr(not(any(feature = "dlrm", feature = "llm")), allow(dead_code))]
     fn apply(self, settings: &mut recimpute::llm_settings::LlmSettings) {
         fn over<T>(slot: &mut Option<T>, v: Option<T>) {
             if v.is_some() {
