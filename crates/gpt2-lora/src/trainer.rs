@@ -228,48 +228,35 @@ pub(crate) fn plan_epoch(lengths: &[usize], cfg: &TrainConfig, epoch: usize) -> 
     let mut order: Vec<usize> = (0..lengths.len()).collect();
     order.shuffle(&mut rng);
     if !cfg.bucket_by_length {
-        return order.chunks(cfg.batch_size).flat_map(|c| split_by_tokens(c, lengths, cfg.max_batch_tokens)).collect();
+        return cut_batches(&order, lengths, cfg);
     }
     order.sort_by_key(|&i| lengths[i]);
-    let mut batches: Vec<Vec<usize>> = Vec::new();
-    let mut cur: Vec<usize> = Vec::new();
-    for i in order {
-        // Sorted ascending, so the new example is the longest of the batch.
-        let width = lengths[i];
-        let too_many_tokens = cfg.max_batch_tokens.is_some_and(|m| !cur.is_empty() && (cur.len() + 1) * width > m);
-        if cur.len() == cfg.batch_size || too_many_tokens {
-            batches.push(std::mem::take(&mut cur));
-        }
-        cur.push(i);
-    }
-    if !cur.is_empty() {
-        batches.push(cur);
-    }
+    let mut batches = cut_batches(&order, lengths, cfg);
     batches.shuffle(&mut rng);
     batches
 }
 
-/// Cuts a batch so that `rows × longest row` stays within `max_tokens` (a row alone always fits).
-fn split_by_tokens(batch: &[usize], lengths: &[usize], max_tokens: Option<usize>) -> Vec<Vec<usize>> {
-    let Some(max) = max_tokens else {
-        return vec![batch.to_vec()];
-    };
-    let mut out: Vec<Vec<usize>> = Vec::new();
+/// Cuts `order` into consecutive micro-batches of at most `batch_size` examples and, when
+/// limited, at most `max_batch_tokens` padded tokens (`rows × longest row`; a row alone always
+/// fits).
+fn cut_batches(order: &[usize], lengths: &[usize], cfg: &TrainConfig) -> Vec<Vec<usize>> {
+    let mut batches: Vec<Vec<usize>> = Vec::new();
     let mut cur: Vec<usize> = Vec::new();
     let mut width = 0;
-    for &i in batch {
+    for &i in order {
         let w = width.max(lengths[i]);
-        if !cur.is_empty() && (cur.len() + 1) * w > max {
-            out.push(std::mem::take(&mut cur));
+        let too_many_tokens = cfg.max_batch_tokens.is_some_and(|m| !cur.is_empty() && (cur.len() + 1) * w > m);
+        if cur.len() == cfg.batch_size || too_many_tokens {
+            batches.push(std::mem::take(&mut cur));
             width = 0;
         }
         width = width.max(lengths[i]);
         cur.push(i);
     }
     if !cur.is_empty() {
-        out.push(cur);
+        batches.push(cur);
     }
-    out
+    batches
 }
 
 fn fingerprint(data: &[Example]) -> String {
@@ -610,6 +597,25 @@ mod tests {
         let lengths = vec![10; 8];
         let cfg = TrainConfig { batch_size: 8, max_batch_tokens: Some(30), ..TrainConfig::default() };
         assert!(plan_epoch(&lengths, &cfg, 0).iter().all(|b| b.len() <= 3));
+    }
+
+    #[test]
+    fn random_batches_keep_both_limits_and_cover_every_example() {
+        let lengths: Vec<usize> = (0..30).map(|i| 4 + (i * 5) % 9).collect();
+        let cfg = TrainConfig {
+            batch_size: 4,
+            max_batch_tokens: Some(30),
+            bucket_by_length: false,
+            ..TrainConfig::default()
+        };
+        let plan = plan_epoch(&lengths, &cfg, 0);
+        for b in &plan {
+            let w = b.iter().map(|&i| lengths[i]).max().unwrap();
+            assert!(b.len() <= 4 && (b.len() == 1 || b.len() * w <= 30), "{b:?}");
+        }
+        let mut all: Vec<usize> = plan.into_iter().flatten().collect();
+        all.sort();
+        assert_eq!(all, (0..30).collect::<Vec<_>>());
     }
 
     #[test]

@@ -71,17 +71,12 @@ impl LlmImputer {
         // Build the grammars first: a value the tokenizer cannot spell fails before training.
         let mut fitted = FittedLlmImputer::assemble(saved, loaded, None)?;
 
-        let (holdout, held) = if cfg.examples.holdout_cells > 0 && objective != Objective::FullRow {
-            Holdout::pick(&fitted, train, &rows, cfg.examples.holdout_cells, &mut rng)
-        } else if cfg.examples.holdout_cells > 0 {
+        let (holdout, held) = Holdout::pick(&fitted, train, &rows, cfg.examples.holdout_cells, &mut rng);
+        if objective == Objective::FullRow {
             // Full rows: the held-out cells' rows are left out of training whole.
-            let (h, held) = Holdout::pick(&fitted, train, &rows, cfg.examples.holdout_cells, &mut rng);
             let held_rows: HashSet<usize> = held.iter().map(|c| c.row).collect();
             rows.retain(|r| !held_rows.contains(r));
-            (h, held)
-        } else {
-            Holdout::pick(&fitted, train, &rows, 0, &mut rng)
-        };
+        }
 
         // Enough passes that a step budget never repeats a pass's column orders.
         let train_cfg = cfg.train.clone();
@@ -112,9 +107,7 @@ impl LlmImputer {
         let train_cfg = TrainConfig { epochs: 1, ..train_cfg };
 
         let start = Instant::now();
-        let mut curve: Vec<HoldoutPoint> = Vec::new();
-        let mut best: Option<(f64, usize, Vec<Tensor>)> = None;
-        let mut since_best = 0;
+        let mut track = Tracker { progress: cfg.train.progress, curve: Vec::new(), best: None, since_best: 0 };
         let mut stopped_early = false;
         let report = {
             let mut guard = fitted.model.lock().map_err(|_| Error::Config("model lock poisoned".into()))?;
@@ -127,40 +120,23 @@ impl LlmImputer {
                     return Ok(Flow::Continue);
                 }
                 let point = holdout.evaluate(this, m, train, step).map_err(|e| gpt2_lora::Error::Hook(Box::new(e)))?;
-                if this.saved.config.train.progress {
-                    eprintln!("{}", point.summary());
-                }
-                let score = point.log_p;
-                curve.push(point);
-                if best.as_ref().is_none_or(|b| score > b.0 + MIN_GAIN) {
-                    best = Some((score, step, snapshot(m)?));
-                    since_best = 0;
-                } else {
-                    since_best += 1;
-                    if patience > 0 && since_best >= patience {
-                        stopped_early = true;
-                        return Ok(Flow::Stop);
-                    }
+                if !track.record(point, m)? && patience > 0 && track.since_best >= patience {
+                    stopped_early = true;
+                    return Ok(Flow::Stop);
                 }
                 Ok(Flow::Continue)
             };
             let report = Trainer::new(train_cfg)?.train_with(model, &examples, None, &mut hook)?;
             // The last step's check when it was not on the schedule, then the best adapter back.
-            if !holdout.is_empty() && curve.last().is_none_or(|p| p.step != report.steps) {
-                let point = holdout.evaluate(this, &*model, train, report.steps)?;
-                if this.saved.config.train.progress {
-                    eprintln!("{}", point.summary());
-                }
-                if best.as_ref().is_none_or(|b| point.log_p > b.0 + MIN_GAIN) {
-                    best = Some((point.log_p, report.steps, snapshot(model)?));
-                }
-                curve.push(point);
+            if !holdout.is_empty() && track.curve.last().is_none_or(|p| p.step != report.steps) {
+                track.record(holdout.evaluate(this, &*model, train, report.steps)?, model)?;
             }
-            if let Some((_, _, weights)) = &best {
+            if let Some((_, _, weights)) = &track.best {
                 restore(model, weights)?;
             }
             report
         };
+        let Tracker { curve, best, .. } = track;
         let best_step = best.as_ref().map(|b| b.1);
         if cfg.inference_precision.resolve(device) != cfg.precision.resolve(device) {
             // Reload the base in the inference precision with the trained adapter on top.
@@ -252,7 +228,38 @@ impl LlmImputer {
         }
         let cfg = &saved.config;
         let loaded = backbone::load(&cfg.backbone, cfg.device.device(), cfg.inference_precision)?;
-        FittedLlmImputer::assemble(saved, loaded, Some(&dir.join(ADAPTER_DIR)))
+        let mut fitted = FittedLlmImputer::assemble(saved, loaded, Some(&dir.join(ADAPTER_DIR)))?;
+        fitted.refresh_priors()?;
+        Ok(fitted)
+    }
+}
+
+/// The held-out curve of a fit, and the best adapter so far.
+struct Tracker {
+    progress: bool,
+    curve: Vec<HoldoutPoint>,
+    /// `(log p, step, adapter weights)` of the best check.
+    best: Option<(f64, usize, Vec<Tensor>)>,
+    /// Checks since the best one.
+    since_best: usize,
+}
+
+impl Tracker {
+    /// Logs and keeps a check; snapshots the adapter when it beats the best by `MIN_GAIN`.
+    /// Returns whether it did.
+    fn record<M: CausalLm>(&mut self, point: HoldoutPoint, model: &LoraModel<M>) -> gpt2_lora::Result<bool> {
+        if self.progress {
+            eprintln!("{}", point.summary());
+        }
+        let improved = self.best.as_ref().is_none_or(|b| point.log_p > b.0 + MIN_GAIN);
+        if improved {
+            self.best = Some((point.log_p, point.step, snapshot(model)?));
+            self.since_best = 0;
+        } else {
+            self.since_best += 1;
+        }
+        self.curve.push(point);
+        Ok(improved)
     }
 }
 

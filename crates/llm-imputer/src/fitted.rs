@@ -150,7 +150,8 @@ pub struct ImputeOptions {
 
 impl FittedLlmImputer {
     /// Builds the fill plan of every column on a loaded backbone; `adapter` loads trained
-    /// adapters, `None` adds fresh ones.
+    /// adapters, `None` adds fresh ones. The context-free scores of the prior correction are
+    /// left empty: call [`refresh_priors`](Self::refresh_priors) once the adapter is final.
     pub(crate) fn assemble(saved: Saved, loaded: Loaded, adapter: Option<&Path>) -> Result<Self> {
         let cfg = &saved.config;
         let model = match adapter {
@@ -229,7 +230,7 @@ impl FittedLlmImputer {
             }
         }
         let n = plans.len();
-        let mut fitted = Self {
+        Ok(Self {
             saved,
             model: Mutex::new(model),
             tokenizer: loaded.tokenizer,
@@ -239,9 +240,7 @@ impl FittedLlmImputer {
             fallback,
             end,
             priors: vec![None; n],
-        };
-        fitted.refresh_priors()?;
-        Ok(fitted)
+        })
     }
 
     /// Scores every candidate of each scored column after its context-free prompt
@@ -439,14 +438,16 @@ impl FittedLlmImputer {
         let mut columns: BTreeMap<String, ColumnFill> = BTreeMap::new();
         for c in &cells {
             let j = c.cell.col;
-            let e = columns.entry(codec.columns()[j].name.clone()).or_default();
-            e.method = match &self.plans[j] {
-                Some(Plan::Score { mean: true, .. }) => "scored (mean)",
-                Some(Plan::Score { .. }) => "scored",
-                Some(Plan::Trie { .. }) => "trie",
-                _ => "grammar",
-            }
-            .into();
+            let e = columns.entry(codec.columns()[j].name.clone()).or_insert_with(|| ColumnFill {
+                method: match &self.plans[j] {
+                    Some(Plan::Score { mean: true, .. }) => "scored (mean)",
+                    Some(Plan::Score { .. }) => "scored",
+                    Some(Plan::Trie { .. }) => "trie",
+                    _ => "grammar",
+                }
+                .into(),
+                ..ColumnFill::default()
+            });
             e.cells += 1;
             e.fallbacks += usize::from(c.fallback);
             e.salvaged += usize::from(c.salvaged);

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use gpt2_lora::{Activation, Gpt2, Gpt2Config, LoadOptions};
+use gpt2_lora::{Gpt2, Gpt2Config, LoadOptions};
 
 use crate::Backbone;
 
@@ -37,16 +37,10 @@ pub fn tiny_gpt2_backbone(dir: &Path) -> Backbone {
         n_layer: 2,
         n_head: 4,
         n_inner: 128,
-        activation: Activation::GeluTanh,
-        resid_pdrop: 0.0,
-        embd_pdrop: 0.0,
-        attn_pdrop: 0.0,
-        layer_norm_epsilon: 1e-5,
-        scale_attn_weights: true,
-        scale_attn_by_inverse_layer_idx: false,
         bos_token_id: 256,
         eos_token_ids: vec![256],
-        pad_token_id: None,
+        // GELU (tanh), no dropout, HF's defaults otherwise.
+        ..Gpt2Config::distilgpt2()
     };
     Gpt2::random(cfg, LoadOptions::default(), 7)
         .expect("tiny test model")

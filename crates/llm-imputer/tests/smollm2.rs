@@ -4,7 +4,7 @@
 //!
 //! The table is the demo's generator (`rec_datasets::synthetic::adclick_like`): a hidden persona
 //! drives every column, so `device_type` is predictable from the others (the best possible
-//! accuracy is about 0.85) while its most common value covers about 0.45 of the rows.
+//! accuracy is about 0.85) while its most common value covers well under half of the rows.
 
 use std::collections::HashMap;
 
@@ -58,9 +58,10 @@ fn smollm2_learns_a_planted_dependency_beyond_the_mode() {
     let n = hidden.len() as f64;
     let mode_acc = hidden.iter().filter(|(_, v)| v.to_string() == mode).count() as f64 / n;
     let llm_acc = imp.cells.iter().filter(|c| Some(&c.value) == truth.get(&c.cell)).count() as f64 / n;
-    // Measured on this machine: 48 steps reach about 0.8 on held-out device cells while the
-    // mode scores about 0.45; a margin of 0.15 over the mode leaves room for other CPUs and
-    // thread counts and still fails for a model that answers the mode.
+    eprintln!("device_type on {n} hidden cells: llm {llm_acc:.3}, mode {mode_acc:.3}");
+    // Measured on the development machine (2 cores, bf16): 0.740 against the mode's 0.364 on
+    // the 77 hidden device cells. A margin of 0.15 over the mode leaves room for other CPUs,
+    // precisions and thread counts and still fails for a model that answers the mode.
     assert!(llm_acc >= mode_acc + 0.15, "llm {llm_acc:.3} vs mode {mode_acc:.3} on {n} cells");
     assert!(imp.cells.iter().all(|c| matches!(c.value, Value::Category(_))));
 }
