@@ -1,22 +1,24 @@
 //! The LLM imputer's whole path (fit → transform → save → load) on a tiny GPT-2 generated
 //! here with a byte-level tokenizer; the real model's test is in `smollm2.rs`.
+#![allow(clippy::unwrap_used, reason = "a test fails loudly on an unexpected error")]
 
 use llm_imputer::testing::tiny_gpt2_backbone;
 use llm_imputer::{Backbone, DeviceChoice, Error, ImputeOptions, LlmImputer, LlmImputerConfig, Objective, Precision};
 use rec_table::{read_csv_bytes, ColumnKind, ColumnSpec, CsvOptions, FittedImputer, Schema, Table, Value};
 
-fn config(backbone: Backbone) -> LlmImputerConfig {
+fn config(backbone: Backbone, objective: Objective) -> LlmImputerConfig {
     let mut c = LlmImputerConfig::new(backbone)
         .with_max_steps(400)
-        .with_learning_rate(1e-2)
+        // 1e-2 was unstable: over seeds 0-4 the fruit accuracy below ranged 10-32 of 32 (5 of 32
+        // in one CI run), while 3e-3 gave 32 of 32 for every seed with either objective.
+        .with_learning_rate(3e-3)
         .with_device(DeviceChoice::Cpu)
         .with_precision(Precision::F32)
         .with_progress(false)
         .with_seed(3)
         .with_lora(16, 32.0);
     c.train.batch_size = 8;
-    // The full-row objective: the tiny model learns the text's shape from scratch.
-    c.examples.objective = Objective::FullRow;
+    c.examples.objective = objective;
     c.examples.holdout_cells = 0;
     c
 }
@@ -57,18 +59,19 @@ fn hide(t: &Table, cells: &[(usize, usize)]) -> Table {
 
 #[test]
 fn fit_transform_save_load_on_a_tiny_gpt2() {
-    // One intra-op thread makes the 400 training steps reproducible: with libtorch's thread
-    // pool shared with the other tests of this binary, reduction order changes from run to run,
-    // and at this learning rate that moved the fruit accuracy between 26 and 32 of 32.
+    // One intra-op thread keeps the 400 training steps the same from run to run on one machine
+    // (the other test of this binary shares libtorch's thread pool); the threshold below does
+    // not depend on it.
     tch::set_num_threads(1);
     let tmp = tempfile::tempdir().unwrap();
     let backbone = tiny_gpt2_backbone(&tmp.path().join("tiny-gpt2"));
     let full = table(96);
-    let imputer = LlmImputer::new(config(backbone));
+    // The value-only objective (the default): the loss is on exactly what imputation asks.
+    let imputer = LlmImputer::new(config(backbone, Objective::Values));
     let fitted = imputer.fit_llm(&full).unwrap();
     let report = fitted.report();
     assert_eq!(report.train_rows, 96);
-    assert_eq!(report.objective, Objective::FullRow);
+    assert_eq!(report.objective, Objective::Values);
     assert_eq!(report.steps, 400);
     let first = report.losses.first().unwrap().1;
     let last = report.losses.last().unwrap().1;
@@ -114,9 +117,9 @@ fn fit_transform_save_load_on_a_tiny_gpt2() {
         }
         assert_eq!(cell.draws.len(), 3);
     }
-    // The planted dependency colour -> fruit is learnt. Chance (and the mode) is 1/3; runs on
-    // other thread counts and machines landed between 26 and 32 of 32, so 0.7 keeps a margin
-    // and still fails for a model that did not learn the dependency.
+    // The planted dependency colour -> fruit is learnt. Chance (and the mode) is 1/3; at this
+    // learning rate seeds 0-4 all reached 32 of 32, so 0.7 keeps a margin and still fails for a
+    // model that did not learn the dependency.
     let fruit_cells: Vec<_> = imp.cells.iter().filter(|c| c.cell.col == 2 && c.cell.row != 1).collect();
     let right = fruit_cells.iter().filter(|c| Some(&c.value) == full.value(c.cell.row, 2).as_ref()).count();
     assert!(right as f64 >= 0.7 * fruit_cells.len() as f64, "fruit right in {right} of {}", fruit_cells.len());
@@ -155,7 +158,7 @@ fn fit_transform_save_load_on_a_tiny_gpt2() {
 fn bad_input_is_an_error_not_a_panic() {
     let tmp = tempfile::tempdir().unwrap();
     let backbone = tiny_gpt2_backbone(&tmp.path().join("tiny-gpt2"));
-    let cfg = config(backbone.clone()).with_max_steps(1);
+    let cfg = config(backbone.clone(), Objective::FullRow).with_max_steps(1);
 
     // No complete row for the full-row objective.
     let full = table(6);
