@@ -11,8 +11,8 @@ use anyhow::{Context, Result};
 use recimpute::baseline::KnnImputer;
 use recimpute::datasets::missingness::{inject, MissingnessConfig};
 use recimpute::datasets::split::{random_split, Fractions};
+use recimpute::experiment::score_hidden;
 use recimpute::prelude::*;
-use recimpute::quality::score_hidden;
 
 fn main() -> Result<()> {
     let path = std::env::args().nth(1).context("usage: impute_csv <file.csv|file.parquet>")?;

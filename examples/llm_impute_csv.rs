@@ -16,9 +16,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use recimpute::datasets::missingness::{inject, MissingnessConfig};
+use recimpute::experiment::score_hidden;
 use recimpute::llm::{Backbone, ImputeOptions, LlmImputer, LlmImputerConfig};
 use recimpute::prelude::*;
-use recimpute::quality::score_hidden;
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);

@@ -25,7 +25,7 @@ rows and impute the same cells:
   `OMP_WAIT_POLICY=PASSIVE`, one after the other; `uptime` recorded before each.
 
 Run with the Python of the torch virtualenv after `cargo xtask peers` (it installs be-great)
-and a release build of the CLI (`cargo xtask cargo build --release -p recimpute --features
+and a release build of the CLI (`cargo xtask cargo build --release -p recimpute-cli --features
 full --bin recimpute`):
 
     ~/.cache/recimpute/torch-venv/bin/python benches/peers/llm_imputer_peer.py \

@@ -77,7 +77,7 @@ fn run(args: &[String]) -> Result<ExitCode> {
             // The demo's grid includes the LLM imputer, which fine-tunes SmolLM2.
             let model = model::ensure()?;
             println!("model ready: {}", model.display());
-            let mut args = vec!["run", "--release", "-p", "recimpute", "--features", "full", "--", "demo"];
+            let mut args = vec!["run", "--release", "-p", "recimpute-cli", "--features", "full", "--", "demo"];
             args.extend(rest.iter().map(String::as_str));
             cargo(&torch, &args)
         }

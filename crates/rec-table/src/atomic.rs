@@ -48,8 +48,102 @@ pub fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic(path, |w| Ok(w.write_all(bytes)?))
 }
 
+/// Removes the temporary files that [`write_atomic`] left behind in `dir` when its process was
+/// killed mid-write (`.<name>.<pid>.<n>.tmp`, optionally with an extension after `.tmp`), and
+/// returns how many it removed. Only files of a process that is no longer running are removed,
+/// so a concurrent writer is never disturbed; `only` limits it to the temporaries of one target
+/// file name. Where running processes cannot be listed (no `/proc`), nothing is removed.
+///
+/// ```
+/// let dir = tempfile::tempdir()?;
+/// // A temporary of process 0, which is never a running writer, stays from a crash.
+/// std::fs::write(dir.path().join(".out.csv.0.7.tmp"), b"half")?;
+/// std::fs::write(dir.path().join("keep.csv"), b"data")?;
+/// let removed = rec_table::remove_stale_temps(dir.path(), None)?;
+/// if std::path::Path::new("/proc/self").exists() {
+///     assert_eq!(removed, 1);
+///     assert!(!dir.path().join(".out.csv.0.7.tmp").exists());
+/// }
+/// assert!(dir.path().join("keep.csv").exists());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn remove_stale_temps(dir: &Path, only: Option<&str>) -> Result<usize> {
+    if !Path::new("/proc/self").exists() {
+        return Ok(0);
+    }
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(Error::io(dir, e)),
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some((target, pid)) = parse_temp_name(&name) else { continue };
+        if only.is_some_and(|o| o != target) || pid == std::process::id() {
+            continue;
+        }
+        if pid == 0 || !Path::new(&format!("/proc/{pid}")).exists() {
+            let path = entry.path();
+            std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+/// `(target name, pid)` of a temporary name `.<target>.<pid>.<n>.tmp[.<ext>]`.
+fn parse_temp_name(name: &str) -> Option<(&str, u32)> {
+    let rest = name.strip_prefix('.')?;
+    let at = rest.rfind(".tmp")?;
+    let (stem, after) = rest.split_at(at);
+    let after = &after[4..];
+    if !(after.is_empty() || (after.starts_with('.') && !after[1..].contains('.'))) {
+        return None;
+    }
+    let (stem, n) = stem.rsplit_once('.')?;
+    let (target, pid) = stem.rsplit_once('.')?;
+    n.parse::<u64>().ok()?;
+    Some((target, pid.parse().ok()?)).filter(|(t, _)| !t.is_empty())
+}
+
 fn temp_path(path: &Path) -> PathBuf {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     path.with_file_name(format!(".{name}.{}.{n}.tmp", std::process::id()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temp_names_are_recognised_and_others_are_not() {
+        let ours = temp_path(Path::new("/x/cells/a.b.json"));
+        let name = ours.file_name().unwrap().to_string_lossy().into_owned();
+        assert_eq!(parse_temp_name(&name), Some(("a.b.json", std::process::id())));
+        assert_eq!(parse_temp_name(".plot.png.12.3.tmp.png"), Some(("plot.png", 12)));
+        for other in
+            ["a.json", ".hidden", ".a.json.x.3.tmp", ".a.json.12.tmp", "..12.3.tmp", ".a.12.3.tmp.x.y", "a.12.3.tmp"]
+        {
+            assert_eq!(parse_temp_name(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn only_dead_writers_temporaries_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let mine = temp_path(&dir.path().join("live.csv"));
+        std::fs::write(&mine, b"being written").unwrap();
+        std::fs::write(dir.path().join(".dead.csv.0.1.tmp"), b"half").unwrap();
+        std::fs::write(dir.path().join(".other.csv.0.1.tmp"), b"half").unwrap();
+        assert_eq!(remove_stale_temps(&dir.path().join("absent"), None).unwrap(), 0);
+        if Path::new("/proc/self").exists() {
+            assert_eq!(remove_stale_temps(dir.path(), Some("dead.csv")).unwrap(), 1);
+            assert!(dir.path().join(".other.csv.0.1.tmp").exists());
+            assert_eq!(remove_stale_temps(dir.path(), None).unwrap(), 1);
+        }
+        assert!(mine.exists(), "a running writer's file stays");
+    }
 }

@@ -14,8 +14,10 @@
 //! | `lm` (feature `llm`) | `gpt2-lora` | GPT-2 / Llama on libtorch with LoRA, trainer, generation |
 //! | `recommender` (feature `dlrm`) | `dlrm` | the DLRM recommendation model on libtorch |
 //! | `llm` (feature `llm`) | `llm-imputer` | `LlmImputer`: LoRA fine-tune of a causal LM on the table's cells (value-only loss, held-out check), scored or grammar-constrained imputation |
-//! | `llm_settings` | this crate | overrides of the LLM imputer's settings as grid configs and the CLI carry them |
-//! | `experiment` (feature `dlrm`) | this crate | the experiment grid runner and its report |
+//! | [`experiment`] | `rec-experiments` | the scorer of hidden cells, the LLM settings of a grid; with `dlrm`, the experiment and quality grids, their reports and plots |
+//!
+//! The `recimpute` command line is the separate crate `recimpute-cli`, so a library user
+//! compiles neither its argument parser nor its error reporting.
 //!
 //! # Features
 //!
@@ -29,13 +31,21 @@
 //!
 //! # Example
 //!
+//! Read a table with holes, fill it with KNN, and check that every hole is filled and no
+//! observed cell changed:
+//!
 //! ```
 //! use recimpute::prelude::*;
 //!
-//! let csv = b"age,device\n22,Desktop\n,Mobile\n41,\n";
+//! let csv = b"age,device\n22,Desktop\n,Mobile\n41,\n23,Desktop\n40,Mobile\n";
 //! let table = read_csv_bytes(csv, "ads.csv", &CsvOptions::default())?;
 //! assert_eq!(table.missing_per_column(), [1, 1]);
-//! # Ok::<(), recimpute::table::Error>(())
+//!
+//! let filled = KnnImputer::new(2).fit(&table)?.transform(&table)?;
+//! assert_eq!(filled.missing_per_column(), [0, 0]);
+//! assert_eq!(filled.value(0, 0), Some(Value::Number(22.0)));
+//! assert!(matches!(filled.value(2, 1), Some(Value::Category(_))));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 pub use imputers_baseline as baseline;
@@ -47,17 +57,22 @@ pub use rec_table as table;
 #[cfg(feature = "dlrm")]
 pub use dlrm as recommender;
 
-#[cfg(feature = "dlrm")]
-pub mod experiment;
-pub mod llm_settings;
-pub mod quality;
 #[cfg(feature = "llm")]
 pub use gpt2_lora as lm;
 #[cfg(feature = "llm")]
 pub use llm_imputer as llm;
+pub use rec_experiments as experiment;
 
-/// The names most programs need, in one `use`.
+/// The names most programs need, in one `use`: tables and their files, the estimator traits,
+/// and the estimators.
 pub mod prelude {
+    #[cfg(feature = "dlrm")]
+    pub use dlrm::{Dlrm, DlrmConfig, TaskKind};
+    pub use imputers_baseline::{
+        CaseDeletion, IterativeImputer, KnnImputer, KnnWeights, MissForestImputer, SimpleImputer,
+    };
+    #[cfg(feature = "llm")]
+    pub use llm_imputer::{Backbone, LlmImputer, LlmImputerConfig};
     pub use rec_table::{
         read_csv, read_csv_bytes, read_parquet, read_table, write_csv, write_parquet, write_table, Cell, ColumnKind,
         ColumnSpec, CsvOptions, DynImputer, FittedImputer, FittedRecommender, Imputer, Recommender, Schema, Table,

@@ -3,12 +3,12 @@
 
 #![cfg(all(feature = "llm", feature = "dlrm"))]
 
-use recimpute::llm::testing::tiny_gpt2_backbone;
+use llm_imputer::testing::tiny_gpt2_backbone;
 
 /// The LLM imputer runs as a cell of the experiment grid and records its loss curve.
 #[test]
 fn llm_cells_run_in_the_grid() {
-    use recimpute::experiment::{run_grid, DlrmSettings, ExperimentConfig, ImputerName, LlmSettings, TaskName};
+    use rec_experiments::{grid_dlrm, run_grid, ExperimentConfig, ImputerName, LlmSettings, TaskName};
     let tmp = tempfile::tempdir().unwrap();
     let backbone = tiny_gpt2_backbone(&tmp.path().join("tiny-gpt2"));
     let config = ExperimentConfig {
@@ -18,7 +18,7 @@ fn llm_cells_run_in_the_grid() {
         rates: vec![0.1],
         seeds: vec![1],
         synthetic_rows: 300,
-        dlrm: DlrmSettings { epochs: 2, batch_size: 64, ..DlrmSettings::default() },
+        dlrm: grid_dlrm().with_epochs(2).with_batch_size(64),
         llm: LlmSettings {
             backbone: Some(backbone.path().to_path_buf()),
             max_steps: Some(20),
@@ -38,4 +38,11 @@ fn llm_cells_run_in_the_grid() {
     let quality = llm.imputation.as_ref().expect("masked cells are scored");
     assert!(!quality.columns.is_empty());
     assert!(config.out_dir.join("report.md").is_file());
+    // The cell records the full settings behind its numbers: the overrides and the defaults.
+    let settings = llm.llm_config.as_ref().expect("the LLM cell records its settings");
+    assert_eq!(settings["train"]["learning_rate"], 1e-2);
+    assert_eq!(settings["train"]["batch_size"], 8);
+    assert_eq!(settings["lora"]["r"], 16, "a default the grid did not override");
+    let mean = outcome.results.iter().find(|r| r.spec.imputer == ImputerName::Mean).unwrap();
+    assert!(mean.llm_config.is_none());
 }

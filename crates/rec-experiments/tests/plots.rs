@@ -1,13 +1,14 @@
 //! The report's plots: written for a small results set, valid PNG and SVG, linked from the
 //! Markdown, and no panic on empty results or NaN metrics.
 #![cfg(feature = "dlrm")]
+#![allow(clippy::unwrap_used, reason = "a test fails loudly on an unexpected error")]
 
 use std::path::Path;
 
-use recimpute::experiment::{
+use rec_experiments::{
     write_report, CellResult, CellSpec, Downstream, ImputerName, LossPoint, Pattern, TaskName, Timings,
 };
-use recimpute::metrics::{ranking_report_by_user, regression_report, ImputationReport, RankingConfig};
+use rec_metrics::{ranking_report_by_user, regression_report, ImputationReport, RankingConfig};
 
 /// A made-up regression cell whose RMSE grows with the rate and differs by imputer and seed.
 fn cell(imputer: ImputerName, pattern: Pattern, rate: f64, seed: u64) -> CellResult {
@@ -36,6 +37,7 @@ fn cell(imputer: ImputerName, pattern: Pattern, rate: f64, seed: u64) -> CellRes
         loss_history: Vec::new(),
         imputation_reused: false,
         fallbacks: Default::default(),
+        llm_config: None,
     }
 }
 
@@ -234,9 +236,9 @@ fn nan_metrics_do_not_panic() {
         }
         for c in r.imputation.iter_mut().flat_map(|i| i.columns.iter_mut()) {
             match &mut c.metrics {
-                recimpute::metrics::ColumnMetrics::Numeric(m) => m.rmse_over_std = None,
-                recimpute::metrics::ColumnMetrics::Categorical(m) => m.accuracy = f64::NAN,
-                recimpute::metrics::ColumnMetrics::Set(m) => m.mean_jaccard = f64::INFINITY,
+                rec_metrics::ColumnMetrics::Numeric(m) => m.rmse_over_std = None,
+                rec_metrics::ColumnMetrics::Categorical(m) => m.accuracy = f64::NAN,
+                rec_metrics::ColumnMetrics::Set(m) => m.mean_jaccard = f64::INFINITY,
             }
         }
         for p in &mut r.loss_history {

@@ -1,9 +1,9 @@
 //! The experiment runner end to end on the generated task, and its resume behaviour.
 #![cfg(feature = "dlrm")]
 
-use recimpute::experiment::{
-    cells, run_grid, run_quality_cell, DlrmSettings, ExperimentConfig, ImputerName, Pattern, QualityConfig,
-    QualitySpec, QualityTable, TaskName,
+use rec_experiments::{
+    cells, grid_dlrm, run_grid, run_quality_cell, ExperimentConfig, ImputerName, Pattern, QualityConfig, QualitySpec,
+    QualityTable, TaskName,
 };
 
 fn small(out: &std::path::Path, imputers: Vec<ImputerName>) -> ExperimentConfig {
@@ -14,7 +14,7 @@ fn small(out: &std::path::Path, imputers: Vec<ImputerName>) -> ExperimentConfig 
         rates: vec![0.1],
         seeds: vec![3],
         synthetic_rows: 1500,
-        dlrm: DlrmSettings { epochs: 8, batch_size: 64, ..DlrmSettings::default() },
+        dlrm: grid_dlrm().with_epochs(8).with_batch_size(64),
         ..ExperimentConfig::default()
     }
 }
@@ -58,7 +58,38 @@ fn a_corrupt_cell_file_is_a_clear_error() {
     let path = dir.path().join("cells").join(format!("{}.json", cells(&config)[0].key()));
     std::fs::write(&path, b"{ not json").unwrap();
     let e = format!("{:#}", run_grid(&config, |_, _, _, _| {}).unwrap_err());
-    assert!(e.contains("not a cell result") && e.contains("delete it"), "{e}");
+    assert!(e.contains("not a result of this grid") && e.contains("delete it"), "{e}");
+}
+
+#[test]
+fn cells_of_other_settings_are_never_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = small(dir.path(), vec![ImputerName::Mean]);
+    config.dlrm = config.dlrm.with_epochs(1);
+    run_grid(&config, |_, _, _, _| {}).unwrap();
+    // A killed writer's temporary file is cleaned up by the next run.
+    let stale = dir.path().join("cells").join(".x.json.0.3.tmp");
+    std::fs::write(&stale, b"half").unwrap();
+
+    // Another seed adds cells and reuses the finished one.
+    config.seeds.push(4);
+    let again = run_grid(&config, |_, _, _, _| {}).unwrap();
+    assert_eq!((again.computed, again.reused), (1, 1));
+    if std::path::Path::new("/proc/self").exists() {
+        assert!(!stale.exists(), "stale temporary file left");
+    }
+
+    // Another epoch budget or LLM setting changes the numbers: refused, files untouched.
+    let saved = std::fs::read(dir.path().join("config.json")).unwrap();
+    let mut other = config.clone();
+    other.dlrm = other.dlrm.with_epochs(2);
+    let e = run_grid(&other, |_, _, _, _| {}).unwrap_err().to_string();
+    assert!(e.contains("other settings (dlrm differ)") && e.contains("cells"), "{e}");
+    let mut other = config.clone();
+    other.llm.lora_r = Some(4);
+    let e = run_grid(&other, |_, _, _, _| {}).unwrap_err().to_string();
+    assert!(e.contains("(llm differ)"), "{e}");
+    assert_eq!(std::fs::read(dir.path().join("config.json")).unwrap(), saved);
 }
 
 #[test]
@@ -86,7 +117,7 @@ fn a_zero_rate_hides_nothing() {
 fn the_two_movielens_tasks_share_one_fill() {
     // The shared data is part of the project's setup: a missing directory fails the test with
     // the reason, it never passes by skipping.
-    let data = recimpute::experiment::data_dir(None)
+    let data = rec_experiments::data_dir(None)
         .unwrap_or_else(|e| panic!("this test reads ml-100k from the shared data directory: {e}"));
     let dir = tempfile::tempdir().unwrap();
     let config = ExperimentConfig {
@@ -96,7 +127,7 @@ fn the_two_movielens_tasks_share_one_fill() {
         imputers: vec![ImputerName::Knn],
         rates: vec![0.05],
         seeds: vec![0],
-        dlrm: DlrmSettings { epochs: 1, batch_size: 4096, ..DlrmSettings::default() },
+        dlrm: grid_dlrm().with_epochs(1).with_batch_size(4096),
         ..ExperimentConfig::default()
     };
     let first = run_grid(&config, |_, _, _, _| {}).unwrap();
@@ -120,7 +151,7 @@ fn the_two_movielens_tasks_share_one_fill() {
 
 #[test]
 fn every_real_table_can_be_scored_for_imputation_quality() {
-    let data = recimpute::experiment::data_dir(None)
+    let data = rec_experiments::data_dir(None)
         .unwrap_or_else(|e| panic!("this test reads ml-100k and adclick from the shared data directory: {e}"));
     let config = QualityConfig::default();
     // (table, the columns that may be hidden)

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use dlrm::DlrmConfig;
 use serde::{Deserialize, Serialize};
 
 pub use crate::llm_settings::LlmSettings;
@@ -142,24 +143,23 @@ impl std::str::FromStr for Pattern {
     }
 }
 
-/// DLRM settings shared by every cell of a grid.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct DlrmSettings {
-    /// Training epochs.
-    pub epochs: usize,
-    /// Mini-batch size.
-    pub batch_size: usize,
-    /// Adam learning rate.
-    pub lr: f64,
-    /// Embedding width.
-    pub embedding_dim: usize,
+/// The recommender of a grid: `dlrm`'s defaults with a budget of 5 epochs and no progress
+/// bar (each cell sets the seed and the task). A config file's `dlrm` object overrides the
+/// fields it names and keeps these for the rest.
+pub fn grid_dlrm() -> DlrmConfig {
+    DlrmConfig::default().with_epochs(5).with_progress(false)
 }
 
-impl Default for DlrmSettings {
-    fn default() -> Self {
-        DlrmSettings { epochs: 5, batch_size: 256, lr: 1e-3, embedding_dim: 16 }
+/// Deserialises the fields given over [`grid_dlrm`] (plain `#[serde(default)]` would take
+/// `DlrmConfig`'s own defaults for the fields a partial object leaves out).
+fn overlay_grid_dlrm<'de, D: serde::Deserializer<'de>>(d: D) -> Result<DlrmConfig, D::Error> {
+    let given = serde_json::Value::deserialize(d)?;
+    let mut merged = serde_json::to_value(grid_dlrm()).map_err(serde::de::Error::custom)?;
+    match (&mut merged, given) {
+        (serde_json::Value::Object(base), serde_json::Value::Object(fields)) => base.extend(fields),
+        (_, other) => return Err(serde::de::Error::custom(format!("dlrm: expected an object, got {other}"))),
     }
+    serde_json::from_value(merged).map_err(serde::de::Error::custom)
 }
 
 /// A grid of experiments: every combination of task, imputer, pattern, rate and seed is one
@@ -184,8 +184,9 @@ pub struct ExperimentConfig {
     pub seeds: Vec<u64>,
     /// Rows of the synthetic table.
     pub synthetic_rows: usize,
-    /// The recommender's settings.
-    pub dlrm: DlrmSettings,
+    /// The recommender's settings (seed and task are set per cell).
+    #[serde(deserialize_with = "overlay_grid_dlrm")]
+    pub dlrm: DlrmConfig,
     /// The LLM imputer's settings (used when `imputers` has `llm`).
     pub llm: LlmSettings,
 }
@@ -201,10 +202,14 @@ impl Default for ExperimentConfig {
             rates: vec![0.05],
             seeds: vec![0, 1, 2],
             synthetic_rows: 4000,
-            dlrm: DlrmSettings::default(),
+            dlrm: grid_dlrm(),
             llm: LlmSettings::default(),
         }
     }
+}
+
+impl crate::grid::GridConfig for ExperimentConfig {
+    const FREE: &'static [&'static str] = &["out_dir", "data_dir", "tasks", "imputers", "patterns", "rates", "seeds"];
 }
 
 impl ExperimentConfig {
@@ -216,7 +221,6 @@ impl ExperimentConfig {
             tasks: vec![TaskName::SyntheticAdclick],
             seeds: vec![0],
             synthetic_rows: 3000,
-            dlrm: DlrmSettings { epochs: 5, ..DlrmSettings::default() },
             llm: LlmSettings::default(),
             ..ExperimentConfig::default()
         }
@@ -233,9 +237,28 @@ impl ExperimentConfig {
         if let Some(r) = self.rates.iter().find(|r| !(0.0..1.0).contains(*r)) {
             return Err(format!("rate {r} is outside [0, 1)"));
         }
-        if self.dlrm.epochs == 0 || self.dlrm.batch_size == 0 {
-            return Err("dlrm.epochs and dlrm.batch_size must be positive".into());
-        }
+        self.dlrm.validate().map_err(|e| format!("dlrm: {e}"))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_partial_dlrm_object_overrides_only_its_fields() {
+        let c: ExperimentConfig = serde_json::from_str(r#"{"dlrm": {"lr": 0.01}}"#).unwrap();
+        assert_eq!(c.dlrm.lr, 0.01);
+        assert_eq!(c.dlrm.epochs, 5, "the grid's budget, not DlrmConfig's 10");
+        assert!(!c.dlrm.progress);
+        let absent: ExperimentConfig = serde_json::from_str("{}").unwrap();
+        assert_eq!(absent.dlrm, grid_dlrm());
+        // What config.json records reads back the same.
+        let again: ExperimentConfig = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+        assert_eq!(again, c);
+        assert!(serde_json::from_str::<ExperimentConfig>(r#"{"dlrm": 3}"#).is_err());
+        let bad = ExperimentConfig { dlrm: grid_dlrm().with_batch_size(0), ..ExperimentConfig::default() };
+        assert!(bad.validate().unwrap_err().contains("batch_size"), "{:?}", bad.validate());
     }
 }

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use crate::{Context, Error, Result};
 use dlrm::{Dlrm, DlrmConfig, FittedDlrm, TaskKind};
 use imputers_baseline::{CaseDeletion, IterativeImputer, KnnImputer, KnnWeights, MissForestImputer, SimpleImputer};
 use rec_datasets::adclick::{adclick_path, load_adclick};
@@ -17,8 +17,8 @@ use rec_table::arrow::datatypes::Float64Type;
 use rec_table::{ColumnKind, DynImputer, FittedRecommender, Recommender, Table, Value};
 use serde::{Deserialize, Serialize};
 
-use super::config::{DlrmSettings, ExperimentConfig, ImputerName, LlmSettings, Pattern, TaskName};
-use super::downstream::Downstream;
+use crate::config::{ExperimentConfig, ImputerName, LlmSettings, Pattern, TaskName};
+use crate::downstream::Downstream;
 
 /// One point of the grid.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -33,6 +33,12 @@ pub struct CellSpec {
     pub rate: f64,
     /// The seed.
     pub seed: u64,
+}
+
+impl crate::grid::GridCell for CellSpec {
+    fn key(&self) -> String {
+        CellSpec::key(self)
+    }
 }
 
 impl CellSpec {
@@ -101,6 +107,10 @@ pub struct CellResult {
     /// out, per column (empty for other imputers).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fallbacks: BTreeMap<String, usize>,
+    /// The LLM imputer's full settings behind these numbers (the grid's overrides resolved
+    /// over the imputer's defaults); `None` for other imputers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llm_config: Option<serde_json::Value>,
 }
 
 pub(crate) fn imputer(name: ImputerName, seed: u64) -> Result<Box<dyn DynImputer>> {
@@ -112,7 +122,9 @@ pub(crate) fn imputer(name: ImputerName, seed: u64) -> Result<Box<dyn DynImputer
         ImputerName::Knn => Box::new(KnnImputer::new(5).with_weights(KnnWeights::Distance)),
         ImputerName::Iterative => Box::new(IterativeImputer::new().with_seed(seed)),
         ImputerName::Missforest => Box::new(MissForestImputer::new().with_seed(seed)),
-        ImputerName::Llm => bail!("the LLM imputer is fitted through `llm_config`"),
+        ImputerName::Llm => {
+            return Err(Error::Config("the LLM imputer is fitted through `llm_config`, not the registry".into()))
+        }
     })
 }
 
@@ -144,53 +156,11 @@ fn imputation_quality(
     parts: &[&Table],
     placement: Option<&Placement>,
 ) -> Result<Option<ImputationReport>> {
-    let mut by_col: HashMap<usize, (Vec<Value>, Vec<Value>)> = HashMap::new();
-    for (cell, truth) in mask.entries() {
-        let (part, row) = match placement {
-            Some(p) => match p.get(&cell.row) {
-                Some(&at) => at,
-                None => continue,
-            },
-            None => (0, cell.row),
-        };
-        let name = &original.schema().columns()[cell.col].name;
-        let table = parts[part];
-        let Ok(col) = table.schema().index_of(name) else { continue };
-        if let Some(v) = table.value(row, col) {
-            let entry = by_col.entry(cell.col).or_default();
-            entry.0.push(truth.clone());
-            entry.1.push(v);
-        }
-    }
-    if by_col.is_empty() {
-        return Ok(None);
-    }
-    let mut report = ImputationReport::new();
-    let mut cols: Vec<usize> = by_col.keys().copied().collect();
-    cols.sort_unstable();
-    for col in cols {
-        let (truth, imputed) = &by_col[&col];
-        let spec = &original.schema().columns()[col];
-        match spec.kind {
-            ColumnKind::Numeric => {
-                let t: Vec<f64> = truth.iter().filter_map(Value::as_f64).collect();
-                let p: Vec<f64> = imputed.iter().filter_map(Value::as_f64).collect();
-                report.add_numeric(&spec.name, &t, &p)?;
-            }
-            ColumnKind::Categorical => {
-                let t: Vec<&str> = truth.iter().filter_map(Value::as_str).collect();
-                let p: Vec<&str> = imputed.iter().filter_map(Value::as_str).collect();
-                report.add_categorical(&spec.name, &t, &p)?;
-            }
-            ColumnKind::SetValued => {
-                let t: Vec<Vec<String>> = truth.iter().map(|v| v.as_set().unwrap_or_default().to_vec()).collect();
-                let p: Vec<Vec<String>> = imputed.iter().map(|v| v.as_set().unwrap_or_default().to_vec()).collect();
-                report.add_set(&spec.name, &t, &p)?;
-            }
-            _ => {}
-        }
-    }
-    Ok(Some(report))
+    let report = crate::hidden::score_hidden_in(original, mask, parts, |row| match placement {
+        Some(p) => p.get(&row).copied(),
+        None => Some((0, row)),
+    })?;
+    Ok((!report.columns.is_empty()).then_some(report))
 }
 
 /// Fits the imputer on `fit_on` and fills each table; deletion drops incomplete rows of the
@@ -212,7 +182,7 @@ fn impute_all(name: ImputerName, seed: u64, llm: &LlmSettings, fit_on: &Table, t
             }
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok(Imputed { tables, losses: Vec::new(), fallbacks: BTreeMap::new() })
+    Ok(Imputed { tables, losses: Vec::new(), fallbacks: BTreeMap::new(), config: None })
 }
 
 /// Filled tables and the training loss of the imputer's own model, if it has one.
@@ -220,40 +190,36 @@ struct Imputed {
     tables: Vec<Table>,
     losses: Vec<LossPoint>,
     fallbacks: BTreeMap<String, usize>,
+    /// The imputer's resolved settings, for imputers that have many (the LLM).
+    config: Option<serde_json::Value>,
 }
 
 #[cfg(feature = "llm")]
 fn impute_llm(settings: &LlmSettings, seed: u64, fit_on: &Table, tables: &[&Table]) -> Result<Imputed> {
-    let fitted = crate::llm::LlmImputer::new(crate::llm_settings::llm_config(settings, seed)?)
+    let fitted = llm_imputer::LlmImputer::new(crate::llm_config(settings, seed)?)
         .fit_llm(fit_on)
         .context("fitting the llm imputer")?;
     let losses = fitted.report().losses.iter().map(|&(step, loss)| LossPoint { step, loss }).collect();
     let mut fallbacks = BTreeMap::new();
     let mut out = Vec::with_capacity(tables.len());
     for t in tables {
-        let imp = fitted.impute(t, &crate::llm::ImputeOptions::default()).context("imputing with llm")?;
+        let imp = fitted.impute(t, &llm_imputer::ImputeOptions::default()).context("imputing with llm")?;
         for (column, f) in &imp.columns {
             *fallbacks.entry(column.clone()).or_default() += f.fallbacks;
         }
         out.push(t.with_filled(imp.cells.into_iter().map(|c| (c.cell, c.value)))?);
     }
-    Ok(Imputed { tables: out, losses, fallbacks })
+    let config = Some(serde_json::to_value(fitted.config())?);
+    Ok(Imputed { tables: out, losses, fallbacks, config })
 }
 
 #[cfg(not(feature = "llm"))]
 fn impute_llm(_: &LlmSettings, _: u64, _: &Table, _: &[&Table]) -> Result<Imputed> {
-    bail!("this build of recimpute has no LLM imputer: rebuild with `--features llm` (or `full`)")
+    Err(Error::NotBuilt { what: "LLM imputer", feature: "llm" })
 }
 
-fn dlrm_config(settings: &DlrmSettings, task: TaskKind, seed: u64) -> DlrmConfig {
-    DlrmConfig::default()
-        .with_epochs(settings.epochs)
-        .with_batch_size(settings.batch_size)
-        .with_lr(settings.lr)
-        .with_embedding_dim(settings.embedding_dim)
-        .with_seed(seed)
-        .with_task(task)
-        .with_progress(false)
+fn dlrm_config(settings: &DlrmConfig, task: TaskKind, seed: u64) -> DlrmConfig {
+    settings.clone().with_seed(seed).with_task(task).with_progress(false)
 }
 
 /// Where, under a grid's output directory, the MovieLens fills shared by the two MovieLens
@@ -283,7 +249,7 @@ fn run_row_task(
     spec: &CellSpec,
     data_dir: &Path,
     synthetic_rows: usize,
-    settings: &DlrmSettings,
+    settings: &DlrmConfig,
     llm: &LlmSettings,
 ) -> Result<CellResult> {
     const TARGET: &str = "click";
@@ -311,6 +277,7 @@ fn run_row_task(
     let t0 = Instant::now();
     let mut losses = Vec::new();
     let mut fallbacks = BTreeMap::new();
+    let mut llm_config = None;
     let (train_imp, test_imp) = if spec.imputer == ImputerName::Deletion {
         // Deletion reads only features; the target is always observed, so it can stay.
         let filled = impute_all(spec.imputer, spec.seed, llm, &train, &[&train, &test])?.tables;
@@ -323,6 +290,7 @@ fn run_row_task(
         let imputed = impute_all(spec.imputer, spec.seed, llm, &train_x, &[&train_x, &test_x])?;
         losses = imputed.losses;
         fallbacks = imputed.fallbacks;
+        llm_config = imputed.config;
         let filled = imputed.tables;
         let target_spec = train.schema().column(TARGET)?.clone();
         let attach = |x: &Table, full: &Table| -> Result<Table> {
@@ -354,6 +322,7 @@ fn run_row_task(
         loss_history: losses,
         imputation_reused: false,
         fallbacks,
+        llm_config,
     })
 }
 
@@ -361,7 +330,7 @@ fn run_row_task(
 fn run_movielens(
     spec: &CellSpec,
     data_dir: &Path,
-    settings: &DlrmSettings,
+    settings: &DlrmConfig,
     llm: &LlmSettings,
     cache_root: &Path,
 ) -> Result<CellResult> {
@@ -374,6 +343,7 @@ fn run_movielens(
     let t0 = Instant::now();
     let mut losses = Vec::new();
     let mut fallbacks = BTreeMap::new();
+    let mut llm_config = None;
     let mut reused = None;
     let (users_i, items_i) = if spec.imputer == ImputerName::Deletion {
         (users_m.clone(), items_m.clone())
@@ -384,6 +354,7 @@ fn run_movielens(
             reused = Some(hit.meta.impute_s);
             losses = hit.meta.losses;
             fallbacks = hit.meta.fallbacks;
+            llm_config = hit.meta.llm_config;
             (hit.users, hit.items)
         } else {
             let u = impute_all(spec.imputer, spec.seed, llm, &users_m, &[&users_m])?;
@@ -396,6 +367,7 @@ fn run_movielens(
             for (column, n) in i.fallbacks {
                 *fallbacks.entry(column).or_default() += n;
             }
+            llm_config = u.config;
             let users = u.tables.into_iter().next().context("no users table")?;
             let items = i.tables.into_iter().next().context("no items table")?;
             let meta = CacheMeta {
@@ -403,6 +375,7 @@ fn run_movielens(
                 impute_s: t0.elapsed().as_secs_f64(),
                 losses: losses.clone(),
                 fallbacks: fallbacks.clone(),
+                llm_config: llm_config.clone(),
             };
             MovieLensImputed::save(&cache, &users, &items, &meta)?;
             (users, items)
@@ -453,6 +426,7 @@ fn run_movielens(
         loss_history: losses,
         imputation_reused: reused.is_some(),
         fallbacks,
+        llm_config,
     })
 }
 
@@ -474,6 +448,8 @@ struct CacheMeta {
     losses: Vec<LossPoint>,
     #[serde(default)]
     fallbacks: BTreeMap<String, usize>,
+    #[serde(default)]
+    llm_config: Option<serde_json::Value>,
 }
 
 /// Everything the fill depends on; a cached fill whose key differs is recomputed.
@@ -553,8 +529,8 @@ fn evaluate_ratings(model: &FittedDlrm, test: &Table, target: &str, task: TaskNa
     let truth: Vec<f64> = (0..test.num_rows())
         .map(|r| match test.value(r, col) {
             Some(Value::Number(x)) => Ok(x),
-            Some(Value::Category(s)) => s.parse::<f64>().with_context(|| format!("rating {s:?}")),
-            _ => bail!("test row {r} has no rating"),
+            Some(Value::Category(s)) => s.parse::<f64>().map_err(|e| Error::Data(format!("rating {s:?}: {e}"))),
+            _ => Err(Error::Data(format!("test row {r} has no rating"))),
         })
         .collect::<Result<_>>()?;
     let users: Vec<String> = test.strings("user_id")?.into_iter().map(|u| u.unwrap_or_default().to_string()).collect();

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use crate::{Context, Error, Result};
 use rec_datasets::adclick::{adclick_path, load_adclick};
 use rec_datasets::missingness::{inject, Mask, MissingnessConfig};
 use rec_datasets::movielens::{load_ml100k, MovieLensOptions};
@@ -14,9 +14,9 @@ use rec_metrics::{ColumnMetrics, ImputationReport};
 use rec_table::Table;
 use serde::{Deserialize, Serialize};
 
-use super::config::{ImputerName, LlmSettings, Pattern};
-use super::report::mean_std;
-use super::run::{data_dir, mechanism, LossPoint};
+use crate::config::{ImputerName, LlmSettings, Pattern};
+use crate::report::mean_std;
+use crate::run::{data_dir, mechanism, LossPoint};
 
 /// A table whose observed cells are hidden and imputed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -115,6 +115,10 @@ impl Default for QualityConfig {
     }
 }
 
+impl crate::grid::GridConfig for QualityConfig {
+    const FREE: &'static [&'static str] = &["out_dir", "data_dir", "tables", "imputers", "patterns", "rates", "seeds"];
+}
+
 /// One cell of the quality grid.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct QualitySpec {
@@ -128,6 +132,12 @@ pub struct QualitySpec {
     pub rate: f64,
     /// The seed.
     pub seed: u64,
+}
+
+impl crate::grid::GridCell for QualitySpec {
+    fn key(&self) -> String {
+        QualitySpec::key(self)
+    }
 }
 
 impl QualitySpec {
@@ -184,6 +194,10 @@ pub struct LlmCellReport {
     pub salvaged: BTreeMap<String, usize>,
     /// The prior-correction weight per column.
     pub prior_lambda: Vec<(String, f64)>,
+    /// The imputer's full settings behind these numbers (the grid's overrides resolved over
+    /// the imputer's defaults); absent in results saved before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<serde_json::Value>,
 }
 
 impl LlmCellReport {
@@ -204,7 +218,9 @@ fn hide(table: &Table, spec: &QualitySpec, exclude: &[&str]) -> Result<(Table, M
 /// Runs one quality cell.
 pub fn run_quality_cell(spec: &QualitySpec, data: &Path, config: &QualityConfig) -> Result<QualityResult> {
     if spec.imputer == ImputerName::Deletion {
-        bail!("deletion fills no cell, so it has no imputation quality; leave it out of the imputers");
+        return Err(Error::Config(
+            "deletion fills no cell, so it has no imputation quality; leave it out of the imputers".into(),
+        ));
     }
     let (table, exclude) = spec.table.load(data, config.synthetic_rows)?;
     let (masked, mask) = hide(&table, spec, &exclude)?;
@@ -212,13 +228,13 @@ pub fn run_quality_cell(spec: &QualitySpec, data: &Path, config: &QualityConfig)
         impute_llm(&masked, &mask, &config.llm, spec.seed)?
     } else {
         let t0 = Instant::now();
-        let fitted = super::run::imputer(spec.imputer, spec.seed)?.fit_boxed(&masked)?;
+        let fitted = crate::run::imputer(spec.imputer, spec.seed)?.fit_boxed(&masked)?;
         let fit_s = t0.elapsed().as_secs_f64();
         let t1 = Instant::now();
         let filled = fitted.transform(&masked)?;
         (filled, fit_s, t1.elapsed().as_secs_f64(), Vec::new(), None)
     };
-    let report = crate::quality::score_hidden(&table, &mask, &filled, Some)?;
+    let report = crate::hidden::score_hidden(&table, &mask, &filled, Some)?;
     Ok(QualityResult { spec: *spec, hidden_cells: mask.len(), report, fit_s, impute_s, loss_history: losses, llm })
 }
 
@@ -227,9 +243,9 @@ type LlmOutcome = (Table, f64, f64, Vec<LossPoint>, Option<LlmCellReport>);
 
 #[cfg(feature = "llm")]
 fn impute_llm(masked: &Table, mask: &Mask, settings: &LlmSettings, seed: u64) -> Result<LlmOutcome> {
-    use crate::llm::{ImputeOptions, LlmImputer};
+    use llm_imputer::{ImputeOptions, LlmImputer};
     let t0 = Instant::now();
-    let fitted = LlmImputer::new(crate::llm_settings::llm_config(settings, seed)?).fit_llm(masked)?;
+    let fitted = LlmImputer::new(crate::llm_config(settings, seed)?).fit_llm(masked)?;
     let fit_s = t0.elapsed().as_secs_f64();
     // Only the hidden cells: a table's natural gaps are not scored, so they are not imputed.
     let only = mask.entries().iter().map(|(c, _)| *c).collect();
@@ -246,6 +262,7 @@ fn impute_llm(masked: &Table, mask: &Mask, settings: &LlmSettings, seed: u64) ->
         fallbacks: imp.columns.iter().map(|(c, f)| (c.clone(), f.fallbacks)).collect(),
         salvaged: imp.columns.iter().map(|(c, f)| (c.clone(), f.salvaged)).collect(),
         prior_lambda: fit.prior_lambda.clone(),
+        config: Some(serde_json::to_value(fitted.config())?),
     };
     if imp.fallbacks > 0 {
         let names: Vec<String> =
@@ -264,63 +281,35 @@ fn impute_llm(masked: &Table, mask: &Mask, settings: &LlmSettings, seed: u64) ->
 
 #[cfg(not(feature = "llm"))]
 fn impute_llm(_: &Table, _: &Mask, _: &LlmSettings, _: u64) -> Result<LlmOutcome> {
-    bail!("this build of recimpute has no LLM imputer: rebuild with `--features llm` (or `full`)")
+    Err(Error::NotBuilt { what: "LLM imputer", feature: "llm" })
 }
 
 /// Every cell of the quality grid, in a stable order.
 pub fn quality_cells(config: &QualityConfig) -> Vec<QualitySpec> {
-    let mut out = Vec::new();
-    for &table in &config.tables {
-        for &pattern in &config.patterns {
-            for &rate in &config.rates {
-                for &seed in &config.seeds {
-                    for &imputer in &config.imputers {
-                        out.push(QualitySpec { table, imputer, pattern, rate, seed });
-                    }
-                }
-            }
-        }
-    }
-    out
+    crate::grid::axes(&config.tables, &config.patterns, &config.rates, &config.seeds, &config.imputers)
+        .map(|(table, pattern, rate, seed, imputer)| QualitySpec { table, imputer, pattern, rate, seed })
+        .collect()
 }
 
 /// Runs (or resumes) the quality grid, writing each cell as it finishes and `quality.md` at
 /// the end; `on_cell(i, n, spec, reused)` is called before each cell.
 pub fn run_quality(
     config: &QualityConfig,
-    mut on_cell: impl FnMut(usize, usize, &QualitySpec, bool),
+    on_cell: impl FnMut(usize, usize, &QualitySpec, bool),
 ) -> Result<Vec<QualityResult>> {
     if config.rates.iter().any(|r| !(*r > 0.0 && *r < 1.0)) {
-        bail!("rates must be in (0, 1), got {:?}", config.rates);
+        return Err(Error::Config(format!("rates must be in (0, 1), got {:?}", config.rates)));
     }
     if config.tables.is_empty() || config.imputers.is_empty() || config.seeds.is_empty() {
-        bail!("the quality grid needs at least one table, imputer and seed");
+        return Err(Error::Config("the quality grid needs at least one table, imputer and seed".into()));
     }
     let data = data_dir(config.data_dir.as_deref())?;
-    let cells_dir = config.out_dir.join("cells");
-    std::fs::create_dir_all(&cells_dir).with_context(|| cells_dir.display().to_string())?;
-    rec_table::write_bytes_atomic(
-        &config.out_dir.join("config.json"),
-        serde_json::to_string_pretty(config)?.as_bytes(),
-    )?;
     let grid = quality_cells(config);
-    let mut results = Vec::with_capacity(grid.len());
-    for (i, spec) in grid.iter().enumerate() {
-        let path = cells_dir.join(format!("{}.json", spec.key()));
-        if let Ok(bytes) = std::fs::read(&path) {
-            let done: QualityResult = serde_json::from_slice(&bytes)
-                .with_context(|| format!("{}: not a quality result; delete it to recompute", path.display()))?;
-            on_cell(i, grid.len(), spec, true);
-            results.push(done);
-            continue;
-        }
-        on_cell(i, grid.len(), spec, false);
-        let result = run_quality_cell(spec, &data, config).with_context(|| format!("cell {}", spec.key()))?;
-        rec_table::write_bytes_atomic(&path, serde_json::to_string_pretty(&result)?.as_bytes())?;
-        results.push(result);
-    }
+    let results =
+        crate::grid::run_cells(&config.out_dir, config, &grid, |spec| run_quality_cell(spec, &data, config), on_cell)?
+            .results;
     let mut md = quality_markdown(&results);
-    if let Some(plot) = super::plots::write_holdout_plot(&config.out_dir, &results)? {
+    if let Some(plot) = crate::plots::write_holdout_plot(&config.out_dir, &results)? {
         md.push_str(&format!("![{}]({})\n", plot.title, plot.png));
     }
     rec_table::write_bytes_atomic(&config.out_dir.join("quality.md"), md.as_bytes())?;

@@ -7,6 +7,17 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use recimpute::prelude::*;
 
+#[cfg(feature = "dlrm")]
+mod experiment;
+#[cfg(not(feature = "dlrm"))]
+#[path = "experiment_off.rs"]
+mod experiment;
+#[cfg(feature = "llm")]
+mod llm;
+#[cfg(not(feature = "llm"))]
+#[path = "llm_off.rs"]
+mod llm;
+
 /// Fill missing cells of recommender tables and measure the effect on a recommender.
 ///
 /// Tables are CSV (`.csv`, `.tsv`) or Parquet (`.parquet`) files; an empty cell (or NA, NaN,
@@ -166,7 +177,7 @@ impl LlmArgs {
     /// Applies the flags given on top of `settings` (unused in a build with neither the `dlrm`
     /// nor the `llm` feature, where no command takes LLM settings).
     #[cfg_attr(not(any(feature = "dlrm", feature = "llm")), allow(dead_code))]
-    fn apply(self, settings: &mut recimpute::llm_settings::LlmSettings) {
+    fn apply(self, settings: &mut recimpute::experiment::LlmSettings) {
         fn over<T>(slot: &mut Option<T>, v: Option<T>) {
             if v.is_some() {
                 *slot = v;
@@ -189,67 +200,54 @@ impl LlmArgs {
     }
 }
 
+/// The flags every grid takes.
 #[derive(clap::Args)]
-struct ExperimentArgs {
-    /// A JSON config file (see `ExperimentConfig`); flags below override it.
+struct GridArgs {
+    /// A JSON config file (`ExperimentConfig` or `QualityConfig`); the flags override it.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Output directory.
+    /// Output directory. Rerunning into it reuses the cells saved there, as long as they were
+    /// computed with the same settings.
     #[arg(long)]
     out: Option<PathBuf>,
     /// Data directory holding ml-100k/ and adclick/ (default: $RECIMPUTE_DATA or ../shared/data).
     #[arg(long)]
     data: Option<PathBuf>,
-    /// Tasks: adclick, movielens-class, movielens-regression, synthetic-adclick.
-    #[arg(long, value_delimiter = ',')]
-    tasks: Option<Vec<String>>,
-    /// Imputers: deletion, zero, mean, median, knn, iterative, missforest, llm.
+    /// Imputers: deletion (experiment only), zero, mean, median, knn, iterative, missforest, llm.
     #[arg(long, value_delimiter = ',')]
     imputers: Option<Vec<String>>,
     /// Missingness patterns: mcar, mar, mnar.
     #[arg(long, value_delimiter = ',')]
     patterns: Option<Vec<String>>,
-    /// Rates of injected holes, e.g. 0.01,0.1,0.25,0.5.
+    /// Fractions of observed cells to hide, e.g. 0.05,0.25,0.5.
     #[arg(long, value_delimiter = ',')]
     rates: Option<Vec<f64>>,
     /// Seeds, e.g. 0,1,2.
     #[arg(long, value_delimiter = ',')]
     seeds: Option<Vec<u64>>,
-    /// DLRM training epochs.
-    #[arg(long)]
-    epochs: Option<usize>,
     #[command(flatten)]
     llm: LlmArgs,
 }
 
 #[derive(clap::Args)]
+struct ExperimentArgs {
+    #[command(flatten)]
+    grid: GridArgs,
+    /// Tasks: adclick, movielens-class, movielens-regression, synthetic-adclick.
+    #[arg(long, value_delimiter = ',')]
+    tasks: Option<Vec<String>>,
+    /// DLRM training epochs.
+    #[arg(long)]
+    epochs: Option<usize>,
+}
+
+#[derive(clap::Args)]
 struct QualityArgs {
-    /// A JSON config file (see `QualityConfig`); flags below override it.
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// Output directory.
-    #[arg(long)]
-    out: Option<PathBuf>,
-    /// Data directory holding ml-100k/ and adclick/ (default: $RECIMPUTE_DATA or ../shared/data).
-    #[arg(long)]
-    data: Option<PathBuf>,
+    #[command(flatten)]
+    grid: GridArgs,
     /// Tables: ml100k-users, ml100k-items, adclick, synthetic-adclick.
     #[arg(long, value_delimiter = ',')]
     tables: Option<Vec<String>>,
-    /// Imputers: zero, mean, median, knn, iterative, missforest, llm.
-    #[arg(long, value_delimiter = ',')]
-    imputers: Option<Vec<String>>,
-    /// Missingness patterns: mcar, mar, mnar.
-    #[arg(long, value_delimiter = ',')]
-    patterns: Option<Vec<String>>,
-    /// Fractions of observed cells to hide, e.g. 0.05,0.2.
-    #[arg(long, value_delimiter = ',')]
-    rates: Option<Vec<f64>>,
-    /// Seeds, e.g. 0,1,2.
-    #[arg(long, value_delimiter = ',')]
-    seeds: Option<Vec<u64>>,
-    #[command(flatten)]
-    llm: LlmArgs,
 }
 
 fn main() -> ExitCode {
@@ -296,249 +294,6 @@ fn set<T>(setting: &mut T, flag: Option<T>) {
     }
 }
 
-#[cfg(feature = "dlrm")]
-mod experiment {
-    use super::*;
-    use recimpute::experiment::{self as exp, ExperimentConfig};
-
-    /// A comma-separated list flag, parsed when given.
-    fn parsed<T: std::str::FromStr<Err = String>>(flag: Option<Vec<String>>) -> Result<Option<Vec<T>>> {
-        flag.as_deref().map(parse_all).transpose()
-    }
-
-    fn parse_all<T: std::str::FromStr<Err = String>>(items: &[String]) -> Result<Vec<T>> {
-        items.iter().map(|s| s.trim().parse::<T>().map_err(anyhow::Error::msg)).collect()
-    }
-
-    /// The config file if given, else the defaults.
-    fn load_config<T: serde::de::DeserializeOwned + Default>(path: Option<&std::path::Path>, what: &str) -> Result<T> {
-        match path {
-            Some(path) => serde_json::from_slice::<T>(
-                &std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
-            )
-            .with_context(|| format!("{}: not a valid {what} config", path.display())),
-            None => Ok(T::default()),
-        }
-    }
-
-    /// The LLM flags over the config's LLM settings.
-    pub fn run(args: ExperimentArgs) -> Result<()> {
-        let mut config: ExperimentConfig = load_config(args.config.as_deref(), "experiment")?;
-        set(&mut config.out_dir, args.out);
-        set(&mut config.data_dir, args.data.map(Some));
-        set(&mut config.tasks, parsed(args.tasks)?);
-        set(&mut config.imputers, parsed(args.imputers)?);
-        set(&mut config.patterns, parsed(args.patterns)?);
-        set(&mut config.rates, args.rates);
-        set(&mut config.seeds, args.seeds);
-        set(&mut config.dlrm.epochs, args.epochs);
-        args.llm.apply(&mut config.llm);
-        execute(&config)
-    }
-
-    fn execute(config: &ExperimentConfig) -> Result<()> {
-        let start = std::time::Instant::now();
-        let outcome = exp::run_grid(config, |i, n, spec, reused| {
-            let what = if reused { "reused" } else { "running" };
-            eprintln!("[{:>3}/{n}] {what} {} ({:.0}s elapsed)", i + 1, spec.key(), start.elapsed().as_secs_f64());
-        })?;
-        emit(&format!(
-            "{} cells ({} computed, {} reused) in {:.1}s\nreport: {}\n",
-            outcome.results.len(),
-            outcome.computed,
-            outcome.reused,
-            start.elapsed().as_secs_f64(),
-            config.out_dir.join("report.md").display()
-        ))
-    }
-
-    pub fn quality(args: QualityArgs) -> Result<()> {
-        let mut config: exp::QualityConfig = load_config(args.config.as_deref(), "quality")?;
-        set(&mut config.out_dir, args.out);
-        set(&mut config.data_dir, args.data.map(Some));
-        set(&mut config.tables, parsed(args.tables)?);
-        set(&mut config.imputers, parsed(args.imputers)?);
-        set(&mut config.patterns, parsed(args.patterns)?);
-        set(&mut config.rates, args.rates);
-        set(&mut config.seeds, args.seeds);
-        args.llm.apply(&mut config.llm);
-        let start = std::time::Instant::now();
-        let results = exp::run_quality(&config, |i, n, spec, reused| {
-            let what = if reused { "reused" } else { "running" };
-            eprintln!("[{:>3}/{n}] {what} {} ({:.0}s elapsed)", i + 1, spec.key(), start.elapsed().as_secs_f64());
-        })?;
-        emit(&format!(
-            "{} cells in {:.1}s\nreport: {}\n",
-            results.len(),
-            start.elapsed().as_secs_f64(),
-            config.out_dir.join("quality.md").display()
-        ))
-    }
-
-    pub fn report(out: PathBuf) -> Result<()> {
-        let results = exp::load_results(&out)?;
-        exp::write_report(&out, &results)?;
-        emit(&format!("{} cells; report: {}\n", results.len(), out.join("report.md").display()))
-    }
-
-    pub fn demo(out: PathBuf, data: Option<PathBuf>) -> Result<()> {
-        let mut config = match data {
-            None => ExperimentConfig { out_dir: out, ..ExperimentConfig::demo() },
-            Some(dir) => ExperimentConfig { out_dir: out, data_dir: Some(dir), ..ExperimentConfig::default() },
-        };
-        let llm_note = llm_in_demo(&mut config);
-        eprintln!(
-            "recimpute demo: tasks {:?}, imputers {:?}, {:?} at {:?}, seeds {:?}. {llm_note}",
-            config.tasks.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
-            config.imputers.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
-            config.patterns.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
-            config.rates,
-            config.seeds
-        );
-        execute(&config)
-    }
-
-    /// Adds the LLM imputer to the demo grid when this build has it and the model is there.
-    #[cfg(feature = "llm")]
-    fn llm_in_demo(config: &mut ExperimentConfig) -> String {
-        let model = recimpute::llm::Backbone::default_smollm2();
-        if !model.path().is_file() {
-            return format!(
-                "The LLM imputer is left out: {} is missing (`cargo xtask fetch-model` downloads it).",
-                model.path().display()
-            );
-        }
-        config.imputers.push(exp::ImputerName::Llm);
-        format!("The LLM imputer fine-tunes {} (LoRA, every linear layer) on the table's cells.", model.name())
-    }
-
-    #[cfg(not(feature = "llm"))]
-    fn llm_in_demo(_: &mut ExperimentConfig) -> String {
-        "This build has no LLM imputer (feature `llm`): only the classical imputers run.".into()
-    }
-}
-
-#[cfg(not(feature = "dlrm"))]
-mod experiment {
-    use super::*;
-
-    const NEED: &str = "this command trains a DLRM and needs the `dlrm` feature (libtorch): \
-        run it through `cargo xtask demo`, or build with `--features dlrm` after `eval \"$(cargo xtask env)\"`";
-
-    pub fn run(_: ExperimentArgs) -> Result<()> {
-        anyhow::bail!(NEED)
-    }
-    pub fn report(_: PathBuf) -> Result<()> {
-        anyhow::bail!(NEED)
-    }
-    pub fn quality(_: QualityArgs) -> Result<()> {
-        anyhow::bail!(NEED)
-    }
-    pub fn demo(_: PathBuf, _: Option<PathBuf>) -> Result<()> {
-        anyhow::bail!(NEED)
-    }
-}
-
-#[cfg(feature = "llm")]
-mod llm {
-    use std::path::Path;
-
-    use super::*;
-    use recimpute::llm::{Backbone, FittedLlmImputer, LlmImputer, LlmImputerConfig};
-
-    fn config(args: &LlmArgs, seed: u64) -> Result<LlmImputerConfig> {
-        let mut settings = recimpute::llm_settings::LlmSettings::default();
-        args.clone().apply(&mut settings);
-        recimpute::llm_settings::llm_config(&settings, seed)
-    }
-
-    fn fit(table: &Table, args: &LlmArgs, seed: u64) -> Result<FittedLlmImputer> {
-        let fitted = LlmImputer::new(config(args, seed)?).fit_llm(table)?;
-        let r = fitted.report();
-        eprintln!(
-            "fine-tuned on {} rows: {} steps, loss {:.3} -> {:.3}, {:.0} tokens/s, {:.1}s",
-            r.train_rows,
-            r.steps,
-            r.losses.first().map_or(f64::NAN, |l| l.1),
-            r.losses.last().map_or(f64::NAN, |l| l.1),
-            r.tokens_per_second,
-            r.seconds
-        );
-        if let Some(best) = r.holdout.iter().find(|p| Some(p.step) == r.best_step) {
-            eprintln!("kept the adapter of {}", best.summary());
-        }
-        Ok(fitted)
-    }
-
-    pub fn impute(
-        table: &Table,
-        train: &Table,
-        saved: Option<&Path>,
-        save: Option<&Path>,
-        args: &LlmArgs,
-        seed: u64,
-    ) -> Result<(String, Table)> {
-        let fitted = match saved {
-            Some(dir) => LlmImputer::load_with_backbone(dir, args.llm_backbone.clone().map(Backbone::from_path))?,
-            None => fit(train, args, seed)?,
-        };
-        if let Some(dir) = save {
-            fitted.save(dir)?;
-            eprintln!("saved the fitted imputer to {}", dir.display());
-        }
-        let imp = fitted.impute(table, &recimpute::llm::ImputeOptions::default())?;
-        eprintln!(
-            "imputed {} cells at {:.1} cells/s ({} fell back to the column's mode/median)",
-            imp.cells.len(),
-            imp.cells_per_second(),
-            imp.fallbacks
-        );
-        for (column, f) in &imp.columns {
-            eprintln!(
-                "  {column}: {} cells {}, {} fallbacks, {} salvaged lists",
-                f.cells, f.method, f.fallbacks, f.salvaged
-            );
-        }
-        let filled = table.with_filled(imp.cells.into_iter().map(|c| (c.cell, c.value)))?;
-        Ok((format!("llm({})", fitted.config().backbone.name()), filled))
-    }
-
-    pub fn fit_adapter(table: &Table, out: &Path, args: &LlmArgs, seed: u64) -> Result<()> {
-        let fitted = fit(table, args, seed)?;
-        fitted.save(out)?;
-        emit(&format!(
-            "wrote {} (adapter/ in PEFT format, imputer.json); use it with `recimpute impute --method llm --imputer {}`\n",
-            out.display(),
-            out.display()
-        ))
-    }
-}
-
-#[cfg(not(feature = "llm"))]
-mod llm {
-    use std::path::Path;
-
-    use super::*;
-
-    const NEED: &str = "the LLM imputer needs the `llm` feature (libtorch): run \
-        `cargo xtask cargo run --release -p recimpute --features full -- ...`";
-
-    pub fn impute(
-        _: &Table,
-        _: &Table,
-        _: Option<&Path>,
-        _: Option<&Path>,
-        _: &LlmArgs,
-        _: u64,
-    ) -> Result<(String, Table)> {
-        anyhow::bail!(NEED)
-    }
-
-    pub fn fit_adapter(_: &Table, _: &Path, _: &LlmArgs, _: u64) -> Result<()> {
-        anyhow::bail!(NEED)
-    }
-}
-
 fn csv_options(kinds: &[String]) -> Result<CsvOptions> {
     let mut opts = CsvOptions::default();
     for k in kinds {
@@ -547,6 +302,27 @@ fn csv_options(kinds: &[String]) -> Result<CsvOptions> {
         opts = opts.with_kind(name, kind.parse::<ColumnKind>()?);
     }
     Ok(opts)
+}
+
+/// Refuses an output path that is the input file (its holes are the only record of which
+/// cells were missing), and removes what an earlier run killed while writing `output` left.
+fn prepare_output(input: &std::path::Path, output: &std::path::Path) -> Result<()> {
+    if let (Ok(a), Ok(b)) = (std::fs::canonicalize(input), std::fs::canonicalize(output)) {
+        if a == b {
+            anyhow::bail!(
+                "{} is the input file: write to another path (the input's empty cells are the only record of what was missing)",
+                output.display()
+            );
+        }
+    }
+    if let (Some(dir), Some(name)) = (output.parent(), output.file_name()) {
+        let dir = if dir.as_os_str().is_empty() { std::path::Path::new(".") } else { dir };
+        let removed = recimpute::table::remove_stale_temps(dir, Some(&name.to_string_lossy()))?;
+        if removed > 0 {
+            eprintln!("removed {removed} temporary file(s) an interrupted earlier write of {} left", output.display());
+        }
+    }
+    Ok(())
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -565,6 +341,7 @@ fn run(cli: Cli) -> Result<()> {
             emit(&out)
         }
         Command::Convert { input, output, kinds } => {
+            prepare_output(&input, &output)?;
             let opts = csv_options(&kinds)?;
             let table = read_table(&input, &opts)?;
             write_table(&table, &output, &opts)?;
@@ -573,6 +350,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Impute { input, output, method, k, seed, fit_on, kinds, imputer, save, llm } => {
             use recimpute::baseline::*;
+            prepare_output(&input, &output)?;
             let opts = csv_options(&kinds)?;
             let table = read_table(&input, &opts)?;
             let train = match &fit_on {

@@ -18,7 +18,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
-use anyhow::{anyhow, Context, Result};
+use crate::{Context, Error, Result};
 use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, ValueFormatter};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -26,12 +26,12 @@ use plotters::style::register_font;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use rec_metrics::ColumnMetrics;
 
-use super::config::{ImputerName, Pattern, TaskName};
-use super::report::{mean_std, primary_metric, rate_key};
-use super::run::CellResult;
+use crate::config::{ImputerName, Pattern, TaskName};
+use crate::report::{mean_std, primary_metric, rate_key};
+use crate::run::CellResult;
 
 /// DejaVu Sans, cut down to Latin-1, Greek and a few symbols (see `assets/fonts/`).
-const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-subset.ttf");
+const FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans-subset.ttf");
 /// Pixel size of every plot (the SVG's too).
 const SIZE: (u32, u32) = (960, 540);
 /// Width kept on the right for the legend.
@@ -394,7 +394,7 @@ pub fn write_plots(out_dir: &Path, results: &[CellResult]) -> Result<Vec<Plot>> 
 
 /// The LLM's held-out check against the training step, one line per quality cell (table, rate,
 /// seed): nats per held-out cell beyond the column frequencies. `None` when no cell has a curve.
-pub fn write_holdout_plot(out_dir: &Path, results: &[super::QualityResult]) -> Result<Option<Plot>> {
+pub fn write_holdout_plot(out_dir: &Path, results: &[crate::QualityResult]) -> Result<Option<Plot>> {
     let tables: BTreeSet<&str> = results.iter().map(|r| r.spec.table.as_str()).collect();
     let series: Vec<(Series, Points)> = results
         .iter()
@@ -440,7 +440,7 @@ fn ensure_font() -> Result<()> {
     if *REGISTERED.get_or_init(|| register_font("sans-serif", FontStyle::Normal, FONT).is_ok()) {
         Ok(())
     } else {
-        Err(anyhow!("the embedded plot font could not be read"))
+        Err(Error::Plot("the embedded plot font could not be read".into()))
     }
 }
 
@@ -477,8 +477,8 @@ fn write_png(chart: &Chart, path: &Path) -> Result<()> {
     done
 }
 
-fn draw_err(e: impl std::fmt::Display) -> anyhow::Error {
-    anyhow!("drawing failed: {e}")
+fn draw_err(e: impl std::fmt::Display) -> Error {
+    Error::Plot(e.to_string())
 }
 
 fn render<DB: DrawingBackend>(chart: &Chart, root: &DrawingArea<DB, Shift>) -> Result<()> {

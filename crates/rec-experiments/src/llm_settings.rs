@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 /// Overrides of the LLM imputer's settings in a grid: `None` keeps the default of
-/// `recimpute::llm::LlmImputerConfig` (the one place the defaults live).
+/// `llm_imputer::LlmImputerConfig` (the one place the defaults live).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct LlmSettings {
@@ -44,8 +44,9 @@ pub struct LlmSettings {
 
 #[cfg(feature = "llm")]
 /// The LLM imputer's settings for one cell: the imputer's defaults with the grid's overrides.
-pub fn llm_config(settings: &LlmSettings, seed: u64) -> anyhow::Result<crate::llm::LlmImputerConfig> {
-    use crate::llm::{Backbone, LlmImputerConfig};
+pub fn llm_config(settings: &LlmSettings, seed: u64) -> crate::Result<llm_imputer::LlmImputerConfig> {
+    use crate::Error;
+    use llm_imputer::{Backbone, LlmImputerConfig};
     let backbone = settings.backbone.clone().map_or_else(Backbone::default_smollm2, Backbone::from_path);
     // Fine-tuning and filling take minutes: show their bars (drawn only on a terminal).
     let mut c = LlmImputerConfig::new(backbone).with_seed(seed).with_progress(true);
@@ -71,12 +72,12 @@ pub fn llm_config(settings: &LlmSettings, seed: u64) -> anyhow::Result<crate::ll
     if let Some(p) = &settings.precision {
         c = c.with_precision(
             serde_json::from_value(serde_json::Value::String(p.clone()))
-                .map_err(|_| anyhow::anyhow!("llm precision '{p}' is not one of auto, f32, bf16"))?,
+                .map_err(|_| Error::Config(format!("llm precision '{p}' is not one of auto, f32, bf16")))?,
         );
     }
     if let Some(o) = &settings.objective {
         c.examples.objective = serde_json::from_value(serde_json::Value::String(o.clone()))
-            .map_err(|_| anyhow::anyhow!("llm objective '{o}' is not one of values, target_last, full_row"))?;
+            .map_err(|_| Error::Config(format!("llm objective '{o}' is not one of values, target_last, full_row")))?;
     }
     c.examples.holdout_cells = settings.holdout_cells.unwrap_or(c.examples.holdout_cells);
     c.fill.prior_correction = settings.prior_correction.unwrap_or(c.fill.prior_correction);

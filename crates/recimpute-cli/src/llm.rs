@@ -1,0 +1,73 @@
+//! `impute --method llm` and `fit-adapter`: the LLM imputer of `llm-imputer`.
+
+use std::path::Path;
+
+use super::*;
+use recimpute::llm::{Backbone, FittedLlmImputer, LlmImputer, LlmImputerConfig};
+
+fn config(args: &LlmArgs, seed: u64) -> Result<LlmImputerConfig> {
+    let mut settings = recimpute::experiment::LlmSettings::default();
+    args.clone().apply(&mut settings);
+    Ok(recimpute::experiment::llm_config(&settings, seed)?)
+}
+
+fn fit(table: &Table, args: &LlmArgs, seed: u64) -> Result<FittedLlmImputer> {
+    let fitted = LlmImputer::new(config(args, seed)?).fit_llm(table)?;
+    let r = fitted.report();
+    eprintln!(
+        "fine-tuned on {} rows: {} steps, loss {:.3} -> {:.3}, {:.0} tokens/s, {:.1}s",
+        r.train_rows,
+        r.steps,
+        r.losses.first().map_or(f64::NAN, |l| l.1),
+        r.losses.last().map_or(f64::NAN, |l| l.1),
+        r.tokens_per_second,
+        r.seconds
+    );
+    if let Some(best) = r.holdout.iter().find(|p| Some(p.step) == r.best_step) {
+        eprintln!("kept the adapter of {}", best.summary());
+    }
+    Ok(fitted)
+}
+
+pub fn impute(
+    table: &Table,
+    train: &Table,
+    saved: Option<&Path>,
+    save: Option<&Path>,
+    args: &LlmArgs,
+    seed: u64,
+) -> Result<(String, Table)> {
+    let fitted = match saved {
+        Some(dir) => LlmImputer::load_with_backbone(dir, args.llm_backbone.clone().map(Backbone::from_path))?,
+        None => fit(train, args, seed)?,
+    };
+    if let Some(dir) = save {
+        fitted.save(dir)?;
+        eprintln!("saved the fitted imputer to {}", dir.display());
+    }
+    let imp = fitted.impute(table, &recimpute::llm::ImputeOptions::default())?;
+    eprintln!(
+        "imputed {} cells at {:.1} cells/s ({} fell back to the column's mode/median)",
+        imp.cells.len(),
+        imp.cells_per_second(),
+        imp.fallbacks
+    );
+    for (column, f) in &imp.columns {
+        eprintln!(
+            "  {column}: {} cells {}, {} fallbacks, {} salvaged lists",
+            f.cells, f.method, f.fallbacks, f.salvaged
+        );
+    }
+    let filled = table.with_filled(imp.cells.into_iter().map(|c| (c.cell, c.value)))?;
+    Ok((format!("llm({})", fitted.config().backbone.name()), filled))
+}
+
+pub fn fit_adapter(table: &Table, out: &Path, args: &LlmArgs, seed: u64) -> Result<()> {
+    let fitted = fit(table, args, seed)?;
+    fitted.save(out)?;
+    emit(&format!(
+        "wrote {} (adapter/ in PEFT format, imputer.json); use it with `recimpute impute --method llm --imputer {}`\n",
+        out.display(),
+        out.display()
+    ))
+}
