@@ -4,6 +4,7 @@
 //! ```text
 //! DLRM_BENCH_THREADS=1 cargo bench -p dlrm --bench dlrm
 //! ```
+#![allow(clippy::unwrap_used, reason = "a benchmark setup fails loudly on an unexpected error")]
 
 use std::time::Duration;
 

@@ -2,10 +2,10 @@
 
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use rec_progress::Progress;
 use rec_table::{Recommender, Table};
 use serde::{Deserialize, Serialize};
 use tch::nn::OptimizerConfig;
@@ -244,16 +244,9 @@ pub(crate) fn evaluate(net: &DlrmNet, map: &TargetMap, data: &DeviceData) -> f64
     })
 }
 
-fn progress_bar(config: &DlrmConfig, n: i64, epoch: usize) -> ProgressBar {
-    if !config.progress {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(n as u64);
-    let style = ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {per_sec} {msg}")
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ");
-    bar.set_style(style);
-    bar.set_prefix(format!("{}/{}", epoch + 1, config.epochs));
+fn progress_bar(config: &DlrmConfig, n: i64, epoch: usize) -> Progress {
+    let bar = Progress::new(config.progress, n as u64, "DLRM rows", "{prefix} [{bar:30}] {pos}/{len} {per_sec} {msg}");
+    bar.set_prefix(format!("epoch {}/{}", epoch + 1, config.epochs));
     bar
 }
 

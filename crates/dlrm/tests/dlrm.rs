@@ -1,5 +1,6 @@
 //! Integration tests: shapes, interaction gradients, fitting tiny tasks, save/load, determinism
 //! and bad input. Models are tiny so the suite stays within seconds on 2 cores.
+#![allow(clippy::unwrap_used, reason = "a test fails loudly on an unexpected error")]
 
 use dlrm::{interact, BagMode, Dlrm, DlrmConfig, Error, Interaction, LrSchedule, Optimizer, TargetMap, TaskKind};
 use rand::{Rng, SeedableRng};

@@ -1,4 +1,5 @@
 //! Malformed input: every failure is an error that says what is wrong, never a panic.
+#![allow(clippy::unwrap_used, reason = "a test fails loudly on an unexpected error")]
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! The tokenizer built from a small GGUF (the first 1,500 SmolLM2 tokens and their merges)
 //! against HF transformers loading the same file, for three `tokenizer.ggml.pre` values.
+#![allow(clippy::unwrap_used, reason = "a test fails loudly on an unexpected error")]
 
 mod common;
 

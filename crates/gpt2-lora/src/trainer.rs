@@ -7,10 +7,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use rec_progress::Progress;
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Reduction, Tensor};
 
@@ -439,11 +439,12 @@ impl Trainer {
             history = state.train_losses;
         }
 
-        let bar = if cfg.progress { ProgressBar::new(total_steps as u64) } else { ProgressBar::hidden() };
-        if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}")
-        {
-            bar.set_style(style);
-        }
+        let bar = Progress::new(
+            cfg.progress,
+            total_steps as u64,
+            "fine-tuning steps",
+            "{bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}",
+        );
         bar.set_position(start as u64);
         let started = Instant::now();
         let mut epoch_cache: Option<(usize, Vec<Vec<usize>>)> = None;

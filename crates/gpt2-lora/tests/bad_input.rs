@@ -1,5 +1,6 @@
 //! Bad checkpoints, configs, adapters and inputs give errors that say what is wrong; nothing
 //! panics.
+#![allow(clippy::unwrap_used, reason = "a test fails loudly on an unexpected error")]
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! Generation and scoring on the tiny fixture model.
+#![allow(clippy::unwrap_used, reason = "a test fails loudly on an unexpected error")]
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! written by `fixtures/make_llama_fixtures.py` (grouped-query attention, untied head):
 //! logits for padded batches, GGUF loading, the cache, LoRA (PEFT adapters, saving, training),
 //! generation, and errors on bad checkpoints.
+#![allow(clippy::unwrap_used, reason = "a test fails loudly on an unexpected error")]
 
 mod common;
 

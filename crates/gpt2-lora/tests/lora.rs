@@ -1,5 +1,6 @@
 //! LoRA: zero-initialised B is a no-op, PEFT adapters load (logits equal PEFT's), ours save in
 //! PEFT's format and reload, merge/unmerge, only adapters are trainable.
+#![allow(clippy::unwrap_used, reason = "a test fails loudly on an unexpected error")]
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! A run resumed from a checkpoint ends exactly where the uninterrupted run ends. Kept in its
 //! own test binary: dropout draws from libtorch's global RNG, which other tests would disturb.
+#![allow(clippy::unwrap_used, reason = "a test fails loudly on an unexpected error")]
 
 mod common;
 

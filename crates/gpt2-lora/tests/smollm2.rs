@@ -10,6 +10,7 @@
 //! Timings below are release builds on 2 CPU cores shared with other builds (load average
 //! about 6), tests run one at a time; loading the GGUF (dequantizing 135M weights to f32)
 //! takes 2 to 3 s of each. All four together: about 3 minutes.
+#![allow(clippy::unwrap_used, reason = "a test fails loudly on an unexpected error")]
 
 use std::path::PathBuf;
 use std::time::Instant;

@@ -1,6 +1,7 @@
 //! Criterion benches of every imputer (fit + transform) on generated tables: a correlated
 //! numeric table and a mixed table (numeric, categorical, set-valued), small enough that
 //! `cargo bench -p imputers-baseline` finishes in a few minutes.
+#![allow(clippy::unwrap_used, reason = "a benchmark setup fails loudly on an unexpected error")]
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use imputers_baseline::{CaseDeletion, ForestParams, IterativeImputer, KnnImputer, MissForestImputer, SimpleImputer};

@@ -1,6 +1,7 @@
 //! Behaviour of every imputer: observed cells never change (property test), the documented
 //! edge cases (columns missing at fit, unseen labels, constant columns), schema checks and
 //! serde of parameters.
+#![allow(clippy::unwrap_used, reason = "a test fails loudly on an unexpected error")]
 
 use imputers_baseline::{
     CaseDeletion, DeletionMode, ForestParams, IterativeImputer, KnnImputer, KnnWeights, MissForestImputer,

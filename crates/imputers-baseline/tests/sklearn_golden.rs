@@ -1,6 +1,7 @@
 //! Golden tests against scikit-learn 1.9.1 (values produced by `IterativeImputer` and
 //! `KNNImputer` on the same inputs; see `benches/peers/imputers_peer.py` for the wider
 //! comparison).
+#![allow(clippy::unwrap_used, reason = "a test fails loudly on an unexpected error")]
 
 use imputers_baseline::{IterativeImputer, KnnImputer, KnnWeights, NumericModel};
 use rec_table::{ColumnKind, ColumnSpec, FittedImputer, Imputer, Schema, Table, Value};

@@ -56,7 +56,6 @@ mod fitted;
 mod holdout;
 pub mod testing;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use rec_table::{Imputer, Table};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -148,17 +147,10 @@ fn encode(tok: &tokenizers::Tokenizer, text: &str) -> Result<Vec<i64>> {
     tok.encode(text, false).map(|e| to_i64(e.get_ids())).map_err(|e| Error::Tokenizer(e.to_string()))
 }
 
-fn progress(show: bool, len: u64, what: &str) -> ProgressBar {
-    if !show {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(len);
-    if let Ok(style) = ProgressStyle::with_template(&format!(
-        "{{spinner}} {what} {{bar:30}} {{pos}}/{{len}} [{{elapsed_precise}} < {{eta}}, {{per_sec}}]"
-    )) {
-        bar.set_style(style);
-    }
-    bar
+fn progress(show: bool, len: u64, what: &str) -> rec_progress::Progress {
+    let template =
+        format!("{{spinner}} {what} {{bar:30}} {{pos}}/{{len}} [{{elapsed_precise}} < {{eta}}, {{per_sec}}]");
+    rec_progress::Progress::new(show, len, what, &template)
 }
 
 /// The directory a fitted imputer is saved in, for a table file: `users.csv` → `users.llm/`.

@@ -1,5 +1,6 @@
 //! The codec round-trips values, builds grammars with the real GPT-2 tokenizer, and its number
 //! grammar admits exactly the numbers in range.
+#![allow(clippy::unwrap_used, reason = "a test fails loudly on an unexpected error")]
 
 use std::path::PathBuf;
 

@@ -1,4 +1,5 @@
 //! The three MovieLens formats on small fixtures written by the tests themselves.
+#![allow(clippy::unwrap_used, reason = "a test fails loudly on an unexpected error")]
 
 use std::path::Path;
 

@@ -1,5 +1,6 @@
 //! Tests on the real files of the shared data directory (read in place, never copied).
 //! They fail, not skip, when the directory is absent: set `RECIMPUTE_DATA` to point at it.
+#![allow(clippy::unwrap_used, reason = "a test fails loudly on an unexpected error")]
 
 use std::collections::HashSet;
 

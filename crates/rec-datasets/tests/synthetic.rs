@@ -1,5 +1,6 @@
 //! The synthetic generators: deterministic, and with dependencies strong enough to impute from.
 
+#![allow(clippy::unwrap_used, reason = "a test fails loudly on an unexpected error")]
 // Index loops over rows read more plainly than zipped iterators in these checks.
 #![allow(clippy::needless_range_loop)]
 

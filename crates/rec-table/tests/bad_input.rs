@@ -1,4 +1,5 @@
 //! Bad input is a clear error naming where, never a panic.
+#![allow(clippy::unwrap_used, reason = "a test fails loudly on an unexpected error")]
 
 use rec_table::{read_csv, read_csv_bytes, Cell, ColumnKind, ColumnSpec, CsvOptions, Error, Schema, Table, Value};
 

@@ -1,4 +1,5 @@
 //! Tables with missing cells of every kind survive CSV and Parquet unchanged.
+#![allow(clippy::unwrap_used, reason = "a test fails loudly on an unexpected error")]
 
 use rec_table::{
     read_csv, read_parquet, read_table, write_csv, write_parquet, write_table, ColumnKind, ColumnSpec, CsvOptions,
