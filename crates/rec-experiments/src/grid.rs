@@ -105,18 +105,16 @@ fn check_settings<G: GridConfig>(out_dir: &Path, config: &G) -> Result<()> {
         }
     };
     let (was, now) = (settings(&old)?, settings(config)?);
-    let differ: Vec<&str> =
+    // Sorted and each once: a field present on both sides comes from both key lists.
+    let differ: std::collections::BTreeSet<&str> =
         was.keys().chain(now.keys()).filter(|k| was.get(*k) != now.get(*k)).map(String::as_str).collect();
     if differ.is_empty() {
         return Ok(());
     }
-    let mut differ = differ;
-    differ.sort_unstable();
-    differ.dedup();
     Err(crate::Error::Config(format!(
         "{} holds cells computed with other settings ({} differ); use another output directory, or delete {} to recompute",
         out_dir.display(),
-        differ.join(", "),
+        differ.into_iter().collect::<Vec<_>>().join(", "),
         out_dir.join("cells").display()
     )))
 }
