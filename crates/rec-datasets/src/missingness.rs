@@ -162,6 +162,19 @@ pub struct Mask {
 }
 
 impl Mask {
+    /// A mask of these cells and true values (any order), e.g. read back from a ground-truth
+    /// file; a cell listed twice is an error.
+    pub fn from_entries(mut entries: Vec<(Cell, Value)>) -> Result<Mask> {
+        entries.sort_by_key(|e| e.0);
+        if let Some(w) = entries.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(Error::InvalidArgument(format!(
+                "cell (row {}, column {}) is listed twice",
+                w[0].0.row, w[0].0.col
+            )));
+        }
+        Ok(Mask { entries })
+    }
+
     /// The removed cells with their true values.
     pub fn entries(&self) -> &[(Cell, Value)] {
         &self.entries

@@ -121,18 +121,18 @@ fn check_settings<G: GridConfig>(out_dir: &Path, config: &G) -> Result<()> {
 
 /// Every combination of a grid's axes, the first outermost and the imputer innermost (so
 /// the imputers of one setting run side by side).
-pub(crate) fn axes<'a, T: Copy, P: Copy, I: Copy>(
+pub(crate) fn axes<'a, T: Clone, P: Copy, I: Copy>(
     first: &'a [T],
     patterns: &'a [P],
     rates: &'a [f64],
     seeds: &'a [u64],
     imputers: &'a [I],
 ) -> impl Iterator<Item = (T, P, f64, u64, I)> + 'a {
-    first.iter().flat_map(move |&t| {
+    first.iter().flat_map(move |t| {
         patterns.iter().flat_map(move |&p| {
-            rates
-                .iter()
-                .flat_map(move |&r| seeds.iter().flat_map(move |&s| imputers.iter().map(move |&i| (t, p, r, s, i))))
+            rates.iter().flat_map(move |&r| {
+                seeds.iter().flat_map(move |&s| imputers.iter().map(move |&i| (t.clone(), p, r, s, i)))
+            })
         })
     })
 }

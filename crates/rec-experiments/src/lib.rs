@@ -2,8 +2,8 @@
 //! imputation-quality grid, their reports and plots, and the scorer of hidden cells. The
 //! `recimpute` command line (crate `recimpute-cli`) is a thin shell over this crate.
 //!
-//! The experiment grid (feature `dlrm`): a grid of (task, imputer, missingness pattern and rate, seed); for
-//! each cell, mask → split → fit the imputer on train → fill train and test → train a DLRM →
+//! The experiment grid (feature `dlrm`, as it trains a DLRM): a grid of (task, imputer,
+//! missingness pattern and rate, seed); for each cell, mask → split → fit the imputer on train → fill train and test → train a DLRM →
 //! evaluate, recording imputation quality, downstream metrics, timings and peak memory.
 //!
 //! Cells are independent and each is saved as `cells/<key>.json` (atomically) as soon as it
@@ -27,20 +27,28 @@
 //!   the time computing it took, and a fill saved with other settings is recomputed.
 
 //!
-//! The quality grid (feature `dlrm`, as it shares the runner) hides observed cells of one
-//! table, imputes them and scores the hidden cells per column (`run_quality`). Both grids
-//! run on one engine (`grid`): cells saved atomically as they finish, resumed on rerun.
+//! The quality grid (no feature needed) hides observed cells of a table (a built-in one or any
+//! CSV/Parquet file), imputes them and scores the hidden cells per column (`run_quality`).
+//! Both grids run on one engine (`grid`): cells saved atomically as they finish, resumed on
+//! rerun. [`truth`] does the same for any tool: it hides cells of a table, writes their ground
+//! truth to a file, and scores a filled copy against it.
+//!
+//! One registry of imputers, [`ImputerName`]: a name (`knn`, `missforest`, ...) builds the same
+//! model in the grids, the command line and the library ([`ImputerName::build`]).
 //!
 //! # Public API
 //!
 //! | item | what it is |
 //! |---|---|
+//! | [`ImputerName`], [`ImputerParams`] | the registry of imputers |
 //! | [`score_hidden`] | per-column quality of an imputation on cells hidden on purpose |
+//! | [`truth`] | hide cells of any table, write and read their ground truth, score any fill |
+//! | [`QualityConfig`], [`run_quality`], [`quality_markdown`] | the imputation-quality grid |
+//! | [`load_results`], [`write_report`] | an experiment's report and plots from its saved cells |
 //! | [`LlmSettings`], `llm_config` (feature `llm`) | overrides of the LLM imputer's settings in a grid |
 //! | [`Error`], [`Result`], [`Context`] | the crate's typed errors |
-//! | `ExperimentConfig`, `run_grid`, `load_results`, `write_report` (feature `dlrm`) | the downstream grid |
-//! | `QualityConfig`, `run_quality`, `quality_markdown` (feature `dlrm`) | the imputation-quality grid |
-//! | `grid::run_cells`, `grid::load_cells` (feature `dlrm`) | the engine both grids run on |
+//! | `ExperimentConfig`, `run_grid`, `run_cell` (feature `dlrm`) | the downstream grid (trains a DLRM) |
+//! | [`grid::run_cells`], [`grid::load_cells`] | the engine both grids run on |
 //!
 //! # Example
 //!
@@ -58,62 +66,65 @@
 //! # Ok::<(), rec_experiments::Error>(())
 //! ```
 
+mod cell;
+mod downstream;
 mod error;
+pub mod grid;
 mod hidden;
 mod llm_settings;
+mod names;
+mod plots;
+mod quality;
+mod report;
+pub mod truth;
 
 #[cfg(feature = "dlrm")]
 mod config;
 #[cfg(feature = "dlrm")]
-mod downstream;
-#[cfg(feature = "dlrm")]
-pub mod grid;
-#[cfg(feature = "dlrm")]
-mod plots;
-#[cfg(feature = "dlrm")]
-mod quality;
-#[cfg(feature = "dlrm")]
-mod report;
-#[cfg(feature = "dlrm")]
 mod run;
 
+pub use cell::{data_dir, peak_rss_mib, CellResult, CellSpec, LossPoint, Timings};
+pub use downstream::Downstream;
 pub use error::{Context, Error, Result};
+pub use grid::GridOutcome;
 pub use hidden::score_hidden;
 #[cfg(feature = "llm")]
 pub use llm_settings::llm_config;
 pub use llm_settings::LlmSettings;
-
-#[cfg(feature = "dlrm")]
-pub use config::{grid_dlrm, ExperimentConfig, ImputerName, Pattern, TaskName};
-#[cfg(feature = "dlrm")]
-pub use downstream::Downstream;
-#[cfg(feature = "dlrm")]
-pub use grid::GridOutcome;
-#[cfg(feature = "dlrm")]
+pub use names::{ImputerName, ImputerParams, Pattern, TaskName};
 pub use plots::{write_plots, Plot, PlotPlace, PLOTS_DIR};
-#[cfg(feature = "dlrm")]
 pub use quality::{
     quality_cells, quality_markdown, run_quality, run_quality_cell, LlmCellReport, QualityConfig, QualityResult,
     QualitySpec, QualityTable,
 };
-#[cfg(feature = "dlrm")]
 pub use report::{markdown, markdown_with_plots, mean_std, primary_metric};
-#[cfg(feature = "dlrm")]
-pub use run::{data_dir, peak_rss_mib, run_cell, CellResult, CellSpec, LossPoint, Timings};
 
 #[cfg(feature = "dlrm")]
-pub use experiment::{cells, load_results, run_grid, write_report};
+pub use config::{grid_dlrm, ExperimentConfig};
+#[cfg(feature = "dlrm")]
+pub use run::run_cell;
 
 #[cfg(feature = "dlrm")]
+pub use experiment::{cells, run_grid};
+pub use experiment::{load_results, write_report};
+
 mod experiment {
     use std::path::Path;
 
-    use crate::config::{ExperimentConfig, TaskName};
-    use crate::grid::{self, GridOutcome};
-    use crate::run::{data_dir, run_cell, CellResult, CellSpec};
+    use crate::cell::CellResult;
+    use crate::grid;
+    #[cfg(feature = "dlrm")]
+    use crate::{
+        cell::{data_dir, CellSpec},
+        config::ExperimentConfig,
+        grid::GridOutcome,
+        names::TaskName,
+        run::run_cell,
+    };
     use crate::{Error, Result};
 
     /// Every cell of the grid, in a stable order.
+    #[cfg(feature = "dlrm")]
     pub fn cells(config: &ExperimentConfig) -> Vec<CellSpec> {
         grid::axes(&config.tasks, &config.patterns, &config.rates, &config.seeds, &config.imputers)
             .map(|(task, pattern, rate, seed, imputer)| CellSpec { task, imputer, pattern, rate, seed })
@@ -124,6 +135,7 @@ mod experiment {
     ///
     /// `on_cell` is called before each cell with its index, the total, the cell and whether
     /// its result was found on disk.
+    #[cfg(feature = "dlrm")]
     pub fn run_grid(
         config: &ExperimentConfig,
         on_cell: impl FnMut(usize, usize, &CellSpec, bool),

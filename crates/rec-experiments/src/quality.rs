@@ -6,21 +6,24 @@ use std::fmt::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::{Context, Error, Result};
+use crate::{Error, Result};
 use rec_datasets::adclick::{adclick_path, load_adclick};
-use rec_datasets::missingness::{inject, Mask, MissingnessConfig};
+use rec_datasets::missingness::{Mask, Masked};
 use rec_datasets::movielens::{load_ml100k, MovieLensOptions};
 use rec_metrics::{ColumnMetrics, ImputationReport};
-use rec_table::Table;
+use rec_table::{read_table, ColumnKind, CsvOptions, Table};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ImputerName, LlmSettings, Pattern};
+use crate::cell::{data_dir, LossPoint};
+use crate::llm_settings::LlmSettings;
+use crate::names::{ImputerName, ImputerParams, Pattern};
 use crate::report::mean_std;
-use crate::run::{data_dir, mechanism, LossPoint};
+use crate::truth::HideSpec;
 
-/// A table whose observed cells are hidden and imputed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+/// A table whose observed cells are hidden and imputed: a built-in one, or any CSV/Parquet
+/// file (written in configs and flags as its path).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum QualityTable {
     /// MovieLens 100K users: age, gender, occupation, region.
     Ml100kUsers,
@@ -30,25 +33,34 @@ pub enum QualityTable {
     Adclick,
     /// The generated AdClick-shaped table.
     SyntheticAdclick,
+    /// A CSV or Parquet file: every column but ids and free text may be hidden (see
+    /// [`QualityConfig::columns`]); kinds are inferred unless [`QualityConfig::kinds`] says.
+    File(PathBuf),
 }
 
 impl QualityTable {
-    /// The name used in keys, flags and reports.
-    pub fn as_str(self) -> &'static str {
+    /// The name used in keys and reports: the built-in table's name, or the file's name.
+    pub fn as_str(&self) -> &str {
         match self {
             QualityTable::Ml100kUsers => "ml100k-users",
             QualityTable::Ml100kItems => "ml100k-items",
             QualityTable::Adclick => "adclick",
             QualityTable::SyntheticAdclick => "synthetic-adclick",
+            QualityTable::File(path) => path.file_name().and_then(|n| n.to_str()).unwrap_or("table"),
         }
     }
 
-    /// Every table.
+    /// The built-in tables.
     pub const ALL: [QualityTable; 4] =
         [QualityTable::Ml100kUsers, QualityTable::Ml100kItems, QualityTable::Adclick, QualityTable::SyntheticAdclick];
 
+    /// Whether reading this table needs the shared data directory.
+    fn needs_data(&self) -> bool {
+        matches!(self, QualityTable::Ml100kUsers | QualityTable::Ml100kItems | QualityTable::Adclick)
+    }
+
     /// The table and the columns that are never hidden.
-    fn load(self, data: &Path, synthetic_rows: usize) -> Result<(Table, Vec<&'static str>)> {
+    fn load(&self, data: &Path, config: &QualityConfig) -> Result<(Table, Vec<&'static str>)> {
         Ok(match self {
             QualityTable::Ml100kUsers => {
                 (load_ml100k(data.join("ml-100k"), &MovieLensOptions::default())?.users, vec!["user_id"])
@@ -60,7 +72,11 @@ impl QualityTable {
             // so every feature column may be hidden.
             QualityTable::Adclick => (load_adclick(adclick_path(data))?.table.drop_columns(&["click"])?, vec![]),
             QualityTable::SyntheticAdclick => {
-                (rec_datasets::synthetic::adclick_like(synthetic_rows, 4242)?.drop_columns(&["click"])?, vec![])
+                (rec_datasets::synthetic::adclick_like(config.synthetic_rows, 4242)?.drop_columns(&["click"])?, vec![])
+            }
+            QualityTable::File(path) => {
+                let opts = CsvOptions { kinds: config.kinds.clone(), ..CsvOptions::default() };
+                (read_table(path, &opts)?, vec![])
             }
         })
     }
@@ -69,9 +85,32 @@ impl QualityTable {
 impl std::str::FromStr for QualityTable {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        QualityTable::ALL.into_iter().find(|t| t.as_str() == s).ok_or_else(|| {
-            format!("unknown table '{s}' (expected one of: {})", QualityTable::ALL.map(|t| t.as_str()).join(", "))
-        })
+        if let Some(t) = QualityTable::ALL.into_iter().find(|t| t.as_str() == s) {
+            return Ok(t);
+        }
+        if s.contains(['.', '/', '\\']) {
+            return Ok(QualityTable::File(PathBuf::from(s)));
+        }
+        Err(format!(
+            "unknown table '{s}' (expected a CSV or Parquet file, or one of: {})",
+            QualityTable::ALL.map(|t| t.as_str().to_string()).join(", ")
+        ))
+    }
+}
+
+impl TryFrom<String> for QualityTable {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl From<QualityTable> for String {
+    fn from(t: QualityTable) -> String {
+        match t {
+            QualityTable::File(path) => path.to_string_lossy().into_owned(),
+            builtin => builtin.as_str().to_string(),
+        }
     }
 }
 
@@ -95,6 +134,11 @@ pub struct QualityConfig {
     pub seeds: Vec<u64>,
     /// Rows of the generated table.
     pub synthetic_rows: usize,
+    /// Hide only in these columns (every table must have them); empty: every column but ids
+    /// and free text (and, in the built-in tables, their keys and titles).
+    pub columns: Vec<String>,
+    /// Kinds forced on columns of the tables read from files, overriding inference.
+    pub kinds: BTreeMap<String, ColumnKind>,
     /// The LLM imputer's settings.
     pub llm: LlmSettings,
 }
@@ -110,6 +154,8 @@ impl Default for QualityConfig {
             rates: vec![0.05, 0.2],
             seeds: vec![0, 1, 2],
             synthetic_rows: 2000,
+            columns: Vec::new(),
+            kinds: BTreeMap::new(),
             llm: LlmSettings::default(),
         }
     }
@@ -120,7 +166,7 @@ impl crate::grid::GridConfig for QualityConfig {
 }
 
 /// One cell of the quality grid.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QualitySpec {
     /// The table.
     pub table: QualityTable,
@@ -143,9 +189,15 @@ impl crate::grid::GridCell for QualitySpec {
 impl QualitySpec {
     /// A file-name-safe key.
     pub fn key(&self) -> String {
+        let table: String = self
+            .table
+            .as_str()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' })
+            .collect();
         format!(
             "{}__{}__{}__r{:04}__s{}",
-            self.table.as_str(),
+            table,
             self.imputer.as_str(),
             self.pattern.as_str(),
             (self.rate * 1000.0).round() as u64,
@@ -207,14 +259,6 @@ impl LlmCellReport {
     }
 }
 
-fn hide(table: &Table, spec: &QualitySpec, exclude: &[&str]) -> Result<(Table, Mask)> {
-    let config =
-        MissingnessConfig::new(mechanism(spec.pattern), spec.rate, spec.seed.wrapping_mul(7919).wrapping_add(29))
-            .with_exclude(exclude.iter().copied());
-    let masked = inject(table, &config).context("hiding cells")?;
-    Ok((masked.table, masked.mask))
-}
-
 /// Runs one quality cell.
 pub fn run_quality_cell(spec: &QualitySpec, data: &Path, config: &QualityConfig) -> Result<QualityResult> {
     if spec.imputer == ImputerName::Deletion {
@@ -222,20 +266,31 @@ pub fn run_quality_cell(spec: &QualitySpec, data: &Path, config: &QualityConfig)
             "deletion fills no cell, so it has no imputation quality; leave it out of the imputers".into(),
         ));
     }
-    let (table, exclude) = spec.table.load(data, config.synthetic_rows)?;
-    let (masked, mask) = hide(&table, spec, &exclude)?;
+    let (table, exclude) = spec.table.load(data, config)?;
+    let hide = HideSpec::new(spec.pattern, spec.rate, spec.seed)
+        .with_columns(config.columns.iter().cloned())
+        .with_exclude(exclude);
+    let Masked { table: masked, mask } = crate::truth::hide(&table, &hide)?;
     let (filled, fit_s, impute_s, losses, llm) = if spec.imputer == ImputerName::Llm {
         impute_llm(&masked, &mask, &config.llm, spec.seed)?
     } else {
         let t0 = Instant::now();
-        let fitted = crate::run::imputer(spec.imputer, spec.seed)?.fit_boxed(&masked)?;
+        let fitted = spec.imputer.build(ImputerParams::seeded(spec.seed))?.fit_boxed(&masked)?;
         let fit_s = t0.elapsed().as_secs_f64();
         let t1 = Instant::now();
         let filled = fitted.transform(&masked)?;
         (filled, fit_s, t1.elapsed().as_secs_f64(), Vec::new(), None)
     };
     let report = crate::hidden::score_hidden(&table, &mask, &filled, Some)?;
-    Ok(QualityResult { spec: *spec, hidden_cells: mask.len(), report, fit_s, impute_s, loss_history: losses, llm })
+    Ok(QualityResult {
+        spec: spec.clone(),
+        hidden_cells: mask.len(),
+        report,
+        fit_s,
+        impute_s,
+        loss_history: losses,
+        llm,
+    })
 }
 
 /// Filled table, fit and fill seconds, loss curve, and the LLM's report.
@@ -303,7 +358,26 @@ pub fn run_quality(
     if config.tables.is_empty() || config.imputers.is_empty() || config.seeds.is_empty() {
         return Err(Error::Config("the quality grid needs at least one table, imputer and seed".into()));
     }
-    let data = data_dir(config.data_dir.as_deref())?;
+    if config.patterns.is_empty() {
+        return Err(Error::Config("the quality grid needs at least one pattern".into()));
+    }
+    let mut names = BTreeMap::new();
+    for t in &config.tables {
+        if let Some(other) = names.insert(t.as_str(), t) {
+            return Err(Error::Config(format!(
+                "two tables are both called '{}' ({} and {}): their cells would share file names; rename one",
+                t.as_str(),
+                String::from(other.clone()),
+                String::from(t.clone())
+            )));
+        }
+    }
+    // Files and the generated table need no data directory: only look for it when asked.
+    let data = if config.tables.iter().any(QualityTable::needs_data) {
+        data_dir(config.data_dir.as_deref())?
+    } else {
+        PathBuf::new()
+    };
     let grid = quality_cells(config);
     let results =
         crate::grid::run_cells(&config.out_dir, config, &grid, |spec| run_quality_cell(spec, &data, config), on_cell)?
@@ -317,7 +391,7 @@ pub fn run_quality(
 }
 
 /// The per-column metrics of a column report: (name, value, higher is better).
-fn metrics(m: &ColumnMetrics) -> Vec<(&'static str, f64)> {
+pub(crate) fn metrics(m: &ColumnMetrics) -> Vec<(&'static str, f64)> {
     match m {
         ColumnMetrics::Numeric(n) => vec![("RMSE", n.rmse), ("MAE", n.mae)],
         ColumnMetrics::Categorical(c) => vec![("accuracy", c.accuracy), ("macro-F1", c.macro_f1)],
@@ -334,7 +408,10 @@ pub fn quality_markdown(results: &[QualityResult]) -> String {
     type Key = (QualityTable, Pattern, u64);
     let mut groups: BTreeMap<Key, Vec<&QualityResult>> = BTreeMap::new();
     for r in results {
-        groups.entry((r.spec.table, r.spec.pattern, (r.spec.rate * 1000.0).round() as u64)).or_default().push(r);
+        groups
+            .entry((r.spec.table.clone(), r.spec.pattern, (r.spec.rate * 1000.0).round() as u64))
+            .or_default()
+            .push(r);
     }
     let mut out = String::from("# Imputation quality on hidden cells\n\n");
     for ((table, pattern, rate), rs) in groups {

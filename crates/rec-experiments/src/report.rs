@@ -7,10 +7,10 @@ use std::fmt::Write;
 
 use rec_metrics::ColumnMetrics;
 
-use crate::config::{ImputerName, Pattern, TaskName};
+use crate::cell::CellResult;
 use crate::downstream::Downstream;
+use crate::names::{ImputerName, Pattern, TaskName};
 use crate::plots::{Plot, PlotPlace};
-use crate::run::CellResult;
 
 /// The one metric the summary tables and plots show per task: (name, value, higher is
 /// better). AUC for click prediction, macro-F1 for the 5 classes, RMSE for the regression.

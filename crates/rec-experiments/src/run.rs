@@ -6,9 +6,9 @@ use std::time::Instant;
 
 use crate::{Context, Error, Result};
 use dlrm::{Dlrm, DlrmConfig, FittedDlrm, TaskKind};
-use imputers_baseline::{CaseDeletion, IterativeImputer, KnnImputer, KnnWeights, MissForestImputer, SimpleImputer};
+use imputers_baseline::CaseDeletion;
 use rec_datasets::adclick::{adclick_path, load_adclick};
-use rec_datasets::missingness::{inject, Mask, Mechanism, MissingnessConfig, DEFAULT_STRENGTH};
+use rec_datasets::missingness::{inject, Mask, MissingnessConfig};
 use rec_datasets::movielens::{join_ratings, load_ml100k, MovieLensOptions};
 use rec_datasets::split::{adclick_split, ml100k_fold, random_split, Fractions, Ml100kFold};
 use rec_metrics::{ImputationReport, RankingConfig};
@@ -17,124 +17,10 @@ use rec_table::arrow::datatypes::Float64Type;
 use rec_table::{ColumnKind, DynImputer, FittedRecommender, Recommender, Table, Value};
 use serde::{Deserialize, Serialize};
 
+use crate::cell::{peak_rss_mib, CellResult, CellSpec, LossPoint, Timings};
 use crate::config::{ExperimentConfig, ImputerName, LlmSettings, Pattern, TaskName};
 use crate::downstream::Downstream;
-
-/// One point of the grid.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct CellSpec {
-    /// The task.
-    pub task: TaskName,
-    /// The imputer.
-    pub imputer: ImputerName,
-    /// The mechanism of the injected holes.
-    pub pattern: Pattern,
-    /// The rate of injected holes.
-    pub rate: f64,
-    /// The seed.
-    pub seed: u64,
-}
-
-impl crate::grid::GridCell for CellSpec {
-    fn key(&self) -> String {
-        CellSpec::key(self)
-    }
-}
-
-impl CellSpec {
-    /// A file-name-safe key, unique within a grid.
-    pub fn key(&self) -> String {
-        format!(
-            "{}__{}__{}-{:.3}__seed{}",
-            self.task.as_str(),
-            self.imputer.as_str(),
-            self.pattern.as_str(),
-            self.rate,
-            self.seed
-        )
-    }
-}
-
-/// Seconds spent in each stage of a cell.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub struct Timings {
-    /// Fitting the imputer and filling train and test.
-    pub impute_s: f64,
-    /// Training the DLRM.
-    pub train_s: f64,
-    /// The whole cell, data preparation included.
-    pub total_s: f64,
-}
-
-/// One point of a training-loss curve.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct LossPoint {
-    /// The optimizer step (counted from 1).
-    pub step: usize,
-    /// The training loss at that step.
-    pub loss: f64,
-}
-
-/// What one cell measured.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CellResult {
-    /// The grid point.
-    pub spec: CellSpec,
-    /// Cells hidden on purpose (their truth is known).
-    pub masked_cells: usize,
-    /// Rows the DLRM trained on (fewer than the split's with deletion).
-    pub train_rows: usize,
-    /// Rows it was evaluated on.
-    pub test_rows: usize,
-    /// Quality of the imputed masked cells per column (absent for deletion).
-    pub imputation: Option<ImputationReport>,
-    /// The downstream metrics.
-    pub downstream: Downstream,
-    /// Stage timings.
-    pub timings: Timings,
-    /// Peak resident memory of the process so far, in MiB (Linux `VmHWM`).
-    pub peak_rss_mib: Option<f64>,
-    /// Training loss of a model the imputer fitted on the way (the LLM imputer's LoRA
-    /// fine-tuning); empty for imputers that train nothing, and in results saved before it
-    /// existed.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub loss_history: Vec<LossPoint>,
-    /// The filled tables were read from the fill another task of the grid saved (same masked
-    /// data, same imputer); `timings.impute_s` is then what computing that fill cost.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub imputation_reused: bool,
-    /// Cells the LLM imputer filled with the column's mode/median because no valid value came
-    /// out, per column (empty for other imputers).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub fallbacks: BTreeMap<String, usize>,
-    /// The LLM imputer's full settings behind these numbers (the grid's overrides resolved
-    /// over the imputer's defaults); `None` for other imputers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub llm_config: Option<serde_json::Value>,
-}
-
-pub(crate) fn imputer(name: ImputerName, seed: u64) -> Result<Box<dyn DynImputer>> {
-    Ok(match name {
-        ImputerName::Deletion => Box::new(CaseDeletion::new()),
-        ImputerName::Zero => Box::new(SimpleImputer::zero()),
-        ImputerName::Mean => Box::new(SimpleImputer::mean()),
-        ImputerName::Median => Box::new(SimpleImputer::median()),
-        ImputerName::Knn => Box::new(KnnImputer::new(5).with_weights(KnnWeights::Distance)),
-        ImputerName::Iterative => Box::new(IterativeImputer::new().with_seed(seed)),
-        ImputerName::Missforest => Box::new(MissForestImputer::new().with_seed(seed)),
-        ImputerName::Llm => {
-            return Err(Error::Config("the LLM imputer is fitted through `llm_config`, not the registry".into()))
-        }
-    })
-}
-
-pub(crate) fn mechanism(pattern: Pattern) -> Mechanism {
-    match pattern {
-        Pattern::Mcar => Mechanism::Mcar,
-        Pattern::Mar => Mechanism::Mar { driver: None, strength: DEFAULT_STRENGTH },
-        Pattern::Mnar => Mechanism::Mnar { strength: DEFAULT_STRENGTH },
-    }
-}
+use crate::names::{mechanism, ImputerParams};
 
 /// Hides cells of `table` as the cell asks (a rate of 0 hides none: the missingness
 /// calibration maps it to an intercept of minus infinity).
@@ -169,8 +55,10 @@ fn impute_all(name: ImputerName, seed: u64, llm: &LlmSettings, fit_on: &Table, t
     if name == ImputerName::Llm {
         return impute_llm(llm, seed, fit_on, tables);
     }
-    let fitted =
-        imputer(name, seed)?.fit_boxed(fit_on).with_context(|| format!("fitting the {} imputer", name.as_str()))?;
+    let fitted = name
+        .build(ImputerParams::seeded(seed))?
+        .fit_boxed(fit_on)
+        .with_context(|| format!("fitting the {} imputer", name.as_str()))?;
     let tables = tables
         .iter()
         .enumerate()
@@ -568,23 +456,5 @@ fn evaluate_ratings(model: &FittedDlrm, test: &Table, target: &str, task: TaskNa
                 ranking: rec_metrics::ranking_report_by_user(&users, &pred, &truth, &ranking)?,
             })
         }
-    }
-}
-
-/// Peak resident set size of this process in MiB, from `/proc/self/status` (Linux only).
-pub fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
-
-/// The data directory: the configured one, else [`rec_datasets::shared_data_dir`]
-/// (`RECIMPUTE_DATA`, else `../shared/data` beside the workspace), which fails with a message
-/// saying how to point at the data.
-pub fn data_dir(configured: Option<&Path>) -> Result<PathBuf> {
-    match configured {
-        Some(dir) => Ok(dir.to_path_buf()),
-        None => Ok(rec_datasets::shared_data_dir()?),
     }
 }

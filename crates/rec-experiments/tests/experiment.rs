@@ -161,7 +161,13 @@ fn every_real_table_can_be_scored_for_imputation_quality() {
         (QualityTable::Adclick, &["age", "gender", "device_type", "ad_position", "browsing_history", "time_of_day"]),
     ];
     for (table, columns) in expected {
-        let spec = QualitySpec { table, imputer: ImputerName::Mean, pattern: Pattern::Mcar, rate: 0.05, seed: 0 };
+        let spec = QualitySpec {
+            table: table.clone(),
+            imputer: ImputerName::Mean,
+            pattern: Pattern::Mcar,
+            rate: 0.05,
+            seed: 0,
+        };
         let result = run_quality_cell(&spec, &data, &config).unwrap_or_else(|e| panic!("{}: {e:#}", table.as_str()));
         assert!(result.hidden_cells > 0, "{}", table.as_str());
         let scored: Vec<&str> = result.report.columns.iter().map(|c| c.column.as_str()).collect();

@@ -1,4 +1,4 @@
-//! The grid commands in a build without the `dlrm` feature: a clear error.
+//! `experiment` and `demo` in a build without the `dlrm` feature: a clear error.
 
 use super::*;
 
@@ -6,12 +6,6 @@ const NEED: &str = "this command trains a DLRM and needs the `dlrm` feature (lib
     run it through `cargo xtask demo`, or build with `--features dlrm` after `eval \"$(cargo xtask env)\"`";
 
 pub fn run(_: ExperimentArgs) -> Result<()> {
-    anyhow::bail!(NEED)
-}
-pub fn report(_: PathBuf) -> Result<()> {
-    anyhow::bail!(NEED)
-}
-pub fn quality(_: QualityArgs) -> Result<()> {
     anyhow::bail!(NEED)
 }
 pub fn demo(_: PathBuf, _: Option<PathBuf>) -> Result<()> {

@@ -4,8 +4,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand};
+use recimpute::experiment as exp;
 use recimpute::prelude::*;
+
+mod grids;
+mod holes;
 
 #[cfg(feature = "dlrm")]
 mod experiment;
@@ -61,9 +66,9 @@ enum Command {
         input: PathBuf,
         /// Where to write the filled table (atomically).
         output: PathBuf,
-        /// deletion, zero, mean, median, mode, knn, iterative, missforest or llm.
-        #[arg(long, default_value = "knn")]
-        method: String,
+        /// The imputer (the same models as in the grids).
+        #[arg(long, default_value = "knn", value_parser = imputer_names())]
+        method: exp::ImputerName,
         /// llm: a fitted imputer directory (from `fit-adapter` or `--save`) to use as is.
         #[arg(long)]
         imputer: Option<PathBuf>,
@@ -72,9 +77,9 @@ enum Command {
         save: Option<PathBuf>,
         #[command(flatten)]
         llm: LlmArgs,
-        /// Neighbours for knn.
-        #[arg(long, default_value_t = 5)]
-        k: usize,
+        /// Neighbours for knn (distance-weighted).
+        #[arg(long, alias = "k", default_value_t = 5)]
+        knn_k: usize,
         /// Seed for iterative and missforest.
         #[arg(long, default_value_t = 0)]
         seed: u64,
@@ -112,6 +117,12 @@ enum Command {
     ///
     /// Results go to OUT/cells/*.json and OUT/quality.md (mean ± std over seeds).
     Quality(QualityArgs),
+    /// Hide a fraction of a table's observed cells: write the masked table and the ground truth
+    /// of the hidden cells (`row,column,value`), to fill with any tool and `score` afterwards.
+    Mask(holes::MaskArgs),
+    /// Score a filled table against the ground truth `mask` wrote, per column (RMSE and MAE,
+    /// accuracy and macro-F1, Jaccard), with the count of hidden cells left empty.
+    Score(holes::ScoreArgs),
     /// Rebuild report.md, its plots (plots/*.png and *.svg) and results.json from the saved
     /// cells of an experiment.
     Report {
@@ -213,12 +224,12 @@ struct GridArgs {
     /// Data directory holding ml-100k/ and adclick/ (default: $RECIMPUTE_DATA or ../shared/data).
     #[arg(long)]
     data: Option<PathBuf>,
-    /// Imputers: deletion (experiment only), zero, mean, median, knn, iterative, missforest, llm.
-    #[arg(long, value_delimiter = ',')]
-    imputers: Option<Vec<String>>,
-    /// Missingness patterns: mcar, mar, mnar.
-    #[arg(long, value_delimiter = ',')]
-    patterns: Option<Vec<String>>,
+    /// Imputers, comma-separated (deletion fills nothing: experiment only).
+    #[arg(long, value_delimiter = ',', value_parser = imputer_names())]
+    imputers: Option<Vec<exp::ImputerName>>,
+    /// Missingness patterns, comma-separated.
+    #[arg(long, value_delimiter = ',', value_parser = named::<exp::Pattern>(exp::Pattern::ALL.map(exp::Pattern::as_str)))]
+    patterns: Option<Vec<exp::Pattern>>,
     /// Fractions of observed cells to hide, e.g. 0.05,0.25,0.5.
     #[arg(long, value_delimiter = ',')]
     rates: Option<Vec<f64>>,
@@ -233,9 +244,9 @@ struct GridArgs {
 struct ExperimentArgs {
     #[command(flatten)]
     grid: GridArgs,
-    /// Tasks: adclick, movielens-class, movielens-regression, synthetic-adclick.
-    #[arg(long, value_delimiter = ',')]
-    tasks: Option<Vec<String>>,
+    /// Tasks, comma-separated.
+    #[arg(long, value_delimiter = ',', value_parser = named::<exp::TaskName>(exp::TaskName::ALL.map(exp::TaskName::as_str)))]
+    tasks: Option<Vec<exp::TaskName>>,
     /// DLRM training epochs.
     #[arg(long)]
     epochs: Option<usize>,
@@ -243,11 +254,33 @@ struct ExperimentArgs {
 
 #[derive(clap::Args)]
 struct QualityArgs {
+    /// Your own tables (CSV or Parquet) to hide cells in; with none, the built-in `--tables`.
+    files: Vec<PathBuf>,
     #[command(flatten)]
     grid: GridArgs,
-    /// Tables: ml100k-users, ml100k-items, adclick, synthetic-adclick.
+    /// Built-in tables, comma-separated: ml100k-users, ml100k-items, adclick, synthetic-adclick
+    /// (or paths of files).
+    #[arg(long, value_delimiter = ',', value_parser = |s: &str| s.parse::<exp::QualityTable>())]
+    tables: Option<Vec<exp::QualityTable>>,
+    /// Hide only in these columns (default: every column but ids and free text).
     #[arg(long, value_delimiter = ',')]
-    tables: Option<Vec<String>>,
+    columns: Option<Vec<String>>,
+    /// Force a column's kind in the files, e.g. `--kind zip=categorical` (repeatable).
+    #[arg(long = "kind", value_name = "NAME=KIND")]
+    kinds: Vec<String>,
+}
+
+/// A flag whose values are names (listed by `--help`) parsed into `T`.
+fn named<T>(names: impl IntoIterator<Item = &'static str>) -> impl TypedValueParser<Value = T>
+where
+    T: std::str::FromStr<Err = String> + Clone + Send + Sync + 'static,
+{
+    PossibleValuesParser::new(names).try_map(|s| s.parse::<T>())
+}
+
+/// The names of the imputer registry.
+fn imputer_names() -> impl TypedValueParser<Value = exp::ImputerName> {
+    named(exp::ImputerName::EVERY.map(exp::ImputerName::as_str))
 }
 
 fn main() -> ExitCode {
@@ -287,7 +320,6 @@ fn emit(text: &str) -> Result<()> {
 }
 
 /// Overrides a setting with a command-line flag when the flag was given.
-#[cfg(any(feature = "dlrm", feature = "llm"))]
 fn set<T>(setting: &mut T, flag: Option<T>) {
     if let Some(v) = flag {
         *setting = v;
@@ -348,8 +380,7 @@ fn run(cli: Cli) -> Result<()> {
             println!("wrote {} ({} rows)", output.display(), table.num_rows());
             Ok(())
         }
-        Command::Impute { input, output, method, k, seed, fit_on, kinds, imputer, save, llm } => {
-            use recimpute::baseline::*;
+        Command::Impute { input, output, method, knn_k, seed, fit_on, kinds, imputer, save, llm } => {
             prepare_output(&input, &output)?;
             let opts = csv_options(&kinds)?;
             let table = read_table(&input, &opts)?;
@@ -358,25 +389,13 @@ fn run(cli: Cli) -> Result<()> {
                 None => table.clone(),
             };
             let start = std::time::Instant::now();
-            let (name, filled) = if method == "llm" {
+            let (name, filled) = if method == exp::ImputerName::Llm {
                 llm::impute(&table, &train, imputer.as_deref(), save.as_deref(), &llm, seed)?
             } else {
                 if imputer.is_some() || save.is_some() {
                     anyhow::bail!("--imputer and --save apply to --method llm only");
                 }
-                let imputer: Box<dyn DynImputer> = match method.as_str() {
-                    "deletion" => Box::new(CaseDeletion::new()),
-                    "zero" => Box::new(SimpleImputer::zero()),
-                    "mean" => Box::new(SimpleImputer::mean()),
-                    "median" => Box::new(SimpleImputer::median()),
-                    "mode" => Box::new(SimpleImputer::mode()),
-                    "knn" => Box::new(KnnImputer::new(k)),
-                    "iterative" => Box::new(IterativeImputer::new().with_seed(seed)),
-                    "missforest" => Box::new(MissForestImputer::new().with_seed(seed)),
-                    other => anyhow::bail!(
-                        "unknown method '{other}' (expected deletion, zero, mean, median, mode, knn, iterative, missforest or llm)"
-                    ),
-                };
+                let imputer = method.build(exp::ImputerParams { seed, knn_k })?;
                 (imputer.name(), imputer.fit_boxed(&train)?.transform(&table)?)
             };
             write_table(&filled, &output, &opts)?;
@@ -396,8 +415,10 @@ fn run(cli: Cli) -> Result<()> {
             llm::fit_adapter(&table, &out, &llm, seed)
         }
         Command::Experiment(args) => experiment::run(args),
-        Command::Report { out } => experiment::report(out),
-        Command::Quality(args) => experiment::quality(args),
+        Command::Report { out } => grids::report(out),
+        Command::Quality(args) => grids::quality(args),
+        Command::Mask(args) => holes::mask(args),
+        Command::Score(args) => holes::score(args),
         Command::Demo { out, data } => experiment::demo(out, data),
     }
 }

@@ -14,7 +14,7 @@
 //! | `lm` (feature `llm`) | `gpt2-lora` | GPT-2 / Llama on libtorch with LoRA, trainer, generation |
 //! | `recommender` (feature `dlrm`) | `dlrm` | the DLRM recommendation model on libtorch |
 //! | `llm` (feature `llm`) | `llm-imputer` | `LlmImputer`: LoRA fine-tune of a causal LM on the table's cells (value-only loss, held-out check), scored or grammar-constrained imputation |
-//! | [`experiment`] | `rec-experiments` | the scorer of hidden cells, the LLM settings of a grid; with `dlrm`, the experiment and quality grids, their reports and plots |
+//! | [`experiment`] | `rec-experiments` | the imputer registry, the quality grid on built-in tables or your own files, hidden-cell masks and scores, reports and plots; with `dlrm`, the experiment grid |
 //!
 //! The `recimpute` command line is the separate crate `recimpute-cli`, so a library user
 //! compiles neither its argument parser nor its error reporting.

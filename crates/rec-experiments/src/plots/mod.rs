@@ -23,9 +23,9 @@ use plotters::prelude::*;
 use plotters::style::register_font;
 use rec_metrics::ColumnMetrics;
 
-use crate::config::{ImputerName, Pattern, TaskName};
+use crate::cell::CellResult;
+use crate::names::{ImputerName, Pattern, TaskName};
 use crate::report::{mean_std, primary_metric, rate_key};
-use crate::run::CellResult;
 
 mod draw;
 use draw::render;

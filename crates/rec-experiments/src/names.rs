@@ -1,0 +1,229 @@
+//! The names a grid is made of: tasks, imputers (and the one registry that builds them) and
+//! missingness patterns. Each parses from and prints as the name used in flags, configs,
+//! cell keys and reports.
+
+use rec_datasets::missingness::{Mechanism, DEFAULT_STRENGTH};
+use rec_table::DynImputer;
+use serde::{Deserialize, Serialize};
+
+/// A downstream task of the paper (plus the embedded synthetic one used by the demo).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TaskName {
+    /// AdClick: predict `click` (binary); natural gaps plus injected ones.
+    Adclick,
+    /// MovieLens 100K, u1 split: the rating as 5 classes.
+    MovielensClass,
+    /// MovieLens 100K, u1 split: the rating as a number.
+    MovielensRegression,
+    /// A generated AdClick-shaped table with planted dependencies (no files needed).
+    SyntheticAdclick,
+}
+
+impl TaskName {
+    /// The name used in keys, flags and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskName::Adclick => "adclick",
+            TaskName::MovielensClass => "movielens-class",
+            TaskName::MovielensRegression => "movielens-regression",
+            TaskName::SyntheticAdclick => "synthetic-adclick",
+        }
+    }
+
+    /// Every task, in report order.
+    pub const ALL: [TaskName; 4] =
+        [TaskName::Adclick, TaskName::MovielensClass, TaskName::MovielensRegression, TaskName::SyntheticAdclick];
+}
+
+impl std::str::FromStr for TaskName {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        TaskName::ALL.into_iter().find(|t| t.as_str() == s).ok_or_else(|| {
+            format!("unknown task '{s}' (expected one of: {})", TaskName::ALL.map(|t| t.as_str()).join(", "))
+        })
+    }
+}
+
+/// An imputation method: the one registry of imputers, so a name means the same model in the
+/// `recimpute` command line, the grids and the library ([`ImputerName::build`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ImputerName {
+    /// Case-wise deletion of incomplete training rows (test rows keep their gaps).
+    Deletion,
+    /// Zero for numbers, a constant label for categories, the empty set for sets.
+    Zero,
+    /// Mean for numbers, mode for labels and sets.
+    Mean,
+    /// Median for numbers, mode for labels and sets.
+    Median,
+    /// The most frequent value of every column, numbers included.
+    Mode,
+    /// K nearest neighbours (k = [`ImputerParams::knn_k`], 5 by default; distance-weighted).
+    Knn,
+    /// Iterative chained models (MICE-style).
+    Iterative,
+    /// Iterative random forests (MissForest-style).
+    Missforest,
+    /// The LLM imputer (LoRA fine-tune of a causal LM; needs the `llm` feature; built from
+    /// its own settings, not by [`ImputerName::build`]).
+    Llm,
+}
+
+/// What a classical imputer's name leaves open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ImputerParams {
+    /// Seed of the imputers that draw random numbers (iterative, MissForest).
+    pub seed: u64,
+    /// Neighbours of the KNN imputer.
+    pub knn_k: usize,
+}
+
+impl Default for ImputerParams {
+    fn default() -> Self {
+        ImputerParams { seed: 0, knn_k: 5 }
+    }
+}
+
+impl ImputerParams {
+    /// The defaults with this seed.
+    pub fn seeded(seed: u64) -> Self {
+        ImputerParams { seed, ..ImputerParams::default() }
+    }
+}
+
+impl ImputerName {
+    /// The name used in keys, flags and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImputerName::Deletion => "deletion",
+            ImputerName::Zero => "zero",
+            ImputerName::Mean => "mean",
+            ImputerName::Median => "median",
+            ImputerName::Mode => "mode",
+            ImputerName::Knn => "knn",
+            ImputerName::Iterative => "iterative",
+            ImputerName::Missforest => "missforest",
+            ImputerName::Llm => "llm",
+        }
+    }
+
+    /// The classical imputers of the default grid, in report order (add [`ImputerName::Llm`]
+    /// to compare the LLM imputer; [`ImputerName::Mode`] is left out as it equals `mean` on
+    /// every categorical column).
+    pub const ALL: [ImputerName; 7] = [
+        ImputerName::Deletion,
+        ImputerName::Zero,
+        ImputerName::Mean,
+        ImputerName::Median,
+        ImputerName::Knn,
+        ImputerName::Iterative,
+        ImputerName::Missforest,
+    ];
+
+    /// Every name, in report order.
+    pub const EVERY: [ImputerName; 9] = [
+        ImputerName::Deletion,
+        ImputerName::Zero,
+        ImputerName::Mean,
+        ImputerName::Median,
+        ImputerName::Mode,
+        ImputerName::Knn,
+        ImputerName::Iterative,
+        ImputerName::Missforest,
+        ImputerName::Llm,
+    ];
+
+    /// Builds the classical imputer this name stands for.
+    ///
+    /// Errors for [`ImputerName::Llm`], which is configured by its own settings
+    /// (`LlmSettings`), and for `knn_k == 0`.
+    ///
+    /// ```
+    /// use rec_experiments::{ImputerName, ImputerParams};
+    ///
+    /// let table = rec_datasets::synthetic::adclick_like(100, 1)?;
+    /// let hidden = rec_datasets::missingness::inject(&table, &rec_datasets::missingness::MissingnessConfig::mcar(0.1, 2))?;
+    /// let knn = "knn".parse::<ImputerName>()?.build(ImputerParams::default())?;
+    /// let filled = knn.fit_boxed(&hidden.table)?.transform(&hidden.table)?;
+    /// assert_eq!(filled.missing_cells().count(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn build(self, params: ImputerParams) -> crate::Result<Box<dyn DynImputer>> {
+        use imputers_baseline::*;
+        if params.knn_k == 0 {
+            return Err(crate::Error::Config("knn_k must be at least 1".into()));
+        }
+        Ok(match self {
+            ImputerName::Deletion => Box::new(CaseDeletion::new()),
+            ImputerName::Zero => Box::new(SimpleImputer::zero()),
+            ImputerName::Mean => Box::new(SimpleImputer::mean()),
+            ImputerName::Median => Box::new(SimpleImputer::median()),
+            ImputerName::Mode => Box::new(SimpleImputer::mode()),
+            ImputerName::Knn => Box::new(KnnImputer::new(params.knn_k).with_weights(KnnWeights::Distance)),
+            ImputerName::Iterative => Box::new(IterativeImputer::new().with_seed(params.seed)),
+            ImputerName::Missforest => Box::new(MissForestImputer::new().with_seed(params.seed)),
+            ImputerName::Llm => {
+                return Err(crate::Error::Config(
+                    "the LLM imputer is built from its own settings (`LlmSettings`), not the registry".into(),
+                ))
+            }
+        })
+    }
+}
+
+impl std::str::FromStr for ImputerName {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        ImputerName::EVERY.into_iter().find(|t| t.as_str() == s).ok_or_else(|| {
+            format!("unknown imputer '{s}' (expected one of: {})", ImputerName::EVERY.map(|t| t.as_str()).join(", "))
+        })
+    }
+}
+
+/// A missingness mechanism for the injected holes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pattern {
+    /// Missing completely at random.
+    Mcar,
+    /// Missing at random (depends on an observed column).
+    Mar,
+    /// Missing not at random (depends on the hidden value).
+    Mnar,
+}
+
+impl Pattern {
+    /// The name used in keys, flags and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Pattern::Mcar => "mcar",
+            Pattern::Mar => "mar",
+            Pattern::Mnar => "mnar",
+        }
+    }
+
+    /// Every pattern.
+    pub const ALL: [Pattern; 3] = [Pattern::Mcar, Pattern::Mar, Pattern::Mnar];
+}
+
+impl std::str::FromStr for Pattern {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Pattern::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| format!("unknown pattern '{s}' (expected mcar, mar or mnar)"))
+    }
+}
+
+/// The injection mechanism a pattern stands for, at the default strength.
+pub(crate) fn mechanism(pattern: Pattern) -> Mechanism {
+    match pattern {
+        Pattern::Mcar => Mechanism::Mcar,
+        Pattern::Mar => Mechanism::Mar { driver: None, strength: DEFAULT_STRENGTH },
+        Pattern::Mnar => Mechanism::Mnar { strength: DEFAULT_STRENGTH },
+    }
+}

@@ -1,0 +1,236 @@
+//! Your own table, end to end, without libtorch: `mask` hides cells and writes their truth,
+//! `impute` fills them, `score` scores any fill against the truth, and `quality` runs the
+//! imputers on the file. The fixture is generated here (no shared data needed).
+#![allow(clippy::unwrap_used, reason = "tests unwrap to fail loudly")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn recimpute(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_recimpute")).args(args).output().expect("the binary runs")
+}
+
+fn ok(out: &Output) -> String {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn failed(out: &Output) -> String {
+    assert_eq!(out.status.code(), Some(1), "expected a clear failure: {}", String::from_utf8_lossy(&out.stdout));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// A 1,000-row ad-click table whose columns predict each other: the device follows the age
+/// band, the browsing habit follows the device, `clicked` is a 0/1 flag, `note` free text and
+/// `user_id` a key. Deterministic (a fixed linear congruential generator).
+fn write_ads(dir: &Path) -> PathBuf {
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) as f64 / (1u64 << 31) as f64
+    };
+    let mut text = String::from("user_id,age,device,browsing,clicked,note\n");
+    for i in 0..1000 {
+        let young = next() < 0.5;
+        let age = if young { 18.0 + 12.0 * next() } else { 45.0 + 20.0 * next() }.round();
+        let device = if young == (next() < 0.85) { "Mobile" } else { "Desktop" };
+        let browsing = match (device, next() < 0.8) {
+            ("Mobile", true) => "Social",
+            ("Mobile", false) => "News",
+            (_, true) => "News",
+            _ => "Shopping",
+        };
+        let clicked = u8::from(next() < 0.3);
+        text.push_str(&format!("u{i},{age},{device},{browsing},{clicked},visit {i} on day {}\n", i % 7));
+    }
+    let path = dir.join("ads.csv");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn mask_impute_score_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let ads = write_ads(dir.path());
+    let (masked, truth, filled) =
+        (dir.path().join("masked.csv"), dir.path().join("truth.csv"), dir.path().join("filled.csv"));
+    // Free text is hidden only when named: here every column but the id.
+    let columns = "age,device,browsing,clicked,note";
+    let said = ok(&recimpute(&[
+        "mask",
+        s(&ads),
+        s(&masked),
+        "--truth",
+        s(&truth),
+        "--rate",
+        "0.1",
+        "--seed",
+        "3",
+        "--columns",
+        columns,
+    ]));
+    assert!(said.contains("hid "), "{said}");
+
+    // The truth lists exactly the cells the masked file lost, with their original text; ids
+    // are never hidden.
+    let original: Vec<Vec<String>> = rows(&ads);
+    let holed: Vec<Vec<String>> = rows(&masked);
+    let header: Vec<String> =
+        std::fs::read_to_string(&ads).unwrap().lines().next().unwrap().split(',').map(String::from).collect();
+    let truth_rows = rows(&truth);
+    let mut lost = 0;
+    for (r, (a, b)) in original.iter().zip(&holed).enumerate() {
+        for (c, (x, y)) in a.iter().zip(b).enumerate() {
+            if y.is_empty() {
+                lost += 1;
+                let listed = truth_rows.iter().find(|t| t[0] == r.to_string() && t[1] == header[c]).unwrap();
+                assert_eq!(&listed[2], x, "row {r} column {}", header[c]);
+                assert_ne!(header[c], "user_id");
+            } else {
+                assert_eq!(x, y, "an observed cell changed at row {r} column {}", header[c]);
+            }
+        }
+    }
+    assert_eq!(lost, truth_rows.len());
+    assert!(lost > 300, "about 10% of 5 columns x 1000 rows: {lost}");
+
+    // An unfilled file scores nothing and says so.
+    let json = dir.path().join("scores.json");
+    let said = ok(&recimpute(&["score", s(&truth), s(&masked), "--json", s(&json)]));
+    assert!(said.contains("still empty (not scored)"), "{said}");
+    let scored: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let unfilled: u64 = scored["unfilled"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+    let unscored: u64 = scored["unscored"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+    assert_eq!((unfilled + unscored) as usize, lost);
+    assert_eq!(
+        scored["unscored"]["note"].as_u64().unwrap() as usize,
+        truth_rows.iter().filter(|t| t[1] == "note").count()
+    );
+
+    // KNN, through the one registry, learns the planted dependencies; the mode cannot.
+    let accuracy = |method: &str| {
+        ok(&recimpute(&["impute", s(&masked), s(&filled), "--method", method]));
+        ok(&recimpute(&["score", s(&truth), s(&filled), "--json", s(&json)]));
+        let scored: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+        assert!(scored["unfilled"].as_object().unwrap().is_empty(), "{method} left hidden cells empty: {scored}");
+        let columns = scored["report"]["columns"].as_array().unwrap();
+        let device = columns.iter().find(|c| c["column"] == "device").unwrap();
+        device["metrics"]["accuracy"].as_f64().unwrap()
+    };
+    let (knn, mode) = (accuracy("knn"), accuracy("mode"));
+    assert!(knn > mode + 0.1, "knn {knn} vs mode {mode}");
+}
+
+/// The cells of a CSV without its header, split on commas (the fixture has no quotes).
+fn rows(path: &Path) -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines().skip(1).map(|l| l.split(',').map(String::from).collect()).collect()
+}
+
+#[test]
+fn quality_on_a_file_scores_the_cells_mask_hides() {
+    let dir = tempfile::tempdir().unwrap();
+    let ads = write_ads(dir.path());
+    let out = dir.path().join("quality");
+    ok(&recimpute(&[
+        "quality",
+        s(&ads),
+        "--imputers",
+        "mode,knn",
+        "--rates",
+        "0.2",
+        "--seeds",
+        "5",
+        "--columns",
+        "device,browsing",
+        "--out",
+        s(&out),
+    ]));
+    let cell: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("cells/ads.csv__knn__mcar__r0200__s5.json")).unwrap()).unwrap();
+    let columns: Vec<&str> =
+        cell["report"]["columns"].as_array().unwrap().iter().map(|c| c["column"].as_str().unwrap()).collect();
+    assert_eq!(columns, ["device", "browsing"], "only the chosen columns are hidden");
+    let report = std::fs::read_to_string(out.join("quality.md")).unwrap();
+    assert!(report.contains("## ads.csv — MCAR 20% (1 seed)"), "{report}");
+    assert!(report.contains("| column | metric | mode | knn |"), "{report}");
+
+    // `mask` with the same seed, rate and columns hides the very cells the grid scored.
+    let (masked, truth) = (dir.path().join("m.csv"), dir.path().join("t.csv"));
+    ok(&recimpute(&[
+        "mask",
+        s(&ads),
+        s(&masked),
+        "--truth",
+        s(&truth),
+        "--rate",
+        "0.2",
+        "--seed",
+        "5",
+        "--columns",
+        "device,browsing",
+    ]));
+    assert_eq!(rows(&truth).len() as u64, cell["hidden_cells"].as_u64().unwrap());
+
+    // By default every column but the id and the free text is hidden.
+    ok(&recimpute(&["mask", s(&ads), s(&masked), "--truth", s(&truth), "--rate", "0.2"]));
+    let hidden: std::collections::BTreeSet<String> = rows(&truth).into_iter().map(|r| r[1].clone()).collect();
+    assert_eq!(hidden.into_iter().collect::<Vec<_>>(), ["age", "browsing", "clicked", "device"]);
+}
+
+#[test]
+fn bad_input_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let ads = write_ads(dir.path());
+    let masked = dir.path().join("masked.csv");
+
+    // An unknown method lists the registry's names.
+    let out = recimpute(&["impute", s(&ads), s(&masked), "--method", "lmm"]);
+    assert_eq!(out.status.code(), Some(2), "a usage error");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("possible values: deletion, zero, mean, median, mode, knn, iterative, missforest, llm"),
+        "{err}"
+    );
+    let help = ok(&recimpute(&["impute", "--help"]));
+    assert!(help.contains("possible values: deletion"), "{help}");
+
+    // A truth file naming a column the filled table lacks: the file and the row are named.
+    let truth = dir.path().join("truth.csv");
+    std::fs::write(&truth, "row,column,value\n0,age,30\n1,colour,red\n").unwrap();
+    let err = failed(&recimpute(&["score", s(&truth), s(&ads)]));
+    assert!(err.contains("truth.csv") && err.contains("data row 2") && err.contains("no column 'colour'"), "{err}");
+    // A value that does not fit its column.
+    std::fs::write(&truth, "row,column,value\n0,age,thirty\n").unwrap();
+    let err = failed(&recimpute(&["score", s(&truth), s(&ads)]));
+    assert!(err.contains("value 'thirty' does not fit column 'age' (numeric)"), "{err}");
+    // A row past the filled table's end.
+    std::fs::write(&truth, "row,column,value\n5000,age,30\n").unwrap();
+    let err = failed(&recimpute(&["score", s(&truth), s(&ads)]));
+    assert!(err.contains("data row 5000") && err.contains("1000 rows"), "{err}");
+    // Not a truth file at all.
+    let err = failed(&recimpute(&["score", s(&ads), s(&ads)]));
+    assert!(err.contains("not a ground-truth file"), "{err}");
+
+    // Masking an id column, or an unknown one, or into the truth file itself.
+    let t2 = dir.path().join("t2.csv");
+    let err = failed(&recimpute(&["mask", s(&ads), s(&masked), "--truth", s(&t2), "--columns", "user_id"]));
+    assert!(err.contains("'user_id' is an id"), "{err}");
+    let err = failed(&recimpute(&["mask", s(&ads), s(&masked), "--truth", s(&t2), "--columns", "colour"]));
+    assert!(err.contains("colour"), "{err}");
+    let err = failed(&recimpute(&["mask", s(&ads), s(&masked), "--truth", s(&masked)]));
+    assert!(err.contains("also the output"), "{err}");
+    let err = failed(&recimpute(&["mask", s(&ads), s(&masked), "--truth", s(&t2), "--rate", "1.5"]));
+    assert!(err.contains("rate must be in (0, 1)"), "{err}");
+
+    // Two files of one name would share cell files.
+    std::fs::create_dir(dir.path().join("b")).unwrap();
+    let twin = write_ads(&dir.path().join("b"));
+    let err =
+        failed(&recimpute(&["quality", s(&ads), s(&twin), "--imputers", "mean", "--out", s(&dir.path().join("q"))]));
+    assert!(err.contains("two tables are both called 'ads.csv'"), "{err}");
+}
