@@ -102,6 +102,13 @@ pub struct CellResult {
     /// over the imputer's defaults); `None` for other imputers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub llm_config: Option<serde_json::Value>,
+    /// Rows of your own table left out because their target was empty (0 for built-in tasks).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unlabelled_rows: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// Peak resident set size of this process in MiB, from `/proc/self/status` (Linux only).

@@ -1,8 +1,10 @@
 //! The experiment grid and its settings, as a serde struct saved beside the results.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use dlrm::DlrmConfig;
+use dlrm::{DlrmConfig, TaskKind};
+use rec_table::ColumnKind;
 use serde::{Deserialize, Serialize};
 
 pub use crate::llm_settings::LlmSettings;
@@ -25,6 +27,85 @@ fn overlay_grid_dlrm<'de, D: serde::Deserializer<'de>>(d: D) -> Result<DlrmConfi
         (_, other) => return Err(serde::de::Error::custom(format!("dlrm: expected an object, got {other}"))),
     }
     serde_json::from_value(merged).map_err(serde::de::Error::custom)
+}
+
+/// An experiment on your own table (the task `table`): one row per example, with a target
+/// column for the recommender to predict.
+///
+/// ```
+/// let task: rec_experiments::TableTask =
+///     serde_json::from_str(r#"{"path": "clicks.csv", "target": "clicked", "group": "user_id"}"#)?;
+/// assert_eq!(task.train_fraction, 0.8);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableTask {
+    /// The table, CSV or Parquet.
+    pub path: PathBuf,
+    /// The column to predict: never hidden, never shown to the imputer; rows where it is
+    /// empty are left out (and counted in each cell's `unlabelled_rows`).
+    pub target: String,
+    /// What the target is: `auto` (0/1 or two labels: binary; other labels: multi-class;
+    /// other numbers: regression), `binary`, `multi_class` or `regression`.
+    #[serde(default)]
+    pub kind: TaskKind,
+    /// Rows sharing a value of this column (a user id, say) stay on one side of the split;
+    /// `None` splits rows at random.
+    #[serde(default)]
+    pub group: Option<String>,
+    /// Fraction of the rows (or groups) that train the recommender; the rest test it.
+    #[serde(default = "default_train_fraction")]
+    pub train_fraction: f64,
+    /// For multi-class and regression targets that are numbers: Recall@10, NDCG@10 and HR@10
+    /// per value of this column (the user), a row relevant when its target is at least
+    /// `relevant_at`.
+    #[serde(default)]
+    pub rank_by: Option<String>,
+    /// The relevance threshold of the ranking metrics.
+    #[serde(default = "default_relevant_at")]
+    pub relevant_at: f64,
+    /// Kinds forced on columns, overriding inference.
+    #[serde(default)]
+    pub kinds: BTreeMap<String, ColumnKind>,
+}
+
+fn default_train_fraction() -> f64 {
+    0.8
+}
+
+fn default_relevant_at() -> f64 {
+    4.0
+}
+
+impl TableTask {
+    /// A task predicting `target` from the other columns of `path`, split at random.
+    pub fn new(path: impl Into<PathBuf>, target: impl Into<String>) -> Self {
+        TableTask {
+            path: path.into(),
+            target: target.into(),
+            kind: TaskKind::Auto,
+            group: None,
+            train_fraction: default_train_fraction(),
+            rank_by: None,
+            relevant_at: default_relevant_at(),
+            kinds: BTreeMap::new(),
+        }
+    }
+
+    /// Checks the settings that need no file.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.target.is_empty() {
+            return Err("table: the target column is not named".into());
+        }
+        if !(self.train_fraction > 0.0 && self.train_fraction < 1.0) {
+            return Err(format!("table: train_fraction {} is outside (0, 1)", self.train_fraction));
+        }
+        if self.group.as_deref() == Some(self.target.as_str()) {
+            return Err("table: the group column cannot be the target".into());
+        }
+        Ok(())
+    }
 }
 
 /// A grid of experiments: every combination of task, imputer, pattern, rate and seed is one
@@ -54,6 +135,9 @@ pub struct ExperimentConfig {
     pub dlrm: DlrmConfig,
     /// The LLM imputer's settings (used when `imputers` has `llm`).
     pub llm: LlmSettings,
+    /// Your own table, for the task `table`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub table: Option<TableTask>,
 }
 
 impl Default for ExperimentConfig {
@@ -69,6 +153,7 @@ impl Default for ExperimentConfig {
             synthetic_rows: 4000,
             dlrm: grid_dlrm(),
             llm: LlmSettings::default(),
+            table: None,
         }
     }
 }
@@ -103,6 +188,12 @@ impl ExperimentConfig {
             return Err(format!("rate {r} is outside [0, 1)"));
         }
         self.dlrm.validate().map_err(|e| format!("dlrm: {e}"))?;
+        match (&self.table, self.tasks.contains(&TaskName::Table)) {
+            (Some(table), true) => table.validate()?,
+            (None, true) => return Err("the task 'table' needs a `table` section (path, target)".into()),
+            (Some(_), false) => return Err("a `table` section is given but the tasks do not include 'table'".into()),
+            (None, false) => {}
+        }
         Ok(())
     }
 }

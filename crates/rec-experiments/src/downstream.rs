@@ -13,15 +13,18 @@ pub enum Downstream {
     MultiClass {
         /// Classification metrics.
         report: MulticlassReport,
-        /// Recall@10, NDCG@10 and HR@10 (relevant: rating ≥ 4).
-        ranking: RankingReport,
+        /// Recall@10, NDCG@10 and HR@10 per user (MovieLens: relevant when the rating is ≥ 4);
+        /// `None` when the task names no user column to rank for.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ranking: Option<RankingReport>,
     },
     /// Rating as a number; ranking by predicted rating per user.
     Regression {
         /// Error metrics.
         report: RegressionReport,
-        /// Recall@10, NDCG@10 and HR@10 (relevant: rating ≥ 4).
-        ranking: RankingReport,
+        /// Recall@10, NDCG@10 and HR@10 per user, as for `MultiClass`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ranking: Option<RankingReport>,
     },
 }
 
@@ -36,21 +39,25 @@ impl Downstream {
                 ("accuracy", r.accuracy, true),
                 ("AUC", r.roc_auc.unwrap_or(f64::NAN), true),
             ],
-            Downstream::MultiClass { report, ranking } => vec![
-                ("macro P", report.macro_avg.precision, true),
-                ("macro R", report.macro_avg.recall, true),
-                ("macro F1", report.macro_avg.f1, true),
-                ("accuracy", report.accuracy, true),
-                ("Recall@10", ranking.recall, true),
-                ("NDCG@10", ranking.ndcg, true),
-            ],
-            Downstream::Regression { report, ranking } => vec![
-                ("MAE", report.mae, false),
-                ("MSE", report.mse, false),
-                ("RMSE", report.rmse, false),
-                ("Recall@10", ranking.recall, true),
-                ("NDCG@10", ranking.ndcg, true),
-            ],
+            Downstream::MultiClass { report, ranking } => {
+                let mut v = vec![
+                    ("macro P", report.macro_avg.precision, true),
+                    ("macro R", report.macro_avg.recall, true),
+                    ("macro F1", report.macro_avg.f1, true),
+                    ("accuracy", report.accuracy, true),
+                ];
+                v.extend(ranking_headline(ranking.as_ref()));
+                v
+            }
+            Downstream::Regression { report, ranking } => {
+                let mut v = vec![("MAE", report.mae, false), ("MSE", report.mse, false), ("RMSE", report.rmse, false)];
+                v.extend(ranking_headline(ranking.as_ref()));
+                v
+            }
         }
     }
+}
+
+fn ranking_headline(ranking: Option<&RankingReport>) -> Vec<(&'static str, f64, bool)> {
+    ranking.map_or_else(Vec::new, |r| vec![("Recall@10", r.recall, true), ("NDCG@10", r.ndcg, true)])
 }

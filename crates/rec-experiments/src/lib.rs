@@ -25,7 +25,9 @@
 //!   item tables under `imputed/` (Parquet, atomically) and the second reuses them: the LLM
 //!   imputer fine-tunes once per table and seed, not once per task. A reused fill reports
 //!   the time computing it took, and a fill saved with other settings is recomputed.
-
+//! - `table`: your own file, as the config's `TableTask` says (target, split group, ranking
+//!   column); built like AdClick. Rows without a target are left out and counted; the target,
+//!   the group and ranking columns, ids and free text are never hidden.
 //!
 //! The quality grid (no feature needed) hides observed cells of a table (a built-in one or any
 //! CSV/Parquet file), imputes them and scores the hidden cells per column (`run_quality`).
@@ -100,7 +102,7 @@ pub use quality::{
 pub use report::{markdown, markdown_with_plots, mean_std, primary_metric};
 
 #[cfg(feature = "dlrm")]
-pub use config::{grid_dlrm, ExperimentConfig};
+pub use config::{grid_dlrm, ExperimentConfig, TableTask};
 #[cfg(feature = "dlrm")]
 pub use run::run_cell;
 
@@ -142,7 +144,7 @@ mod experiment {
     ) -> Result<GridOutcome<CellResult>> {
         config.validate().map_err(Error::Config)?;
         // The generated task needs no files: only look for the data when a task reads it.
-        let data = if config.tasks.iter().all(|t| *t == TaskName::SyntheticAdclick) {
+        let data = if config.tasks.iter().all(|t| matches!(t, TaskName::SyntheticAdclick | TaskName::Table)) {
             std::path::PathBuf::new()
         } else {
             data_dir(config.data_dir.as_deref())?

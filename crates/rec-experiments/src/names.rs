@@ -18,6 +18,8 @@ pub enum TaskName {
     MovielensRegression,
     /// A generated AdClick-shaped table with planted dependencies (no files needed).
     SyntheticAdclick,
+    /// Your own table: the experiment config's `table` says which file, target and split.
+    Table,
 }
 
 impl TaskName {
@@ -28,12 +30,18 @@ impl TaskName {
             TaskName::MovielensClass => "movielens-class",
             TaskName::MovielensRegression => "movielens-regression",
             TaskName::SyntheticAdclick => "synthetic-adclick",
+            TaskName::Table => "table",
         }
     }
 
     /// Every task, in report order.
-    pub const ALL: [TaskName; 4] =
-        [TaskName::Adclick, TaskName::MovielensClass, TaskName::MovielensRegression, TaskName::SyntheticAdclick];
+    pub const ALL: [TaskName; 5] = [
+        TaskName::Adclick,
+        TaskName::MovielensClass,
+        TaskName::MovielensRegression,
+        TaskName::SyntheticAdclick,
+        TaskName::Table,
+    ];
 }
 
 impl std::str::FromStr for TaskName {

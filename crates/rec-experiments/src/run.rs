@@ -10,15 +10,15 @@ use imputers_baseline::CaseDeletion;
 use rec_datasets::adclick::{adclick_path, load_adclick};
 use rec_datasets::missingness::{inject, Mask, MissingnessConfig};
 use rec_datasets::movielens::{join_ratings, load_ml100k, MovieLensOptions};
-use rec_datasets::split::{adclick_split, ml100k_fold, random_split, Fractions, Ml100kFold};
+use rec_datasets::split::{adclick_split, entity_split, ml100k_fold, random_split, Fractions, Ml100kFold, Split};
 use rec_metrics::{ImputationReport, RankingConfig};
 use rec_table::arrow::array::AsArray;
 use rec_table::arrow::datatypes::Float64Type;
-use rec_table::{ColumnKind, DynImputer, FittedRecommender, Recommender, Table, Value};
+use rec_table::{read_table, ColumnKind, CsvOptions, DynImputer, FittedRecommender, Recommender, Table, Task, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::cell::{peak_rss_mib, CellResult, CellSpec, LossPoint, Timings};
-use crate::config::{ExperimentConfig, ImputerName, LlmSettings, Pattern, TaskName};
+use crate::config::{ExperimentConfig, ImputerName, LlmSettings, Pattern, TableTask, TaskName};
 use crate::downstream::Downstream;
 use crate::names::{mechanism, ImputerParams};
 
@@ -123,6 +123,12 @@ pub fn run_cell(spec: &CellSpec, data_dir: &Path, config: &ExperimentConfig) -> 
         TaskName::Adclick | TaskName::SyntheticAdclick => {
             run_row_task(spec, data_dir, config.synthetic_rows, &config.dlrm, &config.llm)?
         }
+        TaskName::Table => {
+            let task = config.table.as_ref().ok_or_else(|| {
+                Error::Config("the task 'table' needs a `table` section (file, target) in the config".into())
+            })?;
+            run_table_task(spec, task, &config.dlrm, &config.llm)?
+        }
         TaskName::MovielensClass | TaskName::MovielensRegression => {
             run_movielens(spec, data_dir, &config.dlrm, &config.llm, &config.out_dir.join(IMPUTED_DIR))?
         }
@@ -140,7 +146,6 @@ fn run_row_task(
     settings: &DlrmConfig,
     llm: &LlmSettings,
 ) -> Result<CellResult> {
-    const TARGET: &str = "click";
     let fractions = Fractions::train_test(0.8)?;
     let (table, split) = if spec.task == TaskName::Adclick {
         let ad = load_adclick(adclick_path(data_dir))?;
@@ -151,7 +156,63 @@ fn run_row_task(
         let split = random_split(table.num_rows(), fractions, spec.seed);
         (table, split)
     };
-    let (masked, mask) = mask(&table, spec, &[TARGET], 1)?;
+    let task = FlatTask { target: "click", kind: TaskKind::Binary, never_hide: vec!["click".into()], rank: None };
+    run_flat(spec, &task, &table, &split, settings, llm)
+}
+
+/// Your own table: read it, drop the rows without a target (counted), split it by the group
+/// column or at random, then run it like AdClick.
+fn run_table_task(spec: &CellSpec, task: &TableTask, settings: &DlrmConfig, llm: &LlmSettings) -> Result<CellResult> {
+    let opts = CsvOptions { kinds: task.kinds.clone(), ..CsvOptions::default() };
+    let read = read_table(&task.path, &opts)?;
+    let target =
+        read.schema().index_of(&task.target).with_context(|| format!("{}: the target", task.path.display()))?;
+    let labelled: Vec<usize> = (0..read.num_rows()).filter(|&r| !read.is_missing(r, target)).collect();
+    let table = read.take_rows(&labelled)?;
+    let fractions = Fractions::train_test(task.train_fraction)?;
+    let split = match &task.group {
+        Some(group) => entity_split(&table, group, fractions, spec.seed)?,
+        None => random_split(table.num_rows(), fractions, spec.seed),
+    };
+    let mut never_hide: Vec<String> =
+        [Some(&task.target), task.group.as_ref(), task.rank_by.as_ref()].into_iter().flatten().cloned().collect();
+    // Free text has no imputer and no score: it stays as it is.
+    never_hide.extend(table.schema().columns().iter().filter(|c| c.kind == ColumnKind::Text).map(|c| c.name.clone()));
+    let flat = FlatTask {
+        target: &task.target,
+        kind: task.kind,
+        never_hide,
+        rank: task.rank_by.as_deref().map(|user| (user, task.relevant_at)),
+    };
+    let mut result = run_flat(spec, &flat, &table, &split, settings, llm)?;
+    result.unlabelled_rows = read.num_rows() - labelled.len();
+    Ok(result)
+}
+
+/// One table with a target column: what to predict and how to score it.
+struct FlatTask<'a> {
+    /// The column the DLRM predicts (the imputer never sees it).
+    target: &'a str,
+    /// The DLRM's task.
+    kind: TaskKind,
+    /// Columns never hidden (the target among them).
+    never_hide: Vec<String>,
+    /// The user column and the relevance threshold of the ranking metrics, if any.
+    rank: Option<(&'a str, f64)>,
+}
+
+/// Mask → split → impute (the target held out) → DLRM → evaluate, for one flat table.
+fn run_flat(
+    spec: &CellSpec,
+    task: &FlatTask<'_>,
+    table: &Table,
+    split: &Split,
+    settings: &DlrmConfig,
+    llm: &LlmSettings,
+) -> Result<CellResult> {
+    let target = task.target;
+    let never_hide: Vec<&str> = task.never_hide.iter().map(String::as_str).collect();
+    let (masked, mask) = mask(table, spec, &never_hide, 1)?;
     let train = masked.take_rows(&split.train)?;
     let test = masked.take_rows(&split.test)?;
     let placement: Placement = split
@@ -173,16 +234,16 @@ fn run_row_task(
         (it.next().context("no train table")?, it.next().context("no test table")?)
     } else {
         // The imputer never sees the target: it is unknown at prediction time.
-        let train_x = train.drop_columns(&[TARGET])?;
-        let test_x = test.drop_columns(&[TARGET])?;
+        let train_x = train.drop_columns(&[target])?;
+        let test_x = test.drop_columns(&[target])?;
         let imputed = impute_all(spec.imputer, spec.seed, llm, &train_x, &[&train_x, &test_x])?;
         losses = imputed.losses;
         fallbacks = imputed.fallbacks;
         llm_config = imputed.config;
         let filled = imputed.tables;
-        let target_spec = train.schema().column(TARGET)?.clone();
+        let target_spec = train.schema().column(target)?.clone();
         let attach = |x: &Table, full: &Table| -> Result<Table> {
-            let col = full.schema().index_of(TARGET)?;
+            let col = full.schema().index_of(target)?;
             Ok(x.with_column(target_spec.clone(), &full.column_values(col))?)
         };
         (attach(&filled[0], &train)?, attach(&filled[1], &test)?)
@@ -191,13 +252,13 @@ fn run_row_task(
     let imputation = if spec.imputer == ImputerName::Deletion {
         None
     } else {
-        imputation_quality(&table, &mask, &[&train_imp, &test_imp], Some(&placement))?
+        imputation_quality(table, &mask, &[&train_imp, &test_imp], Some(&placement))?
     };
 
     let t1 = Instant::now();
-    let model = Dlrm::new(dlrm_config(settings, TaskKind::Binary, spec.seed))?.fit(&train_imp, TARGET)?;
+    let model = Dlrm::new(dlrm_config(settings, task.kind, spec.seed))?.fit(&train_imp, target)?;
     let train_s = t1.elapsed().as_secs_f64();
-    let downstream = evaluate_binary(&model, &test_imp, TARGET)?;
+    let downstream = evaluate(&model, &test_imp, target, task.rank)?;
     Ok(CellResult {
         spec: *spec,
         masked_cells: mask.len(),
@@ -211,10 +272,10 @@ fn run_row_task(
         imputation_reused: false,
         fallbacks,
         llm_config,
+        unlabelled_rows: 0,
     })
 }
 
-/// MovieLens 100K, u1 split: attributes imputed in the user and item tables, then joined.
 fn run_movielens(
     spec: &CellSpec,
     data_dir: &Path,
@@ -301,7 +362,7 @@ fn run_movielens(
     let t1 = Instant::now();
     let model = Dlrm::new(dlrm_config(settings, kind, spec.seed))?.fit(&train, TARGET)?;
     let train_s = t1.elapsed().as_secs_f64();
-    let downstream = evaluate_ratings(&model, &test, TARGET, spec.task)?;
+    let downstream = evaluate(&model, &test, TARGET, Some(("user_id", 4.0)))?;
     Ok(CellResult {
         spec: *spec,
         masked_cells: users_mask.len() + items_mask.len(),
@@ -315,6 +376,7 @@ fn run_movielens(
         imputation_reused: reused.is_some(),
         fallbacks,
         llm_config,
+        unlabelled_rows: 0,
     })
 }
 
@@ -405,55 +467,62 @@ impl MovieLensImputed {
     }
 }
 
-fn evaluate_binary(model: &FittedDlrm, test: &Table, target: &str) -> Result<Downstream> {
-    let probs = model.predict(test)?;
-    let probs: Vec<f64> = probs.as_primitive::<Float64Type>().values().to_vec();
-    let labels: Vec<bool> = test.numeric(target)?.into_iter().map(|v| v == Some(1.0)).collect();
-    Ok(Downstream::Binary(rec_metrics::binary_report(&probs, &labels, 0.5)?))
-}
-
-fn evaluate_ratings(model: &FittedDlrm, test: &Table, target: &str, task: TaskName) -> Result<Downstream> {
+/// Scores the DLRM on the test rows by the task it was trained for. `rank` = (user column,
+/// relevance threshold) adds Recall@10, NDCG@10 and HR@10 per user for multi-class and
+/// regression targets that are numbers (a class's number is its label read as one).
+fn evaluate(model: &FittedDlrm, test: &Table, target: &str, rank: Option<(&str, f64)>) -> Result<Downstream> {
     let col = test.schema().index_of(target)?;
-    let truth: Vec<f64> = (0..test.num_rows())
-        .map(|r| match test.value(r, col) {
-            Some(Value::Number(x)) => Ok(x),
-            Some(Value::Category(s)) => s.parse::<f64>().map_err(|e| Error::Data(format!("rating {s:?}: {e}"))),
-            _ => Err(Error::Data(format!("test row {r} has no rating"))),
-        })
+    let truth: Vec<Value> = (0..test.num_rows())
+        .map(|r| test.value(r, col).ok_or_else(|| Error::Data(format!("test row {r} has no '{target}'"))))
         .collect::<Result<_>>()?;
-    let users: Vec<String> = test.strings("user_id")?.into_iter().map(|u| u.unwrap_or_default().to_string()).collect();
-    let ranking = RankingConfig::new(10).with_relevance_threshold(4.0);
-    let proba = model.predict_proba(test)?;
-    match task {
-        TaskName::MovielensClass => {
-            let labels: Vec<f64> = model
-                .labels()
-                .iter()
-                .map(|v| match v {
-                    Value::Category(s) => s.parse::<f64>().unwrap_or(f64::NAN),
-                    Value::Number(x) => *x,
-                    _ => f64::NAN,
-                })
-                .collect();
+    let as_number = |v: &Value| match v {
+        Value::Number(x) => Some(*x),
+        Value::Category(s) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    };
+    let ranking = |scores: &[f64]| -> Result<Option<rec_metrics::RankingReport>> {
+        let Some((user, threshold)) = rank else { return Ok(None) };
+        let relevance: Vec<f64> = truth.iter().map(|v| as_number(v).unwrap_or(f64::NAN)).collect();
+        let users: Vec<String> = test.strings(user)?.into_iter().map(|u| u.unwrap_or_default().to_string()).collect();
+        let config = RankingConfig::new(10).with_relevance_threshold(threshold);
+        Ok(Some(rec_metrics::ranking_report_by_user(&users, scores, &relevance, &config)?))
+    };
+    let labels = model.labels();
+    match model.target_map().task() {
+        Task::Binary => {
+            let probs = model.predict(test)?;
+            let probs: Vec<f64> = probs.as_primitive::<Float64Type>().values().to_vec();
+            let positive = labels.get(1).context("a binary target with fewer than two labels")?;
+            let actual: Vec<bool> = truth.iter().map(|v| v == positive).collect();
+            Ok(Downstream::Binary(rec_metrics::binary_report(&probs, &actual, 0.5)?))
+        }
+        Task::MultiClass { .. } => {
+            let proba = model.predict_proba(test)?;
             let pred: Vec<usize> = proba
                 .iter()
                 .map(|p| p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(i, _)| i))
                 .collect();
             let y_true: Vec<usize> = truth
                 .iter()
-                .map(|t| labels.iter().position(|l| l == t).context("a test rating unseen in training"))
+                .map(|t| labels.iter().position(|l| l == t).context("a test label unseen in training"))
                 .collect::<Result<_>>()?;
-            let expected: Vec<f64> = proba.iter().map(|p| p.iter().zip(&labels).map(|(p, l)| p * l).sum()).collect();
+            let values: Vec<f64> = labels.iter().map(|l| as_number(l).unwrap_or(f64::NAN)).collect();
+            let expected: Vec<f64> = proba.iter().map(|p| p.iter().zip(&values).map(|(p, l)| p * l).sum()).collect();
             Ok(Downstream::MultiClass {
                 report: rec_metrics::multiclass_report(&y_true, &pred, labels.len())?,
-                ranking: rec_metrics::ranking_report_by_user(&users, &expected, &truth, &ranking)?,
+                ranking: ranking(&expected)?,
             })
         }
-        _ => {
+        Task::Regression => {
+            let proba = model.predict_proba(test)?;
             let pred: Vec<f64> = proba.iter().map(|p| p[0]).collect();
+            let actual: Vec<f64> = truth
+                .iter()
+                .map(|v| as_number(v).ok_or_else(|| Error::Data(format!("'{target}' value {v:?} is not a number"))))
+                .collect::<Result<_>>()?;
             Ok(Downstream::Regression {
-                report: rec_metrics::regression_report(&truth, &pred)?,
-                ranking: rec_metrics::ranking_report_by_user(&users, &pred, &truth, &ranking)?,
+                report: rec_metrics::regression_report(&actual, &pred)?,
+                ranking: ranking(&pred)?,
             })
         }
     }

@@ -31,13 +31,17 @@ fn cell(imputer: ImputerName, pattern: Pattern, rate: f64, seed: u64) -> CellRes
         train_rows: 32,
         test_rows: 40,
         imputation: (imputer != ImputerName::Deletion).then_some(imputation),
-        downstream: Downstream::Regression { report: regression_report(&truth, &predicted).unwrap(), ranking },
+        downstream: Downstream::Regression {
+            report: regression_report(&truth, &predicted).unwrap(),
+            ranking: Some(ranking),
+        },
         timings: Timings { impute_s: 0.1, train_s: 1.0, total_s: 1.2 },
         peak_rss_mib: None,
         loss_history: Vec::new(),
         imputation_reused: false,
         fallbacks: Default::default(),
         llm_config: None,
+        unlabelled_rows: 0,
     }
 }
 

@@ -6,10 +6,32 @@ use recimpute::experiment::{self as exp, ExperimentConfig};
 
 pub fn run(args: ExperimentArgs) -> Result<()> {
     let mut config: ExperimentConfig = load_config(args.grid.config.as_deref(), "experiment")?;
+    let tasks_given = args.tasks.is_some();
     set(&mut config.tasks, args.tasks);
     set(&mut config.dlrm.epochs, args.epochs);
+    if let Some(task) = table_task(args.table)? {
+        config.table = Some(task);
+        if !tasks_given {
+            config.tasks = vec![exp::TaskName::Table];
+        }
+    }
     args.grid.apply(grid_fields!(config))?;
     execute(&config)
+}
+
+/// The task `table` the flags describe, if `--table` was given.
+fn table_task(args: TableArgs) -> Result<Option<exp::TableTask>> {
+    let (Some(path), Some(target)) = (args.table, args.target) else { return Ok(None) };
+    let mut task = exp::TableTask::new(path, target);
+    if let Some(kind) = args.target_kind {
+        task.kind = serde_json::from_value(serde_json::Value::String(kind))?;
+    }
+    task.group = args.group;
+    set(&mut task.train_fraction, args.train_fraction);
+    task.rank_by = args.rank_by;
+    set(&mut task.relevant_at, args.relevant_at);
+    task.kinds = csv_options(&args.kinds)?.kinds;
+    Ok(Some(task))
 }
 
 fn execute(config: &ExperimentConfig) -> Result<()> {

@@ -250,6 +250,40 @@ struct ExperimentArgs {
     /// DLRM training epochs.
     #[arg(long)]
     epochs: Option<usize>,
+    #[command(flatten)]
+    table: TableArgs,
+}
+
+/// Your own table as the experiment's task `table` (the same as the config file's `table`).
+#[derive(clap::Args)]
+struct TableArgs {
+    /// Your own table (CSV or Parquet): the task `table`, where the recommender predicts
+    /// `--target` from the other columns (with no `--tasks`, the only task).
+    #[arg(long, requires = "target")]
+    table: Option<PathBuf>,
+    /// The column of `--table` to predict (rows where it is empty are left out, and counted).
+    #[arg(long, requires = "table")]
+    target: Option<String>,
+    /// What the target is (auto: 0/1 or two labels is binary, other labels multi-class,
+    /// other numbers regression).
+    #[arg(long, requires = "table", value_parser = ["auto", "binary", "multi_class", "regression"])]
+    target_kind: Option<String>,
+    /// Keep the rows sharing a value of this column (e.g. user_id) on one side of the split
+    /// (default: rows split at random).
+    #[arg(long, requires = "table")]
+    group: Option<String>,
+    /// Fraction of the rows (or groups) that train the recommender.
+    #[arg(long, requires = "table")]
+    train_fraction: Option<f64>,
+    /// Recall@10 and NDCG@10 per value of this column (multi-class and regression targets).
+    #[arg(long, requires = "table")]
+    rank_by: Option<String>,
+    /// A row is relevant for the ranking metrics when its target is at least this.
+    #[arg(long, requires = "rank_by")]
+    relevant_at: Option<f64>,
+    /// Force a column's kind in `--table`, e.g. `--kind zip=categorical` (repeatable).
+    #[arg(long = "kind", value_name = "NAME=KIND", requires = "table")]
+    kinds: Vec<String>,
 }
 
 #[derive(clap::Args)]
