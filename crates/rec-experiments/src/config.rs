@@ -1,10 +1,9 @@
 //! The experiment grid and its settings, as a serde struct saved beside the results.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use dlrm::{DlrmConfig, TaskKind};
-use rec_table::ColumnKind;
+use rec_table::ReadSettings;
 use serde::{Deserialize, Serialize};
 
 pub use crate::llm_settings::LlmSettings;
@@ -65,9 +64,9 @@ pub struct TableTask {
     /// The relevance threshold of the ranking metrics.
     #[serde(default = "default_relevant_at")]
     pub relevant_at: f64,
-    /// Kinds forced on columns, overriding inference.
+    /// How the file is read (forced kinds, missing-value texts, delimiter).
     #[serde(default)]
-    pub kinds: BTreeMap<String, ColumnKind>,
+    pub read: ReadSettings,
 }
 
 fn default_train_fraction() -> f64 {
@@ -89,7 +88,7 @@ impl TableTask {
             train_fraction: default_train_fraction(),
             rank_by: None,
             relevant_at: default_relevant_at(),
-            kinds: BTreeMap::new(),
+            read: ReadSettings::default(),
         }
     }
 

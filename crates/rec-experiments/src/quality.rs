@@ -11,7 +11,7 @@ use rec_datasets::adclick::{adclick_path, load_adclick};
 use rec_datasets::missingness::{Mask, Masked};
 use rec_datasets::movielens::{load_ml100k, MovieLensOptions};
 use rec_metrics::{ColumnMetrics, ImputationReport};
-use rec_table::{read_table, ColumnKind, CsvOptions, Table};
+use rec_table::{ReadSettings, Table};
 use serde::{Deserialize, Serialize};
 
 use crate::cell::{data_dir, LossPoint};
@@ -34,7 +34,7 @@ pub enum QualityTable {
     /// The generated AdClick-shaped table.
     SyntheticAdclick,
     /// A CSV or Parquet file: every column but ids and free text may be hidden (see
-    /// [`QualityConfig::columns`]); kinds are inferred unless [`QualityConfig::kinds`] says.
+    /// [`QualityConfig::columns`]); read as [`QualityConfig::read`] says.
     File(PathBuf),
 }
 
@@ -74,10 +74,7 @@ impl QualityTable {
             QualityTable::SyntheticAdclick => {
                 (rec_datasets::synthetic::adclick_like(config.synthetic_rows, 4242)?.drop_columns(&["click"])?, vec![])
             }
-            QualityTable::File(path) => {
-                let opts = CsvOptions { kinds: config.kinds.clone(), ..CsvOptions::default() };
-                (read_table(path, &opts)?, vec![])
-            }
+            QualityTable::File(path) => (config.read.read(path)?, vec![]),
         })
     }
 }
@@ -137,8 +134,8 @@ pub struct QualityConfig {
     /// Hide only in these columns (every table must have them); empty: every column but ids
     /// and free text (and, in the built-in tables, their keys and titles).
     pub columns: Vec<String>,
-    /// Kinds forced on columns of the tables read from files, overriding inference.
-    pub kinds: BTreeMap<String, ColumnKind>,
+    /// How the tables given as files are read (forced kinds, missing-value texts, delimiter).
+    pub read: ReadSettings,
     /// The LLM imputer's settings.
     pub llm: LlmSettings,
 }
@@ -155,7 +152,7 @@ impl Default for QualityConfig {
             seeds: vec![0, 1, 2],
             synthetic_rows: 2000,
             columns: Vec::new(),
-            kinds: BTreeMap::new(),
+            read: ReadSettings::default(),
             llm: LlmSettings::default(),
         }
     }

@@ -14,7 +14,7 @@ use rec_datasets::split::{adclick_split, entity_split, ml100k_fold, random_split
 use rec_metrics::{ImputationReport, RankingConfig};
 use rec_table::arrow::array::AsArray;
 use rec_table::arrow::datatypes::Float64Type;
-use rec_table::{read_table, ColumnKind, CsvOptions, DynImputer, FittedRecommender, Recommender, Table, Task, Value};
+use rec_table::{ColumnKind, DynImputer, FittedRecommender, Recommender, Table, Task, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::cell::{peak_rss_mib, CellResult, CellSpec, LossPoint, Timings};
@@ -163,8 +163,7 @@ fn run_row_task(
 /// Your own table: read it, drop the rows without a target (counted), split it by the group
 /// column or at random, then run it like AdClick.
 fn run_table_task(spec: &CellSpec, task: &TableTask, settings: &DlrmConfig, llm: &LlmSettings) -> Result<CellResult> {
-    let opts = CsvOptions { kinds: task.kinds.clone(), ..CsvOptions::default() };
-    let read = read_table(&task.path, &opts)?;
+    let read = task.read.read(&task.path)?;
     let target =
         read.schema().index_of(&task.target).with_context(|| format!("{}: the target", task.path.display()))?;
     let labelled: Vec<usize> = (0..read.num_rows()).filter(|&r| !read.is_missing(r, target)).collect();

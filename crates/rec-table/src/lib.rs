@@ -7,6 +7,8 @@
 //!   text or id. A null is a missing cell.
 //! - [`read_csv`] / [`read_parquet`] infer kinds (overridable) and report bad input with the
 //!   file, line and column; [`write_csv`] / [`write_parquet`] write atomically.
+//!   [`ReadSettings`] is what a user says about a file (forced kinds, the texts that mean
+//!   missing, the delimiter, else sniffed by [`sniff_delimiter`]).
 //! - [`Imputer`] → [`FittedImputer`] and [`Recommender`] → [`FittedRecommender`] keep
 //!   hyperparameters and fitted state apart: fit on a training table, apply to any table of the
 //!   same schema. Imputers write through [`Table::with_filled`], which refuses to change an
@@ -31,6 +33,7 @@ mod infer;
 mod io;
 mod parquet_io;
 mod schema;
+mod settings;
 mod table;
 mod traits;
 mod value;
@@ -44,6 +47,7 @@ pub use infer::{infer_kind, InferOptions};
 pub use io::{read_table, write_table, Format};
 pub use parquet_io::{read_parquet, write_parquet, ParquetOptions};
 pub use schema::{ColumnKind, ColumnSpec, Schema, KIND_METADATA_KEY};
+pub use settings::{sniff_delimiter, ReadSettings, SNIFFED_DELIMITERS};
 pub use table::{build_array, format_number, Cell, Table};
 pub use traits::{DynImputer, FittedImputer, FittedRecommender, Imputer, Recommender, Task};
 pub use value::Value;

@@ -30,7 +30,7 @@ fn table_task(args: TableArgs) -> Result<Option<exp::TableTask>> {
     set(&mut task.train_fraction, args.train_fraction);
     task.rank_by = args.rank_by;
     set(&mut task.relevant_at, args.relevant_at);
-    task.kinds = csv_options(&args.kinds)?.kinds;
+    task.read = args.read.settings()?;
     Ok(Some(task))
 }
 

@@ -77,8 +77,9 @@ pub fn quality(args: QualityArgs) -> Result<()> {
         config.tables = tables;
     }
     set(&mut config.columns, args.columns);
-    if !args.kinds.is_empty() {
-        config.kinds = csv_options(&args.kinds)?.kinds;
+    let read = args.read.settings()?;
+    if read != ReadSettings::default() {
+        config.read = read;
     }
     args.grid.apply(grid_fields!(config))?;
     let start = std::time::Instant::now();

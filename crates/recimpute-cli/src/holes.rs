@@ -31,9 +31,8 @@ pub struct MaskArgs {
     /// Never hide in these columns.
     #[arg(long, value_delimiter = ',')]
     exclude: Vec<String>,
-    /// Force a column's kind, e.g. `--kind zip=categorical` (repeatable).
-    #[arg(long = "kind", value_name = "NAME=KIND")]
-    kinds: Vec<String>,
+    #[command(flatten)]
+    read: ReadArgs,
 }
 
 /// The flags of `recimpute score`.
@@ -46,9 +45,8 @@ pub struct ScoreArgs {
     /// Also write the scores as JSON to this file (atomically).
     #[arg(long)]
     json: Option<PathBuf>,
-    /// Force a column's kind, e.g. `--kind zip=categorical` (repeatable).
-    #[arg(long = "kind", value_name = "NAME=KIND")]
-    kinds: Vec<String>,
+    #[command(flatten)]
+    read: ReadArgs,
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
@@ -61,7 +59,7 @@ pub fn mask(args: MaskArgs) -> Result<()> {
     }
     prepare_output(&args.input, &args.output)?;
     prepare_output(&args.input, &args.truth)?;
-    let opts = csv_options(&args.kinds)?;
+    let opts = args.read.csv_options(&args.input)?;
     let table = read_table(&args.input, &opts)?;
     let spec = HideSpec::new(args.pattern, args.rate, args.seed).with_columns(args.columns).with_exclude(args.exclude);
     let masked = truth::hide(&table, &spec).with_context(|| format!("masking {}", args.input.display()))?;
@@ -85,7 +83,7 @@ pub fn mask(args: MaskArgs) -> Result<()> {
 }
 
 pub fn score(args: ScoreArgs) -> Result<()> {
-    let filled = read_table(&args.filled, &csv_options(&args.kinds)?)?;
+    let filled = read_table(&args.filled, &args.read.csv_options(&args.filled)?)?;
     let mask = truth::read_truth(&args.truth, filled.schema())?;
     let scored = truth::score_filled(&filled, &mask).with_context(|| format!("scoring {}", args.filled.display()))?;
     if let Some(path) = &args.json {

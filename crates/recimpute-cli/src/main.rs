@@ -41,9 +41,8 @@ enum Command {
     Inspect {
         /// The CSV or Parquet file.
         input: PathBuf,
-        /// Force a column's kind, e.g. `--kind zip=categorical` (repeatable).
-        #[arg(long = "kind", value_name = "NAME=KIND")]
-        kinds: Vec<String>,
+        #[command(flatten)]
+        read: ReadArgs,
     },
     /// Convert a table between CSV and Parquet (by the output's extension), keeping its holes.
     Convert {
@@ -51,9 +50,8 @@ enum Command {
         input: PathBuf,
         /// The output file; written atomically.
         output: PathBuf,
-        /// Force a column's kind, e.g. `--kind zip=categorical` (repeatable).
-        #[arg(long = "kind", value_name = "NAME=KIND")]
-        kinds: Vec<String>,
+        #[command(flatten)]
+        read: ReadArgs,
     },
     /// Fill the missing cells of a CSV or Parquet file with a classical imputer or the LLM.
     ///
@@ -86,9 +84,8 @@ enum Command {
         /// Fit on this table instead of the input (same columns).
         #[arg(long)]
         fit_on: Option<PathBuf>,
-        /// Force a column's kind, e.g. `--kind zip=categorical` (repeatable).
-        #[arg(long = "kind", value_name = "NAME=KIND")]
-        kinds: Vec<String>,
+        #[command(flatten)]
+        read: ReadArgs,
     },
     /// Fine-tune the LLM imputer on a table's complete rows and save it (LoRA adapter in PEFT
     /// format + row codec) for `impute --method llm --imputer DIR`.
@@ -103,9 +100,8 @@ enum Command {
         /// Seed of row sampling, column orders, adapter initialisation and data order.
         #[arg(long, default_value_t = 0)]
         seed: u64,
-        /// Force a column's kind, e.g. `--kind zip=categorical` (repeatable).
-        #[arg(long = "kind", value_name = "NAME=KIND")]
-        kinds: Vec<String>,
+        #[command(flatten)]
+        read: ReadArgs,
     },
     /// Run a grid of experiments (task × imputer × pattern × rate × seed); resumable.
     ///
@@ -281,9 +277,8 @@ struct TableArgs {
     /// A row is relevant for the ranking metrics when its target is at least this.
     #[arg(long, requires = "rank_by")]
     relevant_at: Option<f64>,
-    /// Force a column's kind in `--table`, e.g. `--kind zip=categorical` (repeatable).
-    #[arg(long = "kind", value_name = "NAME=KIND", requires = "table")]
-    kinds: Vec<String>,
+    #[command(flatten)]
+    read: ReadArgs,
 }
 
 #[derive(clap::Args)]
@@ -299,9 +294,8 @@ struct QualityArgs {
     /// Hide only in these columns (default: every column but ids and free text).
     #[arg(long, value_delimiter = ',')]
     columns: Option<Vec<String>>,
-    /// Force a column's kind in the files, e.g. `--kind zip=categorical` (repeatable).
-    #[arg(long = "kind", value_name = "NAME=KIND")]
-    kinds: Vec<String>,
+    #[command(flatten)]
+    read: ReadArgs,
 }
 
 /// A flag whose values are names (listed by `--help`) parsed into `T`.
@@ -360,14 +354,49 @@ fn set<T>(setting: &mut T, flag: Option<T>) {
     }
 }
 
-fn csv_options(kinds: &[String]) -> Result<CsvOptions> {
-    let mut opts = CsvOptions::default();
-    for k in kinds {
-        let (name, kind) =
-            k.split_once('=').with_context(|| format!("--kind {k}: expected NAME=KIND, e.g. zip=categorical"))?;
-        opts = opts.with_kind(name, kind.parse::<ColumnKind>()?);
+/// How to read the input tables (every command that reads one takes these).
+#[derive(clap::Args, Clone, Default)]
+struct ReadArgs {
+    /// Force a column's kind, e.g. `--kind zip=categorical` (repeatable).
+    #[arg(long = "kind", value_name = "NAME=KIND")]
+    kinds: Vec<String>,
+    /// Cell texts that mean missing, comma-separated (default: empty, NA, N/A, NaN, nan, null,
+    /// NULL); `--na-values ''` makes only the empty cell missing.
+    #[arg(long, value_delimiter = ',', value_name = "TEXTS")]
+    na_values: Option<Vec<String>>,
+    /// The field delimiter of CSV input, e.g. `;` or `tab` (default: sniffed among comma,
+    /// semicolon, tab and pipe). Outputs use the input's.
+    #[arg(long)]
+    delimiter: Option<String>,
+}
+
+impl ReadArgs {
+    /// The library's reading settings these flags describe.
+    fn settings(&self) -> Result<ReadSettings> {
+        let mut settings = ReadSettings { na_values: self.na_values.clone(), ..ReadSettings::default() };
+        for k in &self.kinds {
+            let (name, kind) =
+                k.split_once('=').with_context(|| format!("--kind {k}: expected NAME=KIND, e.g. zip=categorical"))?;
+            settings.kinds.insert(name.to_string(), kind.parse::<ColumnKind>()?);
+        }
+        settings.delimiter = match self.delimiter.as_deref() {
+            None => None,
+            Some("tab" | "\\t") => Some('\t'),
+            Some(d) => {
+                let mut chars = d.chars();
+                match (chars.next(), chars.next()) {
+                    (Some(c), None) => Some(c),
+                    _ => anyhow::bail!("--delimiter {d:?}: expected one character (or `tab`)"),
+                }
+            }
+        };
+        Ok(settings)
     }
-    Ok(opts)
+
+    /// The CSV options of reading (and writing beside) `path`.
+    fn csv_options(&self, path: &std::path::Path) -> Result<CsvOptions> {
+        Ok(self.settings()?.csv_options(path)?)
+    }
 }
 
 /// Refuses an output path that is the input file (its holes are the only record of which
@@ -391,11 +420,38 @@ fn prepare_output(input: &std::path::Path, output: &std::path::Path) -> Result<(
     Ok(())
 }
 
+/// What `filled` still misses, per column with the reason, or `None` when it is complete.
+fn unfilled_warning(train: &Table, filled: &Table) -> Option<String> {
+    let observed = train.missing_per_column();
+    let parts: Vec<String> = filled
+        .schema()
+        .columns()
+        .iter()
+        .zip(filled.missing_per_column())
+        .enumerate()
+        .filter(|(_, (_, n))| *n > 0)
+        .map(|(j, (spec, n))| {
+            let why = match spec.kind {
+                ColumnKind::Text => format!(
+                    "free text, which no imputer fills (--kind {}=categorical fills it with a label seen elsewhere)",
+                    spec.name
+                ),
+                ColumnKind::Id => "an id: keys are never imputed".to_string(),
+                _ if observed.get(j) == Some(&train.num_rows()) => "no observed value to learn from".to_string(),
+                _ => "the imputer gave no value".to_string(),
+            };
+            format!("{} {n} ({why})", spec.name)
+        })
+        .collect();
+    let total: usize = filled.missing_per_column().iter().sum();
+    (!parts.is_empty()).then(|| format!("{total} cells left empty: {}", parts.join("; ")))
+}
+
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Inspect { input, kinds } => {
+        Command::Inspect { input, read } => {
             use std::fmt::Write;
-            let table = read_table(&input, &csv_options(&kinds)?)?;
+            let table = read_table(&input, &read.csv_options(&input)?)?;
             let mut out = String::new();
             writeln!(out, "{}: {} rows, {} columns", input.display(), table.num_rows(), table.num_columns())?;
             writeln!(out, "{:<24} {:<12} {:>9} {:>8}", "column", "kind", "missing", "rate")?;
@@ -406,17 +462,17 @@ fn run(cli: Cli) -> Result<()> {
             writeln!(out, "complete rows: {}", table.complete_rows().len())?;
             emit(&out)
         }
-        Command::Convert { input, output, kinds } => {
+        Command::Convert { input, output, read } => {
             prepare_output(&input, &output)?;
-            let opts = csv_options(&kinds)?;
+            let opts = read.csv_options(&input)?;
             let table = read_table(&input, &opts)?;
             write_table(&table, &output, &opts)?;
             println!("wrote {} ({} rows)", output.display(), table.num_rows());
             Ok(())
         }
-        Command::Impute { input, output, method, knn_k, seed, fit_on, kinds, imputer, save, llm } => {
+        Command::Impute { input, output, method, knn_k, seed, fit_on, read, imputer, save, llm } => {
             prepare_output(&input, &output)?;
-            let opts = csv_options(&kinds)?;
+            let opts = read.csv_options(&input)?;
             let table = read_table(&input, &opts)?;
             let train = match &fit_on {
                 Some(path) => read_table(path, &opts.clone().with_schema(table.schema().clone()))?,
@@ -433,6 +489,9 @@ fn run(cli: Cli) -> Result<()> {
                 (imputer.name(), imputer.fit_boxed(&train)?.transform(&table)?)
             };
             write_table(&filled, &output, &opts)?;
+            if let Some(warning) = unfilled_warning(&train, &filled) {
+                eprintln!("recimpute: warning: {warning}");
+            }
             emit(&format!(
                 "{}: {} missing cells before, {} after {} ({:.2}s, {} rows out); wrote {}\n",
                 input.display(),
@@ -444,8 +503,8 @@ fn run(cli: Cli) -> Result<()> {
                 output.display()
             ))
         }
-        Command::FitAdapter { input, out, llm, seed, kinds } => {
-            let table = read_table(&input, &csv_options(&kinds)?)?;
+        Command::FitAdapter { input, out, llm, seed, read } => {
+            let table = read_table(&input, &read.csv_options(&input)?)?;
             llm::fit_adapter(&table, &out, &llm, seed)
         }
         Command::Experiment(args) => experiment::run(args),

@@ -123,6 +123,10 @@ fn mask_impute_score_round_trip() {
         device["metrics"]["accuracy"].as_f64().unwrap()
     };
     let (knn, mode) = (accuracy("knn"), accuracy("mode"));
+    // The hidden free-text cells stay empty, and the command says so and why.
+    let out = recimpute(&["impute", s(&masked), s(&filled), "--method", "mean"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && err.contains("cells left empty: note") && err.contains("free text"), "{err}");
     assert!(knn > mode + 0.1, "knn {knn} vs mode {mode}");
 }
 
@@ -306,4 +310,34 @@ fn experiment_on_your_own_table() {
         s(&dir.path().join("exp2")),
     ]));
     assert!(err.contains("click") && err.contains("ads.csv"), "{err}");
+}
+
+#[test]
+fn semicolons_and_missing_value_texts() {
+    let dir = tempfile::tempdir().unwrap();
+    // A semicolon file whose country `NA` (Namibia) is a value, not a gap.
+    let input = dir.path().join("people.csv");
+    let mut text = String::from("country;age;device\n");
+    for i in 0..40 {
+        let country = ["NA", "FR", "DE"][i % 3];
+        let age = if i % 10 == 3 { String::new() } else { (20 + i).to_string() };
+        text.push_str(&format!("{country};{age};{}\n", if i % 2 == 0 { "Mobile" } else { "Desktop" }));
+    }
+    std::fs::write(&input, &text).unwrap();
+    let said = ok(&recimpute(&["inspect", s(&input), "--na-values", ""]));
+    assert!(said.contains("country") && said.contains("age") && said.contains("device"), "sniffed: {said}");
+    let filled = dir.path().join("filled.csv");
+    ok(&recimpute(&["impute", s(&input), s(&filled), "--method", "mode", "--na-values", ""]));
+    let out = std::fs::read_to_string(&filled).unwrap();
+    assert!(out.starts_with("country;age;device\n"), "the input's delimiter is kept: {out}");
+    assert_eq!(out.lines().filter(|l| l.starts_with("NA;")).count(), 14, "NA stays a country");
+    assert!(!out.contains(";;"), "every age is filled");
+    // With the default list, NA is a gap and gets filled with another country.
+    ok(&recimpute(&["impute", s(&input), s(&filled), "--method", "mode"]));
+    assert_eq!(std::fs::read_to_string(&filled).unwrap().lines().filter(|l| l.starts_with("NA;")).count(), 0);
+    // A delimiter given wins; a bad one is named.
+    let said = ok(&recimpute(&["inspect", s(&input), "--delimiter", ","]));
+    assert!(said.contains("1 columns"), "{said}");
+    let err = failed(&recimpute(&["inspect", s(&input), "--delimiter", "::"]));
+    assert!(err.contains("--delimiter \"::\""), "{err}");
 }

@@ -75,7 +75,7 @@ pub mod prelude {
     pub use llm_imputer::{Backbone, LlmImputer, LlmImputerConfig};
     pub use rec_table::{
         read_csv, read_csv_bytes, read_parquet, read_table, write_csv, write_parquet, write_table, Cell, ColumnKind,
-        ColumnSpec, CsvOptions, DynImputer, FittedImputer, FittedRecommender, Imputer, Recommender, Schema, Table,
-        Task, Value,
+        ColumnSpec, CsvOptions, DynImputer, FittedImputer, FittedRecommender, Imputer, ReadSettings, Recommender,
+        Schema, Table, Task, Value,
     };
 }

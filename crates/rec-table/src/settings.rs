@@ -1,0 +1,184 @@
+//! How to read a table file, as configs and command lines say it: forced kinds, the cell texts
+//! that mean missing, and the delimiter (sniffed from the file when not given).
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::csv_io::CsvOptions;
+use crate::error::{Error, Result};
+use crate::io::{read_table, Format};
+use crate::schema::ColumnKind;
+use crate::table::Table;
+
+/// The delimiters [`sniff_delimiter`] chooses among, in order of preference on a tie.
+pub const SNIFFED_DELIMITERS: [u8; 4] = [b',', b';', b'\t', b'|'];
+
+/// The settings of reading one table file that a user gives (a config's `read` object, or the
+/// command line's `--kind`, `--na-values` and `--delimiter`).
+///
+/// ```
+/// use rec_table::{ColumnKind, ReadSettings};
+///
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("users.csv");
+/// std::fs::write(&path, "country;zip;age\nNA;01234;31\nFR;75001;\n")?;
+/// let settings = ReadSettings::default().with_kind("zip", ColumnKind::Categorical).with_na_values([""]);
+/// let table = settings.read(&path)?; // `;` sniffed; `NA` is Namibia, not a gap
+/// assert_eq!(table.num_columns(), 3);
+/// assert_eq!(table.missing_per_column(), [0, 0, 1]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReadSettings {
+    /// Kinds forced on columns, overriding inference.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub kinds: BTreeMap<String, ColumnKind>,
+    /// Cell texts read as missing; `None` keeps [`CsvOptions`]' list (empty, `NA`, `N/A`,
+    /// `NaN`, `nan`, `null`, `NULL`). `[""]` makes only the empty cell missing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub na_values: Option<Vec<String>>,
+    /// The field delimiter of CSV files; `None` sniffs it from the first lines (comma,
+    /// semicolon, tab or pipe; `.tsv` files are tab-separated).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delimiter: Option<char>,
+}
+
+impl ReadSettings {
+    /// Forces the kind of one column.
+    pub fn with_kind(mut self, column: impl Into<String>, kind: ColumnKind) -> Self {
+        self.kinds.insert(column.into(), kind);
+        self
+    }
+
+    /// Sets the cell texts read as missing.
+    pub fn with_na_values<S: Into<String>>(mut self, values: impl IntoIterator<Item = S>) -> Self {
+        self.na_values = Some(values.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Sets the delimiter (instead of sniffing it).
+    pub fn with_delimiter(mut self, delimiter: char) -> Self {
+        self.delimiter = Some(delimiter);
+        self
+    }
+
+    /// The CSV options for `path`: these settings over the defaults, with the delimiter
+    /// sniffed from the file's first 64 KiB when not set (Parquet files are not opened).
+    pub fn csv_options(&self, path: &Path) -> Result<CsvOptions> {
+        let mut opts = CsvOptions { kinds: self.kinds.clone(), ..CsvOptions::default() };
+        if let Some(values) = &self.na_values {
+            opts.missing_tokens = values.clone();
+        }
+        match self.delimiter {
+            Some(d) => {
+                opts.delimiter = u8::try_from(d)
+                    .ok()
+                    .filter(u8::is_ascii)
+                    .ok_or_else(|| Error::InvalidInput(format!("delimiter {d:?} is not a single ASCII character")))?;
+            }
+            None if Format::from_path(path)? == Format::Csv && !is_tsv(path) => {
+                let mut sample = Vec::with_capacity(64 * 1024);
+                std::fs::File::open(path)
+                    .and_then(|f| f.take(64 * 1024).read_to_end(&mut sample))
+                    .map_err(|e| Error::Io { path: path.to_path_buf(), source: e })?;
+                if let Some(d) = sniff_delimiter(&sample) {
+                    opts.delimiter = d;
+                }
+            }
+            None => {}
+        }
+        Ok(opts)
+    }
+
+    /// Reads `path` (CSV or Parquet by its extension) with these settings.
+    pub fn read(&self, path: &Path) -> Result<Table> {
+        read_table(path, &self.csv_options(path)?)
+    }
+}
+
+fn is_tsv(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("tsv"))
+}
+
+/// The delimiter of a CSV sample: the candidate of [`SNIFFED_DELIMITERS`] that splits the
+/// header into the most fields and every other complete line of the sample into as many (text
+/// in double quotes ignored); `None` when no candidate splits the header.
+///
+/// ```
+/// assert_eq!(rec_table::sniff_delimiter(b"a;b;c\n1;2,5;3\n"), Some(b';'));
+/// assert_eq!(rec_table::sniff_delimiter(b"title,genres\nHeat,Action|Crime\n"), Some(b','));
+/// assert_eq!(rec_table::sniff_delimiter(b"one column\n1\n"), None);
+/// ```
+pub fn sniff_delimiter(sample: &[u8]) -> Option<u8> {
+    // A last line cut by the sample's end is left out.
+    let complete = match sample.iter().rposition(|&b| b == b'\n') {
+        Some(end) if end + 1 < sample.len() => &sample[..end],
+        _ => sample,
+    };
+    let lines: Vec<&[u8]> =
+        complete.split(|&b| b == b'\n').filter(|l| !l.iter().all(u8::is_ascii_whitespace)).take(50).collect();
+    let header = lines.first()?;
+    let counts = |line: &[u8], d: u8| {
+        let mut quoted = false;
+        line.iter()
+            .filter(|&&b| {
+                if b == b'"' {
+                    quoted = !quoted;
+                }
+                !quoted && b == d
+            })
+            .count()
+    };
+    let mut best: Option<(bool, usize, u8)> = None;
+    for d in SNIFFED_DELIMITERS {
+        let n = counts(header, d);
+        if n == 0 {
+            continue;
+        }
+        let consistent = lines[1..].iter().all(|l| counts(l, d) == n);
+        // Consistent candidates beat inconsistent ones; then more fields; then list order.
+        if best.is_none_or(|(c, m, _)| (consistent, n) > (c, m)) {
+            best = Some((consistent, n, d));
+        }
+    }
+    best.map(|(_, _, d)| d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffing_prefers_the_consistent_delimiter() {
+        assert_eq!(sniff_delimiter(b"a\tb\tc\n1\t2\t3\n"), Some(b'\t'));
+        assert_eq!(sniff_delimiter(b"a|b\n1|2\n"), Some(b'|'));
+        // Commas inside quotes do not count; the semicolons are consistent.
+        assert_eq!(sniff_delimiter(b"name;city\n\"Doe, J\";Paris\n\"Roe, K\";Lyon\n"), Some(b';'));
+        // Set-valued cells with pipes in a comma file: the comma wins.
+        assert_eq!(sniff_delimiter(b"id,genres\n1,A|B|C\n2,D\n"), Some(b','));
+        // A line cut by the sample's end is ignored.
+        assert_eq!(sniff_delimiter(b"a;b\n1;2\n3"), Some(b';'));
+        assert_eq!(sniff_delimiter(b""), None);
+    }
+
+    #[test]
+    fn settings_read_files_and_name_bad_delimiters() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        std::fs::write(&path, "a\tb\n1\tx\n").unwrap();
+        let table = ReadSettings::default().read(&path).unwrap();
+        assert_eq!(table.schema().names(), ["a", "b"]);
+        // A delimiter given wins over sniffing.
+        let one = ReadSettings::default().with_delimiter(',').read(&path).unwrap();
+        assert_eq!(one.num_columns(), 1);
+        let err = ReadSettings::default().with_delimiter('→').csv_options(&path).unwrap_err();
+        assert!(err.to_string().contains("not a single ASCII character"), "{err}");
+        let json: ReadSettings = serde_json::from_str(r#"{"kinds": {"b": "text"}, "delimiter": "\t"}"#).unwrap();
+        assert_eq!(json.delimiter, Some('\t'));
+        assert!(serde_json::from_str::<ReadSettings>(r#"{"delim": ","}"#).is_err());
+    }
+}
