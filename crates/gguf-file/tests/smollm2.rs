@@ -1,5 +1,5 @@
 //! Opt-in tests on the real SmolLM2-135M-Instruct Q4_1 GGUF (about 90 MB), found in
-//! `$RECIMPUTE_MODELS` or `$HOME/.cache/recimpute/models`. Run with
+//! the models directory (`$RECIMPUTE_MODELS`, else the cache's `models/`: see `rec-cache`). Run with
 //! `cargo test -p gguf-file --release --test smollm2 -- --ignored`.
 #![allow(clippy::unwrap_used, reason = "a test fails loudly on an unexpected error")]
 

@@ -1,5 +1,5 @@
 //! Tests on the real SmolLM2-135M-Instruct Q4_1 GGUF (about 95 MB), found in
-//! `$RECIMPUTE_MODELS` or `$HOME/.cache/recimpute/models`. `cargo xtask test` fetches it and runs
+//! the models directory (`$RECIMPUTE_MODELS`, else the cache's `models/`: see `rec-cache`). `cargo xtask test` fetches it and runs
 //! the quick ones (seconds each); without the file they fail naming the command that fetches it.
 //! The 3-minute fine-tune is opt-in:
 //!
@@ -31,12 +31,9 @@ use tch::{Kind, Tensor};
 /// order) moves logits by far more than 0.1.
 const LOGIT_TOL: f64 = 1e-3;
 
-/// Directory holding the SmolLM2 GGUF: `$RECIMPUTE_MODELS`, else `$HOME/.cache/recimpute/models`.
+/// Directory holding the SmolLM2 GGUF, resolved as the setup and the library resolve it.
 fn models_dir() -> PathBuf {
-    match std::env::var_os("RECIMPUTE_MODELS") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/recimpute/models"),
-    }
+    rec_cache::models_dir().expect("RECIMPUTE_MODELS, RECIMPUTE_CACHE, XDG_CACHE_HOME or HOME locates the models")
 }
 
 fn smollm2_path() -> PathBuf {

@@ -23,8 +23,7 @@ pub enum Backbone {
 }
 
 impl Backbone {
-    /// SmolLM2-135M-Instruct where the setup puts it: `$RECIMPUTE_MODELS`, else
-    /// `$RECIMPUTE_CACHE/models`, else `$HOME/.cache/recimpute/models`.
+    /// SmolLM2-135M-Instruct where the setup puts it: in [`default_models_dir`].
     pub fn default_smollm2() -> Self {
         Backbone::Gguf(default_models_dir().join(SMOLLM2_GGUF))
     }
@@ -56,16 +55,12 @@ impl Backbone {
     }
 }
 
-/// Where `cargo xtask fetch-model` keeps models.
+/// Where `cargo xtask fetch-model` keeps models ([`rec_cache::models_dir`]:
+/// `$RECIMPUTE_MODELS`, else `$RECIMPUTE_CACHE/models`, else `$XDG_CACHE_HOME/recimpute/models`,
+/// else `$HOME/.cache/recimpute/models`); `.cache/recimpute/models` under the working
+/// directory when none of these variables is set.
 pub fn default_models_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("RECIMPUTE_MODELS") {
-        return PathBuf::from(dir);
-    }
-    if let Some(cache) = std::env::var_os("RECIMPUTE_CACHE") {
-        return PathBuf::from(cache).join("models");
-    }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
-    home.join(".cache").join("recimpute").join("models")
+    rec_cache::models_dir().unwrap_or_else(|| PathBuf::from(".cache/recimpute/models"))
 }
 
 /// Floating-point kind of the frozen base weights.

@@ -14,12 +14,9 @@ pub fn fixture(name: &str) -> serde_json::Value {
     serde_json::from_str(&text).expect("fixture is JSON")
 }
 
-/// Directory holding the SmolLM2 GGUF: `$RECIMPUTE_MODELS`, else `$HOME/.cache/recimpute/models`.
+/// Directory holding the SmolLM2 GGUF, resolved as the setup and the library resolve it.
 pub fn models_dir() -> PathBuf {
-    match std::env::var_os("RECIMPUTE_MODELS") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/recimpute/models"),
-    }
+    rec_cache::models_dir().expect("RECIMPUTE_MODELS, RECIMPUTE_CACHE, XDG_CACHE_HOME or HOME locates the models")
 }
 
 /// Path of the SmolLM2 GGUF, with a helpful panic if it is absent.
