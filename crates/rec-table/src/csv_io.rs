@@ -133,6 +133,41 @@ pub fn read_csv(path: impl AsRef<Path>, opts: &CsvOptions) -> Result<Table> {
 /// Reads CSV from bytes; `source` names them in error messages.
 pub fn read_csv_bytes(bytes: &[u8], source: impl AsRef<Path>, opts: &CsvOptions) -> Result<Table> {
     let source = source.as_ref().to_path_buf();
+    let (names, records) = read_records(bytes, &source, opts)?;
+    let names: Vec<String> = names.iter().map(|h| h.trim().to_string()).collect();
+    if names.is_empty() || names.iter().all(String::is_empty) {
+        return Err(Error::EmptyFile { path: source });
+    }
+    let schema = resolve_schema(&names, &records, opts, &source)?;
+    let mut arrays = Vec::with_capacity(schema.len());
+    for (j, spec) in schema.columns().iter().enumerate() {
+        let mut values = Vec::with_capacity(records.len());
+        for (line, rec) in &records {
+            let text = &rec[j];
+            if opts.is_missing(text) {
+                values.push(None);
+                continue;
+            }
+            let value = parse_cell(text, spec.kind, opts.set_separator).ok_or_else(|| Error::Kind {
+                location: format!("{}: line {line}: ", source.display()),
+                column: spec.name.clone(),
+                value: text.to_string(),
+                expected: spec.kind.expectation().into(),
+            })?;
+            values.push(Some(value));
+        }
+        arrays.push(build_array(spec, values.iter().map(Option::as_ref))?);
+    }
+    Table::from_arrays(schema, arrays, records.len())
+}
+
+/// The records of a CSV file, each with its line number.
+type Records = Vec<(u64, csv::StringRecord)>;
+
+/// The header (as written, or `c0`, `c1`, ... without one) and the records, decoded as `opts`
+/// says.
+fn read_records(bytes: &[u8], source: &Path, opts: &CsvOptions) -> Result<(Vec<String>, Records)> {
+    let source = source.to_path_buf();
     let decoded;
     let bytes = match opts.encoding {
         Encoding::Utf8 => bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes),
@@ -166,34 +201,113 @@ pub fn read_csv_bytes(bytes: &[u8], source: impl AsRef<Path>, opts: &CsvOptions)
         records.push((line, rec));
     }
     let names: Vec<String> = if opts.has_header {
-        reader.headers().map_err(csv_err)?.iter().map(|h| h.trim().to_string()).collect()
+        reader.headers().map_err(csv_err)?.iter().map(String::from).collect()
     } else {
         (0..records.first().map_or(0, |(_, r)| r.len())).map(|i| format!("c{i}")).collect()
     };
-    if names.is_empty() || names.iter().all(String::is_empty) {
-        return Err(Error::EmptyFile { path: source });
+    Ok((names, records))
+}
+
+/// Writes `patched` as CSV to `output` (atomically), copying the text of every cell that
+/// `replace(row, column)` leaves alone from `input`, the CSV file `patched` was made from: those
+/// cells come back exactly as they were read (`66.0` stays `66.0`, a 19-digit integer keeps
+/// every digit, a missing-value token stays as spelled); only the replaced cells get
+/// `patched`'s text (empty when missing). `rows` lists the rows of `input` that `patched` holds,
+/// in order (`None`: all of them, e.g. not after case-wise deletion). The header is copied too;
+/// quoting follows the CSV writer, and a Latin-1 input comes out as UTF-8.
+///
+/// ```
+/// use rec_table::{read_csv, write_csv_patched, Cell, CsvOptions, Value};
+///
+/// let dir = tempfile::tempdir()?;
+/// let (input, output) = (dir.path().join("in.csv"), dir.path().join("out.csv"));
+/// std::fs::write(&input, "id,age,ts\na,66.0,1700000000123456789\nb,,1700000000123456790\n")?;
+/// let opts = CsvOptions::default();
+/// let table = read_csv(&input, &opts)?;
+/// let filled = table.with_filled([(Cell { row: 1, col: 1 }, Value::Number(66.0))])?;
+/// write_csv_patched(&input, &opts, &filled, None, &|r, c| table.is_missing(r, c), &output)?;
+/// assert_eq!(std::fs::read_to_string(&output)?, "id,age,ts\na,66.0,1700000000123456789\nb,66,1700000000123456790\n");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn write_csv_patched(
+    input: &Path,
+    opts: &CsvOptions,
+    patched: &Table,
+    rows: Option<&[usize]>,
+    replace: &dyn Fn(usize, usize) -> bool,
+    output: &Path,
+) -> Result<()> {
+    let bytes = std::fs::read(input).map_err(|e| Error::io(input, e))?;
+    let (names, records) = read_records(&bytes, input, opts)?;
+    if names.len() != patched.num_columns() {
+        return Err(Error::InvalidInput(format!(
+            "{}: {} columns, but the table to write has {}",
+            input.display(),
+            names.len(),
+            patched.num_columns()
+        )));
     }
-    let schema = resolve_schema(&names, &records, opts, &source)?;
-    let mut arrays = Vec::with_capacity(schema.len());
-    for (j, spec) in schema.columns().iter().enumerate() {
-        let mut values = Vec::with_capacity(records.len());
-        for (line, rec) in &records {
-            let text = &rec[j];
-            if opts.is_missing(text) {
-                values.push(None);
-                continue;
-            }
-            let value = parse_cell(text, spec.kind, opts.set_separator).ok_or_else(|| Error::Kind {
-                location: format!("{}: line {line}: ", source.display()),
-                column: spec.name.clone(),
-                value: text.to_string(),
-                expected: spec.kind.expectation().into(),
-            })?;
-            values.push(Some(value));
+    let all: Vec<usize>;
+    let rows = match rows {
+        Some(rows) => rows,
+        None => {
+            all = (0..records.len()).collect();
+            &all
         }
-        arrays.push(build_array(spec, values.iter().map(Option::as_ref))?);
+    };
+    if rows.len() != patched.num_rows() {
+        return Err(Error::InvalidInput(format!(
+            "{} rows of {} are listed, but the table to write has {}",
+            rows.len(),
+            input.display(),
+            patched.num_rows()
+        )));
     }
-    Table::from_arrays(schema, arrays, records.len())
+    let mut writer = csv::WriterBuilder::new().delimiter(opts.delimiter).from_writer(Vec::new());
+    let io = |e: csv::Error| Error::InvalidInput(format!("csv writer: {e}"));
+    if opts.has_header {
+        writer.write_record(&names).map_err(io)?;
+    }
+    let columns: Vec<Vec<Option<Value>>> = (0..patched.num_columns()).map(|c| patched.column_values(c)).collect();
+    for (out_row, &row) in rows.iter().enumerate() {
+        let (_, record) = records.get(row).ok_or(Error::RowOutOfRange { row, rows: records.len() })?;
+        let mut fields = Vec::with_capacity(columns.len());
+        for (col, values) in columns.iter().enumerate() {
+            if replace(row, col) {
+                fields.push(checked_text(values[out_row].as_ref(), patched, out_row, col, opts)?);
+            } else {
+                fields.push(record[col].to_string());
+            }
+        }
+        writer.write_record(&fields).map_err(io)?;
+    }
+    let bytes = writer.into_inner().map_err(|e| Error::InvalidInput(format!("csv writer: {e}")))?;
+    crate::atomic::write_bytes_atomic(output, &bytes)
+}
+
+/// The CSV text of one cell, refusing what could not be read back as written: a set element
+/// holding the set separator, or a value spelled like a missing-value token.
+fn checked_text(v: Option<&Value>, table: &Table, row: usize, col: usize, opts: &CsvOptions) -> Result<String> {
+    if let Some(Value::Set(items)) = v {
+        if let Some(bad) = items.iter().find(|i| i.contains(opts.set_separator)) {
+            return Err(Error::Kind {
+                location: format!("row {row}: "),
+                column: table.schema().columns()[col].name.clone(),
+                value: bad.clone(),
+                expected: format!("a set element without the separator '{}'", opts.set_separator),
+            });
+        }
+    }
+    let text = cell_text(v, opts.set_separator);
+    if v.is_some() && opts.is_missing(&text) {
+        return Err(Error::Kind {
+            location: format!("row {row}: "),
+            column: table.schema().columns()[col].name.clone(),
+            value: text,
+            expected: "a value that is not a missing-cell token".into(),
+        });
+    }
+    Ok(text)
 }
 
 fn resolve_schema(
@@ -309,27 +423,7 @@ pub fn csv_bytes(table: &Table, opts: &CsvOptions) -> Result<Vec<u8>> {
     for row in 0..table.num_rows() {
         let mut record = Vec::with_capacity(columns.len());
         for (col, values) in columns.iter().enumerate() {
-            let v = values[row].as_ref();
-            if let Some(Value::Set(items)) = v {
-                if let Some(bad) = items.iter().find(|i| i.contains(opts.set_separator)) {
-                    return Err(Error::Kind {
-                        location: format!("row {row}: "),
-                        column: table.schema().columns()[col].name.clone(),
-                        value: bad.clone(),
-                        expected: format!("a set element without the separator '{}'", opts.set_separator),
-                    });
-                }
-            }
-            let text = cell_text(v, opts.set_separator);
-            if v.is_some() && opts.is_missing(&text) {
-                return Err(Error::Kind {
-                    location: format!("row {row}: "),
-                    column: table.schema().columns()[col].name.clone(),
-                    value: text,
-                    expected: "a value that is not a missing-cell token".into(),
-                });
-            }
-            record.push(text);
+            record.push(checked_text(values[row].as_ref(), table, row, col, opts)?);
         }
         writer.write_record(&record).map_err(io)?;
     }

@@ -40,7 +40,8 @@ mod value;
 
 pub use atomic::{remove_stale_temps, write_atomic, write_bytes_atomic};
 pub use csv_io::{
-    cell_text, csv_bytes, parse_cell, read_csv, read_csv_bytes, write_csv, CsvOptions, Encoding, EMPTY_SET,
+    cell_text, csv_bytes, parse_cell, read_csv, read_csv_bytes, write_csv, write_csv_patched, CsvOptions, Encoding,
+    EMPTY_SET,
 };
 pub use error::{Error, Result};
 pub use infer::{infer_kind, InferOptions};

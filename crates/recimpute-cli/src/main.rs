@@ -420,6 +420,33 @@ fn prepare_output(input: &std::path::Path, output: &std::path::Path) -> Result<(
     Ok(())
 }
 
+/// Writes `table`, made from the file `input`, to `output`. When both are CSV files of the
+/// same delimiter, only the cells `replace(row, column)` picks are written from `table`: every
+/// other cell's text is copied from `input`, so observed cells come back exactly as they were
+/// read. `rows` lists the rows of `input` that `table` holds (`None`: all).
+fn write_like_input(
+    input: &std::path::Path,
+    opts: &CsvOptions,
+    table: &Table,
+    rows: Option<&[usize]>,
+    replace: &dyn Fn(usize, usize) -> bool,
+    output: &std::path::Path,
+) -> Result<()> {
+    use recimpute::table::Format;
+    let csv = |p: &std::path::Path| Format::from_path(p).ok() == Some(Format::Csv);
+    let tsv = |p: &std::path::Path| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("tsv"));
+    if csv(input) && csv(output) && tsv(input) == tsv(output) {
+        let mut opts = opts.clone();
+        if tsv(input) {
+            opts.delimiter = b'\t';
+        }
+        recimpute::table::write_csv_patched(input, &opts, table, rows, replace, output)?;
+    } else {
+        write_table(table, output, opts)?;
+    }
+    Ok(())
+}
+
 /// What `filled` still misses, per column with the reason, or `None` when it is complete.
 fn unfilled_warning(train: &Table, filled: &Table) -> Option<String> {
     let observed = train.missing_per_column();
@@ -488,7 +515,15 @@ fn run(cli: Cli) -> Result<()> {
                 let imputer = method.build(exp::ImputerParams { seed, knn_k })?;
                 (imputer.name(), imputer.fit_boxed(&train)?.transform(&table)?)
             };
-            write_table(&filled, &output, &opts)?;
+            // Case-wise deletion keeps the complete rows; every other imputer keeps them all.
+            let kept = match method {
+                exp::ImputerName::Deletion => {
+                    use recimpute::baseline::CaseDeletion;
+                    Some(CaseDeletion::new().fit(&train)?.complete_rows(&table)?)
+                }
+                _ => None,
+            };
+            write_like_input(&input, &opts, &filled, kept.as_deref(), &|r, c| table.is_missing(r, c), &output)?;
             if let Some(warning) = unfilled_warning(&train, &filled) {
                 eprintln!("recimpute: warning: {warning}");
             }

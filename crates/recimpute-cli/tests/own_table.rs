@@ -341,3 +341,41 @@ fn semicolons_and_missing_value_texts() {
     let err = failed(&recimpute(&["inspect", s(&input), "--delimiter", "::"]));
     assert!(err.contains("--delimiter \"::\""), "{err}");
 }
+
+#[test]
+fn observed_cells_come_back_as_they_were_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("events.csv");
+    // Decimals written with a trailing zero, nanosecond timestamps beyond 2^53, a quoted city.
+    let mut text = String::from("user_id,price,ts,city\n");
+    for i in 0..30u64 {
+        let price = if i % 7 == 2 { String::new() } else { format!("{}.0", 10 + i % 5) };
+        let city = if i % 2 == 0 { "\"Paris, FR\"" } else { "Lyon" };
+        text.push_str(&format!("u{i},{price},{},{city}\n", 1_700_000_000_123_456_789u64 + i));
+    }
+    std::fs::write(&input, &text).unwrap();
+    let filled = dir.path().join("filled.csv");
+    for method in ["mean", "knn", "deletion"] {
+        ok(&recimpute(&["impute", s(&input), s(&filled), "--method", method]));
+        let out = std::fs::read_to_string(&filled).unwrap();
+        let kept: Vec<&str> = text.lines().filter(|l| method != "deletion" || !l.contains(",,")).collect();
+        assert_eq!(out.lines().count(), kept.len(), "{method}");
+        for (was, now) in kept.iter().zip(out.lines()) {
+            if was.contains(",,") {
+                // Only the empty price changed.
+                let (a, b) = (was.split_once(",,").unwrap(), now.split(',').collect::<Vec<_>>());
+                assert!(now.starts_with(&format!("{},", a.0)) && now.ends_with(a.1), "{method}: {was} -> {now}");
+                assert!(!b[1].is_empty(), "{method}: {now}");
+            } else {
+                assert_eq!(*was, now, "{method}: an observed cell was rewritten");
+            }
+        }
+    }
+    // The masked table keeps its observed cells' text too.
+    let (masked, truth) = (dir.path().join("masked.csv"), dir.path().join("truth.csv"));
+    ok(&recimpute(&["mask", s(&input), s(&masked), "--truth", s(&truth), "--rate", "0.2", "--columns", "price"]));
+    let out = std::fs::read_to_string(&masked).unwrap();
+    for (was, now) in text.lines().zip(out.lines()) {
+        assert!(was == now || now.split(',').nth(1) == Some(""), "{was} -> {now}");
+    }
+}
