@@ -58,6 +58,7 @@
 mod chain;
 mod common;
 mod deletion;
+mod domain;
 mod error;
 mod forest;
 mod iterative;
@@ -67,6 +68,7 @@ mod missforest;
 mod simple;
 
 pub use deletion::{CaseDeletion, DeletionMode, FittedCaseDeletion};
+pub use domain::{ColumnDomain, FillDomain, Projected};
 pub use error::{Error, Result};
 pub use forest::{ForestParams, MaxFeatures};
 pub use iterative::{FittedIterative, IterativeImputer, LabelModel, NumericModel, VisitOrder};

@@ -84,6 +84,11 @@ enum Command {
         /// Fit on this table instead of the input (same columns).
         #[arg(long)]
         fit_on: Option<PathBuf>,
+        /// Keep the imputer's fills as they come (by default a fill is made a valid value of
+        /// its column: whole numbers in columns of whole numbers, within the observed range,
+        /// no empty set where none was observed; the summary counts the fills changed).
+        #[arg(long)]
+        raw_fills: bool,
         #[command(flatten)]
         read: ReadArgs,
     },
@@ -497,7 +502,7 @@ fn run(cli: Cli) -> Result<()> {
             println!("wrote {} ({} rows)", output.display(), table.num_rows());
             Ok(())
         }
-        Command::Impute { input, output, method, knn_k, seed, fit_on, read, imputer, save, llm } => {
+        Command::Impute { input, output, method, knn_k, seed, fit_on, raw_fills, read, imputer, save, llm } => {
             prepare_output(&input, &output)?;
             let opts = read.csv_options(&input)?;
             let table = read_table(&input, &opts)?;
@@ -506,7 +511,7 @@ fn run(cli: Cli) -> Result<()> {
                 None => table.clone(),
             };
             let start = std::time::Instant::now();
-            let (name, filled) = if method == exp::ImputerName::Llm {
+            let (name, mut filled) = if method == exp::ImputerName::Llm {
                 llm::impute(&table, &train, imputer.as_deref(), save.as_deref(), &llm, seed)?
             } else {
                 if imputer.is_some() || save.is_some() {
@@ -515,6 +520,20 @@ fn run(cli: Cli) -> Result<()> {
                 let imputer = method.build(exp::ImputerParams { seed, knn_k })?;
                 (imputer.name(), imputer.fit_boxed(&train)?.transform(&table)?)
             };
+            let mut note = String::new();
+            if !raw_fills && method != exp::ImputerName::Deletion {
+                let (valid, changed) = recimpute::baseline::FillDomain::learn(&train).project(&table, &filled)?;
+                if changed.total() > 0 {
+                    note = format!(
+                        "; {} fills made valid values ({} clamped to the observed range, {} rounded, {} empty sets replaced)",
+                        changed.total(),
+                        changed.clamped,
+                        changed.rounded,
+                        changed.sets
+                    );
+                }
+                filled = valid;
+            }
             // Case-wise deletion keeps the complete rows; every other imputer keeps them all.
             let kept = match method {
                 exp::ImputerName::Deletion => {
@@ -528,7 +547,7 @@ fn run(cli: Cli) -> Result<()> {
                 eprintln!("recimpute: warning: {warning}");
             }
             emit(&format!(
-                "{}: {} missing cells before, {} after {} ({:.2}s, {} rows out); wrote {}\n",
+                "{}: {} missing cells before, {} after {} ({:.2}s, {} rows out){note}; wrote {}\n",
                 input.display(),
                 table.missing_cells().count(),
                 filled.missing_cells().count(),

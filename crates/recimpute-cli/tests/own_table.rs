@@ -379,3 +379,33 @@ fn observed_cells_come_back_as_they_were_read() {
         assert!(was == now || now.split(',').nth(1) == Some(""), "{was} -> {now}");
     }
 }
+
+#[test]
+fn fills_are_valid_values_unless_asked_raw() {
+    let dir = tempfile::tempdir().unwrap();
+    let ads = write_ads(dir.path());
+    let (masked, truth, filled) = (dir.path().join("m.csv"), dir.path().join("t.csv"), dir.path().join("f.csv"));
+    ok(&recimpute(&["mask", s(&ads), s(&masked), "--truth", s(&truth), "--rate", "0.2", "--columns", "age,clicked"]));
+    let hidden = rows(&truth);
+    let filled_values = |extra: &[&str]| {
+        let mut args = vec!["impute", s(&masked), s(&filled), "--method", "mean"];
+        args.extend(extra);
+        let said = ok(&recimpute(&args));
+        let out = rows(&filled);
+        let values: Vec<String> = hidden
+            .iter()
+            .map(|h| out[h[0].parse::<usize>().unwrap()][if h[1] == "age" { 1 } else { 4 }].clone())
+            .collect();
+        (said, values)
+    };
+    // The mean of a 0/1 flag and of whole ages, made whole: every clicked fill is 0 or 1.
+    let (said, values) = filled_values(&[]);
+    assert!(said.contains("fills made valid values"), "{said}");
+    assert!(values.iter().all(|v| v.parse::<f64>().unwrap().fract() == 0.0), "{values:?}");
+    let clicked: Vec<&String> = hidden.iter().zip(&values).filter(|(h, _)| h[1] == "clicked").map(|(_, v)| v).collect();
+    assert!(!clicked.is_empty() && clicked.iter().all(|v| *v == "0" || *v == "1"), "{clicked:?}");
+    // Raw: the means themselves.
+    let (said, values) = filled_values(&["--raw-fills"]);
+    assert!(!said.contains("made valid"), "{said}");
+    assert!(values.iter().any(|v| v.parse::<f64>().unwrap().fract() != 0.0), "{values:?}");
+}
