@@ -9,13 +9,16 @@ use crate::schema::ColumnKind;
 /// Rules for inferring a column's kind from its observed values.
 ///
 /// In order, a column is:
-/// 1. `Id` if its name is `id` or ends in `_id` / `Id` (keys are never features);
+/// 1. `Id` if its name says so: `id`, or ending in `_id`, `-id`, ` id` (any case), `Id`, or `ID`
+///    after a lower-case letter (`UserID`); keys are never features;
 /// 2. `Numeric` if every observed value parses as a finite number (also when nothing is observed);
 /// 3. `SetValued` if at least `set_fraction` of the observed values contain the set separator
 ///    (or are the empty-set literal `[]`);
 /// 4. `Categorical` if it has at most `max_categories` distinct values;
 /// 5. `Id` if every value is distinct and none contains whitespace;
-/// 6. `Text` otherwise.
+/// 6. `Categorical` if at most half of its observed values are distinct (labels that repeat,
+///    however many: cities, hashed CTR features);
+/// 7. `Text` otherwise (mostly distinct values with spaces: titles, descriptions).
 ///
 /// Any inference can be overridden per column (see [`CsvOptions::with_kind`](crate::CsvOptions::with_kind)).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,7 +42,7 @@ pub fn infer_kind<'a>(
     set_separator: char,
     opts: &InferOptions,
 ) -> ColumnKind {
-    if name.eq_ignore_ascii_case("id") || name.ends_with("_id") || name.ends_with("Id") {
+    if is_id_name(name) {
         return ColumnKind::Id;
     }
     if values.clone().all(|v| v.trim().parse::<f64>().is_ok_and(f64::is_finite)) {
@@ -62,9 +65,22 @@ pub fn infer_kind<'a>(
         ColumnKind::Categorical
     } else if distinct.len() == total && !any_space {
         ColumnKind::Id
+    } else if 2 * distinct.len() <= total {
+        // Labels that repeat, however many there are (cities, hashed CTR categoricals).
+        ColumnKind::Categorical
     } else {
         ColumnKind::Text
     }
+}
+
+/// Whether a column's name marks it as a key: `id`, or ending in `_id`, `-id`, ` id` (any
+/// case), `Id`, or `ID` after a lower-case letter (`UserID`, `movieID`, but not `PAID`).
+fn is_id_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    if lower == "id" || ["_id", "-id", " id"].iter().any(|s| lower.ends_with(s)) || name.ends_with("Id") {
+        return true;
+    }
+    name.strip_suffix("ID").and_then(|rest| rest.chars().last()).is_some_and(|c| c.is_ascii_lowercase())
 }
 
 #[cfg(test)]
@@ -88,5 +104,22 @@ mod tests {
         let titles: Vec<String> = (0..200).map(|i| format!("Movie number {}", i % 150)).collect();
         let refs: Vec<&str> = titles.iter().map(String::as_str).collect();
         assert_eq!(kind("title", &refs), ColumnKind::Text);
+        // Many labels that repeat: a hashed CTR feature, a city with spaces.
+        let hashes: Vec<String> = (0..400).map(|i| format!("{:08x}", (i % 150) * 2_654_435_761u64)).collect();
+        let refs: Vec<&str> = hashes.iter().map(String::as_str).collect();
+        assert_eq!(kind("C14", &refs), ColumnKind::Categorical);
+        let cities: Vec<String> = (0..400).map(|i| format!("San Town {}", i % 180)).collect();
+        let refs: Vec<&str> = cities.iter().map(String::as_str).collect();
+        assert_eq!(kind("city", &refs), ColumnKind::Categorical);
+    }
+
+    #[test]
+    fn key_names() {
+        for name in ["id", "ID", "user_id", "User_ID", "movieId", "UserID", "MovieID", "item-id", "user id"] {
+            assert_eq!(kind(name, &["a", "a"]), ColumnKind::Id, "{name}");
+        }
+        for name in ["PAID", "valid", "Android", "idle", "grid"] {
+            assert_ne!(kind(name, &["a", "a"]), ColumnKind::Id, "{name}");
+        }
     }
 }
