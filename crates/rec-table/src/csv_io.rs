@@ -152,7 +152,12 @@ pub fn read_csv_bytes(bytes: &[u8], source: impl AsRef<Path>, opts: &CsvOptions)
                 location: format!("{}: line {line}: ", source.display()),
                 column: spec.name.clone(),
                 value: text.to_string(),
-                expected: spec.kind.expectation().into(),
+                expected: match spec.kind {
+                    ColumnKind::Numeric if text.trim().parse::<f64>().is_ok() => {
+                        "a finite number (add it to the missing-value tokens to read it as a missing cell)".into()
+                    }
+                    kind => kind.expectation().into(),
+                },
             })?;
             values.push(Some(value));
         }

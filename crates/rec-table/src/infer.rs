@@ -11,7 +11,8 @@ use crate::schema::ColumnKind;
 /// In order, a column is:
 /// 1. `Id` if its name says so: `id`, or ending in `_id`, `-id`, ` id` (any case), `Id`, or `ID`
 ///    after a lower-case letter (`UserID`); keys are never features;
-/// 2. `Numeric` if every observed value parses as a finite number (also when nothing is observed);
+/// 2. `Numeric` if every observed value parses as a number (also when nothing is observed; a
+///    non-finite one such as `inf` is then an error naming its cell, not a label);
 /// 3. `SetValued` if at least `set_fraction` of the observed values contain the set separator
 ///    (or are the empty-set literal `[]`);
 /// 4. `Categorical` if it has at most `max_categories` distinct values;
@@ -45,7 +46,9 @@ pub fn infer_kind<'a>(
     if is_id_name(name) {
         return ColumnKind::Id;
     }
-    if values.clone().all(|v| v.trim().parse::<f64>().is_ok_and(f64::is_finite)) {
+    // `inf` or `1e309` among numbers keeps the column numeric (reading it is then an error
+    // that names the cell), rather than turning the numbers into labels.
+    if values.clone().all(|v| v.trim().parse::<f64>().is_ok()) {
         return ColumnKind::Numeric;
     }
     let (mut total, mut with_sep) = (0usize, 0usize);
@@ -96,6 +99,7 @@ mod tests {
         assert_eq!(kind("user_id", &["1", "2"]), ColumnKind::Id);
         assert_eq!(kind("age", &["22.0", "41", "-3e2"]), ColumnKind::Numeric);
         assert_eq!(kind("empty", &[]), ColumnKind::Numeric);
+        assert_eq!(kind("price", &["1.5", "inf", "1e309"]), ColumnKind::Numeric);
         assert_eq!(kind("genres", &["Action|Comedy", "Drama"]), ColumnKind::SetValued);
         assert_eq!(kind("gender", &["Male", "Female", "Male"]), ColumnKind::Categorical);
         let names: Vec<String> = (0..200).map(|i| format!("User{i}")).collect();

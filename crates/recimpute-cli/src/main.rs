@@ -81,7 +81,8 @@ enum Command {
         /// Seed for iterative and missforest.
         #[arg(long, default_value_t = 0)]
         seed: u64,
-        /// Fit on this table instead of the input (same columns).
+        /// Fit on this table instead of the input (same columns; the kinds are inferred from
+        /// this table, and the input is read with them).
         #[arg(long)]
         fit_on: Option<PathBuf>,
         /// Keep the imputer's fills as they come (by default a fill is made a valid value of
@@ -505,10 +506,19 @@ fn run(cli: Cli) -> Result<()> {
         Command::Impute { input, output, method, knn_k, seed, fit_on, raw_fills, read, imputer, save, llm } => {
             prepare_output(&input, &output)?;
             let opts = read.csv_options(&input)?;
-            let table = read_table(&input, &opts)?;
-            let train = match &fit_on {
-                Some(path) => read_table(path, &opts.clone().with_schema(table.schema().clone()))?,
-                None => table.clone(),
+            // Kinds come from the table the imputer learns from: with --fit-on, the input is
+            // read with the training table's schema (a value that does not fit is named).
+            let (table, train) = match &fit_on {
+                Some(path) => {
+                    let train = read_table(path, &read.csv_options(path)?)?;
+                    let mut as_train = opts.clone().with_schema(train.schema().clone());
+                    as_train.kinds = train.schema().columns().iter().map(|c| (c.name.clone(), c.kind)).collect();
+                    (read_table(&input, &as_train)?, train)
+                }
+                None => {
+                    let table = read_table(&input, &opts)?;
+                    (table.clone(), table)
+                }
             };
             let start = std::time::Instant::now();
             let (name, mut filled) = if method == exp::ImputerName::Llm {

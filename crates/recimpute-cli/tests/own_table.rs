@@ -409,3 +409,32 @@ fn fills_are_valid_values_unless_asked_raw() {
     assert!(!said.contains("made valid"), "{said}");
     assert!(values.iter().any(|v| v.parse::<f64>().unwrap().fract() != 0.0), "{values:?}");
 }
+
+#[test]
+fn fit_on_takes_its_kinds_from_the_training_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = dir.path().join("train.csv");
+    std::fs::write(&train, "age,country\n31,Tunisia\n45,France\n28,Tunisia\n52,France\n").unwrap();
+    // Country is empty in the file to fill: alone it would be inferred numeric.
+    let input = dir.path().join("input.csv");
+    std::fs::write(&input, "age,country\n33,\n,\n").unwrap();
+    let filled = dir.path().join("filled.csv");
+    ok(&recimpute(&["impute", s(&input), s(&filled), "--method", "mode", "--fit-on", s(&train)]));
+    assert_eq!(std::fs::read_to_string(&filled).unwrap(), "age,country\n33,France\n28,France\n");
+    // A stray string in a column the training table has numeric is named, file and column.
+    std::fs::write(&input, "age,country\nunknown,France\n").unwrap();
+    let err = failed(&recimpute(&["impute", s(&input), s(&filled), "--fit-on", s(&train)]));
+    assert!(err.contains("input.csv") && err.contains("'age'") && err.contains("unknown"), "{err}");
+}
+
+#[test]
+fn a_non_finite_number_is_named_not_a_reason_to_relabel_the_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("prices.csv");
+    std::fs::write(&input, "item,price\na,1.5\nb,inf\nc,\n").unwrap();
+    let err = failed(&recimpute(&["impute", s(&input), s(&dir.path().join("out.csv")), "--method", "mean"]));
+    assert!(err.contains("line 3") && err.contains("'price'") && err.contains("a finite number"), "{err}");
+    // Read as a missing cell when asked.
+    let said = ok(&recimpute(&["inspect", s(&input), "--na-values", ",inf"]));
+    assert!(said.contains("price") && said.contains("numeric"), "{said}");
+}
