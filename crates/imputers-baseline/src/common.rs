@@ -14,11 +14,6 @@ pub(crate) const MISSING: u32 = u32::MAX;
 /// Code of an observed categorical label that was not seen at fit time.
 pub(crate) const UNSEEN: u32 = u32::MAX - 1;
 
-/// Whether a column of this kind is imputed and used as a feature (id and text are not).
-pub(crate) fn is_feature(kind: ColumnKind) -> bool {
-    matches!(kind, ColumnKind::Numeric | ColumnKind::Categorical | ColumnKind::SetValued)
-}
-
 /// The labels of a categorical column, or the elements of a set-valued one, sorted; a label's
 /// code is its position.
 #[derive(Debug, Clone, PartialEq)]

@@ -3,8 +3,6 @@
 use rec_table::{FittedImputer, Imputer, Schema, Table};
 use serde::{Deserialize, Serialize};
 
-use crate::common::is_feature;
-
 /// What [`FittedCaseDeletion::transform`] does with a row that has a gap.
 ///
 /// Deleting training rows is harmless, but a test row with a gap cannot be dropped without
@@ -14,17 +12,17 @@ use crate::common::is_feature;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeletionMode {
-    /// Drop every row with a missing feature cell.
+    /// Drop every row with a missing cell.
     #[default]
     DropRows,
     /// Keep every row as it is.
     KeepRows,
 }
 
-/// Drops the rows with a missing cell in a numeric, categorical or set-valued column.
+/// Drops the rows with a missing cell in any column: case-wise deletion in its plain sense,
+/// so a gap in a title or an id makes a row incomplete too.
 ///
-/// Missing id and text cells do not make a row incomplete: they are not features. Nothing is
-/// learned at fit beyond the schema; the same rule applies to every table.
+/// Nothing is learned at fit beyond the schema; the same rule applies to every table.
 ///
 /// ```
 /// use imputers_baseline::CaseDeletion;
@@ -77,12 +75,10 @@ pub struct FittedCaseDeletion {
 }
 
 impl FittedCaseDeletion {
-    /// Indices of the rows of `table` without a missing feature cell (those `DropRows` keeps).
+    /// Indices of the rows of `table` without a missing cell (those `DropRows` keeps).
     pub fn complete_rows(&self, table: &Table) -> rec_table::Result<Vec<usize>> {
         self.schema.ensure_same(table.schema(), "case deletion")?;
-        let features: Vec<usize> =
-            (0..self.schema.len()).filter(|&c| is_feature(self.schema.columns()[c].kind)).collect();
-        Ok((0..table.num_rows()).filter(|&r| features.iter().all(|&c| !table.is_missing(r, c))).collect())
+        Ok(table.complete_rows())
     }
 }
 
