@@ -75,6 +75,7 @@ pub mod grid;
 mod hidden;
 mod llm_settings;
 mod names;
+mod paired;
 mod plots;
 mod quality;
 mod report;
@@ -94,6 +95,7 @@ pub use hidden::score_hidden;
 pub use llm_settings::llm_config;
 pub use llm_settings::LlmSettings;
 pub use names::{ImputerName, ImputerParams, Pattern, TaskName};
+pub use paired::{paired, Paired};
 pub use plots::{write_plots, Plot, PlotPlace, PLOTS_DIR};
 pub use quality::{
     quality_cells, quality_markdown, run_quality, run_quality_cell, LlmCellReport, QualityConfig, QualityResult,

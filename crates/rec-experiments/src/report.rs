@@ -129,6 +129,7 @@ pub fn markdown_with_plots(results: &[CellResult], plots: &[Plot]) -> String {
                 );
             }
         }
+        paired_lines(&mut out, by_imputer);
         imputation_table(&mut out, by_imputer);
         embed(&mut out, plots, PlotPlace::Setting(*task, *pattern, *rate));
         let last_of_task = groups.range((*task, *pattern, *rate)..).nth(1).is_none_or(|((t, _, _), _)| t != task);
@@ -230,4 +231,56 @@ fn imputation_table(out: &mut String, by_imputer: &BTreeMap<ImputerName, Vec<&Ce
         let _ = writeln!(out, "| {column} | {metric} | {} |", cells.join(" | "));
     }
     let _ = writeln!(out);
+}
+
+/// The comparisons that say whether an imputer matters here, paired by seed on the primary
+/// metric: the LLM against the best other imputer, and the best other imputer against the mean.
+fn paired_lines(out: &mut String, by_imputer: &BTreeMap<ImputerName, Vec<&CellResult>>) {
+    let Some(first) = by_imputer.values().next().and_then(|v| v.first()) else { return };
+    let (metric, _, higher) = primary_metric(&first.downstream);
+    let series = |name: ImputerName| -> Vec<(u64, f64)> {
+        by_imputer.get(&name).map_or_else(Vec::new, |cells| {
+            cells.iter().map(|c| (c.spec.seed, primary_metric(&c.downstream).1)).collect()
+        })
+    };
+    let mean_of = |name: ImputerName| mean_std(&series(name).iter().map(|p| p.1).collect::<Vec<_>>()).0;
+    let oriented = |x: f64| if higher { x } else { -x };
+    let best = by_imputer
+        .keys()
+        .copied()
+        .filter(|&i| i != ImputerName::Llm && mean_of(i).is_finite())
+        .max_by(|&a, &b| oriented(mean_of(a)).total_cmp(&oriented(mean_of(b))));
+    let mut lines = Vec::new();
+    let mut line = |a: ImputerName, b: ImputerName, what: &str| {
+        if let Some(p) = crate::paired::paired(&series(a), &series(b)) {
+            let better = oriented(p.mean);
+            lines.push(format!(
+                "- {} vs {} ({what}), {metric}: {} better by {:.4} ± {:.4} (paired over {} seeds, t = {:.2}, critical {:.2}): {}",
+                a.as_str(),
+                b.as_str(),
+                if better >= 0.0 { a.as_str() } else { b.as_str() },
+                better.abs(),
+                p.se,
+                p.n,
+                p.t,
+                p.critical,
+                if p.beyond_noise() { "**beyond seed noise**" } else { "within seed noise" }
+            ));
+        }
+    };
+    if let Some(best) = best {
+        if by_imputer.contains_key(&ImputerName::Llm) {
+            line(ImputerName::Llm, best, "the best other imputer");
+        }
+        if best != ImputerName::Mean && by_imputer.contains_key(&ImputerName::Mean) {
+            line(best, ImputerName::Mean, "mean/mode filling");
+        }
+    }
+    if !lines.is_empty() {
+        let _ = writeln!(out, "Paired by seed (same holes and split per seed; two-sided t-test at 5%):\n");
+        for l in lines {
+            let _ = writeln!(out, "{l}");
+        }
+        let _ = writeln!(out);
+    }
 }

@@ -1,6 +1,5 @@
 //! The report's plots: written for a small results set, valid PNG and SVG, linked from the
-//! Markdown, and no panic on empty results or NaN metrics.
-#![cfg(feature = "dlrm")]
+//! Markdown, and no panic on empty results or NaN metrics; its paired comparisons.
 #![allow(clippy::unwrap_used, reason = "a test fails loudly on an unexpected error")]
 
 use std::path::Path;
@@ -271,4 +270,25 @@ fn results_saved_before_the_loss_history_still_load() {
     let json = serde_json::to_string(&with).unwrap();
     assert!(json.contains(r#""loss_history":[{"step":1,"loss":2.5}"#), "{json}");
     assert_eq!(serde_json::from_str::<CellResult>(&json).unwrap().loss_history, with.loss_history);
+}
+
+#[test]
+fn the_report_pairs_the_llm_and_the_best_imputer_by_seed() {
+    let cells: Vec<CellResult> = [0, 1, 2]
+        .into_iter()
+        .flat_map(|seed| {
+            [ImputerName::Deletion, ImputerName::Mean, ImputerName::Llm]
+                .map(|imputer| cell(imputer, Pattern::Mcar, 0.1, seed))
+        })
+        .collect();
+    let md = rec_experiments::markdown(&cells);
+    // The helper's RMSE is 0.05 per step of the imputer's rank plus the seed's share: the LLM
+    // is 0.4 behind deletion, deletion 0.1 ahead of the mean, on every seed.
+    assert!(md.contains("Paired by seed"), "{md}");
+    assert!(md.contains("- llm vs deletion (the best other imputer), RMSE: deletion better by 0.4000"), "{md}");
+    assert!(md.contains("- deletion vs mean (mean/mode filling), RMSE: deletion better by 0.1000"), "{md}");
+    assert!(md.contains("**beyond seed noise**"), "{md}");
+    // One seed: nothing to pair.
+    let one: Vec<CellResult> = cells.into_iter().filter(|c| c.spec.seed == 0).collect();
+    assert!(!rec_experiments::markdown(&one).contains("Paired by seed"));
 }
