@@ -484,9 +484,17 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Inspect { input, read } => {
             use std::fmt::Write;
-            let table = read_table(&input, &read.csv_options(&input)?)?;
+            let opts = read.csv_options(&input)?;
+            let table = read_table(&input, &opts)?;
             let mut out = String::new();
-            writeln!(out, "{}: {} rows, {} columns", input.display(), table.num_rows(), table.num_columns())?;
+            write!(out, "{}: {} rows, {} columns", input.display(), table.num_rows(), table.num_columns())?;
+            if recimpute::table::Format::from_path(&input)? == recimpute::table::Format::Csv {
+                let tsv = input.extension().is_some_and(|e| e.eq_ignore_ascii_case("tsv"));
+                let d = if tsv { b'\t' } else { opts.delimiter };
+                let how = if read.delimiter.is_some() || tsv { "" } else { ", sniffed" };
+                write!(out, " (delimiter {:?}{how})", char::from(d))?;
+            }
+            writeln!(out)?;
             writeln!(out, "{:<24} {:<12} {:>9} {:>8}", "column", "kind", "missing", "rate")?;
             for (spec, missing) in table.schema().columns().iter().zip(table.missing_per_column()) {
                 let rate = if table.num_rows() == 0 { 0.0 } else { missing as f64 / table.num_rows() as f64 };

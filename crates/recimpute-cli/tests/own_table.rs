@@ -326,6 +326,7 @@ fn semicolons_and_missing_value_texts() {
     std::fs::write(&input, &text).unwrap();
     let said = ok(&recimpute(&["inspect", s(&input), "--na-values", ""]));
     assert!(said.contains("country") && said.contains("age") && said.contains("device"), "sniffed: {said}");
+    assert!(said.contains("(delimiter ';', sniffed)"), "{said}");
     let filled = dir.path().join("filled.csv");
     ok(&recimpute(&["impute", s(&input), s(&filled), "--method", "mode", "--na-values", ""]));
     let out = std::fs::read_to_string(&filled).unwrap();
