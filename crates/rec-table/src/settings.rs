@@ -45,6 +45,10 @@ pub struct ReadSettings {
     /// semicolon, tab or pipe; `.tsv` files are tab-separated).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delimiter: Option<char>,
+    /// The first line of a CSV file is data, not column names (columns are then called `c0`,
+    /// `c1`, ...; outputs are written without a header too).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub no_header: bool,
 }
 
 impl ReadSettings {
@@ -69,7 +73,7 @@ impl ReadSettings {
     /// The CSV options for `path`: these settings over the defaults, with the delimiter
     /// sniffed from the file's first 64 KiB when not set (Parquet files are not opened).
     pub fn csv_options(&self, path: &Path) -> Result<CsvOptions> {
-        let mut opts = CsvOptions { kinds: self.kinds.clone(), ..CsvOptions::default() };
+        let mut opts = CsvOptions { kinds: self.kinds.clone(), has_header: !self.no_header, ..CsvOptions::default() };
         if let Some(values) = &self.na_values {
             opts.missing_tokens = values.clone();
         }
@@ -179,6 +183,10 @@ mod tests {
         assert!(err.to_string().contains("not a single ASCII character"), "{err}");
         let json: ReadSettings = serde_json::from_str(r#"{"kinds": {"b": "text"}, "delimiter": "\t"}"#).unwrap();
         assert_eq!(json.delimiter, Some('\t'));
+        // A headerless file: the first line is data.
+        let headerless = ReadSettings { no_header: true, ..ReadSettings::default() }.read(&path).unwrap();
+        assert_eq!(headerless.schema().names(), ["c0", "c1"]);
+        assert_eq!(headerless.num_rows(), 2);
         assert!(serde_json::from_str::<ReadSettings>(r#"{"delim": ","}"#).is_err());
     }
 }

@@ -374,12 +374,17 @@ struct ReadArgs {
     /// semicolon, tab and pipe). Outputs use the input's.
     #[arg(long)]
     delimiter: Option<String>,
+    /// The first line of CSV input is data, not column names (columns are called c0, c1, ...;
+    /// outputs have no header either).
+    #[arg(long)]
+    no_header: bool,
 }
 
 impl ReadArgs {
     /// The library's reading settings these flags describe.
     fn settings(&self) -> Result<ReadSettings> {
-        let mut settings = ReadSettings { na_values: self.na_values.clone(), ..ReadSettings::default() };
+        let mut settings =
+            ReadSettings { na_values: self.na_values.clone(), no_header: self.no_header, ..ReadSettings::default() };
         for k in &self.kinds {
             let (name, kind) =
                 k.split_once('=').with_context(|| format!("--kind {k}: expected NAME=KIND, e.g. zip=categorical"))?;

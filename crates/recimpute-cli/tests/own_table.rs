@@ -341,6 +341,15 @@ fn semicolons_and_missing_value_texts() {
     assert!(said.contains("1 columns"), "{said}");
     let err = failed(&recimpute(&["inspect", s(&input), "--delimiter", "::"]));
     assert!(err.contains("--delimiter \"::\""), "{err}");
+    // A headerless file: columns c0, c1, ...; the output has no header either.
+    let bare = dir.path().join("bare.csv");
+    std::fs::write(&bare, text.lines().skip(1).collect::<Vec<_>>().join("\n") + "\n").unwrap();
+    let said = ok(&recimpute(&["inspect", s(&bare), "--no-header", "--na-values", ""]));
+    assert!(said.contains("40 rows, 3 columns") && said.contains("c1"), "{said}");
+    ok(&recimpute(&["impute", s(&bare), s(&filled), "--method", "mode", "--no-header", "--na-values", ""]));
+    let out = std::fs::read_to_string(&filled).unwrap();
+    assert_eq!(out.lines().count(), 40);
+    assert!(out.starts_with("NA;20;Mobile\n"), "{out}");
 }
 
 #[test]
