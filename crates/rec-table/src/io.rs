@@ -49,9 +49,15 @@ pub fn write_table(table: &Table, path: impl AsRef<Path>, csv: &CsvOptions) -> R
     }
 }
 
+/// Whether `path` names a tab-separated file (extension `.tsv`, any case), which is read and
+/// written with a tab whatever the options' delimiter.
+pub fn is_tsv(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("tsv"))
+}
+
 fn tsv_aware(path: &Path, csv: &CsvOptions) -> CsvOptions {
     let mut opts = csv.clone();
-    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("tsv")) {
+    if is_tsv(path) {
         opts.delimiter = b'\t';
     }
     opts

@@ -45,7 +45,7 @@ pub use csv_io::{
 };
 pub use error::{Error, Result};
 pub use infer::{infer_kind, InferOptions};
-pub use io::{read_table, write_table, Format};
+pub use io::{is_tsv, read_table, write_table, Format};
 pub use parquet_io::{read_parquet, write_parquet, ParquetOptions};
 pub use schema::{ColumnKind, ColumnSpec, Schema, KIND_METADATA_KEY};
 pub use settings::{sniff_delimiter, ReadSettings, SNIFFED_DELIMITERS};

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::csv_io::CsvOptions;
 use crate::error::{Error, Result};
-use crate::io::{read_table, Format};
+use crate::io::{is_tsv, read_table, Format};
 use crate::schema::ColumnKind;
 use crate::table::Table;
 
@@ -102,10 +102,6 @@ impl ReadSettings {
     pub fn read(&self, path: &Path) -> Result<Table> {
         read_table(path, &self.csv_options(path)?)
     }
-}
-
-fn is_tsv(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("tsv"))
 }
 
 /// The delimiter of a CSV sample: the candidate of [`SNIFFED_DELIMITERS`] that splits the

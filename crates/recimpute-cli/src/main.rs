@@ -445,10 +445,10 @@ fn write_like_input(
 ) -> Result<()> {
     use recimpute::table::Format;
     let csv = |p: &std::path::Path| Format::from_path(p).ok() == Some(Format::Csv);
-    let tsv = |p: &std::path::Path| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("tsv"));
-    if csv(input) && csv(output) && tsv(input) == tsv(output) {
+    use recimpute::table::is_tsv;
+    if csv(input) && csv(output) && is_tsv(input) == is_tsv(output) {
         let mut opts = opts.clone();
-        if tsv(input) {
+        if is_tsv(input) {
             opts.delimiter = b'\t';
         }
         recimpute::table::write_csv_patched(input, &opts, table, rows, replace, output)?;
@@ -460,12 +460,13 @@ fn write_like_input(
 
 /// What `filled` still misses, per column with the reason, or `None` when it is complete.
 fn unfilled_warning(train: &Table, filled: &Table) -> Option<String> {
-    let observed = train.missing_per_column();
+    let missing_at_fit = train.missing_per_column();
+    let missing = filled.missing_per_column();
     let parts: Vec<String> = filled
         .schema()
         .columns()
         .iter()
-        .zip(filled.missing_per_column())
+        .zip(missing.iter().copied())
         .enumerate()
         .filter(|(_, (_, n))| *n > 0)
         .map(|(j, (spec, n))| {
@@ -475,13 +476,13 @@ fn unfilled_warning(train: &Table, filled: &Table) -> Option<String> {
                     spec.name
                 ),
                 ColumnKind::Id => "an id: keys are never imputed".to_string(),
-                _ if observed.get(j) == Some(&train.num_rows()) => "no observed value to learn from".to_string(),
+                _ if missing_at_fit.get(j) == Some(&train.num_rows()) => "no observed value to learn from".to_string(),
                 _ => "the imputer gave no value".to_string(),
             };
             format!("{} {n} ({why})", spec.name)
         })
         .collect();
-    let total: usize = filled.missing_per_column().iter().sum();
+    let total: usize = missing.iter().sum();
     (!parts.is_empty()).then(|| format!("{total} cells left empty: {}", parts.join("; ")))
 }
 
@@ -494,7 +495,7 @@ fn run(cli: Cli) -> Result<()> {
             let mut out = String::new();
             write!(out, "{}: {} rows, {} columns", input.display(), table.num_rows(), table.num_columns())?;
             if recimpute::table::Format::from_path(&input)? == recimpute::table::Format::Csv {
-                let tsv = input.extension().is_some_and(|e| e.eq_ignore_ascii_case("tsv"));
+                let tsv = recimpute::table::is_tsv(&input);
                 let d = if tsv { b'\t' } else { opts.delimiter };
                 let how = if read.delimiter.is_some() || tsv { "" } else { ", sniffed" };
                 write!(out, " (delimiter {:?}{how})", char::from(d))?;
