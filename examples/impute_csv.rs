@@ -29,6 +29,14 @@ fn main() -> Result<()> {
     let fitted = KnnImputer::new(5).fit(&train)?;
     let filled = fitted.transform(&test)?;
 
+    // A fitted imputer can be saved and loaded by another process (`recimpute impute
+    // --imputer FILE` reads the same files); the loaded one fills exactly as the saved one.
+    let saved = std::env::temp_dir().join(format!("impute_csv-{}.json", std::process::id()));
+    fitted.save(&saved)?;
+    let loaded = recimpute::baseline::FittedKnn::load(&saved)?;
+    std::fs::remove_file(&saved)?;
+    anyhow::ensure!(loaded.transform(&test)? == filled, "the loaded imputer filled differently");
+
     // Score the hidden cells that fell into the test rows.
     let position: std::collections::HashMap<usize, usize> =
         split.test.iter().enumerate().map(|(i, &row)| (row, i)).collect();

@@ -14,10 +14,10 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::{Parser, ValueEnum};
 use imputers_baseline::{
-    CaseDeletion, ForestParams, IterativeImputer, KnnImputer, KnnWeights, LabelModel, MissForestImputer, NumericModel,
-    SimpleImputer,
+    CaseDeletion, ClassicalImputer, ForestParams, IterativeImputer, KnnImputer, KnnWeights, LabelModel,
+    MissForestImputer, NumericModel, SimpleImputer,
 };
-use rec_table::{read_csv, write_csv, ColumnKind, CsvOptions, DynImputer};
+use rec_table::{read_csv, write_csv, ColumnKind, CsvOptions, FittedImputer, Imputer};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Method {
@@ -91,38 +91,35 @@ struct Args {
     repeats: usize,
 }
 
-fn imputer(args: &Args) -> Box<dyn DynImputer> {
+fn imputer(args: &Args) -> ClassicalImputer {
     match args.method {
-        Method::Deletion => Box::new(CaseDeletion::new()),
-        Method::Zero => Box::new(SimpleImputer::zero()),
-        Method::Mean => Box::new(SimpleImputer::mean()),
-        Method::Median => Box::new(SimpleImputer::median()),
-        Method::Mode => Box::new(SimpleImputer::mode()),
-        Method::Knn => Box::new(
-            KnnImputer::new(args.k)
-                .with_weights(if args.distance_weights { KnnWeights::Distance } else { KnnWeights::Uniform })
-                .with_standardize(!args.no_standardize),
-        ),
-        Method::Iterative => Box::new(
-            IterativeImputer::new()
-                .with_numeric_model(match args.estimator {
-                    Estimator::BayesianRidge => NumericModel::BayesianRidge,
-                    Estimator::Ridge => NumericModel::Ridge { alpha: args.alpha },
-                })
-                .with_label_model(if args.onehot_regression {
-                    LabelModel::OneHotRegression
-                } else {
-                    LabelModel::Logistic { c: args.c }
-                })
-                .with_max_iter(args.max_iter)
-                .with_tol(args.tol),
-        ),
-        Method::Missforest => Box::new(
-            MissForestImputer::new()
-                .with_forest(ForestParams { n_trees: args.trees, ..ForestParams::default() })
-                .with_max_iter(args.max_iter)
-                .with_seed(args.seed),
-        ),
+        Method::Deletion => CaseDeletion::new().into(),
+        Method::Zero => SimpleImputer::zero().into(),
+        Method::Mean => SimpleImputer::mean().into(),
+        Method::Median => SimpleImputer::median().into(),
+        Method::Mode => SimpleImputer::mode().into(),
+        Method::Knn => KnnImputer::new(args.k)
+            .with_weights(if args.distance_weights { KnnWeights::Distance } else { KnnWeights::Uniform })
+            .with_standardize(!args.no_standardize)
+            .into(),
+        Method::Iterative => IterativeImputer::new()
+            .with_numeric_model(match args.estimator {
+                Estimator::BayesianRidge => NumericModel::BayesianRidge,
+                Estimator::Ridge => NumericModel::Ridge { alpha: args.alpha },
+            })
+            .with_label_model(if args.onehot_regression {
+                LabelModel::OneHotRegression
+            } else {
+                LabelModel::Logistic { c: args.c }
+            })
+            .with_max_iter(args.max_iter)
+            .with_tol(args.tol)
+            .into(),
+        Method::Missforest => MissForestImputer::new()
+            .with_forest(ForestParams { n_trees: args.trees, ..ForestParams::default() })
+            .with_max_iter(args.max_iter)
+            .with_seed(args.seed)
+            .into(),
     }
 }
 
@@ -145,7 +142,7 @@ fn main() -> Result<()> {
     let mut out = None;
     for _ in 0..args.repeats.max(1) {
         let start = Instant::now();
-        let fitted = imputer.fit_boxed(&table)?;
+        let fitted = imputer.fit(&table)?;
         let filled = fitted.transform(&table)?;
         times.push(start.elapsed().as_secs_f64());
         out = Some(filled);

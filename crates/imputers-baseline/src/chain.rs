@@ -3,11 +3,12 @@
 //! categorical one-hot, set-valued multi-hot) updated as columns are imputed.
 
 use rec_table::{Cell, Value};
+use serde::{Deserialize, Serialize};
 
 use crate::common::{self, Column, ColumnStats, Encoder};
 
 /// The initial fill of one feature column.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) enum Init {
     Number(f64),
     Code(u32),
@@ -17,7 +18,7 @@ pub(crate) enum Init {
 }
 
 /// How one feature column sits in the design matrix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum BlockKind {
     Numeric,
     /// One-hot over this many labels.
@@ -27,7 +28,7 @@ pub(crate) enum BlockKind {
 }
 
 /// A feature column's place in the design matrix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Block {
     /// The column in the table.
     pub(crate) col: usize,
@@ -45,7 +46,7 @@ impl Block {
 }
 
 /// What fit learned about the layout of the chain: blocks, initial fills and visiting order.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Plan {
     /// The usable feature columns (observed at least once at fit), in table order.
     pub(crate) blocks: Vec<Block>,

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::Float64Type;
 use rec_table::{Cell, ColumnKind, Schema, Table, Value};
+use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 
@@ -16,7 +17,10 @@ pub(crate) const UNSEEN: u32 = u32::MAX - 1;
 
 /// The labels of a categorical column, or the elements of a set-valued one, sorted; a label's
 /// code is its position.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Saved as the list of labels; the index is rebuilt on load.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "Vec<String>", into = "Vec<String>")]
 pub(crate) struct Vocab {
     labels: Vec<String>,
     index: HashMap<String, u32>,
@@ -46,8 +50,36 @@ impl Vocab {
     }
 }
 
+impl From<Vec<String>> for Vocab {
+    fn from(labels: Vec<String>) -> Self {
+        let index = labels.iter().enumerate().map(|(i, l)| (l.clone(), i as u32)).collect();
+        Vocab { labels, index }
+    }
+}
+
+impl From<Vocab> for Vec<String> {
+    fn from(vocab: Vocab) -> Self {
+        vocab.labels
+    }
+}
+
+/// Serde for numbers with NaN for a missing value: JSON has no NaN, so it is written as `null`.
+pub(crate) mod nan_as_null {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub(crate) fn serialize<S: Serializer>(xs: &[f64], s: S) -> Result<S::Ok, S::Error> {
+        let as_options: Vec<Option<f64>> = xs.iter().map(|&x| (!x.is_nan()).then_some(x)).collect();
+        as_options.serialize(s)
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+        let as_options = Vec::<Option<f64>>::deserialize(d)?;
+        Ok(as_options.into_iter().map(|x| x.unwrap_or(f64::NAN)).collect())
+    }
+}
+
 /// What fit learned about one column.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) enum ColumnStats {
     /// Observed count, mean, population standard deviation (1 when zero) and largest |value|.
     Numeric { observed: usize, mean: f64, std: f64, max_abs: f64 },
@@ -78,10 +110,10 @@ impl ColumnStats {
 }
 
 /// One encoded column of a table.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) enum Column {
-    /// Values, NaN for missing cells.
-    Numeric(Vec<f64>),
+    /// Values, NaN for missing cells (saved as `null`).
+    Numeric(#[serde(with = "nan_as_null")] Vec<f64>),
     /// Codes, [`MISSING`] for missing cells, [`UNSEEN`] for labels unknown at fit.
     Categorical(Vec<u32>),
     /// Sorted, deduplicated element codes; elements unknown at fit get codes from
@@ -103,7 +135,7 @@ impl Column {
 }
 
 /// Fit-time statistics of every column, and the encoding of tables of the same schema.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Encoder {
     pub(crate) schema: Schema,
     pub(crate) stats: Vec<ColumnStats>,

@@ -68,7 +68,7 @@ impl Imputer for CaseDeletion {
 }
 
 /// A fitted [`CaseDeletion`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FittedCaseDeletion {
     schema: Schema,
     mode: DeletionMode,

@@ -23,6 +23,14 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// An imputer file that cannot be read or written (see [`crate::persist`]).
+    #[error("{source_name}: {message}")]
+    File {
+        /// The file (or stream) involved.
+        source_name: String,
+        /// What is wrong with it.
+        message: String,
+    },
     /// An error from the table core (schema mismatch, refused write, ...).
     #[error(transparent)]
     Table(#[from] rec_table::Error),
@@ -31,6 +39,10 @@ pub enum Error {
 impl Error {
     pub(crate) fn param(name: &'static str, message: impl Into<String>) -> Self {
         Error::InvalidParam { name, message: message.into() }
+    }
+
+    pub(crate) fn file(source: &str, message: impl Into<String>) -> Self {
+        Error::File { source_name: source.to_string(), message: message.into() }
     }
 
     /// Converts into the table core's error at the trait boundary: table errors come back as

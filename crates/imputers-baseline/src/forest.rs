@@ -70,7 +70,7 @@ impl Default for ForestParams {
 }
 
 /// What a forest predicts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum Task {
     /// One real value.
     Regression,
@@ -109,7 +109,7 @@ impl Task {
 }
 
 /// Quantile bin edges of each design column.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Binner {
     edges: Vec<Vec<f64>>,
 }
@@ -151,7 +151,7 @@ impl Binner {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 struct Node {
     /// Split feature, or `u32::MAX` for a leaf.
     feature: u32,
@@ -164,7 +164,7 @@ struct Node {
 }
 
 /// One fitted CART tree.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Tree {
     nodes: Vec<Node>,
     values: Vec<f64>,
@@ -184,7 +184,7 @@ impl Tree {
 }
 
 /// A fitted random forest.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Forest {
     task: Task,
     trees: Vec<Tree>,

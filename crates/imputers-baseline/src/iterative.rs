@@ -301,7 +301,7 @@ impl IterativeImputer {
 }
 
 /// One column's fitted model.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 enum Model {
     Linear(Linear),
     Logistic(Logistic),
@@ -368,7 +368,7 @@ fn changed_since(before: &[Vec<u32>], block: &Block, b: usize, state: &State) ->
 }
 
 /// A fitted [`IterativeImputer`]: the initial fills and every round's models.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FittedIterative {
     schema: Schema,
     encoder: Encoder,

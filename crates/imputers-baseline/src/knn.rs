@@ -152,7 +152,7 @@ impl Imputer for KnnImputer {
 }
 
 /// Where each feature column sits in the distance computation.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Layout {
     /// Feature columns (table indices), in table order.
     features: Vec<usize>,
@@ -165,7 +165,7 @@ struct Layout {
     scale: Vec<(f64, f64)>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 enum Slot {
     Num(usize),
     Cat(usize),
@@ -199,7 +199,7 @@ impl Layout {
 
 /// Rows encoded column by column for distances: standardised numbers (0 where missing) with a
 /// 0/1 mask, categorical codes, sets.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Points {
     z: Vec<Vec<f64>>,
     mask: Vec<Vec<f64>>,
@@ -360,7 +360,7 @@ impl Best {
 }
 
 /// A fitted [`KnnImputer`]: the encoded training rows (the donors) and the fallbacks.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FittedKnn {
     params: KnnImputer,
     encoder: Encoder,

@@ -50,12 +50,17 @@
 //! # Ok::<(), rec_table::Error>(())
 //! ```
 //!
+//! [`ClassicalImputer`] holds any of them chosen at run time (a registry, a config file) and
+//! fits to a [`FittedClassical`]; every fitted imputer can be saved to a versioned JSON file and
+//! loaded back, filling exactly as before ([`persist`]).
+//!
 //! The crate has no features. Randomness (MissForest) always takes a seed.
 //!
 //! [`Imputer::fit`]: rec_table::Imputer::fit
 //! [`Table::with_filled`]: rec_table::Table::with_filled
 
 mod chain;
+mod classical;
 mod common;
 mod deletion;
 mod domain;
@@ -65,8 +70,10 @@ mod iterative;
 mod knn;
 mod linear;
 mod missforest;
+pub mod persist;
 mod simple;
 
+pub use classical::{ClassicalImputer, FittedClassical};
 pub use deletion::{CaseDeletion, DeletionMode, FittedCaseDeletion};
 pub use domain::{ColumnDomain, FillDomain, Projected};
 pub use error::{Error, Result};
@@ -74,4 +81,5 @@ pub use forest::{ForestParams, MaxFeatures};
 pub use iterative::{FittedIterative, IterativeImputer, LabelModel, NumericModel, VisitOrder};
 pub use knn::{FittedKnn, KnnImputer, KnnWeights};
 pub use missforest::{FittedMissForest, MissForestImputer};
+pub use persist::SavedImputer;
 pub use simple::{FittedSimple, SimpleImputer, SimpleStrategy};

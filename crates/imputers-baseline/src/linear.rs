@@ -2,6 +2,8 @@
 //! (as scikit-learn's `BayesianRidge` and `Ridge`, with intercept), and L2-penalised logistic
 //! regression with softmax or independent sigmoid outputs.
 
+use serde::{Deserialize, Serialize};
+
 /// Centered sufficient statistics of a regression: means, `X'X`, `X'y`, `y'y`.
 #[derive(Debug, Clone)]
 pub(crate) struct Gram {
@@ -107,7 +109,7 @@ pub(crate) fn sym_eigen(a: &[f64], p: usize) -> (Vec<f64>, Vec<f64>) {
 }
 
 /// A fitted linear regression `y = intercept + coef · x`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Linear {
     pub(crate) coef: Vec<f64>,
     pub(crate) intercept: f64,
@@ -177,7 +179,7 @@ pub(crate) fn bayesian_ridge(g: &Gram) -> Linear {
 }
 
 /// Output link of a [`Logistic`] model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum Link {
     /// One class out of `K` (multinomial).
     Softmax,
@@ -187,7 +189,7 @@ pub(crate) enum Link {
 
 /// L2-penalised logistic regression on standardised inputs, penalty `1 / (2 C n) ||W||^2` on
 /// the mean cross-entropy (scikit-learn's `C`), fitted by accelerated gradient descent.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Logistic {
     link: Link,
     p: usize,

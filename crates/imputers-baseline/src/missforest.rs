@@ -278,7 +278,7 @@ fn change(plan: &Plan, old: &State, new: &State) -> (f64, f64) {
 }
 
 /// A fitted [`MissForestImputer`]: bin edges and one forest per usable column.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FittedMissForest {
     schema: Schema,
     encoder: Encoder,

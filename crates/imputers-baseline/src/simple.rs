@@ -152,7 +152,7 @@ impl Imputer for SimpleImputer {
 }
 
 /// A fitted [`SimpleImputer`]: one fill per column (`None` where the column is left missing).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FittedSimple {
     schema: Schema,
     fills: Vec<Option<Value>>,

@@ -125,6 +125,28 @@ pub fn random_split(n_rows: usize, fractions: Fractions, seed: u64) -> Split {
     group_split(&groups, fractions, seed)
 }
 
+/// A seeded random sample of `n` of the rows `0..n_rows` (all of them when `n >= n_rows`),
+/// in ascending order so that a sample keeps the file's order.
+///
+/// ```
+/// use rec_datasets::split::sample_rows;
+/// let rows = sample_rows(1000, 10, 7);
+/// assert_eq!(rows.len(), 10);
+/// assert!(rows.windows(2).all(|w| w[0] < w[1]));
+/// assert_eq!(rows, sample_rows(1000, 10, 7));
+/// assert_ne!(rows, sample_rows(1000, 10, 8));
+/// assert_eq!(sample_rows(3, 10, 7), [0, 1, 2]);
+/// ```
+pub fn sample_rows(n_rows: usize, n: usize, seed: u64) -> Vec<usize> {
+    if n >= n_rows {
+        return (0..n_rows).collect();
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut rows = rand::seq::index::sample(&mut rng, n_rows, n).into_vec();
+    rows.sort_unstable();
+    rows
+}
+
 /// A split that keeps all rows of one group together (`groups[i]` is row `i`'s group).
 ///
 /// The distinct groups are sorted, shuffled with `seed`, and taken in that order: a group

@@ -2,8 +2,8 @@
 //! missingness patterns. Each parses from and prints as the name used in flags, configs,
 //! cell keys and reports.
 
+use imputers_baseline::ClassicalImputer;
 use rec_datasets::missingness::{Mechanism, DEFAULT_STRENGTH};
-use rec_table::DynImputer;
 use serde::{Deserialize, Serialize};
 
 /// A downstream task of the paper (plus the embedded synthetic one used by the demo).
@@ -155,24 +155,25 @@ impl ImputerName {
     /// let table = rec_datasets::synthetic::adclick_like(100, 1)?;
     /// let hidden = rec_datasets::missingness::inject(&table, &rec_datasets::missingness::MissingnessConfig::mcar(0.1, 2))?;
     /// let knn = "knn".parse::<ImputerName>()?.build(ImputerParams::default())?;
-    /// let filled = knn.fit_boxed(&hidden.table)?.transform(&hidden.table)?;
+    /// let fitted = rec_table::Imputer::fit(&knn, &hidden.table)?; // a FittedClassical, which can be saved
+    /// let filled = rec_table::FittedImputer::transform(&fitted, &hidden.table)?;
     /// assert_eq!(filled.missing_cells().count(), 0);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn build(self, params: ImputerParams) -> crate::Result<Box<dyn DynImputer>> {
+    pub fn build(self, params: ImputerParams) -> crate::Result<ClassicalImputer> {
         use imputers_baseline::*;
         if params.knn_k == 0 {
             return Err(crate::Error::Config("knn_k must be at least 1".into()));
         }
         Ok(match self {
-            ImputerName::Deletion => Box::new(CaseDeletion::new()),
-            ImputerName::Zero => Box::new(SimpleImputer::zero()),
-            ImputerName::Mean => Box::new(SimpleImputer::mean()),
-            ImputerName::Median => Box::new(SimpleImputer::median()),
-            ImputerName::Mode => Box::new(SimpleImputer::mode()),
-            ImputerName::Knn => Box::new(KnnImputer::new(params.knn_k).with_weights(KnnWeights::Distance)),
-            ImputerName::Iterative => Box::new(IterativeImputer::new().with_seed(params.seed)),
-            ImputerName::Missforest => Box::new(MissForestImputer::new().with_seed(params.seed)),
+            ImputerName::Deletion => CaseDeletion::new().into(),
+            ImputerName::Zero => SimpleImputer::zero().into(),
+            ImputerName::Mean => SimpleImputer::mean().into(),
+            ImputerName::Median => SimpleImputer::median().into(),
+            ImputerName::Mode => SimpleImputer::mode().into(),
+            ImputerName::Knn => KnnImputer::new(params.knn_k).with_weights(KnnWeights::Distance).into(),
+            ImputerName::Iterative => IterativeImputer::new().with_seed(params.seed).into(),
+            ImputerName::Missforest => MissForestImputer::new().with_seed(params.seed).into(),
             ImputerName::Llm => {
                 return Err(crate::Error::Config(
                     "the LLM imputer is built from its own settings (`LlmSettings`), not the registry".into(),

@@ -11,6 +11,7 @@ use rec_datasets::adclick::{adclick_path, load_adclick};
 use rec_datasets::missingness::{Mask, Masked};
 use rec_datasets::movielens::{load_ml100k, MovieLensOptions};
 use rec_metrics::{ColumnMetrics, ImputationReport};
+use rec_table::{FittedImputer as _, Imputer as _};
 use rec_table::{ReadSettings, Table};
 use serde::{Deserialize, Serialize};
 
@@ -272,7 +273,7 @@ pub fn run_quality_cell(spec: &QualitySpec, data: &Path, config: &QualityConfig)
         impute_llm(&masked, &mask, &config.llm, spec.seed)?
     } else {
         let t0 = Instant::now();
-        let fitted = spec.imputer.build(ImputerParams::seeded(spec.seed))?.fit_boxed(&masked)?;
+        let fitted = spec.imputer.build(ImputerParams::seeded(spec.seed))?.fit(&masked)?;
         let fit_s = t0.elapsed().as_secs_f64();
         let t1 = Instant::now();
         let filled = fitted.transform(&masked)?;

@@ -15,6 +15,7 @@ use rec_metrics::{ImputationReport, RankingConfig};
 use rec_table::arrow::array::AsArray;
 use rec_table::arrow::datatypes::Float64Type;
 use rec_table::{ColumnKind, DynImputer, FittedRecommender, Recommender, Table, Task, Value};
+use rec_table::{FittedImputer as _, Imputer as _};
 use serde::{Deserialize, Serialize};
 
 use crate::cell::{peak_rss_mib, CellResult, CellSpec, LossPoint, Timings};
@@ -57,7 +58,7 @@ fn impute_all(name: ImputerName, seed: u64, llm: &LlmSettings, fit_on: &Table, t
     }
     let fitted = name
         .build(ImputerParams::seeded(seed))?
-        .fit_boxed(fit_on)
+        .fit(fit_on)
         .with_context(|| format!("fitting the {} imputer", name.as_str()))?;
     let tables = tables
         .iter()

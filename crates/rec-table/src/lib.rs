@@ -46,7 +46,9 @@ pub use csv_io::{
 pub use error::{Error, Result};
 pub use infer::{infer_kind, InferOptions};
 pub use io::{is_tsv, read_table, write_table, Format};
-pub use parquet_io::{read_parquet, write_parquet, ParquetOptions};
+pub use parquet_io::{
+    read_parquet, read_parquet_batches, write_parquet, write_parquet_batches, ParquetBatches, ParquetOptions,
+};
 pub use schema::{ColumnKind, ColumnSpec, Schema, KIND_METADATA_KEY};
 pub use settings::{sniff_delimiter, ReadSettings, SNIFFED_DELIMITERS};
 pub use table::{build_array, format_number, Cell, Table};

@@ -11,6 +11,7 @@ use recimpute::prelude::*;
 
 mod grids;
 mod holes;
+mod impute;
 
 #[cfg(feature = "dlrm")]
 mod experiment;
@@ -56,45 +57,15 @@ enum Command {
     /// Fill the missing cells of a CSV or Parquet file with a classical imputer or the LLM.
     ///
     /// The imputer is fitted on `--fit-on` if given (e.g. a training file), else on the input
-    /// itself; observed cells are never changed. The output's format follows its extension.
-    /// With `--method llm`, `--imputer DIR` reuses an imputer saved by `fit-adapter` (or by
-    /// `--save`) instead of fine-tuning again.
-    Impute {
-        /// The table with missing cells.
-        input: PathBuf,
-        /// Where to write the filled table (atomically).
-        output: PathBuf,
-        /// The imputer (the same models as in the grids).
-        #[arg(long, default_value = "knn", value_parser = imputer_names())]
-        method: exp::ImputerName,
-        /// llm: a fitted imputer directory (from `fit-adapter` or `--save`) to use as is.
-        #[arg(long)]
-        imputer: Option<PathBuf>,
-        /// llm: save the fitted imputer (adapter + codec) to this directory.
-        #[arg(long)]
-        save: Option<PathBuf>,
-        #[command(flatten)]
-        llm: LlmArgs,
-        /// Neighbours for knn (distance-weighted).
-        #[arg(long, alias = "k", default_value_t = 5)]
-        knn_k: usize,
-        /// Seed for iterative and missforest.
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        /// Fit on this table instead of the input (same columns; the kinds are inferred from
-        /// this table, and the input is read with them).
-        #[arg(long)]
-        fit_on: Option<PathBuf>,
-        /// Keep the imputer's fills as they come (by default a fill is made a valid value of
-        /// its column: whole numbers in columns of whole numbers, within the observed range,
-        /// no empty set where none was observed; the summary counts the fills changed).
-        #[arg(long)]
-        raw_fills: bool,
-        #[command(flatten)]
-        read: ReadArgs,
-    },
-    /// Fine-tune the LLM imputer on a table's complete rows and save it (LoRA adapter in PEFT
-    /// format + row codec) for `impute --method llm --imputer DIR`.
+    /// itself; or `--imputer` names one saved by `fit` or `--save`, used as is (with
+    /// `--batch-rows`, a Parquet file of any size streams through it). Observed cells are never
+    /// changed. The output's format follows its extension.
+    Impute(impute::ImputeArgs),
+    /// Fit an imputer on a table and save it (a JSON file for a classical imputer, a directory
+    /// for the LLM), to fill other tables later with `impute --imputer`.
+    Fit(impute::FitArgs),
+    /// Fine-tune the LLM imputer on a table and save it (LoRA adapter in PEFT format + row
+    /// codec) for `impute --imputer DIR`; the same as `fit --method llm`.
     FitAdapter {
         /// The training table (CSV or Parquet).
         input: PathBuf,
@@ -517,70 +488,8 @@ fn run(cli: Cli) -> Result<()> {
             println!("wrote {} ({} rows)", output.display(), table.num_rows());
             Ok(())
         }
-        Command::Impute { input, output, method, knn_k, seed, fit_on, raw_fills, read, imputer, save, llm } => {
-            prepare_output(&input, &output)?;
-            let opts = read.csv_options(&input)?;
-            // Kinds come from the table the imputer learns from: with --fit-on, the input is
-            // read with the training table's schema (a value that does not fit is named).
-            let (table, train) = match &fit_on {
-                Some(path) => {
-                    let train = read_table(path, &read.csv_options(path)?)?;
-                    let mut as_train = opts.clone().with_schema(train.schema().clone());
-                    as_train.kinds = train.schema().columns().iter().map(|c| (c.name.clone(), c.kind)).collect();
-                    (read_table(&input, &as_train)?, train)
-                }
-                None => {
-                    let table = read_table(&input, &opts)?;
-                    (table.clone(), table)
-                }
-            };
-            let start = std::time::Instant::now();
-            let (name, mut filled) = if method == exp::ImputerName::Llm {
-                llm::impute(&table, &train, imputer.as_deref(), save.as_deref(), &llm, seed)?
-            } else {
-                if imputer.is_some() || save.is_some() {
-                    anyhow::bail!("--imputer and --save apply to --method llm only");
-                }
-                let imputer = method.build(exp::ImputerParams { seed, knn_k })?;
-                (imputer.name(), imputer.fit_boxed(&train)?.transform(&table)?)
-            };
-            let mut note = String::new();
-            if !raw_fills && method != exp::ImputerName::Deletion {
-                let (valid, changed) = recimpute::baseline::FillDomain::learn(&train).project(&table, &filled)?;
-                if changed.total() > 0 {
-                    note = format!(
-                        "; {} fills made valid values ({} clamped to the observed range, {} rounded, {} empty sets replaced)",
-                        changed.total(),
-                        changed.clamped,
-                        changed.rounded,
-                        changed.sets
-                    );
-                }
-                filled = valid;
-            }
-            // Case-wise deletion keeps the complete rows; every other imputer keeps them all.
-            let kept = match method {
-                exp::ImputerName::Deletion => {
-                    use recimpute::baseline::CaseDeletion;
-                    Some(CaseDeletion::new().fit(&train)?.complete_rows(&table)?)
-                }
-                _ => None,
-            };
-            write_like_input(&input, &opts, &filled, kept.as_deref(), &|r, c| table.is_missing(r, c), &output)?;
-            if let Some(warning) = unfilled_warning(&train, &filled) {
-                eprintln!("recimpute: warning: {warning}");
-            }
-            emit(&format!(
-                "{}: {} missing cells before, {} after {} ({:.2}s, {} rows out){note}; wrote {}\n",
-                input.display(),
-                table.missing_cells().count(),
-                filled.missing_cells().count(),
-                name,
-                start.elapsed().as_secs_f64(),
-                filled.num_rows(),
-                output.display()
-            ))
-        }
+        Command::Impute(args) => impute::impute(args),
+        Command::Fit(args) => impute::fit(args),
         Command::FitAdapter { input, out, llm, seed, read } => {
             let table = read_table(&input, &read.csv_options(&input)?)?;
             llm::fit_adapter(&table, &out, &llm, seed)

@@ -448,3 +448,118 @@ fn a_non_finite_number_is_named_not_a_reason_to_relabel_the_column() {
     let said = ok(&recimpute(&["inspect", s(&input), "--na-values", ",inf"]));
     assert!(said.contains("price") && said.contains("numeric"), "{said}");
 }
+
+/// Masks the fixture (10% of age, device, browsing and clicked) into `masked.csv`.
+fn masked_ads(dir: &Path) -> PathBuf {
+    let ads = write_ads(dir);
+    let (masked, truth) = (dir.join("masked.csv"), dir.join("truth.csv"));
+    let columns = "age,device,browsing,clicked";
+    ok(&recimpute(&[
+        "mask",
+        s(&ads),
+        s(&masked),
+        "--truth",
+        s(&truth),
+        "--rate",
+        "0.1",
+        "--seed",
+        "5",
+        "--columns",
+        columns,
+    ]));
+    masked
+}
+
+#[test]
+fn a_saved_imputer_fills_as_the_one_fitted_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let masked = masked_ads(dir.path());
+    let d = |name: &str| dir.path().join(name);
+    for method in ["knn", "iterative", "missforest", "mean", "deletion"] {
+        let model = d(&format!("{method}.json"));
+        let said = ok(&recimpute(&["fit", s(&masked), "--out", s(&model), "--method", method]));
+        assert!(said.contains("wrote") && said.contains("rows"), "{said}");
+        // Fitted on the file and applied to it, in one command and in two: the same bytes.
+        ok(&recimpute(&["impute", s(&masked), s(&d("direct.csv")), "--method", method]));
+        let said = ok(&recimpute(&["impute", s(&masked), s(&d("saved.csv")), "--imputer", s(&model)]));
+        assert!(said.contains(&format!("from {}", s(&model))), "{said}");
+        let (direct, saved) = (std::fs::read(d("direct.csv")).unwrap(), std::fs::read(d("saved.csv")).unwrap());
+        assert_eq!(direct, saved, "{method}: the saved imputer filled differently");
+        assert_ne!(saved, std::fs::read(&masked).unwrap(), "{method} changed nothing");
+    }
+    // `impute --save` writes the same kind of file.
+    let model = d("via-save.json");
+    ok(&recimpute(&["impute", s(&masked), s(&d("x.csv")), "--method", "knn", "--save", s(&model)]));
+    ok(&recimpute(&["impute", s(&masked), s(&d("y.csv")), "--imputer", s(&model)]));
+    assert_eq!(std::fs::read(d("x.csv")).unwrap(), std::fs::read(d("y.csv")).unwrap());
+}
+
+#[test]
+fn streaming_a_parquet_file_through_a_saved_imputer_matches_the_whole_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let masked = masked_ads(dir.path());
+    let d = |name: &str| dir.path().join(name);
+    let parquet = d("masked.parquet");
+    ok(&recimpute(&["convert", s(&masked), s(&parquet)]));
+    for method in ["knn", "iterative", "missforest", "deletion"] {
+        let model = d(&format!("{method}.json"));
+        ok(&recimpute(&["fit", s(&masked), "--out", s(&model), "--method", method]));
+        ok(&recimpute(&["impute", s(&parquet), s(&d("whole.parquet")), "--imputer", s(&model)]));
+        let said = ok(&recimpute(&[
+            "impute",
+            s(&parquet),
+            s(&d("streamed.parquet")),
+            "--imputer",
+            s(&model),
+            "--batch-rows",
+            "64",
+        ]));
+        assert!(said.contains("in 16 batches of at most 64"), "{method}: {said}");
+        // Compare as CSV text: the same cells, row for row.
+        ok(&recimpute(&["convert", s(&d("whole.parquet")), s(&d("whole.csv"))]));
+        ok(&recimpute(&["convert", s(&d("streamed.parquet")), s(&d("streamed.csv"))]));
+        let (whole, streamed) =
+            (std::fs::read_to_string(d("whole.csv")).unwrap(), std::fs::read_to_string(d("streamed.csv")).unwrap());
+        assert_eq!(whole, streamed, "{method}: batch by batch differs from the whole table");
+        let expected_rows = if method == "deletion" {
+            rows(&masked).iter().filter(|r| r.iter().all(|c| !c.is_empty())).count()
+        } else {
+            1000
+        };
+        assert_eq!(whole.lines().count() - 1, expected_rows, "{method}");
+    }
+}
+
+#[test]
+fn fit_on_a_sample_and_the_errors_of_saved_imputers() {
+    let dir = tempfile::tempdir().unwrap();
+    let masked = masked_ads(dir.path());
+    let d = |name: &str| dir.path().join(name);
+    let model = d("knn.json");
+    let said = ok(&recimpute(&["fit", s(&masked), "--out", s(&model), "--fit-sample", "100", "--seed", "1"]));
+    assert!(said.contains("fitted on 100 rows"), "{said}");
+    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&model).unwrap()).unwrap();
+    assert_eq!(saved["imputer"]["method"], "knn");
+    assert_eq!(saved["imputer"]["fitted"]["donors"]["rows"], 100, "KNN keeps only the sample as donors");
+    let said = ok(&recimpute(&["impute", s(&masked), s(&d("out.csv")), "--imputer", s(&model)]));
+    assert!(said.contains("1000 rows out"), "{said}");
+
+    let err =
+        failed(&recimpute(&["impute", s(&masked), s(&d("o.csv")), "--imputer", s(&model), "--method", "missforest"]));
+    assert!(err.contains("holds a knn imputer") && err.contains("--method missforest"), "{err}");
+    let err = failed(&recimpute(&["impute", s(&masked), s(&d("o.csv")), "--batch-rows", "10"]));
+    assert!(err.contains("--batch-rows streams a table through a saved imputer"), "{err}");
+    let err = failed(&recimpute(&["impute", s(&masked), s(&d("o.csv")), "--imputer", s(&model), "--batch-rows", "10"]));
+    assert!(err.contains("streams Parquet files") && err.contains("masked.csv"), "{err}");
+    let err =
+        failed(&recimpute(&["impute", s(&masked), s(&d("o.csv")), "--imputer", s(&model), "--fit-on", s(&masked)]));
+    assert!(err.contains("already fitted"), "{err}");
+    let err = failed(&recimpute(&["impute", s(&masked), s(&d("o.csv")), "--imputer", s(&d("nope.json"))]));
+    assert!(err.contains("nope.json") && err.contains("no such file"), "{err}");
+    // A table whose columns differ from the imputer's.
+    let other = d("other.csv");
+    std::fs::write(&other, "age,colour\n30,red\n,blue\n").unwrap();
+    let err = failed(&recimpute(&["impute", s(&other), s(&d("o.csv")), "--imputer", s(&model)]));
+    assert!(err.contains("colour") || err.contains("device"), "{err}");
+    assert!(!d("o.csv").exists(), "nothing is written on failure");
+}

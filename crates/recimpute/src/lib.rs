@@ -52,6 +52,7 @@ pub use imputers_baseline as baseline;
 pub use prompt_codec as codec;
 pub use rec_datasets as datasets;
 pub use rec_metrics as metrics;
+pub use rec_progress as progress;
 pub use rec_table as table;
 
 #[cfg(feature = "dlrm")]
@@ -69,7 +70,8 @@ pub mod prelude {
     #[cfg(feature = "dlrm")]
     pub use dlrm::{Dlrm, DlrmConfig, TaskKind};
     pub use imputers_baseline::{
-        CaseDeletion, IterativeImputer, KnnImputer, KnnWeights, MissForestImputer, SimpleImputer,
+        CaseDeletion, ClassicalImputer, FittedClassical, IterativeImputer, KnnImputer, KnnWeights, MissForestImputer,
+        SavedImputer, SimpleImputer,
     };
     #[cfg(feature = "llm")]
     pub use llm_imputer::{Backbone, LlmImputer, LlmImputerConfig};
