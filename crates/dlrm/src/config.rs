@@ -196,6 +196,11 @@ pub struct DlrmConfig {
     pub validation_fraction: f64,
     /// Labels seen fewer times in training go to the out-of-vocabulary bucket (1 = keep all).
     pub min_count: usize,
+    /// Probability that an id (a column of kind id, such as `user_id`) of a training row is
+    /// replaced by the out-of-vocabulary index in a mini-batch (0). Above 0 the unknown-id
+    /// embedding is trained, and with it the model learns to predict from the other features
+    /// alone: what it needs for users or items unseen in training (cold start).
+    pub id_dropout: f64,
     /// Seed of weight initialisation, shuffling and hold-out (42).
     pub seed: u64,
     /// The task (auto).
@@ -224,6 +229,7 @@ impl Default for DlrmConfig {
             patience: 3,
             validation_fraction: 0.0,
             min_count: 1,
+            id_dropout: 0.0,
             seed: 42,
             task: TaskKind::Auto,
             device: DeviceChoice::Auto,
@@ -272,6 +278,8 @@ impl DlrmConfig {
         with_validation_fraction, validation_fraction: f64);
     setter!(/// Sets [`min_count`](Self::min_count).
         with_min_count, min_count: usize);
+    setter!(/// Sets [`id_dropout`](Self::id_dropout).
+        with_id_dropout, id_dropout: f64);
     setter!(/// Sets [`seed`](Self::seed).
         with_seed, seed: u64);
     setter!(/// Sets [`task`](Self::task).
@@ -334,6 +342,9 @@ impl DlrmConfig {
         if self.min_count == 0 {
             return bad("min_count must be at least 1".into());
         }
+        if !(0.0..1.0).contains(&self.id_dropout) {
+            return bad(format!("id_dropout must be in [0, 1), got {}", self.id_dropout));
+        }
         Ok(())
     }
 }
@@ -360,6 +371,8 @@ mod tests {
         assert!(DlrmConfig::default().with_interaction(Interaction::Cat).with_bottom_mlp(vec![8]).validate().is_ok());
         assert!(DlrmConfig::default().with_lr(f64::NAN).validate().is_err());
         assert!(DlrmConfig::default().with_batch_size(0).validate().is_err());
+        let e = DlrmConfig::default().with_id_dropout(1.0).validate().unwrap_err();
+        assert!(e.to_string().contains("id_dropout"), "{e}");
     }
 
     #[test]

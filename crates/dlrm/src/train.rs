@@ -3,17 +3,17 @@
 use std::time::Instant;
 
 use rand::seq::SliceRandom;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rec_progress::Progress;
-use rec_table::{Recommender, Table};
+use rec_table::{ColumnKind, Recommender, Table};
 use serde::{Deserialize, Serialize};
 use tch::nn::OptimizerConfig;
 use tch::{nn, Device, Kind, Reduction, Tensor};
 
 use crate::config::{DlrmConfig, Optimizer};
 use crate::error::{Error, Result};
-use crate::features::{target_tensor, Encoded, FeatureMap};
+use crate::features::{target_tensor, Encoded, FeatureMap, OOV};
 use crate::fitted::FittedDlrm;
 use crate::model::DlrmNet;
 use crate::target::{rows_with_target, TargetMap};
@@ -87,7 +87,8 @@ impl Dlrm {
         let valid_data =
             valid.as_ref().filter(|v| v.num_rows() > 0).map(|v| DeviceData::new(&features, v, device)).transpose()?;
 
-        let history = run(config, &vs, &net, &features.target_map, &train_data, valid_data.as_ref())?;
+        let ids: Vec<bool> = features.sparse.iter().map(|f| f.kind == ColumnKind::Id).collect();
+        let history = run(config, &vs, &net, &features.target_map, &ids, &train_data, valid_data.as_ref())?;
         Ok(FittedDlrm::from_parts(config.clone(), features, vs, net, history))
     }
 }
@@ -250,12 +251,33 @@ fn progress_bar(config: &DlrmConfig, n: i64, epoch: usize) -> Progress {
     bar
 }
 
+/// Replaces each id of a mini-batch (the sparse features flagged in `ids`) by the
+/// out-of-vocabulary index with probability `p`, drawing from `rng` (one draw per row and id
+/// column), so that the unknown-id embedding is trained.
+fn drop_ids(sparse: Vec<Tensor>, ids: &[bool], p: f64, rng: &mut ChaCha8Rng) -> Vec<Tensor> {
+    sparse
+        .into_iter()
+        .zip(ids)
+        .map(|(s, &is_id)| {
+            if !is_id {
+                return s;
+            }
+            let rows = s.size()[0];
+            let drop: Vec<bool> = (0..rows).map(|_| rng.random::<f64>() < p).collect();
+            let mask = Tensor::from_slice(&drop).view([rows, 1]).to_device(s.device());
+            s.masked_fill(&mask, OOV)
+        })
+        .collect()
+}
+
 /// The training loop: seeded shuffling, mini-batches, schedule, validation, early stopping.
+#[allow(clippy::too_many_arguments, reason = "one private loop, called once")]
 fn run(
     config: &DlrmConfig,
     vs: &nn::VarStore,
     net: &DlrmNet,
     map: &TargetMap,
+    ids: &[bool],
     train: &DeviceData,
     valid: Option<&DeviceData>,
 ) -> Result<Vec<EpochStats>> {
@@ -282,7 +304,10 @@ fn run(
             let len = bs.min(train.n - start);
             lr = config.lr_schedule.rate(config.lr, epoch, step, total_steps);
             opt.set_lr(lr);
-            let (dense, sparse, y) = train.rows(&perm.narrow(0, start, len));
+            let (dense, mut sparse, y) = train.rows(&perm.narrow(0, start, len));
+            if config.id_dropout > 0.0 {
+                sparse = drop_ids(sparse, ids, config.id_dropout, &mut rng);
+            }
             let logits = net.forward(dense.as_ref(), &sparse);
             let l = loss(map, &logits, &y);
             opt.backward_step(&l);

@@ -334,3 +334,52 @@ fn label_mapping_of_categorical_binary_target() {
     assert_eq!(model.task(), Task::Binary);
     assert_eq!(model.labels(), [Value::Category("no".into()), Value::Category("yes".into())]);
 }
+
+/// Ratings where each user has a strong personal offset and a group (a/b) that shifts the
+/// rating by 3: users `from..to`, 8 rows each.
+fn cold_start_table(from: usize, to: usize, seed: u64) -> Table {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let schema = Schema::try_new(vec![
+        ColumnSpec::new("user_id", ColumnKind::Id),
+        ColumnSpec::new("group", ColumnKind::Categorical),
+        ColumnSpec::new("x", ColumnKind::Numeric),
+        ColumnSpec::new("rating", ColumnKind::Numeric),
+    ])
+    .unwrap();
+    let rows = (from..to)
+        .flat_map(|u| {
+            let group = if u % 2 == 0 { "a" } else { "b" };
+            let offset = ((u * 37 % 11) as f64 - 5.0) / 5.0;
+            (0..8).map(move |_| (u, group, offset)).collect::<Vec<_>>()
+        })
+        .map(|(u, group, offset)| {
+            let x: f64 = rng.random_range(-1.0..1.0);
+            let rating = 1.0 + 3.0 * f64::from(group == "b") + offset + 0.5 * x;
+            vec![
+                Some(Value::Category(format!("u{u}"))),
+                Some(Value::Category(group.into())),
+                Some(Value::Number(x)),
+                Some(Value::Number(rating)),
+            ]
+        })
+        .collect();
+    Table::from_rows(schema, rows).unwrap()
+}
+
+#[test]
+fn id_dropout_trains_the_unknown_id_for_unseen_users() {
+    let train = cold_start_table(0, 120, 1);
+    let test = cold_start_table(120, 160, 2); // users never seen in training
+    let rmse = |dropout: f64| {
+        let config = tiny().with_id_dropout(dropout).with_epochs(40).with_seed(3);
+        let model = Dlrm::new(config).unwrap().fit(&train, "rating").unwrap();
+        let pred = f64s(model.predict(&test).unwrap().as_ref());
+        let truth = test.numeric("rating").unwrap();
+        (pred.iter().zip(&truth).map(|(p, t)| (p - t.unwrap()).powi(2)).sum::<f64>() / pred.len() as f64).sqrt()
+    };
+    let (without, with) = (rmse(0.0), rmse(0.3));
+    eprintln!("unseen users: rmse {without:.3} without id dropout, {with:.3} with");
+    // The personal offsets (sd ~0.63) cannot be known for a new user; the group (±1.5) can.
+    assert!(with < 0.8, "with id dropout the model predicts unseen users from their group: rmse {with}");
+    assert!(with < without, "id dropout {with} vs none {without}");
+}

@@ -16,6 +16,10 @@ pub fn grid_dlrm() -> DlrmConfig {
     DlrmConfig::default().with_epochs(5).with_progress(false)
 }
 
+fn default_cold_id_dropout() -> f64 {
+    0.2
+}
+
 /// Deserialises the fields given over [`grid_dlrm`] (plain `#[serde(default)]` would take
 /// `DlrmConfig`'s own defaults for the fields a partial object leaves out).
 fn overlay_grid_dlrm<'de, D: serde::Deserializer<'de>>(d: D) -> Result<DlrmConfig, D::Error> {
@@ -132,6 +136,11 @@ pub struct ExperimentConfig {
     /// The recommender's settings (seed and task are set per cell).
     #[serde(deserialize_with = "overlay_grid_dlrm")]
     pub dlrm: DlrmConfig,
+    /// The recommender's id dropout on the cold-start tasks, in place of `dlrm.id_dropout`:
+    /// their test users (or items) are unknown, so the unknown-id embedding must be trained
+    /// (0.2).
+    #[serde(default = "default_cold_id_dropout")]
+    pub cold_id_dropout: f64,
     /// The LLM imputer's settings (used when `imputers` has `llm`).
     pub llm: LlmSettings,
     /// Your own table, for the task `table`.
@@ -151,6 +160,7 @@ impl Default for ExperimentConfig {
             seeds: vec![0, 1, 2],
             synthetic_rows: 4000,
             dlrm: grid_dlrm(),
+            cold_id_dropout: default_cold_id_dropout(),
             llm: LlmSettings::default(),
             table: None,
         }
@@ -187,6 +197,9 @@ impl ExperimentConfig {
             return Err(format!("rate {r} is outside [0, 1)"));
         }
         self.dlrm.validate().map_err(|e| format!("dlrm: {e}"))?;
+        if !(0.0..1.0).contains(&self.cold_id_dropout) {
+            return Err(format!("cold_id_dropout must be in [0, 1), got {}", self.cold_id_dropout));
+        }
         match (&self.table, self.tasks.contains(&TaskName::Table)) {
             (Some(table), true) => table.validate()?,
             (None, true) => return Err("the task 'table' needs a `table` section (path, target)".into()),

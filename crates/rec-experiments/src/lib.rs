@@ -94,7 +94,7 @@ pub use hidden::score_hidden;
 #[cfg(feature = "llm")]
 pub use llm_settings::llm_config;
 pub use llm_settings::LlmSettings;
-pub use names::{ImputerName, ImputerParams, Pattern, TaskName};
+pub use names::{ImputerName, ImputerParams, MovielensSplit, MovielensTask, Pattern, TaskName};
 pub use paired::{paired, Paired};
 pub use plots::{write_plots, Plot, PlotPlace, PLOTS_DIR};
 pub use quality::{
@@ -106,7 +106,7 @@ pub use report::{markdown, markdown_with_plots, mean_std, primary_metric};
 #[cfg(feature = "dlrm")]
 pub use config::{grid_dlrm, ExperimentConfig, TableTask};
 #[cfg(feature = "dlrm")]
-pub use run::run_cell;
+pub use run::{movielens_split, run_cell};
 
 #[cfg(feature = "dlrm")]
 pub use experiment::{cells, run_grid};

@@ -16,6 +16,17 @@ pub enum TaskName {
     MovielensClass,
     /// MovieLens 100K, u1 split: the rating as a number.
     MovielensRegression,
+    /// MovieLens 100K, cold users: all the ratings of a seeded set of users (about 20% of the
+    /// ratings) are the test set, so their ids are unknown to the recommender; the rating as
+    /// 5 classes.
+    MovielensClassColdUsers,
+    /// As [`TaskName::MovielensClassColdUsers`], the rating as a number.
+    MovielensRegressionColdUsers,
+    /// MovieLens 100K, cold items: all the ratings of a seeded set of movies (about 20% of
+    /// the ratings) are the test set; the rating as 5 classes.
+    MovielensClassColdItems,
+    /// As [`TaskName::MovielensClassColdItems`], the rating as a number.
+    MovielensRegressionColdItems,
     /// A generated AdClick-shaped table with planted dependencies (no files needed).
     SyntheticAdclick,
     /// Your own table: the experiment config's `table` says which file, target and split.
@@ -29,19 +40,75 @@ impl TaskName {
             TaskName::Adclick => "adclick",
             TaskName::MovielensClass => "movielens-class",
             TaskName::MovielensRegression => "movielens-regression",
+            TaskName::MovielensClassColdUsers => "movielens-class-cold-users",
+            TaskName::MovielensRegressionColdUsers => "movielens-regression-cold-users",
+            TaskName::MovielensClassColdItems => "movielens-class-cold-items",
+            TaskName::MovielensRegressionColdItems => "movielens-regression-cold-items",
             TaskName::SyntheticAdclick => "synthetic-adclick",
             TaskName::Table => "table",
         }
     }
 
     /// Every task, in report order.
-    pub const ALL: [TaskName; 5] = [
+    pub const ALL: [TaskName; 9] = [
         TaskName::Adclick,
         TaskName::MovielensClass,
         TaskName::MovielensRegression,
+        TaskName::MovielensClassColdUsers,
+        TaskName::MovielensRegressionColdUsers,
+        TaskName::MovielensClassColdItems,
+        TaskName::MovielensRegressionColdItems,
         TaskName::SyntheticAdclick,
         TaskName::Table,
     ];
+}
+
+/// How a MovieLens task splits the ratings into training and test rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MovielensSplit {
+    /// The fixed `u1.base` / `u1.test` files of ML-100K (users and items on both sides).
+    U1,
+    /// Users in a seeded order until about 80% of the ratings are training rows; the other
+    /// users, with all their ratings, are the test set.
+    ColdUsers,
+    /// The same by movie.
+    ColdItems,
+}
+
+/// What a MovieLens task predicts and how it splits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MovielensTask {
+    /// The rating as 5 classes (else as a number).
+    pub classes: bool,
+    /// The split.
+    pub split: MovielensSplit,
+}
+
+impl TaskName {
+    /// The MovieLens task this name stands for, `None` for the others.
+    ///
+    /// ```
+    /// use rec_experiments::{MovielensSplit, TaskName};
+    /// let task: TaskName = "movielens-regression-cold-users".parse()?;
+    /// let ml = task.movielens().unwrap();
+    /// assert!(!ml.classes);
+    /// assert_eq!(ml.split, MovielensSplit::ColdUsers);
+    /// assert!(TaskName::Adclick.movielens().is_none());
+    /// # Ok::<(), String>(())
+    /// ```
+    pub fn movielens(self) -> Option<MovielensTask> {
+        use MovielensSplit::*;
+        let (classes, split) = match self {
+            TaskName::MovielensClass => (true, U1),
+            TaskName::MovielensRegression => (false, U1),
+            TaskName::MovielensClassColdUsers => (true, ColdUsers),
+            TaskName::MovielensRegressionColdUsers => (false, ColdUsers),
+            TaskName::MovielensClassColdItems => (true, ColdItems),
+            TaskName::MovielensRegressionColdItems => (false, ColdItems),
+            TaskName::Adclick | TaskName::SyntheticAdclick | TaskName::Table => return None,
+        };
+        Some(MovielensTask { classes, split })
+    }
 }
 
 impl std::str::FromStr for TaskName {

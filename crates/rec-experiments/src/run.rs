@@ -22,6 +22,7 @@ use crate::cell::{peak_rss_mib, CellResult, CellSpec, LossPoint, Timings};
 use crate::config::{ExperimentConfig, ImputerName, LlmSettings, Pattern, TableTask, TaskName};
 use crate::downstream::Downstream;
 use crate::names::{mechanism, ImputerParams};
+use crate::names::{MovielensSplit, MovielensTask};
 
 /// Hides cells of `table` as the cell asks (a rate of 0 hides none: the missingness
 /// calibration maps it to an intercept of minus infinity).
@@ -120,19 +121,21 @@ pub const IMPUTED_DIR: &str = "imputed";
 /// `config.out_dir/imputed/` for the same (imputer, pattern, rate, seed), and saves its own.
 pub fn run_cell(spec: &CellSpec, data_dir: &Path, config: &ExperimentConfig) -> Result<CellResult> {
     let start = Instant::now();
-    let mut result = match spec.task {
-        TaskName::Adclick | TaskName::SyntheticAdclick => {
-            run_row_task(spec, data_dir, config.synthetic_rows, &config.dlrm, &config.llm)?
-        }
-        TaskName::Table => {
-            let task = config.table.as_ref().ok_or_else(|| {
-                Error::Config("the task 'table' needs a `table` section (file, target) in the config".into())
-            })?;
-            run_table_task(spec, task, &config.dlrm, &config.llm)?
-        }
-        TaskName::MovielensClass | TaskName::MovielensRegression => {
-            run_movielens(spec, data_dir, &config.dlrm, &config.llm, &config.out_dir.join(IMPUTED_DIR))?
-        }
+    let mut result = if let Some(ml) = spec.task.movielens() {
+        let dlrm = match ml.split {
+            MovielensSplit::U1 => config.dlrm.clone(),
+            MovielensSplit::ColdUsers | MovielensSplit::ColdItems => {
+                config.dlrm.clone().with_id_dropout(config.cold_id_dropout)
+            }
+        };
+        run_movielens(spec, ml, data_dir, &dlrm, &config.llm, &config.out_dir.join(IMPUTED_DIR))?
+    } else if spec.task == TaskName::Table {
+        let task = config.table.as_ref().ok_or_else(|| {
+            Error::Config("the task 'table' needs a `table` section (file, target) in the config".into())
+        })?;
+        run_table_task(spec, task, &config.dlrm, &config.llm)?
+    } else {
+        run_row_task(spec, data_dir, config.synthetic_rows, &config.dlrm, &config.llm)?
     };
     result.timings.total_s = start.elapsed().as_secs_f64();
     result.peak_rss_mib = peak_rss_mib();
@@ -278,6 +281,7 @@ fn run_flat(
 
 fn run_movielens(
     spec: &CellSpec,
+    ml_task: MovielensTask,
     data_dir: &Path,
     settings: &DlrmConfig,
     llm: &LlmSettings,
@@ -340,11 +344,11 @@ fn run_movielens(
         (!report.columns.is_empty()).then_some(report)
     };
 
-    let split = ml100k_fold(&dir, Ml100kFold::U1, &ml.ratings)?;
+    let split = movielens_split(&dir, &ml.ratings, ml_task.split, spec.seed)?;
     let prepare = |rows: &[usize]| -> Result<Table> {
         let joined = join_ratings(&ml.ratings.take_rows(rows)?, &users_i, &items_i)?;
         let mut table = joined.drop_columns(&["timestamp", "title"])?;
-        if spec.task == TaskName::MovielensClass {
+        if ml_task.classes {
             let schema = table.schema().clone().with_kind(TARGET, ColumnKind::Categorical)?;
             table = table.cast(schema)?;
         }
@@ -358,7 +362,7 @@ fn run_movielens(
     // A reused fill reports what computing it cost, so the timings stay comparable.
     let impute_s = t0.elapsed().as_secs_f64() + reused.unwrap_or(0.0);
 
-    let kind = if spec.task == TaskName::MovielensClass { TaskKind::MultiClass } else { TaskKind::Regression };
+    let kind = if ml_task.classes { TaskKind::MultiClass } else { TaskKind::Regression };
     let t1 = Instant::now();
     let model = Dlrm::new(dlrm_config(settings, kind, spec.seed))?.fit(&train, TARGET)?;
     let train_s = t1.elapsed().as_secs_f64();
@@ -377,6 +381,16 @@ fn run_movielens(
         fallbacks,
         llm_config,
         unlabelled_rows: 0,
+    })
+}
+
+/// The training and test rows of `ratings` (ML-100K's `u.data`, in `dir`) for a split; the
+/// cold splits are seeded.
+pub fn movielens_split(dir: &Path, ratings: &Table, split: MovielensSplit, seed: u64) -> Result<Split> {
+    Ok(match split {
+        MovielensSplit::U1 => ml100k_fold(dir, Ml100kFold::U1, ratings)?,
+        MovielensSplit::ColdUsers => entity_split(ratings, "user_id", Fractions::train_test(0.8)?, seed)?,
+        MovielensSplit::ColdItems => entity_split(ratings, "item_id", Fractions::train_test(0.8)?, seed)?,
     })
 }
 

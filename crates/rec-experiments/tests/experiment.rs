@@ -177,3 +177,30 @@ fn every_real_table_can_be_scored_for_imputation_quality() {
         assert!(!scored.iter().any(|c| ["user_id", "item_id", "title", "id", "click"].contains(c)), "{scored:?}");
     }
 }
+
+#[test]
+fn cold_start_splits_keep_their_users_or_items_out_of_training() {
+    use rec_experiments::{movielens_split, MovielensSplit};
+    use std::collections::HashSet;
+    let data = rec_experiments::data_dir(None)
+        .unwrap_or_else(|e| panic!("this test reads ml-100k from the shared data directory: {e}"));
+    let dir = data.join("ml-100k");
+    let ml = rec_datasets::movielens::load_ml100k(&dir, &Default::default()).unwrap();
+    let ids = |column: &str, rows: &[usize]| -> HashSet<String> {
+        let all = ml.ratings.strings(column).unwrap();
+        rows.iter().map(|&r| all[r].unwrap().to_string()).collect()
+    };
+    for (split, column) in [(MovielensSplit::ColdUsers, "user_id"), (MovielensSplit::ColdItems, "item_id")] {
+        let s = movielens_split(&dir, &ml.ratings, split, 4).unwrap();
+        assert_eq!(s.train.len() + s.test.len(), ml.ratings.num_rows(), "{split:?}");
+        let share = s.test.len() as f64 / ml.ratings.num_rows() as f64;
+        assert!((0.18..0.22).contains(&share), "{split:?}: {share}");
+        let (train, test) = (ids(column, &s.train), ids(column, &s.test));
+        assert!(train.is_disjoint(&test), "{split:?}: a test {column} is also in training");
+        assert!(test.len() > 20, "{split:?}: {}", test.len());
+        assert_ne!(s.test, movielens_split(&dir, &ml.ratings, split, 5).unwrap().test, "seeded");
+    }
+    // u1 is the warm split: most test users also rate in training.
+    let u1 = movielens_split(&dir, &ml.ratings, MovielensSplit::U1, 0).unwrap();
+    assert!(!ids("user_id", &u1.train).is_disjoint(&ids("user_id", &u1.test)));
+}
