@@ -41,6 +41,20 @@ pub enum ClassicalImputer {
     MissForest(MissForestImputer),
 }
 
+impl ClassicalImputer {
+    /// The method's name, as in an imputer file (the [`FittedClassical::method`] of what
+    /// [`Imputer::fit`] returns).
+    pub fn method(&self) -> &'static str {
+        match self {
+            ClassicalImputer::CaseDeletion(_) => "case_deletion",
+            ClassicalImputer::Simple(_) => "simple",
+            ClassicalImputer::Knn(_) => "knn",
+            ClassicalImputer::Iterative(_) => "iterative",
+            ClassicalImputer::MissForest(_) => "missforest",
+        }
+    }
+}
+
 impl Imputer for ClassicalImputer {
     type Fitted = FittedClassical;
 

@@ -125,13 +125,8 @@ impl SavedImputer {
 
     /// Writes the file's JSON to `writer` (not atomic; [`SavedImputer::save`] is).
     pub fn to_writer(&self, writer: impl Write) -> Result<()> {
-        let file = Written {
-            format: FORMAT.into(),
-            version: VERSION,
-            imputer: self.imputer.as_ref(),
-            domain: self.domain.as_ref(),
-        };
-        serde_json::to_writer(writer, &file).map_err(|e| Error::file("imputer file", e.to_string()))
+        serde_json::to_writer(writer, &Written::new(self.imputer.as_ref(), self.domain.as_ref()))
+            .map_err(|e| Error::file("imputer file", e.to_string()))
     }
 
     /// Reads the JSON of an imputer file from `reader`; `source` names it in errors.
@@ -146,10 +141,16 @@ impl SavedImputer {
 
 #[derive(Serialize)]
 struct Written<'a> {
-    format: String,
+    format: &'static str,
     version: u32,
     imputer: FittedRef<'a>,
     domain: Option<&'a FillDomain>,
+}
+
+impl<'a> Written<'a> {
+    fn new(imputer: FittedRef<'a>, domain: Option<&'a FillDomain>) -> Self {
+        Written { format: FORMAT, version: VERSION, imputer, domain }
+    }
 }
 
 #[derive(Deserialize)]
@@ -185,7 +186,7 @@ fn check_header(bytes: &[u8], source: &str) -> Result<()> {
 }
 
 fn write_file(path: &Path, imputer: FittedRef<'_>, domain: Option<&FillDomain>) -> Result<()> {
-    let file = Written { format: FORMAT.into(), version: VERSION, imputer, domain };
+    let file = Written::new(imputer, domain);
     rec_table::write_atomic(path, |w| Ok(serde_json::to_writer(w, &file)?)).map_err(Error::Table)
 }
 

@@ -31,15 +31,17 @@ impl ParquetOptions {
     }
 }
 
+/// The writer settings of every Parquet file written here: Snappy compression.
+fn snappy() -> parquet::file::properties::WriterProperties {
+    parquet::file::properties::WriterProperties::builder().set_compression(parquet::basic::Compression::SNAPPY).build()
+}
+
 /// Writes a table as Parquet (Snappy-compressed), atomically.
 pub fn write_parquet(table: &Table, path: impl AsRef<Path>) -> Result<()> {
     let path = path.as_ref();
     let perr = |source| Error::Parquet { path: path.to_path_buf(), source };
     crate::atomic::write_atomic(path, |w| {
-        let props = parquet::file::properties::WriterProperties::builder()
-            .set_compression(parquet::basic::Compression::SNAPPY)
-            .build();
-        let mut writer = ArrowWriter::try_new(w, table.batch().schema(), Some(props)).map_err(perr)?;
+        let mut writer = ArrowWriter::try_new(w, table.batch().schema(), Some(snappy())).map_err(perr)?;
         writer.write(table.batch()).map_err(perr)?;
         writer.close().map_err(perr)?;
         Ok(())
@@ -200,11 +202,8 @@ pub fn write_parquet_batches(
     let perr = |source| Error::Parquet { path: path.to_path_buf(), source };
     let mut rows = 0;
     crate::atomic::write_atomic(path, |w| {
-        let props = parquet::file::properties::WriterProperties::builder()
-            .set_compression(parquet::basic::Compression::SNAPPY)
-            .build();
         let empty = Table::from_rows(schema.clone(), Vec::new())?;
-        let mut writer = ArrowWriter::try_new(w, empty.batch().schema(), Some(props)).map_err(perr)?;
+        let mut writer = ArrowWriter::try_new(w, empty.batch().schema(), Some(snappy())).map_err(perr)?;
         for table in tables {
             let table = table?;
             schema.ensure_same(table.schema(), "write_parquet_batches")?;

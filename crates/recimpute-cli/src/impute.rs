@@ -93,19 +93,6 @@ impl FitSettings {
     }
 }
 
-/// The method names of an imputer file that an `--method` name can stand for.
-fn saved_method(name: exp::ImputerName) -> &'static str {
-    use exp::ImputerName as N;
-    match name {
-        N::Deletion => "case_deletion",
-        N::Zero | N::Mean | N::Median | N::Mode => "simple",
-        N::Knn => "knn",
-        N::Iterative => "iterative",
-        N::Missforest => "missforest",
-        N::Llm => "llm",
-    }
-}
-
 pub fn fit(args: FitArgs) -> Result<()> {
     let FitArgs { input, out, method, fit_sample, fit, llm, read } = args;
     let table = read_table(&input, &read.csv_options(&input)?)?;
@@ -204,7 +191,8 @@ fn impute_saved(args: &ImputeArgs, path: &Path) -> Result<()> {
     let start = Instant::now();
     let saved = SavedImputer::load(path)?;
     if let Some(m) = args.method {
-        if saved_method(m) != saved.imputer.method() {
+        let wanted = if m == exp::ImputerName::Llm { "llm" } else { args.fit.build(m)?.method() };
+        if wanted != saved.imputer.method() {
             anyhow::bail!(
                 "--imputer {} holds a {} imputer; --method {} conflicts with it",
                 path.display(),
