@@ -14,7 +14,7 @@ use crate::cache::{per_layer, AttentionPlan, KvCache, LayerKv};
 use crate::config::{Activation, Gpt2Config};
 use crate::error::{Error, Result};
 use crate::linear::Linear;
-use crate::model::{CausalLm, ForwardOptions, ForwardOutput, ModelInfo};
+use crate::model::{CausalLm, ModelInfo};
 use crate::weights::Weights;
 
 /// Where and in which precision to load a model.
@@ -295,40 +295,6 @@ impl Gpt2 {
         };
         b.mlp_proj.forward(&h, train).dropout(self.config.resid_pdrop, train)
     }
-
-    /// The tied LM head on hidden states `[..., n_embd]`, as `[rows, vocab]`. Flattened to a
-    /// contiguous 2-D product with `wte` as stored: a strided 3-D `matmul` with `wteᵀ` makes
-    /// libtorch expand and copy the whole embedding per row (seconds in bf16).
-    fn lm_head(&self, h: &Tensor) -> Result<Tensor> {
-        let h = h.f_reshape([-1, self.config.n_embd as i64])?;
-        Ok(h.f_linear::<&Tensor>(&self.wte, None)?)
-    }
-
-    /// The final hidden states (after `ln_f`, `[batch, seq, n_embd]`) and the extended cache:
-    /// everything but the LM head.
-    fn hidden(
-        &self,
-        input_ids: &Tensor,
-        attention_mask: Option<&Tensor>,
-        cache: Option<KvCache>,
-        train: bool,
-    ) -> Result<(Tensor, KvCache)> {
-        let ids = check_ids(input_ids, self.config.vocab_size, self.device)?;
-        let plan = AttentionPlan::new(&ids, attention_mask, cache.as_ref(), self.config.n_positions)?;
-        let mut past = per_layer(cache, self.blocks.len())?;
-        let tok = Tensor::f_embedding(&self.wte, &ids, -1, false, false)?;
-        let pos = Tensor::f_embedding(&self.wpe, &plan.positions, -1, false, false)?;
-        let mut h = (tok + pos).dropout(self.config.embd_pdrop, train);
-        let mut layers = Vec::with_capacity(self.blocks.len());
-        for (i, b) in self.blocks.iter().enumerate() {
-            let (a, kv) = self.attention(b, i, &b.ln_1.forward(&h), past[i].take(), &plan, train);
-            // Not `+=`: that is an in-place add, which would break autograd (ln_1 saved `h`).
-            h = &h + a;
-            h = &h + self.mlp(b, &b.ln_2.forward(&h), train);
-            layers.push(kv);
-        }
-        Ok((self.ln_f.forward(&h), KvCache::from_parts(layers, plan.key_mask, plan.seen)))
-    }
 }
 
 /// Checks dtype and range of token ids; returns them as i64 on `device`.
@@ -366,33 +332,38 @@ impl CausalLm for Gpt2 {
         self.device
     }
 
-    fn forward(
+    /// The final hidden states (after `ln_f`, `[batch, seq, n_embd]`) and the extended cache:
+    /// everything but the LM head.
+    fn hidden(
         &self,
         input_ids: &Tensor,
         attention_mask: Option<&Tensor>,
         cache: Option<KvCache>,
-        options: ForwardOptions,
-    ) -> Result<ForwardOutput> {
-        let (mut h, cache) = self.hidden(input_ids, attention_mask, cache, options.train)?;
-        if options.last_logits_only {
-            h = h.f_select(1, -1)?.f_unsqueeze(1)?;
+        train: bool,
+    ) -> Result<(Tensor, KvCache)> {
+        let ids = check_ids(input_ids, self.config.vocab_size, self.device)?;
+        let plan = AttentionPlan::new(&ids, attention_mask, cache.as_ref(), self.config.n_positions)?;
+        let mut past = per_layer(cache, self.blocks.len())?;
+        let tok = Tensor::f_embedding(&self.wte, &ids, -1, false, false)?;
+        let pos = Tensor::f_embedding(&self.wpe, &plan.positions, -1, false, false)?;
+        let mut h = (tok + pos).dropout(self.config.embd_pdrop, train);
+        let mut layers = Vec::with_capacity(self.blocks.len());
+        for (i, b) in self.blocks.iter().enumerate() {
+            let (a, kv) = self.attention(b, i, &b.ln_1.forward(&h), past[i].take(), &plan, train);
+            // Not `+=`: that is an in-place add, which would break autograd (ln_1 saved `h`).
+            h = &h + a;
+            h = &h + self.mlp(b, &b.ln_2.forward(&h), train);
+            layers.push(kv);
         }
-        let (b, t) = (h.size()[0], h.size()[1]);
-        let logits = self.lm_head(&h)?.f_view([b, t, -1])?;
-        Ok(ForwardOutput { logits, cache })
+        Ok((self.ln_f.forward(&h), KvCache::from_parts(layers, plan.key_mask, plan.seen)))
     }
 
-    fn logits_at(
-        &self,
-        input_ids: &Tensor,
-        attention_mask: Option<&Tensor>,
-        positions: &Tensor,
-        options: ForwardOptions,
-    ) -> Result<Tensor> {
-        let (h, _) = self.hidden(input_ids, attention_mask, None, options.train)?;
-        let e = self.config.n_embd as i64;
-        let h = h.f_reshape([-1, e])?.f_index_select(0, positions)?;
-        self.lm_head(&h)
+    /// The tied LM head on hidden states `[..., n_embd]`, as `[rows, vocab]`. Flattened to a
+    /// contiguous 2-D product with `wte` as stored: a strided 3-D `matmul` with `wteᵀ` makes
+    /// libtorch expand and copy the whole embedding per row (seconds in bf16).
+    fn head(&self, h: &Tensor) -> Result<Tensor> {
+        let h = h.f_reshape([-1, self.config.n_embd as i64])?;
+        Ok(h.f_linear::<&Tensor>(&self.wte, None)?)
     }
 
     fn linears(&self) -> Vec<(String, &Linear)> {

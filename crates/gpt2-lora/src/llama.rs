@@ -21,7 +21,7 @@ use crate::cache::{per_layer, AttentionPlan, KvCache, LayerKv};
 use crate::error::{Error, Result};
 use crate::gpt2::{check_ids, LoadOptions};
 use crate::linear::Linear;
-use crate::model::{CausalLm, ForwardOptions, ForwardOutput, ModelInfo};
+use crate::model::{CausalLm, ModelInfo};
 use crate::weights::Weights;
 
 pub mod config;
@@ -350,6 +350,39 @@ impl Llama {
         Ok((l.o_proj.forward(&y, train), LayerKv { k, v }))
     }
 
+    fn mlp(&self, l: &Layer, x: &Tensor, train: bool) -> Result<Tensor> {
+        let gate = l.gate_proj.forward(x, train).f_silu()?;
+        let h = gate.f_mul(&l.up_proj.forward(x, train))?;
+        Ok(l.down_proj.forward(&h, train))
+    }
+}
+
+/// HF's `apply_rotary_pos_emb` for one tensor: `x cos + rotate_half(x) sin`, where
+/// `rotate_half` maps halves `(a, b)` to `(-b, a)`.
+fn apply_rotary(x: &Tensor, (cos, sin): &(Tensor, Tensor)) -> Result<Tensor> {
+    let half = x.size().last().copied().unwrap_or(0) / 2;
+    let parts = x.f_split(half, -1)?;
+    let rotated = Tensor::f_cat(&[&parts[1].f_neg()?, &parts[0]], -1)?;
+    Ok(x.f_mul(cos)?.f_add(&rotated.f_mul(sin)?)?)
+}
+
+impl CausalLm for Llama {
+    fn info(&self) -> ModelInfo {
+        ModelInfo {
+            family: "llama".into(),
+            vocab_size: self.config.vocab_size,
+            context_len: self.config.max_position_embeddings,
+            eos_token_ids: self.config.eos_token_ids.clone(),
+            fan_in_fan_out: false,
+            // PEFT's default for Llama (its TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING).
+            default_lora_targets: vec!["q_proj".into(), "v_proj".into()],
+        }
+    }
+
+    fn device(&self) -> Device {
+        self.device
+    }
+
     /// The final normalised hidden states (`[batch, seq, hidden]`) and the extended cache:
     /// everything but the LM head.
     fn hidden(
@@ -384,67 +417,6 @@ impl Llama {
     fn head(&self, h: &Tensor) -> Result<Tensor> {
         let head = self.lm_head.as_ref().unwrap_or(&self.embed_tokens);
         Ok(h.f_mm(&head.f_tr()?)?)
-    }
-
-    fn mlp(&self, l: &Layer, x: &Tensor, train: bool) -> Result<Tensor> {
-        let gate = l.gate_proj.forward(x, train).f_silu()?;
-        let h = gate.f_mul(&l.up_proj.forward(x, train))?;
-        Ok(l.down_proj.forward(&h, train))
-    }
-}
-
-/// HF's `apply_rotary_pos_emb` for one tensor: `x cos + rotate_half(x) sin`, where
-/// `rotate_half` maps halves `(a, b)` to `(-b, a)`.
-fn apply_rotary(x: &Tensor, (cos, sin): &(Tensor, Tensor)) -> Result<Tensor> {
-    let half = x.size().last().copied().unwrap_or(0) / 2;
-    let parts = x.f_split(half, -1)?;
-    let rotated = Tensor::f_cat(&[&parts[1].f_neg()?, &parts[0]], -1)?;
-    Ok(x.f_mul(cos)?.f_add(&rotated.f_mul(sin)?)?)
-}
-
-impl CausalLm for Llama {
-    fn info(&self) -> ModelInfo {
-        ModelInfo {
-            family: "llama".into(),
-            vocab_size: self.config.vocab_size,
-            context_len: self.config.max_position_embeddings,
-            eos_token_ids: self.config.eos_token_ids.clone(),
-            fan_in_fan_out: false,
-            // PEFT's default for Llama (its TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING).
-            default_lora_targets: vec!["q_proj".into(), "v_proj".into()],
-        }
-    }
-
-    fn device(&self) -> Device {
-        self.device
-    }
-
-    fn forward(
-        &self,
-        input_ids: &Tensor,
-        attention_mask: Option<&Tensor>,
-        cache: Option<KvCache>,
-        options: ForwardOptions,
-    ) -> Result<ForwardOutput> {
-        let (mut h, cache) = self.hidden(input_ids, attention_mask, cache, options.train)?;
-        if options.last_logits_only {
-            h = h.f_select(1, -1)?.f_unsqueeze(1)?;
-        }
-        let (b, t, e) = h.size3()?;
-        let logits = self.head(&h.f_reshape([b * t, e])?)?.f_reshape([b, t, -1])?;
-        Ok(ForwardOutput { logits, cache })
-    }
-
-    fn logits_at(
-        &self,
-        input_ids: &Tensor,
-        attention_mask: Option<&Tensor>,
-        positions: &Tensor,
-        options: ForwardOptions,
-    ) -> Result<Tensor> {
-        let (h, _) = self.hidden(input_ids, attention_mask, None, options.train)?;
-        let e = self.config.hidden_size as i64;
-        self.head(&h.f_reshape([-1, e])?.f_index_select(0, positions)?)
     }
 
     fn linears(&self) -> Vec<(String, &Linear)> {

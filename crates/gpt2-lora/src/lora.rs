@@ -18,7 +18,7 @@ use crate::cache::KvCache;
 use crate::error::{Error, Result};
 use crate::io::{read_json, write_json, write_safetensors, TensorFile};
 use crate::linear::Linear;
-use crate::model::{CausalLm, ForwardOptions, ForwardOutput, ModelInfo};
+use crate::model::{CausalLm, ModelInfo};
 use crate::peft::{empty_json, PeftConfigFile};
 
 /// File name of the adapter config, as PEFT spells it.
@@ -461,24 +461,18 @@ impl<M: CausalLm> CausalLm for LoraModel<M> {
         self.model.device()
     }
 
-    fn forward(
+    fn hidden(
         &self,
         input_ids: &Tensor,
         attention_mask: Option<&Tensor>,
         cache: Option<KvCache>,
-        options: ForwardOptions,
-    ) -> Result<ForwardOutput> {
-        self.model.forward(input_ids, attention_mask, cache, options)
+        train: bool,
+    ) -> Result<(Tensor, KvCache)> {
+        self.model.hidden(input_ids, attention_mask, cache, train)
     }
 
-    fn logits_at(
-        &self,
-        input_ids: &Tensor,
-        attention_mask: Option<&Tensor>,
-        positions: &Tensor,
-        options: ForwardOptions,
-    ) -> Result<Tensor> {
-        self.model.logits_at(input_ids, attention_mask, positions, options)
+    fn head(&self, hidden: &Tensor) -> Result<Tensor> {
+        self.model.head(hidden)
     }
 
     fn linears(&self) -> Vec<(String, &Linear)> {

@@ -75,26 +75,60 @@ pub trait CausalLm {
     /// The device the weights live on.
     fn device(&self) -> Device;
 
-    /// Runs `input_ids` (`[batch, seq]`, i64) after what `cache` holds (if any) and returns the
-    /// logits and the extended cache.
+    /// The final normalised hidden states (`[batch, seq, hidden]`) of `input_ids`
+    /// (`[batch, seq]`, i64) run after what `cache` holds (if any), and the extended cache:
+    /// everything but the LM head. `train` turns dropout on.
     ///
     /// Errors (instead of panicking) on ids outside the vocabulary, shape mismatches and rows
     /// that would exceed [`ModelInfo::context_len`].
+    fn hidden(
+        &self,
+        input_ids: &Tensor,
+        attention_mask: Option<&Tensor>,
+        cache: Option<KvCache>,
+        train: bool,
+    ) -> Result<(Tensor, KvCache)>;
+
+    /// The LM head: logits (`[rows, vocab]`) of hidden states (`[rows, hidden]`).
+    fn head(&self, hidden: &Tensor) -> Result<Tensor>;
+
+    /// Runs `input_ids` (`[batch, seq]`, i64) after what `cache` holds (if any) and returns the
+    /// logits and the extended cache: [`hidden`](Self::hidden), then [`head`](Self::head).
     fn forward(
         &self,
         input_ids: &Tensor,
         attention_mask: Option<&Tensor>,
         cache: Option<KvCache>,
         options: ForwardOptions,
-    ) -> Result<ForwardOutput>;
+    ) -> Result<ForwardOutput> {
+        let (mut h, cache) = self.hidden(input_ids, attention_mask, cache, options.train)?;
+        if options.last_logits_only {
+            h = h.f_select(1, -1)?.f_unsqueeze(1)?;
+        }
+        let (b, t, e) = h.size3()?;
+        let logits = self.head(&h.f_reshape([b * t, e])?)?.f_reshape([b, t, -1])?;
+        Ok(ForwardOutput { logits, cache })
+    }
 
-    /// Logits at chosen positions only: `positions` (`[n]`, i64) index the flattened
-    /// `[batch * seq]` positions of `input_ids`, and the result is `[n, vocab]`, row `i` being
-    /// the logits at `positions[i]` (what [`forward`](Self::forward) gives there). No cache.
-    ///
-    /// The trainer takes its loss this way, so a model that applies its LM head only at these
-    /// positions (GPT-2 does) skips the head's cost everywhere else. The default runs
-    /// [`forward`](Self::forward) and selects rows; `options.last_logits_only` is ignored.
+    /// Hidden states at chosen positions only: `positions` (`[n]`, i64) index the flattened
+    /// `[batch * seq]` positions of `input_ids`, and the result is `[n, hidden]`. No cache.
+    /// What a task head on top of the model (a classifier, a regressor) reads.
+    fn hidden_at(
+        &self,
+        input_ids: &Tensor,
+        attention_mask: Option<&Tensor>,
+        positions: &Tensor,
+        train: bool,
+    ) -> Result<Tensor> {
+        let (h, _) = self.hidden(input_ids, attention_mask, None, train)?;
+        let e = h.size().last().copied().unwrap_or(0);
+        Ok(h.f_reshape([-1, e])?.f_index_select(0, positions)?)
+    }
+
+    /// Logits at chosen positions only (`[n, vocab]`, row `i` being what
+    /// [`forward`](Self::forward) gives at flattened position `positions[i]`); the LM head runs
+    /// at those positions only, which is how the trainer takes its loss. No cache;
+    /// `options.last_logits_only` is ignored.
     fn logits_at(
         &self,
         input_ids: &Tensor,
@@ -102,10 +136,7 @@ pub trait CausalLm {
         positions: &Tensor,
         options: ForwardOptions,
     ) -> Result<Tensor> {
-        let options = ForwardOptions { last_logits_only: false, ..options };
-        let out = self.forward(input_ids, attention_mask, None, options)?;
-        let v = out.logits.size().last().copied().unwrap_or(0);
-        Ok(out.logits.f_reshape([-1, v])?.f_index_select(0, positions)?)
+        self.head(&self.hidden_at(input_ids, attention_mask, positions, options.train)?)
     }
 
     /// Every linear layer adapters can target, by its HF module path
@@ -132,24 +163,18 @@ impl<M: CausalLm + ?Sized> CausalLm for Box<M> {
         (**self).device()
     }
 
-    fn forward(
+    fn hidden(
         &self,
         input_ids: &Tensor,
         attention_mask: Option<&Tensor>,
         cache: Option<KvCache>,
-        options: ForwardOptions,
-    ) -> Result<ForwardOutput> {
-        (**self).forward(input_ids, attention_mask, cache, options)
+        train: bool,
+    ) -> Result<(Tensor, KvCache)> {
+        (**self).hidden(input_ids, attention_mask, cache, train)
     }
 
-    fn logits_at(
-        &self,
-        input_ids: &Tensor,
-        attention_mask: Option<&Tensor>,
-        positions: &Tensor,
-        options: ForwardOptions,
-    ) -> Result<Tensor> {
-        (**self).logits_at(input_ids, attention_mask, positions, options)
+    fn head(&self, hidden: &Tensor) -> Result<Tensor> {
+        (**self).head(hidden)
     }
 
     fn linears(&self) -> Vec<(String, &Linear)> {

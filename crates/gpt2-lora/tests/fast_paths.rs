@@ -82,6 +82,27 @@ fn logits_at_selects_rows_of_forward() {
 }
 
 #[test]
+fn hidden_at_feeds_the_head_and_picks_the_right_rows() {
+    let model = LoraModel::new(tiny(), LoraConfig::default().with_dropout(0.0), 5).unwrap();
+    perturb_adapters(&model, 6);
+    let _guard = tch::no_grad_guard();
+    let ids = Tensor::from_slice(&[5i64, 9, 17, 3, 44, 2, 8, 1]).reshape([2, 4]);
+    let (all, _) = model.hidden(&ids, None, None, false).unwrap();
+    let e = all.size()[2];
+    let at = Tensor::from_slice(&[7i64, 1, 4]);
+    let h = model.hidden_at(&ids, None, &at, false).unwrap();
+    assert_eq!(h.size(), [3, e]);
+    let d = (&h - all.reshape([-1, e]).index_select(0, &at)).abs().max().double_value(&[]);
+    assert!(d < 1e-6, "hidden_at differs from hidden by {d}");
+    // Rows of different positions differ (the selection is not a broadcast of one row).
+    let spread = (h.get(0) - h.get(1)).abs().max().double_value(&[]);
+    assert!(spread > 1e-3, "{spread}");
+    let full = model.forward(&ids, None, None, ForwardOptions::eval()).unwrap().logits.reshape([8, -1]);
+    let d = (model.head(&h).unwrap() - full.index_select(0, &at)).abs().max().double_value(&[]);
+    assert!(d < 1e-5, "head(hidden_at) differs from forward by {d}");
+}
+
+#[test]
 fn loss_at_target_positions_equals_full_logits_loss() {
     let model = LoraModel::new(tiny(), LoraConfig::default().with_dropout(0.0), 3).unwrap();
     perturb_adapters(&model, 4);
