@@ -116,6 +116,25 @@ impl Default for FillConfig {
     }
 }
 
+/// The encoder head: per-column models on the fine-tuned model's final hidden state at the end
+/// of a cell's prompt, trained after the fine-tune on training cells and mixed with the scored
+/// candidates (categorical and numeric columns that are scored; generated columns never use it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HeadConfig {
+    /// Weight of the head's answer against the scored candidates' (log-probabilities for
+    /// categories, values for numbers): `0` trains no head, `1` uses the head alone.
+    pub weight: f64,
+    /// Most prompts (one cell of one training row each) whose hidden states train the heads.
+    pub max_examples: usize,
+}
+
+impl Default for HeadConfig {
+    fn default() -> Self {
+        HeadConfig { weight: 0.0, max_examples: 2048 }
+    }
+}
+
 /// Settings of the [`LlmImputer`](crate::LlmImputer). Every field has a default; build one with
 /// [`LlmImputerConfig::new`] and the `with_*` setters, or from JSON (missing fields take the
 /// defaults).
@@ -141,6 +160,8 @@ pub struct LlmImputerConfig {
     pub examples: ExampleConfig,
     /// How cells are read off the model.
     pub fill: FillConfig,
+    /// The encoder head mixed into the scored columns.
+    pub head: HeadConfig,
 }
 
 impl Default for LlmImputerConfig {
@@ -164,6 +185,7 @@ impl Default for LlmImputerConfig {
             },
             examples: ExampleConfig::default(),
             fill: FillConfig::default(),
+            head: HeadConfig::default(),
         }
     }
 }
@@ -231,6 +253,12 @@ impl LlmImputerConfig {
         self
     }
 
+    /// Sets the encoder head's weight (0 trains none).
+    pub fn with_head_weight(mut self, weight: f64) -> Self {
+        self.head.weight = weight;
+        self
+    }
+
     /// Sets the training objective.
     pub fn with_objective(mut self, objective: Objective) -> Self {
         self.examples.objective = objective;
@@ -259,6 +287,12 @@ impl LlmImputerConfig {
         }
         if self.fill.batch_size == 0 || self.fill.max_choices == 0 || self.fill.max_new_tokens == 0 {
             return bad("fill.batch_size, fill.max_choices and fill.max_new_tokens must be positive");
+        }
+        if !(0.0..=1.0).contains(&self.head.weight) {
+            return bad("head.weight must be between 0 and 1");
+        }
+        if self.head.weight > 0.0 && self.head.max_examples == 0 {
+            return bad("head.max_examples must be positive when head.weight > 0");
         }
         Ok(())
     }

@@ -17,6 +17,7 @@ use crate::backbone::{self, Backbone};
 use crate::config::Objective;
 use crate::examples;
 use crate::fitted::{FittedLlmImputer, Saved, ADAPTER_DIR, FORMAT, SAVED_FILE};
+use crate::head::{Heads, HEADS_FILE};
 use crate::holdout::{Holdout, HoldoutPoint};
 use crate::{Error, FitReport, LlmImputer, Result};
 
@@ -66,6 +67,7 @@ impl LlmImputer {
             temperature: vec![1.0; codec.columns().len()],
             codec,
             report: FitReport::default(),
+            heads: Vec::new(),
         };
         let loaded = backbone::load(&cfg.backbone, device, cfg.precision)?;
         // Build the grammars first: a value the tokenizer cannot spell fails before training.
@@ -154,6 +156,17 @@ impl LlmImputer {
             fitted.saved.prior_lambda = chosen.iter().map(|c| c.0).collect();
             fitted.saved.temperature = chosen.iter().map(|c| c.1).collect();
         }
+        let (mut head_reports, mut head_seconds) = (Vec::new(), 0.0);
+        if cfg.head.weight > 0.0 {
+            let t0 = Instant::now();
+            let model = fitted.model.lock().map_err(|_| Error::Config("model lock poisoned".into()))?;
+            let (heads, reports) = Heads::train(&fitted, &*model, train, &rows, &held, &cfg.head, &mut rng)?;
+            drop(model);
+            fitted.saved.heads = heads.metas();
+            fitted.heads = Some(heads);
+            head_reports = reports;
+            head_seconds = t0.elapsed().as_secs_f64();
+        }
         let best_point = curve.iter().find(|p| Some(p.step) == best_step).cloned();
         let learnt = best_point.as_ref().map(|p| p.gain() > 0.01);
         if learnt == Some(false) {
@@ -192,6 +205,8 @@ impl LlmImputer {
                 .filter(|(c, _)| c.imputable() && c.kind == ColumnKind::Numeric)
                 .map(|(c, t)| (c.name.clone(), *t))
                 .collect(),
+            heads: head_reports,
+            head_seconds,
         };
         Ok(fitted)
     }
@@ -228,7 +243,12 @@ impl LlmImputer {
         }
         let cfg = &saved.config;
         let loaded = backbone::load(&cfg.backbone, cfg.device.device(), cfg.inference_precision)?;
+        let metas = saved.heads.clone();
         let mut fitted = FittedLlmImputer::assemble(saved, loaded, Some(&dir.join(ADAPTER_DIR)))?;
+        if !metas.is_empty() {
+            let columns = fitted.codec().columns().len();
+            fitted.heads = Some(Heads::load(&dir.join(HEADS_FILE), &metas, columns)?);
+        }
         fitted.refresh_priors()?;
         Ok(fitted)
     }

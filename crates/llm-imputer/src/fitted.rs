@@ -17,6 +17,7 @@ use crate::backbone::Loaded;
 use crate::config::LlmImputerConfig;
 use crate::decode::{self, Acceptor, GenGrammar, TokenTexts};
 use crate::error::{Error, Result};
+use crate::head::{self, HeadMeta, Heads, HEADS_FILE};
 use crate::{encode, progress, FitReport};
 
 /// How a column's cells are read off the model.
@@ -44,6 +45,9 @@ pub(crate) struct Saved {
     /// Temperature of the candidate scores per column (1: none).
     pub temperature: Vec<f64>,
     pub report: FitReport,
+    /// The encoder heads (their tensors in `heads.safetensors`); empty without.
+    #[serde(default)]
+    pub heads: Vec<HeadMeta>,
 }
 
 pub(crate) const SAVED_FILE: &str = "imputer.json";
@@ -67,6 +71,8 @@ pub struct FittedLlmImputer {
     end: Vec<i64>,
     /// Per scored column, each candidate's log-probability after the context-free prompt.
     priors: Vec<Option<Vec<f64>>>,
+    /// The encoder heads, when trained.
+    pub(crate) heads: Option<Heads>,
 }
 
 impl std::fmt::Debug for FittedLlmImputer {
@@ -240,6 +246,7 @@ impl FittedLlmImputer {
             fallback,
             end,
             priors: vec![None; n],
+            heads: None,
         })
     }
 
@@ -274,6 +281,27 @@ impl FittedLlmImputer {
     /// The fitted row codec.
     pub fn codec(&self) -> &RowCodec {
         &self.saved.codec
+    }
+
+    /// Sets the encoder head's weight for later fills (`0`: the scored candidates alone, `1`:
+    /// the head alone), e.g. to compare read-outs of one fit. A weight above 0 needs heads,
+    /// which only a fit with `head.weight > 0` trains.
+    pub fn set_head_weight(&mut self, weight: f64) -> Result<()> {
+        if !(0.0..=1.0).contains(&weight) {
+            return Err(Error::Config(format!("head weight {weight} is not between 0 and 1")));
+        }
+        if weight > 0.0 && self.heads.is_none() {
+            return Err(Error::Config(
+                "this imputer has no encoder heads: fit it with head.weight > 0 to train them".into(),
+            ));
+        }
+        self.saved.config.head.weight = weight;
+        Ok(())
+    }
+
+    /// Whether column `col`'s fills mix in an encoder head.
+    pub fn uses_head(&self, col: usize) -> bool {
+        self.saved.config.head.weight > 0.0 && self.heads.as_ref().is_some_and(|h| h.has(col))
     }
 
     /// Whether column `col` is scored (rather than generated).
@@ -357,6 +385,9 @@ impl FittedLlmImputer {
         let json = serde_json::to_vec_pretty(&self.saved)
             .map_err(|source| Error::Json { path: dir.join(SAVED_FILE), source })?;
         std::fs::write(tmp.join(SAVED_FILE), json).map_err(|e| Error::io(tmp.join(SAVED_FILE), e))?;
+        if let Some(heads) = &self.heads {
+            heads.save(&tmp.join(HEADS_FILE))?;
+        }
         self.model
             .lock()
             .map_err(|_| Error::Config("model lock poisoned".into()))?
@@ -440,6 +471,7 @@ impl FittedLlmImputer {
             let j = c.cell.col;
             let e = columns.entry(codec.columns()[j].name.clone()).or_insert_with(|| ColumnFill {
                 method: match &self.plans[j] {
+                    Some(Plan::Score { .. }) if self.uses_head(j) => "scored + head",
                     Some(Plan::Score { mean: true, .. }) => "scored (mean)",
                     Some(Plan::Score { .. }) => "scored",
                     Some(Plan::Trie { .. }) => "trie",
@@ -476,13 +508,28 @@ impl FittedLlmImputer {
                 let lambda = self.prior_lambda(j);
                 let temperature = self.temperature(j);
                 let prior = self.prior_scores(j).filter(|_| lambda != 0.0);
-                for s in self.score_prompts(model, ids, seqs)? {
+                let weight = self.saved.config.head.weight;
+                let numeric = codec.columns()[j].kind == ColumnKind::Numeric;
+                let heads = match &self.heads {
+                    Some(h) if weight > 0.0 && h.has(j) => Some(h.predict(model, j, ids, cfg.fill.batch_size)?),
+                    _ => None,
+                };
+                for (i, s) in self.score_prompts(model, ids, seqs)?.into_iter().enumerate() {
                     let s: Vec<f64> = match prior {
                         Some(q) => s.iter().zip(q).map(|(a, b)| (a - lambda * b) / temperature).collect(),
                         None => s.iter().map(|a| a / temperature).collect(),
                     };
-                    let probs = decode::normalise(&s);
-                    let (value, p) = decode::pick(values, &probs, *mean, *decimals);
+                    let mut probs = decode::normalise(&s);
+                    let head = heads.as_ref().and_then(|h| h.get(i));
+                    if let (Some(h), false) = (head, numeric) {
+                        probs = head::mix_probs(&probs, h, weight);
+                    }
+                    let (mut value, p) = decode::pick(values, &probs, *mean, *decimals);
+                    if let (Some(h), true) = (head, numeric) {
+                        let range = codec.columns()[j].range;
+                        value =
+                            head::mix_number(&value, h.first().copied().unwrap_or(f64::NAN), weight, *decimals, range);
+                    }
                     let draws = (0..draws).map(|_| values[sample_index(&probs, rng)].clone()).collect();
                     out.push(CellImputation {
                         cell: dummy,

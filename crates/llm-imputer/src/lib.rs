@@ -21,10 +21,17 @@
 //!   *generated* under a grammar. A row with several gaps fills them one round at a time,
 //!   scored columns first, and later prompts include the values filled earlier. Fallbacks,
 //!   salvaged lists and failed draws are counted per column ([`Imputation::columns`]).
+//! * **encoder head** (optional, [`HeadConfig`]): with `head.weight > 0` the fit also reads the
+//!   fine-tuned model's final hidden state at the end of one prompt per training row and trains a
+//!   softmax classifier (categories) or a ridge regression (numbers) per scored column on it,
+//!   the L2 weight chosen by cross-validation ([`FitReport::heads`]); fills mix its answer with
+//!   the scored candidates' by that weight, and [`FittedLlmImputer::set_head_weight`] changes
+//!   the mix on a fitted imputer.
 //! * **multiple imputation**: [`FittedLlmImputer::impute`] with `draws > 0` also samples that
 //!   many values per cell; [`FittedLlmImputer::transform_multiple`] turns them into tables.
-//! * **save / load**: one directory with `imputer.json` (config, codec, fit report) and the
-//!   adapter in PEFT's format under `adapter/`; the backbone is referenced, not copied.
+//! * **save / load**: one directory with `imputer.json` (config, codec, fit report), the
+//!   adapter in PEFT's format under `adapter/` and the encoder heads (if any) in
+//!   `heads.safetensors`; the backbone is referenced, not copied.
 //!
 //! Cells of id columns are never imputed (they stay missing); observed cells are never changed.
 //!
@@ -53,6 +60,7 @@ mod error;
 mod examples;
 mod fit;
 mod fitted;
+mod head;
 mod holdout;
 pub mod testing;
 
@@ -61,10 +69,11 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 pub use backbone::{cpu_has_native_bf16, default_models_dir, Backbone, Precision, SMOLLM2_GGUF};
-pub use config::{DeviceChoice, ExampleConfig, FillConfig, LlmImputerConfig, Objective};
+pub use config::{DeviceChoice, ExampleConfig, FillConfig, HeadConfig, LlmImputerConfig, Objective};
 pub use error::{Error, Result};
 pub use fitted::{CellImputation, ColumnFill, FittedLlmImputer, Imputation, ImputeOptions};
 pub use gpt2_lora::{LoraConfig, Schedule, TrainConfig};
+pub use head::HeadReport;
 pub use holdout::{HoldoutColumn, HoldoutPoint};
 
 /// Fine-tunes a causal language model on a table's cells and imputes with it.
@@ -137,6 +146,10 @@ pub struct FitReport {
     /// The temperature chosen per numeric column (its scored values' distribution is divided
     /// by it before the mean is taken).
     pub temperature: Vec<(String, f64)>,
+    /// The encoder heads trained (empty when `head.weight` is 0).
+    pub heads: Vec<HeadReport>,
+    /// Seconds spent reading hidden states and training the heads (within `seconds`).
+    pub head_seconds: f64,
 }
 
 fn to_i64(ids: &[u32]) -> Vec<i64> {

@@ -152,6 +152,53 @@ fn fit_transform_save_load_on_a_tiny_gpt2() {
     }
     assert_eq!(loaded.report().steps, fitted.report().steps);
     assert_eq!(loaded.report().losses.len(), fitted.report().losses.len());
+    // Fitted without heads: asking for one is an error, not a silent no-op.
+    let mut loaded = loaded;
+    let err = loaded.set_head_weight(0.5).unwrap_err();
+    assert!(err.to_string().contains("no encoder heads"), "{err}");
+}
+
+#[test]
+fn encoder_heads_are_trained_mixed_saved_and_loaded() {
+    tch::set_num_threads(1);
+    let tmp = tempfile::tempdir().unwrap();
+    let backbone = tiny_gpt2_backbone(&tmp.path().join("tiny-gpt2"));
+    let full = table(96);
+    let hidden: Vec<(usize, usize)> = (0..96).step_by(3).map(|r| (r, 2)).chain([(4, 3), (7, 3)]).collect();
+    let masked = hide(&full, &hidden);
+    let mut fitted =
+        LlmImputer::new(config(backbone, Objective::Values).with_head_weight(1.0)).fit_llm(&masked).unwrap();
+    let report = fitted.report();
+    // A softmax head per scored category, a ridge head for the number; generated columns none.
+    let names: Vec<(&str, bool)> = report.heads.iter().map(|h| (h.column.as_str(), h.regression)).collect();
+    assert_eq!(names, [("colour", false), ("fruit", false), ("size", true)], "{:?}", report.heads);
+    assert!(report.heads.iter().all(|h| h.examples >= 8 && h.skipped == 0), "{:?}", report.heads);
+    assert!(report.head_seconds > 0.0);
+
+    // The head alone (weight 1) reads fruit off the hidden state, which carries the colour.
+    let imp = fitted.impute(&masked, &ImputeOptions::default()).unwrap();
+    assert_eq!(imp.columns["fruit"].method, "scored + head");
+    assert_eq!(imp.fallbacks, 0, "{:?}", imp.columns);
+    let fruit: Vec<_> = imp.cells.iter().filter(|c| c.cell.col == 2).collect();
+    let right = fruit.iter().filter(|c| Some(&c.value) == full.value(c.cell.row, 2).as_ref()).count();
+    assert!(right as f64 >= 0.7 * fruit.len() as f64, "head: fruit right in {right} of {}", fruit.len());
+    for c in imp.cells.iter().filter(|c| c.cell.col == 3) {
+        let x = c.value.as_f64().unwrap();
+        assert!((1.0..=7.5).contains(&x), "size {x} outside the observed range");
+    }
+
+    // Saved and loaded with its heads: the same fills.
+    let dir = tmp.path().join("with-heads");
+    fitted.save(&dir).unwrap();
+    assert!(dir.join("heads.safetensors").is_file());
+    let loaded = LlmImputer::load(&dir).unwrap();
+    let again = loaded.impute(&masked, &ImputeOptions::default()).unwrap();
+    assert_eq!(again.cells, imp.cells);
+
+    // Weight 0 turns the head off on the same fit; weights outside [0, 1] are refused.
+    fitted.set_head_weight(0.0).unwrap();
+    assert_eq!(fitted.impute(&masked, &ImputeOptions::default()).unwrap().columns["fruit"].method, "scored");
+    assert!(fitted.set_head_weight(1.5).is_err());
 }
 
 #[test]

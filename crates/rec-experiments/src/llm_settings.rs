@@ -40,6 +40,8 @@ pub struct LlmSettings {
     pub holdout_cells: Option<usize>,
     /// Subtract a per-column weighted context-free score from each candidate's.
     pub prior_correction: Option<bool>,
+    /// Weight of the encoder head against the scored candidates (0 trains none).
+    pub head_weight: Option<f64>,
 }
 
 #[cfg(feature = "llm")]
@@ -81,6 +83,7 @@ pub fn llm_config(settings: &LlmSettings, seed: u64) -> crate::Result<llm_impute
     }
     c.examples.holdout_cells = settings.holdout_cells.unwrap_or(c.examples.holdout_cells);
     c.fill.prior_correction = settings.prior_correction.unwrap_or(c.fill.prior_correction);
+    c.head.weight = settings.head_weight.unwrap_or(c.head.weight);
     c.validate()?;
     Ok(c)
 }

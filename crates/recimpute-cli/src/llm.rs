@@ -26,6 +26,18 @@ fn fit(table: &Table, args: &LlmArgs, seed: u64) -> Result<FittedLlmImputer> {
     if let Some(best) = r.holdout.iter().find(|p| Some(p.step) == r.best_step) {
         eprintln!("kept the adapter of {}", best.summary());
     }
+    for h in &r.heads {
+        eprintln!(
+            "encoder head {}: {} on {} prompts ({} skipped), l2 {}, cross-validated {} {:.3}",
+            h.column,
+            if h.regression { "ridge" } else { "softmax" },
+            h.examples,
+            h.skipped,
+            h.l2,
+            if h.regression { "RMSE" } else { "accuracy" },
+            h.cv_score
+        );
+    }
     Ok(fitted)
 }
 

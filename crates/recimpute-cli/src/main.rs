@@ -155,6 +155,10 @@ struct LlmArgs {
     /// Turn the per-column prior correction of scored candidates off.
     #[arg(long)]
     llm_no_prior_correction: bool,
+    /// Weight of the encoder head (per-column models on the model's hidden state) against the
+    /// scored candidates: 0 (default) trains none, 1 uses it alone.
+    #[arg(long)]
+    llm_head_weight: Option<f64>,
 }
 
 impl LlmArgs {
@@ -178,6 +182,7 @@ impl LlmArgs {
         over(&mut settings.precision, self.llm_precision);
         over(&mut settings.objective, self.llm_objective);
         over(&mut settings.holdout_cells, self.llm_holdout);
+        over(&mut settings.head_weight, self.llm_head_weight);
         if self.llm_no_prior_correction {
             settings.prior_correction = Some(false);
         }
