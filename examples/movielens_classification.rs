@@ -20,7 +20,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use recimpute::baseline::{CaseDeletion, KnnImputer, SimpleImputer};
 use recimpute::datasets::missingness::{inject, MissingnessConfig};
-use recimpute::datasets::movielens::{join_ratings, load_ml100k, MovieLensOptions};
+use recimpute::datasets::movielens::{load_ml100k, rating_features, MovieLensOptions};
 use recimpute::datasets::split::{ml100k_fold, Ml100kFold};
 use recimpute::metrics::{multiclass_report, ranking_report_by_user, RankingConfig};
 use recimpute::prelude::*;
@@ -68,8 +68,7 @@ fn main() -> Result<()> {
             )
         };
         let prepare = |rows: &[usize]| -> Result<Table> {
-            let joined = join_ratings(&ml.ratings.take_rows(rows)?, &users_f, &items_f)?;
-            let table = joined.drop_columns(&["timestamp", "title"])?;
+            let table = rating_features(&ml.ratings, rows, &users_f, &items_f)?;
             // The rating as a label: the DLRM then predicts a distribution over the 5 classes.
             let schema = table.schema().clone().with_kind("rating", ColumnKind::Categorical)?;
             Ok(table.cast(schema)?)

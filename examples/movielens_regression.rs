@@ -20,7 +20,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use recimpute::baseline::{KnnImputer, MissForestImputer, SimpleImputer};
 use recimpute::datasets::missingness::{inject, MissingnessConfig};
-use recimpute::datasets::movielens::{join_ratings, load_ml100k, MovieLensOptions};
+use recimpute::datasets::movielens::{load_ml100k, rating_features, MovieLensOptions};
 use recimpute::datasets::split::{ml100k_fold, Ml100kFold};
 use recimpute::metrics::{ranking_report_by_user, regression_report, RankingConfig};
 use recimpute::prelude::*;
@@ -62,10 +62,7 @@ fn main() -> Result<()> {
         let items_f = imputer.fit_boxed(&items.table)?.transform(&items.table)?;
         let impute_s = start.elapsed().as_secs_f64();
 
-        let prepare = |rows: &[usize]| -> Result<Table> {
-            let joined = join_ratings(&ml.ratings.take_rows(rows)?, &users_f, &items_f)?;
-            Ok(joined.drop_columns(&["timestamp", "title"])?)
-        };
+        let prepare = |rows: &[usize]| -> Result<Table> { Ok(rating_features(&ml.ratings, rows, &users_f, &items_f)?) };
         let (train, test) = (prepare(&split.train)?, prepare(&split.test)?);
 
         let start = Instant::now();

@@ -1,30 +1,37 @@
-//! DLRM baselines on complete data: ml-100k u1 split (regression RMSE, 5-class macro-F1) and
-//! AdClick (binary precision/recall/F1/AUC, mode-imputed, seeded 80/20 split).
+//! DLRM baselines on complete data: ml-100k u1 (rating regression and 5 classes) and AdClick
+//! (binary click, user-grouped split), with hyper-parameters chosen on a validation slice.
 //!
 //! ```text
-//! cargo run --release -p dlrm --example dlrm_baselines -- --task all
+//! # one setting, three seeds
+//! cargo run --release -p dlrm --example dlrm_baselines -- --task regression --seeds 0,1,2
+//! # a sweep: every combination is trained on u1.base minus a seeded 10% validation slice;
+//! # the one with the lowest validation loss is then scored on u1.test over the seeds
+//! cargo run --release -p dlrm --example dlrm_baselines -- --task regression --seeds 0,1,2 \
+//!     --weight-decay 0,1e-4 --id-l2 0.01,0.03 --dropout 0,0.3 --out results/dlrm-u1.json
 //! ```
 //!
 //! The data directory is `$RECIMPUTE_DATA`, else `../shared/data` beside the workspace root;
-//! it must hold `ml-100k/` (GroupLens files) and `adclick/ad_click_dataset.csv`. The loaders
-//! here are deliberately minimal and self-contained.
+//! it must hold `ml-100k/` (GroupLens files) and `adclick/ad_click_dataset.csv`. Tables are
+//! assembled by `rec-datasets` (the same features as the experiment grid's MovieLens tasks)
+//! and scored by `rec-metrics`. Test rows never take part in a choice: the sweep reads only
+//! the validation loss.
 
-use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use dlrm::{Dlrm, DlrmConfig, FittedDlrm, TaskKind};
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
+use rec_datasets::adclick::load_adclick;
+use rec_datasets::movielens::{load_ml100k, rating_features, MovieLensOptions};
+use rec_datasets::split::{adclick_split, ml100k_fold, Fractions, Ml100kFold};
 use rec_table::arrow::array::AsArray;
 use rec_table::arrow::datatypes::{Float64Type, UInt32Type};
-use rec_table::{Cell, ColumnKind, ColumnSpec, CsvOptions, FittedRecommender, Schema, Table, Value};
+use rec_table::{Cell, ColumnKind, FittedRecommender, Table, Value};
+use serde::Serialize;
 
 #[derive(Parser, Debug)]
-#[command(about = "DLRM baselines on ml-100k (u1) and AdClick")]
+#[command(about = "DLRM baselines on ml-100k (u1) and AdClick, settings chosen on a validation slice")]
 struct Args {
     /// Which experiment: regression, multiclass, adclick or all.
     #[arg(long, default_value = "all")]
@@ -32,27 +39,69 @@ struct Args {
     /// Data directory (default: $RECIMPUTE_DATA or <workspace>/../shared/data).
     #[arg(long)]
     data: Option<PathBuf>,
-    /// Maximum epochs (early stopping on a 10% hold-out of the training rows).
+    /// Maximum epochs (early stopping on the validation slice, patience 3).
     #[arg(long, default_value_t = 30)]
     epochs: usize,
     /// libtorch intra-op threads.
     #[arg(long, default_value_t = 2)]
     threads: i32,
-    /// Seed.
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
+    /// Seeds of the test runs (initialisation, shuffling, validation slice); the sweep uses the
+    /// first.
+    #[arg(long, value_delimiter = ',', default_value = "42")]
+    seeds: Vec<u64>,
     /// Learning rate.
     #[arg(long, default_value_t = 1e-3)]
     lr: f64,
-    /// L2 weight decay.
-    #[arg(long, default_value_t = 1e-3)]
-    weight_decay: f64,
     /// Mini-batch size.
     #[arg(long, default_value_t = 256)]
     batch: usize,
+    /// L2 weight decay of every weight (one value, or a list to sweep).
+    #[arg(long, value_delimiter = ',', default_value = "1e-3")]
+    weight_decay: Vec<f64>,
+    /// L2 penalty on the looked-up id embeddings (one value, or a list to sweep).
+    #[arg(long, value_delimiter = ',', default_value = "0")]
+    id_l2: Vec<f64>,
+    /// Dropout after the top MLP's hidden layers (one value, or a list to sweep).
+    #[arg(long, value_delimiter = ',', default_value = "0")]
+    dropout: Vec<f64>,
+    /// Embedding width, also the bottom MLP's last layer (one value, or a list to sweep).
+    #[arg(long, value_delimiter = ',', default_value = "16")]
+    embedding_dim: Vec<usize>,
+    /// Write the sweep and the test results here as JSON.
+    #[arg(long)]
+    out: Option<PathBuf>,
     /// Force the CPU even when CUDA is available.
     #[arg(long)]
     cpu: bool,
+}
+
+/// One setting of the sweep and what the validation slice said of it.
+#[derive(Debug, Clone, Serialize)]
+struct SweepRow {
+    weight_decay: f64,
+    id_l2: f64,
+    dropout: f64,
+    embedding_dim: usize,
+    valid_loss: f64,
+    best_epoch: usize,
+    seconds: f64,
+}
+
+/// One test run of the chosen setting.
+#[derive(Debug, Clone, Serialize)]
+struct TestRun {
+    seed: u64,
+    metrics: Vec<(String, f64)>,
+    epochs: usize,
+    seconds: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct TaskResult {
+    task: String,
+    sweep: Vec<SweepRow>,
+    chosen: usize,
+    test: Vec<TestRun>,
 }
 
 fn data_dir(arg: Option<PathBuf>) -> PathBuf {
@@ -60,208 +109,227 @@ fn data_dir(arg: Option<PathBuf>) -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
 }
 
+/// The training and test tables of a task.
+struct Data {
+    train: Table,
+    test: Table,
+    target: &'static str,
+    kind: TaskKind,
+}
+
 fn main() -> Result<()> {
     let args = Args::parse();
+    if args.seeds.is_empty() {
+        bail!("--seeds needs at least one seed");
+    }
     tch::set_num_threads(args.threads);
     let dir = data_dir(args.data.clone());
-    let mut config = DlrmConfig::default()
-        .with_epochs(args.epochs)
-        .with_patience(3)
-        .with_validation_fraction(0.1)
-        .with_lr(args.lr)
-        .with_weight_decay(args.weight_decay)
-        .with_batch_size(args.batch)
-        .with_seed(args.seed);
-    if args.cpu {
-        config = config.with_device(tch::Device::Cpu);
+    let tasks: Vec<&str> = match args.task.as_str() {
+        "all" => vec!["regression", "multiclass", "adclick"],
+        t @ ("regression" | "multiclass" | "adclick") => vec![t],
+        other => bail!("unknown --task '{other}' (regression, multiclass, adclick, all)"),
+    };
+    let mut results = Vec::new();
+    for task in tasks {
+        let data = load(&dir, task, args.seeds[0])?;
+        println!("{task}: {} train rows, {} test rows", data.train.num_rows(), data.test.num_rows());
+        results.push(run_task(&args, task, &data)?);
     }
-    let run = |name: &str| args.task == "all" || args.task == name;
-    if run("regression") || run("multiclass") {
-        let (train, test) = movielens_u1(&dir.join("ml-100k")).context("loading ml-100k")?;
-        println!("ml-100k u1: {} train rows, {} test rows", train.num_rows(), test.num_rows());
-        if run("regression") {
-            let model = fit(config.clone().with_task(TaskKind::Regression), &train, "rating")?;
-            let pred = model.predict(&test)?;
-            let pred = pred.as_primitive::<Float64Type>().values();
-            let truth: Vec<f64> = test.numeric("rating")?.into_iter().flatten().collect();
-            let mse = pred.iter().zip(&truth).map(|(p, t)| (p - t).powi(2)).sum::<f64>() / truth.len() as f64;
-            let mae = pred.iter().zip(&truth).map(|(p, t)| (p - t).abs()).sum::<f64>() / truth.len() as f64;
-            // Ratings lie in [1, 5]; clipping the predictions is the usual post-processing.
-            let clipped = pred.iter().zip(&truth).map(|(p, t)| (p.clamp(1.0, 5.0) - t).powi(2)).sum::<f64>();
-            let clipped = (clipped / truth.len() as f64).sqrt();
-            println!(
-                "RESULT ml-100k u1 regression: RMSE {:.4}  MAE {mae:.4}  MSE {mse:.4}  (RMSE clipped to [1, 5]: {clipped:.4})",
-                mse.sqrt()
-            );
+    if let Some(out) = &args.out {
+        if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).with_context(|| parent.display().to_string())?;
         }
-        if run("multiclass") {
-            let model = fit(config.clone().with_task(TaskKind::MultiClass), &train, "rating")?;
-            let pred = model.predict(&test)?;
-            let pred: Vec<usize> = pred.as_primitive::<UInt32Type>().values().iter().map(|&k| k as usize).collect();
-            let truth: Vec<usize> = test
-                .numeric("rating")?
-                .into_iter()
-                .map(|v| model.target_map().class_of(&Value::Number(v.unwrap_or(0.0))).unwrap_or(usize::MAX))
-                .collect();
-            let (macro_f1, accuracy) = macro_f1(&pred, &truth, model.labels().len());
-            println!("RESULT ml-100k u1 5-class: macro-F1 {macro_f1:.4}  accuracy {accuracy:.4}");
-        }
-    }
-    if run("adclick") {
-        let (train, test) = adclick(&dir.join("adclick/ad_click_dataset.csv"), args.seed)?;
-        println!("AdClick: {} train rows, {} test rows", train.num_rows(), test.num_rows());
-        let model = fit(config.clone().with_task(TaskKind::Binary), &train, "click")?;
-        let p = model.predict(&test)?;
-        let p = p.as_primitive::<Float64Type>().values();
-        let y: Vec<bool> = test.numeric("click")?.into_iter().map(|v| v == Some(1.0)).collect();
-        let (tp, fp, fneg) = p.iter().zip(&y).fold((0.0, 0.0, 0.0), |(tp, fp, fnn), (&p, &y)| match (p >= 0.5, y) {
-            (true, true) => (tp + 1.0, fp, fnn),
-            (true, false) => (tp, fp + 1.0, fnn),
-            (false, true) => (tp, fp, fnn + 1.0),
-            _ => (tp, fp, fnn),
-        });
-        let precision = if tp + fp > 0.0 { tp / (tp + fp) } else { 0.0 };
-        let recall = tp / (tp + fneg);
-        let f1 = if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
-        println!("RESULT AdClick: precision {precision:.4}  recall {recall:.4}  F1 {f1:.4}  AUC {:.4}", auc(p, &y));
+        rec_table::write_atomic(out, |w| Ok(serde_json::to_writer_pretty(w, &results)?))?;
+        println!("wrote {}", out.display());
     }
     Ok(())
 }
 
-fn fit(config: DlrmConfig, train: &Table, target: &str) -> Result<FittedDlrm> {
-    let started = Instant::now();
-    let model = Dlrm::new(config)?.fit_with_validation(train, None, target)?;
-    let h = model.history();
-    let best = h.iter().filter_map(|e| e.valid_loss).fold(f64::INFINITY, f64::min);
-    let speed = h.iter().map(|e| e.samples_per_sec).sum::<f64>() / h.len().max(1) as f64;
-    println!(
-        "  trained {} epochs in {:.1}s on {:?} ({} parameters), best validation loss {best:.4}, {speed:.0} samples/s",
-        h.len(),
-        started.elapsed().as_secs_f64(),
-        model.device(),
-        model.num_parameters()
-    );
-    Ok(model)
-}
-
-/// Macro-averaged F1 over `k` classes, and accuracy.
-fn macro_f1(pred: &[usize], truth: &[usize], k: usize) -> (f64, f64) {
-    let mut f1 = 0.0;
-    for c in 0..k {
-        let tp = pred.iter().zip(truth).filter(|&(&p, &t)| p == c && t == c).count() as f64;
-        let fp = pred.iter().zip(truth).filter(|&(&p, &t)| p == c && t != c).count() as f64;
-        let fnn = pred.iter().zip(truth).filter(|&(&p, &t)| p != c && t == c).count() as f64;
-        if tp > 0.0 {
-            f1 += 2.0 * tp / (2.0 * tp + fp + fnn);
-        }
+fn load(dir: &Path, task: &str, seed: u64) -> Result<Data> {
+    if task == "adclick" {
+        let path = dir.join("adclick/ad_click_dataset.csv");
+        let ad = load_adclick(&path).with_context(|| path.display().to_string())?;
+        let split = adclick_split(&ad, Fractions::train_test(0.8)?, seed);
+        // Gaps filled with the training rows' mode per column, as plain preprocessing.
+        let parts = split.apply(&ad.table)?;
+        let (train, test) = mode_fill(&parts.train, &parts.test)?;
+        return Ok(Data { train, test, target: "click", kind: TaskKind::Binary });
     }
-    let acc = pred.iter().zip(truth).filter(|(p, t)| p == t).count() as f64 / truth.len() as f64;
-    (f1 / k as f64, acc)
-}
-
-/// ROC AUC as the Mann-Whitney statistic, ties counted half.
-fn auc(score: &[f64], y: &[bool]) -> f64 {
-    let mut idx: Vec<usize> = (0..score.len()).collect();
-    idx.sort_by(|&a, &b| score[a].total_cmp(&score[b]));
-    let mut rank = vec![0.0; score.len()];
-    let mut i = 0;
-    while i < idx.len() {
-        let mut j = i;
-        while j + 1 < idx.len() && score[idx[j + 1]] == score[idx[i]] {
-            j += 1;
-        }
-        for &r in &idx[i..=j] {
-            rank[r] = (i + j) as f64 / 2.0 + 1.0;
-        }
-        i = j + 1;
-    }
-    let pos = y.iter().filter(|&&b| b).count() as f64;
-    let neg = y.len() as f64 - pos;
-    let sum: f64 = rank.iter().zip(y).filter(|(_, &b)| b).map(|(r, _)| r).sum();
-    (sum - pos * (pos + 1.0) / 2.0) / (pos * neg)
-}
-
-/// ml-100k u1.base / u1.test joined with user and item attributes.
-fn movielens_u1(dir: &Path) -> Result<(Table, Table)> {
-    let read = |name: &str| -> Result<String> {
-        let bytes = std::fs::read(dir.join(name)).with_context(|| format!("{}", dir.join(name).display()))?;
-        Ok(String::from_utf8_lossy(&bytes).into_owned()) // u.item is Latin-1
+    let ml_dir = dir.join("ml-100k");
+    let ml = load_ml100k(&ml_dir, &MovieLensOptions::default()).with_context(|| ml_dir.display().to_string())?;
+    let split = ml100k_fold(&ml_dir, Ml100kFold::U1, &ml.ratings)?;
+    let mut train = rating_features(&ml.ratings, &split.train, &ml.users, &ml.items)?;
+    let mut test = rating_features(&ml.ratings, &split.test, &ml.users, &ml.items)?;
+    let kind = if task == "multiclass" {
+        let schema = train.schema().clone().with_kind("rating", ColumnKind::Categorical)?;
+        train = train.cast(schema.clone())?;
+        test = test.cast(schema)?;
+        TaskKind::MultiClass
+    } else {
+        TaskKind::Regression
     };
-    let mut users: HashMap<String, (f64, String, String, String)> = HashMap::new();
-    for line in read("u.user")?.lines().filter(|l| !l.is_empty()) {
-        let f: Vec<&str> = line.split('|').collect();
-        let zip: String = f[4].chars().take(2).collect();
-        users.insert(f[0].into(), (f[1].parse()?, f[2].into(), f[3].into(), zip));
-    }
-    let genres: Vec<String> = read("u.genre")?
-        .lines()
-        .filter_map(|l| l.split('|').next())
-        .filter(|g| !g.is_empty())
-        .map(String::from)
-        .collect();
-    let mut items: HashMap<String, (Option<f64>, Vec<String>)> = HashMap::new();
-    for line in read("u.item")?.lines().filter(|l| !l.is_empty()) {
-        let f: Vec<&str> = line.split('|').collect();
-        let year = f[2].rsplit('-').next().and_then(|y| y.parse().ok());
-        let g = f[5..].iter().zip(&genres).filter(|(flag, _)| **flag == "1").map(|(_, g)| g.clone()).collect();
-        items.insert(f[0].into(), (year, g));
-    }
-    let schema = Schema::try_new(vec![
-        ColumnSpec::new("user_id", ColumnKind::Id),
-        ColumnSpec::new("item_id", ColumnKind::Id),
-        ColumnSpec::new("age", ColumnKind::Numeric),
-        ColumnSpec::new("gender", ColumnKind::Categorical),
-        ColumnSpec::new("occupation", ColumnKind::Categorical),
-        ColumnSpec::new("zip_prefix", ColumnKind::Categorical),
-        ColumnSpec::new("year", ColumnKind::Numeric),
-        ColumnSpec::new("genres", ColumnKind::SetValued),
-        ColumnSpec::new("rating", ColumnKind::Numeric),
-    ])?;
-    let load = |name: &str| -> Result<Table> {
-        let mut rows = Vec::new();
-        for line in read(name)?.lines().filter(|l| !l.is_empty()) {
-            let f: Vec<&str> = line.split('\t').collect();
-            let Some((age, gender, occ, zip)) = users.get(f[0]) else { bail!("{name}: unknown user {}", f[0]) };
-            let Some((year, g)) = items.get(f[1]) else { bail!("{name}: unknown item {}", f[1]) };
-            rows.push(vec![
-                Some(Value::Category(f[0].into())),
-                Some(Value::Category(f[1].into())),
-                Some(Value::Number(*age)),
-                Some(Value::Category(gender.clone())),
-                Some(Value::Category(occ.clone())),
-                Some(Value::Category(zip.clone())),
-                year.map(Value::Number),
-                Some(Value::Set(g.clone())),
-                Some(Value::Number(f[2].parse()?)),
-            ]);
-        }
-        Ok(Table::from_rows(schema.clone(), rows)?)
-    };
-    Ok((load("u1.base")?, load("u1.test")?))
+    Ok(Data { train, test, target: "rating", kind })
 }
 
-/// AdClick without id/full_name, every gap filled with its column's mode (on the whole file,
-/// as a plain preprocessing step), then a seeded 80/20 split.
-fn adclick(path: &Path, seed: u64) -> Result<(Table, Table)> {
-    let raw = rec_table::read_csv(path, &CsvOptions::default())?;
-    let names: Vec<&str> = raw.schema().names().into_iter().filter(|n| *n != "id" && *n != "full_name").collect();
-    let table = raw.select(&names)?;
-    let mut fills = Vec::new();
-    for col in 0..table.num_columns() {
-        let mut counts: BTreeMap<String, (usize, Value)> = BTreeMap::new();
-        for v in table.column_values(col).into_iter().flatten() {
-            counts.entry(v.to_string()).or_insert((0, v)).0 += 1;
+fn run_task(args: &Args, task: &str, data: &Data) -> Result<TaskResult> {
+    let base = DlrmConfig::default()
+        .with_task(data.kind)
+        .with_epochs(args.epochs)
+        .with_patience(3)
+        .with_validation_fraction(0.1)
+        .with_lr(args.lr)
+        .with_batch_size(args.batch);
+    let base = if args.cpu { base.with_device(tch::Device::Cpu) } else { base };
+    let mut grid = Vec::new();
+    for &wd in &args.weight_decay {
+        for &l2 in &args.id_l2 {
+            for &p in &args.dropout {
+                for &d in &args.embedding_dim {
+                    grid.push(
+                        base.clone()
+                            .with_weight_decay(wd)
+                            .with_id_embedding_l2(l2)
+                            .with_dropout(p)
+                            .with_embedding_dim(d)
+                            .with_bottom_mlp(vec![64, d]),
+                    );
+                }
+            }
         }
-        let Some((_, mode)) = counts.into_values().max_by_key(|(c, _)| *c) else {
-            continue;
-        };
-        fills.extend(
-            (0..table.num_rows()).filter(|&r| table.is_missing(r, col)).map(|row| (Cell { row, col }, mode.clone())),
+    }
+    let mut sweep = Vec::new();
+    let mut chosen = 0;
+    if grid.len() > 1 {
+        println!("sweep on the validation slice (seed {}): {} settings", args.seeds[0], grid.len());
+        println!(
+            "| weight decay | id L2 | dropout | dim | valid loss | best epoch | s |\n|---|---|---|---|---|---|---|"
         );
     }
-    let table = table.with_filled(fills)?;
-    let mut rows: Vec<usize> = (0..table.num_rows()).collect();
-    rows.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
-    let cut = rows.len() * 4 / 5;
-    Ok((table.take_rows(&rows[..cut])?, table.take_rows(&rows[cut..])?))
+    for (i, config) in grid.iter().enumerate() {
+        if grid.len() == 1 {
+            break;
+        }
+        let started = Instant::now();
+        let model =
+            Dlrm::new(config.clone().with_seed(args.seeds[0]))?.fit_with_validation(&data.train, None, data.target)?;
+        let (valid_loss, best_epoch) = best_valid(&model);
+        let row = SweepRow {
+            weight_decay: config.weight_decay,
+            id_l2: config.id_embedding_l2,
+            dropout: config.dropout,
+            embedding_dim: config.embedding_dim,
+            valid_loss,
+            best_epoch,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        println!(
+            "| {} | {} | {} | {} | {:.4} | {} | {:.0} |",
+            row.weight_decay, row.id_l2, row.dropout, row.embedding_dim, row.valid_loss, row.best_epoch, row.seconds
+        );
+        if sweep.iter().all(|r: &SweepRow| valid_loss < r.valid_loss) {
+            chosen = i;
+        }
+        sweep.push(row);
+    }
+    let config = &grid[chosen];
+    println!(
+        "{task}: weight decay {}, id L2 {}, dropout {}, dim {}",
+        config.weight_decay, config.id_embedding_l2, config.dropout, config.embedding_dim
+    );
+    let mut test = Vec::new();
+    for &seed in &args.seeds {
+        let started = Instant::now();
+        let model = Dlrm::new(config.clone().with_seed(seed))?.fit_with_validation(&data.train, None, data.target)?;
+        let metrics = score(&model, data)?;
+        let run = TestRun { seed, metrics, epochs: model.history().len(), seconds: started.elapsed().as_secs_f64() };
+        let shown: Vec<String> = run.metrics.iter().map(|(k, v)| format!("{k} {v:.4}")).collect();
+        println!("RESULT {task} seed {seed}: {} ({} epochs, {:.0} s)", shown.join("  "), run.epochs, run.seconds);
+        test.push(run);
+    }
+    if test.len() > 1 {
+        for (k, name) in test[0].metrics.iter().map(|(k, _)| k).enumerate() {
+            let xs: Vec<f64> = test.iter().map(|r| r.metrics[k].1).collect();
+            let mean = xs.iter().sum::<f64>() / xs.len() as f64;
+            let sd = (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (xs.len() - 1) as f64).sqrt();
+            println!("RESULT {task} {name}: {mean:.4} ± {sd:.4} over {} seeds", xs.len());
+        }
+    }
+    Ok(TaskResult { task: task.to_string(), sweep, chosen, test })
+}
+
+/// The lowest validation loss and its 1-based epoch.
+fn best_valid(model: &FittedDlrm) -> (f64, usize) {
+    model.history().iter().filter_map(|e| e.valid_loss.map(|v| (v, e.epoch))).fold((f64::INFINITY, 0), |best, x| {
+        if x.0 < best.0 {
+            x
+        } else {
+            best
+        }
+    })
+}
+
+/// Test metrics of a fitted model, computed by `rec-metrics`.
+fn score(model: &FittedDlrm, data: &Data) -> Result<Vec<(String, f64)>> {
+    let pred = model.predict(&data.test)?;
+    Ok(match data.kind {
+        TaskKind::Regression => {
+            let p = pred.as_primitive::<Float64Type>().values();
+            let truth: Vec<f64> = data.test.numeric(data.target)?.into_iter().map(|v| v.unwrap_or(f64::NAN)).collect();
+            let r = rec_metrics::regression_report(&truth, p)?;
+            // Ratings lie in [1, 5]; clipping the predictions is the usual post-processing.
+            let clipped: Vec<f64> = p.iter().map(|x| x.clamp(1.0, 5.0)).collect();
+            let c = rec_metrics::regression_report(&truth, &clipped)?;
+            vec![("RMSE".into(), r.rmse), ("MAE".into(), r.mae), ("RMSE clipped".into(), c.rmse)]
+        }
+        TaskKind::MultiClass => {
+            let p: Vec<usize> = pred.as_primitive::<UInt32Type>().values().iter().map(|&k| k as usize).collect();
+            let truth = data
+                .test
+                .column_values(data.test.schema().index_of(data.target)?)
+                .into_iter()
+                .enumerate()
+                .map(|(row, v)| {
+                    v.and_then(|v| model.target_map().class_of(&v))
+                        .with_context(|| format!("test row {row}: rating not among the training classes"))
+                })
+                .collect::<Result<Vec<usize>>>()?;
+            let r = rec_metrics::multiclass_report(&truth, &p, model.labels().len())?;
+            vec![("macro-F1".into(), r.macro_avg.f1), ("accuracy".into(), r.accuracy)]
+        }
+        _ => {
+            let p = pred.as_primitive::<Float64Type>().values();
+            let y: Vec<bool> = data.test.numeric(data.target)?.into_iter().map(|v| v == Some(1.0)).collect();
+            let r = rec_metrics::binary_report(p, &y, 0.5)?;
+            vec![
+                ("precision".into(), r.precision),
+                ("recall".into(), r.recall),
+                ("F1".into(), r.f1),
+                ("AUC".into(), rec_metrics::roc_auc(p, &y)?),
+            ]
+        }
+    })
+}
+
+/// Fills every gap of `train` and `test` with the column's most common value in `train`.
+fn mode_fill(train: &Table, test: &Table) -> Result<(Table, Table)> {
+    let mut modes: Vec<Option<Value>> = Vec::new();
+    for col in 0..train.num_columns() {
+        let mut counts: std::collections::BTreeMap<String, (usize, Value)> = Default::default();
+        for v in train.column_values(col).into_iter().flatten() {
+            counts.entry(v.to_string()).or_insert((0, v)).0 += 1;
+        }
+        modes.push(counts.into_values().max_by_key(|(c, _)| *c).map(|(_, v)| v));
+    }
+    let fill = |t: &Table| -> Result<Table> {
+        let mut fills = Vec::new();
+        for (col, mode) in modes.iter().enumerate() {
+            if let Some(mode) = mode {
+                fills.extend(
+                    (0..t.num_rows()).filter(|&r| t.is_missing(r, col)).map(|row| (Cell { row, col }, mode.clone())),
+                );
+            }
+        }
+        Ok(t.with_filled(fills)?)
+    };
+    Ok((fill(train)?, fill(test)?))
 }

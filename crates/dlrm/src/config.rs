@@ -201,6 +201,14 @@ pub struct DlrmConfig {
     /// embedding is trained, and with it the model learns to predict from the other features
     /// alone: what it needs for users or items unseen in training (cold start).
     pub id_dropout: f64,
+    /// Weight of an L2 penalty on the embeddings of ids looked up in a mini-batch (0): the
+    /// batch mean of `‖e_user‖² + ‖e_item‖² + …` over the id columns, times this weight, is
+    /// added to the loss (the regulariser of matrix factorisation). Unlike `weight_decay` it
+    /// reaches only the id tables, and a row only when its id occurs, so frequent users are
+    /// held back no more than their data warrants.
+    pub id_embedding_l2: f64,
+    /// Dropout probability after each hidden layer of the top MLP, in training only (0).
+    pub dropout: f64,
     /// Seed of weight initialisation, shuffling and hold-out (42).
     pub seed: u64,
     /// The task (auto).
@@ -230,6 +238,8 @@ impl Default for DlrmConfig {
             validation_fraction: 0.0,
             min_count: 1,
             id_dropout: 0.0,
+            id_embedding_l2: 0.0,
+            dropout: 0.0,
             seed: 42,
             task: TaskKind::Auto,
             device: DeviceChoice::Auto,
@@ -280,6 +290,10 @@ impl DlrmConfig {
         with_min_count, min_count: usize);
     setter!(/// Sets [`id_dropout`](Self::id_dropout).
         with_id_dropout, id_dropout: f64);
+    setter!(/// Sets [`id_embedding_l2`](Self::id_embedding_l2).
+        with_id_embedding_l2, id_embedding_l2: f64);
+    setter!(/// Sets [`dropout`](Self::dropout).
+        with_dropout, dropout: f64);
     setter!(/// Sets [`seed`](Self::seed).
         with_seed, seed: u64);
     setter!(/// Sets [`task`](Self::task).
@@ -345,6 +359,12 @@ impl DlrmConfig {
         if !(0.0..1.0).contains(&self.id_dropout) {
             return bad(format!("id_dropout must be in [0, 1), got {}", self.id_dropout));
         }
+        if !(self.id_embedding_l2.is_finite() && self.id_embedding_l2 >= 0.0) {
+            return bad(format!("id_embedding_l2 must be ≥ 0, got {}", self.id_embedding_l2));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return bad(format!("dropout must be in [0, 1), got {}", self.dropout));
+        }
         Ok(())
     }
 }
@@ -373,6 +393,10 @@ mod tests {
         assert!(DlrmConfig::default().with_batch_size(0).validate().is_err());
         let e = DlrmConfig::default().with_id_dropout(1.0).validate().unwrap_err();
         assert!(e.to_string().contains("id_dropout"), "{e}");
+        let e = DlrmConfig::default().with_id_embedding_l2(-1.0).validate().unwrap_err();
+        assert!(e.to_string().contains("id_embedding_l2"), "{e}");
+        let e = DlrmConfig::default().with_dropout(1.0).validate().unwrap_err();
+        assert!(e.to_string().contains("dropout must"), "{e}");
     }
 
     #[test]

@@ -85,6 +85,15 @@ pub(crate) struct DlrmNet {
     top: Vec<(Tensor, Tensor)>,
     interaction: Interaction,
     pairs: Tensor,
+    /// Which embedded features are ids (the tables `id_embedding_l2` reaches).
+    is_id: Vec<bool>,
+}
+
+/// What one training forward pass gives: the logits and the batch mean of the squared norms
+/// of the looked-up id embeddings (summed over the id columns; 0 without id columns).
+pub(crate) struct TrainPass {
+    pub logits: Tensor,
+    pub id_sq_norm: Tensor,
 }
 
 /// A `[rows, cols]` tensor of samples from a seeded generator.
@@ -165,14 +174,27 @@ impl DlrmNet {
             width = out;
         }
         let pairs = lower_triangle(n_vectors, path.device());
-        Ok(DlrmNet { bottom, tables, top, interaction: config.interaction, pairs })
+        let is_id = features.sparse.iter().map(|f| f.kind == rec_table::ColumnKind::Id).collect();
+        Ok(DlrmNet { bottom, tables, top, interaction: config.interaction, pairs, is_id })
     }
 
     /// Logits `[B, out]` for a batch: dense inputs `[B, dense_width]` and per embedded feature
-    /// indices `[B, L]`.
+    /// indices `[B, L]` (evaluation: no dropout).
     pub(crate) fn forward(&self, dense: Option<&Tensor>, sparse: &[Tensor]) -> Tensor {
+        self.pass(dense, sparse, 0.0).logits
+    }
+
+    /// A forward pass with dropout `p` after each hidden top layer (training when `p > 0`).
+    pub(crate) fn pass(&self, dense: Option<&Tensor>, sparse: &[Tensor], p: f64) -> TrainPass {
         let x = dense.map(|d| self.bottom.iter().fold(d.shallow_clone(), |h, (w, b)| h.linear(w, Some(b)).relu()));
         let embedded: Vec<Tensor> = self.tables.iter().zip(sparse).map(|(t, idx)| t.forward(idx)).collect();
+        let id_sq_norm = embedded
+            .iter()
+            .zip(&self.is_id)
+            .filter(|(_, &is_id)| is_id)
+            .map(|(e, _)| e.square().sum_dim_intlist(1, false, Kind::Float).mean(Kind::Float))
+            .reduce(|a, b| a + b)
+            .unwrap_or_else(|| Tensor::zeros([], (Kind::Float, self.pairs.device())));
         let z = match self.interaction {
             Interaction::Cat => interact(Interaction::Cat, x.as_ref(), &embedded),
             Interaction::Dot => {
@@ -181,13 +203,16 @@ impl DlrmNet {
             }
         };
         let last = self.top.len() - 1;
-        self.top.iter().enumerate().fold(z, |h, (i, (w, b))| {
+        let logits = self.top.iter().enumerate().fold(z, |h, (i, (w, b))| {
             let h = h.linear(w, Some(b));
-            if i < last {
-                h.relu()
-            } else {
+            if i == last {
                 h
+            } else if p > 0.0 {
+                h.relu().dropout(p, true)
+            } else {
+                h.relu()
             }
-        })
+        });
+        TrainPass { logits, id_sq_norm }
     }
 }

@@ -308,9 +308,14 @@ fn run(
             if config.id_dropout > 0.0 {
                 sparse = drop_ids(sparse, ids, config.id_dropout, &mut rng);
             }
-            let logits = net.forward(dense.as_ref(), &sparse);
-            let l = loss(map, &logits, &y);
-            opt.backward_step(&l);
+            let pass = net.pass(dense.as_ref(), &sparse, config.dropout);
+            let l = loss(map, &pass.logits, &y);
+            let objective = if config.id_embedding_l2 > 0.0 {
+                &l + pass.id_sq_norm * config.id_embedding_l2
+            } else {
+                l.shallow_clone()
+            };
+            opt.backward_step(&objective);
             loss_sum += l.detach() * len as f64;
             bar.inc(len as u64);
             start += len;

@@ -383,3 +383,45 @@ fn id_dropout_trains_the_unknown_id_for_unseen_users() {
     assert!(with < 0.8, "with id dropout the model predicts unseen users from their group: rmse {with}");
     assert!(with < without, "id dropout {with} vs none {without}");
 }
+
+/// Mean L2 norm of the rows of the largest embedding table (the user ids here) of a saved
+/// model.
+fn id_table_norm(model: &dlrm::FittedDlrm) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    model.save(dir.path()).unwrap();
+    let blob = std::fs::read(dir.path().join(dlrm::WEIGHTS_FILE)).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&blob).unwrap();
+    let (_, view) = st
+        .tensors()
+        .into_iter()
+        .filter(|(name, _)| name.starts_with("emb."))
+        .max_by_key(|(_, v)| v.shape()[0])
+        .unwrap();
+    let d = view.shape()[1];
+    let xs: Vec<f32> = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    let rows = xs.len() / d;
+    xs.chunks_exact(d).map(|r| r.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt()).sum::<f64>() / rows as f64
+}
+
+#[test]
+fn id_embedding_l2_shrinks_the_id_table_only_where_asked() {
+    let train = cold_start_table(0, 120, 1);
+    let fit = |l2: f64| Dlrm::new(tiny().with_id_embedding_l2(l2).with_seed(5)).unwrap().fit(&train, "rating").unwrap();
+    let (free, held) = (id_table_norm(&fit(0.0)), id_table_norm(&fit(0.5)));
+    eprintln!("mean user-embedding norm: {free:.3} without the penalty, {held:.3} with 0.5");
+    assert!(held < 0.5 * free, "the penalty shrinks the user embeddings: {held} vs {free}");
+}
+
+#[test]
+fn dropout_acts_in_training_only() {
+    let train = cold_start_table(0, 60, 1);
+    let fit =
+        |p: f64| Dlrm::new(tiny().with_dropout(p).with_epochs(5).with_seed(5)).unwrap().fit(&train, "rating").unwrap();
+    let (plain, dropped) = (fit(0.0), fit(0.5));
+    let loss = |m: &dlrm::FittedDlrm| m.history().last().unwrap().train_loss;
+    assert!(loss(&dropped) > loss(&plain), "dropout makes training noisier: {} vs {}", loss(&dropped), loss(&plain));
+    // Predictions are deterministic: no dropout at inference.
+    let a = f64s(dropped.predict(&train).unwrap().as_ref());
+    let b = f64s(dropped.predict(&train).unwrap().as_ref());
+    assert_eq!(a, b);
+}

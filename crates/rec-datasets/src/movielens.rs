@@ -222,6 +222,16 @@ pub fn join_ratings(ratings: &Table, users: &Table, items: &Table) -> Result<Tab
     Ok(Table::from_arrays(Schema::try_new(specs)?, arrays, ratings.num_rows())?)
 }
 
+/// The recommender's feature table of the ratings at `rows` (indices into `ratings`): the
+/// ratings joined with the (possibly imputed) `users` and `items` as in [`join_ratings`],
+/// without `timestamp` and `title` (a time stamp and free text are not features here). The
+/// one assembly of the MovieLens tasks: the experiment runner and the DLRM example use it.
+pub fn rating_features(ratings: &Table, rows: &[usize], users: &Table, items: &Table) -> Result<Table> {
+    let joined = join_ratings(&ratings.take_rows(rows)?, users, items)?;
+    let drop: Vec<&str> = ["timestamp", "title"].into_iter().filter(|c| joined.schema().index_of(c).is_ok()).collect();
+    Ok(joined.drop_columns(&drop)?)
+}
+
 fn index_of_ids(table: &Table, key: &str, what: &str) -> Result<HashMap<String, usize>> {
     let mut index = HashMap::with_capacity(table.num_rows());
     for (row, id) in table.strings(key)?.into_iter().enumerate() {

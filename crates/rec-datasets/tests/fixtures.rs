@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
-use rec_datasets::movielens::{load_ml100k, load_ml1m, load_ml_latest, MovieLensOptions, UnknownGenre};
+use rec_datasets::movielens::{
+    load_ml100k, load_ml1m, load_ml_latest, rating_features, MovieLensOptions, UnknownGenre,
+};
 use rec_datasets::split::{ml100k_fold, Ml100kFold};
 use rec_table::Value;
 
@@ -59,7 +61,19 @@ fn ml100k_fixture() {
     assert_eq!(model.value(3, 8), Some(Value::Text("Misérables, Les".into())));
 
     let split = ml100k_fold(dir.path(), Ml100kFold::U1, &ml.ratings).unwrap();
-    assert_eq!((split.train, split.test), (vec![0, 2, 3], vec![1]));
+    assert_eq!((split.train.as_slice(), split.test.as_slice()), (&[0, 2, 3][..], &[1][..]));
+
+    // The recommender's features: the split's ratings, joined, without time stamp and title.
+    let features = rating_features(&ml.ratings, &split.train, &ml.users, &ml.items).unwrap();
+    assert_eq!(features.num_rows(), 3);
+    let names = features.schema().names();
+    assert!(!names.contains(&"timestamp") && !names.contains(&"title"), "{names:?}");
+    assert!(names.contains(&"rating") && names.contains(&"genres") && names.contains(&"gender"), "{names:?}");
+    // Its third row is u.data's row 3: user 1 (M) rated item 2 (Drama, Musical) 4.
+    let at = |c: &str| features.value(2, features.schema().index_of(c).unwrap());
+    assert_eq!(at("gender"), Some(Value::Category("M".into())));
+    assert_eq!(at("rating"), Some(Value::Number(4.0)));
+    assert_eq!(at("genres"), Some(Value::Set(vec!["Drama".into(), "Musical".into()])));
 }
 
 #[test]

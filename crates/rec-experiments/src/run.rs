@@ -9,7 +9,7 @@ use dlrm::{Dlrm, DlrmConfig, FittedDlrm, TaskKind};
 use imputers_baseline::CaseDeletion;
 use rec_datasets::adclick::{adclick_path, load_adclick};
 use rec_datasets::missingness::{inject, Mask, MissingnessConfig};
-use rec_datasets::movielens::{join_ratings, load_ml100k, MovieLensOptions};
+use rec_datasets::movielens::{load_ml100k, rating_features, MovieLensOptions};
 use rec_datasets::split::{adclick_split, entity_split, ml100k_fold, random_split, Fractions, Ml100kFold, Split};
 use rec_metrics::{ImputationReport, RankingConfig};
 use rec_table::arrow::array::AsArray;
@@ -346,8 +346,7 @@ fn run_movielens(
 
     let split = movielens_split(&dir, &ml.ratings, ml_task.split, spec.seed)?;
     let prepare = |rows: &[usize]| -> Result<Table> {
-        let joined = join_ratings(&ml.ratings.take_rows(rows)?, &users_i, &items_i)?;
-        let mut table = joined.drop_columns(&["timestamp", "title"])?;
+        let mut table = rating_features(&ml.ratings, rows, &users_i, &items_i)?;
         if ml_task.classes {
             let schema = table.schema().clone().with_kind(TARGET, ColumnKind::Categorical)?;
             table = table.cast(schema)?;
