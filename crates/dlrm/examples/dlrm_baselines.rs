@@ -133,7 +133,7 @@ fn main() -> Result<()> {
     for task in tasks {
         let data = load(&dir, task, args.seeds[0])?;
         println!("{task}: {} train rows, {} test rows", data.train.num_rows(), data.test.num_rows());
-        results.push(run_task(&args, task, &data)?);
+        results.push(run_task(&args, task, &data, &dir)?);
     }
     if let Some(out) = &args.out {
         if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -171,7 +171,7 @@ fn load(dir: &Path, task: &str, seed: u64) -> Result<Data> {
     Ok(Data { train, test, target: "rating", kind })
 }
 
-fn run_task(args: &Args, task: &str, data: &Data) -> Result<TaskResult> {
+fn run_task(args: &Args, task: &str, data: &Data, dir: &Path) -> Result<TaskResult> {
     let base = DlrmConfig::default()
         .with_task(data.kind)
         .with_epochs(args.epochs)
@@ -238,6 +238,9 @@ fn run_task(args: &Args, task: &str, data: &Data) -> Result<TaskResult> {
     );
     let mut test = Vec::new();
     for &seed in &args.seeds {
+        // AdClick's user-grouped split is drawn per seed; u1 is one fixed split.
+        let reloaded = if task == "adclick" && seed != args.seeds[0] { Some(load(dir, task, seed)?) } else { None };
+        let data = reloaded.as_ref().unwrap_or(data);
         let started = Instant::now();
         let model = Dlrm::new(config.clone().with_seed(seed))?.fit_with_validation(&data.train, None, data.target)?;
         let metrics = score(&model, data)?;
