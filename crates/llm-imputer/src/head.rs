@@ -302,6 +302,12 @@ fn folds(n: usize) -> Vec<usize> {
     (0..n).map(|i| i % FOLDS).collect()
 }
 
+/// The training and validation rows of fold `f`, `None` when either side is empty.
+fn fold_rows(fold: &[usize], f: usize) -> Option<(Vec<i64>, Vec<i64>)> {
+    let (va, tr): (Vec<i64>, Vec<i64>) = (0..fold.len() as i64).partition(|&i| fold[i as usize] == f);
+    (!tr.is_empty() && !va.is_empty()).then_some((tr, va))
+}
+
 fn select(x: &Tensor, rows: &[i64]) -> Result<Tensor> {
     Ok(x.f_index_select(0, &Tensor::from_slice(rows))?)
 }
@@ -314,11 +320,7 @@ fn fit_softmax(x: &Tensor, labels: &[f64], k: usize) -> Result<(ColumnHead, f64,
     for &l2 in &L2_GRID {
         let (mut nll, mut right) = (0.0, 0usize);
         for f in 0..FOLDS {
-            let tr: Vec<i64> = (0..y.len() as i64).filter(|&i| fold[i as usize] != f).collect();
-            let va: Vec<i64> = (0..y.len() as i64).filter(|&i| fold[i as usize] == f).collect();
-            if va.is_empty() || tr.is_empty() {
-                continue;
-            }
+            let Some((tr, va)) = fold_rows(&fold, f) else { continue };
             let ytr: Vec<i64> = tr.iter().map(|&i| y[i as usize]).collect();
             let head = train_softmax(&select(x, &tr)?, &ytr, k, l2)?;
             let logp = head.forward(&select(x, &va)?)?.f_log_softmax(-1, Kind::Double)?;
@@ -371,11 +373,7 @@ fn fit_ridge(x: &Tensor, ys: &[f64]) -> Result<(ColumnHead, f64, f64)> {
     for &l2 in &L2_GRID {
         let mut sq = 0.0;
         for f in 0..FOLDS {
-            let tr: Vec<i64> = (0..ys.len() as i64).filter(|&i| fold[i as usize] != f).collect();
-            let va: Vec<i64> = (0..ys.len() as i64).filter(|&i| fold[i as usize] == f).collect();
-            if va.is_empty() || tr.is_empty() {
-                continue;
-            }
+            let Some((tr, va)) = fold_rows(&fold, f) else { continue };
             let ytr: Vec<f64> = tr.iter().map(|&i| ys[i as usize]).collect();
             let head = train_ridge(&select(x, &tr)?, &ytr, l2)?;
             let (m, s) = head.target.unwrap_or((0.0, 1.0));
