@@ -199,16 +199,15 @@ fn run_task(args: &Args, task: &str, data: &Data, dir: &Path) -> Result<TaskResu
     }
     let mut sweep = Vec::new();
     let mut chosen = 0;
-    if grid.len() > 1 {
+    // One setting needs no sweep.
+    let swept = if grid.len() > 1 { &grid[..] } else { &[] };
+    if !swept.is_empty() {
         println!("sweep on the validation slice (seed {}): {} settings", args.seeds[0], grid.len());
         println!(
             "| weight decay | id L2 | dropout | dim | valid loss | best epoch | s |\n|---|---|---|---|---|---|---|"
         );
     }
-    for (i, config) in grid.iter().enumerate() {
-        if grid.len() == 1 {
-            break;
-        }
+    for (i, config) in swept.iter().enumerate() {
         let started = Instant::now();
         let model =
             Dlrm::new(config.clone().with_seed(args.seeds[0]))?.fit_with_validation(&data.train, None, data.target)?;

@@ -89,11 +89,12 @@ pub(crate) struct DlrmNet {
     is_id: Vec<bool>,
 }
 
-/// What one training forward pass gives: the logits and the batch mean of the squared norms
-/// of the looked-up id embeddings (summed over the id columns; 0 without id columns).
+/// What one training forward pass gives: the logits and, when asked for, the batch mean of
+/// the squared norms of the looked-up id embeddings (summed over the id columns; 0 without id
+/// columns).
 pub(crate) struct TrainPass {
     pub logits: Tensor,
-    pub id_sq_norm: Tensor,
+    pub id_sq_norm: Option<Tensor>,
 }
 
 /// A `[rows, cols]` tensor of samples from a seeded generator.
@@ -181,20 +182,23 @@ impl DlrmNet {
     /// Logits `[B, out]` for a batch: dense inputs `[B, dense_width]` and per embedded feature
     /// indices `[B, L]` (evaluation: no dropout).
     pub(crate) fn forward(&self, dense: Option<&Tensor>, sparse: &[Tensor]) -> Tensor {
-        self.pass(dense, sparse, 0.0).logits
+        self.pass(dense, sparse, 0.0, false).logits
     }
 
-    /// A forward pass with dropout `p` after each hidden top layer (training when `p > 0`).
-    pub(crate) fn pass(&self, dense: Option<&Tensor>, sparse: &[Tensor], p: f64) -> TrainPass {
+    /// A forward pass with dropout `p` after each hidden top layer (training when `p > 0`),
+    /// with the id embeddings' squared norm when `id_norm` is set.
+    pub(crate) fn pass(&self, dense: Option<&Tensor>, sparse: &[Tensor], p: f64, id_norm: bool) -> TrainPass {
         let x = dense.map(|d| self.bottom.iter().fold(d.shallow_clone(), |h, (w, b)| h.linear(w, Some(b)).relu()));
         let embedded: Vec<Tensor> = self.tables.iter().zip(sparse).map(|(t, idx)| t.forward(idx)).collect();
-        let id_sq_norm = embedded
-            .iter()
-            .zip(&self.is_id)
-            .filter(|(_, &is_id)| is_id)
-            .map(|(e, _)| e.square().sum_dim_intlist(1, false, Kind::Float).mean(Kind::Float))
-            .reduce(|a, b| a + b)
-            .unwrap_or_else(|| Tensor::zeros([], (Kind::Float, self.pairs.device())));
+        let id_sq_norm = id_norm.then(|| {
+            embedded
+                .iter()
+                .zip(&self.is_id)
+                .filter(|(_, &is_id)| is_id)
+                .map(|(e, _)| e.square().sum_dim_intlist(1, false, Kind::Float).mean(Kind::Float))
+                .reduce(|a, b| a + b)
+                .unwrap_or_else(|| Tensor::zeros([], (Kind::Float, self.pairs.device())))
+        });
         let z = match self.interaction {
             Interaction::Cat => interact(Interaction::Cat, x.as_ref(), &embedded),
             Interaction::Dot => {

@@ -308,12 +308,11 @@ fn run(
             if config.id_dropout > 0.0 {
                 sparse = drop_ids(sparse, ids, config.id_dropout, &mut rng);
             }
-            let pass = net.pass(dense.as_ref(), &sparse, config.dropout);
+            let pass = net.pass(dense.as_ref(), &sparse, config.dropout, config.id_embedding_l2 > 0.0);
             let l = loss(map, &pass.logits, &y);
-            let objective = if config.id_embedding_l2 > 0.0 {
-                &l + pass.id_sq_norm * config.id_embedding_l2
-            } else {
-                l.shallow_clone()
+            let objective = match pass.id_sq_norm {
+                Some(norm) => &l + norm * config.id_embedding_l2,
+                None => l.shallow_clone(),
             };
             opt.backward_step(&objective);
             loss_sum += l.detach() * len as f64;
