@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::delimiter::{Delimiter, RecordWriter};
 use crate::error::{Error, Result};
 use crate::infer::{infer_kind, InferOptions};
 use crate::schema::{ColumnKind, ColumnSpec, Schema};
@@ -12,29 +13,54 @@ use crate::value::Value;
 /// The text of an observed, empty set-valued cell (an empty field is a missing cell).
 pub const EMPTY_SET: &str = "[]";
 
-/// Text encoding of a CSV file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Text encoding of a CSV file (`"utf-8"` or `"latin-1"` in configs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum Encoding {
     /// UTF-8 (a leading byte-order mark is skipped); invalid bytes are an error.
     #[default]
+    #[serde(rename = "utf-8", alias = "utf8")]
     Utf8,
-    /// ISO-8859-1 (Latin-1), as in the MovieLens 100K files: every byte is one character.
+    /// ISO-8859-1 (Latin-1), as in the MovieLens files: every byte is one character.
+    #[serde(rename = "latin-1", alias = "latin1")]
     Latin1,
+}
+
+impl std::str::FromStr for Encoding {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "utf-8" | "utf8" => Ok(Encoding::Utf8),
+            "latin-1" | "latin1" | "iso-8859-1" => Ok(Encoding::Latin1),
+            _ => Err(Error::InvalidInput(format!("encoding {s:?}: expected utf-8 or latin-1"))),
+        }
+    }
+}
+
+impl Encoding {
+    /// The encoding of a file whose first bytes are `sample`: UTF-8 when they are valid UTF-8
+    /// (a character cut by the sample's end is fine), else Latin-1.
+    pub fn sniff(sample: &[u8]) -> Encoding {
+        match std::str::from_utf8(sample) {
+            Err(e) if e.error_len().is_some() => Encoding::Latin1,
+            _ => Encoding::Utf8,
+        }
+    }
 }
 
 /// How to read and write CSV files.
 ///
 /// ```
 /// use rec_table::{ColumnKind, CsvOptions};
+/// use rec_table::Delimiter;
 /// let opts = CsvOptions::default()
 ///     .with_delimiter(b';')
 ///     .with_kind("zip", ColumnKind::Categorical);
-/// assert_eq!(opts.delimiter, b';');
+/// assert_eq!(opts.delimiter, Delimiter::Byte(b';'));
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct CsvOptions {
-    /// Field delimiter (default `,`).
-    pub delimiter: u8,
+    /// Field delimiter (default `,`; several characters such as `::` are allowed).
+    pub delimiter: Delimiter,
     /// Whether the first row names the columns (default `true`); if not, columns are
     /// called `c0`, `c1`, ...
     pub has_header: bool,
@@ -56,7 +82,7 @@ pub struct CsvOptions {
 impl Default for CsvOptions {
     fn default() -> Self {
         CsvOptions {
-            delimiter: b',',
+            delimiter: Delimiter::Byte(b','),
             has_header: true,
             missing_tokens: ["", "NA", "N/A", "NaN", "nan", "null", "NULL"].map(String::from).to_vec(),
             set_separator: '|',
@@ -70,8 +96,8 @@ impl Default for CsvOptions {
 
 impl CsvOptions {
     /// Sets the field delimiter.
-    pub fn with_delimiter(mut self, delimiter: u8) -> Self {
-        self.delimiter = delimiter;
+    pub fn with_delimiter(mut self, delimiter: impl Into<Delimiter>) -> Self {
+        self.delimiter = delimiter.into();
         self
     }
 
@@ -185,12 +211,13 @@ fn read_records(bytes: &[u8], source: &Path, opts: &CsvOptions) -> Result<(Vec<S
         return Err(Error::EmptyFile { path: source });
     }
     check_quotes(bytes, &source)?;
+    let bytes = opts.delimiter.translate(bytes, &source)?;
     let csv_err = |e: csv::Error| csv_error(&source, e);
     let mut reader = csv::ReaderBuilder::new()
-        .delimiter(opts.delimiter)
+        .delimiter(opts.delimiter.csv_byte())
         .has_headers(opts.has_header)
         .flexible(false)
-        .from_reader(bytes);
+        .from_reader(&*bytes);
     let mut records = Vec::new();
     for rec in reader.byte_records() {
         let rec = rec.map_err(csv_err)?;
@@ -199,7 +226,7 @@ fn read_records(bytes: &[u8], source: &Path, opts: &CsvOptions) -> Result<(Vec<S
             path: source.clone(),
             line,
             message: format!(
-                "invalid UTF-8 in field {} (set the Latin-1 encoding if the file is ISO-8859-1)",
+                "invalid UTF-8 in field {} (read it as Latin-1 if the file is ISO-8859-1: --encoding latin-1)",
                 e.utf8_error().field() + 1
             ),
         })?;
@@ -268,10 +295,9 @@ pub fn write_csv_patched(
             patched.num_rows()
         )));
     }
-    let mut writer = csv::WriterBuilder::new().delimiter(opts.delimiter).from_writer(Vec::new());
-    let io = |e: csv::Error| Error::InvalidInput(format!("csv writer: {e}"));
+    let mut writer = RecordWriter::new(&opts.delimiter);
     if opts.has_header {
-        writer.write_record(&names).map_err(io)?;
+        writer.write(&names)?;
     }
     let columns: Vec<Vec<Option<Value>>> = (0..patched.num_columns()).map(|c| patched.column_values(c)).collect();
     for (out_row, &row) in rows.iter().enumerate() {
@@ -284,10 +310,9 @@ pub fn write_csv_patched(
                 fields.push(record[col].to_string());
             }
         }
-        writer.write_record(&fields).map_err(io)?;
+        writer.write(&fields)?;
     }
-    let bytes = writer.into_inner().map_err(|e| Error::InvalidInput(format!("csv writer: {e}")))?;
-    crate::atomic::write_bytes_atomic(output, &bytes)
+    crate::atomic::write_bytes_atomic(output, &writer.finish()?)
 }
 
 /// The CSV text of one cell, refusing what could not be read back as written: a set element
@@ -388,7 +413,10 @@ fn csv_error(source: &Path, e: csv::Error) -> Error {
             format!("the row has {len} fields but the header has {expected_len}")
         }
         csv::ErrorKind::Utf8 { err, .. } => {
-            format!("invalid UTF-8 in field {} (set the Latin-1 encoding if the file is ISO-8859-1)", err.field() + 1)
+            format!(
+                "invalid UTF-8 in field {} (read it as Latin-1 if the file is ISO-8859-1: --encoding latin-1)",
+                err.field() + 1
+            )
         }
         csv::ErrorKind::Io(io) => io.to_string(),
         _ => e.to_string(),
@@ -419,10 +447,9 @@ pub fn write_csv(table: &Table, path: impl AsRef<Path>, opts: &CsvOptions) -> Re
 
 /// The CSV text of a table, as [`write_csv`] writes it.
 pub fn csv_bytes(table: &Table, opts: &CsvOptions) -> Result<Vec<u8>> {
-    let mut writer = csv::WriterBuilder::new().delimiter(opts.delimiter).from_writer(Vec::new());
-    let io = |e: csv::Error| Error::InvalidInput(format!("csv writer: {e}"));
+    let mut writer = RecordWriter::new(&opts.delimiter);
     if opts.has_header {
-        writer.write_record(table.schema().names()).map_err(io)?;
+        writer.write(&table.schema().names())?;
     }
     let columns: Vec<Vec<Option<Value>>> = (0..table.num_columns()).map(|c| table.column_values(c)).collect();
     for row in 0..table.num_rows() {
@@ -430,7 +457,7 @@ pub fn csv_bytes(table: &Table, opts: &CsvOptions) -> Result<Vec<u8>> {
         for (col, values) in columns.iter().enumerate() {
             record.push(checked_text(values[row].as_ref(), table, row, col, opts)?);
         }
-        writer.write_record(&record).map_err(io)?;
+        writer.write(&record)?;
     }
-    writer.into_inner().map_err(|e| Error::InvalidInput(format!("csv writer: {e}")))
+    writer.finish()
 }

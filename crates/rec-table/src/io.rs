@@ -2,7 +2,8 @@
 
 use std::path::Path;
 
-use crate::csv_io::{read_csv, write_csv, CsvOptions};
+use crate::csv_io::{read_csv, write_csv, write_csv_patched, CsvOptions};
+use crate::delimiter::Delimiter;
 use crate::error::{Error, Result};
 use crate::parquet_io::{read_parquet, write_parquet, ParquetOptions};
 use crate::table::Table;
@@ -17,13 +18,14 @@ pub enum Format {
 }
 
 impl Format {
-    /// The format of `path` from its extension (`.csv`, `.tsv`, `.txt`, `.parquet`, `.pq`).
+    /// The format of `path` from its extension (`.csv`, `.tsv`, `.txt`, `.dat`, `.parquet`,
+    /// `.pq`).
     pub fn from_path(path: &Path) -> Result<Format> {
         match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
-            Some("csv" | "tsv" | "txt") => Ok(Format::Csv),
+            Some("csv" | "tsv" | "txt" | "dat") => Ok(Format::Csv),
             Some("parquet" | "pq") => Ok(Format::Parquet),
             _ => Err(Error::InvalidInput(format!(
-                "{}: unknown table format (expected a .csv, .tsv or .parquet file)",
+                "{}: unknown table format (expected a .csv, .tsv, .txt, .dat or .parquet file)",
                 path.display()
             ))),
         }
@@ -49,6 +51,27 @@ pub fn write_table(table: &Table, path: impl AsRef<Path>, csv: &CsvOptions) -> R
     }
 }
 
+/// Writes `table`, made from the file `input`, to `output`, atomically. When both are CSV
+/// files of the same delimiter, only the cells `replace(row, column)` picks are written from
+/// `table` and every other cell's text is copied from `input` (see [`write_csv_patched`]), so
+/// observed cells come back exactly as they were read; otherwise the whole table is written as
+/// [`write_table`] does. `rows` lists the rows of `input` that `table` holds (`None`: all).
+pub fn write_like_input(
+    input: &Path,
+    opts: &CsvOptions,
+    table: &Table,
+    rows: Option<&[usize]>,
+    replace: &dyn Fn(usize, usize) -> bool,
+    output: &Path,
+) -> Result<()> {
+    let csv = |p: &Path| Format::from_path(p).ok() == Some(Format::Csv);
+    if csv(input) && csv(output) && is_tsv(input) == is_tsv(output) {
+        write_csv_patched(input, &tsv_aware(input, opts), table, rows, replace, output)
+    } else {
+        write_table(table, output, opts)
+    }
+}
+
 /// Whether `path` names a tab-separated file (extension `.tsv`, any case), which is read and
 /// written with a tab whatever the options' delimiter.
 pub fn is_tsv(path: &Path) -> bool {
@@ -58,7 +81,7 @@ pub fn is_tsv(path: &Path) -> bool {
 fn tsv_aware(path: &Path, csv: &CsvOptions) -> CsvOptions {
     let mut opts = csv.clone();
     if is_tsv(path) {
-        opts.delimiter = b'\t';
+        opts.delimiter = Delimiter::Byte(b'\t');
     }
     opts
 }

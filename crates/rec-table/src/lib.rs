@@ -8,7 +8,8 @@
 //! - [`read_csv`] / [`read_parquet`] infer kinds (overridable) and report bad input with the
 //!   file, line and column; [`write_csv`] / [`write_parquet`] write atomically.
 //!   [`ReadSettings`] is what a user says about a file (forced kinds, the texts that mean
-//!   missing, the delimiter, else sniffed by [`sniff_delimiter`]).
+//!   missing, the [`Delimiter`] and [`Encoding`], else sniffed by [`sniff_delimiter`] and
+//!   [`Encoding::sniff`]).
 //! - [`Imputer`] → [`FittedImputer`] and [`Recommender`] → [`FittedRecommender`] keep
 //!   hyperparameters and fitted state apart: fit on a training table, apply to any table of the
 //!   same schema. Imputers write through [`Table::with_filled`], which refuses to change an
@@ -28,6 +29,7 @@
 
 mod atomic;
 mod csv_io;
+mod delimiter;
 mod error;
 mod infer;
 mod io;
@@ -43,9 +45,10 @@ pub use csv_io::{
     cell_text, csv_bytes, parse_cell, read_csv, read_csv_bytes, write_csv, write_csv_patched, CsvOptions, Encoding,
     EMPTY_SET,
 };
+pub use delimiter::Delimiter;
 pub use error::{Error, Result};
 pub use infer::{infer_kind, InferOptions};
-pub use io::{is_tsv, read_table, write_table, Format};
+pub use io::{is_tsv, read_table, write_like_input, write_table, Format};
 pub use parquet_io::{
     read_parquet, read_parquet_batches, write_parquet, write_parquet_batches, ParquetBatches, ParquetOptions,
 };

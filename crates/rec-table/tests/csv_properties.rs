@@ -5,14 +5,19 @@
 
 use proptest::prelude::*;
 use rec_table::{
-    csv_bytes, read_csv, sniff_delimiter, write_csv_patched, Cell, ColumnKind, ColumnSpec, CsvOptions, Schema, Table,
-    Value,
+    csv_bytes, read_csv, sniff_delimiter, write_csv_patched, Cell, ColumnKind, ColumnSpec, CsvOptions, Delimiter,
+    Schema, Table, Value,
 };
 
-/// Labels that stress quoting: delimiters, quotes and spaces inside, never empty and never a
-/// missing-value token.
+/// Labels that stress quoting: delimiters (colons too, for `::`), quotes and spaces inside,
+/// never empty and never a missing-value token.
 fn label() -> impl Strategy<Value = String> {
-    proptest::string::string_regex("[a-z][a-z ,;|\"]{0,6}[a-z]").unwrap()
+    proptest::string::string_regex("[a-z:][a-z ,;|:\"]{0,6}[a-z:]").unwrap()
+}
+
+/// Every delimiter the sniffer knows.
+fn delimiter() -> impl Strategy<Value = Delimiter> {
+    prop::sample::select(vec![",", ";", "\t", "|", "::"]).prop_map(|d| Delimiter::parse(d).unwrap())
 }
 
 /// A table of 2-4 categorical columns and 2-12 rows, with gaps.
@@ -34,18 +39,26 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     #[test]
-    fn the_sniffer_finds_the_delimiter_a_table_was_written_with(t in table(), d in prop::sample::select(vec![b',', b';', b'\t', b'|'])) {
-        let opts = CsvOptions { delimiter: d, ..CsvOptions::default() };
+    fn the_sniffer_finds_the_delimiter_a_table_was_written_with(t in table(), d in delimiter()) {
+        let opts = CsvOptions { delimiter: d.clone(), ..CsvOptions::default() };
         let bytes = csv_bytes(&t, &opts).unwrap();
         prop_assert_eq!(sniff_delimiter(&bytes), Some(d), "{}", String::from_utf8_lossy(&bytes));
     }
 
     #[test]
-    fn patched_writes_keep_the_cells_they_do_not_replace(t in table(), fill in label()) {
+    fn tables_read_back_as_written_with_any_delimiter(t in table(), d in delimiter()) {
+        let opts = CsvOptions::default().with_schema(t.schema().clone()).with_delimiter(d);
+        let bytes = csv_bytes(&t, &opts).unwrap();
+        let read = rec_table::read_csv_bytes(&bytes, "t.csv", &opts).unwrap();
+        prop_assert_eq!(read, t, "{}", String::from_utf8_lossy(&bytes));
+    }
+
+    #[test]
+    fn patched_writes_keep_the_cells_they_do_not_replace(t in table(), fill in label(), d in delimiter()) {
         let dir = tempfile::tempdir().unwrap();
         let (input, output) = (dir.path().join("in.csv"), dir.path().join("out.csv"));
         // The kinds are given: labels with `|` would otherwise be read as sets.
-        let opts = CsvOptions::default().with_schema(t.schema().clone());
+        let opts = CsvOptions::default().with_schema(t.schema().clone()).with_delimiter(d);
         std::fs::write(&input, csv_bytes(&t, &opts).unwrap()).unwrap();
         let read = read_csv(&input, &opts).unwrap();
         // Replacing nothing writes the file back byte for byte.

@@ -35,6 +35,9 @@ fn table_task(args: TableArgs) -> Result<Option<exp::TableTask>> {
 }
 
 fn execute(config: &ExperimentConfig) -> Result<()> {
+    if let Some(task) = config.table.as_ref().filter(|_| config.tasks.contains(&exp::TaskName::Table)) {
+        csv_options_noted(&task.read, &task.path)?;
+    }
     let start = std::time::Instant::now();
     let outcome = exp::run_grid(config, announce(start))?;
     emit(&format!(

@@ -82,6 +82,11 @@ pub fn quality(args: QualityArgs) -> Result<()> {
         config.read = read;
     }
     args.grid.apply(grid_fields!(config))?;
+    for table in &config.tables {
+        if let exp::QualityTable::File(path) = table {
+            csv_options_noted(&config.read, path)?;
+        }
+    }
     let start = std::time::Instant::now();
     let results = exp::run_quality(&config, announce(start))?;
     emit(&format!(

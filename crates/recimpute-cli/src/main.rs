@@ -8,6 +8,7 @@ use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand};
 use recimpute::experiment as exp;
 use recimpute::prelude::*;
+use recimpute::table::{write_like_input, Delimiter};
 
 mod grids;
 mod holes;
@@ -346,10 +347,14 @@ struct ReadArgs {
     /// NULL); `--na-values ''` makes only the empty cell missing.
     #[arg(long, value_delimiter = ',', value_name = "TEXTS")]
     na_values: Option<Vec<String>>,
-    /// The field delimiter of CSV input, e.g. `;` or `tab` (default: sniffed among comma,
-    /// semicolon, tab and pipe). Outputs use the input's.
+    /// The field delimiter of CSV input, e.g. `;`, `tab` or `::` (default: sniffed among comma,
+    /// semicolon, tab, pipe and `::`). Outputs use the input's.
     #[arg(long)]
     delimiter: Option<String>,
+    /// The text encoding of CSV input (default: UTF-8 when the first 64 KiB are valid UTF-8,
+    /// else Latin-1, with a note on stderr). Outputs are UTF-8.
+    #[arg(long, value_parser = ["utf-8", "latin-1"])]
+    encoding: Option<String>,
     /// The first line of CSV input is data, not column names (columns are called c0, c1, ...;
     /// outputs have no header either).
     #[arg(long)]
@@ -366,23 +371,14 @@ impl ReadArgs {
                 k.split_once('=').with_context(|| format!("--kind {k}: expected NAME=KIND, e.g. zip=categorical"))?;
             settings.kinds.insert(name.to_string(), kind.parse::<ColumnKind>()?);
         }
-        settings.delimiter = match self.delimiter.as_deref() {
-            None => None,
-            Some("tab" | "\\t") => Some('\t'),
-            Some(d) => {
-                let mut chars = d.chars();
-                match (chars.next(), chars.next()) {
-                    (Some(c), None) => Some(c),
-                    _ => anyhow::bail!("--delimiter {d:?}: expected one character (or `tab`)"),
-                }
-            }
-        };
+        settings.delimiter = self.delimiter.as_deref().map(Delimiter::parse).transpose().context("--delimiter")?;
+        settings.encoding = self.encoding.as_deref().map(str::parse).transpose().context("--encoding")?;
         Ok(settings)
     }
 
     /// The CSV options of reading (and writing beside) `path`.
     fn csv_options(&self, path: &std::path::Path) -> Result<CsvOptions> {
-        Ok(self.settings()?.csv_options(path)?)
+        csv_options_noted(&self.settings()?, path)
     }
 }
 
@@ -407,31 +403,14 @@ fn prepare_output(input: &std::path::Path, output: &std::path::Path) -> Result<(
     Ok(())
 }
 
-/// Writes `table`, made from the file `input`, to `output`. When both are CSV files of the
-/// same delimiter, only the cells `replace(row, column)` picks are written from `table`: every
-/// other cell's text is copied from `input`, so observed cells come back exactly as they were
-/// read. `rows` lists the rows of `input` that `table` holds (`None`: all).
-fn write_like_input(
-    input: &std::path::Path,
-    opts: &CsvOptions,
-    table: &Table,
-    rows: Option<&[usize]>,
-    replace: &dyn Fn(usize, usize) -> bool,
-    output: &std::path::Path,
-) -> Result<()> {
-    use recimpute::table::Format;
-    let csv = |p: &std::path::Path| Format::from_path(p).ok() == Some(Format::Csv);
-    use recimpute::table::is_tsv;
-    if csv(input) && csv(output) && is_tsv(input) == is_tsv(output) {
-        let mut opts = opts.clone();
-        if is_tsv(input) {
-            opts.delimiter = b'\t';
-        }
-        recimpute::table::write_csv_patched(input, &opts, table, rows, replace, output)?;
-    } else {
-        write_table(table, output, opts)?;
+/// The CSV options of reading `path` with `settings`, with a note on stderr when the file was
+/// sniffed as Latin-1 (so a user who meant UTF-8 learns why `é` reads as `Ã©`).
+pub(crate) fn csv_options_noted(settings: &ReadSettings, path: &std::path::Path) -> Result<CsvOptions> {
+    let opts = settings.csv_options(path)?;
+    if settings.encoding.is_none() && opts.encoding == recimpute::table::Encoding::Latin1 {
+        eprintln!("note: {} is not valid UTF-8: read as Latin-1 (--encoding utf-8 refuses it instead)", path.display());
     }
-    Ok(())
+    Ok(opts)
 }
 
 /// What `filled` still misses, per column with the reason, or `None` when it is complete.
@@ -472,9 +451,14 @@ fn run(cli: Cli) -> Result<()> {
             write!(out, "{}: {} rows, {} columns", input.display(), table.num_rows(), table.num_columns())?;
             if recimpute::table::Format::from_path(&input)? == recimpute::table::Format::Csv {
                 let tsv = recimpute::table::is_tsv(&input);
-                let d = if tsv { b'\t' } else { opts.delimiter };
+                let d = if tsv { Delimiter::Byte(b'\t') } else { opts.delimiter.clone() };
                 let how = if read.delimiter.is_some() || tsv { "" } else { ", sniffed" };
-                write!(out, " (delimiter {:?}{how})", char::from(d))?;
+                let encoding = match (opts.encoding, read.encoding.is_some()) {
+                    (recimpute::table::Encoding::Utf8, _) => "",
+                    (recimpute::table::Encoding::Latin1, true) => ", Latin-1",
+                    (recimpute::table::Encoding::Latin1, false) => ", Latin-1 (sniffed)",
+                };
+                write!(out, " (delimiter '{}'{how}{encoding})", d.to_string().escape_debug())?;
             }
             writeln!(out)?;
             writeln!(out, "{:<24} {:<12} {:>9} {:>8}", "column", "kind", "missing", "rate")?;

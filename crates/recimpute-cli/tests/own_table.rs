@@ -339,8 +339,8 @@ fn semicolons_and_missing_value_texts() {
     // A delimiter given wins; a bad one is named.
     let said = ok(&recimpute(&["inspect", s(&input), "--delimiter", ","]));
     assert!(said.contains("1 columns"), "{said}");
-    let err = failed(&recimpute(&["inspect", s(&input), "--delimiter", "::"]));
-    assert!(err.contains("--delimiter \"::\""), "{err}");
+    let err = failed(&recimpute(&["inspect", s(&input), "--delimiter", "→"]));
+    assert!(err.contains("--delimiter") && err.contains("only ASCII"), "{err}");
     // A headerless file: columns c0, c1, ...; the output has no header either.
     let bare = dir.path().join("bare.csv");
     std::fs::write(&bare, text.lines().skip(1).collect::<Vec<_>>().join("\n") + "\n").unwrap();
@@ -350,6 +350,94 @@ fn semicolons_and_missing_value_texts() {
     let out = std::fs::read_to_string(&filled).unwrap();
     assert_eq!(out.lines().count(), 40);
     assert!(out.starts_with("NA;20;Mobile\n"), "{out}");
+}
+
+/// MovieLens 1M's shapes: `users.dat` (`UserID::Gender::Age::Occupation::Zip-code`, no header,
+/// the occupation following the age code) and a Latin-1 `movies.dat` whose titles hold commas
+/// and accents, genres joined by `|`. Some cells are empty (gaps).
+fn write_ml1m_like(dir: &Path) -> (PathBuf, PathBuf) {
+    let mut users = String::new();
+    for i in 1..=300u32 {
+        let age = [1, 18, 25, 35, 45, 50, 56][(i as usize * 7) % 7 * (i as usize % 3 + 1) % 7];
+        let occupation = if i % 11 == 0 { String::new() } else { (age / 3 % 21).to_string() };
+        let gender = if i % 13 == 0 {
+            ""
+        } else if i % 2 == 0 {
+            "M"
+        } else {
+            "F"
+        };
+        users.push_str(&format!("{i}::{gender}::{age}::{occupation}::{:05}-{:04}\n", 10_000 + i * 37, i));
+    }
+    let users_path = dir.join("users.dat");
+    std::fs::write(&users_path, users).unwrap();
+    let mut movies: Vec<u8> = Vec::new();
+    let titles: [&[u8]; 4] = [
+        b"Toy Story (1995)",
+        b"Cit\xE9 des enfants perdus, La (1995)",
+        b"American President, The (1995)",
+        b"M\xFCnchhausen (1943)",
+    ];
+    for i in 0..40usize {
+        let genres =
+            if i % 9 == 4 { "" } else { ["Animation|Comedy", "Drama", "Adventure|Sci-Fi", "Comedy|Drama"][i % 4] };
+        movies.extend_from_slice(format!("{}::", i + 1).as_bytes());
+        movies.extend_from_slice(titles[i % 4]);
+        movies.extend_from_slice(format!("::{genres}\n").as_bytes());
+    }
+    let movies_path = dir.join("movies.dat");
+    std::fs::write(&movies_path, movies).unwrap();
+    (users_path, movies_path)
+}
+
+#[test]
+fn movielens_1m_dat_files_with_double_colons_and_latin1() {
+    let dir = tempfile::tempdir().unwrap();
+    let (users, movies) = write_ml1m_like(dir.path());
+    let said = ok(&recimpute(&["inspect", s(&users), "--no-header"]));
+    assert!(said.contains("300 rows, 5 columns (delimiter '::', sniffed)"), "{said}");
+    // Filled with KNN, written back with `::`; observed cells kept as read.
+    let filled = dir.path().join("users-filled.dat");
+    ok(&recimpute(&["impute", s(&users), s(&filled), "--no-header", "--method", "knn"]));
+    let (was, now) = (std::fs::read_to_string(&users).unwrap(), std::fs::read_to_string(&filled).unwrap());
+    assert_eq!(now.lines().count(), 300);
+    for (a, b) in was.lines().zip(now.lines()) {
+        let (a, b): (Vec<&str>, Vec<&str>) = (a.split("::").collect(), b.split("::").collect());
+        assert_eq!(b.len(), 5, "{b:?}");
+        for (x, y) in a.iter().zip(&b) {
+            assert!(x == y || (x.is_empty() && !y.is_empty()), "{a:?} -> {b:?}");
+        }
+    }
+    // The quality grid on the same file.
+    let out = dir.path().join("q");
+    ok(&recimpute(&[
+        "quality",
+        s(&users),
+        "--no-header",
+        "--imputers",
+        "mode,knn",
+        "--rates",
+        "0.1",
+        "--seeds",
+        "0",
+        "--out",
+        s(&out),
+    ]));
+    assert!(std::fs::read_to_string(out.join("quality.md")).unwrap().contains("knn"));
+    // Latin-1 is sniffed and said; the output is UTF-8 with every title intact.
+    let o = recimpute(&["inspect", s(&movies), "--no-header"]);
+    let said = ok(&o);
+    assert!(said.contains("40 rows, 3 columns (delimiter '::', sniffed, Latin-1 (sniffed))"), "{said}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not valid UTF-8: read as Latin-1"));
+    let filled = dir.path().join("movies-filled.dat");
+    ok(&recimpute(&["impute", s(&movies), s(&filled), "--no-header", "--method", "mode"]));
+    let out = std::fs::read_to_string(&filled).unwrap();
+    assert_eq!(out.lines().filter(|l| l.contains("Cité des enfants perdus, La (1995)")).count(), 10);
+    assert_eq!(out.lines().filter(|l| l.contains("Münchhausen (1943)")).count(), 10);
+    assert!(out.lines().all(|l| !l.ends_with("::")), "every genre set is filled: {out}");
+    // Told it is UTF-8, the file is refused with the line and the way out.
+    let err = failed(&recimpute(&["inspect", s(&movies), "--no-header", "--encoding", "utf-8"]));
+    assert!(err.contains("movies.dat") && err.contains("line 2") && err.contains("--encoding latin-1"), "{err}");
 }
 
 #[test]
