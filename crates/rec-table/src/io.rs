@@ -5,7 +5,7 @@ use std::path::Path;
 use crate::csv_io::{read_csv, write_csv, write_csv_patched, CsvOptions};
 use crate::delimiter::Delimiter;
 use crate::error::{Error, Result};
-use crate::parquet_io::{read_parquet, write_parquet, ParquetOptions};
+use crate::parquet_io::{read_parquet, write_parquet, write_parquet_patched, ParquetOptions};
 use crate::table::Table;
 
 /// A table file format.
@@ -51,11 +51,14 @@ pub fn write_table(table: &Table, path: impl AsRef<Path>, csv: &CsvOptions) -> R
     }
 }
 
-/// Writes `table`, made from the file `input`, to `output`, atomically. When both are CSV
-/// files of the same delimiter, only the cells `replace(row, column)` picks are written from
-/// `table` and every other cell's text is copied from `input` (see [`write_csv_patched`]), so
-/// observed cells come back exactly as they were read; otherwise the whole table is written as
-/// [`write_table`] does. `rows` lists the rows of `input` that `table` holds (`None`: all).
+/// Writes `table`, made from the file `input`, to `output`, atomically, keeping the cells that
+/// `replace(row, column)` leaves alone exactly as `input` has them: between CSV files of the
+/// same delimiter their text is copied ([`write_csv_patched`]: `66.0` stays `66.0`); between
+/// Parquet files their stored values and Arrow types are ([`write_parquet_patched`]: an `Int64`
+/// keeps every digit). Other pairs are written as [`write_table`] does. `rows` lists the rows of
+/// `input` that `table` holds (`None`: all). Returns the Parquet columns that had to take the
+/// table's type because a replaced value did not fit the stored one (say, a fraction in an
+/// integer column).
 pub fn write_like_input(
     input: &Path,
     opts: &CsvOptions,
@@ -63,12 +66,15 @@ pub fn write_like_input(
     rows: Option<&[usize]>,
     replace: &dyn Fn(usize, usize) -> bool,
     output: &Path,
-) -> Result<()> {
-    let csv = |p: &Path| Format::from_path(p).ok() == Some(Format::Csv);
-    if csv(input) && csv(output) && is_tsv(input) == is_tsv(output) {
-        write_csv_patched(input, &tsv_aware(input, opts), table, rows, replace, output)
-    } else {
-        write_table(table, output, opts)
+) -> Result<Vec<String>> {
+    let format = |p: &Path| Format::from_path(p).ok();
+    match (format(input), format(output)) {
+        (Some(Format::Csv), Some(Format::Csv)) if is_tsv(input) == is_tsv(output) => {
+            write_csv_patched(input, &tsv_aware(input, opts), table, rows, replace, output)?;
+            Ok(Vec::new())
+        }
+        (Some(Format::Parquet), Some(Format::Parquet)) => write_parquet_patched(input, table, rows, replace, output),
+        _ => write_table(table, output, opts).map(|()| Vec::new()),
     }
 }
 

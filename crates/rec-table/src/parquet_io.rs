@@ -4,8 +4,11 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use arrow::array::{Array, ArrayRef, AsArray};
-use arrow::datatypes::DataType;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, UInt64Array};
+use arrow::datatypes::{DataType, Field};
+use arrow::record_batch::RecordBatch;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ArrowWriter;
 
@@ -48,6 +51,133 @@ pub fn write_parquet(table: &Table, path: impl AsRef<Path>) -> Result<()> {
     })
 }
 
+/// The whole of a Parquet file as one Arrow batch, as stored (no kinds, no casts).
+fn read_raw(path: &Path) -> Result<RecordBatch> {
+    let perr = |source| Error::Parquet { path: path.to_path_buf(), source };
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(perr)?;
+    let schema = builder.schema().clone();
+    let batches = builder.build().map_err(perr)?.collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(arrow::compute::concat_batches(&schema, &batches)?)
+}
+
+/// `table`'s columns in the Arrow types of `raw`, the stored batch it was read from (columns
+/// matched by name, rows in order): cells that `replace(row, column)` picks come from `table`,
+/// every other cell from `raw` as stored, so an `Int64` column keeps every digit of its observed
+/// values (a table holds numbers as f64) and a dictionary or boolean column keeps its type. A
+/// column whose replaced values do not fit the stored type (a fractional fill in an integer
+/// column) is written in the table's type instead, and named in the second return value.
+pub fn restore_stored_types(
+    raw: &RecordBatch,
+    table: &Table,
+    replace: &dyn Fn(usize, usize) -> bool,
+) -> Result<(RecordBatch, Vec<String>)> {
+    if raw.num_rows() != table.num_rows() {
+        return Err(Error::InvalidInput(format!(
+            "the stored batch has {} rows but the table has {}",
+            raw.num_rows(),
+            table.num_rows()
+        )));
+    }
+    let mut fields = Vec::with_capacity(table.num_columns());
+    let mut columns = Vec::with_capacity(table.num_columns());
+    let mut retyped = Vec::new();
+    let ours = table.batch().schema();
+    for (c, field) in ours.fields().iter().enumerate() {
+        let filled = table.batch().column(c);
+        let stored = raw.column_by_name(field.name()).ok_or_else(|| Error::UnknownColumn {
+            name: field.name().clone(),
+            available: raw.schema().fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", "),
+        })?;
+        let mask = BooleanArray::from((0..table.num_rows()).map(|r| replace(r, c)).collect::<Vec<bool>>());
+        let column = match in_stored_type(stored, filled, &mask) {
+            Some(column) => column,
+            None => {
+                retyped.push(field.name().clone());
+                filled.clone()
+            }
+        };
+        fields.push(Field::new(field.name(), column.data_type().clone(), true).with_metadata(field.metadata().clone()));
+        columns.push(column);
+    }
+    let schema = Arc::new(arrow::datatypes::Schema::new(fields));
+    Ok((RecordBatch::try_new(schema, columns)?, retyped))
+}
+
+/// `stored` with the cells of `mask` taken from `filled` cast to `stored`'s type; `None` when a
+/// masked value does not survive the cast (it would come back changed).
+fn in_stored_type(stored: &ArrayRef, filled: &ArrayRef, mask: &BooleanArray) -> Option<ArrayRef> {
+    let cast = if stored.data_type() == filled.data_type() {
+        filled.clone()
+    } else {
+        let cast = arrow::compute::cast(filled, stored.data_type()).ok()?;
+        let back = arrow::compute::cast(&cast, filled.data_type()).ok()?;
+        let same = arrow::compute::kernels::cmp::not_distinct(&back, filled).ok()?;
+        if (0..mask.len()).any(|i| mask.value(i) && !same.value(i)) {
+            return None;
+        }
+        cast
+    };
+    arrow::compute::kernels::zip::zip(mask, &cast, stored).ok()
+}
+
+/// Writes `table`, read from the Parquet file `input`, to the Parquet file `output`
+/// (atomically) in the input's Arrow types: the cells `replace(row, column)` picks come from
+/// `table`, the others from `input` as stored (see [`restore_stored_types`]). `rows` lists the
+/// rows of `input` that `table` holds (`None`: all). Returns the columns written in the
+/// table's type because a replaced value did not fit the stored one.
+///
+/// ```
+/// use arrow::array::{Float64Array, Int64Array};
+/// use rec_table::{read_parquet, write_parquet_patched, Cell, Value};
+///
+/// let dir = tempfile::tempdir()?;
+/// let (input, output) = (dir.path().join("in.parquet"), dir.path().join("out.parquet"));
+/// // A nanosecond timestamp beyond 2^53 and a gap, stored as Int64.
+/// let ts = Int64Array::from(vec![Some(1_700_000_000_123_456_789), None]);
+/// let batch = arrow::record_batch::RecordBatch::try_from_iter([("ts", std::sync::Arc::new(ts) as _)])?;
+/// let mut w = parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&input)?, batch.schema(), None)?;
+/// w.write(&batch)?;
+/// w.close()?;
+/// let table = read_parquet(&input, &Default::default())?; // numbers are f64 in a table
+/// let filled = table.with_filled([(Cell { row: 1, col: 0 }, Value::Number(7.0))])?;
+/// let retyped = write_parquet_patched(&input, &filled, None, &|r, c| table.is_missing(r, c), &output)?;
+/// assert!(retyped.is_empty());
+/// let file = std::fs::File::open(&output)?;
+/// let back = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)?.build()?.next().unwrap()?;
+/// let ts = back.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+/// assert_eq!((ts.value(0), ts.value(1)), (1_700_000_000_123_456_789, 7));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn write_parquet_patched(
+    input: &Path,
+    table: &Table,
+    rows: Option<&[usize]>,
+    replace: &dyn Fn(usize, usize) -> bool,
+    output: &Path,
+) -> Result<Vec<String>> {
+    let mut raw = read_raw(input)?;
+    if let Some(rows) = rows {
+        if let Some(&row) = rows.iter().find(|&&r| r >= raw.num_rows()) {
+            return Err(Error::RowOutOfRange { row, rows: raw.num_rows() });
+        }
+        let indices = UInt64Array::from(rows.iter().map(|&r| r as u64).collect::<Vec<_>>());
+        raw = arrow::compute::take_record_batch(&raw, &indices)?;
+    }
+    // `replace` speaks of the input's rows.
+    let input_row = |r: usize| rows.map_or(r, |rows| rows[r]);
+    let (batch, retyped) = restore_stored_types(&raw, table, &|r, c| replace(input_row(r), c))
+        .map_err(|e| Error::InvalidInput(format!("{}: {e}", input.display())))?;
+    let perr = |source| Error::Parquet { path: output.to_path_buf(), source };
+    crate::atomic::write_atomic(output, |w| {
+        let mut writer = ArrowWriter::try_new(w, batch.schema(), Some(snappy())).map_err(perr)?;
+        writer.write(&batch).map_err(perr)?;
+        writer.close().map_err(perr)?;
+        Ok(())
+    })?;
+    Ok(retyped)
+}
+
 /// Reads a Parquet file into a table.
 ///
 /// A column's kind comes from, in order: `opts.kinds`, the `recimpute.kind` field metadata,
@@ -55,13 +185,8 @@ pub fn write_parquet(table: &Table, path: impl AsRef<Path>) -> Result<()> {
 /// categorical), and for string columns the inference rules of [`InferOptions`].
 pub fn read_parquet(path: impl AsRef<Path>, opts: &ParquetOptions) -> Result<Table> {
     let path = path.as_ref();
-    let perr = |source| Error::Parquet { path: path.to_path_buf(), source };
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(perr)?;
-    let arrow_schema = builder.schema().clone();
-    let reader = builder.build().map_err(perr)?;
-    let batches = reader.collect::<std::result::Result<Vec<_>, _>>()?;
-    let batch = arrow::compute::concat_batches(&arrow_schema, &batches)?;
+    let batch = read_raw(path)?;
+    let arrow_schema = batch.schema();
     for forced in opts.kinds.keys() {
         if arrow_schema.index_of(forced).is_err() {
             let names: Vec<&str> = arrow_schema.fields().iter().map(|f| f.name().as_str()).collect();
@@ -99,6 +224,8 @@ pub struct ParquetBatches {
     schema: Schema,
     /// Position of each schema column in the file.
     positions: Vec<usize>,
+    /// The file's own Arrow schema.
+    file_schema: arrow::datatypes::SchemaRef,
     path: PathBuf,
     total_rows: usize,
 }
@@ -115,22 +242,50 @@ impl ParquetBatches {
     }
 }
 
-impl Iterator for ParquetBatches {
-    type Item = Result<Table>;
-
-    fn next(&mut self) -> Option<Result<Table>> {
+impl ParquetBatches {
+    /// The next batch both as stored in the file (the schema's columns, the file's Arrow types)
+    /// and as a table; what [`restore_stored_types`] needs to write fills beside the stored
+    /// cells.
+    pub fn next_with_stored(&mut self) -> Option<Result<(RecordBatch, Table)>> {
         let batch = match self.reader.next()? {
             Ok(batch) => batch,
             Err(e) => return Some(Err(e.into())),
         };
-        let arrays: Result<Vec<ArrayRef>> = self
+        let table = self
             .schema
             .columns()
             .iter()
             .zip(&self.positions)
             .map(|(spec, &pos)| convert(batch.column(pos), spec.kind, &spec.name, &self.path))
-            .collect();
-        Some(arrays.and_then(|arrays| Table::from_arrays(self.schema.clone(), arrays, batch.num_rows())))
+            .collect::<Result<Vec<ArrayRef>>>()
+            .and_then(|arrays| Table::from_arrays(self.schema.clone(), arrays, batch.num_rows()));
+        let stored = batch.project(&self.positions).map_err(Error::from);
+        Some(stored.and_then(|stored| Ok((stored, table?))))
+    }
+
+    /// The Arrow schema of the file's columns in the schema's order, with the schema's kinds in
+    /// their metadata: the schema of every batch [`restore_stored_types`] makes from this file
+    /// when each fill fits its stored type.
+    pub fn stored_schema(&self) -> Result<arrow::datatypes::SchemaRef> {
+        let ours = Table::from_rows(self.schema.clone(), Vec::new())?.batch().schema();
+        let fields = ours
+            .fields()
+            .iter()
+            .zip(&self.positions)
+            .map(|(f, &pos)| {
+                Field::new(f.name(), self.file_schema.field(pos).data_type().clone(), true)
+                    .with_metadata(f.metadata().clone())
+            })
+            .collect::<Vec<_>>();
+        Ok(Arc::new(arrow::datatypes::Schema::new(fields)))
+    }
+}
+
+impl Iterator for ParquetBatches {
+    type Item = Result<Table>;
+
+    fn next(&mut self) -> Option<Result<Table>> {
+        self.next_with_stored().map(|r| r.map(|(_, table)| table))
     }
 }
 
@@ -186,7 +341,14 @@ pub fn read_parquet_batches(path: impl AsRef<Path>, schema: &Schema, batch_rows:
         )));
     }
     let reader = builder.with_batch_size(batch_rows).build().map_err(perr)?;
-    Ok(ParquetBatches { reader, schema: schema.clone(), positions, path: path.to_path_buf(), total_rows })
+    Ok(ParquetBatches {
+        reader,
+        schema: schema.clone(),
+        positions,
+        file_schema: arrow_schema,
+        path: path.to_path_buf(),
+        total_rows,
+    })
 }
 
 /// Writes tables of `schema`, one after another, as one Parquet file (Snappy), atomically:
@@ -198,17 +360,41 @@ pub fn write_parquet_batches(
     schema: &Schema,
     tables: impl IntoIterator<Item = Result<Table>>,
 ) -> Result<usize> {
+    let arrow_schema = Table::from_rows(schema.clone(), Vec::new())?.batch().schema();
+    let batches = tables.into_iter().map(|table| {
+        let table = table?;
+        schema.ensure_same(table.schema(), "write_parquet_batches")?;
+        Ok(table.batch().clone())
+    });
+    write_record_batches(path, arrow_schema, batches)
+}
+
+/// Writes Arrow batches of `schema`, one after another, as one Parquet file (Snappy),
+/// atomically, as [`write_parquet_batches`] does for tables; a batch of another schema is an
+/// error naming both. Returns the number of rows written.
+pub fn write_record_batches(
+    path: impl AsRef<Path>,
+    schema: arrow::datatypes::SchemaRef,
+    batches: impl IntoIterator<Item = Result<RecordBatch>>,
+) -> Result<usize> {
     let path = path.as_ref();
     let perr = |source| Error::Parquet { path: path.to_path_buf(), source };
     let mut rows = 0;
     crate::atomic::write_atomic(path, |w| {
-        let empty = Table::from_rows(schema.clone(), Vec::new())?;
-        let mut writer = ArrowWriter::try_new(w, empty.batch().schema(), Some(snappy())).map_err(perr)?;
-        for table in tables {
-            let table = table?;
-            schema.ensure_same(table.schema(), "write_parquet_batches")?;
-            writer.write(table.batch()).map_err(perr)?;
-            rows += table.num_rows();
+        let mut writer = ArrowWriter::try_new(w, schema.clone(), Some(snappy())).map_err(perr)?;
+        for batch in batches {
+            let batch = batch?;
+            if batch.schema() != schema {
+                return Err(Error::SchemaMismatch(format!(
+                    "{}: a batch of schema {} after batches of schema {}",
+                    path.display(),
+                    batch.schema(),
+                    schema
+                ))
+                .into());
+            }
+            writer.write(&batch).map_err(perr)?;
+            rows += batch.num_rows();
         }
         writer.close().map_err(perr)?;
         Ok(())

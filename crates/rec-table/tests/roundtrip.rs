@@ -99,3 +99,97 @@ fn latin1_files_decode_accents() {
             .unwrap();
     assert_eq!(table.value(0, 0), Some(Value::Category("Amélie".into())));
 }
+
+/// A Parquet file as other tools write it: `Int64` nanosecond timestamps beyond 2^53, an
+/// `Int32` count, a `Float32` price, a dictionary-encoded string and a boolean, with gaps.
+fn foreign_parquet(path: &std::path::Path) {
+    use rec_table::arrow::array::{ArrayRef, BooleanArray, DictionaryArray, Float32Array, Int32Array, Int64Array};
+    use rec_table::arrow::datatypes::Int8Type;
+    use std::sync::Arc;
+    let ts: ArrayRef = Arc::new(Int64Array::from(vec![
+        Some(1_700_000_000_123_456_789),
+        Some(1_700_000_000_123_456_790),
+        None,
+        Some(-9_007_199_254_740_993),
+    ]));
+    let count: ArrayRef = Arc::new(Int32Array::from(vec![Some(3), None, Some(5), Some(5)]));
+    let price: ArrayRef = Arc::new(Float32Array::from(vec![Some(0.1f32), Some(2.5), None, Some(7.25)]));
+    let city: ArrayRef = Arc::new(
+        vec![Some("Paris"), None, Some("Lyon"), Some("Paris")].into_iter().collect::<DictionaryArray<Int8Type>>(),
+    );
+    let member: ArrayRef = Arc::new(BooleanArray::from(vec![Some(true), Some(false), None, Some(true)]));
+    let batch = rec_table::arrow::record_batch::RecordBatch::try_from_iter([
+        ("ts", ts),
+        ("count", count),
+        ("price", price),
+        ("city", city),
+        ("member", member),
+    ])
+    .unwrap();
+    let mut w =
+        parquet::arrow::ArrowWriter::try_new(std::fs::File::create(path).unwrap(), batch.schema(), None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+}
+
+fn stored(path: &std::path::Path) -> rec_table::arrow::record_batch::RecordBatch {
+    let file = std::fs::File::open(path).unwrap();
+    parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+}
+
+#[test]
+fn parquet_patched_writes_keep_stored_types_and_every_digit() {
+    use rec_table::{write_parquet_patched, Cell};
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("in.parquet"), dir.path().join("out.parquet"));
+    foreign_parquet(&input);
+    let table = read_parquet(&input, &ParquetOptions::default()).unwrap();
+    assert_eq!(table.missing_per_column(), [1, 1, 1, 1, 1]);
+    // Through f64 the two timestamps would be one number.
+    assert_eq!(table.value(0, 0), table.value(1, 0));
+    let fills = [
+        (Cell { row: 2, col: 0 }, Value::Number(1_700_000_000_000_000_000.0)),
+        (Cell { row: 1, col: 1 }, Value::Number(4.0)),
+        (Cell { row: 2, col: 2 }, Value::Number(3.5)),
+        (Cell { row: 1, col: 3 }, Value::Category("Lyon".into())),
+        (Cell { row: 2, col: 4 }, Value::Category("false".into())),
+    ];
+    let filled = table.with_filled(fills.clone()).unwrap();
+    let retyped = write_parquet_patched(&input, &filled, None, &|r, c| table.is_missing(r, c), &output).unwrap();
+    assert!(retyped.is_empty(), "{retyped:?}");
+    let (was, now) = (stored(&input), stored(&output));
+    // Same Arrow types, column by column; the kinds travel in the metadata.
+    for (a, b) in was.schema().fields().iter().zip(now.schema().fields()) {
+        assert_eq!((a.name(), a.data_type()), (b.name(), b.data_type()));
+        assert!(b.metadata().contains_key(rec_table::KIND_METADATA_KEY));
+    }
+    let ts = now.column(0).as_any().downcast_ref::<rec_table::arrow::array::Int64Array>().unwrap();
+    assert_eq!(
+        ts.values().to_vec(),
+        [1_700_000_000_123_456_789, 1_700_000_000_123_456_790, 1_700_000_000_000_000_000, -9_007_199_254_740_993]
+    );
+    // Every observed cell is the stored one, every gap holds its fill.
+    let back = read_parquet(&output, &ParquetOptions::default()).unwrap();
+    assert_eq!(back, filled);
+    // A fraction in the integer column cannot be stored there: that column alone takes f64.
+    let fractional = table.with_filled([(Cell { row: 1, col: 1 }, Value::Number(4.5))]).unwrap();
+    let retyped = write_parquet_patched(&input, &fractional, None, &|r, c| table.is_missing(r, c), &output).unwrap();
+    assert_eq!(retyped, ["count"]);
+    let now = stored(&output);
+    assert_eq!(now.schema().field(1).data_type(), &rec_table::arrow::datatypes::DataType::Float64);
+    assert_eq!(now.schema().field(0).data_type(), &rec_table::arrow::datatypes::DataType::Int64);
+    // Rows kept by case-wise deletion: the stored rows are taken in that order.
+    let kept = filled.take_rows(&[3, 0]).unwrap();
+    write_parquet_patched(&input, &kept, Some(&[3, 0]), &|_, _| false, &output).unwrap();
+    let ts = stored(&output);
+    let ts = ts.column(0).as_any().downcast_ref::<rec_table::arrow::array::Int64Array>().unwrap();
+    assert_eq!(ts.values().to_vec(), [-9_007_199_254_740_993, 1_700_000_000_123_456_789]);
+    let err = write_parquet_patched(&input, &kept, Some(&[3, 9]), &|_, _| false, &output).unwrap_err();
+    assert!(err.to_string().contains('9'), "{err}");
+}

@@ -64,7 +64,7 @@ pub fn mask(args: MaskArgs) -> Result<()> {
     let spec = HideSpec::new(args.pattern, args.rate, args.seed).with_columns(args.columns).with_exclude(args.exclude);
     let masked = truth::hide(&table, &spec).with_context(|| format!("masking {}", args.input.display()))?;
     let hidden: std::collections::HashSet<(usize, usize)> = masked.mask.cells().map(|c| (c.row, c.col)).collect();
-    write_like_input(&args.input, &opts, &masked.table, None, &|r, c| hidden.contains(&(r, c)), &args.output)?;
+    write_output(&args.input, &opts, &masked.table, None, &|r, c| hidden.contains(&(r, c)), &args.output)?;
     truth::write_truth(&args.truth, &table, &masked.mask)?;
     let per_column: Vec<String> = table
         .schema()

@@ -8,7 +8,7 @@ use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand};
 use recimpute::experiment as exp;
 use recimpute::prelude::*;
-use recimpute::table::{write_like_input, Delimiter};
+use recimpute::table::Delimiter;
 
 mod grids;
 mod holes;
@@ -411,6 +411,28 @@ pub(crate) fn csv_options_noted(settings: &ReadSettings, path: &std::path::Path)
         eprintln!("note: {} is not valid UTF-8: read as Latin-1 (--encoding utf-8 refuses it instead)", path.display());
     }
     Ok(opts)
+}
+
+/// [`recimpute::table::write_like_input`], warning about the Parquet columns whose stored type
+/// could not be kept.
+fn write_output(
+    input: &std::path::Path,
+    opts: &CsvOptions,
+    table: &Table,
+    rows: Option<&[usize]>,
+    replace: &dyn Fn(usize, usize) -> bool,
+    output: &std::path::Path,
+) -> Result<()> {
+    let retyped = recimpute::table::write_like_input(input, opts, table, rows, replace, output)?;
+    if !retyped.is_empty() {
+        eprintln!(
+            "recimpute: warning: {}: column(s) {} written in recimpute's own type (f64 for numbers): a fill does not \
+             fit the input's Arrow type, e.g. a fraction in an integer column (drop --raw-fills to round it)",
+            output.display(),
+            retyped.join(", ")
+        );
+    }
+    Ok(())
 }
 
 /// What `filled` still misses, per column with the reason, or `None` when it is complete.

@@ -618,6 +618,81 @@ fn streaming_a_parquet_file_through_a_saved_imputer_matches_the_whole_table() {
     }
 }
 
+/// A Parquet file with integer columns as other tools write it: `Int64` hashed ids and
+/// nanosecond timestamps beyond 2^53 (no two equal as f64 neighbours), an `Int32` age with gaps
+/// following the device, a device label with gaps.
+fn integer_parquet(path: &Path) -> Vec<i64> {
+    use recimpute::table::arrow::array::{ArrayRef, Int32Array, Int64Array, StringArray};
+    use std::sync::Arc;
+    let n = 300;
+    let ts: Vec<i64> = (0..n).map(|i| 1_700_000_000_123_456_789 + i).collect();
+    let age: Vec<Option<i32>> = (0..n).map(|i| (i % 9 != 4).then_some(if i % 2 == 0 { 22 } else { 61 })).collect();
+    let device: Vec<Option<&str>> =
+        (0..n).map(|i| (i % 11 != 3).then_some(if i % 2 == 0 { "Mobile" } else { "Desktop" })).collect();
+    let batch = recimpute::table::arrow::record_batch::RecordBatch::try_from_iter([
+        ("ts", Arc::new(Int64Array::from(ts.clone())) as ArrayRef),
+        ("age", Arc::new(Int32Array::from(age)) as ArrayRef),
+        ("device", Arc::new(StringArray::from(device)) as ArrayRef),
+    ])
+    .unwrap();
+    let mut w =
+        parquet::arrow::ArrowWriter::try_new(std::fs::File::create(path).unwrap(), batch.schema(), None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    ts
+}
+
+fn stored_columns(path: &Path) -> recimpute::table::arrow::record_batch::RecordBatch {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).unwrap()).unwrap().build().unwrap();
+    let batches: Vec<_> = reader.map(Result::unwrap).collect();
+    recimpute::table::arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap()
+}
+
+#[test]
+fn integer_parquet_columns_keep_their_type_and_every_digit() {
+    use recimpute::table::arrow::array::{Array, Int32Array, Int64Array};
+    use recimpute::table::arrow::datatypes::DataType;
+    let dir = tempfile::tempdir().unwrap();
+    let d = |name: &str| dir.path().join(name);
+    let input = d("events.parquet");
+    let ts = integer_parquet(&input);
+    let model = d("knn.json");
+    // `ts` is a number to the imputer, but no gap is in it; age and device get filled.
+    ok(&recimpute(&["fit", s(&input), "--out", s(&model), "--method", "knn"]));
+    for (out, extra) in [("whole.parquet", vec![]), ("streamed.parquet", vec!["--batch-rows", "64"])] {
+        let path = d(out);
+        let mut args = vec!["impute", s(&input), s(&path), "--imputer", s(&model)];
+        args.extend(extra);
+        ok(&recimpute(&args));
+        let b = stored_columns(&d(out));
+        assert_eq!(b.schema().field(0).data_type(), &DataType::Int64, "{out}");
+        assert_eq!(b.schema().field(1).data_type(), &DataType::Int32, "{out}");
+        let got = b.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+        assert_eq!(got.values().to_vec(), ts, "{out}: every timestamp keeps its digits");
+        let age = b.column(1).as_any().downcast_ref::<Int32Array>().unwrap();
+        assert_eq!(age.null_count(), 0, "{out}");
+        // Filled ages are whole numbers of the observed range; observed ones are as stored.
+        for i in 0..300 {
+            let was = if i % 2 == 0 { 22 } else { 61 };
+            assert!(if i % 9 == 4 { (22..=61).contains(&age.value(i)) } else { age.value(i) == was }, "{out}: row {i}");
+        }
+    }
+    assert_eq!(stored_columns(&d("whole.parquet")), stored_columns(&d("streamed.parquet")));
+    // Fitting in place writes the same file as the saved imputer.
+    ok(&recimpute(&["impute", s(&input), s(&d("direct.parquet")), "--method", "knn"]));
+    assert_eq!(stored_columns(&d("direct.parquet")), stored_columns(&d("whole.parquet")));
+    // Raw fills are fractions: the age column is written as f64, and the user is told.
+    let out = recimpute(&["impute", s(&input), s(&d("raw.parquet")), "--method", "mean", "--raw-fills"]);
+    ok(&out);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("column(s) age written in recimpute's own type"));
+    let b = stored_columns(&d("raw.parquet"));
+    assert_eq!(
+        (b.schema().field(0).data_type(), b.schema().field(1).data_type()),
+        (&DataType::Int64, &DataType::Float64)
+    );
+}
+
 #[test]
 fn fit_on_a_sample_and_the_errors_of_saved_imputers() {
     let dir = tempfile::tempdir().unwrap();
