@@ -45,6 +45,65 @@ impl Block {
     }
 }
 
+/// The classes a label model predicts for a categorical column of more labels than the cap:
+/// each of the most frequent labels is a class of its own, the others are one pooled class,
+/// written as its most frequent label. The column's one-hot block in the inputs keeps every
+/// label; only the model's outputs shrink, and with them its cost.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Classes {
+    /// The class of each label code.
+    class_of: Vec<u32>,
+    /// The label code each class writes.
+    code_of: Vec<u32>,
+}
+
+impl Classes {
+    /// The classes of a column with these label counts, `None` when it has at most
+    /// `max_labels` labels.
+    fn pooled(counts: &[usize], max_labels: usize) -> Option<Classes> {
+        let max_labels = max_labels.max(2);
+        if counts.len() <= max_labels {
+            return None;
+        }
+        let mut by_count: Vec<u32> = (0..counts.len() as u32).collect();
+        // Most frequent first; ties by code (labels are sorted).
+        by_count.sort_by_key(|&c| std::cmp::Reverse(counts[c as usize]));
+        let (kept, pooled) = by_count.split_at(max_labels - 1);
+        let pool = kept.len() as u32;
+        let mut class_of = vec![pool; counts.len()];
+        for (class, &code) in kept.iter().enumerate() {
+            class_of[code as usize] = class as u32;
+        }
+        let mut code_of = kept.to_vec();
+        code_of.push(pooled[0]);
+        Some(Classes { class_of, code_of })
+    }
+
+    /// Number of classes.
+    pub(crate) fn len(&self) -> usize {
+        self.code_of.len()
+    }
+
+    /// The class of a label code (codes outside the vocabulary have none).
+    pub(crate) fn class(&self, code: u32) -> Option<u32> {
+        self.class_of.get(code as usize).copied()
+    }
+
+    /// The label code a class writes.
+    pub(crate) fn code(&self, class: usize) -> u32 {
+        self.code_of[class]
+    }
+
+    /// Class probabilities spread back over the block's labels: each class's probability on
+    /// the label it writes, zero elsewhere.
+    pub(crate) fn expand(&self, probs: &[f64], out: &mut [f64]) {
+        out.fill(0.0);
+        for (class, &p) in probs.iter().enumerate() {
+            out[self.code(class) as usize] = p;
+        }
+    }
+}
+
 /// What fit learned about the layout of the chain: blocks, initial fills and visiting order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Plan {
@@ -54,6 +113,10 @@ pub(crate) struct Plan {
     pub(crate) init: Vec<Init>,
     /// Indices into `blocks`, by ascending number of missing cells at fit.
     pub(crate) order: Vec<usize>,
+    /// Per block, the pooled classes of a categorical column beyond the label cap (empty in
+    /// files saved before the cap existed).
+    #[serde(default)]
+    pub(crate) classes: Vec<Option<Classes>>,
 }
 
 impl Plan {
@@ -104,7 +167,26 @@ impl Plan {
             blocks.iter().map(|b| (0..n_rows(columns)).filter(|&r| columns[b.col].is_missing(r)).count()).collect();
         let mut order: Vec<usize> = (0..blocks.len()).collect();
         order.sort_by_key(|&i| missing[i]);
-        Plan { blocks, width, init, order }
+        Plan { blocks, width, init, order, classes: Vec::new() }
+    }
+
+    /// Pools the outputs of every categorical block with more than `max_labels` labels (see
+    /// [`Classes`]); `None` pools nothing.
+    pub(crate) fn with_label_cap(mut self, encoder: &Encoder, max_labels: Option<usize>) -> Plan {
+        self.classes = self
+            .blocks
+            .iter()
+            .map(|b| match (&encoder.stats[b.col], max_labels) {
+                (ColumnStats::Categorical { counts, .. }, Some(k)) => Classes::pooled(counts, k),
+                _ => None,
+            })
+            .collect();
+        self
+    }
+
+    /// The pooled classes of block `b`, if its outputs are pooled.
+    pub(crate) fn classes(&self, b: usize) -> Option<&Classes> {
+        self.classes.get(b).and_then(Option::as_ref)
     }
 
     /// Design columns used to predict block `b`: every column outside it.
@@ -278,16 +360,21 @@ pub(crate) fn decision(kind: BlockKind, line: &[f64]) -> Vec<u32> {
     }
 }
 
-/// The target of block `b` on its observed rows: numbers, or one-/multi-hot rows.
-pub(crate) fn targets(block: &Block, column: &Column, rows: &[usize]) -> Vec<f64> {
+/// The target of block `b` on its observed rows: numbers, or one-/multi-hot rows (one-hot
+/// over `classes` when the block's outputs are pooled).
+pub(crate) fn targets(block: &Block, column: &Column, rows: &[usize], classes: Option<&Classes>) -> Vec<f64> {
     match column {
         Column::Numeric(xs) => rows.iter().map(|&r| xs[r]).collect(),
         Column::Categorical(codes) => {
-            let k = block.width();
+            let k = classes.map_or(block.width(), Classes::len);
             let mut y = vec![0.0; rows.len() * k];
             for (i, &r) in rows.iter().enumerate() {
-                if (codes[r] as usize) < k {
-                    y[i * k + codes[r] as usize] = 1.0;
+                let class = match classes {
+                    Some(c) => c.class(codes[r]),
+                    None => Some(codes[r]).filter(|&c| (c as usize) < k),
+                };
+                if let Some(class) = class {
+                    y[i * k + class as usize] = 1.0;
                 }
             }
             y

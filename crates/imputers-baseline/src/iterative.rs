@@ -6,7 +6,7 @@ use rand_chacha::ChaCha8Rng;
 use rec_table::{FittedImputer, Imputer, Schema, Table};
 use serde::{Deserialize, Serialize};
 
-use crate::chain::{decision, targets, Block, BlockKind, Plan, State};
+use crate::chain::{decision, targets, Block, BlockKind, Classes, Plan, State};
 use crate::common::{ColumnStats, Encoder};
 use crate::error::{Error, Result};
 use crate::linear::{bayesian_ridge, ridge, Gram, Linear, Link, Logistic};
@@ -113,6 +113,21 @@ pub struct IterativeImputer {
     pub order: VisitOrder,
     /// Seed of the random visiting order.
     pub seed: u64,
+    /// Most classes the label model of a categorical column predicts (default `None`: every
+    /// label): a column of more labels keeps its most frequent ones apart and pools the rest
+    /// into one class, written as the most frequent pooled label, so that a column of
+    /// thousands of labels (hashes) costs what one of `max_labels` does as a target. The column
+    /// still enters the other columns' models with every label. The one-hot regression model
+    /// never pools.
+    #[serde(default = "default_max_labels")]
+    pub max_labels: Option<usize>,
+}
+
+/// The default of `max_labels` of the chained imputers: no pooling (measured in
+/// `docs/BENCHMARKS-imputers.md`: pooling cost accuracy on rare labels and did not make
+/// MissForest faster).
+pub(crate) fn default_max_labels() -> Option<usize> {
+    None
 }
 
 impl Default for IterativeImputer {
@@ -125,6 +140,7 @@ impl Default for IterativeImputer {
             initial_median: false,
             order: VisitOrder::Ascending,
             seed: 0,
+            max_labels: default_max_labels(),
         }
     }
 }
@@ -171,6 +187,12 @@ impl IterativeImputer {
         self
     }
 
+    /// Sets the most labels a categorical column keeps apart (`None`: all).
+    pub fn with_max_labels(mut self, max_labels: Option<usize>) -> Self {
+        self.max_labels = max_labels;
+        self
+    }
+
     /// Starts numeric columns from the median.
     pub fn with_initial_median(mut self, median: bool) -> Self {
         self.initial_median = median;
@@ -182,6 +204,7 @@ impl IterativeImputer {
         if self.max_iter == 0 {
             return Err(Error::param("max_iter", "must be at least 1"));
         }
+        check_max_labels(self.max_labels)?;
         if self.tol.is_nan() || self.tol < 0.0 {
             return Err(Error::param("tol", format!("{} is not a non-negative number", self.tol)));
         }
@@ -202,7 +225,9 @@ impl IterativeImputer {
         self.check()?;
         let encoder = Encoder::fit(train);
         let columns = encoder.encode(train)?;
-        let plan = Plan::new(&encoder, &columns, self.initial_median, true);
+        // Only the logistic model pools its outputs; the one-hot regressions keep every label.
+        let cap = if matches!(self.label_model, LabelModel::Logistic { .. }) { self.max_labels } else { None };
+        let plan = Plan::new(&encoder, &columns, self.initial_median, true).with_label_cap(&encoder, cap);
         let mut state = State::new(&plan, &columns, train.num_rows());
         let max_abs = plan
             .blocks
@@ -230,7 +255,8 @@ impl IterativeImputer {
                 let preds = plan.predictors(b);
                 let obs = &state.observed[b].clone();
                 let x = state.gather(obs, &preds);
-                let y = targets(&block, &columns[block.col], obs);
+                let classes = plan.classes(b);
+                let y = targets(&block, &columns[block.col], obs, classes);
                 let model = if block.kind != BlockKind::Numeric && self.label_model == LabelModel::OneHotRegression {
                     // Column by column, each one-hot column predicted from all the others
                     // (its siblings included), as IterativeImputer does on one-hot data.
@@ -249,8 +275,8 @@ impl IterativeImputer {
                     Model::PerOutput(models)
                 } else {
                     let warm = rounds.last().and_then(|r| r.iter().find(|(i, _)| *i == b)).map(|(_, m)| m);
-                    let model = self.fit_model(&block, &x, preds.len(), &y, warm);
-                    label_changes += apply(&model, &block, &preds, b, &mut state, &mut row_change);
+                    let model = self.fit_model(&block, classes, &x, preds.len(), &y, warm);
+                    label_changes += apply(&model, &block, classes, &preds, b, &mut state, &mut row_change);
                     model
                 };
                 models.push((b, model));
@@ -285,9 +311,18 @@ impl IterativeImputer {
         }
     }
 
-    fn fit_model(&self, block: &Block, x: &[f64], p: usize, y: &[f64], warm: Option<&Model>) -> Model {
+    fn fit_model(
+        &self,
+        block: &Block,
+        classes: Option<&Classes>,
+        x: &[f64],
+        p: usize,
+        y: &[f64],
+        warm: Option<&Model>,
+    ) -> Model {
         match (block.kind, self.label_model) {
             (BlockKind::OneHot(k) | BlockKind::MultiHot(k), LabelModel::Logistic { c }) => {
+                let k = classes.map_or(k, Classes::len);
                 let link = if matches!(block.kind, BlockKind::OneHot(_)) { Link::Softmax } else { Link::Sigmoid };
                 let warm = match warm {
                     Some(Model::Logistic(m)) => Some(m),
@@ -311,7 +346,15 @@ enum Model {
 
 /// Predicts the missing cells of block `b` and writes them into `state`; adds each row's
 /// absolute numeric change into `row_change` and returns the number of changed labels.
-fn apply(model: &Model, block: &Block, preds: &[usize], b: usize, state: &mut State, row_change: &mut [f64]) -> usize {
+fn apply(
+    model: &Model,
+    block: &Block,
+    classes: Option<&Classes>,
+    preds: &[usize],
+    b: usize,
+    state: &mut State,
+    row_change: &mut [f64],
+) -> usize {
     if let Model::PerOutput(models) = model {
         let before = decisions(block, b, state);
         for (c, m) in models.iter().enumerate() {
@@ -325,6 +368,7 @@ fn apply(model: &Model, block: &Block, preds: &[usize], b: usize, state: &mut St
     let p = preds.len();
     let mut labels = 0;
     let mut probs = vec![0.0; block.width()];
+    let mut class_probs = vec![0.0; classes.map_or(0, Classes::len)];
     for (i, &row) in missing.iter().enumerate() {
         let xi = &x[i * p..(i + 1) * p];
         match model {
@@ -334,7 +378,13 @@ fn apply(model: &Model, block: &Block, preds: &[usize], b: usize, state: &mut St
             }
             Model::PerOutput(_) => {}
             Model::Logistic(m) => {
-                m.predict(xi, &mut probs);
+                match classes {
+                    Some(c) => {
+                        m.predict(xi, &mut class_probs);
+                        c.expand(&class_probs, &mut probs);
+                    }
+                    None => m.predict(xi, &mut probs),
+                }
                 let changed = state.set_probs(block, row, &probs);
                 labels += changed as usize;
             }
@@ -365,6 +415,14 @@ fn decisions(block: &Block, b: usize, state: &State) -> Vec<Vec<u32>> {
 /// How many missing cells of block `b` changed label since `before`.
 fn changed_since(before: &[Vec<u32>], block: &Block, b: usize, state: &State) -> usize {
     decisions(block, b, state).iter().zip(before).filter(|(a, b)| a != b).count()
+}
+
+/// Refuses a label cap below 2 (a pool and one label).
+pub(crate) fn check_max_labels(max_labels: Option<usize>) -> Result<()> {
+    match max_labels {
+        Some(k) if k < 2 => Err(Error::param("max_labels", format!("{k} is below 2"))),
+        _ => Ok(()),
+    }
 }
 
 /// A fitted [`IterativeImputer`]: the initial fills and every round's models.
@@ -398,7 +456,7 @@ impl FittedIterative {
                     continue;
                 }
                 let preds = self.plan.predictors(*b);
-                apply(model, &self.plan.blocks[*b], &preds, *b, &mut state, &mut row_change);
+                apply(model, &self.plan.blocks[*b], self.plan.classes(*b), &preds, *b, &mut state, &mut row_change);
             }
         }
         crate::common::write_fills(table, state.fills(&self.plan, &self.encoder))

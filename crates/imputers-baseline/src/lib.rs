@@ -64,6 +64,7 @@ mod classical;
 mod common;
 mod deletion;
 mod domain;
+mod eigen;
 mod error;
 mod forest;
 mod iterative;

@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::eigen::{largest_eigenvalue, sym_eigen};
+
 /// Centered sufficient statistics of a regression: means, `X'X`, `X'y`, `y'y`.
 #[derive(Debug, Clone)]
 pub(crate) struct Gram {
@@ -57,55 +59,6 @@ impl Gram {
         }
         Gram { n, p, x_mean, y_mean, xtx, xty, yty }
     }
-}
-
-/// Eigenvalues and eigenvectors (columns of the row-major `p × p` result) of a symmetric
-/// matrix, by cyclic Jacobi rotations.
-pub(crate) fn sym_eigen(a: &[f64], p: usize) -> (Vec<f64>, Vec<f64>) {
-    let mut a = a.to_vec();
-    let mut v = vec![0.0; p * p];
-    for i in 0..p {
-        v[i * p + i] = 1.0;
-    }
-    let scale: f64 = a.iter().map(|x| x * x).sum::<f64>().sqrt().max(f64::MIN_POSITIVE);
-    for _sweep in 0..100 {
-        let off: f64 = (0..p)
-            .flat_map(|i| (0..p).filter(move |&j| j != i).map(move |j| (i, j)))
-            .map(|(i, j)| a[i * p + j].powi(2))
-            .sum();
-        if off.sqrt() <= 1e-15 * scale {
-            break;
-        }
-        for i in 0..p {
-            for j in i + 1..p {
-                let aij = a[i * p + j];
-                if aij.abs() <= 1e-300 {
-                    continue;
-                }
-                let theta = (a[j * p + j] - a[i * p + i]) / (2.0 * aij);
-                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
-                let t = if theta == 0.0 { 1.0 } else { t };
-                let c = 1.0 / (t * t + 1.0).sqrt();
-                let s = t * c;
-                for k in 0..p {
-                    let (aki, akj) = (a[k * p + i], a[k * p + j]);
-                    a[k * p + i] = c * aki - s * akj;
-                    a[k * p + j] = s * aki + c * akj;
-                }
-                for k in 0..p {
-                    let (aik, ajk) = (a[i * p + k], a[j * p + k]);
-                    a[i * p + k] = c * aik - s * ajk;
-                    a[j * p + k] = s * aik + c * ajk;
-                }
-                for k in 0..p {
-                    let (vki, vkj) = (v[k * p + i], v[k * p + j]);
-                    v[k * p + i] = c * vki - s * vkj;
-                    v[k * p + j] = s * vki + c * vkj;
-                }
-            }
-        }
-    }
-    ((0..p).map(|i| a[i * p + i].max(0.0)).collect(), v)
 }
 
 /// A fitted linear regression `y = intercept + coef · x`.
@@ -249,7 +202,7 @@ impl Logistic {
                 gram[b * q + a] = gram[a * q + b];
             }
         }
-        let lmax = sym_eigen(&gram, q).0.into_iter().fold(0.0f64, f64::max);
+        let lmax = largest_eigenvalue(&gram, q);
         let reg = 1.0 / (c * n as f64);
         let step = 1.0 / (0.5 * lmax + reg);
         let (mut prev, mut momentum_t) = (model.w.clone(), 1.0f64);
@@ -352,18 +305,6 @@ fn forward(w: &[f64], z: &[f64], k: usize, link: Link, out: &mut [f64]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn eigen_reconstructs() {
-        let a = [4.0, 1.0, 0.5, 1.0, 3.0, 0.2, 0.5, 0.2, 1.0];
-        let (e, v) = sym_eigen(&a, 3);
-        for i in 0..3 {
-            for j in 0..3 {
-                let r: f64 = (0..3).map(|k| v[i * 3 + k] * e[k] * v[j * 3 + k]).sum();
-                assert!((r - a[i * 3 + j]).abs() < 1e-10);
-            }
-        }
-    }
 
     #[test]
     fn ridge_recovers_a_line() {

@@ -3,7 +3,7 @@
 use rec_table::{FittedImputer, Imputer, Schema, Table};
 use serde::{Deserialize, Serialize};
 
-use crate::chain::{targets, Block, BlockKind, Plan, State};
+use crate::chain::{targets, BlockKind, Plan, State};
 use crate::common::Encoder;
 use crate::error::{Error, Result};
 use crate::forest::{Binner, Forest, ForestParams, Problem, Task};
@@ -49,11 +49,21 @@ pub struct MissForestImputer {
     pub transform_rounds: usize,
     /// Seed of bootstrap samples and feature subsets.
     pub seed: u64,
+    /// Most classes the forest of a categorical column predicts (default `None`), as
+    /// [`IterativeImputer::max_labels`](crate::IterativeImputer::max_labels).
+    #[serde(default = "crate::iterative::default_max_labels")]
+    pub max_labels: Option<usize>,
 }
 
 impl Default for MissForestImputer {
     fn default() -> Self {
-        MissForestImputer { forest: ForestParams::default(), max_iter: 10, transform_rounds: 2, seed: 0 }
+        MissForestImputer {
+            forest: ForestParams::default(),
+            max_iter: 10,
+            transform_rounds: 2,
+            seed: 0,
+            max_labels: crate::iterative::default_max_labels(),
+        }
     }
 }
 
@@ -87,11 +97,18 @@ impl MissForestImputer {
         self
     }
 
+    /// Sets the most labels a categorical column keeps apart (`None`: all).
+    pub fn with_max_labels(mut self, max_labels: Option<usize>) -> Self {
+        self.max_labels = max_labels;
+        self
+    }
+
     /// Checks the hyperparameters.
     pub fn check(&self) -> Result<()> {
         if self.max_iter == 0 {
             return Err(Error::param("max_iter", "must be at least 1"));
         }
+        crate::iterative::check_max_labels(self.max_labels)?;
         if self.transform_rounds == 0 {
             return Err(Error::param("transform_rounds", "must be at least 1"));
         }
@@ -113,7 +130,7 @@ impl MissForestImputer {
         self.check()?;
         let encoder = Encoder::fit(train);
         let columns = encoder.encode(train)?;
-        let plan = Plan::new(&encoder, &columns, false, false);
+        let plan = Plan::new(&encoder, &columns, false, false).with_label_cap(&encoder, self.max_labels);
         let mut state = State::new(&plan, &columns, train.num_rows());
         let binner = fit_binner(&plan, &state, self.forest.max_bins);
         let mut bins = bin_all(&binner, &state);
@@ -127,7 +144,7 @@ impl MissForestImputer {
             let todo: Vec<usize> = plan.order.iter().copied().filter(|&b| !state.missing[b].is_empty()).collect();
             for b in todo {
                 let forest = self.fit_forest(&plan, &state, &bins, &binner, &columns, b, round);
-                predict_block(&forest, &plan.blocks[b], b, &mut state, &mut bins, &binner);
+                predict_block(&forest, &plan, b, &mut state, &mut bins, &binner);
                 forests[b] = Some(forest);
             }
             n_iter = round + 1;
@@ -180,10 +197,11 @@ impl MissForestImputer {
         let block = plan.blocks[b];
         let preds = plan.predictors(b);
         let rows = &state.observed[b];
-        let y = targets(&block, &columns[block.col], rows);
+        let classes = plan.classes(b);
+        let y = targets(&block, &columns[block.col], rows, classes);
         let task = match block.kind {
             BlockKind::Numeric => Task::Regression,
-            BlockKind::OneHot(k) => Task::Classes(k),
+            BlockKind::OneHot(k) => Task::Classes(classes.map_or(k, crate::chain::Classes::len)),
             BlockKind::MultiHot(k) => Task::Labels(k),
         };
         let problem = Problem { bins, n_bins: binner.all_bins(), features: &preds, rows, y: &y, task };
@@ -212,9 +230,11 @@ fn bin_all(binner: &Binner, state: &State) -> Vec<Vec<u8>> {
 }
 
 /// Predicts the missing cells of block `b`, updating the state and the bins.
-fn predict_block(forest: &Forest, block: &Block, b: usize, state: &mut State, bins: &mut [Vec<u8>], binner: &Binner) {
+fn predict_block(forest: &Forest, plan: &Plan, b: usize, state: &mut State, bins: &mut [Vec<u8>], binner: &Binner) {
+    let block = &plan.blocks[b];
+    let classes = plan.classes(b);
     let missing = std::mem::take(&mut state.missing[b]);
-    let mut out = vec![0.0; block.width()];
+    let mut out = vec![0.0; classes.map_or(block.width(), crate::chain::Classes::len)];
     let preds: Vec<(usize, Vec<f64>)> = missing
         .iter()
         .map(|&row| {
@@ -233,7 +253,7 @@ fn predict_block(forest: &Forest, block: &Block, b: usize, state: &mut State, bi
                     .enumerate()
                     .fold((0, f64::NEG_INFINITY), |a, (c, &v)| if v > a.1 { (c, v) } else { a })
                     .0;
-                state.set_code(block, row, best as u32);
+                state.set_code(block, row, classes.map_or(best as u32, |c| c.code(best)));
             }
             BlockKind::MultiHot(_) => {
                 let codes: Vec<u32> = (0..out.len()).filter(|&c| out[c] > 0.5).map(|c| c as u32).collect();
@@ -302,7 +322,7 @@ impl FittedMissForest {
         for _ in 0..self.transform_rounds {
             for &b in &self.plan.order {
                 if !state.missing[b].is_empty() {
-                    predict_block(&self.forests[b], &self.plan.blocks[b], b, &mut state, &mut bins, &self.binner);
+                    predict_block(&self.forests[b], &self.plan, b, &mut state, &mut bins, &self.binner);
                 }
             }
         }

@@ -277,3 +277,76 @@ fn params_round_trip_through_json() {
     let del = CaseDeletion::new().with_mode(DeletionMode::KeepRows);
     assert_eq!(serde_json::from_str::<CaseDeletion>(&serde_json::to_string(&del).unwrap()).unwrap(), del);
 }
+
+/// `x` in [k, k+1) has label k of a..e; counts 20, 20, 12, 8, 4. Rows 0 (an `a`) and 63 (an
+/// `e`) lose their label.
+fn five_labels() -> Table {
+    let schema = Schema::try_new(vec![
+        ColumnSpec::new("x", ColumnKind::Numeric),
+        ColumnSpec::new("lab", ColumnKind::Categorical),
+    ])
+    .unwrap();
+    let mut rows = Vec::new();
+    for (k, (label, n)) in [("a", 20), ("b", 20), ("c", 12), ("d", 8), ("e", 4)].into_iter().enumerate() {
+        for i in 0..n {
+            rows.push(vec![Some(Value::Number(k as f64 + i as f64 / n as f64)), Some(Value::Category(label.into()))]);
+        }
+    }
+    rows[0][1] = None;
+    rows[63][1] = None;
+    Table::from_rows(schema, rows).unwrap()
+}
+
+#[test]
+fn chained_imputers_pool_rare_labels_beyond_the_cap() {
+    let t = five_labels();
+    assert_eq!(t.value(63, 0), Some(Value::Number(4.0 + 3.0 / 4.0)));
+    let forest = ForestParams { n_trees: 20, max_features: imputers_baseline::MaxFeatures::All, ..Default::default() };
+    let capped: Vec<Box<dyn DynImputer>> = vec![
+        Box::new(IterativeImputer::new().with_max_labels(Some(3))),
+        Box::new(MissForestImputer::new().with_forest(forest).with_max_labels(Some(3))),
+    ];
+    for imputer in capped {
+        let fitted = imputer.fit_boxed(&t).unwrap();
+        let out = fitted.transform(&t).unwrap();
+        // `a` and `b` are kept apart; c, d and e are one class whose fills write `c`, the most
+        // frequent of them: the true `e` of row 63 comes back as `c`, never as the pool's name.
+        assert_eq!(out.value(0, 1), Some(Value::Category("a".into())), "{}", imputer.name());
+        assert_eq!(out.value(63, 1), Some(Value::Category("c".into())), "{}", imputer.name());
+        check_observed_kept(&t, &out, &(0..t.num_rows()).collect::<Vec<_>>(), &imputer.name());
+        // A label unseen at fit is accepted, and stays as it was.
+        let schema = t.schema().clone();
+        let new = Table::from_rows(
+            schema,
+            vec![
+                vec![Some(Value::Number(4.5)), Some(Value::Category("zzz".into()))],
+                vec![Some(Value::Number(1.5)), None],
+            ],
+        )
+        .unwrap();
+        let out = fitted.transform(&new).unwrap();
+        assert_eq!(out.value(0, 1), Some(Value::Category("zzz".into())));
+        assert_eq!(out.value(1, 1), Some(Value::Category("b".into())), "{}", imputer.name());
+    }
+    // The pool survives a save and a load.
+    let dir = tempfile::tempdir().unwrap();
+    let fitted = rec_table::Imputer::fit(&IterativeImputer::new().with_max_labels(Some(3)), &t).unwrap();
+    fitted.save(&dir.path().join("it.json")).unwrap();
+    let loaded = imputers_baseline::FittedIterative::load(&dir.path().join("it.json")).unwrap();
+    assert_eq!(
+        rec_table::FittedImputer::transform(&loaded, &t).unwrap(),
+        rec_table::FittedImputer::transform(&fitted, &t).unwrap()
+    );
+    // Without the cap, the rare label can be written.
+    let forest = ForestParams { n_trees: 20, max_features: imputers_baseline::MaxFeatures::All, ..Default::default() };
+    let out = rec_table::FittedImputer::transform(
+        &rec_table::Imputer::fit(&MissForestImputer::new().with_forest(forest).with_max_labels(None), &t).unwrap(),
+        &t,
+    )
+    .unwrap();
+    assert_eq!(out.value(63, 1), Some(Value::Category("e".into())));
+    // A cap below 2 is refused; the default pools nothing, also when a config leaves it out.
+    assert!(rec_table::Imputer::fit(&IterativeImputer::new().with_max_labels(Some(1)), &t).is_err());
+    assert!(rec_table::Imputer::fit(&MissForestImputer::new().with_max_labels(Some(0)), &t).is_err());
+    assert_eq!(serde_json::from_str::<IterativeImputer>(r#"{"numeric_model":{"model":"bayesian_ridge"},"label_model":{"model":"logistic","c":1.0},"max_iter":10,"tol":0.001,"initial_median":false,"order":"ascending","seed":0}"#).unwrap().max_labels, None);
+}

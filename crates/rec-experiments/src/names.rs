@@ -154,11 +154,14 @@ pub struct ImputerParams {
     pub seed: u64,
     /// Neighbours of the KNN imputer.
     pub knn_k: usize,
+    /// Most labels a categorical column keeps apart in iterative and MissForest (64 by
+    /// default; the rest are pooled into one class); 0 keeps every label.
+    pub max_labels: usize,
 }
 
 impl Default for ImputerParams {
     fn default() -> Self {
-        ImputerParams { seed: 0, knn_k: 5 }
+        ImputerParams { seed: 0, knn_k: 5, max_labels: 0 }
     }
 }
 
@@ -232,6 +235,10 @@ impl ImputerName {
         if params.knn_k == 0 {
             return Err(crate::Error::Config("knn_k must be at least 1".into()));
         }
+        if params.max_labels == 1 {
+            return Err(crate::Error::Config("max_labels must be 0 (no cap) or at least 2".into()));
+        }
+        let max_labels = (params.max_labels > 0).then_some(params.max_labels);
         Ok(match self {
             ImputerName::Deletion => CaseDeletion::new().into(),
             ImputerName::Zero => SimpleImputer::zero().into(),
@@ -239,8 +246,10 @@ impl ImputerName {
             ImputerName::Median => SimpleImputer::median().into(),
             ImputerName::Mode => SimpleImputer::mode().into(),
             ImputerName::Knn => KnnImputer::new(params.knn_k).with_weights(KnnWeights::Distance).into(),
-            ImputerName::Iterative => IterativeImputer::new().with_seed(params.seed).into(),
-            ImputerName::Missforest => MissForestImputer::new().with_seed(params.seed).into(),
+            ImputerName::Iterative => IterativeImputer::new().with_seed(params.seed).with_max_labels(max_labels).into(),
+            ImputerName::Missforest => {
+                MissForestImputer::new().with_seed(params.seed).with_max_labels(max_labels).into()
+            }
             ImputerName::Llm => {
                 return Err(crate::Error::Config(
                     "the LLM imputer is built from its own settings (`LlmSettings`), not the registry".into(),

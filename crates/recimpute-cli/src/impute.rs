@@ -85,11 +85,16 @@ pub struct FitSettings {
     /// Seed for iterative, missforest, the LLM and `--fit-sample`.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Most classes iterative and missforest predict for a categorical column: the rarer
+    /// labels are pooled into one class (a pooled fill writes the most frequent of them), which
+    /// bounds the cost of a column of thousands of labels as a target; 0 keeps every label.
+    #[arg(long, default_value_t = 0)]
+    max_labels: usize,
 }
 
 impl FitSettings {
     fn build(self, method: exp::ImputerName) -> Result<ClassicalImputer> {
-        Ok(method.build(exp::ImputerParams { seed: self.seed, knn_k: self.knn_k })?)
+        Ok(method.build(exp::ImputerParams { seed: self.seed, knn_k: self.knn_k, max_labels: self.max_labels })?)
     }
 }
 
