@@ -176,7 +176,6 @@ impl Logistic {
             mean[j] = m;
             scale[j] = s;
         }
-        let z: Vec<f64> = (0..n * p).map(|i| (x[i] - mean[i % p]) / scale[i % p]).collect();
         let mut model = Logistic { link, p, k, mean, scale, w: vec![0.0; (p + 1) * k] };
         if let Some(w) = warm.filter(|w| w.p == p && w.k == k && w.link == link) {
             model.w.copy_from_slice(&w.w);
@@ -184,24 +183,27 @@ impl Logistic {
         if n == 0 || k == 0 {
             return model;
         }
-        // Lipschitz bound of the gradient: curvature <= 1/2 * lambda_max([z 1]'[z 1] / n).
+        let rows = SparseRows::new(x, n, p);
+        // Lipschitz bound of the gradient: curvature <= 1/2 * lambda_max([z 1]'[z 1] / n), with
+        // z'z / n = (x'x / n - m m') / (s s') from the sparse rows; z sums to 0 by column, so
+        // the intercept's row and column are (0, ..., 0, 1).
         let q = p + 1;
         let mut gram = vec![0.0; q * q];
-        let mut row = vec![1.0; q];
         for i in 0..n {
-            row[..p].copy_from_slice(&z[i * p..(i + 1) * p]);
-            for a in 0..q {
-                for b in 0..=a {
-                    gram[a * q + b] += row[a] * row[b];
+            let row = rows.row(i);
+            for &(a, xa) in row {
+                for &(b, xb) in row {
+                    gram[a * q + b] += xa * xb;
                 }
             }
         }
-        for a in 0..q {
-            for b in 0..=a {
-                gram[a * q + b] /= n as f64;
-                gram[b * q + a] = gram[a * q + b];
+        for a in 0..p {
+            for b in 0..p {
+                gram[a * q + b] =
+                    (gram[a * q + b] / n as f64 - model.mean[a] * model.mean[b]) / (model.scale[a] * model.scale[b]);
             }
         }
+        gram[p * q + p] = 1.0;
         let lmax = largest_eigenvalue(&gram, q);
         let reg = 1.0 / (c * n as f64);
         let step = 1.0 / (0.5 * lmax + reg);
@@ -209,7 +211,7 @@ impl Logistic {
         let mut look = model.w.clone();
         let mut grad;
         for _ in 0..100 {
-            grad = gradient(&z, y, p, k, link, &look);
+            grad = gradient(&rows, y, &model.mean, &model.scale, link, &look);
             for j in 0..p * k {
                 grad[j] += reg * look[j];
             }
@@ -243,43 +245,89 @@ impl Logistic {
     }
 }
 
-/// Gradient of the mean cross-entropy at `w` (without the penalty), over row chunks in
-/// parallel.
-fn gradient(z: &[f64], y: &[f64], p: usize, k: usize, link: Link, w: &[f64]) -> Vec<f64> {
+/// The non-zero entries of each row of a row-major `n × p` matrix: what is left of a design
+/// whose one-hot blocks hold one entry per observed label (a few for a soft, imputed one).
+struct SparseRows {
+    /// Row `i` is `entries[offsets[i]..offsets[i + 1]]`.
+    offsets: Vec<usize>,
+    entries: Vec<(usize, f64)>,
+}
+
+impl SparseRows {
+    fn new(x: &[f64], n: usize, p: usize) -> SparseRows {
+        let mut offsets = Vec::with_capacity(n + 1);
+        offsets.push(0);
+        let mut entries = Vec::new();
+        for i in 0..n {
+            entries.extend(x[i * p..(i + 1) * p].iter().enumerate().filter(|(_, v)| **v != 0.0).map(|(j, v)| (j, *v)));
+            offsets.push(entries.len());
+        }
+        SparseRows { offsets, entries }
+    }
+
+    fn row(&self, i: usize) -> &[(usize, f64)] {
+        &self.entries[self.offsets[i]..self.offsets[i + 1]]
+    }
+}
+
+/// Gradient of the mean cross-entropy at `w` (without the penalty) for the standardised
+/// inputs `z = (x - mean) / scale`, over row chunks in parallel. The standardisation is folded
+/// into the weights (`z · w = x · (w / s) - m · (w / s)`, and likewise for the gradient), so a
+/// step costs the non-zeros of `x` times `k`, not `n p k`: a one-hot block of hundreds of
+/// labels adds one entry per row, not hundreds.
+fn gradient(rows: &SparseRows, y: &[f64], mean: &[f64], scale: &[f64], link: Link, w: &[f64]) -> Vec<f64> {
     use rayon::prelude::*;
+    let p = mean.len();
+    let k = w.len() / (p + 1);
     let n = y.len() / k;
+    let ws: Vec<f64> = (0..p * k).map(|i| w[i] / scale[i / k]).collect();
+    let offset: Vec<f64> =
+        (0..k).map(|c| w[p * k + c] - (0..p).map(|j| mean[j] * ws[j * k + c]).sum::<f64>()).collect();
     let chunk = 2048;
-    let mut grad = (0..n.div_ceil(chunk))
+    let (acc, rsum) = (0..n.div_ceil(chunk))
         .into_par_iter()
-        .map(|c| {
-            let mut g = vec![0.0; (p + 1) * k];
+        .map(|ch| {
+            let mut acc = vec![0.0; p * k];
+            let mut rsum = vec![0.0; k];
             let mut probs = vec![0.0; k];
-            for i in c * chunk..((c + 1) * chunk).min(n) {
-                let zi = &z[i * p..(i + 1) * p];
-                forward(w, zi, k, link, &mut probs);
-                for c in 0..k {
-                    probs[c] -= y[i * k + c];
-                }
-                for j in 0..p {
-                    let zij = zi[j];
-                    for (g, r) in g[j * k..(j + 1) * k].iter_mut().zip(&probs) {
-                        *g += r * zij;
+            for i in ch * chunk..((ch + 1) * chunk).min(n) {
+                probs.copy_from_slice(&offset);
+                let row = rows.row(i);
+                for &(j, v) in row {
+                    for (o, wv) in probs.iter_mut().zip(&ws[j * k..(j + 1) * k]) {
+                        *o += v * wv;
                     }
                 }
-                for (g, r) in g[p * k..].iter_mut().zip(&probs) {
-                    *g += r;
+                activate(link, &mut probs);
+                for (r, t) in probs.iter_mut().zip(&y[i * k..(i + 1) * k]) {
+                    *r -= t;
                 }
+                for &(j, v) in row {
+                    for (a, r) in acc[j * k..(j + 1) * k].iter_mut().zip(&probs) {
+                        *a += v * r;
+                    }
+                }
+                rsum.iter_mut().zip(&probs).for_each(|(s, r)| *s += r);
             }
-            g
+            (acc, rsum)
         })
         .reduce(
-            || vec![0.0; (p + 1) * k],
-            |mut a, b| {
+            || (vec![0.0; p * k], vec![0.0; k]),
+            |(mut a, mut r), (b, s)| {
                 a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-                a
+                r.iter_mut().zip(&s).for_each(|(r, s)| *r += s);
+                (a, r)
             },
         );
-    grad.iter_mut().for_each(|g| *g /= n as f64);
+    let mut grad = vec![0.0; (p + 1) * k];
+    for j in 0..p {
+        for c in 0..k {
+            grad[j * k + c] = (acc[j * k + c] - mean[j] * rsum[c]) / scale[j] / n as f64;
+        }
+    }
+    for c in 0..k {
+        grad[p * k + c] = rsum[c] / n as f64;
+    }
     grad
 }
 
@@ -288,6 +336,11 @@ fn forward(w: &[f64], z: &[f64], k: usize, link: Link, out: &mut [f64]) {
     for c in 0..k {
         out[c] = w[p * k + c] + (0..p).map(|j| w[j * k + c] * z[j]).sum::<f64>();
     }
+    activate(link, out);
+}
+
+/// Turns scores into class (softmax) or label (sigmoid) probabilities, in place.
+fn activate(link: Link, out: &mut [f64]) {
     match link {
         Link::Softmax => {
             let m = out.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -314,6 +367,43 @@ mod tests {
         assert!((m.coef[0] - 2.0).abs() < 1e-8 && (m.intercept - 3.0).abs() < 1e-6);
         let b = bayesian_ridge(&Gram::new(&x, 1, &y));
         assert!((b.predict(&[10.0]) - 23.0).abs() < 1e-3);
+    }
+
+    #[test]
+    fn the_sparse_gradient_is_the_dense_one() {
+        // Two numeric columns (one with a large mean), a one-hot block of 4 with a soft row.
+        let (n, p, k) = (30, 6, 3);
+        let mut x = vec![0.0; n * p];
+        for i in 0..n {
+            x[i * p] = 1990.0 + (i * 7 % 13) as f64;
+            x[i * p + 1] = if i % 5 == 0 { 0.0 } else { (i as f64 * 0.37).sin() };
+            x[i * p + 2 + i % 4] = 1.0;
+        }
+        x[3 * p + 2..3 * p + 6].copy_from_slice(&[0.1, 0.2, 0.3, 0.4]);
+        let y: Vec<f64> = (0..n * k).map(|i| f64::from(i % k == (i / k) % k)).collect();
+        let w: Vec<f64> = (0..(p + 1) * k).map(|i| ((i * 31 % 17) as f64 - 8.0) / 10.0).collect();
+        let (mut mean, mut scale) = (vec![0.0; p], vec![0.0; p]);
+        for j in 0..p {
+            let col: Vec<f64> = (0..n).map(|i| x[i * p + j]).collect();
+            (mean[j], scale[j]) = crate::common::mean_std(&col);
+        }
+        let sparse = gradient(&SparseRows::new(&x, n, p), &y, &mean, &scale, Link::Softmax, &w);
+        let mut dense = vec![0.0; (p + 1) * k];
+        let mut probs = vec![0.0; k];
+        for i in 0..n {
+            let z: Vec<f64> = (0..p).map(|j| (x[i * p + j] - mean[j]) / scale[j]).collect();
+            forward(&w, &z, k, Link::Softmax, &mut probs);
+            for c in 0..k {
+                let r = probs[c] - y[i * k + c];
+                for j in 0..p {
+                    dense[j * k + c] += r * z[j] / n as f64;
+                }
+                dense[p * k + c] += r / n as f64;
+            }
+        }
+        for (a, b) in sparse.iter().zip(&dense) {
+            assert!((a - b).abs() < 1e-12, "{sparse:?}\n{dense:?}");
+        }
     }
 
     #[test]
