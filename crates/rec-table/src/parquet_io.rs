@@ -105,15 +105,23 @@ pub fn restore_stored_types(
 }
 
 /// `stored` with the cells of `mask` taken from `filled` cast to `stored`'s type; `None` when a
-/// masked value does not survive the cast (it would come back changed).
+/// masked value does not survive the cast (it would come back changed). Into a narrower float
+/// type (`Float32`, `Float16`) a fill is rounded to the column's own precision, as any value
+/// written there is; every other cast must be exact.
 fn in_stored_type(stored: &ArrayRef, filled: &ArrayRef, mask: &BooleanArray) -> Option<ArrayRef> {
     let cast = if stored.data_type() == filled.data_type() {
         filled.clone()
     } else {
         let cast = arrow::compute::cast(filled, stored.data_type()).ok()?;
-        let back = arrow::compute::cast(&cast, filled.data_type()).ok()?;
-        let same = arrow::compute::kernels::cmp::not_distinct(&back, filled).ok()?;
-        if (0..mask.len()).any(|i| mask.value(i) && !same.value(i)) {
+        let exact = !matches!(stored.data_type(), DataType::Float16 | DataType::Float32);
+        let lost = |i: usize| filled.is_valid(i) && cast.is_null(i);
+        if exact {
+            let back = arrow::compute::cast(&cast, filled.data_type()).ok()?;
+            let same = arrow::compute::kernels::cmp::not_distinct(&back, filled).ok()?;
+            if (0..mask.len()).any(|i| mask.value(i) && !same.value(i)) {
+                return None;
+            }
+        } else if (0..mask.len()).any(|i| mask.value(i) && lost(i)) {
             return None;
         }
         cast
