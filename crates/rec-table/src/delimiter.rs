@@ -101,6 +101,32 @@ impl Delimiter {
         }
     }
 
+    /// The delimiter's bytes.
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Delimiter::Byte(b) => std::slice::from_ref(b),
+            Delimiter::Multi(s) => s.as_bytes(),
+        }
+    }
+
+    /// Where each run of the delimiter starts in `bytes`, text in double quotes skipped.
+    fn runs<'a>(&'a self, bytes: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
+        let d = self.as_bytes();
+        let (mut i, mut quoted) = (0, false);
+        std::iter::from_fn(move || {
+            while i < bytes.len() {
+                if bytes[i] == b'"' {
+                    quoted = !quoted;
+                } else if !quoted && bytes[i..].starts_with(d) {
+                    i += d.len();
+                    return Some(i - d.len());
+                }
+                i += 1;
+            }
+            None
+        })
+    }
+
     /// `bytes` as the `csv` crate can read them: unchanged for one byte; else every run of the
     /// delimiter outside double quotes becomes [`UNIT_SEPARATOR`] (line breaks are kept, so line
     /// numbers stay right).
@@ -108,7 +134,6 @@ impl Delimiter {
         let Delimiter::Multi(d) = self else {
             return Ok(std::borrow::Cow::Borrowed(bytes));
         };
-        let d = d.as_bytes();
         if let Some(at) = bytes.iter().position(|&b| b == UNIT_SEPARATOR) {
             let line = 1 + bytes[..at].iter().filter(|&&b| b == b'\n').count() as u64;
             return Err(Error::Csv {
@@ -119,40 +144,20 @@ impl Delimiter {
             });
         }
         let mut out = Vec::with_capacity(bytes.len());
-        let (mut i, mut quoted) = (0, false);
-        while i < bytes.len() {
-            if bytes[i] == b'"' {
-                quoted = !quoted;
-            } else if !quoted && bytes[i..].starts_with(d) {
-                out.push(UNIT_SEPARATOR);
-                i += d.len();
-                continue;
-            }
-            out.push(bytes[i]);
-            i += 1;
+        let mut from = 0;
+        for at in self.runs(bytes) {
+            out.extend_from_slice(&bytes[from..at]);
+            out.push(UNIT_SEPARATOR);
+            from = at + d.len();
         }
+        out.extend_from_slice(&bytes[from..]);
         Ok(std::borrow::Cow::Owned(out))
     }
 
     /// How many fields this delimiter cuts `line` into, minus one (text in double quotes
     /// ignored).
     pub(crate) fn count_in(&self, line: &[u8]) -> usize {
-        let d: &[u8] = match self {
-            Delimiter::Byte(b) => std::slice::from_ref(b),
-            Delimiter::Multi(s) => s.as_bytes(),
-        };
-        let (mut i, mut quoted, mut n) = (0, false, 0);
-        while i < line.len() {
-            if line[i] == b'"' {
-                quoted = !quoted;
-            } else if !quoted && line[i..].starts_with(d) {
-                n += 1;
-                i += d.len();
-                continue;
-            }
-            i += 1;
-        }
-        n
+        self.runs(line).count()
     }
 }
 

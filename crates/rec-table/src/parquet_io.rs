@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, UInt64Array};
-use arrow::datatypes::{DataType, Field};
+use arrow::datatypes::DataType;
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ArrowWriter;
@@ -41,14 +41,7 @@ fn snappy() -> parquet::file::properties::WriterProperties {
 
 /// Writes a table as Parquet (Snappy-compressed), atomically.
 pub fn write_parquet(table: &Table, path: impl AsRef<Path>) -> Result<()> {
-    let path = path.as_ref();
-    let perr = |source| Error::Parquet { path: path.to_path_buf(), source };
-    crate::atomic::write_atomic(path, |w| {
-        let mut writer = ArrowWriter::try_new(w, table.batch().schema(), Some(snappy())).map_err(perr)?;
-        writer.write(table.batch()).map_err(perr)?;
-        writer.close().map_err(perr)?;
-        Ok(())
-    })
+    write_record_batches(path, table.batch().schema(), [Ok(table.batch().clone())]).map(|_| ())
 }
 
 /// The whole of a Parquet file as one Arrow batch, as stored (no kinds, no casts).
@@ -97,7 +90,7 @@ pub fn restore_stored_types(
                 filled.clone()
             }
         };
-        fields.push(Field::new(field.name(), column.data_type().clone(), true).with_metadata(field.metadata().clone()));
+        fields.push(field.as_ref().clone().with_data_type(column.data_type().clone()));
         columns.push(column);
     }
     let schema = Arc::new(arrow::datatypes::Schema::new(fields));
@@ -176,13 +169,7 @@ pub fn write_parquet_patched(
     let input_row = |r: usize| rows.map_or(r, |rows| rows[r]);
     let (batch, retyped) = restore_stored_types(&raw, table, &|r, c| replace(input_row(r), c))
         .map_err(|e| Error::InvalidInput(format!("{}: {e}", input.display())))?;
-    let perr = |source| Error::Parquet { path: output.to_path_buf(), source };
-    crate::atomic::write_atomic(output, |w| {
-        let mut writer = ArrowWriter::try_new(w, batch.schema(), Some(snappy())).map_err(perr)?;
-        writer.write(&batch).map_err(perr)?;
-        writer.close().map_err(perr)?;
-        Ok(())
-    })?;
+    write_record_batches(output, batch.schema(), [Ok(batch)])?;
     Ok(retyped)
 }
 
@@ -274,18 +261,15 @@ impl ParquetBatches {
     /// The Arrow schema of the file's columns in the schema's order, with the schema's kinds in
     /// their metadata: the schema of every batch [`restore_stored_types`] makes from this file
     /// when each fill fits its stored type.
-    pub fn stored_schema(&self) -> Result<arrow::datatypes::SchemaRef> {
-        let ours = Table::from_rows(self.schema.clone(), Vec::new())?.batch().schema();
-        let fields = ours
-            .fields()
+    pub fn stored_schema(&self) -> arrow::datatypes::SchemaRef {
+        let fields = self
+            .schema
+            .columns()
             .iter()
             .zip(&self.positions)
-            .map(|(f, &pos)| {
-                Field::new(f.name(), self.file_schema.field(pos).data_type().clone(), true)
-                    .with_metadata(f.metadata().clone())
-            })
+            .map(|(spec, &pos)| spec.to_field().with_data_type(self.file_schema.field(pos).data_type().clone()))
             .collect::<Vec<_>>();
-        Ok(Arc::new(arrow::datatypes::Schema::new(fields)))
+        Arc::new(arrow::datatypes::Schema::new(fields))
     }
 }
 
@@ -368,13 +352,12 @@ pub fn write_parquet_batches(
     schema: &Schema,
     tables: impl IntoIterator<Item = Result<Table>>,
 ) -> Result<usize> {
-    let arrow_schema = Table::from_rows(schema.clone(), Vec::new())?.batch().schema();
     let batches = tables.into_iter().map(|table| {
         let table = table?;
         schema.ensure_same(table.schema(), "write_parquet_batches")?;
         Ok(table.batch().clone())
     });
-    write_record_batches(path, arrow_schema, batches)
+    write_record_batches(path, schema.to_arrow(), batches)
 }
 
 /// Writes Arrow batches of `schema`, one after another, as one Parquet file (Snappy),

@@ -363,7 +363,7 @@ fn stream(
     let deletion = matches!(fitted, FittedClassical::CaseDeletion(_));
     // Valid fills fit the file's own types (whole numbers in integer columns), so observed
     // cells are written as stored; raw fills are written in the table's types, as before.
-    let stored_schema = domain.is_some().then(|| batches.stored_schema()).transpose()?;
+    let stored_schema = domain.is_some().then(|| batches.stored_schema());
     let (mut before, mut after, mut changed, mut count) = (0usize, 0usize, Projected::default(), 0usize);
     let filled = std::iter::from_fn(|| batches.next_with_stored()).map(|next| {
         let (stored, batch) = next?;
@@ -386,7 +386,7 @@ fn stream(
     });
     let schema = match &stored_schema {
         Some(schema) => schema.clone(),
-        None => Table::from_rows(fitted.schema().clone(), Vec::new())?.batch().schema(),
+        None => fitted.schema().to_arrow(),
     };
     let rows = recimpute::table::write_record_batches(output, schema, filled)?;
     progress.finish_and_clear();
