@@ -12,12 +12,8 @@
 # time and Python 3 (standard library only). Run it alone on the machine.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BIN=${RECIMPUTE_BIN:-$ROOT/target/release/recimpute}
-[ -x "$BIN" ] || { echo "build it first: cargo build --release -p recimpute-cli" >&2; exit 1; }
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-export OMP_WAIT_POLICY=PASSIVE
+# shellcheck source=benches/setup.sh
+source "$(dirname "$0")/setup.sh"
 
 python3 - "$WORK/ads.csv" <<'PY'
 import random, sys

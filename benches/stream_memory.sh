@@ -12,12 +12,8 @@ set -euo pipefail
 
 ROWS=${1:-2000000}
 KNN_ROWS=${2:-200000}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BIN=${RECIMPUTE_BIN:-$ROOT/target/release/recimpute}
-[ -x "$BIN" ] || { echo "build it first: cargo build --release -p recimpute-cli" >&2; exit 1; }
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-export OMP_WAIT_POLICY=PASSIVE
+# shellcheck source=benches/setup.sh
+source "$(dirname "$0")/setup.sh"
 
 generate() { # rows path
     python3 - "$1" "$2" <<'PY'

@@ -113,21 +113,15 @@ pub struct IterativeImputer {
     pub order: VisitOrder,
     /// Seed of the random visiting order.
     pub seed: u64,
-    /// Most classes the label model of a categorical column predicts (default `None`: every
-    /// label): a column of more labels keeps its most frequent ones apart and pools the rest
-    /// into one class, written as the most frequent pooled label, so that a column of
-    /// thousands of labels (hashes) costs what one of `max_labels` does as a target. The column
-    /// still enters the other columns' models with every label. The one-hot regression model
-    /// never pools.
-    #[serde(default = "default_max_labels")]
+    /// Most classes the label model of a categorical column predicts: a column of more labels
+    /// keeps its most frequent ones apart and pools the rest into one class, written as the
+    /// most frequent pooled label, so that a column of thousands of labels (hashes) costs what
+    /// one of `max_labels` does as a target. The column still enters the other columns' models
+    /// with every label; the one-hot regression model never pools. Default `None` (every
+    /// label): pooling cost accuracy on rare labels and did not make MissForest faster
+    /// (`docs/BENCHMARKS-imputers.md`).
+    #[serde(default)]
     pub max_labels: Option<usize>,
-}
-
-/// The default of `max_labels` of the chained imputers: no pooling (measured in
-/// `docs/BENCHMARKS-imputers.md`: pooling cost accuracy on rare labels and did not make
-/// MissForest faster).
-pub(crate) fn default_max_labels() -> Option<usize> {
-    None
 }
 
 impl Default for IterativeImputer {
@@ -140,7 +134,7 @@ impl Default for IterativeImputer {
             initial_median: false,
             order: VisitOrder::Ascending,
             seed: 0,
-            max_labels: default_max_labels(),
+            max_labels: None,
         }
     }
 }

@@ -51,7 +51,7 @@ pub struct MissForestImputer {
     pub seed: u64,
     /// Most classes the forest of a categorical column predicts (default `None`), as
     /// [`IterativeImputer::max_labels`](crate::IterativeImputer::max_labels).
-    #[serde(default = "crate::iterative::default_max_labels")]
+    #[serde(default)]
     pub max_labels: Option<usize>,
 }
 
@@ -62,7 +62,7 @@ impl Default for MissForestImputer {
             max_iter: 10,
             transform_rounds: 2,
             seed: 0,
-            max_labels: crate::iterative::default_max_labels(),
+            max_labels: None,
         }
     }
 }
