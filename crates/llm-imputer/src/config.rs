@@ -135,6 +135,26 @@ impl Default for HeadConfig {
     }
 }
 
+/// The retrieval mode's settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RetrievalConfig {
+    /// Similar rows written before each prompt; `0` turns retrieval off. With retrieval on,
+    /// every training example is target-last (one target per row and pass, its neighbours
+    /// chosen for it), whatever [`ExampleConfig::objective`](ExampleConfig::objective)
+    /// says, except that the full-row objective is refused.
+    pub k: usize,
+    /// Most reference rows kept (a seeded sample of larger tables); the reference is saved
+    /// with the imputer.
+    pub max_reference_rows: usize,
+}
+
+impl Default for RetrievalConfig {
+    fn default() -> Self {
+        RetrievalConfig { k: 0, max_reference_rows: 20_000 }
+    }
+}
+
 /// Settings of the [`LlmImputer`](crate::LlmImputer). Every field has a default; build one with
 /// [`LlmImputerConfig::new`] and the `with_*` setters, or from JSON (missing fields take the
 /// defaults).
@@ -162,6 +182,8 @@ pub struct LlmImputerConfig {
     pub fill: FillConfig,
     /// The encoder head mixed into the scored columns.
     pub head: HeadConfig,
+    /// Similar training rows written before each prompt (off by default).
+    pub retrieval: RetrievalConfig,
 }
 
 impl Default for LlmImputerConfig {
@@ -186,6 +208,7 @@ impl Default for LlmImputerConfig {
             examples: ExampleConfig::default(),
             fill: FillConfig::default(),
             head: HeadConfig::default(),
+            retrieval: RetrievalConfig::default(),
         }
     }
 }
@@ -259,6 +282,12 @@ impl LlmImputerConfig {
         self
     }
 
+    /// Sets how many similar training rows are written before each prompt (0: none).
+    pub fn with_retrieval(mut self, k: usize) -> Self {
+        self.retrieval.k = k;
+        self
+    }
+
     /// Sets the training objective.
     pub fn with_objective(mut self, objective: Objective) -> Self {
         self.examples.objective = objective;
@@ -293,6 +322,14 @@ impl LlmImputerConfig {
         }
         if self.head.weight > 0.0 && self.head.max_examples == 0 {
             return bad("head.max_examples must be positive when head.weight > 0");
+        }
+        if self.retrieval.k > 0 {
+            if self.examples.objective == Objective::FullRow {
+                return bad("retrieval (retrieval.k > 0) asks one cell per prompt; it cannot train on full rows");
+            }
+            if self.retrieval.max_reference_rows == 0 {
+                return bad("retrieval.max_reference_rows must be positive when retrieval.k > 0");
+            }
         }
         Ok(())
     }

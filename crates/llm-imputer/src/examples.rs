@@ -11,6 +11,7 @@ use rec_table::{Cell, Table};
 
 use crate::config::Objective;
 use crate::error::{Error, Result};
+use crate::fitted::FittedLlmImputer;
 
 /// What building the examples of one pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -22,14 +23,14 @@ pub(crate) struct PassStats {
     pub skipped: usize,
     /// Values the loss covers.
     pub targets: usize,
+    /// Retrieval examples whose retrieved rows were cut to fit the model's context.
+    pub trimmed: usize,
 }
 
 /// Builds one pass of examples over `rows` (a fresh random order of cells per row).
 ///
 /// `cols` are the imputable columns; cells in `held` are treated as missing (they are the
-/// held-out check). The text is tokenized whole, as prompts are at imputation, and the loss mask
-/// is read off the tokens' character offsets: a token is a target when it overlaps a value, or
-/// is the first token after it (the `,` or `.` that ends the value).
+/// held-out check). The loss mask is [`masked_example`]'s.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn one_pass(
     codec: &RowCodec,
@@ -87,29 +88,73 @@ pub(crate) fn one_pass(
             Objective::Values => &spans,
             _ => &spans[spans.len() - 1..],
         };
-        let (ids, offsets) = encode(tokenizer, &text)?;
-        let mut mask = vec![false; ids.len()];
-        for &(start, end) in targets {
-            let mut hit = false;
-            for (t, &(a, b)) in offsets.iter().enumerate() {
-                if a < end && b > start {
-                    mask[t] = true;
-                    hit = true;
-                } else if a >= end {
-                    // The first token after the value ends it.
-                    mask[t] = true;
-                    break;
-                }
-            }
-            if !hit {
-                return Err(Error::Tokenizer(format!("no token covers a value in {text:?}")));
-            }
-        }
+        out.push(masked_example(tokenizer, &text, targets)?);
         stats.targets += targets.len();
         stats.rows += 1;
-        out.push(Example::try_new(ids, mask)?);
     }
     Ok((out, stats))
+}
+
+/// Builds one pass of retrieval examples over `rows` of `table` (the fit table with its
+/// held-out cells blanked): per row one observed target cell drawn at random, the prompt that
+/// imputation would write for it (the similar reference rows, the row's own row excluded, then
+/// the row's other observed cells), the value and its end; the loss covers the value and the
+/// token that ends it. Rows with fewer than two observed cells are skipped.
+pub(crate) fn retrieval_pass(
+    fitted: &FittedLlmImputer,
+    table: &Table,
+    rows: &[usize],
+    cols: &[usize],
+    rng: &mut impl Rng,
+) -> Result<(Vec<Example>, PassStats)> {
+    let codec = fitted.codec();
+    let mut out = Vec::with_capacity(rows.len());
+    let mut stats = PassStats::default();
+    for &r in rows {
+        let observed: Vec<usize> = cols.iter().copied().filter(|&j| !table.is_missing(r, j)).collect();
+        if observed.len() < 2 {
+            stats.skipped += 1;
+            continue;
+        }
+        let target = observed[rng.random_range(0..observed.len())];
+        let value =
+            table.value(r, target).ok_or_else(|| Error::Config(format!("row {r} column {target} is missing")))?;
+        let (mut text, trimmed) = fitted.prompt(table, r, target, &[], Some(r))?;
+        stats.trimmed += usize::from(trimmed);
+        let start = text.chars().count();
+        text.push_str(&codec.continuation(target, &value)?);
+        let end = text.chars().count();
+        text.push_str(&codec.config().terminator);
+        out.push(masked_example(&fitted.tokenizer, &text, &[(start, end)])?);
+        stats.targets += 1;
+        stats.rows += 1;
+    }
+    Ok((out, stats))
+}
+
+/// `text` tokenized whole, as prompts are at imputation, with the loss mask read off the
+/// tokens' character offsets: a token is a target when it overlaps one of the `targets` spans
+/// of characters, or is the first token after one (the `,` or `.` that ends the value).
+fn masked_example(tokenizer: &tokenizers::Tokenizer, text: &str, targets: &[(usize, usize)]) -> Result<Example> {
+    let (ids, offsets) = encode(tokenizer, text)?;
+    let mut mask = vec![false; ids.len()];
+    for &(start, end) in targets {
+        let mut hit = false;
+        for (t, &(a, b)) in offsets.iter().enumerate() {
+            if a < end && b > start {
+                mask[t] = true;
+                hit = true;
+            } else if a >= end {
+                // The first token after the value ends it.
+                mask[t] = true;
+                break;
+            }
+        }
+        if !hit {
+            return Err(Error::Tokenizer(format!("no token covers a value in {text:?}")));
+        }
+    }
+    Ok(Example::try_new(ids, mask)?)
 }
 
 /// Token ids and the `(start, end)` character offsets of each token.
@@ -152,7 +197,7 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let (ex, stats) =
             one_pass(&codec, &tok, 99, &t, &[0, 1], &[0, 1], &HashSet::new(), Objective::Values, &mut rng).unwrap();
-        assert_eq!(stats, PassStats { rows: 2, skipped: 0, targets: 3 });
+        assert_eq!(stats, PassStats { rows: 2, skipped: 0, targets: 3, trimmed: 0 });
         let vocab = tok.get_vocab(false);
         let id = |w: &str| vocab[w] as i64;
         for e in &ex {

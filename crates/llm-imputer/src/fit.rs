@@ -16,9 +16,10 @@ use tch::Tensor;
 use crate::backbone::{self, Backbone};
 use crate::config::Objective;
 use crate::examples;
-use crate::fitted::{FittedLlmImputer, Saved, ADAPTER_DIR, FORMAT, SAVED_FILE};
+use crate::fitted::{FittedLlmImputer, Saved, ADAPTER_DIR, FORMAT, REFERENCE_FILE, SAVED_FILE};
 use crate::head::{Heads, HEADS_FILE};
 use crate::holdout::{Holdout, HoldoutPoint};
+use crate::retrieval::{self, Retriever};
 use crate::{Error, FitReport, LlmImputer, Result};
 
 /// Prior-correction weights tried per column.
@@ -68,6 +69,7 @@ impl LlmImputer {
             codec,
             report: FitReport::default(),
             heads: Vec::new(),
+            reference_origin: Vec::new(),
         };
         let loaded = backbone::load(&cfg.backbone, device, cfg.precision)?;
         // Build the grammars first: a value the tokenizer cannot spell fails before training.
@@ -86,9 +88,28 @@ impl LlmImputer {
             Some(steps) => (steps * train_cfg.batch_size).div_ceil(rows.len().max(1)).clamp(1, 64),
             None => train_cfg.epochs,
         };
+        // Retrieval: the reference is the fit table without its held-out cells, and the
+        // examples are written from the same blanked table, so no held-out value is shown.
+        let blanked = if cfg.retrieval.k > 0 {
+            let blanked = retrieval::blank(train, &held)?;
+            let retriever = Retriever::build(&fitted.saved.codec, &blanked, &cfg.retrieval, &mut rng)?;
+            fitted.saved.reference_origin = retriever.origin().to_vec();
+            fitted.retriever = Some(retriever);
+            Some(blanked)
+        } else {
+            None
+        };
         let mut examples = Vec::new();
         let mut stats = examples::PassStats::default();
+        let mut trimmed = 0;
         for _ in 0..passes {
+            if let Some(blanked) = &blanked {
+                let (mut ex, s) = examples::retrieval_pass(&fitted, blanked, &rows, &imputable, &mut rng)?;
+                examples.append(&mut ex);
+                trimmed += s.trimmed;
+                stats = s;
+                continue;
+            }
             let (mut ex, s) = examples::one_pass(
                 &fitted.saved.codec,
                 &fitted.tokenizer,
@@ -105,6 +126,12 @@ impl LlmImputer {
         }
         if examples.is_empty() {
             return Err(Error::NoTrainingRows { rows: train.num_rows(), objective });
+        }
+        if trimmed > 0 {
+            eprintln!(
+                "note: {trimmed} of {} training prompts lost retrieved rows to fit the model's context",
+                examples.len()
+            );
         }
         let train_cfg = TrainConfig { epochs: 1, ..train_cfg };
 
@@ -184,6 +211,7 @@ impl LlmImputer {
             skipped_rows: stats.skipped,
             examples: examples.len(),
             targets_per_pass: stats.targets,
+            trimmed_examples: trimmed,
             steps: report.steps,
             losses: report.train_losses,
             tokens_per_second: report.tokens_per_second,
@@ -248,6 +276,20 @@ impl LlmImputer {
         if !metas.is_empty() {
             let columns = fitted.codec().columns().len();
             fitted.heads = Some(Heads::load(&dir.join(HEADS_FILE), &metas, columns)?);
+        }
+        let k = fitted.saved.config.retrieval.k;
+        if k > 0 {
+            let path = dir.join(REFERENCE_FILE);
+            let schema = fitted.codec().schema();
+            let opts = schema
+                .columns()
+                .iter()
+                .fold(rec_table::ParquetOptions::default(), |o, c| o.with_kind(c.name.clone(), c.kind));
+            let reference = rec_table::read_parquet(&path, &opts).map_err(|e| Error::load(&path, e.to_string()))?;
+            let origin = fitted.saved.reference_origin.clone();
+            let retriever = Retriever::from_reference(fitted.codec(), reference, origin, k)
+                .map_err(|e| Error::load(&path, e.to_string()))?;
+            fitted.retriever = Some(retriever);
         }
         fitted.refresh_priors()?;
         Ok(fitted)

@@ -18,6 +18,7 @@ use crate::config::LlmImputerConfig;
 use crate::decode::{self, Acceptor, GenGrammar, TokenTexts};
 use crate::error::{Error, Result};
 use crate::head::{self, HeadMeta, Heads, HEADS_FILE};
+use crate::retrieval::Retriever;
 use crate::{encode, progress, FitReport};
 
 /// How a column's cells are read off the model.
@@ -48,10 +49,15 @@ pub(crate) struct Saved {
     /// The encoder heads (their tensors in `heads.safetensors`); empty without.
     #[serde(default)]
     pub heads: Vec<HeadMeta>,
+    /// Row of the fit table each retrieval reference row (in `reference.parquet`) came from;
+    /// empty without retrieval.
+    #[serde(default)]
+    pub reference_origin: Vec<usize>,
 }
 
 pub(crate) const SAVED_FILE: &str = "imputer.json";
 pub(crate) const ADAPTER_DIR: &str = "adapter";
+pub(crate) const REFERENCE_FILE: &str = "reference.parquet";
 pub(crate) const FORMAT: u32 = 2;
 /// Rows (prompts × widest candidate level) per scoring forward pass.
 const ROW_BUDGET: usize = 256;
@@ -73,6 +79,10 @@ pub struct FittedLlmImputer {
     priors: Vec<Option<Vec<f64>>>,
     /// The encoder heads, when trained.
     pub(crate) heads: Option<Heads>,
+    /// The retrieval reference, when retrieval is on.
+    pub(crate) retriever: Option<Retriever>,
+    /// Most prompt tokens: the model's context less the longest answer any plan reads.
+    prompt_budget: usize,
 }
 
 impl std::fmt::Debug for FittedLlmImputer {
@@ -120,6 +130,9 @@ pub struct ColumnFill {
     pub salvaged: usize,
     /// Draws replaced by the cell's value because they did not finish.
     pub failed_draws: usize,
+    /// Cells whose prompt lost retrieved rows (least similar first) to fit the model's context.
+    #[serde(default)]
+    pub trimmed: usize,
 }
 
 /// The result of [`FittedLlmImputer::impute`].
@@ -235,6 +248,18 @@ impl FittedLlmImputer {
                 }
             }
         }
+        // The longest answer: a scored candidate and its end token, a trie path, or a generation.
+        let answer = plans
+            .iter()
+            .flatten()
+            .map(|p| match p {
+                Plan::Score { seqs, .. } => seqs.iter().map(Vec::len).max().unwrap_or(0) + 1,
+                Plan::Trie { trie, .. } => (0..trie.len()).map(|i| trie.sequence(i).len()).max().unwrap_or(0) + 1,
+                Plan::Chars { .. } => cfg.fill.max_new_tokens,
+            })
+            .max()
+            .unwrap_or(0);
+        let prompt_budget = info.context_len.saturating_sub(answer + 1);
         let n = plans.len();
         Ok(Self {
             saved,
@@ -247,6 +272,8 @@ impl FittedLlmImputer {
             end,
             priors: vec![None; n],
             heads: None,
+            retriever: None,
+            prompt_budget,
         })
     }
 
@@ -281,6 +308,42 @@ impl FittedLlmImputer {
     /// The fitted row codec.
     pub fn codec(&self) -> &RowCodec {
         &self.saved.codec
+    }
+
+    /// The prompt that asks for cell `(row, target)` of `table`: the row's observed cells and
+    /// `filled` (values imputed earlier in the row) as [`RowCodec::prompt_with`] writes them,
+    /// after the similar reference rows when retrieval is on. `exclude` is a row of the fit
+    /// table that may not be retrieved: the question's own row when `table` is the fit table
+    /// and the cell is observed there.
+    ///
+    /// Retrieved rows are dropped, least similar first, until the prompt and the longest answer
+    /// fit the model's context; the flag says whether any was (callers count it).
+    pub(crate) fn prompt(
+        &self,
+        table: &Table,
+        row: usize,
+        target: usize,
+        filled: &[(usize, Value)],
+        exclude: Option<usize>,
+    ) -> Result<(String, bool)> {
+        let codec = &self.saved.codec;
+        let question = codec.prompt_with(table, row, target, filled)?;
+        let Some(retriever) = &self.retriever else { return Ok((question, false)) };
+        let neighbours = retriever.neighbours(table, row, target, exclude);
+        let shown: Vec<usize> = (0..table.num_columns()).filter(|&j| !table.is_missing(row, j)).collect();
+        for drop in 0..=neighbours.len() {
+            let text = format!("{}{question}", retriever.prefix(codec, &neighbours[drop..], &shown, target)?);
+            if drop == neighbours.len() || encode(&self.tokenizer, &text)?.len() <= self.prompt_budget {
+                return Ok((text, drop > 0));
+            }
+        }
+        Ok((question, !neighbours.is_empty()))
+    }
+
+    /// The prompt the model reads for cell `(row, col)` of `table` (without earlier fills of the
+    /// row), e.g. to see which similar rows retrieval puts before it.
+    pub fn prompt_text(&self, table: &Table, row: usize, col: usize) -> Result<String> {
+        Ok(self.prompt(table, row, col, &[], None)?.0)
     }
 
     /// Sets the encoder head's weight for later fills (`0`: the scored candidates alone, `1`:
@@ -342,8 +405,9 @@ impl FittedLlmImputer {
         }
     }
 
-    /// Raw candidate scores of scored column `col` for rows `rows` of `table` (prompts from the
-    /// rows' other observed cells), without the prior correction.
+    /// Raw candidate scores of scored column `col` for rows `rows` of the fit table `table`
+    /// (prompts from the rows' other observed cells; a row is never its own retrieved
+    /// example), without the prior correction.
     pub(crate) fn score_rows(
         &self,
         model: &dyn CausalLm,
@@ -353,7 +417,7 @@ impl FittedLlmImputer {
     ) -> Result<Vec<Vec<f64>>> {
         let prompts = rows
             .iter()
-            .map(|&r| encode(&self.tokenizer, &self.saved.codec.prompt(table, r, col)?))
+            .map(|&r| encode(&self.tokenizer, &self.prompt(table, r, col, &[], Some(r))?.0))
             .collect::<Result<Vec<_>>>()?;
         let Some(Some(Plan::Score { seqs, .. })) = self.plans.get(col) else {
             return Err(Error::Config(format!("column {col} is not scored")));
@@ -370,8 +434,9 @@ impl FittedLlmImputer {
         Ok(out)
     }
 
-    /// Writes the imputer to `dir` (created or replaced atomically): `imputer.json` and the
-    /// PEFT adapter under `adapter/`.
+    /// Writes the imputer to `dir` (created or replaced atomically): `imputer.json`, the
+    /// PEFT adapter under `adapter/`, the encoder heads in `heads.safetensors` and the
+    /// retrieval reference in `reference.parquet` (when there are any).
     pub fn save(&self, dir: impl AsRef<Path>) -> Result<()> {
         let dir = dir.as_ref();
         let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
@@ -387,6 +452,9 @@ impl FittedLlmImputer {
         std::fs::write(tmp.join(SAVED_FILE), json).map_err(|e| Error::io(tmp.join(SAVED_FILE), e))?;
         if let Some(heads) = &self.heads {
             heads.save(&tmp.join(HEADS_FILE))?;
+        }
+        if let Some(retriever) = &self.retriever {
+            rec_table::write_parquet(retriever.reference(), tmp.join(REFERENCE_FILE))?;
         }
         self.model
             .lock()
@@ -426,6 +494,7 @@ impl FittedLlmImputer {
         }
         let bar = progress(self.saved.config.train.progress, total as u64, "imputing cells");
         let mut filled: HashMap<usize, Vec<(usize, Value)>> = HashMap::new();
+        let mut trimmed_cells: HashMap<usize, usize> = HashMap::new();
         let mut cells = Vec::with_capacity(total);
         let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
         let model = self.model.lock().map_err(|_| Error::Config("model lock poisoned".into()))?;
@@ -448,7 +517,8 @@ impl FittedLlmImputer {
                 let mut seen: HashMap<String, usize> = HashMap::new();
                 for &r in rows {
                     let earlier = filled.get(&r).map(Vec::as_slice).unwrap_or(&[]);
-                    let p = codec.prompt_with(table, r, j, earlier)?;
+                    let (p, trimmed) = self.prompt(table, r, j, earlier, None)?;
+                    *trimmed_cells.entry(j).or_default() += usize::from(trimmed);
                     let k = *seen.entry(p.clone()).or_insert_with(|| {
                         unique.push(p);
                         unique.len() - 1
@@ -484,6 +554,11 @@ impl FittedLlmImputer {
             e.fallbacks += usize::from(c.fallback);
             e.salvaged += usize::from(c.salvaged);
             e.failed_draws += c.failed_draws;
+        }
+        for (j, n) in trimmed_cells {
+            if let Some(e) = columns.get_mut(&codec.columns()[j].name) {
+                e.trimmed = n;
+            }
         }
         let fallbacks = cells.iter().filter(|c| c.fallback).count();
         Ok(Imputation { cells, seconds: start.elapsed().as_secs_f64(), fallbacks, columns })

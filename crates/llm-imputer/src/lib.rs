@@ -27,11 +27,20 @@
 //!   the L2 weight chosen by cross-validation ([`FitReport::heads`]); fills mix its answer with
 //!   the scored candidates' by that weight, and [`FittedLlmImputer::set_head_weight`] changes
 //!   the mix on a fitted imputer.
+//! * **retrieval** (optional, [`RetrievalConfig`]): with `retrieval.k > 0` every prompt starts
+//!   with the `k` rows of the fit table that agree most with the question's row on its observed
+//!   cells, each showing the target's value, so the model can read a cell off a similar row
+//!   (a table with copies of one record, say) instead of answering from the column
+//!   frequencies; training examples are then target-last prompts built the same way. The
+//!   reference rows are saved with the imputer; prompts that would not fit the model's context
+//!   lose their least similar rows, counted in [`FitReport::trimmed_examples`] and
+//!   [`ColumnFill::trimmed`].
 //! * **multiple imputation**: [`FittedLlmImputer::impute`] with `draws > 0` also samples that
 //!   many values per cell; [`FittedLlmImputer::transform_multiple`] turns them into tables.
 //! * **save / load**: one directory with `imputer.json` (config, codec, fit report), the
-//!   adapter in PEFT's format under `adapter/` and the encoder heads (if any) in
-//!   `heads.safetensors`; the backbone is referenced, not copied.
+//!   adapter in PEFT's format under `adapter/`, the encoder heads (if any) in
+//!   `heads.safetensors` and the retrieval reference (if any) in `reference.parquet`; the
+//!   backbone is referenced, not copied.
 //!
 //! Cells of id columns are never imputed (they stay missing); observed cells are never changed.
 //!
@@ -62,6 +71,7 @@ mod fit;
 mod fitted;
 mod head;
 mod holdout;
+mod retrieval;
 pub mod testing;
 
 use rec_table::{Imputer, Table};
@@ -69,7 +79,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 pub use backbone::{cpu_has_native_bf16, default_models_dir, Backbone, Precision, SMOLLM2_GGUF};
-pub use config::{DeviceChoice, ExampleConfig, FillConfig, HeadConfig, LlmImputerConfig, Objective};
+pub use config::{DeviceChoice, ExampleConfig, FillConfig, HeadConfig, LlmImputerConfig, Objective, RetrievalConfig};
 pub use error::{Error, Result};
 pub use fitted::{CellImputation, ColumnFill, FittedLlmImputer, Imputation, ImputeOptions};
 pub use gpt2_lora::{LoraConfig, Schedule, TrainConfig};
@@ -122,6 +132,9 @@ pub struct FitReport {
     pub examples: usize,
     /// Values the loss covers in one pass.
     pub targets_per_pass: usize,
+    /// Training examples (all passes) whose retrieved rows were cut, least similar first, to
+    /// fit the model's context (retrieval only; held-out and head prompts are cut the same way).
+    pub trimmed_examples: usize,
     /// Optimizer steps taken.
     pub steps: usize,
     /// `(step, loss)` for every step.

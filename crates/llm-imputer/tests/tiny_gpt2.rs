@@ -159,6 +159,53 @@ fn fit_transform_save_load_on_a_tiny_gpt2() {
 }
 
 #[test]
+fn retrieval_puts_similar_rows_before_the_prompt_and_is_saved_with_the_imputer() {
+    tch::set_num_threads(1);
+    let tmp = tempfile::tempdir().unwrap();
+    let backbone = tiny_gpt2_backbone(&tmp.path().join("tiny-gpt2"));
+    let full = table(96);
+    let hidden: Vec<(usize, usize)> = (0..96).step_by(3).map(|r| (r, 2)).collect();
+    let masked = hide(&full, &hidden);
+    let fitted = LlmImputer::new(config(backbone, Objective::Values).with_retrieval(2)).fit_llm(&masked).unwrap();
+    let report = fitted.report();
+    // One target per row and pass: 96 rows (each with several observed cells).
+    assert_eq!(report.targets_per_pass, 96);
+    // The tiny model's context is 256 tokens of one byte each, and a row is about 85 bytes:
+    // two retrieved rows, the question and a 32-token answer do not fit, so prompts lose their
+    // least similar row, and that is counted.
+    assert!(report.trimmed_examples > 0, "{report:?}");
+
+    // The prompt of a hidden fruit: the most similar row (same colour) with its fruit, then
+    // the question. Colour decides fruit here, so the example shows the right answer.
+    let prompt = fitted.prompt_text(&masked, 0, 2).unwrap();
+    let lines: Vec<&str> = prompt.lines().collect();
+    assert_eq!(lines.len(), 2, "{prompt}");
+    let colour = full.value(0, 1).unwrap().to_string();
+    let fruit = full.value(0, 2).unwrap().to_string();
+    assert!(lines[0].starts_with(&format!("colour is {colour},")), "{prompt}");
+    assert!(lines[0].ends_with(&format!("fruit is {fruit}.")), "{prompt}");
+    assert!(lines[1].ends_with("fruit is"), "{prompt}");
+
+    let imp = fitted.impute(&masked, &ImputeOptions::default()).unwrap();
+    assert_eq!(imp.fallbacks, 0, "{:?}", imp.columns);
+    assert_eq!(imp.columns["fruit"].trimmed, imp.cells.len(), "{:?}", imp.columns);
+    let right = imp.cells.iter().filter(|c| Some(&c.value) == full.value(c.cell.row, 2).as_ref()).count();
+    assert!(right as f64 >= 0.7 * imp.cells.len() as f64, "retrieval: fruit right in {right} of {}", imp.cells.len());
+
+    // Saved with its reference rows; loaded, the same prompts and fills.
+    let dir = tmp.path().join("with-retrieval");
+    fitted.save(&dir).unwrap();
+    assert!(dir.join("reference.parquet").is_file());
+    let loaded = LlmImputer::load(&dir).unwrap();
+    assert_eq!(loaded.prompt_text(&masked, 0, 2).unwrap(), prompt);
+    assert_eq!(loaded.impute(&masked, &ImputeOptions::default()).unwrap().cells, imp.cells);
+    // A save whose reference is gone is refused, naming the file.
+    std::fs::remove_file(dir.join("reference.parquet")).unwrap();
+    let err = LlmImputer::load(&dir).unwrap_err();
+    assert!(err.to_string().contains("reference.parquet"), "{err}");
+}
+
+#[test]
 fn encoder_heads_are_trained_mixed_saved_and_loaded() {
     tch::set_num_threads(1);
     let tmp = tempfile::tempdir().unwrap();
@@ -227,6 +274,9 @@ fn bad_input_is_an_error_not_a_panic() {
     // A bad setting.
     let err = LlmImputer::new(cfg.clone().with_lora(0, 8.0)).fit_llm(&full).unwrap_err();
     assert!(err.to_string().contains("lora") && err.to_string().contains("rank"), "{err}");
+    // Retrieval asks one cell per prompt: with full rows it is refused before any work.
+    let err = LlmImputer::new(cfg.clone().with_retrieval(3)).fit_llm(&full).unwrap_err();
+    assert!(err.to_string().contains("retrieval") && err.to_string().contains("full rows"), "{err}");
 
     // A table of another schema at transform time.
     let fitted = LlmImputer::new(cfg).fit_llm(&full).unwrap();

@@ -98,6 +98,10 @@ pub struct CellResult {
     /// out, per column (empty for other imputers).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fallbacks: BTreeMap<String, usize>,
+    /// Cells the LLM imputer filled from a retrieval prompt that lost retrieved rows to fit the
+    /// model's context, per column (empty when none did).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub trimmed: BTreeMap<String, usize>,
     /// The LLM imputer's full settings behind these numbers (the grid's overrides resolved
     /// over the imputer's defaults); `None` for other imputers.
     #[serde(default, skip_serializing_if = "Option::is_none")]

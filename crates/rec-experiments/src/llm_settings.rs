@@ -42,6 +42,8 @@ pub struct LlmSettings {
     pub prior_correction: Option<bool>,
     /// Weight of the encoder head against the scored candidates (0 trains none).
     pub head_weight: Option<f64>,
+    /// Similar training rows written before each prompt (0 turns retrieval off).
+    pub retrieval: Option<usize>,
 }
 
 #[cfg(feature = "llm")]
@@ -84,6 +86,7 @@ pub fn llm_config(settings: &LlmSettings, seed: u64) -> crate::Result<llm_impute
     c.examples.holdout_cells = settings.holdout_cells.unwrap_or(c.examples.holdout_cells);
     c.fill.prior_correction = settings.prior_correction.unwrap_or(c.fill.prior_correction);
     c.head.weight = settings.head_weight.unwrap_or(c.head.weight);
+    c.retrieval.k = settings.retrieval.unwrap_or(c.retrieval.k);
     c.validate()?;
     Ok(c)
 }

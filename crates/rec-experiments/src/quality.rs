@@ -139,6 +139,10 @@ pub struct QualityConfig {
     pub read: ReadSettings,
     /// The LLM imputer's settings.
     pub llm: LlmSettings,
+    /// Score a seeded sample of this many hidden cells per grid cell instead of all of them:
+    /// every imputer is fitted on the same masked table and scored on the same sample, and the
+    /// LLM fills only the sampled cells (its fill time grows with the cells it fills).
+    pub score_cells: Option<usize>,
 }
 
 impl Default for QualityConfig {
@@ -155,6 +159,7 @@ impl Default for QualityConfig {
             columns: Vec::new(),
             read: ReadSettings::default(),
             llm: LlmSettings::default(),
+            score_cells: None,
         }
     }
 }
@@ -211,6 +216,9 @@ pub struct QualityResult {
     pub spec: QualitySpec,
     /// Cells hidden.
     pub hidden_cells: usize,
+    /// Hidden cells scored, when a sample of them was (`QualityConfig::score_cells`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scored_cells: Option<usize>,
     /// Per-column scores of the hidden cells.
     pub report: ImputationReport,
     /// Seconds to fit the imputer.
@@ -242,12 +250,23 @@ pub struct LlmCellReport {
     pub fallbacks: BTreeMap<String, usize>,
     /// Lists cut by the token budget and kept with their complete elements, per column.
     pub salvaged: BTreeMap<String, usize>,
+    /// Cells whose retrieval prompt lost retrieved rows to fit the model's context, per column
+    /// (empty when none did), and training examples that did.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub trimmed: BTreeMap<String, usize>,
+    /// Training examples whose retrieval prompt lost retrieved rows to fit the context.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub trimmed_examples: usize,
     /// The prior-correction weight per column.
     pub prior_lambda: Vec<(String, f64)>,
     /// The imputer's full settings behind these numbers (the grid's overrides resolved over
     /// the imputer's defaults); absent in results saved before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<serde_json::Value>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl LlmCellReport {
@@ -269,6 +288,15 @@ pub fn run_quality_cell(spec: &QualitySpec, data: &Path, config: &QualityConfig)
         .with_columns(config.columns.iter().cloned())
         .with_exclude(exclude);
     let Masked { table: masked, mask } = crate::truth::hide(&table, &hide)?;
+    let hidden_cells = mask.len();
+    let (mask, scored_cells) = match config.score_cells {
+        Some(n) if n < mask.len() => {
+            let sample = sample_mask(&mask, n, spec.seed)?;
+            let scored = sample.len();
+            (sample, Some(scored))
+        }
+        _ => (mask, None),
+    };
     let (filled, fit_s, impute_s, losses, llm) = if spec.imputer == ImputerName::Llm {
         impute_llm(&masked, &mask, &config.llm, spec.seed)?
     } else {
@@ -282,13 +310,22 @@ pub fn run_quality_cell(spec: &QualitySpec, data: &Path, config: &QualityConfig)
     let report = crate::hidden::score_hidden(&table, &mask, &filled, Some)?;
     Ok(QualityResult {
         spec: spec.clone(),
-        hidden_cells: mask.len(),
+        hidden_cells,
+        scored_cells,
         report,
         fit_s,
         impute_s,
         loss_history: losses,
         llm,
     })
+}
+
+/// A seeded sample of `n` of the mask's cells (all of them when it has no more), in their
+/// original order.
+fn sample_mask(mask: &Mask, n: usize, seed: u64) -> Result<Mask> {
+    let entries = mask.entries();
+    let picked = rec_datasets::split::sample_rows(entries.len(), n, seed);
+    Ok(Mask::from_entries(picked.into_iter().map(|i| entries[i].clone()).collect())?)
 }
 
 /// Filled table, fit and fill seconds, loss curve, and the LLM's report.
@@ -314,6 +351,8 @@ fn impute_llm(masked: &Table, mask: &Mask, settings: &LlmSettings, seed: u64) ->
         learnt: fit.learnt,
         fallbacks: imp.columns.iter().map(|(c, f)| (c.clone(), f.fallbacks)).collect(),
         salvaged: imp.columns.iter().map(|(c, f)| (c.clone(), f.salvaged)).collect(),
+        trimmed: imp.columns.iter().filter(|(_, f)| f.trimmed > 0).map(|(c, f)| (c.clone(), f.trimmed)).collect(),
+        trimmed_examples: fit.trimmed_examples,
         prior_lambda: fit.prior_lambda.clone(),
         config: Some(serde_json::to_value(fitted.config())?),
     };
@@ -488,7 +527,34 @@ pub fn quality_markdown(results: &[QualityResult]) -> String {
                 }
             })
             .collect();
-        let _ = writeln!(out, "| *fallback cells (per seed)* | | {} |\n", fallbacks.join(" | "));
+        let _ = writeln!(out, "| *fallback cells (per seed)* | | {} |", fallbacks.join(" | "));
+        // Retrieval prompts cut to fit the context, shown only when any was.
+        let trimmed: Vec<String> = imputers
+            .iter()
+            .map(|i| {
+                let per: Vec<String> = rs
+                    .iter()
+                    .filter(|r| r.spec.imputer == *i)
+                    .filter_map(|r| r.llm.as_ref())
+                    .map(|l| format!("{}/{}", l.trimmed.values().sum::<usize>(), l.trimmed_examples))
+                    .collect();
+                if per.is_empty() {
+                    "–".into()
+                } else {
+                    per.join(", ")
+                }
+            })
+            .collect();
+        let any_trimmed =
+            rs.iter().filter_map(|r| r.llm.as_ref()).any(|l| !l.trimmed.is_empty() || l.trimmed_examples > 0);
+        if any_trimmed {
+            let _ = writeln!(
+                out,
+                "| *retrieval prompts cut to fit (cells/examples per seed)* | | {} |",
+                trimmed.join(" | ")
+            );
+        }
+        let _ = writeln!(out);
         for r in rs.iter().filter(|r| r.llm.is_some()) {
             if let Some(l) = &r.llm {
                 let curve: Vec<String> = l.holdout_gain.iter().map(|(s, g)| format!("{s}: {g:+.3}")).collect();
@@ -506,4 +572,24 @@ pub fn quality_markdown(results: &[QualityResult]) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rec_table::{Cell, Value};
+
+    #[test]
+    fn a_sampled_mask_is_a_seeded_subset_in_order() {
+        let entries: Vec<(Cell, Value)> =
+            (0..100).map(|r| (Cell { row: r, col: r % 3 }, Value::Number(r as f64))).collect();
+        let mask = Mask::from_entries(entries.clone()).unwrap();
+        let a = sample_mask(&mask, 10, 1).unwrap();
+        assert_eq!(a.len(), 10);
+        assert!(a.entries().iter().all(|e| entries.contains(e)));
+        assert!(a.entries().windows(2).all(|w| w[0].0.row < w[1].0.row), "original order kept");
+        assert_eq!(sample_mask(&mask, 10, 1).unwrap(), a, "same seed, same sample");
+        assert_ne!(sample_mask(&mask, 10, 2).unwrap(), a, "another seed, another sample");
+        assert_eq!(sample_mask(&mask, 500, 1).unwrap().len(), 100);
+    }
 }

@@ -72,7 +72,7 @@ fn impute_all(name: ImputerName, seed: u64, llm: &LlmSettings, fit_on: &Table, t
             }
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok(Imputed { tables, losses: Vec::new(), fallbacks: BTreeMap::new(), config: None })
+    Ok(Imputed { tables, losses: Vec::new(), fallbacks: BTreeMap::new(), trimmed: BTreeMap::new(), config: None })
 }
 
 /// Filled tables and the training loss of the imputer's own model, if it has one.
@@ -80,6 +80,8 @@ struct Imputed {
     tables: Vec<Table>,
     losses: Vec<LossPoint>,
     fallbacks: BTreeMap<String, usize>,
+    /// Cells whose retrieval prompt lost rows to fit the model's context, per column (LLM).
+    trimmed: BTreeMap<String, usize>,
     /// The imputer's resolved settings, for imputers that have many (the LLM).
     config: Option<serde_json::Value>,
 }
@@ -91,16 +93,20 @@ fn impute_llm(settings: &LlmSettings, seed: u64, fit_on: &Table, tables: &[&Tabl
         .context("fitting the llm imputer")?;
     let losses = fitted.report().losses.iter().map(|&(step, loss)| LossPoint { step, loss }).collect();
     let mut fallbacks = BTreeMap::new();
+    let mut trimmed = BTreeMap::new();
     let mut out = Vec::with_capacity(tables.len());
     for t in tables {
         let imp = fitted.impute(t, &llm_imputer::ImputeOptions::default()).context("imputing with llm")?;
         for (column, f) in &imp.columns {
             *fallbacks.entry(column.clone()).or_default() += f.fallbacks;
+            if f.trimmed > 0 {
+                *trimmed.entry(column.clone()).or_default() += f.trimmed;
+            }
         }
         out.push(t.with_filled(imp.cells.into_iter().map(|c| (c.cell, c.value)))?);
     }
     let config = Some(serde_json::to_value(fitted.config())?);
-    Ok(Imputed { tables: out, losses, fallbacks, config })
+    Ok(Imputed { tables: out, losses, fallbacks, trimmed, config })
 }
 
 #[cfg(not(feature = "llm"))]
@@ -229,6 +235,7 @@ fn run_flat(
     let t0 = Instant::now();
     let mut losses = Vec::new();
     let mut fallbacks = BTreeMap::new();
+    let mut trimmed = BTreeMap::new();
     let mut llm_config = None;
     let (train_imp, test_imp) = if spec.imputer == ImputerName::Deletion {
         // Deletion reads only features; the target is always observed, so it can stay.
@@ -242,6 +249,7 @@ fn run_flat(
         let imputed = impute_all(spec.imputer, spec.seed, llm, &train_x, &[&train_x, &test_x])?;
         losses = imputed.losses;
         fallbacks = imputed.fallbacks;
+        trimmed = imputed.trimmed;
         llm_config = imputed.config;
         let filled = imputed.tables;
         let target_spec = train.schema().column(target)?.clone();
@@ -274,6 +282,7 @@ fn run_flat(
         loss_history: losses,
         imputation_reused: false,
         fallbacks,
+        trimmed,
         llm_config,
         unlabelled_rows: 0,
     })
@@ -296,6 +305,7 @@ fn run_movielens(
     let t0 = Instant::now();
     let mut losses = Vec::new();
     let mut fallbacks = BTreeMap::new();
+    let mut trimmed = BTreeMap::new();
     let mut llm_config = None;
     let mut reused = None;
     let (users_i, items_i) = if spec.imputer == ImputerName::Deletion {
@@ -307,6 +317,7 @@ fn run_movielens(
             reused = Some(hit.meta.impute_s);
             losses = hit.meta.losses;
             fallbacks = hit.meta.fallbacks;
+            trimmed = hit.meta.trimmed;
             llm_config = hit.meta.llm_config;
             (hit.users, hit.items)
         } else {
@@ -320,6 +331,10 @@ fn run_movielens(
             for (column, n) in i.fallbacks {
                 *fallbacks.entry(column).or_default() += n;
             }
+            trimmed = u.trimmed;
+            for (column, n) in i.trimmed {
+                *trimmed.entry(column).or_default() += n;
+            }
             llm_config = u.config;
             let users = u.tables.into_iter().next().context("no users table")?;
             let items = i.tables.into_iter().next().context("no items table")?;
@@ -328,6 +343,7 @@ fn run_movielens(
                 impute_s: t0.elapsed().as_secs_f64(),
                 losses: losses.clone(),
                 fallbacks: fallbacks.clone(),
+                trimmed: trimmed.clone(),
                 llm_config: llm_config.clone(),
             };
             MovieLensImputed::save(&cache, &users, &items, &meta)?;
@@ -378,6 +394,7 @@ fn run_movielens(
         loss_history: losses,
         imputation_reused: reused.is_some(),
         fallbacks,
+        trimmed,
         llm_config,
         unlabelled_rows: 0,
     })
@@ -411,6 +428,8 @@ struct CacheMeta {
     losses: Vec<LossPoint>,
     #[serde(default)]
     fallbacks: BTreeMap<String, usize>,
+    #[serde(default)]
+    trimmed: BTreeMap<String, usize>,
     #[serde(default)]
     llm_config: Option<serde_json::Value>,
 }

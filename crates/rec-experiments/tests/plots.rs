@@ -39,6 +39,7 @@ fn cell(imputer: ImputerName, pattern: Pattern, rate: f64, seed: u64) -> CellRes
         loss_history: Vec::new(),
         imputation_reused: false,
         fallbacks: Default::default(),
+        trimmed: Default::default(),
         llm_config: None,
         unlabelled_rows: 0,
     }

@@ -77,6 +77,9 @@ pub fn quality(args: QualityArgs) -> Result<()> {
         config.tables = tables;
     }
     set(&mut config.columns, args.columns);
+    if args.score_cells.is_some() {
+        config.score_cells = args.score_cells;
+    }
     let read = args.read.settings()?;
     if read != ReadSettings::default() {
         config.read = read;

@@ -65,8 +65,10 @@ pub fn impute(
         imp.fallbacks
     );
     for (column, f) in &imp.columns {
+        let trimmed =
+            if f.trimmed > 0 { format!(", {} prompts cut to fit the context", f.trimmed) } else { String::new() };
         eprintln!(
-            "  {column}: {} cells {}, {} fallbacks, {} salvaged lists",
+            "  {column}: {} cells {}, {} fallbacks, {} salvaged lists{trimmed}",
             f.cells, f.method, f.fallbacks, f.salvaged
         );
     }

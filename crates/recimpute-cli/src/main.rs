@@ -160,6 +160,10 @@ struct LlmArgs {
     /// scored candidates: 0 (default) trains none, 1 uses it alone.
     #[arg(long)]
     llm_head_weight: Option<f64>,
+    /// Similar training rows written before each prompt as examples (retrieval; 0, the default,
+    /// turns it off): the rows that agree most with the question's row on its observed cells.
+    #[arg(long, value_name = "K")]
+    llm_retrieval: Option<usize>,
 }
 
 impl LlmArgs {
@@ -184,6 +188,7 @@ impl LlmArgs {
         over(&mut settings.objective, self.llm_objective);
         over(&mut settings.holdout_cells, self.llm_holdout);
         over(&mut settings.head_weight, self.llm_head_weight);
+        over(&mut settings.retrieval, self.llm_retrieval);
         if self.llm_no_prior_correction {
             settings.prior_correction = Some(false);
         }
@@ -277,6 +282,10 @@ struct QualityArgs {
     /// Hide only in these columns (default: every column but ids and free text).
     #[arg(long, value_delimiter = ',')]
     columns: Option<Vec<String>>,
+    /// Score a seeded sample of N hidden cells per grid cell (every imputer the same sample;
+    /// the LLM fills only those), to bound the LLM's fill time on large tables.
+    #[arg(long, value_name = "N")]
+    score_cells: Option<usize>,
     #[command(flatten)]
     read: ReadArgs,
 }

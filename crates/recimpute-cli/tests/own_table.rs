@@ -180,11 +180,40 @@ fn quality_on_a_file_scores_the_cells_mask_hides() {
         "device,browsing",
     ]));
     assert_eq!(rows(&truth).len() as u64, cell["hidden_cells"].as_u64().unwrap());
+    let rows_hidden = cell["hidden_cells"].clone();
 
     // By default every column but the id and the free text is hidden.
     ok(&recimpute(&["mask", s(&ads), s(&masked), "--truth", s(&truth), "--rate", "0.2"]));
     let hidden: std::collections::BTreeSet<String> = rows(&truth).into_iter().map(|r| r[1].clone()).collect();
     assert_eq!(hidden.into_iter().collect::<Vec<_>>(), ["age", "browsing", "clicked", "device"]);
+
+    // `--score-cells` scores a sample of the hidden cells and says how many; the hidden count
+    // stays the whole mask's.
+    let sampled = dir.path().join("sampled");
+    ok(&recimpute(&[
+        "quality",
+        s(&ads),
+        "--imputers",
+        "mode",
+        "--rates",
+        "0.2",
+        "--seeds",
+        "5",
+        "--columns",
+        "device,browsing",
+        "--score-cells",
+        "3",
+        "--out",
+        s(&sampled),
+    ]));
+    let cell: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(sampled.join("cells/ads.csv__mode__mcar__r0200__s5.json")).unwrap())
+            .unwrap();
+    assert_eq!(cell["scored_cells"].as_u64(), Some(3), "{cell}");
+    assert_eq!(cell["hidden_cells"], rows_hidden, "{cell}");
+    let counted: u64 =
+        cell["report"]["columns"].as_array().unwrap().iter().map(|c| c["metrics"]["n_cells"].as_u64().unwrap()).sum();
+    assert_eq!(counted, 3, "{cell}");
 }
 
 #[test]
