@@ -331,12 +331,13 @@ impl FittedLlmImputer {
         let Some(retriever) = &self.retriever else { return Ok((question, false)) };
         let neighbours = retriever.neighbours(table, row, target, exclude);
         let shown: Vec<usize> = (0..table.num_columns()).filter(|&j| !table.is_missing(row, j)).collect();
-        for drop in 0..=neighbours.len() {
+        for drop in 0..neighbours.len() {
             let text = format!("{}{question}", retriever.prefix(codec, &neighbours[drop..], &shown, target)?);
-            if drop == neighbours.len() || encode(&self.tokenizer, &text)?.len() <= self.prompt_budget {
+            if encode(&self.tokenizer, &text)?.len() <= self.prompt_budget {
                 return Ok((text, drop > 0));
             }
         }
+        // No retrieved row fits: the question alone (cut only when there was a row to cut).
         Ok((question, !neighbours.is_empty()))
     }
 

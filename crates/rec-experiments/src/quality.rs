@@ -511,40 +511,26 @@ pub fn quality_markdown(results: &[QualityResult]) -> String {
             })
             .collect();
         let _ = writeln!(out, "| *fit + impute s* | | {} |", times.join(" | "));
+        // Per imputer, one LLM figure per seed ("–" for imputers without an LLM report).
+        let per_seed = |f: &dyn Fn(&LlmCellReport) -> String| -> Vec<String> {
+            imputers
+                .iter()
+                .map(|i| {
+                    let per: Vec<String> =
+                        rs.iter().filter(|r| r.spec.imputer == *i).filter_map(|r| r.llm.as_ref()).map(f).collect();
+                    if per.is_empty() {
+                        "–".into()
+                    } else {
+                        per.join(", ")
+                    }
+                })
+                .collect()
+        };
         // Fallbacks are counted for the LLM (classical imputers always produce a value).
-        let fallbacks: Vec<String> = imputers
-            .iter()
-            .map(|i| {
-                let per: Vec<usize> = rs
-                    .iter()
-                    .filter(|r| r.spec.imputer == *i)
-                    .filter_map(|r| r.llm.as_ref().map(LlmCellReport::total_fallbacks))
-                    .collect();
-                if per.is_empty() {
-                    "–".into()
-                } else {
-                    per.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")
-                }
-            })
-            .collect();
+        let fallbacks = per_seed(&|l| l.total_fallbacks().to_string());
         let _ = writeln!(out, "| *fallback cells (per seed)* | | {} |", fallbacks.join(" | "));
         // Retrieval prompts cut to fit the context, shown only when any was.
-        let trimmed: Vec<String> = imputers
-            .iter()
-            .map(|i| {
-                let per: Vec<String> = rs
-                    .iter()
-                    .filter(|r| r.spec.imputer == *i)
-                    .filter_map(|r| r.llm.as_ref())
-                    .map(|l| format!("{}/{}", l.trimmed.values().sum::<usize>(), l.trimmed_examples))
-                    .collect();
-                if per.is_empty() {
-                    "–".into()
-                } else {
-                    per.join(", ")
-                }
-            })
-            .collect();
+        let trimmed = per_seed(&|l| format!("{}/{}", l.trimmed.values().sum::<usize>(), l.trimmed_examples));
         let any_trimmed =
             rs.iter().filter_map(|r| r.llm.as_ref()).any(|l| !l.trimmed.is_empty() || l.trimmed_examples > 0);
         if any_trimmed {
