@@ -10,7 +10,7 @@
 //!
 //! Without arguments it writes a generated AdClick-shaped table (600 rows, planted
 //! dependencies) to a temporary file and works on that. The fitted imputer is saved next to
-//! the output (`<output>.llm/`) and can be reloaded with `LlmImputer::load`.
+//! the output (`<output>.llm/`) and can be reloaded with `FittedLlmImputer::load`.
 
 use std::path::PathBuf;
 
@@ -41,7 +41,7 @@ fn main() -> Result<()> {
     // The defaults (value-only loss on every row, LoRA on every linear layer, a held-out check
     // that keeps the best adapter); see `LlmImputerConfig` for the rest.
     let config = LlmImputerConfig::new(Backbone::default_smollm2()).with_seed(7);
-    let fitted = LlmImputer::new(config).fit_llm(&hidden.table)?;
+    let fitted = LlmImputer::new(config).fit(&hidden.table)?;
     let fit = fitted.report();
     println!(
         "fine-tuned on {} rows: {} steps, loss {:.3} -> {:.3}, {:.0} tokens/s, {:.1} s",

@@ -12,7 +12,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use dlrm::{Dlrm, DlrmConfig, TaskKind};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rec_table::{ColumnKind, ColumnSpec, Schema, Table, Value};
+use rec_table::{ColumnKind, ColumnSpec, FittedRecommender, Schema, Table, Value};
 
 /// `rows` rows of 8 numeric and 8 categorical (≤ 1000 labels) columns, one set-valued column
 /// and a 0/1 target.
@@ -75,9 +75,7 @@ fn inference(c: &mut Criterion) {
     for rows in [1024usize, 16384] {
         let table = generate(rows, 3);
         group.throughput(Throughput::Elements(rows as u64));
-        group.bench_with_input(BenchmarkId::new("predict", rows), &table, |b, t| {
-            b.iter(|| model.predict_array(t).unwrap())
-        });
+        group.bench_with_input(BenchmarkId::new("predict", rows), &table, |b, t| b.iter(|| model.predict(t).unwrap()));
     }
     group.finish();
 }

@@ -14,7 +14,7 @@ use std::time::Instant;
 use anyhow::Result;
 use clap::Parser;
 use dlrm::{Dlrm, DlrmConfig, TaskKind};
-use rec_table::{ColumnKind, CsvOptions};
+use rec_table::{ColumnKind, CsvOptions, FittedRecommender};
 
 #[derive(Parser, Debug)]
 #[command(about = "DLRM training/inference samples per second on a CSV file")]
@@ -76,7 +76,7 @@ fn main() -> Result<()> {
     let mut predict_sps = 0.0;
     for _ in 0..2 {
         let started = Instant::now();
-        let p = model.predict_array(&table)?;
+        let p = model.predict(&table)?;
         predict_sps = p.len() as f64 / started.elapsed().as_secs_f64();
         eprintln!("predict: {predict_sps:.0} rows/s");
     }

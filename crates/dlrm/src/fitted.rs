@@ -7,7 +7,7 @@ use rec_table::{FittedRecommender, Table, Task, Value};
 use tch::{nn, Device, Kind, Tensor};
 
 use crate::config::DlrmConfig;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::features::FeatureMap;
 use crate::model::DlrmNet;
 use crate::target::TargetMap;
@@ -118,10 +118,21 @@ impl FittedDlrm {
         let flat: Vec<f64> = Vec::try_from(probs.contiguous().view([-1]))?;
         Ok((0..rows as usize).map(|r| flat[r * width as usize..(r + 1) * width as usize].to_vec()).collect())
     }
+}
 
-    /// Predictions as an Arrow array (see the type docs); the crate-error face of
-    /// [`FittedRecommender::predict`].
-    pub fn predict_array(&self, table: &Table) -> Result<ArrayRef> {
+impl FittedRecommender for FittedDlrm {
+    type Error = Error;
+
+    fn task(&self) -> Task {
+        self.features.target_map.task()
+    }
+
+    fn target(&self) -> &str {
+        &self.features.target
+    }
+
+    /// Predictions as an Arrow array (see the type docs).
+    fn predict(&self, table: &Table) -> Result<ArrayRef> {
         let logits = self.logits(table)?;
         Ok(match &self.features.target_map {
             TargetMap::Binary { .. } => {
@@ -137,19 +148,5 @@ impl FittedDlrm {
                 Arc::new(Float64Array::from(v.into_iter().map(|x| x * std + mean).collect::<Vec<_>>()))
             }
         })
-    }
-}
-
-impl FittedRecommender for FittedDlrm {
-    fn task(&self) -> Task {
-        self.features.target_map.task()
-    }
-
-    fn target(&self) -> &str {
-        &self.features.target
-    }
-
-    fn predict(&self, table: &Table) -> rec_table::Result<ArrayRef> {
-        Ok(self.predict_array(table)?)
     }
 }

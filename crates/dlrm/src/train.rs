@@ -54,12 +54,14 @@ impl Dlrm {
         &self.config
     }
 
-    /// Trains on `train` to predict `target`, with an optional validation table for early
+    /// Trains on `train` to predict `target` ([`Recommender::fit`] is this without a validation
+    /// table), with an optional validation table for early
     /// stopping (the weights of the epoch with the best validation loss are kept). Without one,
     /// `validation_fraction` of the training rows (seeded) are held out instead, if set.
     ///
     /// Rows whose target is missing are skipped. Text columns are ignored.
     pub fn fit_with_validation(&self, train: &Table, valid: Option<&Table>, target: &str) -> Result<FittedDlrm> {
+        Recommender::validate(self)?;
         let config = &self.config;
         if train.num_rows() == 0 {
             return Err(Error::EmptyTable("training table".into()));
@@ -95,9 +97,14 @@ impl Dlrm {
 
 impl Recommender for Dlrm {
     type Fitted = FittedDlrm;
+    type Error = Error;
 
-    fn fit(&self, train: &Table, target: &str) -> rec_table::Result<FittedDlrm> {
-        Ok(self.fit_with_validation(train, None, target)?)
+    fn validate(&self) -> Result<()> {
+        self.config.validate()
+    }
+
+    fn fit(&self, train: &Table, target: &str) -> Result<FittedDlrm> {
+        self.fit_with_validation(train, None, target)
     }
 }
 

@@ -281,13 +281,16 @@ fn bad_input_gives_clear_errors() {
     assert!(matches!(err, Error::EmptyTable(_)), "{err}");
     let err = dlrm.fit_with_validation(&table.select(&["title", "y_bin"]).unwrap(), None, "y_bin").unwrap_err();
     assert!(matches!(err, Error::NoFeatures(_)), "{err}");
-    // At the trait boundary the error becomes rec_table::Error::External with ours as source.
+    // The trait's fit returns the crate's own error; converted for mixed-crate code, it becomes
+    // rec_table::Error::External with ours as source.
     let err = dlrm.fit(&table, "title").unwrap_err();
+    assert!(err.to_string().contains("title"), "{err}");
+    let err = rec_table::Error::from(err);
     assert!(matches!(err, rec_table::Error::External { .. }), "{err}");
     assert!(std::error::Error::source(&err).unwrap().to_string().contains("title"));
     // A prediction table without a feature column, or with another kind.
     let model = dlrm.fit(&table, "y_bin").unwrap();
-    let err = model.predict_array(&table.select(&["x", "s", "title", "user"]).unwrap()).unwrap_err();
+    let err = model.predict(&table.select(&["x", "s", "title", "user"]).unwrap()).unwrap_err();
     assert!(err.to_string().contains("'c'"), "{err}");
     let renamed = Table::from_arrays(
         Schema::try_new(
@@ -303,7 +306,7 @@ fn bad_input_gives_clear_errors() {
         table.num_rows(),
     )
     .unwrap();
-    let err = model.predict_array(&renamed).unwrap_err();
+    let err = model.predict(&renamed).unwrap_err();
     assert!(matches!(err, Error::FeatureMismatch { .. }), "{err}");
     // A config whose dot interaction cannot be built.
     let err = Dlrm::new(tiny().with_bottom_mlp(vec![]).with_epochs(1)).unwrap().fit(&table, "y_bin").unwrap_err();

@@ -23,7 +23,7 @@ use crate::simple::{FittedSimple, SimpleImputer};
 /// let fitted = imputer.fit(&table)?; // a FittedClassical
 /// assert_eq!(fitted.method(), "knn");
 /// assert_eq!(fitted.transform(&table)?.missing_cells().count(), 0);
-/// # Ok::<(), rec_table::Error>(())
+/// # Ok::<(), imputers_baseline::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "method", rename_all = "snake_case")]
@@ -57,6 +57,7 @@ impl ClassicalImputer {
 
 impl Imputer for ClassicalImputer {
     type Fitted = FittedClassical;
+    type Error = crate::Error;
 
     fn name(&self) -> String {
         match self {
@@ -68,7 +69,17 @@ impl Imputer for ClassicalImputer {
         }
     }
 
-    fn fit(&self, train: &Table) -> rec_table::Result<FittedClassical> {
+    fn validate(&self) -> crate::Result<()> {
+        match self {
+            ClassicalImputer::CaseDeletion(i) => i.validate(),
+            ClassicalImputer::Simple(i) => i.validate(),
+            ClassicalImputer::Knn(i) => i.validate(),
+            ClassicalImputer::Iterative(i) => i.validate(),
+            ClassicalImputer::MissForest(i) => i.validate(),
+        }
+    }
+
+    fn fit(&self, train: &Table) -> crate::Result<FittedClassical> {
         Ok(match self {
             ClassicalImputer::CaseDeletion(i) => i.fit(train)?.into(),
             ClassicalImputer::Simple(i) => i.fit(train)?.into(),
@@ -112,7 +123,7 @@ impl FittedClassical {
         }
     }
 
-    fn inner(&self) -> &dyn FittedImputer {
+    fn inner(&self) -> &dyn FittedImputer<Error = crate::Error> {
         match self {
             FittedClassical::CaseDeletion(f) => f,
             FittedClassical::Simple(f) => f,
@@ -124,11 +135,13 @@ impl FittedClassical {
 }
 
 impl FittedImputer for FittedClassical {
+    type Error = crate::Error;
+
     fn schema(&self) -> &Schema {
         self.inner().schema()
     }
 
-    fn transform(&self, table: &Table) -> rec_table::Result<Table> {
+    fn transform(&self, table: &Table) -> crate::Result<Table> {
         self.inner().transform(table)
     }
 }

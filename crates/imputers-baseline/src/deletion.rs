@@ -54,6 +54,7 @@ impl CaseDeletion {
 
 impl Imputer for CaseDeletion {
     type Fitted = FittedCaseDeletion;
+    type Error = crate::Error;
 
     fn name(&self) -> String {
         match self.mode {
@@ -62,7 +63,11 @@ impl Imputer for CaseDeletion {
         }
     }
 
-    fn fit(&self, train: &Table) -> rec_table::Result<FittedCaseDeletion> {
+    fn validate(&self) -> crate::Result<()> {
+        Ok(())
+    }
+
+    fn fit(&self, train: &Table) -> crate::Result<FittedCaseDeletion> {
         Ok(FittedCaseDeletion { schema: train.schema().clone(), mode: self.mode })
     }
 }
@@ -83,16 +88,18 @@ impl FittedCaseDeletion {
 }
 
 impl FittedImputer for FittedCaseDeletion {
+    type Error = crate::Error;
+
     fn schema(&self) -> &Schema {
         &self.schema
     }
 
-    fn transform(&self, table: &Table) -> rec_table::Result<Table> {
+    fn transform(&self, table: &Table) -> crate::Result<Table> {
         let rows = self.complete_rows(table)?;
-        match self.mode {
-            DeletionMode::KeepRows => Ok(table.clone()),
-            DeletionMode::DropRows if rows.len() == table.num_rows() => Ok(table.clone()),
-            DeletionMode::DropRows => table.take_rows(&rows),
-        }
+        Ok(match self.mode {
+            DeletionMode::KeepRows => table.clone(),
+            DeletionMode::DropRows if rows.len() == table.num_rows() => table.clone(),
+            DeletionMode::DropRows => table.take_rows(&rows)?,
+        })
     }
 }

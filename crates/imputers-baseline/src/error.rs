@@ -44,13 +44,15 @@ impl Error {
     pub(crate) fn file(source: &str, message: impl Into<String>) -> Self {
         Error::File { source_name: source.to_string(), message: message.into() }
     }
+}
 
-    /// Converts into the table core's error at the trait boundary: table errors come back as
-    /// they were, the others are wrapped with `context` (the imputer's name).
-    pub fn into_table_error(self, context: &str) -> rec_table::Error {
-        match self {
+/// At the boundary with code that holds estimators of several crates: table errors come back
+/// as they were, the others wrapped as [`rec_table::Error::External`].
+impl From<Error> for rec_table::Error {
+    fn from(e: Error) -> Self {
+        match e {
             Error::Table(e) => e,
-            other => rec_table::Error::external(context, other),
+            other => rec_table::Error::external("imputer", other),
         }
     }
 }

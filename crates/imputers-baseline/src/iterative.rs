@@ -193,98 +193,6 @@ impl IterativeImputer {
         self
     }
 
-    /// Checks the hyperparameters.
-    pub fn check(&self) -> Result<()> {
-        if self.max_iter == 0 {
-            return Err(Error::param("max_iter", "must be at least 1"));
-        }
-        check_max_labels(self.max_labels)?;
-        if self.tol.is_nan() || self.tol < 0.0 {
-            return Err(Error::param("tol", format!("{} is not a non-negative number", self.tol)));
-        }
-        if let LabelModel::Logistic { c } = self.label_model {
-            if !(c > 0.0 && c.is_finite()) {
-                return Err(Error::param("c", format!("{c} is not a positive number")));
-            }
-        }
-        if let NumericModel::Ridge { alpha } = self.numeric_model {
-            if !(alpha >= 0.0 && alpha.is_finite()) {
-                return Err(Error::param("alpha", format!("{alpha} is not a non-negative number")));
-            }
-        }
-        Ok(())
-    }
-
-    fn fit_inner(&self, train: &Table) -> Result<FittedIterative> {
-        self.check()?;
-        let encoder = Encoder::fit(train);
-        let columns = encoder.encode(train)?;
-        // Only the logistic model pools its outputs; the one-hot regressions keep every label.
-        let cap = if matches!(self.label_model, LabelModel::Logistic { .. }) { self.max_labels } else { None };
-        let plan = Plan::new(&encoder, &columns, self.initial_median, true).with_label_cap(&encoder, cap);
-        let mut state = State::new(&plan, &columns, train.num_rows());
-        let max_abs = plan
-            .blocks
-            .iter()
-            .filter_map(|b| match encoder.stats[b.col] {
-                ColumnStats::Numeric { max_abs, .. } => Some(max_abs),
-                _ => None,
-            })
-            .fold(0.0f64, f64::max);
-        let threshold = self.tol * max_abs;
-        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
-        let mut rounds: Vec<Vec<(usize, Model)>> = Vec::new();
-        let mut converged = false;
-        let label_cells: usize = (0..plan.blocks.len())
-            .filter(|&b| plan.blocks[b].kind != BlockKind::Numeric)
-            .map(|b| state.missing[b].len())
-            .sum();
-        for _ in 0..self.max_iter {
-            let order = self.round_order(&plan, &mut rng);
-            let mut row_change = vec![0.0; state.rows];
-            let mut label_changes = 0usize;
-            let mut models = Vec::with_capacity(order.len());
-            for b in order {
-                let block = plan.blocks[b];
-                let preds = plan.predictors(b);
-                let obs = &state.observed[b].clone();
-                let x = state.gather(obs, &preds);
-                let classes = plan.classes(b);
-                let y = targets(&block, &columns[block.col], obs, classes);
-                let model = if block.kind != BlockKind::Numeric && self.label_model == LabelModel::OneHotRegression {
-                    // Column by column, each one-hot column predicted from all the others
-                    // (its siblings included), as IterativeImputer does on one-hot data.
-                    let k = block.width();
-                    let mut models = Vec::with_capacity(k);
-                    let before = decisions(&block, b, &state);
-                    for c in 0..k {
-                        let preds: Vec<usize> = (0..plan.width).filter(|&j| j != block.start + c).collect();
-                        let x = state.gather(obs, &preds);
-                        let yc: Vec<f64> = (0..obs.len()).map(|i| y[i * k + c]).collect();
-                        let model = self.fit_linear(&x, preds.len(), &yc);
-                        write_output(&model, &block, c, &preds, b, &mut state);
-                        models.push(model);
-                    }
-                    label_changes += changed_since(&before, &block, b, &state);
-                    Model::PerOutput(models)
-                } else {
-                    let warm = rounds.last().and_then(|r| r.iter().find(|(i, _)| *i == b)).map(|(_, m)| m);
-                    let model = self.fit_model(&block, classes, &x, preds.len(), &y, warm);
-                    label_changes += apply(&model, &block, classes, &preds, b, &mut state, &mut row_change);
-                    model
-                };
-                models.push((b, model));
-            }
-            rounds.push(models);
-            let inf_norm = row_change.iter().copied().fold(0.0f64, f64::max);
-            if inf_norm < threshold && label_changes as f64 <= self.tol * label_cells as f64 {
-                converged = true;
-                break;
-            }
-        }
-        Ok(FittedIterative { schema: encoder.schema.clone(), encoder, plan, rounds, converged })
-    }
-
     fn round_order(&self, plan: &Plan, rng: &mut ChaCha8Rng) -> Vec<usize> {
         match self.order {
             VisitOrder::Ascending => plan.order.clone(),
@@ -439,8 +347,123 @@ impl FittedIterative {
     pub fn converged(&self) -> bool {
         self.converged
     }
+}
 
-    fn transform_inner(&self, table: &Table) -> Result<Table> {
+impl Imputer for IterativeImputer {
+    type Fitted = FittedIterative;
+    type Error = crate::Error;
+
+    fn name(&self) -> String {
+        let numeric = match self.numeric_model {
+            NumericModel::BayesianRidge => "bayesian_ridge".to_string(),
+            NumericModel::Ridge { alpha } => format!("ridge,alpha={alpha}"),
+        };
+        match self.label_model {
+            LabelModel::Logistic { .. } => format!("iterative({numeric})"),
+            LabelModel::OneHotRegression => format!("iterative({numeric},onehot_regression)"),
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.max_iter == 0 {
+            return Err(Error::param("max_iter", "must be at least 1"));
+        }
+        check_max_labels(self.max_labels)?;
+        if self.tol.is_nan() || self.tol < 0.0 {
+            return Err(Error::param("tol", format!("{} is not a non-negative number", self.tol)));
+        }
+        if let LabelModel::Logistic { c } = self.label_model {
+            if !(c > 0.0 && c.is_finite()) {
+                return Err(Error::param("c", format!("{c} is not a positive number")));
+            }
+        }
+        if let NumericModel::Ridge { alpha } = self.numeric_model {
+            if !(alpha >= 0.0 && alpha.is_finite()) {
+                return Err(Error::param("alpha", format!("{alpha} is not a non-negative number")));
+            }
+        }
+        Ok(())
+    }
+
+    fn fit(&self, train: &Table) -> Result<FittedIterative> {
+        Imputer::validate(self)?;
+        let encoder = Encoder::fit(train);
+        let columns = encoder.encode(train)?;
+        // Only the logistic model pools its outputs; the one-hot regressions keep every label.
+        let cap = if matches!(self.label_model, LabelModel::Logistic { .. }) { self.max_labels } else { None };
+        let plan = Plan::new(&encoder, &columns, self.initial_median, true).with_label_cap(&encoder, cap);
+        let mut state = State::new(&plan, &columns, train.num_rows());
+        let max_abs = plan
+            .blocks
+            .iter()
+            .filter_map(|b| match encoder.stats[b.col] {
+                ColumnStats::Numeric { max_abs, .. } => Some(max_abs),
+                _ => None,
+            })
+            .fold(0.0f64, f64::max);
+        let threshold = self.tol * max_abs;
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+        let mut rounds: Vec<Vec<(usize, Model)>> = Vec::new();
+        let mut converged = false;
+        let label_cells: usize = (0..plan.blocks.len())
+            .filter(|&b| plan.blocks[b].kind != BlockKind::Numeric)
+            .map(|b| state.missing[b].len())
+            .sum();
+        for _ in 0..self.max_iter {
+            let order = self.round_order(&plan, &mut rng);
+            let mut row_change = vec![0.0; state.rows];
+            let mut label_changes = 0usize;
+            let mut models = Vec::with_capacity(order.len());
+            for b in order {
+                let block = plan.blocks[b];
+                let preds = plan.predictors(b);
+                let obs = &state.observed[b].clone();
+                let x = state.gather(obs, &preds);
+                let classes = plan.classes(b);
+                let y = targets(&block, &columns[block.col], obs, classes);
+                let model = if block.kind != BlockKind::Numeric && self.label_model == LabelModel::OneHotRegression {
+                    // Column by column, each one-hot column predicted from all the others
+                    // (its siblings included), as IterativeImputer does on one-hot data.
+                    let k = block.width();
+                    let mut models = Vec::with_capacity(k);
+                    let before = decisions(&block, b, &state);
+                    for c in 0..k {
+                        let preds: Vec<usize> = (0..plan.width).filter(|&j| j != block.start + c).collect();
+                        let x = state.gather(obs, &preds);
+                        let yc: Vec<f64> = (0..obs.len()).map(|i| y[i * k + c]).collect();
+                        let model = self.fit_linear(&x, preds.len(), &yc);
+                        write_output(&model, &block, c, &preds, b, &mut state);
+                        models.push(model);
+                    }
+                    label_changes += changed_since(&before, &block, b, &state);
+                    Model::PerOutput(models)
+                } else {
+                    let warm = rounds.last().and_then(|r| r.iter().find(|(i, _)| *i == b)).map(|(_, m)| m);
+                    let model = self.fit_model(&block, classes, &x, preds.len(), &y, warm);
+                    label_changes += apply(&model, &block, classes, &preds, b, &mut state, &mut row_change);
+                    model
+                };
+                models.push((b, model));
+            }
+            rounds.push(models);
+            let inf_norm = row_change.iter().copied().fold(0.0f64, f64::max);
+            if inf_norm < threshold && label_changes as f64 <= self.tol * label_cells as f64 {
+                converged = true;
+                break;
+            }
+        }
+        Ok(FittedIterative { schema: encoder.schema.clone(), encoder, plan, rounds, converged })
+    }
+}
+
+impl FittedImputer for FittedIterative {
+    type Error = crate::Error;
+
+    fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    fn transform(&self, table: &Table) -> Result<Table> {
         let columns = self.encoder.encode(table)?;
         let mut state = State::new(&self.plan, &columns, table.num_rows());
         let mut row_change = vec![0.0; state.rows];
@@ -454,34 +477,5 @@ impl FittedIterative {
             }
         }
         crate::common::write_fills(table, state.fills(&self.plan, &self.encoder))
-    }
-}
-
-impl Imputer for IterativeImputer {
-    type Fitted = FittedIterative;
-
-    fn name(&self) -> String {
-        let numeric = match self.numeric_model {
-            NumericModel::BayesianRidge => "bayesian_ridge".to_string(),
-            NumericModel::Ridge { alpha } => format!("ridge,alpha={alpha}"),
-        };
-        match self.label_model {
-            LabelModel::Logistic { .. } => format!("iterative({numeric})"),
-            LabelModel::OneHotRegression => format!("iterative({numeric},onehot_regression)"),
-        }
-    }
-
-    fn fit(&self, train: &Table) -> rec_table::Result<FittedIterative> {
-        self.fit_inner(train).map_err(|e| e.into_table_error(&Imputer::name(self)))
-    }
-}
-
-impl FittedImputer for FittedIterative {
-    fn schema(&self) -> &Schema {
-        &self.schema
-    }
-
-    fn transform(&self, table: &Table) -> rec_table::Result<Table> {
-        self.transform_inner(table).map_err(|e| e.into_table_error("iterative imputer"))
     }
 }

@@ -100,9 +100,20 @@ impl KnnImputer {
         self.chunk_rows = chunk_rows;
         self
     }
+}
 
-    /// Checks the hyperparameters.
-    pub fn check(&self) -> Result<()> {
+impl Imputer for KnnImputer {
+    type Fitted = FittedKnn;
+    type Error = crate::Error;
+
+    fn name(&self) -> String {
+        match self.weights {
+            KnnWeights::Uniform => format!("knn(k={})", self.k),
+            KnnWeights::Distance => format!("knn(k={},distance)", self.k),
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
         if self.k == 0 {
             return Err(Error::param("k", "must be at least 1"));
         }
@@ -112,8 +123,8 @@ impl KnnImputer {
         Ok(())
     }
 
-    fn fit_inner(&self, train: &Table) -> Result<FittedKnn> {
-        self.check()?;
+    fn fit(&self, train: &Table) -> Result<FittedKnn> {
+        Imputer::validate(self)?;
         let encoder = Encoder::fit(train);
         let columns = encoder.encode(train)?;
         let layout = Layout::new(&encoder, self.standardize);
@@ -133,21 +144,6 @@ impl KnnImputer {
             })
             .collect();
         Ok(FittedKnn { params: self.clone(), encoder, layout, donors, values: columns, fallback })
-    }
-}
-
-impl Imputer for KnnImputer {
-    type Fitted = FittedKnn;
-
-    fn name(&self) -> String {
-        match self.weights {
-            KnnWeights::Uniform => format!("knn(k={})", self.k),
-            KnnWeights::Distance => format!("knn(k={},distance)", self.k),
-        }
-    }
-
-    fn fit(&self, train: &Table) -> rec_table::Result<FittedKnn> {
-        self.fit_inner(train).map_err(|e| e.into_table_error(&Imputer::name(self)))
     }
 }
 
@@ -381,22 +377,6 @@ impl FittedKnn {
         self.donors.rows
     }
 
-    fn transform_inner(&self, table: &Table) -> Result<Table> {
-        let columns = self.encoder.encode(table)?;
-        let receivers = Points::build(&self.layout, &columns);
-        let nf = self.layout.features.len();
-        // A feature can be imputed if some training row observes it (or has a fallback).
-        let imputable: Vec<bool> = self.layout.features.iter().map(|&c| self.encoder.stats[c].observed() > 0).collect();
-        let rows: Vec<usize> = (0..table.num_rows())
-            .filter(|&r| (0..nf).any(|f| imputable[f] && !receivers.observed(self.layout.slots[f], r)))
-            .collect();
-        let fills: Vec<(Cell, Value)> = rows
-            .par_chunks(self.params.chunk_rows)
-            .flat_map_iter(|chunk| self.impute_chunk(&receivers, chunk, &imputable))
-            .collect();
-        common::write_fills(table, fills)
-    }
-
     fn impute_chunk(&self, receivers: &Points, chunk: &[usize], imputable: &[bool]) -> Vec<(Cell, Value)> {
         let nf = self.layout.features.len();
         let total = nf as f64;
@@ -503,12 +483,26 @@ impl FittedKnn {
 }
 
 impl FittedImputer for FittedKnn {
+    type Error = crate::Error;
+
     fn schema(&self) -> &Schema {
         &self.encoder.schema
     }
 
-    fn transform(&self, table: &Table) -> rec_table::Result<Table> {
-        self.transform_inner(table).map_err(|e| e.into_table_error("knn imputer"))
+    fn transform(&self, table: &Table) -> Result<Table> {
+        let columns = self.encoder.encode(table)?;
+        let receivers = Points::build(&self.layout, &columns);
+        let nf = self.layout.features.len();
+        // A feature can be imputed if some training row observes it (or has a fallback).
+        let imputable: Vec<bool> = self.layout.features.iter().map(|&c| self.encoder.stats[c].observed() > 0).collect();
+        let rows: Vec<usize> = (0..table.num_rows())
+            .filter(|&r| (0..nf).any(|f| imputable[f] && !receivers.observed(self.layout.slots[f], r)))
+            .collect();
+        let fills: Vec<(Cell, Value)> = rows
+            .par_chunks(self.params.chunk_rows)
+            .flat_map_iter(|chunk| self.impute_chunk(&receivers, chunk, &imputable))
+            .collect();
+        common::write_fills(table, fills)
     }
 }
 

@@ -24,9 +24,11 @@
 //!   of a set is ignored by the models;
 //! - a **constant numeric column** is standardised with a scale of one.
 //!
-//! Errors are this crate's [`Error`] internally and [`rec_table::Error`] at the trait
-//! boundary (wrapped with [`rec_table::Error::external`]; table errors such as a schema
-//! mismatch come back unchanged).
+//! Every imputer here has [`Error`] as its error type (`Imputer::Error`), checks its
+//! hyperparameters in `Imputer::validate` and fits to a concrete fitted type. Through
+//! [`rec_table::DynImputer`] (a registry of imputers of several crates) the errors become
+//! [`rec_table::Error`]: table errors such as a schema mismatch unchanged, the others wrapped
+//! as [`rec_table::Error::External`] with the imputer's name.
 //!
 //! ```
 //! use imputers_baseline::{IterativeImputer, KnnImputer, SimpleImputer};

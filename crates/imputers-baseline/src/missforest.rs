@@ -103,86 +103,6 @@ impl MissForestImputer {
         self
     }
 
-    /// Checks the hyperparameters.
-    pub fn check(&self) -> Result<()> {
-        if self.max_iter == 0 {
-            return Err(Error::param("max_iter", "must be at least 1"));
-        }
-        crate::iterative::check_max_labels(self.max_labels)?;
-        if self.transform_rounds == 0 {
-            return Err(Error::param("transform_rounds", "must be at least 1"));
-        }
-        if self.forest.n_trees == 0 {
-            return Err(Error::param("n_trees", "must be at least 1"));
-        }
-        if !(2..=256).contains(&self.forest.max_bins) {
-            return Err(Error::param("max_bins", format!("{} is not in 2..=256", self.forest.max_bins)));
-        }
-        if let crate::MaxFeatures::Fraction(f) = self.forest.max_features {
-            if !(f > 0.0 && f <= 1.0) {
-                return Err(Error::param("max_features", format!("fraction {f} is not in (0, 1]")));
-            }
-        }
-        Ok(())
-    }
-
-    fn fit_inner(&self, train: &Table) -> Result<FittedMissForest> {
-        self.check()?;
-        let encoder = Encoder::fit(train);
-        let columns = encoder.encode(train)?;
-        let plan = Plan::new(&encoder, &columns, false, false).with_label_cap(&encoder, self.max_labels);
-        let mut state = State::new(&plan, &columns, train.num_rows());
-        let binner = fit_binner(&plan, &state, self.forest.max_bins);
-        let mut bins = bin_all(&binner, &state);
-        let mut forests: Vec<Option<Forest>> = vec![None; plan.blocks.len()];
-        let mut prev_diff: Option<(f64, f64)> = None;
-        let mut kept: Option<(State, Vec<Option<Forest>>)> = None;
-        let mut n_iter = 0;
-        for round in 0..self.max_iter {
-            let before = state.clone();
-            let saved = forests.clone();
-            let todo: Vec<usize> = plan.order.iter().copied().filter(|&b| !state.missing[b].is_empty()).collect();
-            for b in todo {
-                let forest = self.fit_forest(&plan, &state, &bins, &binner, &columns, b, round);
-                predict_block(&forest, &plan, b, &mut state, &mut bins, &binner);
-                forests[b] = Some(forest);
-            }
-            n_iter = round + 1;
-            let diff = change(&plan, &before, &state);
-            if let Some(prev) = prev_diff {
-                let has_num = diff.0.is_finite();
-                let has_lab = diff.1.is_finite();
-                let grew = (!has_num || diff.0 >= prev.0) && (!has_lab || diff.1 >= prev.1);
-                if grew {
-                    kept = Some((before, saved));
-                    n_iter = round;
-                    break;
-                }
-            }
-            prev_diff = Some(diff);
-        }
-        if let Some((before, saved)) = kept {
-            state = before;
-            forests = saved;
-            bins = bin_all(&binner, &state);
-        }
-        for (b, forest) in forests.iter_mut().enumerate() {
-            if forest.is_none() {
-                *forest = Some(self.fit_forest(&plan, &state, &bins, &binner, &columns, b, self.max_iter));
-            }
-        }
-        let forests = forests.into_iter().flatten().collect();
-        Ok(FittedMissForest {
-            schema: encoder.schema.clone(),
-            encoder,
-            plan,
-            binner,
-            forests,
-            transform_rounds: self.transform_rounds,
-            n_iter,
-        })
-    }
-
     #[allow(clippy::too_many_arguments)]
     fn fit_forest(
         &self,
@@ -314,8 +234,104 @@ impl FittedMissForest {
     pub fn n_iter(&self) -> usize {
         self.n_iter
     }
+}
 
-    fn transform_inner(&self, table: &Table) -> Result<Table> {
+impl Imputer for MissForestImputer {
+    type Fitted = FittedMissForest;
+    type Error = crate::Error;
+
+    fn name(&self) -> String {
+        format!("missforest(trees={})", self.forest.n_trees)
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.max_iter == 0 {
+            return Err(Error::param("max_iter", "must be at least 1"));
+        }
+        crate::iterative::check_max_labels(self.max_labels)?;
+        if self.transform_rounds == 0 {
+            return Err(Error::param("transform_rounds", "must be at least 1"));
+        }
+        if self.forest.n_trees == 0 {
+            return Err(Error::param("n_trees", "must be at least 1"));
+        }
+        if !(2..=256).contains(&self.forest.max_bins) {
+            return Err(Error::param("max_bins", format!("{} is not in 2..=256", self.forest.max_bins)));
+        }
+        if let crate::MaxFeatures::Fraction(f) = self.forest.max_features {
+            if !(f > 0.0 && f <= 1.0) {
+                return Err(Error::param("max_features", format!("fraction {f} is not in (0, 1]")));
+            }
+        }
+        Ok(())
+    }
+
+    fn fit(&self, train: &Table) -> Result<FittedMissForest> {
+        Imputer::validate(self)?;
+        let encoder = Encoder::fit(train);
+        let columns = encoder.encode(train)?;
+        let plan = Plan::new(&encoder, &columns, false, false).with_label_cap(&encoder, self.max_labels);
+        let mut state = State::new(&plan, &columns, train.num_rows());
+        let binner = fit_binner(&plan, &state, self.forest.max_bins);
+        let mut bins = bin_all(&binner, &state);
+        let mut forests: Vec<Option<Forest>> = vec![None; plan.blocks.len()];
+        let mut prev_diff: Option<(f64, f64)> = None;
+        let mut kept: Option<(State, Vec<Option<Forest>>)> = None;
+        let mut n_iter = 0;
+        for round in 0..self.max_iter {
+            let before = state.clone();
+            let saved = forests.clone();
+            let todo: Vec<usize> = plan.order.iter().copied().filter(|&b| !state.missing[b].is_empty()).collect();
+            for b in todo {
+                let forest = self.fit_forest(&plan, &state, &bins, &binner, &columns, b, round);
+                predict_block(&forest, &plan, b, &mut state, &mut bins, &binner);
+                forests[b] = Some(forest);
+            }
+            n_iter = round + 1;
+            let diff = change(&plan, &before, &state);
+            if let Some(prev) = prev_diff {
+                let has_num = diff.0.is_finite();
+                let has_lab = diff.1.is_finite();
+                let grew = (!has_num || diff.0 >= prev.0) && (!has_lab || diff.1 >= prev.1);
+                if grew {
+                    kept = Some((before, saved));
+                    n_iter = round;
+                    break;
+                }
+            }
+            prev_diff = Some(diff);
+        }
+        if let Some((before, saved)) = kept {
+            state = before;
+            forests = saved;
+            bins = bin_all(&binner, &state);
+        }
+        for (b, forest) in forests.iter_mut().enumerate() {
+            if forest.is_none() {
+                *forest = Some(self.fit_forest(&plan, &state, &bins, &binner, &columns, b, self.max_iter));
+            }
+        }
+        let forests = forests.into_iter().flatten().collect();
+        Ok(FittedMissForest {
+            schema: encoder.schema.clone(),
+            encoder,
+            plan,
+            binner,
+            forests,
+            transform_rounds: self.transform_rounds,
+            n_iter,
+        })
+    }
+}
+
+impl FittedImputer for FittedMissForest {
+    type Error = crate::Error;
+
+    fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    fn transform(&self, table: &Table) -> Result<Table> {
         let columns = self.encoder.encode(table)?;
         let mut state = State::new(&self.plan, &columns, table.num_rows());
         let mut bins = bin_all(&self.binner, &state);
@@ -327,27 +343,5 @@ impl FittedMissForest {
             }
         }
         crate::common::write_fills(table, state.fills(&self.plan, &self.encoder))
-    }
-}
-
-impl Imputer for MissForestImputer {
-    type Fitted = FittedMissForest;
-
-    fn name(&self) -> String {
-        format!("missforest(trees={})", self.forest.n_trees)
-    }
-
-    fn fit(&self, train: &Table) -> rec_table::Result<FittedMissForest> {
-        self.fit_inner(train).map_err(|e| e.into_table_error(&Imputer::name(self)))
-    }
-}
-
-impl FittedImputer for FittedMissForest {
-    fn schema(&self) -> &Schema {
-        &self.schema
-    }
-
-    fn transform(&self, table: &Table) -> rec_table::Result<Table> {
-        self.transform_inner(table).map_err(|e| e.into_table_error("missforest imputer"))
     }
 }

@@ -91,19 +91,6 @@ impl SimpleImputer {
         Self::new(SimpleStrategy::Constant { number, label: label.into(), set })
     }
 
-    fn fit_inner(&self, train: &Table) -> Result<FittedSimple> {
-        if let SimpleStrategy::Constant { number, .. } = &self.strategy {
-            if !number.is_finite() {
-                return Err(crate::Error::param("number", format!("{number} is not finite")));
-            }
-        }
-        let encoder = Encoder::fit(train);
-        let columns = encoder.encode(train)?;
-        let fills =
-            encoder.stats.iter().enumerate().map(|(c, stats)| self.fill_of(&encoder, c, stats, &columns[c])).collect();
-        Ok(FittedSimple { schema: encoder.schema, fills })
-    }
-
     fn fill_of(&self, encoder: &Encoder, c: usize, stats: &ColumnStats, column: &Column) -> Option<Value> {
         if let SimpleStrategy::Constant { number, label, set } = &self.strategy {
             return match stats {
@@ -135,6 +122,7 @@ impl SimpleImputer {
 
 impl Imputer for SimpleImputer {
     type Fitted = FittedSimple;
+    type Error = crate::Error;
 
     fn name(&self) -> String {
         match &self.strategy {
@@ -146,8 +134,22 @@ impl Imputer for SimpleImputer {
         }
     }
 
-    fn fit(&self, train: &Table) -> rec_table::Result<FittedSimple> {
-        self.fit_inner(train).map_err(|e| e.into_table_error(&Imputer::name(self)))
+    fn validate(&self) -> Result<()> {
+        if let SimpleStrategy::Constant { number, .. } = &self.strategy {
+            if !number.is_finite() {
+                return Err(crate::Error::param("number", format!("{number} is not finite")));
+            }
+        }
+        Ok(())
+    }
+
+    fn fit(&self, train: &Table) -> Result<FittedSimple> {
+        Imputer::validate(self)?;
+        let encoder = Encoder::fit(train);
+        let columns = encoder.encode(train)?;
+        let fills =
+            encoder.stats.iter().enumerate().map(|(c, stats)| self.fill_of(&encoder, c, stats, &columns[c])).collect();
+        Ok(FittedSimple { schema: encoder.schema, fills })
     }
 }
 
@@ -166,11 +168,13 @@ impl FittedSimple {
 }
 
 impl FittedImputer for FittedSimple {
+    type Error = crate::Error;
+
     fn schema(&self) -> &Schema {
         &self.schema
     }
 
-    fn transform(&self, table: &Table) -> rec_table::Result<Table> {
+    fn transform(&self, table: &Table) -> Result<Table> {
         self.schema.ensure_same(table.schema(), "simple imputer transform")?;
         let mut fills = Vec::new();
         for (col, fill) in self.fills.iter().enumerate() {
@@ -180,6 +184,6 @@ impl FittedImputer for FittedSimple {
                 fills.push((Cell { row, col }, fill.clone()));
             }
         }
-        common::write_fills(table, fills).map_err(|e| e.into_table_error("simple imputer"))
+        common::write_fills(table, fills)
     }
 }

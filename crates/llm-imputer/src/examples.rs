@@ -11,7 +11,7 @@ use rec_table::{Cell, Table};
 
 use crate::config::Objective;
 use crate::error::{Error, Result};
-use crate::fitted::FittedLlmImputer;
+use crate::fitted::Core;
 
 /// What building the examples of one pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -101,7 +101,7 @@ pub(crate) fn one_pass(
 /// the row's other observed cells), the value and its end; the loss covers the value and the
 /// token that ends it. Rows with fewer than two observed cells are skipped.
 pub(crate) fn retrieval_pass(
-    fitted: &FittedLlmImputer,
+    fitted: &Core,
     table: &Table,
     rows: &[usize],
     cols: &[usize],

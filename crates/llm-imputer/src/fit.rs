@@ -2,7 +2,6 @@
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::sync::Mutex;
 use std::time::Instant;
 
 use gpt2_lora::{CausalLm, Flow, LoraModel, TrainConfig, Trainer};
@@ -10,13 +9,13 @@ use prompt_codec::{CodecConfig, RowCodec};
 use rand::seq::index::sample;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use rec_table::{ColumnKind, Table, Value};
+use rec_table::{ColumnKind, Imputer, Table, Value};
 use tch::Tensor;
 
 use crate::backbone::{self, Backbone};
 use crate::config::Objective;
 use crate::examples;
-use crate::fitted::{FittedLlmImputer, Saved, ADAPTER_DIR, FORMAT, REFERENCE_FILE, SAVED_FILE};
+use crate::fitted::{Core, FittedLlmImputer, Saved, ADAPTER_DIR, FORMAT, REFERENCE_FILE, SAVED_FILE};
 use crate::head::{Heads, HEADS_FILE};
 use crate::holdout::{Holdout, HoldoutPoint};
 use crate::retrieval::{self, Retriever};
@@ -29,12 +28,23 @@ const TEMPERATURES: [f64; 5] = [1.0, 0.8, 0.6, 0.4, 0.25];
 /// A held-out check must beat the best by this many nats per cell to count as better.
 const MIN_GAIN: f64 = 1e-3;
 
-impl LlmImputer {
-    /// Fits on `train` and returns the concrete fitted type (with save, draws and reports);
-    /// [`Imputer::fit`](rec_table::Imputer::fit) does the same behind the trait.
-    pub fn fit_llm(&self, train: &Table) -> Result<FittedLlmImputer> {
+impl Imputer for LlmImputer {
+    type Fitted = FittedLlmImputer;
+    type Error = Error;
+
+    fn name(&self) -> String {
+        format!("llm({})", self.config.backbone.name())
+    }
+
+    fn validate(&self) -> Result<()> {
+        self.config.validate()
+    }
+
+    /// Fine-tunes the backbone on `train` (see the crate docs for the recipe) and builds the
+    /// fill plan of every column.
+    fn fit(&self, train: &Table) -> Result<FittedLlmImputer> {
+        Imputer::validate(self)?;
         let cfg = &self.config;
-        cfg.validate()?;
         let codec = RowCodec::fit(train, CodecConfig::default())?;
         let imputable: Vec<usize> =
             codec.columns().iter().enumerate().filter(|(_, c)| c.imputable()).map(|(j, _)| j).collect();
@@ -73,9 +83,9 @@ impl LlmImputer {
         };
         let loaded = backbone::load(&cfg.backbone, device, cfg.precision)?;
         // Build the grammars first: a value the tokenizer cannot spell fails before training.
-        let mut fitted = FittedLlmImputer::assemble(saved, loaded, None)?;
+        let (mut core, mut model) = Core::assemble(saved, loaded, None)?;
 
-        let (holdout, held) = Holdout::pick(&fitted, train, &rows, cfg.examples.holdout_cells, &mut rng);
+        let (holdout, held) = Holdout::pick(&core, train, &rows, cfg.examples.holdout_cells, &mut rng);
         if objective == Objective::FullRow {
             // Full rows: the held-out cells' rows are left out of training whole.
             let held_rows: HashSet<usize> = held.iter().map(|c| c.row).collect();
@@ -92,9 +102,9 @@ impl LlmImputer {
         // examples are written from the same blanked table, so no held-out value is shown.
         let blanked = if cfg.retrieval.k > 0 {
             let blanked = retrieval::blank(train, &held)?;
-            let retriever = Retriever::build(&fitted.saved.codec, &blanked, &cfg.retrieval, &mut rng)?;
-            fitted.saved.reference_origin = retriever.origin().to_vec();
-            fitted.retriever = Some(retriever);
+            let retriever = Retriever::build(&core.saved.codec, &blanked, &cfg.retrieval, &mut rng)?;
+            core.saved.reference_origin = retriever.origin().to_vec();
+            core.retriever = Some(retriever);
             Some(blanked)
         } else {
             None
@@ -104,16 +114,16 @@ impl LlmImputer {
         let mut trimmed = 0;
         for _ in 0..passes {
             if let Some(blanked) = &blanked {
-                let (mut ex, s) = examples::retrieval_pass(&fitted, blanked, &rows, &imputable, &mut rng)?;
+                let (mut ex, s) = examples::retrieval_pass(&core, blanked, &rows, &imputable, &mut rng)?;
                 examples.append(&mut ex);
                 trimmed += s.trimmed;
                 stats = s;
                 continue;
             }
             let (mut ex, s) = examples::one_pass(
-                &fitted.saved.codec,
-                &fitted.tokenizer,
-                fitted.eos,
+                &core.saved.codec,
+                &core.tokenizer,
+                core.eos,
                 train,
                 &rows,
                 &imputable,
@@ -139,11 +149,10 @@ impl LlmImputer {
         let mut track = Tracker { progress: cfg.train.progress, curve: Vec::new(), best: None, since_best: 0 };
         let mut stopped_early = false;
         let report = {
-            let mut guard = fitted.model.lock().map_err(|_| Error::Config("model lock poisoned".into()))?;
-            let model: &mut crate::fitted::Model = &mut guard;
+            let model = &mut model;
             let every = cfg.examples.eval_every.max(1);
             let patience = cfg.examples.patience;
-            let this = &fitted;
+            let this = &core;
             let mut hook = |step: usize, m: &LoraModel<Box<dyn CausalLm + Send>>| -> gpt2_lora::Result<Flow> {
                 if holdout.is_empty() || !step.is_multiple_of(every) {
                     return Ok(Flow::Continue);
@@ -171,26 +180,22 @@ impl LlmImputer {
             // Reload the base in the inference precision with the trained adapter on top.
             let tmp = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
             let adapter = tmp.path().join(ADAPTER_DIR);
-            fitted.model.lock().map_err(|_| Error::Config("model lock poisoned".into()))?.save_pretrained(&adapter)?;
+            model.save_pretrained(&adapter)?;
             let base = backbone::load(&cfg.backbone, device, cfg.inference_precision)?;
-            fitted.model = Mutex::new(LoraModel::from_pretrained(base.model, &adapter)?);
+            model = LoraModel::from_pretrained(base.model, &adapter)?;
         }
-        fitted.refresh_priors()?;
+        core.refresh_priors(&model)?;
         if cfg.fill.prior_correction && !holdout.is_empty() {
-            let model = fitted.model.lock().map_err(|_| Error::Config("model lock poisoned".into()))?;
-            let chosen = holdout.choose_calibration(&fitted, &*model, train, &LAMBDAS, &TEMPERATURES)?;
-            drop(model);
-            fitted.saved.prior_lambda = chosen.iter().map(|c| c.0).collect();
-            fitted.saved.temperature = chosen.iter().map(|c| c.1).collect();
+            let chosen = holdout.choose_calibration(&core, &model, train, &LAMBDAS, &TEMPERATURES)?;
+            core.saved.prior_lambda = chosen.iter().map(|c| c.0).collect();
+            core.saved.temperature = chosen.iter().map(|c| c.1).collect();
         }
         let (mut head_reports, mut head_seconds) = (Vec::new(), 0.0);
         if cfg.head.weight > 0.0 {
             let t0 = Instant::now();
-            let model = fitted.model.lock().map_err(|_| Error::Config("model lock poisoned".into()))?;
-            let (heads, reports) = Heads::train(&fitted, &*model, train, &rows, &held, &cfg.head, &mut rng)?;
-            drop(model);
-            fitted.saved.heads = heads.metas();
-            fitted.heads = Some(heads);
+            let (heads, reports) = Heads::train(&core, &model, train, &rows, &held, &cfg.head, &mut rng)?;
+            core.saved.heads = heads.metas();
+            core.heads = Some(heads);
             head_reports = reports;
             head_seconds = t0.elapsed().as_secs_f64();
         }
@@ -203,8 +208,8 @@ impl LlmImputer {
                 best_point.as_ref().map_or(0.0, HoldoutPoint::gain)
             );
         }
-        let columns = fitted.saved.codec.columns();
-        fitted.saved.report = FitReport {
+        let columns = core.saved.codec.columns();
+        core.saved.report = FitReport {
             objective,
             precision: cfg.precision.resolve(device),
             train_rows: stats.rows,
@@ -223,22 +228,24 @@ impl LlmImputer {
             learnt,
             prior_lambda: columns
                 .iter()
-                .zip(&fitted.saved.prior_lambda)
+                .zip(&core.saved.prior_lambda)
                 .filter(|(c, _)| c.imputable())
                 .map(|(c, l)| (c.name.clone(), *l))
                 .collect(),
             temperature: columns
                 .iter()
-                .zip(&fitted.saved.temperature)
+                .zip(&core.saved.temperature)
                 .filter(|(c, _)| c.imputable() && c.kind == ColumnKind::Numeric)
                 .map(|(c, t)| (c.name.clone(), *t))
                 .collect(),
             heads: head_reports,
             head_seconds,
         };
-        Ok(fitted)
+        Ok(FittedLlmImputer { core, model })
     }
+}
 
+impl FittedLlmImputer {
     /// Loads an imputer saved with [`FittedLlmImputer::save`], reading the backbone from the
     /// path recorded in it.
     pub fn load(dir: impl AsRef<Path>) -> Result<FittedLlmImputer> {
@@ -272,27 +279,27 @@ impl LlmImputer {
         let cfg = &saved.config;
         let loaded = backbone::load(&cfg.backbone, cfg.device.device(), cfg.inference_precision)?;
         let metas = saved.heads.clone();
-        let mut fitted = FittedLlmImputer::assemble(saved, loaded, Some(&dir.join(ADAPTER_DIR)))?;
+        let (mut core, model) = Core::assemble(saved, loaded, Some(&dir.join(ADAPTER_DIR)))?;
         if !metas.is_empty() {
-            let columns = fitted.codec().columns().len();
-            fitted.heads = Some(Heads::load(&dir.join(HEADS_FILE), &metas, columns)?);
+            let columns = core.codec().columns().len();
+            core.heads = Some(Heads::load(&dir.join(HEADS_FILE), &metas, columns)?);
         }
-        let k = fitted.saved.config.retrieval.k;
+        let k = core.saved.config.retrieval.k;
         if k > 0 {
             let path = dir.join(REFERENCE_FILE);
-            let schema = fitted.codec().schema();
+            let schema = core.codec().schema();
             let opts = schema
                 .columns()
                 .iter()
                 .fold(rec_table::ParquetOptions::default(), |o, c| o.with_kind(c.name.clone(), c.kind));
             let reference = rec_table::read_parquet(&path, &opts).map_err(|e| Error::load(&path, e.to_string()))?;
-            let origin = fitted.saved.reference_origin.clone();
-            let retriever = Retriever::from_reference(fitted.codec(), reference, origin, k)
+            let origin = core.saved.reference_origin.clone();
+            let retriever = Retriever::from_reference(core.codec(), reference, origin, k)
                 .map_err(|e| Error::load(&path, e.to_string()))?;
-            fitted.retriever = Some(retriever);
+            core.retriever = Some(retriever);
         }
-        fitted.refresh_priors()?;
-        Ok(fitted)
+        core.refresh_priors(&model)?;
+        Ok(FittedLlmImputer { core, model })
     }
 }
 

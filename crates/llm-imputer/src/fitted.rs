@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
-use std::sync::Mutex;
 use std::time::Instant;
 
 use gpt2_lora::{score_candidates, widest_level, CausalLm, GenerateConfig, LoraConfig, LoraModel};
@@ -64,10 +63,21 @@ const ROW_BUDGET: usize = 256;
 
 pub(crate) type Model = LoraModel<Box<dyn CausalLm + Send>>;
 
-/// A fitted [`LlmImputer`](crate::LlmImputer).
+/// A fitted [`LlmImputer`](crate::LlmImputer): the fine-tuned model and what reads it.
+///
+/// `Send`, not `Sync`: one fitted imputer fills one table at a time, with no lock around the
+/// model.
 pub struct FittedLlmImputer {
+    pub(crate) core: Core,
+    pub(crate) model: Model,
+}
+
+/// Everything a fitted imputer holds besides its model: the saved settings and report, the
+/// tokenizer, each column's fill plan, the prior-correction scores, the encoder heads and the
+/// retrieval reference. Kept apart from the model so that the fit can read it (prompts,
+/// held-out checks) while it trains the model.
+pub(crate) struct Core {
     pub(crate) saved: Saved,
-    pub(crate) model: Mutex<Model>,
     pub(crate) tokenizer: tokenizers::Tokenizer,
     texts: TokenTexts,
     pub(crate) eos: i64,
@@ -88,8 +98,8 @@ pub struct FittedLlmImputer {
 impl std::fmt::Debug for FittedLlmImputer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FittedLlmImputer")
-            .field("backbone", &self.saved.config.backbone)
-            .field("report", &self.saved.report)
+            .field("backbone", &self.core.saved.config.backbone)
+            .field("report", &self.core.saved.report)
             .finish_non_exhaustive()
     }
 }
@@ -167,11 +177,12 @@ pub struct ImputeOptions {
     pub only: Option<HashSet<Cell>>,
 }
 
-impl FittedLlmImputer {
-    /// Builds the fill plan of every column on a loaded backbone; `adapter` loads trained
-    /// adapters, `None` adds fresh ones. The context-free scores of the prior correction are
-    /// left empty: call [`refresh_priors`](Self::refresh_priors) once the adapter is final.
-    pub(crate) fn assemble(saved: Saved, loaded: Loaded, adapter: Option<&Path>) -> Result<Self> {
+impl Core {
+    /// Builds the fill plan of every column on a loaded backbone and puts the adapters on it:
+    /// `adapter` loads trained ones, `None` adds fresh ones. The context-free scores of the
+    /// prior correction are left empty: call [`refresh_priors`](Self::refresh_priors) once the
+    /// adapter is final.
+    pub(crate) fn assemble(saved: Saved, loaded: Loaded, adapter: Option<&Path>) -> Result<(Self, Model)> {
         let cfg = &saved.config;
         let model = match adapter {
             Some(dir) => LoraModel::from_pretrained(loaded.model, dir)?,
@@ -261,9 +272,8 @@ impl FittedLlmImputer {
             .unwrap_or(0);
         let prompt_budget = info.context_len.saturating_sub(answer + 1);
         let n = plans.len();
-        Ok(Self {
+        let core = Self {
             saved,
-            model: Mutex::new(model),
             tokenizer: loaded.tokenizer,
             texts,
             eos: loaded.eos,
@@ -274,23 +284,22 @@ impl FittedLlmImputer {
             heads: None,
             retriever: None,
             prompt_budget,
-        })
+        };
+        Ok((core, model))
     }
 
     /// Scores every candidate of each scored column after its context-free prompt
     /// (`"age is"`), for the prior correction.
-    pub(crate) fn refresh_priors(&mut self) -> Result<()> {
-        let model = self.model.lock().map_err(|_| Error::Config("model lock poisoned".into()))?;
+    pub(crate) fn refresh_priors(&mut self, model: &dyn CausalLm) -> Result<()> {
         let mut priors = vec![None; self.plans.len()];
         for (j, plan) in self.plans.iter().enumerate() {
             if let Some(Plan::Score { seqs, .. }) = plan {
                 let c = &self.saved.codec.columns()[j];
                 let prompt = format!("{}{}", c.phrase, self.saved.codec.config().connector.trim_end());
                 let ids = encode(&self.tokenizer, &prompt)?;
-                priors[j] = score_candidates(&*model, &[ids], seqs, &self.end, self.eos)?.pop();
+                priors[j] = score_candidates(model, &[ids], seqs, &self.end, self.eos)?.pop();
             }
         }
-        drop(model);
         self.priors = priors;
         Ok(())
     }
@@ -339,12 +348,6 @@ impl FittedLlmImputer {
         }
         // No retrieved row fits: the question alone (cut only when there was a row to cut).
         Ok((question, !neighbours.is_empty()))
-    }
-
-    /// The prompt the model reads for cell `(row, col)` of `table` (without earlier fills of the
-    /// row), e.g. to see which similar rows retrieval puts before it.
-    pub fn prompt_text(&self, table: &Table, row: usize, col: usize) -> Result<String> {
-        Ok(self.prompt(table, row, col, &[], None)?.0)
     }
 
     /// Sets the encoder head's weight for later fills (`0`: the scored candidates alone, `1`:
@@ -435,46 +438,8 @@ impl FittedLlmImputer {
         Ok(out)
     }
 
-    /// Writes the imputer to `dir` (created or replaced atomically): `imputer.json`, the
-    /// PEFT adapter under `adapter/`, the encoder heads in `heads.safetensors` and the
-    /// retrieval reference in `reference.parquet` (when there are any).
-    pub fn save(&self, dir: impl AsRef<Path>) -> Result<()> {
-        let dir = dir.as_ref();
-        let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "imputer".into());
-        let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
-        if tmp.exists() {
-            std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        }
-        std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        let json = serde_json::to_vec_pretty(&self.saved)
-            .map_err(|source| Error::Json { path: dir.join(SAVED_FILE), source })?;
-        std::fs::write(tmp.join(SAVED_FILE), json).map_err(|e| Error::io(tmp.join(SAVED_FILE), e))?;
-        if let Some(heads) = &self.heads {
-            heads.save(&tmp.join(HEADS_FILE))?;
-        }
-        if let Some(retriever) = &self.retriever {
-            rec_table::write_parquet(retriever.reference(), tmp.join(REFERENCE_FILE))?;
-        }
-        self.model
-            .lock()
-            .map_err(|_| Error::Config("model lock poisoned".into()))?
-            .save_pretrained(tmp.join(ADAPTER_DIR))?;
-        let old = parent.join(format!(".{name}.old-{}", std::process::id()));
-        let had_old = dir.exists();
-        if had_old {
-            std::fs::rename(dir, &old).map_err(|e| Error::io(dir, e))?;
-        }
-        std::fs::rename(&tmp, dir).map_err(|e| Error::io(dir, e))?;
-        if had_old {
-            std::fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))?;
-        }
-        Ok(())
-    }
-
-    /// Imputes every missing cell of `table` (ids excluded), with optional draws.
-    pub fn impute(&self, table: &Table, options: &ImputeOptions) -> Result<Imputation> {
+    /// See [`FittedLlmImputer::impute`].
+    pub(crate) fn impute(&self, model: &dyn CausalLm, table: &Table, options: &ImputeOptions) -> Result<Imputation> {
         let start = Instant::now();
         let codec = &self.saved.codec;
         codec.schema().ensure_same(table.schema(), "LLM imputer")?;
@@ -498,8 +463,6 @@ impl FittedLlmImputer {
         let mut trimmed_cells: HashMap<usize, usize> = HashMap::new();
         let mut cells = Vec::with_capacity(total);
         let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
-        let model = self.model.lock().map_err(|_| Error::Config("model lock poisoned".into()))?;
-        let model: &dyn CausalLm = &*model;
         let rounds = gaps.iter().map(|g| g.1.len()).max().unwrap_or(0);
         for round in 0..rounds {
             let mut by_col: HashMap<usize, Vec<usize>> = HashMap::new();
@@ -690,6 +653,106 @@ impl FittedLlmImputer {
         }
         Ok(out)
     }
+}
+
+impl FittedLlmImputer {
+    /// What fitting did (loss history and held-out curve included).
+    pub fn report(&self) -> &FitReport {
+        self.core.report()
+    }
+
+    /// The settings it was fitted with.
+    pub fn config(&self) -> &LlmImputerConfig {
+        self.core.config()
+    }
+
+    /// The fitted row codec.
+    pub fn codec(&self) -> &RowCodec {
+        self.core.codec()
+    }
+
+    /// The prompt the model reads for cell `(row, col)` of `table` (without earlier fills of the
+    /// row), e.g. to see which similar rows retrieval puts before it.
+    pub fn prompt_text(&self, table: &Table, row: usize, col: usize) -> Result<String> {
+        Ok(self.core.prompt(table, row, col, &[], None)?.0)
+    }
+
+    /// Sets the encoder head's weight for later fills (`0`: the scored candidates alone, `1`:
+    /// the head alone), e.g. to compare read-outs of one fit. A weight above 0 needs heads,
+    /// which only a fit with `head.weight > 0` trains.
+    pub fn set_head_weight(&mut self, weight: f64) -> Result<()> {
+        self.core.set_head_weight(weight)
+    }
+
+    /// Whether column `col`'s fills mix in an encoder head.
+    pub fn uses_head(&self, col: usize) -> bool {
+        self.core.uses_head(col)
+    }
+
+    /// Whether column `col` is scored (rather than generated).
+    pub fn is_scored(&self, col: usize) -> bool {
+        self.core.is_scored(col)
+    }
+
+    /// The prior-correction weight of column `col` (0 when none).
+    pub fn prior_lambda(&self, col: usize) -> f64 {
+        self.core.prior_lambda(col)
+    }
+
+    /// The temperature the candidate scores of column `col` are divided by (1 when none).
+    pub fn temperature(&self, col: usize) -> f64 {
+        self.core.temperature(col)
+    }
+
+    /// Imputes every missing cell of `table` (ids excluded), with optional draws.
+    pub fn impute(&self, table: &Table, options: &ImputeOptions) -> Result<Imputation> {
+        self.core.impute(&self.model, table, options)
+    }
+
+    /// Writes the imputer to `dir` (created or replaced atomically): `imputer.json`, the
+    /// PEFT adapter under `adapter/`, the encoder heads in `heads.safetensors` and the
+    /// retrieval reference in `reference.parquet` (when there are any).
+    pub fn save(&self, dir: impl AsRef<Path>) -> Result<()> {
+        let dir = dir.as_ref();
+        let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "imputer".into());
+        let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        }
+        if let Err(e) = self.write_parts(&tmp, dir) {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+        let old = parent.join(format!(".{name}.old-{}", std::process::id()));
+        let had_old = dir.exists();
+        if had_old {
+            std::fs::rename(dir, &old).map_err(|e| Error::io(dir, e))?;
+        }
+        std::fs::rename(&tmp, dir).map_err(|e| Error::io(dir, e))?;
+        if had_old {
+            std::fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))?;
+        }
+        Ok(())
+    }
+
+    /// Writes every file of a saved imputer into the new directory `tmp` (errors name `dir`'s
+    /// files where the user would look for them).
+    fn write_parts(&self, tmp: &Path, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(tmp).map_err(|e| Error::io(tmp, e))?;
+        let json = serde_json::to_vec_pretty(&self.core.saved)
+            .map_err(|source| Error::Json { path: dir.join(SAVED_FILE), source })?;
+        std::fs::write(tmp.join(SAVED_FILE), json).map_err(|e| Error::io(tmp.join(SAVED_FILE), e))?;
+        if let Some(heads) = &self.core.heads {
+            heads.save(&tmp.join(HEADS_FILE))?;
+        }
+        if let Some(retriever) = &self.core.retriever {
+            rec_table::write_parquet(retriever.reference(), tmp.join(REFERENCE_FILE))?;
+        }
+        self.model.save_pretrained(tmp.join(ADAPTER_DIR))?;
+        Ok(())
+    }
 
     /// `k` imputed tables for multiple imputation: table `i` takes draw `i` of every cell.
     pub fn transform_multiple(&self, table: &Table, k: usize, seed: u64) -> Result<Vec<Table>> {
@@ -722,12 +785,14 @@ fn sample_index(probs: &[f64], rng: &mut ChaCha8Rng) -> usize {
 }
 
 impl FittedImputer for FittedLlmImputer {
+    type Error = Error;
+
     fn schema(&self) -> &Schema {
-        self.saved.codec.schema()
+        self.core.saved.codec.schema()
     }
 
-    fn transform(&self, table: &Table) -> rec_table::Result<Table> {
+    fn transform(&self, table: &Table) -> Result<Table> {
         let imp = self.impute(table, &ImputeOptions::default())?;
-        table.with_filled(imp.cells.into_iter().map(|c| (c.cell, c.value)))
+        Ok(table.with_filled(imp.cells.into_iter().map(|c| (c.cell, c.value)))?)
     }
 }

@@ -21,7 +21,7 @@ use tch::{Device, Kind, Tensor};
 
 use crate::config::HeadConfig;
 use crate::error::{Error, Result};
-use crate::fitted::FittedLlmImputer;
+use crate::fitted::Core;
 
 /// L2 weights tried per column (the penalty is `l2 × ‖W‖²` on standardised features, added to
 /// the mean cross-entropy; for ridge, `l2 × n × ‖w‖²` added to the summed squared error).
@@ -80,7 +80,7 @@ pub(crate) const HEADS_FILE: &str = "heads.safetensors";
 impl Heads {
     /// Trains the heads on `model`'s hidden states for prompts of `rows` of `table`.
     pub(crate) fn train(
-        fitted: &FittedLlmImputer,
+        fitted: &Core,
         model: &dyn CausalLm,
         table: &Table,
         rows: &[usize],

@@ -12,7 +12,7 @@ use rec_table::{Cell, Table, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use crate::fitted::FittedLlmImputer;
+use crate::fitted::Core;
 
 /// One column at one held-out check.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -82,7 +82,7 @@ pub(crate) struct Holdout {
 impl Holdout {
     /// Picks up to `n` cells of scored columns, one per row, in rows with another observed cell.
     pub(crate) fn pick(
-        fitted: &FittedLlmImputer,
+        fitted: &Core,
         table: &Table,
         rows: &[usize],
         n: usize,
@@ -134,7 +134,7 @@ impl Holdout {
     /// Scores every held-out cell with `model` (λ = 0) at step `step`.
     pub(crate) fn evaluate(
         &self,
-        fitted: &FittedLlmImputer,
+        fitted: &Core,
         model: &dyn CausalLm,
         table: &Table,
         step: usize,
@@ -182,7 +182,7 @@ impl Holdout {
     /// held-out cells get `(0, 1)`.
     pub(crate) fn choose_calibration(
         &self,
-        fitted: &FittedLlmImputer,
+        fitted: &Core,
         model: &dyn CausalLm,
         table: &Table,
         lambdas: &[f64],

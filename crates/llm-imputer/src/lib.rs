@@ -3,7 +3,7 @@
 //! sentences, fills each missing cell by scoring or generating the text after a prompt that ends
 //! at that cell ("gender is F, occupation is writer, age is").
 //!
-//! * **fit** ([`LlmImputer::fit_llm`]) turns every row with observed cells into examples
+//! * **fit** ([`Imputer::fit`](rec_table::Imputer::fit)) turns every row with observed cells into examples
 //!   ([`Objective::Values`] by default: the row's cells in a fresh random order, the loss on each
 //!   value and the token that ends it, never on column names), holds out a slice of observed
 //!   cells, and fine-tunes LoRA adapters on every linear layer of the frozen base. Every
@@ -46,12 +46,12 @@
 //!
 //! ```no_run
 //! use llm_imputer::{Backbone, LlmImputer, LlmImputerConfig};
-//! use rec_table::{read_csv, write_csv, CsvOptions, FittedImputer};
+//! use rec_table::{read_csv, write_csv, CsvOptions, FittedImputer, Imputer};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let table = read_csv("users.csv", &CsvOptions::default())?;
 //! let config = LlmImputerConfig::new(Backbone::default_smollm2()).with_max_steps(200).with_seed(7);
-//! let fitted = LlmImputer::new(config).fit_llm(&table)?;
+//! let fitted = LlmImputer::new(config).fit(&table)?;
 //! eprintln!("best held-out step: {:?}", fitted.report().best_step);
 //! fitted.save("fitted-imputer")?;
 //! let filled = fitted.transform(&table)?;
@@ -74,7 +74,6 @@ mod holdout;
 mod retrieval;
 pub mod testing;
 
-use rec_table::{Imputer, Table};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -101,18 +100,6 @@ impl LlmImputer {
     /// The settings.
     pub fn config(&self) -> &LlmImputerConfig {
         &self.config
-    }
-}
-
-impl Imputer for LlmImputer {
-    type Fitted = FittedLlmImputer;
-
-    fn name(&self) -> String {
-        format!("llm({})", self.config.backbone.name())
-    }
-
-    fn fit(&self, train: &Table) -> rec_table::Result<FittedLlmImputer> {
-        Ok(self.fit_llm(train)?)
     }
 }
 

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use llm_imputer::{default_models_dir, Backbone, ImputeOptions, LlmImputer, LlmImputerConfig, SMOLLM2_GGUF};
 use rec_datasets::missingness::{inject, Mechanism, MissingnessConfig};
 use rec_datasets::synthetic::adclick_like;
-use rec_table::Value;
+use rec_table::{Imputer, Value};
 
 fn smollm2() -> Backbone {
     let path = default_models_dir().join(SMOLLM2_GGUF);
@@ -32,7 +32,7 @@ fn smollm2_learns_a_planted_dependency_beyond_the_mode() {
     let mut cfg = LlmImputerConfig::new(smollm2()).with_max_steps(48).with_seed(1).with_progress(false);
     cfg.examples.holdout_cells = 96;
     cfg.examples.eval_every = 24;
-    let fitted = LlmImputer::new(cfg).fit_llm(&masked.table).unwrap();
+    let fitted = LlmImputer::new(cfg).fit(&masked.table).unwrap();
     let report = fitted.report();
     assert!(report.steps > 0 && report.steps <= 48);
     assert_eq!(report.holdout_cells, 96);

@@ -3,8 +3,9 @@
 #![allow(clippy::unwrap_used, reason = "a test fails loudly on an unexpected error")]
 
 use llm_imputer::testing::tiny_gpt2_backbone;
+use llm_imputer::FittedLlmImputer;
 use llm_imputer::{Backbone, DeviceChoice, Error, ImputeOptions, LlmImputer, LlmImputerConfig, Objective, Precision};
-use rec_table::{read_csv_bytes, ColumnKind, ColumnSpec, CsvOptions, FittedImputer, Schema, Table, Value};
+use rec_table::{read_csv_bytes, ColumnKind, ColumnSpec, CsvOptions, FittedImputer, Imputer, Schema, Table, Value};
 
 fn config(backbone: Backbone, objective: Objective) -> LlmImputerConfig {
     let mut c = LlmImputerConfig::new(backbone)
@@ -68,7 +69,7 @@ fn fit_transform_save_load_on_a_tiny_gpt2() {
     let full = table(96);
     // The value-only objective (the default): the loss is on exactly what imputation asks.
     let imputer = LlmImputer::new(config(backbone, Objective::Values));
-    let fitted = imputer.fit_llm(&full).unwrap();
+    let fitted = imputer.fit(&full).unwrap();
     let report = fitted.report();
     assert_eq!(report.train_rows, 96);
     assert_eq!(report.objective, Objective::Values);
@@ -145,7 +146,7 @@ fn fit_transform_save_load_on_a_tiny_gpt2() {
     fitted.save(&dir).unwrap(); // replacing an existing save works
     assert!(dir.join("imputer.json").is_file());
     assert!(dir.join("adapter/adapter_model.safetensors").is_file());
-    let loaded = LlmImputer::load(&dir).unwrap();
+    let loaded = FittedLlmImputer::load(&dir).unwrap();
     let again = loaded.transform(&masked).unwrap();
     for c in &imp.cells {
         assert_eq!(again.value(c.cell.row, c.cell.col), filled.value(c.cell.row, c.cell.col));
@@ -166,7 +167,7 @@ fn retrieval_puts_similar_rows_before_the_prompt_and_is_saved_with_the_imputer()
     let full = table(96);
     let hidden: Vec<(usize, usize)> = (0..96).step_by(3).map(|r| (r, 2)).collect();
     let masked = hide(&full, &hidden);
-    let fitted = LlmImputer::new(config(backbone, Objective::Values).with_retrieval(2)).fit_llm(&masked).unwrap();
+    let fitted = LlmImputer::new(config(backbone, Objective::Values).with_retrieval(2)).fit(&masked).unwrap();
     let report = fitted.report();
     // One target per row and pass: 96 rows (each with several observed cells).
     assert_eq!(report.targets_per_pass, 96);
@@ -196,12 +197,12 @@ fn retrieval_puts_similar_rows_before_the_prompt_and_is_saved_with_the_imputer()
     let dir = tmp.path().join("with-retrieval");
     fitted.save(&dir).unwrap();
     assert!(dir.join("reference.parquet").is_file());
-    let loaded = LlmImputer::load(&dir).unwrap();
+    let loaded = FittedLlmImputer::load(&dir).unwrap();
     assert_eq!(loaded.prompt_text(&masked, 0, 2).unwrap(), prompt);
     assert_eq!(loaded.impute(&masked, &ImputeOptions::default()).unwrap().cells, imp.cells);
     // A save whose reference is gone is refused, naming the file.
     std::fs::remove_file(dir.join("reference.parquet")).unwrap();
-    let err = LlmImputer::load(&dir).unwrap_err();
+    let err = FittedLlmImputer::load(&dir).unwrap_err();
     assert!(err.to_string().contains("reference.parquet"), "{err}");
 }
 
@@ -213,8 +214,7 @@ fn encoder_heads_are_trained_mixed_saved_and_loaded() {
     let full = table(96);
     let hidden: Vec<(usize, usize)> = (0..96).step_by(3).map(|r| (r, 2)).chain([(4, 3), (7, 3)]).collect();
     let masked = hide(&full, &hidden);
-    let mut fitted =
-        LlmImputer::new(config(backbone, Objective::Values).with_head_weight(1.0)).fit_llm(&masked).unwrap();
+    let mut fitted = LlmImputer::new(config(backbone, Objective::Values).with_head_weight(1.0)).fit(&masked).unwrap();
     let report = fitted.report();
     // A softmax head per scored category, a ridge head for the number; generated columns none.
     let names: Vec<(&str, bool)> = report.heads.iter().map(|h| (h.column.as_str(), h.regression)).collect();
@@ -238,7 +238,7 @@ fn encoder_heads_are_trained_mixed_saved_and_loaded() {
     let dir = tmp.path().join("with-heads");
     fitted.save(&dir).unwrap();
     assert!(dir.join("heads.safetensors").is_file());
-    let loaded = LlmImputer::load(&dir).unwrap();
+    let loaded = FittedLlmImputer::load(&dir).unwrap();
     let again = loaded.impute(&masked, &ImputeOptions::default()).unwrap();
     assert_eq!(again.cells, imp.cells);
 
@@ -257,29 +257,29 @@ fn bad_input_is_an_error_not_a_panic() {
     // No complete row for the full-row objective.
     let full = table(6);
     let holes: Vec<(usize, usize)> = (0..6).map(|r| (r, 1 + r % 5)).collect();
-    let err = LlmImputer::new(cfg.clone()).fit_llm(&hide(&full, &holes)).unwrap_err();
+    let err = LlmImputer::new(cfg.clone()).fit(&hide(&full, &holes)).unwrap_err();
     assert!(matches!(err, Error::NoTrainingRows { rows: 6, objective: Objective::FullRow }), "{err}");
     assert!(err.to_string().contains("no row to learn from"), "{err}");
 
     // Only id columns: nothing to impute.
     let ids = full.select(&["id"]).unwrap();
-    let err = LlmImputer::new(cfg.clone()).fit_llm(&ids).unwrap_err();
+    let err = LlmImputer::new(cfg.clone()).fit(&ids).unwrap_err();
     assert!(err.to_string().contains("no column"), "{err}");
 
     // A missing backbone names the path.
     let gone = LlmImputerConfig { backbone: Backbone::Gguf(tmp.path().join("nope.gguf")), ..cfg.clone() };
-    let err = LlmImputer::new(gone).fit_llm(&full).unwrap_err();
+    let err = LlmImputer::new(gone).fit(&full).unwrap_err();
     assert!(err.to_string().contains("nope.gguf"), "{err}");
 
     // A bad setting.
-    let err = LlmImputer::new(cfg.clone().with_lora(0, 8.0)).fit_llm(&full).unwrap_err();
+    let err = LlmImputer::new(cfg.clone().with_lora(0, 8.0)).fit(&full).unwrap_err();
     assert!(err.to_string().contains("lora") && err.to_string().contains("rank"), "{err}");
     // Retrieval asks one cell per prompt: with full rows it is refused before any work.
-    let err = LlmImputer::new(cfg.clone().with_retrieval(3)).fit_llm(&full).unwrap_err();
+    let err = LlmImputer::new(cfg.clone().with_retrieval(3)).fit(&full).unwrap_err();
     assert!(err.to_string().contains("retrieval") && err.to_string().contains("full rows"), "{err}");
 
     // A table of another schema at transform time.
-    let fitted = LlmImputer::new(cfg).fit_llm(&full).unwrap();
+    let fitted = LlmImputer::new(cfg).fit(&full).unwrap();
     let other = full.drop_columns(&["note"]).unwrap();
     assert!(fitted.transform(&other).is_err());
 
@@ -287,6 +287,6 @@ fn bad_input_is_an_error_not_a_panic() {
     let dir = tmp.path().join("saved");
     fitted.save(&dir).unwrap();
     std::fs::write(dir.join("imputer.json"), b"{ not json").unwrap();
-    let err = LlmImputer::load(&dir).unwrap_err();
+    let err = FittedLlmImputer::load(&dir).unwrap_err();
     assert!(err.to_string().contains("imputer.json"), "{err}");
 }

@@ -20,6 +20,7 @@ use rec_datasets::missingness::Masked;
 use rec_experiments::truth::{hide, HideSpec};
 use rec_experiments::{llm_config, mean_std, score_hidden, LlmSettings, Pattern};
 use rec_metrics::ColumnMetrics;
+use rec_table::Imputer;
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -75,7 +76,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut config = llm_config(&LlmSettings::default(), seed)?;
         config.head.weight = fit_weight;
         let t0 = Instant::now();
-        let mut fitted = LlmImputer::new(config).fit_llm(&masked)?;
+        let mut fitted = LlmImputer::new(config).fit(&masked)?;
         let fit_s = t0.elapsed().as_secs_f64();
         let only: std::collections::HashSet<_> = mask.entries().iter().map(|(c, _)| *c).collect();
         let mut readouts = Vec::new();

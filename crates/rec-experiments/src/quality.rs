@@ -335,7 +335,7 @@ type LlmOutcome = (Table, f64, f64, Vec<LossPoint>, Option<LlmCellReport>);
 fn impute_llm(masked: &Table, mask: &Mask, settings: &LlmSettings, seed: u64) -> Result<LlmOutcome> {
     use llm_imputer::{ImputeOptions, LlmImputer};
     let t0 = Instant::now();
-    let fitted = LlmImputer::new(crate::llm_config(settings, seed)?).fit_llm(masked)?;
+    let fitted = LlmImputer::new(crate::llm_config(settings, seed)?).fit(masked)?;
     let fit_s = t0.elapsed().as_secs_f64();
     // Only the hidden cells: a table's natural gaps are not scored, so they are not imputed.
     let only = mask.entries().iter().map(|(c, _)| *c).collect();

@@ -89,7 +89,7 @@ struct Imputed {
 #[cfg(feature = "llm")]
 fn impute_llm(settings: &LlmSettings, seed: u64, fit_on: &Table, tables: &[&Table]) -> Result<Imputed> {
     let fitted = llm_imputer::LlmImputer::new(crate::llm_config(settings, seed)?)
-        .fit_llm(fit_on)
+        .fit(fit_on)
         .context("fitting the llm imputer")?;
     let losses = fitted.report().losses.iter().map(|&(step, loss)| LossPoint { step, loss }).collect();
     let mut fallbacks = BTreeMap::new();

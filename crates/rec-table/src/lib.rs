@@ -56,7 +56,9 @@ pub use parquet_io::{
 pub use schema::{ColumnKind, ColumnSpec, Schema, KIND_METADATA_KEY};
 pub use settings::{sniff_delimiter, ReadSettings, SNIFFED_DELIMITERS};
 pub use table::{build_array, format_number, Cell, Table};
-pub use traits::{DynImputer, FittedImputer, FittedRecommender, Imputer, Recommender, Task};
+pub use traits::{
+    BoxedFittedImputer, DynImputer, EstimatorError, FittedImputer, FittedRecommender, Imputer, Recommender, Task,
+};
 pub use value::Value;
 
 /// Re-exported so that users need not depend on `arrow` at the same version themselves.

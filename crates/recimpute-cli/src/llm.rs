@@ -12,7 +12,7 @@ fn config(args: &LlmArgs, seed: u64) -> Result<LlmImputerConfig> {
 }
 
 fn fit(table: &Table, args: &LlmArgs, seed: u64) -> Result<FittedLlmImputer> {
-    let fitted = LlmImputer::new(config(args, seed)?).fit_llm(table)?;
+    let fitted = LlmImputer::new(config(args, seed)?).fit(table)?;
     let r = fitted.report();
     eprintln!(
         "fine-tuned on {} rows: {} steps, loss {:.3} -> {:.3}, {:.0} tokens/s, {:.1}s",
@@ -50,7 +50,7 @@ pub fn impute(
     seed: u64,
 ) -> Result<(String, Table)> {
     let fitted = match saved {
-        Some(dir) => LlmImputer::load_with_backbone(dir, args.llm_backbone.clone().map(Backbone::from_path))?,
+        Some(dir) => FittedLlmImputer::load_with_backbone(dir, args.llm_backbone.clone().map(Backbone::from_path))?,
         None => fit(train, args, seed)?,
     };
     if let Some(dir) = save {
