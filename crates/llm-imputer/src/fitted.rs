@@ -717,15 +717,14 @@ impl FittedLlmImputer {
         let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
         let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "imputer".into());
-        let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
-        if tmp.exists() {
-            std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        }
+        // What an earlier save of the same directory left when its process was killed.
+        rec_table::remove_stale_temps(parent, Some(&name))?;
+        let tmp = rec_table::temp_sibling(&parent.join(&name), None);
         if let Err(e) = self.write_parts(&tmp, dir) {
             let _ = std::fs::remove_dir_all(&tmp);
             return Err(e);
         }
-        let old = parent.join(format!(".{name}.old-{}", std::process::id()));
+        let old = rec_table::temp_sibling(&parent.join(&name), Some("old"));
         let had_old = dir.exists();
         if had_old {
             std::fs::rename(dir, &old).map_err(|e| Error::io(dir, e))?;

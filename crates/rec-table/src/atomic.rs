@@ -50,7 +50,8 @@ pub fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Removes the temporary files that [`write_atomic`] left behind in `dir` when its process was
 /// killed mid-write (`.<name>.<pid>.<n>.tmp`, optionally with an extension after `.tmp`), and
-/// returns how many it removed. Only files of a process that is no longer running are removed,
+/// the temporary directories of writers that name theirs with [`temp_sibling`], and returns how
+/// many it removed. Only files of a process that is no longer running are removed,
 /// so a concurrent writer is never disturbed; `only` limits it to the temporaries of one target
 /// file name. Where running processes cannot be listed (no `/proc`), nothing is removed.
 ///
@@ -86,7 +87,9 @@ pub fn remove_stale_temps(dir: &Path, only: Option<&str>) -> Result<usize> {
         }
         if pid == 0 || !Path::new(&format!("/proc/{pid}")).exists() {
             let path = entry.path();
-            std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+            let is_dir = entry.file_type().map_err(|e| Error::io(&path, e))?.is_dir();
+            if is_dir { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) }
+                .map_err(|e| Error::io(&path, e))?;
             removed += 1;
         }
     }
@@ -109,9 +112,24 @@ fn parse_temp_name(name: &str) -> Option<(&str, u32)> {
 }
 
 fn temp_path(path: &Path) -> PathBuf {
+    temp_sibling(path, None)
+}
+
+/// A fresh temporary name beside `path` (`.<name>.<pid>.<n>.tmp`, then `.<ext>` when given),
+/// for writers that build a file or a directory under another name and rename it into place:
+/// [`remove_stale_temps`] recognises it once its process is gone.
+///
+/// ```
+/// let tmp = rec_table::temp_sibling(std::path::Path::new("out/model"), Some("old"));
+/// let name = tmp.file_name().unwrap().to_string_lossy().into_owned();
+/// assert!(name.starts_with(".model.") && name.ends_with(".tmp.old"), "{name}");
+/// assert_eq!(tmp.parent(), Some(std::path::Path::new("out")));
+/// ```
+pub fn temp_sibling(path: &Path, ext: Option<&str>) -> PathBuf {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    path.with_file_name(format!(".{name}.{}.{n}.tmp", std::process::id()))
+    let ext = ext.map(|e| format!(".{e}")).unwrap_or_default();
+    path.with_file_name(format!(".{name}.{}.{n}.tmp{ext}", std::process::id()))
 }
 
 #[cfg(test)]
@@ -145,5 +163,21 @@ mod tests {
             assert_eq!(remove_stale_temps(dir.path(), None).unwrap(), 1);
         }
         assert!(mine.exists(), "a running writer's file stays");
+    }
+
+    #[test]
+    fn a_dead_writers_temporary_directory_goes_too() {
+        if !Path::new("/proc/self").exists() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let stale = dir.path().join(".model.0.4.tmp.old");
+        std::fs::create_dir_all(stale.join("adapter")).unwrap();
+        std::fs::write(stale.join("adapter").join("w.bin"), b"x").unwrap();
+        let live = temp_sibling(&dir.path().join("model"), None);
+        std::fs::create_dir(&live).unwrap();
+        assert_eq!(remove_stale_temps(dir.path(), Some("model")).unwrap(), 1);
+        assert!(!stale.exists());
+        assert!(live.exists(), "a running writer's directory stays");
     }
 }

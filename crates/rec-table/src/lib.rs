@@ -40,7 +40,7 @@ mod table;
 mod traits;
 mod value;
 
-pub use atomic::{remove_stale_temps, write_atomic, write_bytes_atomic};
+pub use atomic::{remove_stale_temps, temp_sibling, write_atomic, write_bytes_atomic};
 pub use csv_io::{
     cell_text, csv_bytes, parse_cell, read_csv, read_csv_bytes, write_csv, write_csv_patched, CsvOptions, Encoding,
     EMPTY_SET,
