@@ -11,7 +11,7 @@ use rec_table::{Cell, Table};
 
 use crate::config::Objective;
 use crate::error::{Error, Result};
-use crate::fitted::Core;
+use crate::plan::Core;
 
 /// What building the examples of one pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -1,7 +1,6 @@
-//! Fitting: rows to examples, the fine-tune with its held-out check, and loading a saved fit.
+//! Fitting: rows to examples, the fine-tune with its held-out check.
 
 use std::collections::HashSet;
-use std::path::Path;
 use std::time::Instant;
 
 use gpt2_lora::{CausalLm, Flow, LoraModel, TrainConfig, Trainer};
@@ -12,12 +11,13 @@ use rand_chacha::ChaCha8Rng;
 use rec_table::{ColumnKind, Imputer, Table, Value};
 use tch::Tensor;
 
-use crate::backbone::{self, Backbone};
+use crate::backbone;
 use crate::config::Objective;
 use crate::examples;
-use crate::fitted::{Core, FittedLlmImputer, Saved, ADAPTER_DIR, FORMAT, REFERENCE_FILE, SAVED_FILE};
-use crate::head::{Heads, HEADS_FILE};
+use crate::fitted::{FittedLlmImputer, Saved, ADAPTER_DIR, FORMAT};
+use crate::head::Heads;
 use crate::holdout::{Holdout, HoldoutPoint};
+use crate::plan::Core;
 use crate::retrieval::{self, Retriever};
 use crate::{Error, FitReport, LlmImputer, Result};
 
@@ -241,64 +241,6 @@ impl Imputer for LlmImputer {
             heads: head_reports,
             head_seconds,
         };
-        Ok(FittedLlmImputer { core, model })
-    }
-}
-
-impl FittedLlmImputer {
-    /// Loads an imputer saved with [`FittedLlmImputer::save`], reading the backbone from the
-    /// path recorded in it.
-    pub fn load(dir: impl AsRef<Path>) -> Result<FittedLlmImputer> {
-        Self::load_with_backbone(dir, None)
-    }
-
-    /// Like [`load`](Self::load), with the backbone read from another place (e.g. on another
-    /// machine); it must be the same model the adapter was trained on.
-    pub fn load_with_backbone(dir: impl AsRef<Path>, backbone: Option<Backbone>) -> Result<FittedLlmImputer> {
-        let dir = dir.as_ref();
-        let path = dir.join(SAVED_FILE);
-        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-        let format = serde_json::from_str::<serde_json::Value>(&text)
-            .map_err(|source| Error::Json { path: path.clone(), source })?
-            .get("format")
-            .and_then(serde_json::Value::as_u64);
-        if format != Some(u64::from(FORMAT)) {
-            return Err(Error::load(
-                &path,
-                format!(
-                    "format {} is not supported (expected {FORMAT}); fit the imputer again",
-                    format.map_or("(none)".to_string(), |f| f.to_string())
-                ),
-            ));
-        }
-        let mut saved: Saved =
-            serde_json::from_str(&text).map_err(|source| Error::Json { path: path.clone(), source })?;
-        if let Some(b) = backbone {
-            saved.config.backbone = b;
-        }
-        let cfg = &saved.config;
-        let loaded = backbone::load(&cfg.backbone, cfg.device.device(), cfg.inference_precision)?;
-        let metas = saved.heads.clone();
-        let (mut core, model) = Core::assemble(saved, loaded, Some(&dir.join(ADAPTER_DIR)))?;
-        if !metas.is_empty() {
-            let columns = core.codec().columns().len();
-            core.heads = Some(Heads::load(&dir.join(HEADS_FILE), &metas, columns)?);
-        }
-        let k = core.saved.config.retrieval.k;
-        if k > 0 {
-            let path = dir.join(REFERENCE_FILE);
-            let schema = core.codec().schema();
-            let opts = schema
-                .columns()
-                .iter()
-                .fold(rec_table::ParquetOptions::default(), |o, c| o.with_kind(c.name.clone(), c.kind));
-            let reference = rec_table::read_parquet(&path, &opts).map_err(|e| Error::load(&path, e.to_string()))?;
-            let origin = core.saved.reference_origin.clone();
-            let retriever = Retriever::from_reference(core.codec(), reference, origin, k)
-                .map_err(|e| Error::load(&path, e.to_string()))?;
-            core.retriever = Some(retriever);
-        }
-        core.refresh_priors(&model)?;
         Ok(FittedLlmImputer { core, model })
     }
 }

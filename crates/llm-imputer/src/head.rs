@@ -21,7 +21,7 @@ use tch::{Device, Kind, Tensor};
 
 use crate::config::HeadConfig;
 use crate::error::{Error, Result};
-use crate::fitted::Core;
+use crate::plan::Core;
 
 /// L2 weights tried per column (the penalty is `l2 × ‖W‖²` on standardised features, added to
 /// the mean cross-entropy; for ridge, `l2 × n × ‖w‖²` added to the summed squared error).

@@ -12,7 +12,7 @@ use rec_table::{Cell, Table, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use crate::fitted::Core;
+use crate::plan::Core;
 
 /// One column at one held-out check.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

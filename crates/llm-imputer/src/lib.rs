@@ -37,7 +37,7 @@
 //!   [`ColumnFill::trimmed`].
 //! * **multiple imputation**: [`FittedLlmImputer::impute`] with `draws > 0` also samples that
 //!   many values per cell; [`FittedLlmImputer::transform_multiple`] turns them into tables.
-//! * **save / load**: one directory with `imputer.json` (config, codec, fit report), the
+//! * **save / load** ([`FittedLlmImputer::save`], [`FittedLlmImputer::load`]): one directory with `imputer.json` (config, codec, fit report), the
 //!   adapter in PEFT's format under `adapter/`, the encoder heads (if any) in
 //!   `heads.safetensors` and the retrieval reference (if any) in `reference.parquet`; the
 //!   backbone is referenced, not copied.
@@ -71,6 +71,7 @@ mod fit;
 mod fitted;
 mod head;
 mod holdout;
+mod plan;
 mod retrieval;
 pub mod testing;
 

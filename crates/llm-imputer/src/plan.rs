@@ -1,0 +1,561 @@
+//! The fill plan: how each column's cells are read off the model (scored candidates, a token
+//! trie, or grammar-constrained generation), the prompts that ask for them (with retrieved rows
+//! when retrieval is on), and the imputation of a table with them.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::time::Instant;
+
+use gpt2_lora::{score_candidates, widest_level, CausalLm, GenerateConfig, LoraConfig, LoraModel};
+use prompt_codec::{ColumnGrammar, RowCodec, TokenTrie};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rec_table::{Cell, ColumnKind, Table, Value};
+
+use crate::backbone::Loaded;
+use crate::config::LlmImputerConfig;
+use crate::decode::{self, Acceptor, GenGrammar, TokenTexts};
+use crate::error::{Error, Result};
+use crate::fitted::{CellImputation, ColumnFill, Imputation, ImputeOptions, Saved};
+use crate::head::{self, Heads};
+use crate::retrieval::Retriever;
+use crate::{encode, progress, FitReport};
+
+/// How a column's cells are read off the model.
+pub(crate) enum Plan {
+    /// Every allowed value scored after the prompt.
+    Score { values: Vec<Value>, seqs: Vec<Vec<i64>>, mean: bool, decimals: usize },
+    /// Categories generated along their token trie.
+    Trie { values: Vec<Value>, trie: TokenTrie },
+    /// Characters generated under a grammar, among these candidate tokens.
+    Chars { acceptor: Acceptor, candidates: Vec<i64> },
+}
+
+/// Rows (prompts × widest candidate level) per scoring forward pass.
+const ROW_BUDGET: usize = 256;
+
+pub(crate) type Model = LoraModel<Box<dyn CausalLm + Send>>;
+
+/// Everything a fitted imputer holds besides its model: the saved settings and report, the
+/// tokenizer, each column's fill plan, the prior-correction scores, the encoder heads and the
+/// retrieval reference. Kept apart from the model so that the fit can read it (prompts,
+/// held-out checks) while it trains the model.
+pub(crate) struct Core {
+    pub(crate) saved: Saved,
+    pub(crate) tokenizer: tokenizers::Tokenizer,
+    texts: TokenTexts,
+    pub(crate) eos: i64,
+    plans: Vec<Option<Plan>>,
+    fallback: Vec<Option<Value>>,
+    /// Tokens that end a value (`,` and `.`), scored after each candidate when enabled.
+    end: Vec<i64>,
+    /// Per scored column, each candidate's log-probability after the context-free prompt.
+    priors: Vec<Option<Vec<f64>>>,
+    /// The encoder heads, when trained.
+    pub(crate) heads: Option<Heads>,
+    /// The retrieval reference, when retrieval is on.
+    pub(crate) retriever: Option<Retriever>,
+    /// Most prompt tokens: the model's context less the longest answer any plan reads.
+    prompt_budget: usize,
+}
+
+impl Core {
+    /// Builds the fill plan of every column on a loaded backbone and puts the adapters on it:
+    /// `adapter` loads trained ones, `None` adds fresh ones. The context-free scores of the
+    /// prior correction are left empty: call [`refresh_priors`](Self::refresh_priors) once the
+    /// adapter is final.
+    pub(crate) fn assemble(saved: Saved, loaded: Loaded, adapter: Option<&Path>) -> Result<(Self, Model)> {
+        let cfg = &saved.config;
+        let model = match adapter {
+            Some(dir) => LoraModel::from_pretrained(loaded.model, dir)?,
+            None => {
+                let mut lora: LoraConfig = cfg.lora.clone();
+                if lora.target_modules.is_empty() {
+                    lora.target_modules = every_linear(&*loaded.model);
+                }
+                LoraModel::new(loaded.model, lora, cfg.seed())?.with_base_model_name(cfg.backbone.name())
+            }
+        };
+        let info = model.info();
+        let texts = TokenTexts::new(&loaded.tokenizer, info.vocab_size)?;
+        let codec = &saved.codec;
+        let mut plans = Vec::with_capacity(codec.columns().len());
+        let mut fallback = Vec::with_capacity(codec.columns().len());
+        for (j, c) in codec.columns().iter().enumerate() {
+            let fb = match saved.fallback.get(j).cloned().flatten() {
+                Some(text) => Some(codec.parse_value(j, &text)?),
+                None => None,
+            };
+            fallback.push(fb);
+            if !c.imputable() || c.kind == ColumnKind::Numeric && c.range.is_none() {
+                plans.push(None);
+                continue;
+            }
+            if c.kind == ColumnKind::Categorical && c.vocabulary.is_empty() {
+                plans.push(None);
+                continue;
+            }
+            let plan = match ColumnGrammar::build(codec, j, &loaded.tokenizer)? {
+                ColumnGrammar::Choice { values, trie } => {
+                    if values.len() <= cfg.fill.max_choices {
+                        let seqs =
+                            (0..trie.len()).map(|i| trie.sequence(i).iter().map(|&t| t as i64).collect()).collect();
+                        Plan::Score { values, seqs, mean: false, decimals: 0 }
+                    } else {
+                        Plan::Trie { values, trie }
+                    }
+                }
+                ColumnGrammar::Number(g) => match saved.numeric_values.get(j).cloned().flatten() {
+                    Some(xs) if !xs.is_empty() => {
+                        let values: Vec<Value> = xs.into_iter().map(Value::Number).collect();
+                        let seqs = values
+                            .iter()
+                            .map(|v| encode(&loaded.tokenizer, &codec.continuation(j, v)?))
+                            .collect::<Result<Vec<_>>>()?;
+                        Plan::Score { values, seqs, mean: cfg.fill.numeric_mean, decimals: c.decimals }
+                    }
+                    _ => {
+                        let chars = " -.0123456789".chars().collect();
+                        Plan::Chars { acceptor: Acceptor::Number(g), candidates: texts.made_of(&chars) }
+                    }
+                },
+                ColumnGrammar::Elements { elements } => {
+                    let mut chars: std::collections::BTreeSet<char> = "[], ".chars().collect();
+                    chars.extend(elements.iter().flat_map(|e| e.chars()));
+                    Plan::Chars { acceptor: Acceptor::Set(elements), candidates: texts.made_of(&chars) }
+                }
+                ColumnGrammar::Text => Plan::Chars { acceptor: Acceptor::Text, candidates: texts.all_text() },
+            };
+            plans.push(Some(plan));
+        }
+        // The end of a value: the first character of the separator and of the terminator, when
+        // each is one token of its own.
+        let mut end = Vec::new();
+        if cfg.fill.end_token {
+            for s in [&codec.config().separator, &codec.config().terminator] {
+                let first: String = s.chars().take(1).collect();
+                if let [t] = encode(&loaded.tokenizer, &first)?[..] {
+                    if !end.contains(&t) {
+                        end.push(t);
+                    }
+                }
+            }
+        }
+        // The longest answer: a scored candidate and its end token, a trie path, or a generation.
+        let answer = plans
+            .iter()
+            .flatten()
+            .map(|p| match p {
+                Plan::Score { seqs, .. } => seqs.iter().map(Vec::len).max().unwrap_or(0) + 1,
+                Plan::Trie { trie, .. } => (0..trie.len()).map(|i| trie.sequence(i).len()).max().unwrap_or(0) + 1,
+                Plan::Chars { .. } => cfg.fill.max_new_tokens,
+            })
+            .max()
+            .unwrap_or(0);
+        let prompt_budget = info.context_len.saturating_sub(answer + 1);
+        let n = plans.len();
+        let core = Self {
+            saved,
+            tokenizer: loaded.tokenizer,
+            texts,
+            eos: loaded.eos,
+            plans,
+            fallback,
+            end,
+            priors: vec![None; n],
+            heads: None,
+            retriever: None,
+            prompt_budget,
+        };
+        Ok((core, model))
+    }
+
+    /// Scores every candidate of each scored column after its context-free prompt
+    /// (`"age is"`), for the prior correction.
+    pub(crate) fn refresh_priors(&mut self, model: &dyn CausalLm) -> Result<()> {
+        let mut priors = vec![None; self.plans.len()];
+        for (j, plan) in self.plans.iter().enumerate() {
+            if let Some(Plan::Score { seqs, .. }) = plan {
+                let c = &self.saved.codec.columns()[j];
+                let prompt = format!("{}{}", c.phrase, self.saved.codec.config().connector.trim_end());
+                let ids = encode(&self.tokenizer, &prompt)?;
+                priors[j] = score_candidates(model, &[ids], seqs, &self.end, self.eos)?.pop();
+            }
+        }
+        self.priors = priors;
+        Ok(())
+    }
+
+    /// What fitting did (loss history and held-out curve included).
+    pub fn report(&self) -> &FitReport {
+        &self.saved.report
+    }
+
+    /// The settings it was fitted with.
+    pub fn config(&self) -> &LlmImputerConfig {
+        &self.saved.config
+    }
+
+    /// The fitted row codec.
+    pub fn codec(&self) -> &RowCodec {
+        &self.saved.codec
+    }
+
+    /// The prompt that asks for cell `(row, target)` of `table`: the row's observed cells and
+    /// `filled` (values imputed earlier in the row) as [`RowCodec::prompt_with`] writes them,
+    /// after the similar reference rows when retrieval is on. `exclude` is a row of the fit
+    /// table that may not be retrieved: the question's own row when `table` is the fit table
+    /// and the cell is observed there.
+    ///
+    /// Retrieved rows are dropped, least similar first, until the prompt and the longest answer
+    /// fit the model's context; the flag says whether any was (callers count it).
+    pub(crate) fn prompt(
+        &self,
+        table: &Table,
+        row: usize,
+        target: usize,
+        filled: &[(usize, Value)],
+        exclude: Option<usize>,
+    ) -> Result<(String, bool)> {
+        let codec = &self.saved.codec;
+        let question = codec.prompt_with(table, row, target, filled)?;
+        let Some(retriever) = &self.retriever else { return Ok((question, false)) };
+        let neighbours = retriever.neighbours(table, row, target, exclude);
+        let shown: Vec<usize> = (0..table.num_columns()).filter(|&j| !table.is_missing(row, j)).collect();
+        for drop in 0..neighbours.len() {
+            let text = format!("{}{question}", retriever.prefix(codec, &neighbours[drop..], &shown, target)?);
+            if encode(&self.tokenizer, &text)?.len() <= self.prompt_budget {
+                return Ok((text, drop > 0));
+            }
+        }
+        // No retrieved row fits: the question alone (cut only when there was a row to cut).
+        Ok((question, !neighbours.is_empty()))
+    }
+
+    /// Sets the encoder head's weight for later fills (`0`: the scored candidates alone, `1`:
+    /// the head alone), e.g. to compare read-outs of one fit. A weight above 0 needs heads,
+    /// which only a fit with `head.weight > 0` trains.
+    pub fn set_head_weight(&mut self, weight: f64) -> Result<()> {
+        if !(0.0..=1.0).contains(&weight) {
+            return Err(Error::Config(format!("head weight {weight} is not between 0 and 1")));
+        }
+        if weight > 0.0 && self.heads.is_none() {
+            return Err(Error::Config(
+                "this imputer has no encoder heads: fit it with head.weight > 0 to train them".into(),
+            ));
+        }
+        self.saved.config.head.weight = weight;
+        Ok(())
+    }
+
+    /// Whether column `col`'s fills mix in an encoder head.
+    pub fn uses_head(&self, col: usize) -> bool {
+        self.saved.config.head.weight > 0.0 && self.heads.as_ref().is_some_and(|h| h.has(col))
+    }
+
+    /// Whether column `col` is scored (rather than generated).
+    pub fn is_scored(&self, col: usize) -> bool {
+        matches!(self.plans.get(col), Some(Some(Plan::Score { .. })))
+    }
+
+    /// The prior-correction weight of column `col` (0 when none).
+    pub fn prior_lambda(&self, col: usize) -> f64 {
+        self.saved.prior_lambda.get(col).copied().unwrap_or(0.0)
+    }
+
+    /// The temperature the candidate scores of column `col` are divided by (1 when none).
+    pub fn temperature(&self, col: usize) -> f64 {
+        self.saved.temperature.get(col).copied().filter(|t| *t > 0.0).unwrap_or(1.0)
+    }
+
+    /// The candidates of a scored column and whether they are numbers.
+    pub(crate) fn scored_values(&self, col: usize) -> (&[Value], bool) {
+        match self.plans.get(col) {
+            Some(Some(Plan::Score { values, mean, .. })) => {
+                (values, *mean || self.saved.codec.columns()[col].kind == ColumnKind::Numeric)
+            }
+            _ => (&[], false),
+        }
+    }
+
+    pub(crate) fn prior_scores(&self, col: usize) -> Option<&[f64]> {
+        self.priors.get(col).and_then(|p| p.as_deref())
+    }
+
+    /// The value a scored column takes for these candidate probabilities, and the probability
+    /// of the most likely candidate.
+    pub(crate) fn pick(&self, col: usize, probs: &[f64]) -> (Value, f64) {
+        match self.plans.get(col) {
+            Some(Some(Plan::Score { values, mean, decimals, .. })) => decode::pick(values, probs, *mean, *decimals),
+            _ => (Value::Number(f64::NAN), 0.0),
+        }
+    }
+
+    /// Raw candidate scores of scored column `col` for rows `rows` of the fit table `table`
+    /// (prompts from the rows' other observed cells; a row is never its own retrieved
+    /// example), without the prior correction.
+    pub(crate) fn score_rows(
+        &self,
+        model: &dyn CausalLm,
+        table: &Table,
+        col: usize,
+        rows: &[usize],
+    ) -> Result<Vec<Vec<f64>>> {
+        let prompts = rows
+            .iter()
+            .map(|&r| encode(&self.tokenizer, &self.prompt(table, r, col, &[], Some(r))?.0))
+            .collect::<Result<Vec<_>>>()?;
+        let Some(Some(Plan::Score { seqs, .. })) = self.plans.get(col) else {
+            return Err(Error::Config(format!("column {col} is not scored")));
+        };
+        self.score_prompts(model, &prompts, seqs)
+    }
+
+    fn score_prompts(&self, model: &dyn CausalLm, prompts: &[Vec<i64>], seqs: &[Vec<i64>]) -> Result<Vec<Vec<f64>>> {
+        let per = (ROW_BUDGET / widest_level(seqs, !self.end.is_empty())).clamp(1, self.saved.config.fill.batch_size);
+        let mut out = Vec::with_capacity(prompts.len());
+        for chunk in prompts.chunks(per) {
+            out.extend(score_candidates(model, chunk, seqs, &self.end, self.eos)?);
+        }
+        Ok(out)
+    }
+
+    /// See [`FittedLlmImputer::impute`].
+    pub(crate) fn impute(&self, model: &dyn CausalLm, table: &Table, options: &ImputeOptions) -> Result<Imputation> {
+        let start = Instant::now();
+        let codec = &self.saved.codec;
+        codec.schema().ensure_same(table.schema(), "LLM imputer")?;
+        // Gaps per row: scored columns first, then generated, each in schema order.
+        let mut gaps: Vec<(usize, Vec<usize>)> = Vec::new();
+        let mut total = 0;
+        for r in 0..table.num_rows() {
+            let mut cols: Vec<usize> = (0..table.num_columns())
+                .filter(|&j| table.is_missing(r, j) && self.plans[j].is_some())
+                .filter(|&j| options.only.as_ref().is_none_or(|o| o.contains(&Cell { row: r, col: j })))
+                .collect();
+            if cols.is_empty() {
+                continue;
+            }
+            cols.sort_by_key(|&j| (!self.is_scored(j), j));
+            total += cols.len();
+            gaps.push((r, cols));
+        }
+        let bar = progress(self.saved.config.train.progress, total as u64, "imputing cells");
+        let mut filled: HashMap<usize, Vec<(usize, Value)>> = HashMap::new();
+        let mut trimmed_cells: HashMap<usize, usize> = HashMap::new();
+        let mut cells = Vec::with_capacity(total);
+        let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
+        let rounds = gaps.iter().map(|g| g.1.len()).max().unwrap_or(0);
+        for round in 0..rounds {
+            let mut by_col: HashMap<usize, Vec<usize>> = HashMap::new();
+            for (r, cols) in &gaps {
+                if let Some(&j) = cols.get(round) {
+                    by_col.entry(j).or_default().push(*r);
+                }
+            }
+            let mut order: Vec<usize> = by_col.keys().copied().collect();
+            order.sort_unstable();
+            for j in order {
+                let rows = &by_col[&j];
+                // Unique prompts only.
+                let mut prompt_of_row = Vec::with_capacity(rows.len());
+                let mut unique: Vec<String> = Vec::new();
+                let mut seen: HashMap<String, usize> = HashMap::new();
+                for &r in rows {
+                    let earlier = filled.get(&r).map(Vec::as_slice).unwrap_or(&[]);
+                    let (p, trimmed) = self.prompt(table, r, j, earlier, None)?;
+                    *trimmed_cells.entry(j).or_default() += usize::from(trimmed);
+                    let k = *seen.entry(p.clone()).or_insert_with(|| {
+                        unique.push(p);
+                        unique.len() - 1
+                    });
+                    prompt_of_row.push(k);
+                }
+                let ids = unique.iter().map(|p| encode(&self.tokenizer, p)).collect::<Result<Vec<_>>>()?;
+                let results = self.run_plan(model, j, &ids, options.draws, &mut rng)?;
+                for (&r, &k) in rows.iter().zip(&prompt_of_row) {
+                    let res = &results[k];
+                    filled.entry(r).or_default().push((j, res.value.clone()));
+                    cells.push(CellImputation { cell: Cell { row: r, col: j }, ..res.clone() });
+                }
+                bar.inc(rows.len() as u64);
+            }
+        }
+        bar.finish_and_clear();
+        let mut columns: BTreeMap<String, ColumnFill> = BTreeMap::new();
+        for c in &cells {
+            let j = c.cell.col;
+            let e = columns.entry(codec.columns()[j].name.clone()).or_insert_with(|| ColumnFill {
+                method: match &self.plans[j] {
+                    Some(Plan::Score { .. }) if self.uses_head(j) => "scored + head",
+                    Some(Plan::Score { mean: true, .. }) => "scored (mean)",
+                    Some(Plan::Score { .. }) => "scored",
+                    Some(Plan::Trie { .. }) => "trie",
+                    _ => "grammar",
+                }
+                .into(),
+                ..ColumnFill::default()
+            });
+            e.cells += 1;
+            e.fallbacks += usize::from(c.fallback);
+            e.salvaged += usize::from(c.salvaged);
+            e.failed_draws += c.failed_draws;
+        }
+        for (j, n) in trimmed_cells {
+            if let Some(e) = columns.get_mut(&codec.columns()[j].name) {
+                e.trimmed = n;
+            }
+        }
+        let fallbacks = cells.iter().filter(|c| c.fallback).count();
+        Ok(Imputation { cells, seconds: start.elapsed().as_secs_f64(), fallbacks, columns })
+    }
+
+    /// Imputes the prompts `ids` for column `j`.
+    fn run_plan(
+        &self,
+        model: &dyn CausalLm,
+        j: usize,
+        ids: &[Vec<i64>],
+        draws: usize,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Vec<CellImputation>> {
+        let cfg = &self.saved.config;
+        let codec = &self.saved.codec;
+        let dummy = Cell { row: 0, col: j };
+        let plan = self.plans[j].as_ref().ok_or_else(|| Error::Config(format!("column {j} has no plan")))?;
+        let mut out = Vec::with_capacity(ids.len());
+        match plan {
+            Plan::Score { values, seqs, mean, decimals } => {
+                let lambda = self.prior_lambda(j);
+                let temperature = self.temperature(j);
+                let prior = self.prior_scores(j).filter(|_| lambda != 0.0);
+                let weight = self.saved.config.head.weight;
+                let numeric = codec.columns()[j].kind == ColumnKind::Numeric;
+                let heads = match &self.heads {
+                    Some(h) if weight > 0.0 && h.has(j) => Some(h.predict(model, j, ids, cfg.fill.batch_size)?),
+                    _ => None,
+                };
+                for (i, s) in self.score_prompts(model, ids, seqs)?.into_iter().enumerate() {
+                    let s: Vec<f64> = match prior {
+                        Some(q) => s.iter().zip(q).map(|(a, b)| (a - lambda * b) / temperature).collect(),
+                        None => s.iter().map(|a| a / temperature).collect(),
+                    };
+                    let mut probs = decode::normalise(&s);
+                    let head = heads.as_ref().and_then(|h| h.get(i));
+                    if let (Some(h), false) = (head, numeric) {
+                        probs = head::mix_probs(&probs, h, weight);
+                    }
+                    let (mut value, p) = decode::pick(values, &probs, *mean, *decimals);
+                    if let (Some(h), true) = (head, numeric) {
+                        let range = codec.columns()[j].range;
+                        value =
+                            head::mix_number(&value, h.first().copied().unwrap_or(f64::NAN), weight, *decimals, range);
+                    }
+                    let draws = (0..draws).map(|_| values[sample_index(&probs, rng)].clone()).collect();
+                    out.push(CellImputation {
+                        cell: dummy,
+                        value,
+                        probability: Some(p),
+                        draws,
+                        fallback: false,
+                        salvaged: false,
+                        failed_draws: 0,
+                    });
+                }
+            }
+            Plan::Trie { .. } | Plan::Chars { .. } => {
+                let grammar = match plan {
+                    Plan::Trie { trie, .. } => GenGrammar::Trie(trie),
+                    Plan::Chars { acceptor, candidates } => GenGrammar::Chars(acceptor, candidates),
+                    Plan::Score { .. } => unreachable!("handled above"),
+                };
+                // A value, and whether it was salvaged from a list cut by the token budget.
+                let read = |g: &decode::Generated| -> Option<(Value, bool)> {
+                    if !g.finished {
+                        // A list cut off by the token budget keeps its complete elements.
+                        if let Plan::Chars { acceptor: acceptor @ Acceptor::Set(_), .. } = plan {
+                            let cut = g.text.rfind(", ").map_or(g.text.as_str(), |at| &g.text[..at]);
+                            let closed = format!("{cut}]");
+                            if acceptor.accepts(&closed) {
+                                return codec.parse_value(j, &closed).ok().map(|v| (v, true));
+                            }
+                        }
+                        return None;
+                    }
+                    match plan {
+                        Plan::Trie { values, trie } => {
+                            let toks: Vec<u32> = g.tokens.iter().map(|&t| t as u32).collect();
+                            trie.complete(&toks).map(|i| (values[i].clone(), false))
+                        }
+                        Plan::Chars { acceptor, .. } => {
+                            if acceptor.accepts(&g.text) {
+                                codec.parse_value(j, &g.text).ok().map(|v| (v, false))
+                            } else {
+                                None
+                            }
+                        }
+                        Plan::Score { .. } => None,
+                    }
+                };
+                for chunk in ids.chunks(cfg.fill.batch_size) {
+                    let greedy = GenerateConfig::greedy(cfg.fill.max_new_tokens);
+                    let best = decode::generate_batch(model, chunk, &grammar, &self.texts, self.eos, &greedy)?;
+                    let mut sampled: Vec<Vec<Option<Value>>> = vec![Vec::new(); chunk.len()];
+                    for _ in 0..draws {
+                        let cfg_s = GenerateConfig::sample(cfg.fill.max_new_tokens, 1.0, rng.random());
+                        let gens = decode::generate_batch(model, chunk, &grammar, &self.texts, self.eos, &cfg_s)?;
+                        for (k, g) in gens.iter().enumerate() {
+                            sampled[k].push(read(g).map(|v| v.0));
+                        }
+                    }
+                    for (g, s) in best.iter().zip(sampled) {
+                        let fb = self.fallback[j].clone();
+                        let (value, probability, fallback, salvaged) = match read(g) {
+                            Some((v, false)) if g.finished => (Some(v), Some(g.logprob.exp()), false, false),
+                            Some((v, salvaged)) => (Some(v), None, false, salvaged),
+                            None => (fb.clone(), None, true, false),
+                        };
+                        let value = value.ok_or_else(|| {
+                            Error::Config(format!("column '{}' has no value to fall back on", codec.columns()[j].name))
+                        })?;
+                        let failed_draws = s.iter().filter(|d| d.is_none()).count();
+                        let draws = s.into_iter().map(|d| d.unwrap_or_else(|| value.clone())).collect();
+                        out.push(CellImputation {
+                            cell: dummy,
+                            value,
+                            probability,
+                            draws,
+                            fallback,
+                            salvaged,
+                            failed_draws,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The last path segment of every linear layer of `model`, each once (`q_proj`, ..., `down_proj`).
+fn every_linear(model: &dyn CausalLm) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for name in model.linear_names() {
+        let last = name.rsplit('.').next().unwrap_or(&name).to_string();
+        if !out.contains(&last) {
+            out.push(last);
+        }
+    }
+    out
+}
+
+fn sample_index(probs: &[f64], rng: &mut ChaCha8Rng) -> usize {
+    let mut u: f64 = rng.random();
+    for (i, p) in probs.iter().enumerate() {
+        if u < *p {
+            return i;
+        }
+        u -= p;
+    }
+    probs.len().saturating_sub(1)
+}
