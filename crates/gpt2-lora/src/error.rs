@@ -159,6 +159,13 @@ pub enum Error {
 /// The crate's result type.
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// The LoRA and trainer settings ([`llm_config`]) say what is wrong; it becomes a config error.
+impl From<llm_config::Error> for Error {
+    fn from(e: llm_config::Error) -> Self {
+        Error::config(e.to_string())
+    }
+}
+
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io { path: path.into(), source }

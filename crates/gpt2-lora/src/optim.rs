@@ -1,37 +1,11 @@
 //! AdamW and learning-rate schedules, written out so their state can be checkpointed exactly
 //! (libtorch's optimizer state is not reachable through `tch`).
 
-use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
 use crate::error::{Error, Result};
 
-/// Learning-rate multiplier over steps: linear warm-up from 0, then decay.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub enum Schedule {
-    /// Warm-up, then constant.
-    Constant,
-    /// Warm-up, then linear decay to 0 at the last step (HF's `linear`).
-    Linear,
-    /// Warm-up, then half-cosine decay to 0 at the last step (HF's `cosine`).
-    Cosine,
-}
-
-impl Schedule {
-    /// The multiplier for optimizer step `step` (0-based) of `total`, with `warmup` warm-up steps.
-    pub fn factor(&self, step: usize, warmup: usize, total: usize) -> f64 {
-        if step < warmup {
-            return (step + 1) as f64 / warmup as f64;
-        }
-        let decay_steps = total.saturating_sub(warmup).max(1) as f64;
-        let progress = ((step - warmup) as f64 / decay_steps).min(1.0);
-        match self {
-            Schedule::Constant => 1.0,
-            Schedule::Linear => 1.0 - progress,
-            Schedule::Cosine => 0.5 * (1.0 + (std::f64::consts::PI * progress).cos()),
-        }
-    }
-}
+pub use llm_config::Schedule;
 
 /// AdamW with decoupled weight decay, as `torch.optim.AdamW` computes it.
 #[derive(Debug)]
@@ -188,17 +162,6 @@ impl AdamW {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn schedule_shapes() {
-        let s = Schedule::Linear;
-        assert!((s.factor(0, 4, 10) - 0.25).abs() < 1e-12);
-        assert!((s.factor(3, 4, 10) - 1.0).abs() < 1e-12);
-        assert!((s.factor(4, 4, 10) - 1.0).abs() < 1e-12);
-        assert!(s.factor(9, 4, 10) > 0.0);
-        assert!((Schedule::Cosine.factor(7, 4, 10) - 0.5).abs() < 1e-12);
-        assert_eq!(Schedule::Constant.factor(9, 0, 10), 1.0);
-    }
 
     #[test]
     fn adamw_matches_torch_first_step() {

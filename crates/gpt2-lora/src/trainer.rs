@@ -19,7 +19,7 @@ use crate::generate::pad_batch;
 use crate::io::{read_json, write_json, write_safetensors, TensorFile};
 use crate::lora::{LoraConfig, LoraModel};
 use crate::model::{CausalLm, ForwardOptions};
-use crate::optim::{AdamW, Schedule};
+use crate::optim::AdamW;
 
 /// One training sequence. `loss_mask[t]` says whether token `t` is a target (predicted from the
 /// tokens before it); `loss_mask[0]` is ignored since nothing predicts the first token.
@@ -66,53 +66,6 @@ impl Example {
     }
 }
 
-/// Trainer settings; saved in every checkpoint. Missing fields of a JSON config take the defaults.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct TrainConfig {
-    /// Peak learning rate.
-    pub learning_rate: f64,
-    /// Decoupled weight decay.
-    pub weight_decay: f64,
-    /// AdamW betas.
-    pub betas: (f64, f64),
-    /// AdamW epsilon.
-    pub eps: f64,
-    /// Decay after warm-up.
-    pub schedule: Schedule,
-    /// Linear warm-up steps.
-    pub warmup_steps: usize,
-    /// Passes over the data (ignored when `max_steps` is set).
-    pub epochs: usize,
-    /// Optimizer steps to take; overrides `epochs`.
-    pub max_steps: Option<usize>,
-    /// Most examples per micro-batch.
-    pub batch_size: usize,
-    /// Most padded tokens (`rows × longest row`) per micro-batch, if limited.
-    pub max_batch_tokens: Option<usize>,
-    /// Micro-batches per optimizer step.
-    pub grad_accum_steps: usize,
-    /// Clip the global gradient norm to this value.
-    pub max_grad_norm: Option<f64>,
-    /// Evaluate every this many optimizer steps (and at the end) when evaluation data is given.
-    pub eval_every: Option<usize>,
-    /// Write a checkpoint every this many optimizer steps (and at the end).
-    pub checkpoint_every: Option<usize>,
-    /// Where checkpoints go (`step-00000010/` etc.).
-    pub checkpoint_dir: Option<PathBuf>,
-    /// Seed of data order and dropout.
-    pub seed: u64,
-    /// Show a progress bar.
-    pub progress: bool,
-    /// Group examples of similar length into micro-batches (less padding). Off, micro-batches
-    /// are drawn in random order: use that when length says something about the content (a
-    /// short category name), so that no step sees a skewed batch.
-    pub bucket_by_length: bool,
-    /// Stop after the first optimizer step that ends past this many seconds of training (the
-    /// schedule is still laid out over `max_steps` / `epochs`).
-    pub max_seconds: Option<f64>,
-}
-
 /// What a [`Trainer::train_with`] hook tells the trainer after a step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flow {
@@ -122,71 +75,18 @@ pub enum Flow {
     Stop,
 }
 
-impl Default for TrainConfig {
-    fn default() -> Self {
-        Self {
-            learning_rate: 2e-4,
-            weight_decay: 0.0,
-            betas: (0.9, 0.999),
-            eps: 1e-8,
-            schedule: Schedule::Linear,
-            warmup_steps: 0,
-            epochs: 1,
-            max_steps: None,
-            batch_size: 8,
-            max_batch_tokens: None,
-            grad_accum_steps: 1,
-            max_grad_norm: Some(1.0),
-            eval_every: None,
-            checkpoint_every: None,
-            checkpoint_dir: None,
-            seed: 0,
-            progress: true,
-            bucket_by_length: true,
-            max_seconds: None,
-        }
-    }
-}
+pub use llm_config::TrainConfig;
 
-impl TrainConfig {
-    /// Checks the values.
-    pub fn validate(&self) -> Result<()> {
-        let bad = |m: &str| Err(Error::config(m.to_string()));
-        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return bad("learning_rate must be positive");
-        }
-        if self.batch_size == 0 || self.grad_accum_steps == 0 {
-            return bad("batch_size and grad_accum_steps must be positive");
-        }
-        if self.max_steps.is_none() && self.epochs == 0 {
-            return bad("set epochs > 0 or max_steps");
-        }
-        if self.max_steps == Some(0) || self.eval_every == Some(0) || self.checkpoint_every == Some(0) {
-            return bad("max_steps, eval_every and checkpoint_every must be positive when set");
-        }
-        if self.checkpoint_every.is_some() && self.checkpoint_dir.is_none() {
-            return bad("checkpoint_every needs checkpoint_dir");
-        }
-        if self.max_grad_norm.is_some_and(|n| n.is_nan() || n <= 0.0) {
-            return bad("max_grad_norm must be positive");
-        }
-        if self.max_seconds.is_some_and(|s| s.is_nan() || s <= 0.0) {
-            return bad("max_seconds must be positive when set");
-        }
-        Ok(())
-    }
-
-    /// The settings a resumed run must share with the run that wrote the checkpoint.
-    fn determinism_key(&self) -> serde_json::Value {
-        serde_json::json!({
-            "learning_rate": self.learning_rate, "weight_decay": self.weight_decay,
-            "betas": self.betas, "eps": self.eps, "schedule": self.schedule,
-            "warmup_steps": self.warmup_steps, "epochs": self.epochs, "max_steps": self.max_steps,
-            "batch_size": self.batch_size, "max_batch_tokens": self.max_batch_tokens,
-            "grad_accum_steps": self.grad_accum_steps, "max_grad_norm": self.max_grad_norm,
-            "seed": self.seed, "bucket_by_length": self.bucket_by_length,
-        })
-    }
+/// The settings a resumed run must share with the run that wrote the checkpoint.
+fn determinism_key(c: &TrainConfig) -> serde_json::Value {
+    serde_json::json!({
+        "learning_rate": c.learning_rate, "weight_decay": c.weight_decay,
+        "betas": c.betas, "eps": c.eps, "schedule": c.schedule,
+        "warmup_steps": c.warmup_steps, "epochs": c.epochs, "max_steps": c.max_steps,
+        "batch_size": c.batch_size, "max_batch_tokens": c.max_batch_tokens,
+        "grad_accum_steps": c.grad_accum_steps, "max_grad_norm": c.max_grad_norm,
+        "seed": c.seed, "bucket_by_length": c.bucket_by_length,
+    })
 }
 
 /// What a run did.
@@ -419,10 +319,10 @@ impl Trainer {
         if let Some(dir) = resume {
             let state: TrainerState = read_json(&dir.join(STATE_FILE))?;
             let fail = |m: String| Error::Checkpoint { path: dir.to_path_buf(), message: m };
-            if state.determinism != cfg.determinism_key() {
+            if state.determinism != determinism_key(&cfg) {
                 return Err(fail(format!(
                     "trainer settings differ from the checkpoint's: {} vs {}",
-                    cfg.determinism_key(),
+                    determinism_key(&cfg),
                     state.determinism
                 )));
             }
@@ -500,7 +400,7 @@ impl Trainer {
                     let state = TrainerState {
                         step: done,
                         total_steps,
-                        determinism: cfg.determinism_key(),
+                        determinism: determinism_key(&cfg),
                         data_fingerprint: fp.clone(),
                         config: cfg.clone(),
                         lora: model.config().clone(),

@@ -77,6 +77,13 @@ impl Error {
     }
 }
 
+/// A setting that [`llm_config`] refused.
+impl From<llm_config::Error> for Error {
+    fn from(e: llm_config::Error) -> Self {
+        Error::Config(e.to_string())
+    }
+}
+
 impl From<Error> for rec_table::Error {
     fn from(e: Error) -> Self {
         match e {

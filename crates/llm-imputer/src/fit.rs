@@ -37,7 +37,7 @@ impl Imputer for LlmImputer {
     }
 
     fn validate(&self) -> Result<()> {
-        self.config.validate()
+        Ok(self.config.validate()?)
     }
 
     /// Fine-tunes the backbone on `train` (see the crate docs for the recipe) and builds the
@@ -68,7 +68,7 @@ impl Imputer for LlmImputer {
             picked.sort_unstable();
             rows = picked.into_iter().map(|i| rows[i]).collect();
         }
-        let device = cfg.device.device();
+        let device = crate::config::device_of(cfg.device);
         let saved = Saved {
             format: FORMAT,
             config: cfg.clone(),
@@ -176,7 +176,7 @@ impl Imputer for LlmImputer {
         };
         let Tracker { curve, best, .. } = track;
         let best_step = best.as_ref().map(|b| b.1);
-        if cfg.inference_precision.resolve(device) != cfg.precision.resolve(device) {
+        if cfg.inference_precision.resolve(device.is_cuda()) != cfg.precision.resolve(device.is_cuda()) {
             // Reload the base in the inference precision with the trained adapter on top.
             let tmp = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
             let adapter = tmp.path().join(ADAPTER_DIR);
@@ -211,7 +211,7 @@ impl Imputer for LlmImputer {
         let columns = core.saved.codec.columns();
         core.saved.report = FitReport {
             objective,
-            precision: cfg.precision.resolve(device),
+            precision: cfg.precision.resolve(device.is_cuda()),
             train_rows: stats.rows,
             skipped_rows: stats.skipped,
             examples: examples.len(),

@@ -289,7 +289,7 @@ impl FittedLlmImputer {
             saved.config.backbone = b;
         }
         let cfg = &saved.config;
-        let loaded = backbone::load(&cfg.backbone, cfg.device.device(), cfg.inference_precision)?;
+        let loaded = backbone::load(&cfg.backbone, crate::config::device_of(cfg.device), cfg.inference_precision)?;
         let metas = saved.heads.clone();
         let (mut core, model) = Core::assemble(saved, loaded, Some(&dir.join(ADAPTER_DIR)))?;
         if !metas.is_empty() {

@@ -18,7 +18,7 @@ use std::time::Instant;
 use llm_imputer::{ImputeOptions, LlmImputer};
 use rec_datasets::missingness::Masked;
 use rec_experiments::truth::{hide, HideSpec};
-use rec_experiments::{llm_config, mean_std, score_hidden, LlmSettings, Pattern};
+use rec_experiments::{llm_cell_config, mean_std, score_hidden, LlmImputerConfig, Pattern};
 use rec_metrics::ColumnMetrics;
 use rec_table::Imputer;
 use serde::Serialize;
@@ -73,7 +73,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut results = Vec::new();
     for &seed in &seeds {
         let Masked { table: masked, mask } = hide(&table, &HideSpec::new(Pattern::Mcar, rate, seed))?;
-        let mut config = llm_config(&LlmSettings::default(), seed)?;
+        let mut config = llm_cell_config(&LlmImputerConfig::default(), seed)?;
         config.head.weight = fit_weight;
         let t0 = Instant::now();
         let mut fitted = LlmImputer::new(config).fit(&masked)?;

@@ -6,7 +6,7 @@ use dlrm::{DlrmConfig, TaskKind};
 use rec_table::ReadSettings;
 use serde::{Deserialize, Serialize};
 
-pub use crate::llm_settings::LlmSettings;
+pub use crate::llm::LlmImputerConfig;
 pub use crate::names::{ImputerName, Pattern, TaskName};
 
 /// The recommender of a grid: `dlrm`'s defaults with a budget of 5 epochs and no progress
@@ -23,13 +23,7 @@ fn default_cold_id_dropout() -> f64 {
 /// Deserialises the fields given over [`grid_dlrm`] (plain `#[serde(default)]` would take
 /// `DlrmConfig`'s own defaults for the fields a partial object leaves out).
 fn overlay_grid_dlrm<'de, D: serde::Deserializer<'de>>(d: D) -> Result<DlrmConfig, D::Error> {
-    let given = serde_json::Value::deserialize(d)?;
-    let mut merged = serde_json::to_value(grid_dlrm()).map_err(serde::de::Error::custom)?;
-    match (&mut merged, given) {
-        (serde_json::Value::Object(base), serde_json::Value::Object(fields)) => base.extend(fields),
-        (_, other) => return Err(serde::de::Error::custom(format!("dlrm: expected an object, got {other}"))),
-    }
-    serde_json::from_value(merged).map_err(serde::de::Error::custom)
+    llm_config::deserialize_over(d, &grid_dlrm())
 }
 
 /// An experiment on your own table (the task `table`): one row per example, with a target
@@ -141,8 +135,10 @@ pub struct ExperimentConfig {
     /// (0.2).
     #[serde(default = "default_cold_id_dropout")]
     pub cold_id_dropout: f64,
-    /// The LLM imputer's settings (used when `imputers` has `llm`).
-    pub llm: LlmSettings,
+    /// The LLM imputer's settings, used when `imputers` has `llm` (a config file's `llm` object
+    /// overrides the fields it names; `train.seed` is set per cell from `seeds`). Recorded
+    /// whole in `config.json`.
+    pub llm: LlmImputerConfig,
     /// Your own table, for the task `table`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub table: Option<TableTask>,
@@ -161,7 +157,7 @@ impl Default for ExperimentConfig {
             synthetic_rows: 4000,
             dlrm: grid_dlrm(),
             cold_id_dropout: default_cold_id_dropout(),
-            llm: LlmSettings::default(),
+            llm: LlmImputerConfig::default(),
             table: None,
         }
     }
@@ -180,7 +176,7 @@ impl ExperimentConfig {
             tasks: vec![TaskName::SyntheticAdclick],
             seeds: vec![0],
             synthetic_rows: 3000,
-            llm: LlmSettings::default(),
+            llm: LlmImputerConfig::default(),
             ..ExperimentConfig::default()
         }
     }

@@ -47,7 +47,7 @@
 //! | [`truth`] | hide cells of any table, write and read their ground truth, score any fill |
 //! | [`QualityConfig`], [`run_quality`], [`quality_markdown`] | the imputation-quality grid |
 //! | [`load_results`], [`write_report`] | an experiment's report and plots from its saved cells |
-//! | [`LlmSettings`], `llm_config` (feature `llm`) | overrides of the LLM imputer's settings in a grid |
+//! | [`LlmImputerConfig`], [`llm_cell_config`] | the LLM imputer's settings in a grid, and one cell's |
 //! | [`Error`], [`Result`], [`Context`] | the crate's typed errors |
 //! | `ExperimentConfig`, `run_grid`, `run_cell` (feature `dlrm`) | the downstream grid (trains a DLRM) |
 //! | [`grid::run_cells`], [`grid::load_cells`] | the engine both grids run on |
@@ -73,7 +73,7 @@ mod downstream;
 mod error;
 pub mod grid;
 mod hidden;
-mod llm_settings;
+mod llm;
 mod names;
 mod paired;
 mod plots;
@@ -91,9 +91,7 @@ pub use downstream::Downstream;
 pub use error::{Context, Error, Result};
 pub use grid::GridOutcome;
 pub use hidden::score_hidden;
-#[cfg(feature = "llm")]
-pub use llm_settings::llm_config;
-pub use llm_settings::LlmSettings;
+pub use llm::{llm_cell_config, LlmImputerConfig};
 pub use names::{ImputerName, ImputerParams, MovielensSplit, MovielensTask, Pattern, TaskName};
 pub use paired::{paired, Paired};
 pub use plots::{write_plots, Plot, PlotPlace, PLOTS_DIR};

@@ -217,7 +217,7 @@ impl ImputerName {
     /// Builds the classical imputer this name stands for.
     ///
     /// Errors for [`ImputerName::Llm`], which is configured by its own settings
-    /// (`LlmSettings`), and for `knn_k == 0`.
+    /// (`LlmImputerConfig`), and for `knn_k == 0`.
     ///
     /// ```
     /// use rec_experiments::{ImputerName, ImputerParams};
@@ -252,7 +252,7 @@ impl ImputerName {
             }
             ImputerName::Llm => {
                 return Err(crate::Error::Config(
-                    "the LLM imputer is built from its own settings (`LlmSettings`), not the registry".into(),
+                    "the LLM imputer is built from its own settings (`LlmImputerConfig`), not the registry".into(),
                 ))
             }
         })

@@ -16,7 +16,7 @@ use rec_table::{ReadSettings, Table};
 use serde::{Deserialize, Serialize};
 
 use crate::cell::{data_dir, LossPoint};
-use crate::llm_settings::LlmSettings;
+use crate::llm::LlmImputerConfig;
 use crate::names::{ImputerName, ImputerParams, Pattern};
 use crate::report::mean_std;
 use crate::truth::HideSpec;
@@ -137,8 +137,10 @@ pub struct QualityConfig {
     pub columns: Vec<String>,
     /// How the tables given as files are read (forced kinds, missing-value texts, delimiter).
     pub read: ReadSettings,
-    /// The LLM imputer's settings.
-    pub llm: LlmSettings,
+    /// The LLM imputer's settings, used when `imputers` has `llm` (a config file's `llm` object
+    /// overrides the fields it names; `train.seed` is set per cell from `seeds`). Recorded
+    /// whole in `config.json`.
+    pub llm: LlmImputerConfig,
     /// Score a seeded sample of this many hidden cells per grid cell instead of all of them:
     /// every imputer is fitted on the same masked table and scored on the same sample, and the
     /// LLM fills only the sampled cells (its fill time grows with the cells it fills).
@@ -158,7 +160,7 @@ impl Default for QualityConfig {
             synthetic_rows: 2000,
             columns: Vec::new(),
             read: ReadSettings::default(),
-            llm: LlmSettings::default(),
+            llm: LlmImputerConfig::default(),
             score_cells: None,
         }
     }
@@ -332,10 +334,10 @@ fn sample_mask(mask: &Mask, n: usize, seed: u64) -> Result<Mask> {
 type LlmOutcome = (Table, f64, f64, Vec<LossPoint>, Option<LlmCellReport>);
 
 #[cfg(feature = "llm")]
-fn impute_llm(masked: &Table, mask: &Mask, settings: &LlmSettings, seed: u64) -> Result<LlmOutcome> {
+fn impute_llm(masked: &Table, mask: &Mask, settings: &LlmImputerConfig, seed: u64) -> Result<LlmOutcome> {
     use llm_imputer::{ImputeOptions, LlmImputer};
     let t0 = Instant::now();
-    let fitted = LlmImputer::new(crate::llm_config(settings, seed)?).fit(masked)?;
+    let fitted = LlmImputer::new(crate::llm_cell_config(settings, seed)?).fit(masked)?;
     let fit_s = t0.elapsed().as_secs_f64();
     // Only the hidden cells: a table's natural gaps are not scored, so they are not imputed.
     let only = mask.entries().iter().map(|(c, _)| *c).collect();
@@ -372,7 +374,7 @@ fn impute_llm(masked: &Table, mask: &Mask, settings: &LlmSettings, seed: u64) ->
 }
 
 #[cfg(not(feature = "llm"))]
-fn impute_llm(_: &Table, _: &Mask, _: &LlmSettings, _: u64) -> Result<LlmOutcome> {
+fn impute_llm(_: &Table, _: &Mask, _: &LlmImputerConfig, _: u64) -> Result<LlmOutcome> {
     Err(Error::NotBuilt { what: "LLM imputer", feature: "llm" })
 }
 

@@ -19,7 +19,7 @@ use rec_table::{FittedImputer as _, Imputer as _};
 use serde::{Deserialize, Serialize};
 
 use crate::cell::{peak_rss_mib, CellResult, CellSpec, LossPoint, Timings};
-use crate::config::{ExperimentConfig, ImputerName, LlmSettings, Pattern, TableTask, TaskName};
+use crate::config::{ExperimentConfig, ImputerName, LlmImputerConfig, Pattern, TableTask, TaskName};
 use crate::downstream::Downstream;
 use crate::names::{mechanism, ImputerParams};
 use crate::names::{MovielensSplit, MovielensTask};
@@ -53,7 +53,13 @@ fn imputation_quality(
 
 /// Fits the imputer on `fit_on` and fills each table; deletion drops incomplete rows of the
 /// first table only (the training rows) and leaves the others as they are.
-fn impute_all(name: ImputerName, seed: u64, llm: &LlmSettings, fit_on: &Table, tables: &[&Table]) -> Result<Imputed> {
+fn impute_all(
+    name: ImputerName,
+    seed: u64,
+    llm: &LlmImputerConfig,
+    fit_on: &Table,
+    tables: &[&Table],
+) -> Result<Imputed> {
     if name == ImputerName::Llm {
         return impute_llm(llm, seed, fit_on, tables);
     }
@@ -87,8 +93,8 @@ struct Imputed {
 }
 
 #[cfg(feature = "llm")]
-fn impute_llm(settings: &LlmSettings, seed: u64, fit_on: &Table, tables: &[&Table]) -> Result<Imputed> {
-    let fitted = llm_imputer::LlmImputer::new(crate::llm_config(settings, seed)?)
+fn impute_llm(settings: &LlmImputerConfig, seed: u64, fit_on: &Table, tables: &[&Table]) -> Result<Imputed> {
+    let fitted = llm_imputer::LlmImputer::new(crate::llm_cell_config(settings, seed)?)
         .fit(fit_on)
         .context("fitting the llm imputer")?;
     let losses = fitted.report().losses.iter().map(|&(step, loss)| LossPoint { step, loss }).collect();
@@ -110,7 +116,7 @@ fn impute_llm(settings: &LlmSettings, seed: u64, fit_on: &Table, tables: &[&Tabl
 }
 
 #[cfg(not(feature = "llm"))]
-fn impute_llm(_: &LlmSettings, _: u64, _: &Table, _: &[&Table]) -> Result<Imputed> {
+fn impute_llm(_: &LlmImputerConfig, _: u64, _: &Table, _: &[&Table]) -> Result<Imputed> {
     Err(Error::NotBuilt { what: "LLM imputer", feature: "llm" })
 }
 
@@ -154,7 +160,7 @@ fn run_row_task(
     data_dir: &Path,
     synthetic_rows: usize,
     settings: &DlrmConfig,
-    llm: &LlmSettings,
+    llm: &LlmImputerConfig,
 ) -> Result<CellResult> {
     let fractions = Fractions::train_test(0.8)?;
     let (table, split) = if spec.task == TaskName::Adclick {
@@ -172,7 +178,12 @@ fn run_row_task(
 
 /// Your own table: read it, drop the rows without a target (counted), split it by the group
 /// column or at random, then run it like AdClick.
-fn run_table_task(spec: &CellSpec, task: &TableTask, settings: &DlrmConfig, llm: &LlmSettings) -> Result<CellResult> {
+fn run_table_task(
+    spec: &CellSpec,
+    task: &TableTask,
+    settings: &DlrmConfig,
+    llm: &LlmImputerConfig,
+) -> Result<CellResult> {
     let read = task.read.read(&task.path)?;
     let target =
         read.schema().index_of(&task.target).with_context(|| format!("{}: the target", task.path.display()))?;
@@ -217,7 +228,7 @@ fn run_flat(
     table: &Table,
     split: &Split,
     settings: &DlrmConfig,
-    llm: &LlmSettings,
+    llm: &LlmImputerConfig,
 ) -> Result<CellResult> {
     let target = task.target;
     let never_hide: Vec<&str> = task.never_hide.iter().map(String::as_str).collect();
@@ -293,7 +304,7 @@ fn run_movielens(
     ml_task: MovielensTask,
     data_dir: &Path,
     settings: &DlrmConfig,
-    llm: &LlmSettings,
+    llm: &LlmImputerConfig,
     cache_root: &Path,
 ) -> Result<CellResult> {
     const TARGET: &str = "rating";
@@ -441,7 +452,7 @@ struct CacheKey {
     pattern: Pattern,
     rate: f64,
     seed: u64,
-    llm: Option<LlmSettings>,
+    llm: Option<LlmImputerConfig>,
 }
 
 impl MovieLensImputed {
@@ -455,13 +466,13 @@ impl MovieLensImputed {
         ))
     }
 
-    fn key(spec: &CellSpec, llm: &LlmSettings) -> CacheKey {
+    fn key(spec: &CellSpec, llm: &LlmImputerConfig) -> CacheKey {
         CacheKey {
             imputer: spec.imputer,
             pattern: spec.pattern,
             rate: spec.rate,
             seed: spec.seed,
-            llm: (spec.imputer == ImputerName::Llm).then(|| llm.clone()),
+            llm: (spec.imputer == ImputerName::Llm).then(|| llm.clone().with_seed(spec.seed)),
         }
     }
 

@@ -86,7 +86,7 @@ fn cells_of_other_settings_are_never_reused() {
     let e = run_grid(&other, |_, _, _, _| {}).unwrap_err().to_string();
     assert!(e.contains("other settings (dlrm differ)") && e.contains("cells"), "{e}");
     let mut other = config.clone();
-    other.llm.lora_r = Some(4);
+    other.llm.lora.r = 4;
     let e = run_grid(&other, |_, _, _, _| {}).unwrap_err().to_string();
     assert!(e.contains("(llm differ)"), "{e}");
     assert_eq!(std::fs::read(dir.path().join("config.json")).unwrap(), saved);

@@ -8,9 +8,17 @@ use llm_imputer::testing::tiny_gpt2_backbone;
 /// The LLM imputer runs as a cell of the experiment grid and records its loss curve.
 #[test]
 fn llm_cells_run_in_the_grid() {
-    use rec_experiments::{grid_dlrm, run_grid, ExperimentConfig, ImputerName, LlmSettings, TaskName};
+    use llm_imputer::Precision;
+    use rec_experiments::{grid_dlrm, run_grid, ExperimentConfig, ImputerName, LlmImputerConfig, TaskName};
     let tmp = tempfile::tempdir().unwrap();
     let backbone = tiny_gpt2_backbone(&tmp.path().join("tiny-gpt2"));
+    let mut llm = LlmImputerConfig::new(backbone)
+        .with_max_steps(20)
+        .with_max_train_rows(64)
+        .with_learning_rate(1e-2)
+        .with_precision(Precision::F32);
+    llm.train.batch_size = 8;
+    llm.examples.holdout_cells = 16;
     let config = ExperimentConfig {
         out_dir: tmp.path().join("grid"),
         tasks: vec![TaskName::SyntheticAdclick],
@@ -19,16 +27,7 @@ fn llm_cells_run_in_the_grid() {
         seeds: vec![1],
         synthetic_rows: 300,
         dlrm: grid_dlrm().with_epochs(2).with_batch_size(64),
-        llm: LlmSettings {
-            backbone: Some(backbone.path().to_path_buf()),
-            max_steps: Some(20),
-            max_train_rows: Some(64),
-            learning_rate: Some(1e-2),
-            train_batch_size: Some(8),
-            precision: Some("f32".into()),
-            holdout_cells: Some(16),
-            ..LlmSettings::default()
-        },
+        llm: llm.clone(),
         ..ExperimentConfig::default()
     };
     let outcome = run_grid(&config, |_, _, _, _| {}).unwrap();
@@ -43,6 +42,12 @@ fn llm_cells_run_in_the_grid() {
     assert_eq!(settings["train"]["learning_rate"], 1e-2);
     assert_eq!(settings["train"]["batch_size"], 8);
     assert_eq!(settings["lora"]["r"], 16, "a default the grid did not override");
+    // config.json records the grid's whole LLM config, not only what was overridden.
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(config.out_dir.join("config.json")).unwrap()).unwrap();
+    assert_eq!(saved["llm"]["train"]["learning_rate"], 1e-2);
+    assert_eq!(saved["llm"]["lora"]["alpha"], 32.0);
+    assert_eq!(serde_json::from_value::<LlmImputerConfig>(saved["llm"].clone()).unwrap(), config.llm);
     let mean = outcome.results.iter().find(|r| r.spec.imputer == ImputerName::Mean).unwrap();
     assert!(mean.llm_config.is_none());
 }

@@ -43,7 +43,7 @@ pub(crate) struct GridFields<'a> {
     pub(crate) patterns: &'a mut Vec<exp::Pattern>,
     pub(crate) rates: &'a mut Vec<f64>,
     pub(crate) seeds: &'a mut Vec<u64>,
-    pub(crate) llm: &'a mut exp::LlmSettings,
+    pub(crate) llm: &'a mut exp::LlmImputerConfig,
 }
 
 impl GridArgs {
@@ -55,8 +55,7 @@ impl GridArgs {
         set(c.patterns, self.patterns);
         set(c.rates, self.rates);
         set(c.seeds, self.seeds);
-        self.llm.apply(c.llm);
-        Ok(())
+        self.llm.apply(c.llm)
     }
 }
 

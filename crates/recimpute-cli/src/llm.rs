@@ -6,9 +6,9 @@ use super::*;
 use recimpute::llm::{Backbone, FittedLlmImputer, LlmImputer, LlmImputerConfig};
 
 fn config(args: &LlmArgs, seed: u64) -> Result<LlmImputerConfig> {
-    let mut settings = recimpute::experiment::LlmSettings::default();
-    args.clone().apply(&mut settings);
-    Ok(recimpute::experiment::llm_config(&settings, seed)?)
+    let mut settings = LlmImputerConfig::default();
+    args.clone().apply(&mut settings)?;
+    Ok(recimpute::experiment::llm_cell_config(&settings, seed)?)
 }
 
 fn fit(table: &Table, args: &LlmArgs, seed: u64) -> Result<FittedLlmImputer> {

@@ -145,10 +145,10 @@ struct LlmArgs {
     #[arg(long)]
     llm_lora_alpha: Option<f64>,
     /// Precision of the frozen base (auto: bf16 where the hardware has it, else f32).
-    #[arg(long, value_parser = ["auto", "f32", "bf16"])]
+    #[arg(long, value_parser = recimpute::llm_settings::Precision::NAMES)]
     llm_precision: Option<String>,
     /// What the fine-tune's loss covers.
-    #[arg(long, value_parser = ["values", "target_last", "full_row"])]
+    #[arg(long, value_parser = recimpute::llm_settings::Objective::NAMES)]
     llm_objective: Option<String>,
     /// Observed cells held out to check the fine-tune (0 turns the check off).
     #[arg(long)]
@@ -167,31 +167,36 @@ struct LlmArgs {
 }
 
 impl LlmArgs {
-    /// Applies the flags given on top of `settings` (unused in a build with neither the `dlrm`
-    /// nor the `llm` feature, where no command takes LLM settings).
+    /// Sets the fields of the imputer's config whose flags were given (unused in a build with
+    /// neither the `dlrm` nor the `llm` feature, where no command takes LLM settings).
     #[cfg_attr(not(any(feature = "dlrm", feature = "llm")), allow(dead_code))]
-    fn apply(self, settings: &mut recimpute::experiment::LlmSettings) {
-        fn over<T>(slot: &mut Option<T>, v: Option<T>) {
-            if v.is_some() {
-                *slot = v;
-            }
+    fn apply(self, c: &mut recimpute::llm_settings::LlmImputerConfig) -> Result<()> {
+        if let Some(path) = self.llm_backbone {
+            c.backbone = recimpute::llm_settings::Backbone::from_path(path);
         }
-        over(&mut settings.backbone, self.llm_backbone);
-        over(&mut settings.epochs, self.llm_epochs);
-        over(&mut settings.max_steps, self.llm_steps);
-        over(&mut settings.max_seconds, self.llm_seconds);
-        over(&mut settings.max_train_rows, self.llm_max_train_rows);
-        over(&mut settings.learning_rate, self.llm_lr);
-        over(&mut settings.lora_r, self.llm_lora_r);
-        over(&mut settings.lora_alpha, self.llm_lora_alpha);
-        over(&mut settings.precision, self.llm_precision);
-        over(&mut settings.objective, self.llm_objective);
-        over(&mut settings.holdout_cells, self.llm_holdout);
-        over(&mut settings.head_weight, self.llm_head_weight);
-        over(&mut settings.retrieval, self.llm_retrieval);
+        if let Some(e) = self.llm_epochs {
+            c.train.epochs = e;
+            c.train.max_steps = None;
+        }
+        set(&mut c.train.max_steps, self.llm_steps.map(Some));
+        set(&mut c.train.max_seconds, self.llm_seconds.map(Some));
+        set(&mut c.examples.max_train_rows, self.llm_max_train_rows);
+        set(&mut c.train.learning_rate, self.llm_lr);
+        set(&mut c.lora.r, self.llm_lora_r);
+        set(&mut c.lora.alpha, self.llm_lora_alpha);
+        if let Some(p) = self.llm_precision {
+            *c = c.clone().with_precision(p.parse()?);
+        }
+        if let Some(o) = self.llm_objective {
+            c.examples.objective = o.parse()?;
+        }
+        set(&mut c.examples.holdout_cells, self.llm_holdout);
+        set(&mut c.head.weight, self.llm_head_weight);
+        set(&mut c.retrieval.k, self.llm_retrieval);
         if self.llm_no_prior_correction {
-            settings.prior_correction = Some(false);
+            c.fill.prior_correction = false;
         }
+        Ok(())
     }
 }
 

@@ -24,7 +24,7 @@ fn quality_flags_override_the_config_file() {
         "rates": [0.1],
         "seeds": [1, 2],
         "synthetic_rows": 300,
-        "llm": { "epochs": 3, "max_train_rows": 64 }
+        "llm": { "train": { "epochs": 3 }, "examples": { "max_train_rows": 64 } }
     });
     std::fs::write(&config, file.to_string()).unwrap();
     let out_dir = dir.path().join("out");
@@ -42,9 +42,19 @@ fn quality_flags_override_the_config_file() {
     let written: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out_dir.join("config.json")).unwrap()).unwrap();
     assert_eq!(written["seeds"], serde_json::json!([7]));
-    assert_eq!(written["llm"]["epochs"], 5, "the flag wins");
-    assert_eq!(written["llm"]["max_train_rows"], 64, "the file's value stays");
+    // config.json holds the imputer's whole config: the flag, the file, and the defaults.
+    assert_eq!(written["llm"]["train"]["epochs"], 5, "the flag wins");
+    assert_eq!(written["llm"]["train"]["max_steps"], serde_json::Value::Null, "epochs replace the step budget");
+    assert_eq!(written["llm"]["examples"]["max_train_rows"], 64, "the file's value stays");
+    assert_eq!(written["llm"]["lora"]["alpha"], 32.0, "a default the file did not name");
     assert!(std::fs::read_to_string(out_dir.join("quality.md")).unwrap().contains("| mean |"));
+
+    // A misspelt or old flat setting is refused, not silently ignored.
+    let file = serde_json::json!({ "tables": ["synthetic-adclick"], "llm": { "epochs": 3 } });
+    std::fs::write(&config, file.to_string()).unwrap();
+    let out = recimpute(&["quality", "--config"], &[&config, Path::new("--out"), &out_dir]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("unknown field `epochs`"), "{}", stderr(&out));
 }
 
 #[test]

@@ -1,0 +1,396 @@
+//! Settings of the LLM imputer (`llm_imputer::LlmImputer`): nested, with the defaults in one place.
+//!
+//! The LoRA and trainer settings are the engine's own types ([`LoraConfig`], [`TrainConfig`]),
+//! not copies; what only the imputer knows (which examples it trains on, the held-out check,
+//! how cells are read off the model) has its own small struct.
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::backbone::{Backbone, Precision};
+use crate::error::{Error, Result};
+use crate::lora::LoraConfig;
+use crate::train::{Schedule, TrainConfig};
+
+/// Where the model runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceChoice {
+    /// The first CUDA device when libtorch sees one, else the CPU.
+    #[default]
+    Auto,
+    /// The CPU.
+    Cpu,
+    /// CUDA device 0.
+    Cuda,
+}
+
+/// What the fine-tune's loss is computed on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Objective {
+    /// Every row with observed cells, its observed cells in a fresh random order each epoch;
+    /// the loss covers each *value* and the token that ends it, never the column names or
+    /// separators. The last value of a row is exactly the question imputation asks (the other
+    /// cells as context, the target last); the earlier ones ask it with fewer cells known.
+    #[default]
+    Values,
+    /// One example per row and epoch: the row's other observed cells in random order, then one
+    /// randomly chosen target cell; the loss covers only the target value and its end token
+    /// (TabuLa-8B's framing).
+    TargetLast,
+    /// GReaT's objective: the whole shuffled row, every token a target (complete rows only).
+    FullRow,
+}
+
+impl Objective {
+    /// The names [`FromStr`](std::str::FromStr) accepts.
+    pub const NAMES: [&'static str; 3] = ["values", "target_last", "full_row"];
+}
+
+impl std::str::FromStr for Objective {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        crate::overlay::parse_name(s, "objective", &Self::NAMES)
+    }
+}
+
+/// Which rows and cells the fine-tune sees.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExampleConfig {
+    /// The loss.
+    pub objective: Objective,
+    /// Most training rows (a seeded sample is taken from larger tables).
+    pub max_train_rows: usize,
+    /// Observed cells held out of training and scored during it (at most one per row); `0`
+    /// turns the check (and with it early stopping and the prior correction) off.
+    pub holdout_cells: usize,
+    /// Score the held-out cells every this many optimizer steps (and at the end).
+    pub eval_every: usize,
+    /// Stop when this many held-out checks in a row did not beat the best one; `0` never stops
+    /// early. The best adapter is kept either way.
+    pub patience: usize,
+}
+
+impl Default for ExampleConfig {
+    fn default() -> Self {
+        ExampleConfig {
+            objective: Objective::Values,
+            max_train_rows: 4096,
+            holdout_cells: 200,
+            eval_every: 50,
+            patience: 3,
+        }
+    }
+}
+
+/// How missing cells are read off the fitted model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FillConfig {
+    /// Columns with at most this many allowed values are scored, larger ones generated.
+    pub max_choices: usize,
+    /// Scored numeric columns take the probability-weighted mean (best for squared error)
+    /// instead of the most likely value.
+    pub numeric_mean: bool,
+    /// Score the token that ends a value (`,` or `.`) after each candidate, so that a value
+    /// that is a token-prefix of another (`7` of `70`) does not take its mass.
+    pub end_token: bool,
+    /// Subtract `λ ×` each candidate's log-probability under a context-free prompt, with `λ`
+    /// per column chosen on the held-out cells (needs `examples.holdout_cells > 0`).
+    pub prior_correction: bool,
+    /// Prompts per forward pass.
+    pub batch_size: usize,
+    /// Most tokens generated for one value.
+    pub max_new_tokens: usize,
+}
+
+impl Default for FillConfig {
+    fn default() -> Self {
+        FillConfig {
+            max_choices: 64,
+            numeric_mean: true,
+            end_token: true,
+            prior_correction: true,
+            batch_size: 16,
+            max_new_tokens: 32,
+        }
+    }
+}
+
+/// The encoder head: per-column models on the fine-tuned model's final hidden state at the end
+/// of a cell's prompt, trained after the fine-tune on training cells and mixed with the scored
+/// candidates (categorical and numeric columns that are scored; generated columns never use it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HeadConfig {
+    /// Weight of the head's answer against the scored candidates' (log-probabilities for
+    /// categories, values for numbers): `0` trains no head, `1` uses the head alone.
+    pub weight: f64,
+    /// Most prompts (one cell of one training row each) whose hidden states train the heads.
+    pub max_examples: usize,
+}
+
+impl Default for HeadConfig {
+    fn default() -> Self {
+        HeadConfig { weight: 0.0, max_examples: 2048 }
+    }
+}
+
+/// The retrieval mode's settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetrievalConfig {
+    /// Similar rows written before each prompt; `0` turns retrieval off. With retrieval on,
+    /// every training example is target-last (one target per row and pass, its neighbours
+    /// chosen for it), whatever [`ExampleConfig::objective`](ExampleConfig::objective)
+    /// says, except that the full-row objective is refused.
+    pub k: usize,
+    /// Most reference rows kept (a seeded sample of larger tables); the reference is saved
+    /// with the imputer.
+    pub max_reference_rows: usize,
+}
+
+impl Default for RetrievalConfig {
+    fn default() -> Self {
+        RetrievalConfig { k: 0, max_reference_rows: 20_000 }
+    }
+}
+
+/// Settings of the LLM imputer (`llm_imputer::LlmImputer`). Every field has a default; build one with
+/// [`LlmImputerConfig::new`] and the `with_*` setters, or from JSON (missing fields take the
+/// defaults).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LlmImputerConfig {
+    /// The pretrained model to fine-tune (default: SmolLM2-135M-Instruct from the setup's cache).
+    pub backbone: Backbone,
+    /// Where the model runs.
+    pub device: DeviceChoice,
+    /// Precision of the frozen base while fine-tuning ([`Precision::Auto`]: bf16 where the
+    /// hardware computes it natively, f32 elsewhere). Adapters and optimizer state are f32.
+    pub precision: Precision,
+    /// Precision of the frozen base while imputing (and after loading a saved imputer).
+    pub inference_precision: Precision,
+    /// The adapters. An empty `target_modules` adapts every linear layer of the backbone.
+    #[serde(deserialize_with = "overlay_lora")]
+    pub lora: LoraConfig,
+    /// The fine-tune: budget (`epochs`, `max_steps`, `max_seconds`), learning rate and schedule,
+    /// batch size, bucketing; `seed` also seeds row sampling, column orders, the held-out cells
+    /// and draws; `progress` also shows the imputation's progress bar.
+    #[serde(deserialize_with = "overlay_train")]
+    pub train: TrainConfig,
+    /// Which examples it trains on and the held-out check.
+    pub examples: ExampleConfig,
+    /// How cells are read off the model.
+    pub fill: FillConfig,
+    /// The encoder head mixed into the scored columns.
+    pub head: HeadConfig,
+    /// Similar training rows written before each prompt (off by default).
+    pub retrieval: RetrievalConfig,
+}
+
+/// The imputer's adapters: rank 16, alpha 32, no dropout, every linear layer.
+fn imputer_lora() -> LoraConfig {
+    LoraConfig { r: 16, alpha: 32.0, dropout: 0.0, target_modules: Vec::new(), use_rslora: false }
+}
+
+/// The imputer's fine-tune: 200 steps of 16 examples at 2e-3, cosine after 8 warm-up steps,
+/// batches drawn at random (not bucketed by length).
+fn imputer_train() -> TrainConfig {
+    TrainConfig {
+        learning_rate: 2e-3,
+        schedule: Schedule::Cosine,
+        warmup_steps: 8,
+        epochs: 1,
+        max_steps: Some(200),
+        batch_size: 16,
+        bucket_by_length: false,
+        max_grad_norm: Some(1.0),
+        ..TrainConfig::default()
+    }
+}
+
+/// A partial `lora` object keeps the imputer's values for the fields it leaves out (not
+/// [`LoraConfig`]'s own defaults, which are PEFT's).
+fn overlay_lora<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<LoraConfig, D::Error> {
+    crate::overlay::deserialize_over(d, &imputer_lora())
+}
+
+/// A partial `train` object keeps the imputer's values for the fields it leaves out.
+fn overlay_train<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<TrainConfig, D::Error> {
+    crate::overlay::deserialize_over(d, &imputer_train())
+}
+
+impl Default for LlmImputerConfig {
+    fn default() -> Self {
+        LlmImputerConfig {
+            backbone: Backbone::default_smollm2(),
+            device: DeviceChoice::Auto,
+            precision: Precision::Auto,
+            inference_precision: Precision::Auto,
+            lora: imputer_lora(),
+            train: imputer_train(),
+            examples: ExampleConfig::default(),
+            fill: FillConfig::default(),
+            head: HeadConfig::default(),
+            retrieval: RetrievalConfig::default(),
+        }
+    }
+}
+
+impl LlmImputerConfig {
+    /// Defaults with the given backbone.
+    pub fn new(backbone: Backbone) -> Self {
+        Self { backbone, ..Self::default() }
+    }
+
+    /// Sets the passes over the training rows and lets them decide the step count.
+    pub fn with_epochs(mut self, epochs: usize) -> Self {
+        self.train.epochs = epochs;
+        self.train.max_steps = None;
+        self
+    }
+
+    /// Sets a fixed number of optimizer steps.
+    pub fn with_max_steps(mut self, steps: usize) -> Self {
+        self.train.max_steps = Some(steps);
+        self
+    }
+
+    /// Sets the peak learning rate.
+    pub fn with_learning_rate(mut self, lr: f64) -> Self {
+        self.train.learning_rate = lr;
+        self
+    }
+
+    /// Sets the most training rows.
+    pub fn with_max_train_rows(mut self, rows: usize) -> Self {
+        self.examples.max_train_rows = rows;
+        self
+    }
+
+    /// Sets the seed of everything random.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.train.seed = seed;
+        self
+    }
+
+    /// Turns progress bars on or off.
+    pub fn with_progress(mut self, progress: bool) -> Self {
+        self.train.progress = progress;
+        self
+    }
+
+    /// Sets the device.
+    pub fn with_device(mut self, device: DeviceChoice) -> Self {
+        self.device = device;
+        self
+    }
+
+    /// Sets the precision of the frozen base, while training and imputing.
+    pub fn with_precision(mut self, precision: Precision) -> Self {
+        self.precision = precision;
+        self.inference_precision = precision;
+        self
+    }
+
+    /// Sets the LoRA rank and alpha.
+    pub fn with_lora(mut self, r: usize, alpha: f64) -> Self {
+        self.lora.r = r;
+        self.lora.alpha = alpha;
+        self
+    }
+
+    /// Sets the encoder head's weight (0 trains none).
+    pub fn with_head_weight(mut self, weight: f64) -> Self {
+        self.head.weight = weight;
+        self
+    }
+
+    /// Sets how many similar training rows are written before each prompt (0: none).
+    pub fn with_retrieval(mut self, k: usize) -> Self {
+        self.retrieval.k = k;
+        self
+    }
+
+    /// Sets the training objective.
+    pub fn with_objective(mut self, objective: Objective) -> Self {
+        self.examples.objective = objective;
+        self
+    }
+
+    /// The seed of everything random.
+    pub fn seed(&self) -> u64 {
+        self.train.seed
+    }
+
+    /// Checks the values (the nested LoRA and trainer settings included).
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: &str| Err(Error::invalid(m.to_string()));
+        let mut lora = self.lora.clone();
+        if lora.target_modules.is_empty() {
+            lora.target_modules = vec!["(every linear layer)".into()];
+        }
+        lora.validate().map_err(|e| e.within("lora"))?;
+        self.train.validate().map_err(|e| e.within("train"))?;
+        if self.examples.max_train_rows == 0 {
+            return bad("examples.max_train_rows must be positive");
+        }
+        if self.examples.holdout_cells > 0 && self.examples.eval_every == 0 {
+            return bad("examples.eval_every must be positive when holdout_cells > 0");
+        }
+        if self.fill.batch_size == 0 || self.fill.max_choices == 0 || self.fill.max_new_tokens == 0 {
+            return bad("fill.batch_size, fill.max_choices and fill.max_new_tokens must be positive");
+        }
+        if !(0.0..=1.0).contains(&self.head.weight) {
+            return bad("head.weight must be between 0 and 1");
+        }
+        if self.head.weight > 0.0 && self.head.max_examples == 0 {
+            return bad("head.max_examples must be positive when head.weight > 0");
+        }
+        if self.retrieval.k > 0 {
+            if self.examples.objective == Objective::FullRow {
+                return bad("retrieval (retrieval.k > 0) asks one cell per prompt; it cannot train on full rows");
+            }
+            if self.retrieval.max_reference_rows == 0 {
+                return bad("retrieval.max_reference_rows must be positive when retrieval.k > 0");
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_json_takes_defaults_and_bad_values_are_named() {
+        let c: LlmImputerConfig = serde_json::from_str(
+            r#"{"lora": {"r": 4}, "train": {"max_steps": 7}, "examples": {"objective": "full_row"}}"#,
+        )
+        .unwrap();
+        assert_eq!(c.lora.r, 4);
+        assert_eq!(
+            c.lora.alpha,
+            LlmImputerConfig::default().lora.alpha,
+            "a partial object keeps the imputer's defaults"
+        );
+        assert_eq!(c.train.learning_rate, LlmImputerConfig::default().train.learning_rate);
+        assert_eq!(c.train.max_steps, Some(7));
+        assert_eq!(c.examples.objective, Objective::FullRow);
+        assert_eq!(c.fill, FillConfig::default());
+        c.validate().unwrap();
+        assert_eq!("target_last".parse::<Objective>().unwrap(), Objective::TargetLast);
+        let err = "target-last".parse::<Objective>().unwrap_err().to_string();
+        assert!(err.contains("values, target_last, full_row"), "{err}");
+        assert_eq!("bf16".parse::<Precision>().unwrap(), Precision::Bf16);
+        let err = LlmImputerConfig::default().with_lora(0, 8.0).validate().unwrap_err();
+        assert!(err.to_string().contains("lora"), "{err}");
+        let mut c = LlmImputerConfig::default();
+        c.train.learning_rate = -1.0;
+        assert!(c.validate().unwrap_err().to_string().contains("learning_rate"));
+    }
+}
