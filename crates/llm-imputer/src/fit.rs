@@ -3,21 +3,21 @@
 use std::collections::HashSet;
 use std::time::Instant;
 
-use gpt2_lora::{CausalLm, Flow, LoraModel, TrainConfig, Trainer};
+use gpt2_lora::{CausalLm, Example, Flow, LoraModel, TrainConfig, Trainer};
 use prompt_codec::{CodecConfig, RowCodec};
 use rand::seq::index::sample;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use rec_table::{ColumnKind, Imputer, Table, Value};
+use rec_table::{Cell, ColumnKind, Imputer, Table, Value};
 use tch::Tensor;
 
 use crate::backbone;
-use crate::config::Objective;
+use crate::config::{LlmImputerConfig, Objective};
 use crate::examples;
 use crate::fitted::{FittedLlmImputer, Saved, ADAPTER_DIR, FORMAT};
 use crate::head::Heads;
 use crate::holdout::{Holdout, HoldoutPoint};
-use crate::plan::Core;
+use crate::plan::{Core, Model};
 use crate::retrieval::{self, Retriever};
 use crate::{Error, FitReport, LlmImputer, Result};
 
@@ -51,23 +51,8 @@ impl Imputer for LlmImputer {
         if imputable.is_empty() {
             return Err(Error::Config("the table has no column the LLM imputer can fill (all are id columns)".into()));
         }
-        let objective = cfg.examples.objective;
-        let least = if objective == Objective::Values { 1 } else { 2 };
-        let mut rows: Vec<usize> = (0..train.num_rows())
-            .filter(|&r| {
-                let observed = imputable.iter().filter(|&&j| !train.is_missing(r, j)).count();
-                observed >= least && (objective != Objective::FullRow || observed == imputable.len())
-            })
-            .collect();
-        if rows.is_empty() {
-            return Err(Error::NoTrainingRows { rows: train.num_rows(), objective });
-        }
         let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed());
-        if rows.len() > cfg.examples.max_train_rows {
-            let mut picked: Vec<usize> = sample(&mut rng, rows.len(), cfg.examples.max_train_rows).into_vec();
-            picked.sort_unstable();
-            rows = picked.into_iter().map(|i| rows[i]).collect();
-        }
+        let mut rows = training_rows(cfg, train, &imputable, &mut rng)?;
         let device = crate::config::device_of(cfg.device);
         let saved = Saved {
             format: FORMAT,
@@ -86,96 +71,15 @@ impl Imputer for LlmImputer {
         let (mut core, mut model) = Core::assemble(saved, loaded, None)?;
 
         let (holdout, held) = Holdout::pick(&core, train, &rows, cfg.examples.holdout_cells, &mut rng);
-        if objective == Objective::FullRow {
+        if cfg.examples.objective == Objective::FullRow {
             // Full rows: the held-out cells' rows are left out of training whole.
             let held_rows: HashSet<usize> = held.iter().map(|c| c.row).collect();
             rows.retain(|r| !held_rows.contains(r));
         }
-
-        // Enough passes that a step budget never repeats a pass's column orders.
-        let train_cfg = cfg.train.clone();
-        let passes = match train_cfg.max_steps {
-            Some(steps) => (steps * train_cfg.batch_size).div_ceil(rows.len().max(1)).clamp(1, 64),
-            None => train_cfg.epochs,
-        };
-        // Retrieval: the reference is the fit table without its held-out cells, and the
-        // examples are written from the same blanked table, so no held-out value is shown.
-        let blanked = if cfg.retrieval.k > 0 {
-            let blanked = retrieval::blank(train, &held)?;
-            let retriever = Retriever::build(&core.saved.codec, &blanked, &cfg.retrieval, &mut rng)?;
-            core.saved.reference_origin = retriever.origin().to_vec();
-            core.retriever = Some(retriever);
-            Some(blanked)
-        } else {
-            None
-        };
-        let mut examples = Vec::new();
-        let mut stats = examples::PassStats::default();
-        let mut trimmed = 0;
-        for _ in 0..passes {
-            if let Some(blanked) = &blanked {
-                let (mut ex, s) = examples::retrieval_pass(&core, blanked, &rows, &imputable, &mut rng)?;
-                examples.append(&mut ex);
-                trimmed += s.trimmed;
-                stats = s;
-                continue;
-            }
-            let (mut ex, s) = examples::one_pass(
-                &core.saved.codec,
-                &core.tokenizer,
-                core.eos,
-                train,
-                &rows,
-                &imputable,
-                &held,
-                objective,
-                &mut rng,
-            )?;
-            examples.append(&mut ex);
-            stats = s;
-        }
-        if examples.is_empty() {
-            return Err(Error::NoTrainingRows { rows: train.num_rows(), objective });
-        }
-        if trimmed > 0 {
-            eprintln!(
-                "note: {trimmed} of {} training prompts lost retrieved rows to fit the model's context",
-                examples.len()
-            );
-        }
-        let train_cfg = TrainConfig { epochs: 1, ..train_cfg };
+        let built = build_examples(&mut core, train, &rows, &imputable, &held, &mut rng)?;
 
         let start = Instant::now();
-        let mut track = Tracker { progress: cfg.train.progress, curve: Vec::new(), best: None, since_best: 0 };
-        let mut stopped_early = false;
-        let report = {
-            let model = &mut model;
-            let every = cfg.examples.eval_every.max(1);
-            let patience = cfg.examples.patience;
-            let this = &core;
-            let mut hook = |step: usize, m: &LoraModel<Box<dyn CausalLm + Send>>| -> gpt2_lora::Result<Flow> {
-                if holdout.is_empty() || !step.is_multiple_of(every) {
-                    return Ok(Flow::Continue);
-                }
-                let point = holdout.evaluate(this, m, train, step).map_err(|e| gpt2_lora::Error::Hook(Box::new(e)))?;
-                if !track.record(point, m)? && patience > 0 && track.since_best >= patience {
-                    stopped_early = true;
-                    return Ok(Flow::Stop);
-                }
-                Ok(Flow::Continue)
-            };
-            let report = Trainer::new(train_cfg)?.train_with(model, &examples, None, &mut hook)?;
-            // The last step's check when it was not on the schedule, then the best adapter back.
-            if !holdout.is_empty() && track.curve.last().is_none_or(|p| p.step != report.steps) {
-                track.record(holdout.evaluate(this, &*model, train, report.steps)?, model)?;
-            }
-            if let Some((_, _, weights)) = &track.best {
-                restore(model, weights)?;
-            }
-            report
-        };
-        let Tracker { curve, best, .. } = track;
-        let best_step = best.as_ref().map(|b| b.1);
+        let tuned = fine_tune(&core, &mut model, train, &holdout, &built.examples)?;
         if cfg.inference_precision.resolve(device.is_cuda()) != cfg.precision.resolve(device.is_cuda()) {
             // Reload the base in the inference precision with the trained adapter on top.
             let tmp = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
@@ -190,58 +94,201 @@ impl Imputer for LlmImputer {
             core.saved.prior_lambda = chosen.iter().map(|c| c.0).collect();
             core.saved.temperature = chosen.iter().map(|c| c.1).collect();
         }
-        let (mut head_reports, mut head_seconds) = (Vec::new(), 0.0);
+        let (mut heads, mut head_seconds) = (Vec::new(), 0.0);
         if cfg.head.weight > 0.0 {
             let t0 = Instant::now();
-            let (heads, reports) = Heads::train(&core, &model, train, &rows, &held, &cfg.head, &mut rng)?;
-            core.saved.heads = heads.metas();
-            core.heads = Some(heads);
-            head_reports = reports;
+            let (trained, reports) = Heads::train(&core, &model, train, &rows, &held, &cfg.head, &mut rng)?;
+            core.saved.heads = trained.metas();
+            core.heads = Some(trained);
+            heads = reports;
             head_seconds = t0.elapsed().as_secs_f64();
         }
-        let best_point = curve.iter().find(|p| Some(p.step) == best_step).cloned();
-        let learnt = best_point.as_ref().map(|p| p.gain() > 0.01);
-        if learnt == Some(false) {
-            eprintln!(
-                "warning: the LLM imputer learnt nothing beyond the column frequencies on its held-out cells \
-                 ({:+.3} nats/cell); its fills will be close to the mode",
-                best_point.as_ref().map_or(0.0, HoldoutPoint::gain)
-            );
-        }
-        let columns = core.saved.codec.columns();
-        core.saved.report = FitReport {
-            objective,
-            precision: cfg.precision.resolve(device.is_cuda()),
-            train_rows: stats.rows,
-            skipped_rows: stats.skipped,
-            examples: examples.len(),
-            targets_per_pass: stats.targets,
-            trimmed_examples: trimmed,
-            steps: report.steps,
-            losses: report.train_losses,
-            tokens_per_second: report.tokens_per_second,
-            seconds: start.elapsed().as_secs_f64(),
-            holdout_cells: held.len(),
-            holdout: curve,
-            best_step,
-            stopped_early,
-            learnt,
-            prior_lambda: columns
-                .iter()
-                .zip(&core.saved.prior_lambda)
-                .filter(|(c, _)| c.imputable())
-                .map(|(c, l)| (c.name.clone(), *l))
-                .collect(),
-            temperature: columns
-                .iter()
-                .zip(&core.saved.temperature)
-                .filter(|(c, _)| c.imputable() && c.kind == ColumnKind::Numeric)
-                .map(|(c, t)| (c.name.clone(), *t))
-                .collect(),
-            heads: head_reports,
-            head_seconds,
-        };
+        let mut report = fit_report(&core, built, tuned, held.len());
+        report.precision = cfg.precision.resolve(device.is_cuda());
+        (report.heads, report.head_seconds) = (heads, head_seconds);
+        report.seconds = start.elapsed().as_secs_f64();
+        core.saved.report = report;
         Ok(FittedLlmImputer { core, model })
+    }
+}
+
+/// The rows the fine-tune may learn from (enough observed cells for the objective), a seeded
+/// sample of them when there are more than `examples.max_train_rows`.
+fn training_rows(
+    cfg: &LlmImputerConfig,
+    train: &Table,
+    imputable: &[usize],
+    rng: &mut ChaCha8Rng,
+) -> Result<Vec<usize>> {
+    let objective = cfg.examples.objective;
+    let least = if objective == Objective::Values { 1 } else { 2 };
+    let rows: Vec<usize> = (0..train.num_rows())
+        .filter(|&r| {
+            let observed = imputable.iter().filter(|&&j| !train.is_missing(r, j)).count();
+            observed >= least && (objective != Objective::FullRow || observed == imputable.len())
+        })
+        .collect();
+    if rows.is_empty() {
+        return Err(Error::NoTrainingRows { rows: train.num_rows(), objective });
+    }
+    if rows.len() <= cfg.examples.max_train_rows {
+        return Ok(rows);
+    }
+    let mut picked: Vec<usize> = sample(rng, rows.len(), cfg.examples.max_train_rows).into_vec();
+    picked.sort_unstable();
+    Ok(picked.into_iter().map(|i| rows[i]).collect())
+}
+
+/// The training examples of every pass.
+struct Built {
+    examples: Vec<Example>,
+    /// The last pass's counts.
+    stats: examples::PassStats,
+    /// Examples (all passes) whose retrieved rows were cut to fit the context.
+    trimmed: usize,
+}
+
+/// Writes the examples of every pass over `rows` (with retrieval, after building the reference
+/// into `core`). A step budget gets enough passes that it never repeats a pass's column orders.
+fn build_examples(
+    core: &mut Core,
+    train: &Table,
+    rows: &[usize],
+    imputable: &[usize],
+    held: &HashSet<Cell>,
+    rng: &mut ChaCha8Rng,
+) -> Result<Built> {
+    let cfg = core.saved.config.clone();
+    let passes = match cfg.train.max_steps {
+        Some(steps) => (steps * cfg.train.batch_size).div_ceil(rows.len().max(1)).clamp(1, 64),
+        None => cfg.train.epochs,
+    };
+    // Retrieval: the reference is the fit table without its held-out cells, and the examples
+    // are written from the same blanked table, so no held-out value is shown.
+    let blanked = if cfg.retrieval.k > 0 {
+        let blanked = retrieval::blank(train, held)?;
+        let retriever = Retriever::build(&core.saved.codec, &blanked, &cfg.retrieval, rng)?;
+        core.saved.reference_origin = retriever.origin().to_vec();
+        core.retriever = Some(retriever);
+        Some(blanked)
+    } else {
+        None
+    };
+    let mut built = Built { examples: Vec::new(), stats: examples::PassStats::default(), trimmed: 0 };
+    for _ in 0..passes {
+        let (mut ex, s) = match &blanked {
+            Some(blanked) => examples::retrieval_pass(core, blanked, rows, imputable, rng)?,
+            None => examples::one_pass(
+                &core.saved.codec,
+                &core.tokenizer,
+                core.eos,
+                train,
+                rows,
+                imputable,
+                held,
+                cfg.examples.objective,
+                rng,
+            )?,
+        };
+        built.examples.append(&mut ex);
+        built.trimmed += s.trimmed;
+        built.stats = s;
+    }
+    if built.examples.is_empty() {
+        return Err(Error::NoTrainingRows { rows: train.num_rows(), objective: cfg.examples.objective });
+    }
+    if built.trimmed > 0 {
+        eprintln!(
+            "note: {} of {} training prompts lost retrieved rows to fit the model's context",
+            built.trimmed,
+            built.examples.len()
+        );
+    }
+    Ok(built)
+}
+
+/// What the fine-tune did.
+struct Tuned {
+    report: gpt2_lora::TrainReport,
+    curve: Vec<HoldoutPoint>,
+    best_step: Option<usize>,
+    stopped_early: bool,
+}
+
+/// Trains the adapters on `examples` (one pass over them), checking the held-out cells every
+/// `examples.eval_every` steps; stops early after `examples.patience` checks without a better
+/// one, and leaves the best adapter in `model`.
+fn fine_tune(core: &Core, model: &mut Model, train: &Table, holdout: &Holdout, examples: &[Example]) -> Result<Tuned> {
+    let cfg = &core.saved.config;
+    let every = cfg.examples.eval_every.max(1);
+    let patience = cfg.examples.patience;
+    let mut track = Tracker { progress: cfg.train.progress, curve: Vec::new(), best: None, since_best: 0 };
+    let mut stopped_early = false;
+    let mut hook = |step: usize, m: &Model| -> gpt2_lora::Result<Flow> {
+        if holdout.is_empty() || !step.is_multiple_of(every) {
+            return Ok(Flow::Continue);
+        }
+        let point = holdout.evaluate(core, m, train, step).map_err(|e| gpt2_lora::Error::Hook(Box::new(e)))?;
+        if !track.record(point, m)? && patience > 0 && track.since_best >= patience {
+            stopped_early = true;
+            return Ok(Flow::Stop);
+        }
+        Ok(Flow::Continue)
+    };
+    let train_cfg = TrainConfig { epochs: 1, ..cfg.train.clone() };
+    let report = Trainer::new(train_cfg)?.train_with(model, examples, None, &mut hook)?;
+    // The last step's check when it was not on the schedule, then the best adapter back.
+    if !holdout.is_empty() && track.curve.last().is_none_or(|p| p.step != report.steps) {
+        track.record(holdout.evaluate(core, &*model, train, report.steps)?, model)?;
+    }
+    if let Some((_, _, weights)) = &track.best {
+        restore(model, weights)?;
+    }
+    let best_step = track.best.as_ref().map(|b| b.1);
+    Ok(Tuned { report, curve: track.curve, best_step, stopped_early })
+}
+
+/// The fit's report from its parts (precision, heads and wall time are set by the caller);
+/// warns on stderr when the kept adapter learnt nothing beyond the column frequencies.
+fn fit_report(core: &Core, built: Built, tuned: Tuned, holdout_cells: usize) -> FitReport {
+    let best_point = tuned.curve.iter().find(|p| Some(p.step) == tuned.best_step).cloned();
+    let learnt = best_point.as_ref().map(|p| p.gain() > 0.01);
+    if learnt == Some(false) {
+        eprintln!(
+            "warning: the LLM imputer learnt nothing beyond the column frequencies on its held-out cells \
+             ({:+.3} nats/cell); its fills will be close to the mode",
+            best_point.as_ref().map_or(0.0, HoldoutPoint::gain)
+        );
+    }
+    let columns = core.saved.codec.columns();
+    FitReport {
+        objective: core.saved.config.examples.objective,
+        train_rows: built.stats.rows,
+        skipped_rows: built.stats.skipped,
+        examples: built.examples.len(),
+        targets_per_pass: built.stats.targets,
+        trimmed_examples: built.trimmed,
+        steps: tuned.report.steps,
+        losses: tuned.report.train_losses,
+        tokens_per_second: tuned.report.tokens_per_second,
+        holdout_cells,
+        holdout: tuned.curve,
+        best_step: tuned.best_step,
+        stopped_early: tuned.stopped_early,
+        learnt,
+        prior_lambda: columns
+            .iter()
+            .zip(&core.saved.prior_lambda)
+            .filter(|(c, _)| c.imputable())
+            .map(|(c, l)| (c.name.clone(), *l))
+            .collect(),
+        temperature: columns
+            .iter()
+            .zip(&core.saved.temperature)
+            .filter(|(c, _)| c.imputable() && c.kind == ColumnKind::Numeric)
+            .map(|(c, t)| (c.name.clone(), *t))
+            .collect(),
+        ..FitReport::default()
     }
 }
 

@@ -63,6 +63,7 @@
 #![warn(missing_docs)]
 
 mod backbone;
+mod column;
 mod config;
 mod decode;
 mod error;

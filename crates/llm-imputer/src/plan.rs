@@ -1,35 +1,26 @@
-//! The fill plan: how each column's cells are read off the model (scored candidates, a token
-//! trie, or grammar-constrained generation), the prompts that ask for them (with retrieved rows
-//! when retrieval is on), and the imputation of a table with them.
+//! The fill plan: every column's [`Plan`] (built by `column`) on a loaded model, the prompts
+//! that ask for a cell (with retrieved rows when retrieval is on), and the imputation of a
+//! table with them.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::Instant;
 
 use gpt2_lora::{score_candidates, widest_level, CausalLm, GenerateConfig, LoraConfig, LoraModel};
-use prompt_codec::{ColumnGrammar, RowCodec, TokenTrie};
+use prompt_codec::RowCodec;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rec_table::{Cell, ColumnKind, Table, Value};
 
 use crate::backbone::Loaded;
+use crate::column::{column_plan, end_tokens, longest_answer, read_generated, Plan};
 use crate::config::LlmImputerConfig;
-use crate::decode::{self, Acceptor, GenGrammar, TokenTexts};
+use crate::decode::{self, GenGrammar, TokenTexts};
 use crate::error::{Error, Result};
 use crate::fitted::{CellImputation, ColumnFill, Imputation, ImputeOptions, Saved};
 use crate::head::{self, Heads};
 use crate::retrieval::Retriever;
 use crate::{encode, progress, FitReport};
-
-/// How a column's cells are read off the model.
-pub(crate) enum Plan {
-    /// Every allowed value scored after the prompt.
-    Score { values: Vec<Value>, seqs: Vec<Vec<i64>>, mean: bool, decimals: usize },
-    /// Categories generated along their token trie.
-    Trie { values: Vec<Value>, trie: TokenTrie },
-    /// Characters generated under a grammar, among these candidate tokens.
-    Chars { acceptor: Acceptor, candidates: Vec<i64> },
-}
 
 /// Rows (prompts × widest candidate level) per scoring forward pass.
 const ROW_BUDGET: usize = 256;
@@ -81,78 +72,15 @@ impl Core {
         let codec = &saved.codec;
         let mut plans = Vec::with_capacity(codec.columns().len());
         let mut fallback = Vec::with_capacity(codec.columns().len());
-        for (j, c) in codec.columns().iter().enumerate() {
-            let fb = match saved.fallback.get(j).cloned().flatten() {
+        for j in 0..codec.columns().len() {
+            fallback.push(match saved.fallback.get(j).cloned().flatten() {
                 Some(text) => Some(codec.parse_value(j, &text)?),
                 None => None,
-            };
-            fallback.push(fb);
-            if !c.imputable() || c.kind == ColumnKind::Numeric && c.range.is_none() {
-                plans.push(None);
-                continue;
-            }
-            if c.kind == ColumnKind::Categorical && c.vocabulary.is_empty() {
-                plans.push(None);
-                continue;
-            }
-            let plan = match ColumnGrammar::build(codec, j, &loaded.tokenizer)? {
-                ColumnGrammar::Choice { values, trie } => {
-                    if values.len() <= cfg.fill.max_choices {
-                        let seqs =
-                            (0..trie.len()).map(|i| trie.sequence(i).iter().map(|&t| t as i64).collect()).collect();
-                        Plan::Score { values, seqs, mean: false, decimals: 0 }
-                    } else {
-                        Plan::Trie { values, trie }
-                    }
-                }
-                ColumnGrammar::Number(g) => match saved.numeric_values.get(j).cloned().flatten() {
-                    Some(xs) if !xs.is_empty() => {
-                        let values: Vec<Value> = xs.into_iter().map(Value::Number).collect();
-                        let seqs = values
-                            .iter()
-                            .map(|v| encode(&loaded.tokenizer, &codec.continuation(j, v)?))
-                            .collect::<Result<Vec<_>>>()?;
-                        Plan::Score { values, seqs, mean: cfg.fill.numeric_mean, decimals: c.decimals }
-                    }
-                    _ => {
-                        let chars = " -.0123456789".chars().collect();
-                        Plan::Chars { acceptor: Acceptor::Number(g), candidates: texts.made_of(&chars) }
-                    }
-                },
-                ColumnGrammar::Elements { elements } => {
-                    let mut chars: std::collections::BTreeSet<char> = "[], ".chars().collect();
-                    chars.extend(elements.iter().flat_map(|e| e.chars()));
-                    Plan::Chars { acceptor: Acceptor::Set(elements), candidates: texts.made_of(&chars) }
-                }
-                ColumnGrammar::Text => Plan::Chars { acceptor: Acceptor::Text, candidates: texts.all_text() },
-            };
-            plans.push(Some(plan));
+            });
+            plans.push(column_plan(&saved, j, &loaded.tokenizer, &texts)?);
         }
-        // The end of a value: the first character of the separator and of the terminator, when
-        // each is one token of its own.
-        let mut end = Vec::new();
-        if cfg.fill.end_token {
-            for s in [&codec.config().separator, &codec.config().terminator] {
-                let first: String = s.chars().take(1).collect();
-                if let [t] = encode(&loaded.tokenizer, &first)?[..] {
-                    if !end.contains(&t) {
-                        end.push(t);
-                    }
-                }
-            }
-        }
-        // The longest answer: a scored candidate and its end token, a trie path, or a generation.
-        let answer = plans
-            .iter()
-            .flatten()
-            .map(|p| match p {
-                Plan::Score { seqs, .. } => seqs.iter().map(Vec::len).max().unwrap_or(0) + 1,
-                Plan::Trie { trie, .. } => (0..trie.len()).map(|i| trie.sequence(i).len()).max().unwrap_or(0) + 1,
-                Plan::Chars { .. } => cfg.fill.max_new_tokens,
-            })
-            .max()
-            .unwrap_or(0);
-        let prompt_budget = info.context_len.saturating_sub(answer + 1);
+        let end = if cfg.fill.end_token { end_tokens(codec, &loaded.tokenizer)? } else { Vec::new() };
+        let prompt_budget = info.context_len.saturating_sub(longest_answer(&plans, cfg.fill.max_new_tokens) + 1);
         let n = plans.len();
         let core = Self {
             saved,
@@ -325,21 +253,8 @@ impl Core {
         let start = Instant::now();
         let codec = &self.saved.codec;
         codec.schema().ensure_same(table.schema(), "LLM imputer")?;
-        // Gaps per row: scored columns first, then generated, each in schema order.
-        let mut gaps: Vec<(usize, Vec<usize>)> = Vec::new();
-        let mut total = 0;
-        for r in 0..table.num_rows() {
-            let mut cols: Vec<usize> = (0..table.num_columns())
-                .filter(|&j| table.is_missing(r, j) && self.plans[j].is_some())
-                .filter(|&j| options.only.as_ref().is_none_or(|o| o.contains(&Cell { row: r, col: j })))
-                .collect();
-            if cols.is_empty() {
-                continue;
-            }
-            cols.sort_by_key(|&j| (!self.is_scored(j), j));
-            total += cols.len();
-            gaps.push((r, cols));
-        }
+        let gaps = self.gaps(table, options);
+        let total = gaps.iter().map(|g| g.1.len()).sum::<usize>();
         let bar = progress(self.saved.config.train.progress, total as u64, "imputing cells");
         let mut filled: HashMap<usize, Vec<(usize, Value)>> = HashMap::new();
         let mut trimmed_cells: HashMap<usize, usize> = HashMap::new();
@@ -382,10 +297,36 @@ impl Core {
             }
         }
         bar.finish_and_clear();
+        let columns = self.column_fills(&cells, trimmed_cells);
+        let fallbacks = cells.iter().filter(|c| c.fallback).count();
+        Ok(Imputation { cells, seconds: start.elapsed().as_secs_f64(), fallbacks, columns })
+    }
+
+    /// The cells to fill, per row: scored columns first, then generated, each in schema order.
+    fn gaps(&self, table: &Table, options: &ImputeOptions) -> Vec<(usize, Vec<usize>)> {
+        let mut gaps = Vec::new();
+        for r in 0..table.num_rows() {
+            let mut cols: Vec<usize> = (0..table.num_columns())
+                .filter(|&j| table.is_missing(r, j) && self.plans[j].is_some())
+                .filter(|&j| options.only.as_ref().is_none_or(|o| o.contains(&Cell { row: r, col: j })))
+                .collect();
+            if cols.is_empty() {
+                continue;
+            }
+            cols.sort_by_key(|&j| (!self.is_scored(j), j));
+            gaps.push((r, cols));
+        }
+        gaps
+    }
+
+    /// Per column: how its cells were read, and the counts of fallbacks, salvaged lists,
+    /// failed draws and trimmed prompts.
+    fn column_fills(&self, cells: &[CellImputation], trimmed: HashMap<usize, usize>) -> BTreeMap<String, ColumnFill> {
+        let names = self.saved.codec.columns();
         let mut columns: BTreeMap<String, ColumnFill> = BTreeMap::new();
-        for c in &cells {
+        for c in cells {
             let j = c.cell.col;
-            let e = columns.entry(codec.columns()[j].name.clone()).or_insert_with(|| ColumnFill {
+            let e = columns.entry(names[j].name.clone()).or_insert_with(|| ColumnFill {
                 method: match &self.plans[j] {
                     Some(Plan::Score { .. }) if self.uses_head(j) => "scored + head",
                     Some(Plan::Score { mean: true, .. }) => "scored (mean)",
@@ -401,13 +342,12 @@ impl Core {
             e.salvaged += usize::from(c.salvaged);
             e.failed_draws += c.failed_draws;
         }
-        for (j, n) in trimmed_cells {
-            if let Some(e) = columns.get_mut(&codec.columns()[j].name) {
+        for (j, n) in trimmed {
+            if let Some(e) = columns.get_mut(&names[j].name) {
                 e.trimmed = n;
             }
         }
-        let fallbacks = cells.iter().filter(|c| c.fallback).count();
-        Ok(Imputation { cells, seconds: start.elapsed().as_secs_f64(), fallbacks, columns })
+        columns
     }
 
     /// Imputes the prompts `ids` for column `j`.
@@ -419,118 +359,119 @@ impl Core {
         draws: usize,
         rng: &mut ChaCha8Rng,
     ) -> Result<Vec<CellImputation>> {
-        let cfg = &self.saved.config;
-        let codec = &self.saved.codec;
-        let dummy = Cell { row: 0, col: j };
         let plan = self.plans[j].as_ref().ok_or_else(|| Error::Config(format!("column {j} has no plan")))?;
-        let mut out = Vec::with_capacity(ids.len());
         match plan {
             Plan::Score { values, seqs, mean, decimals } => {
-                let lambda = self.prior_lambda(j);
-                let temperature = self.temperature(j);
-                let prior = self.prior_scores(j).filter(|_| lambda != 0.0);
-                let weight = self.saved.config.head.weight;
-                let numeric = codec.columns()[j].kind == ColumnKind::Numeric;
-                let heads = match &self.heads {
-                    Some(h) if weight > 0.0 && h.has(j) => Some(h.predict(model, j, ids, cfg.fill.batch_size)?),
-                    _ => None,
-                };
-                for (i, s) in self.score_prompts(model, ids, seqs)?.into_iter().enumerate() {
-                    let s: Vec<f64> = match prior {
-                        Some(q) => s.iter().zip(q).map(|(a, b)| (a - lambda * b) / temperature).collect(),
-                        None => s.iter().map(|a| a / temperature).collect(),
-                    };
-                    let mut probs = decode::normalise(&s);
-                    let head = heads.as_ref().and_then(|h| h.get(i));
-                    if let (Some(h), false) = (head, numeric) {
-                        probs = head::mix_probs(&probs, h, weight);
-                    }
-                    let (mut value, p) = decode::pick(values, &probs, *mean, *decimals);
-                    if let (Some(h), true) = (head, numeric) {
-                        let range = codec.columns()[j].range;
-                        value =
-                            head::mix_number(&value, h.first().copied().unwrap_or(f64::NAN), weight, *decimals, range);
-                    }
-                    let draws = (0..draws).map(|_| values[sample_index(&probs, rng)].clone()).collect();
-                    out.push(CellImputation {
-                        cell: dummy,
-                        value,
-                        probability: Some(p),
-                        draws,
-                        fallback: false,
-                        salvaged: false,
-                        failed_draws: 0,
-                    });
+                self.score_column(model, j, (values, seqs, *mean, *decimals), ids, draws, rng)
+            }
+            Plan::Trie { .. } | Plan::Chars { .. } => self.generate_column(model, j, plan, ids, draws, rng),
+        }
+    }
+
+    /// A scored column: every candidate scored after each prompt (with the end token), the
+    /// prior correction and temperature applied, the encoder head mixed in where trained; the
+    /// most likely value (or, for numbers, the probability-weighted mean) and `draws` samples.
+    fn score_column(
+        &self,
+        model: &dyn CausalLm,
+        j: usize,
+        (values, seqs, mean, decimals): (&[Value], &[Vec<i64>], bool, usize),
+        ids: &[Vec<i64>],
+        draws: usize,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Vec<CellImputation>> {
+        let cfg = &self.saved.config;
+        let codec = &self.saved.codec;
+        let lambda = self.prior_lambda(j);
+        let temperature = self.temperature(j);
+        let prior = self.prior_scores(j).filter(|_| lambda != 0.0);
+        let weight = cfg.head.weight;
+        let numeric = codec.columns()[j].kind == ColumnKind::Numeric;
+        let heads = match &self.heads {
+            Some(h) if weight > 0.0 && h.has(j) => Some(h.predict(model, j, ids, cfg.fill.batch_size)?),
+            _ => None,
+        };
+        let mut out = Vec::with_capacity(ids.len());
+        for (i, s) in self.score_prompts(model, ids, seqs)?.into_iter().enumerate() {
+            let s: Vec<f64> = match prior {
+                Some(q) => s.iter().zip(q).map(|(a, b)| (a - lambda * b) / temperature).collect(),
+                None => s.iter().map(|a| a / temperature).collect(),
+            };
+            let mut probs = decode::normalise(&s);
+            let head = heads.as_ref().and_then(|h| h.get(i));
+            if let (Some(h), false) = (head, numeric) {
+                probs = head::mix_probs(&probs, h, weight);
+            }
+            let (mut value, p) = decode::pick(values, &probs, mean, decimals);
+            if let (Some(h), true) = (head, numeric) {
+                let range = codec.columns()[j].range;
+                value = head::mix_number(&value, h.first().copied().unwrap_or(f64::NAN), weight, decimals, range);
+            }
+            let draws = (0..draws).map(|_| values[sample_index(&probs, rng)].clone()).collect();
+            out.push(CellImputation {
+                cell: Cell { row: 0, col: j },
+                value,
+                probability: Some(p),
+                draws,
+                fallback: false,
+                salvaged: false,
+                failed_draws: 0,
+            });
+        }
+        Ok(out)
+    }
+
+    /// A generated column: greedy decoding under `grammar` for the value, `draws` sampled
+    /// decodings; a generation that ends nowhere valid falls back to the column's median or
+    /// mode (counted), a set cut by the token budget keeps its complete elements (counted).
+    fn generate_column(
+        &self,
+        model: &dyn CausalLm,
+        j: usize,
+        plan: &Plan,
+        ids: &[Vec<i64>],
+        draws: usize,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Vec<CellImputation>> {
+        let grammar = &match plan {
+            Plan::Trie { trie, .. } => GenGrammar::Trie(trie),
+            Plan::Chars { acceptor, candidates } => GenGrammar::Chars(acceptor, candidates),
+            Plan::Score { .. } => return Err(Error::Config(format!("column {j} is scored, not generated"))),
+        };
+        let cfg = &self.saved.config;
+        let codec = &self.saved.codec;
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(cfg.fill.batch_size) {
+            let greedy = GenerateConfig::greedy(cfg.fill.max_new_tokens);
+            let best = decode::generate_batch(model, chunk, grammar, &self.texts, self.eos, &greedy)?;
+            let mut sampled: Vec<Vec<Option<Value>>> = vec![Vec::new(); chunk.len()];
+            for _ in 0..draws {
+                let cfg_s = GenerateConfig::sample(cfg.fill.max_new_tokens, 1.0, rng.random());
+                let gens = decode::generate_batch(model, chunk, grammar, &self.texts, self.eos, &cfg_s)?;
+                for (k, g) in gens.iter().enumerate() {
+                    sampled[k].push(read_generated(plan, codec, j, g).map(|v| v.0));
                 }
             }
-            Plan::Trie { .. } | Plan::Chars { .. } => {
-                let grammar = match plan {
-                    Plan::Trie { trie, .. } => GenGrammar::Trie(trie),
-                    Plan::Chars { acceptor, candidates } => GenGrammar::Chars(acceptor, candidates),
-                    Plan::Score { .. } => unreachable!("handled above"),
+            for (g, s) in best.iter().zip(sampled) {
+                let (value, probability, fallback, salvaged) = match read_generated(plan, codec, j, g) {
+                    Some((v, false)) if g.finished => (Some(v), Some(g.logprob.exp()), false, false),
+                    Some((v, salvaged)) => (Some(v), None, false, salvaged),
+                    None => (self.fallback[j].clone(), None, true, false),
                 };
-                // A value, and whether it was salvaged from a list cut by the token budget.
-                let read = |g: &decode::Generated| -> Option<(Value, bool)> {
-                    if !g.finished {
-                        // A list cut off by the token budget keeps its complete elements.
-                        if let Plan::Chars { acceptor: acceptor @ Acceptor::Set(_), .. } = plan {
-                            let cut = g.text.rfind(", ").map_or(g.text.as_str(), |at| &g.text[..at]);
-                            let closed = format!("{cut}]");
-                            if acceptor.accepts(&closed) {
-                                return codec.parse_value(j, &closed).ok().map(|v| (v, true));
-                            }
-                        }
-                        return None;
-                    }
-                    match plan {
-                        Plan::Trie { values, trie } => {
-                            let toks: Vec<u32> = g.tokens.iter().map(|&t| t as u32).collect();
-                            trie.complete(&toks).map(|i| (values[i].clone(), false))
-                        }
-                        Plan::Chars { acceptor, .. } => {
-                            if acceptor.accepts(&g.text) {
-                                codec.parse_value(j, &g.text).ok().map(|v| (v, false))
-                            } else {
-                                None
-                            }
-                        }
-                        Plan::Score { .. } => None,
-                    }
-                };
-                for chunk in ids.chunks(cfg.fill.batch_size) {
-                    let greedy = GenerateConfig::greedy(cfg.fill.max_new_tokens);
-                    let best = decode::generate_batch(model, chunk, &grammar, &self.texts, self.eos, &greedy)?;
-                    let mut sampled: Vec<Vec<Option<Value>>> = vec![Vec::new(); chunk.len()];
-                    for _ in 0..draws {
-                        let cfg_s = GenerateConfig::sample(cfg.fill.max_new_tokens, 1.0, rng.random());
-                        let gens = decode::generate_batch(model, chunk, &grammar, &self.texts, self.eos, &cfg_s)?;
-                        for (k, g) in gens.iter().enumerate() {
-                            sampled[k].push(read(g).map(|v| v.0));
-                        }
-                    }
-                    for (g, s) in best.iter().zip(sampled) {
-                        let fb = self.fallback[j].clone();
-                        let (value, probability, fallback, salvaged) = match read(g) {
-                            Some((v, false)) if g.finished => (Some(v), Some(g.logprob.exp()), false, false),
-                            Some((v, salvaged)) => (Some(v), None, false, salvaged),
-                            None => (fb.clone(), None, true, false),
-                        };
-                        let value = value.ok_or_else(|| {
-                            Error::Config(format!("column '{}' has no value to fall back on", codec.columns()[j].name))
-                        })?;
-                        let failed_draws = s.iter().filter(|d| d.is_none()).count();
-                        let draws = s.into_iter().map(|d| d.unwrap_or_else(|| value.clone())).collect();
-                        out.push(CellImputation {
-                            cell: dummy,
-                            value,
-                            probability,
-                            draws,
-                            fallback,
-                            salvaged,
-                            failed_draws,
-                        });
-                    }
-                }
+                let value = value.ok_or_else(|| {
+                    Error::Config(format!("column '{}' has no value to fall back on", codec.columns()[j].name))
+                })?;
+                let failed_draws = s.iter().filter(|d| d.is_none()).count();
+                let draws = s.into_iter().map(|d| d.unwrap_or_else(|| value.clone())).collect();
+                out.push(CellImputation {
+                    cell: Cell { row: 0, col: j },
+                    value,
+                    probability,
+                    draws,
+                    fallback,
+                    salvaged,
+                    failed_draws,
+                });
             }
         }
         Ok(out)
