@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use llm_imputer::{ImputeOptions, LlmImputer};
 use rec_datasets::missingness::Masked;
-use rec_experiments::truth::{hide, HideSpec};
+use rec_experiments::truth::{hide, SALT};
 use rec_experiments::{llm_cell_config, mean_std, score_hidden, LlmImputerConfig, Pattern};
 use rec_metrics::ColumnMetrics;
 use rec_table::Imputer;
@@ -72,7 +72,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let table = rec_datasets::synthetic::adclick_like(rows, 4242)?.drop_columns(&["click"])?;
     let mut results = Vec::new();
     for &seed in &seeds {
-        let Masked { table: masked, mask } = hide(&table, &HideSpec::new(Pattern::Mcar, rate, seed))?;
+        let Masked { table: masked, mask } = hide(&table, &Pattern::Mcar.holes(rate, seed, SALT))?;
         let mut config = llm_cell_config(&LlmImputerConfig::default(), seed)?;
         config.head.weight = fit_weight;
         let t0 = Instant::now();

@@ -3,7 +3,7 @@
 //! cell keys and reports.
 
 use imputers_baseline::ClassicalImputer;
-use rec_datasets::missingness::{Mechanism, DEFAULT_STRENGTH};
+use rec_datasets::missingness::{Mechanism, MissingnessConfig, DEFAULT_STRENGTH};
 use serde::{Deserialize, Serialize};
 
 /// A downstream task of the paper (plus the embedded synthetic one used by the demo).
@@ -304,11 +304,25 @@ impl std::str::FromStr for Pattern {
     }
 }
 
-/// The injection mechanism a pattern stands for, at the default strength.
-pub(crate) fn mechanism(pattern: Pattern) -> Mechanism {
-    match pattern {
-        Pattern::Mcar => Mechanism::Mcar,
-        Pattern::Mar => Mechanism::Mar { driver: None, strength: DEFAULT_STRENGTH },
-        Pattern::Mnar => Mechanism::Mnar { strength: DEFAULT_STRENGTH },
+impl Pattern {
+    /// The holes a grid's `seed` stands for: this pattern's mechanism at the default strength,
+    /// every eligible column at `rate`, the generator seeded with `seed · 7919 + salt`. Each
+    /// table of the experiment grid has its own salt; the quality grid and `recimpute mask`
+    /// share [`truth::SALT`](crate::truth::SALT), so that `mask --seed S` hides the cells the
+    /// quality grid scores for its seed `S`.
+    ///
+    /// ```
+    /// use rec_experiments::{truth, Pattern};
+    ///
+    /// let holes = Pattern::Mnar.holes(0.2, 3, truth::SALT).with_columns(["age"]);
+    /// assert_eq!((holes.rate, holes.seed), (0.2, 3 * 7919 + 29));
+    /// ```
+    pub fn holes(self, rate: f64, seed: u64, salt: u64) -> MissingnessConfig {
+        let mechanism = match self {
+            Pattern::Mcar => Mechanism::Mcar,
+            Pattern::Mar => Mechanism::Mar { driver: None, strength: DEFAULT_STRENGTH },
+            Pattern::Mnar => Mechanism::Mnar { strength: DEFAULT_STRENGTH },
+        };
+        MissingnessConfig::new(mechanism, rate, seed.wrapping_mul(7919).wrapping_add(salt))
     }
 }

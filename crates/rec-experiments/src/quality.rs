@@ -19,7 +19,6 @@ use crate::cell::{data_dir, LossPoint};
 use crate::llm::LlmImputerConfig;
 use crate::names::{ImputerName, ImputerParams, Pattern};
 use crate::report::mean_std;
-use crate::truth::HideSpec;
 
 /// A table whose observed cells are hidden and imputed: a built-in one, or any CSV/Parquet
 /// file (written in configs and flags as its path).
@@ -286,10 +285,10 @@ pub fn run_quality_cell(spec: &QualitySpec, data: &Path, config: &QualityConfig)
         ));
     }
     let (table, exclude) = spec.table.load(data, config)?;
-    let hide = HideSpec::new(spec.pattern, spec.rate, spec.seed)
-        .with_columns(config.columns.iter().cloned())
-        .with_exclude(exclude);
-    let Masked { table: masked, mask } = crate::truth::hide(&table, &hide)?;
+    let holes =
+        spec.pattern.holes(spec.rate, spec.seed, crate::truth::SALT).with_columns(config.columns.iter().cloned());
+    let holes = holes.with_exclude(exclude);
+    let Masked { table: masked, mask } = crate::truth::hide(&table, &holes)?;
     let hidden_cells = mask.len();
     let (mask, scored_cells) = match config.score_cells {
         Some(n) if n < mask.len() => {

@@ -8,7 +8,7 @@ use crate::{Context, Error, Result};
 use dlrm::{Dlrm, DlrmConfig, FittedDlrm, TaskKind};
 use imputers_baseline::CaseDeletion;
 use rec_datasets::adclick::{adclick_path, load_adclick};
-use rec_datasets::missingness::{inject, Mask, MissingnessConfig};
+use rec_datasets::missingness::{inject, Mask};
 use rec_datasets::movielens::{load_ml100k, rating_features, MovieLensOptions};
 use rec_datasets::split::{adclick_split, entity_split, ml100k_fold, random_split, Fractions, Ml100kFold, Split};
 use rec_metrics::{ImputationReport, RankingConfig};
@@ -21,15 +21,13 @@ use serde::{Deserialize, Serialize};
 use crate::cell::{peak_rss_mib, CellResult, CellSpec, LossPoint, Timings};
 use crate::config::{ExperimentConfig, ImputerName, LlmImputerConfig, Pattern, TableTask, TaskName};
 use crate::downstream::Downstream;
-use crate::names::{mechanism, ImputerParams};
+use crate::names::ImputerParams;
 use crate::names::{MovielensSplit, MovielensTask};
 
 /// Hides cells of `table` as the cell asks (a rate of 0 hides none: the missingness
 /// calibration maps it to an intercept of minus infinity).
 fn mask(table: &Table, spec: &CellSpec, exclude: &[&str], salt: u64) -> Result<(Table, Mask)> {
-    let config =
-        MissingnessConfig::new(mechanism(spec.pattern), spec.rate, spec.seed.wrapping_mul(7919).wrapping_add(salt))
-            .with_exclude(exclude.iter().copied());
+    let config = spec.pattern.holes(spec.rate, spec.seed, salt).with_exclude(exclude.iter().copied());
     let masked = inject(table, &config).with_context(|| format!("masking {} cells", spec.pattern.as_str()))?;
     Ok((masked.table, masked.mask))
 }

@@ -15,7 +15,7 @@
 //!
 //! let dir = tempfile::tempdir()?;
 //! let table = rec_datasets::synthetic::adclick_like(300, 1)?;
-//! let hidden = truth::hide(&table, &truth::HideSpec::new(Pattern::Mcar, 0.1, 7))?;
+//! let hidden = truth::hide(&table, &Pattern::Mcar.holes(0.1, 7, truth::SALT))?;
 //! let path = dir.path().join("truth.csv");
 //! truth::write_truth(&path, &table, &hidden.mask)?;
 //!
@@ -39,51 +39,22 @@ use rec_table::{
     cell_text, parse_cell, read_table, write_table, Cell, ColumnKind, ColumnSpec, CsvOptions, Schema, Table, Value,
 };
 
-use crate::names::{mechanism, Pattern};
+#[cfg(doc)]
+use crate::names::Pattern;
 use crate::{Context, Error, Result};
 
-/// Which cells to hide: the mechanism, the fraction of each eligible column's observed cells,
-/// the seed, and the columns that may be hidden.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HideSpec {
-    /// The missingness mechanism.
-    pub pattern: Pattern,
-    /// Fraction of the observed cells of each eligible column, in `(0, 1)`.
-    pub rate: f64,
-    /// The seed: the same seed hides the same cells of the same table.
-    pub seed: u64,
-    /// Hide only in these columns; empty means every column but ids, free text and `exclude`.
-    pub columns: Vec<String>,
-    /// Never hide in these columns.
-    pub exclude: Vec<String>,
-}
+/// The salt of [`Pattern::holes`] for the quality grid and `recimpute mask`.
+pub const SALT: u64 = 29;
 
-impl HideSpec {
-    /// Every column but ids and free text may be hidden.
-    pub fn new(pattern: Pattern, rate: f64, seed: u64) -> Self {
-        HideSpec { pattern, rate, seed, columns: Vec::new(), exclude: Vec::new() }
+/// Hides observed cells of `table` as `holes` says (usually [`Pattern::holes`]), with the rules
+/// of a user-facing mask: the rate must be in `(0, 1)`, a column named in `holes.columns` must
+/// not be an id, and free text (no imputer fills or scores it) is hidden only when named. The
+/// quality grid hides through this function too.
+pub fn hide(table: &Table, holes: &MissingnessConfig) -> Result<Masked> {
+    if !(holes.rate > 0.0 && holes.rate < 1.0) {
+        return Err(Error::Config(format!("the rate must be in (0, 1), got {}", holes.rate)));
     }
-
-    /// Hides only in these columns.
-    pub fn with_columns<S: Into<String>>(mut self, columns: impl IntoIterator<Item = S>) -> Self {
-        self.columns = columns.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// Never hides in these columns.
-    pub fn with_exclude<S: Into<String>>(mut self, columns: impl IntoIterator<Item = S>) -> Self {
-        self.exclude = columns.into_iter().map(Into::into).collect();
-        self
-    }
-}
-
-/// Hides observed cells of `table` as `spec` says. The quality grid hides through this
-/// function too, so `recimpute mask --seed S` hides the cells that its seed `S` scores.
-pub fn hide(table: &Table, spec: &HideSpec) -> Result<Masked> {
-    if !(spec.rate > 0.0 && spec.rate < 1.0) {
-        return Err(Error::Config(format!("the rate must be in (0, 1), got {}", spec.rate)));
-    }
-    for name in &spec.columns {
+    for name in &holes.columns {
         let kind = table.schema().column(name)?.kind;
         if kind == ColumnKind::Id {
             return Err(Error::Config(format!(
@@ -91,18 +62,14 @@ pub fn hide(table: &Table, spec: &HideSpec) -> Result<Masked> {
             )));
         }
     }
-    // Free text has no imputer and no score: hidden only when asked for by name.
     let text = table
         .schema()
         .columns()
         .iter()
-        .filter(|c| c.kind == ColumnKind::Text && !spec.columns.contains(&c.name))
+        .filter(|c| c.kind == ColumnKind::Text && !holes.columns.contains(&c.name))
         .map(|c| c.name.clone());
-    let config =
-        MissingnessConfig::new(mechanism(spec.pattern), spec.rate, spec.seed.wrapping_mul(7919).wrapping_add(29))
-            .with_columns(spec.columns.iter().cloned())
-            .with_exclude(spec.exclude.iter().cloned().chain(text));
-    inject(table, &config).context("hiding cells")
+    let holes = holes.clone().with_exclude(holes.exclude.iter().cloned().chain(text));
+    inject(table, &holes).context("hiding cells")
 }
 
 /// The reading and writing options of a ground-truth file: fixed kinds, and only the empty
@@ -254,6 +221,7 @@ pub fn score_filled(filled: &Table, truth: &Mask) -> Result<Scored> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Pattern;
     use rec_table::Schema;
 
     fn table() -> Table {
@@ -283,7 +251,7 @@ mod tests {
     fn the_truth_reads_back_exactly_from_csv_and_parquet() {
         let dir = tempfile::tempdir().unwrap();
         let t = table();
-        let hidden = hide(&t, &HideSpec::new(Pattern::Mcar, 0.3, 1)).unwrap();
+        let hidden = hide(&t, &Pattern::Mcar.holes(0.3, 1, SALT)).unwrap();
         assert!(hidden.mask.entries().iter().all(|(c, _)| c.col != 0), "ids are never hidden");
         for name in ["truth.csv", "truth.parquet"] {
             let path = dir.path().join(name);
@@ -304,10 +272,10 @@ mod tests {
     #[test]
     fn hide_refuses_bad_settings() {
         let t = table();
-        assert!(hide(&t, &HideSpec::new(Pattern::Mcar, 0.0, 1)).is_err());
-        let err = hide(&t, &HideSpec::new(Pattern::Mcar, 0.2, 1).with_columns(["user_id"])).unwrap_err();
+        assert!(hide(&t, &Pattern::Mcar.holes(0.0, 1, SALT)).is_err());
+        let err = hide(&t, &Pattern::Mcar.holes(0.2, 1, SALT).with_columns(["user_id"])).unwrap_err();
         assert!(err.to_string().contains("'user_id' is an id"), "{err}");
-        let only = hide(&t, &HideSpec::new(Pattern::Mar, 0.2, 1).with_columns(["age"])).unwrap();
+        let only = hide(&t, &Pattern::Mar.holes(0.2, 1, SALT).with_columns(["age"])).unwrap();
         assert!(only.mask.entries().iter().all(|(c, _)| c.col == 4));
         assert!(!only.mask.is_empty());
         // A cell listed twice in a truth file is an error.

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::*;
-use recimpute::experiment::truth::{self, HideSpec};
+use recimpute::experiment::truth;
 
 /// The flags of `recimpute mask`.
 #[derive(clap::Args)]
@@ -61,7 +61,8 @@ pub fn mask(args: MaskArgs) -> Result<()> {
     prepare_output(&args.input, &args.truth)?;
     let opts = args.read.csv_options(&args.input)?;
     let table = read_table(&args.input, &opts)?;
-    let spec = HideSpec::new(args.pattern, args.rate, args.seed).with_columns(args.columns).with_exclude(args.exclude);
+    let spec =
+        args.pattern.holes(args.rate, args.seed, truth::SALT).with_columns(args.columns).with_exclude(args.exclude);
     let masked = truth::hide(&table, &spec).with_context(|| format!("masking {}", args.input.display()))?;
     let hidden: std::collections::HashSet<(usize, usize)> = masked.mask.cells().map(|c| (c.row, c.col)).collect();
     write_output(&args.input, &opts, &masked.table, None, &|r, c| hidden.contains(&(r, c)), &args.output)?;
