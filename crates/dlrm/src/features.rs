@@ -222,7 +222,7 @@ impl FeatureMap {
                     ind_col += 1;
                 }
             }
-            Some(Tensor::from_slice(&data).view([n as i64, width as i64]))
+            Some(Tensor::from_slice(&data).f_view([n as i64, width as i64])?)
         };
         let mut sparse = Vec::with_capacity(self.sparse.len());
         for f in &self.sparse {
@@ -252,12 +252,12 @@ impl FeatureMap {
                 for (row, bag) in bags.iter().enumerate() {
                     data[row * width..row * width + bag.len()].copy_from_slice(bag);
                 }
-                sparse.push(Tensor::from_slice(&data).view([n as i64, width as i64]));
+                sparse.push(Tensor::from_slice(&data).f_view([n as i64, width as i64])?);
             } else {
                 let col = column(&f.name, &[f.kind])?;
                 let strings = table.column_at(col).as_string::<i32>();
                 let data: Vec<i64> = strings.iter().map(|s| s.map_or(MISSING, index)).collect();
-                sparse.push(Tensor::from_slice(&data).view([n as i64, 1]));
+                sparse.push(Tensor::from_slice(&data).f_view([n as i64, 1])?);
             }
         }
         Ok(Encoded { n, dense, sparse })

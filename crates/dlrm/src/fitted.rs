@@ -80,42 +80,42 @@ impl FittedDlrm {
         let n = enc.n as i64;
         let out = self.features.target_map.out_dim() as i64;
         if n == 0 {
-            return Ok(Tensor::zeros([0, out], (Kind::Float, Device::Cpu)));
+            return Ok(Tensor::f_zeros([0, out], (Kind::Float, Device::Cpu))?);
         }
         let device = self.vs.device();
-        let dense = enc.dense.map(|t| t.to_device(device));
-        let sparse: Vec<Tensor> = enc.sparse.into_iter().map(|t| t.to_device(device)).collect();
-        let chunks = tch::no_grad(|| {
+        let dense = enc.dense.map(|t| t.f_to_device(device)).transpose()?;
+        let sparse: Vec<Tensor> = enc.sparse.into_iter().map(|t| t.f_to_device(device)).collect::<Result<_, _>>()?;
+        let chunks = tch::no_grad(|| -> Result<Vec<Tensor>> {
             let mut chunks = Vec::new();
             let mut start = 0;
             while start < n {
                 let len = EVAL_BATCH.min(n - start);
-                let d = dense.as_ref().map(|d| d.narrow(0, start, len));
-                let s: Vec<Tensor> = sparse.iter().map(|s| s.narrow(0, start, len)).collect();
-                chunks.push(self.net.forward(d.as_ref(), &s).to_device(Device::Cpu));
+                let d = dense.as_ref().map(|d| d.f_narrow(0, start, len)).transpose()?;
+                let s: Vec<Tensor> = sparse.iter().map(|s| s.f_narrow(0, start, len)).collect::<Result<_, _>>()?;
+                chunks.push(self.net.forward(d.as_ref(), &s)?.f_to_device(Device::Cpu)?);
                 start += len;
             }
-            chunks
-        });
-        Ok(Tensor::cat(&chunks, 0))
+            Ok(chunks)
+        })?;
+        Ok(Tensor::f_cat(&chunks, 0)?)
     }
 
     /// Class probabilities per row for classification: `[1 − p, p]` for binary, the softmax
     /// over [`labels`](Self::labels) for multi-class. For regression, the predicted values
     /// (one per row).
     pub fn predict_proba(&self, table: &Table) -> Result<Vec<Vec<f64>>> {
-        let logits = self.logits(table)?.to_kind(Kind::Double);
+        let logits = self.logits(table)?.f_to_kind(Kind::Double)?;
         let rows = logits.size()[0];
         let probs = match &self.features.target_map {
             TargetMap::Binary { .. } => {
-                let p = logits.view([-1]).sigmoid();
-                Tensor::stack(&[&(1.0 - &p), &p], 1)
+                let p = logits.f_view([-1])?.f_sigmoid()?;
+                Tensor::f_stack(&[&p.f_neg()?.f_add_scalar(1.0)?, &p], 1)?
             }
-            TargetMap::MultiClass { .. } => logits.softmax(1, Kind::Double),
-            TargetMap::Regression { mean, std } => logits * *std + *mean,
+            TargetMap::MultiClass { .. } => logits.f_softmax(1, Kind::Double)?,
+            TargetMap::Regression { mean, std } => logits.f_mul_scalar(*std)?.f_add_scalar(*mean)?,
         };
         let width = probs.size()[1];
-        let flat: Vec<f64> = Vec::try_from(probs.contiguous().view([-1]))?;
+        let flat: Vec<f64> = Vec::try_from(probs.f_contiguous()?.f_view([-1])?)?;
         Ok((0..rows as usize).map(|r| flat[r * width as usize..(r + 1) * width as usize].to_vec()).collect())
     }
 }
@@ -136,15 +136,15 @@ impl FittedRecommender for FittedDlrm {
         let logits = self.logits(table)?;
         Ok(match &self.features.target_map {
             TargetMap::Binary { .. } => {
-                let p: Vec<f64> = Vec::try_from(logits.view([-1]).to_kind(Kind::Double).sigmoid())?;
+                let p: Vec<f64> = Vec::try_from(logits.f_view([-1])?.f_to_kind(Kind::Double)?.f_sigmoid()?)?;
                 Arc::new(Float64Array::from(p))
             }
             TargetMap::MultiClass { .. } => {
-                let k: Vec<i64> = Vec::try_from(logits.argmax(1, false))?;
+                let k: Vec<i64> = Vec::try_from(logits.f_argmax(1, false)?)?;
                 Arc::new(UInt32Array::from(k.into_iter().map(|k| k as u32).collect::<Vec<_>>()))
             }
             TargetMap::Regression { mean, std } => {
-                let v: Vec<f64> = Vec::try_from(logits.view([-1]).to_kind(Kind::Double))?;
+                let v: Vec<f64> = Vec::try_from(logits.f_view([-1])?.f_to_kind(Kind::Double)?)?;
                 Arc::new(Float64Array::from(v.into_iter().map(|x| x * std + mean).collect::<Vec<_>>()))
             }
         })

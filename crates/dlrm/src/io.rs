@@ -37,9 +37,9 @@ impl FittedDlrm {
         let vars: BTreeMap<String, Tensor> = self.vs.variables().into_iter().collect();
         let mut bytes: BTreeMap<&str, (Vec<usize>, Vec<u8>)> = BTreeMap::new();
         for (name, t) in &vars {
-            let t = t.detach().to_device(Device::Cpu).to_kind(Kind::Float).contiguous();
+            let t = t.f_detach()?.f_to_device(Device::Cpu)?.f_to_kind(Kind::Float)?.f_contiguous()?;
             let shape: Vec<usize> = t.size().iter().map(|&s| s as usize).collect();
-            let values: Vec<f32> = Vec::try_from(t.view([-1]))?;
+            let values: Vec<f32> = Vec::try_from(t.f_view([-1])?)?;
             bytes.insert(name, (shape, values.iter().flat_map(|v| v.to_le_bytes()).collect()));
         }
         let path = dir.join(WEIGHTS_FILE);
@@ -93,8 +93,8 @@ impl FittedDlrm {
             }
             let values: Vec<f32> =
                 view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
-            let t = Tensor::from_slice(&values).view(var.size().as_slice()).to_device(device);
-            tch::no_grad(|| var.shallow_clone().copy_(&t));
+            let t = Tensor::from_slice(&values).f_view(var.size().as_slice())?.f_to_device(device)?;
+            tch::no_grad(|| var.shallow_clone().f_copy_(&t))?;
         }
         Ok(FittedDlrm::from_parts(config, features, vs, net, Vec::new()))
     }

@@ -18,32 +18,36 @@ use crate::features::FeatureMap;
 /// - [`Interaction::Cat`]: the concatenation of all vectors.
 ///
 /// Works in any floating kind (the tests check gradients in f64).
-pub fn interact(interaction: Interaction, dense: Option<&Tensor>, embedded: &[Tensor]) -> Tensor {
+/// No vectors at all is an error.
+pub fn interact(interaction: Interaction, dense: Option<&Tensor>, embedded: &[Tensor]) -> Result<Tensor> {
     let vectors: Vec<&Tensor> = dense.into_iter().chain(embedded).collect();
+    let Some(first) = vectors.first() else {
+        return Err(Error::Config("the interaction needs at least one feature vector".into()));
+    };
     match interaction {
-        Interaction::Cat => Tensor::cat(&vectors, 1),
+        Interaction::Cat => Ok(Tensor::f_cat(&vectors, 1)?),
         Interaction::Dot => {
-            let pairs = lower_triangle(vectors.len(), vectors[0].device());
+            let pairs = lower_triangle(vectors.len(), first.device())?;
             dot_with_pairs(dense, &vectors, &pairs)
         }
     }
 }
 
 /// Flat indices `i·F + j` of the strict lower triangle of an `F × F` matrix, row-major.
-fn lower_triangle(f: usize, device: Device) -> Tensor {
+fn lower_triangle(f: usize, device: Device) -> Result<Tensor> {
     let idx: Vec<i64> = (0..f).flat_map(|i| (0..i).map(move |j| (i * f + j) as i64)).collect();
-    Tensor::from_slice(&idx).to_device(device)
+    Ok(Tensor::from_slice(&idx).f_to_device(device)?)
 }
 
-fn dot_with_pairs(dense: Option<&Tensor>, vectors: &[&Tensor], pairs: &Tensor) -> Tensor {
+fn dot_with_pairs(dense: Option<&Tensor>, vectors: &[&Tensor], pairs: &Tensor) -> Result<Tensor> {
     let f = vectors.len() as i64;
-    let t = Tensor::stack(vectors, 1); // [B, F, d]
-    let z = t.bmm(&t.transpose(1, 2)).view([-1, f * f]);
-    let flat = z.index_select(1, pairs);
-    match dense {
-        Some(x) => Tensor::cat(&[x, &flat], 1),
+    let t = Tensor::f_stack(vectors, 1)?; // [B, F, d]
+    let z = t.f_bmm(&t.f_transpose(1, 2)?)?.f_view([-1, f * f])?;
+    let flat = z.f_index_select(1, pairs)?;
+    Ok(match dense {
+        Some(x) => Tensor::f_cat(&[x, &flat], 1)?,
         None => flat,
-    }
+    })
 }
 
 /// One embedding table, reduced per bag with libtorch's `embedding_bag`.
@@ -56,13 +60,15 @@ struct EmbeddingBag {
 
 impl EmbeddingBag {
     /// `indices` is `[B, L]`: bag `b` is row `b`, padded with `padding_idx`.
-    fn forward(&self, indices: &Tensor) -> Tensor {
+    fn forward(&self, indices: &Tensor) -> Result<Tensor> {
         let size = indices.size();
-        let (b, l) = (size[0], size[1]);
-        let offsets = Tensor::arange_start_step(0, b * l, l, (Kind::Int64, indices.device()));
-        let (out, _, _, _) = Tensor::embedding_bag_padding_idx(
+        let [b, l] = size[..] else {
+            return Err(Error::Config(format!("embedding indices must be [batch, bag], got {size:?}")));
+        };
+        let offsets = Tensor::f_arange_start_step(0, b * l, l.max(1), (Kind::Int64, indices.device()))?;
+        let (out, _, _, _) = Tensor::f_embedding_bag_padding_idx(
             &self.weight,
-            &indices.reshape([-1]),
+            &indices.f_reshape([-1])?,
             &offsets,
             false,
             self.mode,
@@ -70,8 +76,8 @@ impl EmbeddingBag {
             None::<Tensor>,
             false,
             self.padding_idx,
-        );
-        out
+        )?;
+        Ok(out)
     }
 }
 
@@ -98,9 +104,9 @@ pub(crate) struct TrainPass {
 }
 
 /// A `[rows, cols]` tensor of samples from a seeded generator.
-fn init(rows: usize, cols: usize, rng: &mut ChaCha8Rng, sample: impl Fn(&mut ChaCha8Rng) -> f64) -> Tensor {
+fn init(rows: usize, cols: usize, rng: &mut ChaCha8Rng, sample: impl Fn(&mut ChaCha8Rng) -> f64) -> Result<Tensor> {
     let data: Vec<f32> = (0..rows * cols).map(|_| sample(rng) as f32).collect();
-    Tensor::from_slice(&data).view([rows as i64, cols as i64])
+    Ok(Tensor::from_slice(&data).f_view([rows as i64, cols as i64])?)
 }
 
 fn normal(rng: &mut ChaCha8Rng, std: f64) -> f64 {
@@ -112,13 +118,13 @@ fn normal(rng: &mut ChaCha8Rng, std: f64) -> f64 {
 
 /// A linear layer initialised as the reference DLRM: weights N(0, √(2/(m+n))), biases
 /// N(0, √(1/m)) for `m` outputs and `n` inputs.
-fn linear(path: &nn::Path, name: usize, n_in: usize, n_out: usize, rng: &mut ChaCha8Rng) -> (Tensor, Tensor) {
+fn linear(path: &nn::Path, name: usize, n_in: usize, n_out: usize, rng: &mut ChaCha8Rng) -> Result<(Tensor, Tensor)> {
     let w_std = (2.0 / (n_in + n_out) as f64).sqrt();
     let b_std = (1.0 / n_out as f64).sqrt();
-    let w = init(n_out, n_in, rng, |r| normal(r, w_std));
-    let b = init(n_out, 1, rng, |r| normal(r, b_std)).view([n_out as i64]);
+    let w = init(n_out, n_in, rng, |r| normal(r, w_std))?;
+    let b = init(n_out, 1, rng, |r| normal(r, b_std))?.f_view([n_out as i64])?;
     let p = path.sub(name.to_string());
-    (p.var_copy("weight", &w), p.var_copy("bias", &b))
+    Ok((p.var_copy("weight", &w), p.var_copy("bias", &b)))
 }
 
 impl DlrmNet {
@@ -132,7 +138,7 @@ impl DlrmNet {
         let mut width = dense_in;
         if has_dense {
             for (i, &out) in config.bottom_mlp.iter().enumerate() {
-                bottom.push(linear(&path.sub("bottom"), i, width, out, &mut rng));
+                bottom.push(linear(&path.sub("bottom"), i, width, out, &mut rng)?);
                 width = out;
             }
         }
@@ -160,9 +166,9 @@ impl DlrmNet {
         for (j, f) in features.sparse.iter().enumerate() {
             let rows = f.table_rows() as usize;
             let bound = (1.0 / rows as f64).sqrt();
-            let w = init(rows, d, &mut rng, |r| r.random_range(-bound..bound));
+            let w = init(rows, d, &mut rng, |r| r.random_range(-bound..bound))?;
             if let Some(pad) = f.padding_idx() {
-                let _ = w.get(pad).zero_();
+                let _ = w.f_get(pad)?.f_zero_()?;
             }
             let weight = emb_path.sub(j.to_string()).var_copy("weight", &w);
             let mode = if f.kind == rec_table::ColumnKind::SetValued { config.bag_mode.code() } else { 0 };
@@ -171,52 +177,58 @@ impl DlrmNet {
         let mut top = Vec::new();
         let mut width = top_in;
         for (i, &out) in config.top_mlp.iter().chain(std::iter::once(&features.target_map.out_dim())).enumerate() {
-            top.push(linear(&path.sub("top"), i, width, out, &mut rng));
+            top.push(linear(&path.sub("top"), i, width, out, &mut rng)?);
             width = out;
         }
-        let pairs = lower_triangle(n_vectors, path.device());
+        let pairs = lower_triangle(n_vectors, path.device())?;
         let is_id = features.sparse.iter().map(|f| f.kind == rec_table::ColumnKind::Id).collect();
         Ok(DlrmNet { bottom, tables, top, interaction: config.interaction, pairs, is_id })
     }
 
     /// Logits `[B, out]` for a batch: dense inputs `[B, dense_width]` and per embedded feature
     /// indices `[B, L]` (evaluation: no dropout).
-    pub(crate) fn forward(&self, dense: Option<&Tensor>, sparse: &[Tensor]) -> Tensor {
-        self.pass(dense, sparse, 0.0, false).logits
+    pub(crate) fn forward(&self, dense: Option<&Tensor>, sparse: &[Tensor]) -> Result<Tensor> {
+        Ok(self.pass(dense, sparse, 0.0, false)?.logits)
     }
 
     /// A forward pass with dropout `p` after each hidden top layer (training when `p > 0`),
     /// with the id embeddings' squared norm when `id_norm` is set.
-    pub(crate) fn pass(&self, dense: Option<&Tensor>, sparse: &[Tensor], p: f64, id_norm: bool) -> TrainPass {
-        let x = dense.map(|d| self.bottom.iter().fold(d.shallow_clone(), |h, (w, b)| h.linear(w, Some(b)).relu()));
-        let embedded: Vec<Tensor> = self.tables.iter().zip(sparse).map(|(t, idx)| t.forward(idx)).collect();
-        let id_sq_norm = id_norm.then(|| {
-            embedded
-                .iter()
-                .zip(&self.is_id)
-                .filter(|(_, &is_id)| is_id)
-                .map(|(e, _)| e.square().sum_dim_intlist(1, false, Kind::Float).mean(Kind::Float))
-                .reduce(|a, b| a + b)
-                .unwrap_or_else(|| Tensor::zeros([], (Kind::Float, self.pairs.device())))
-        });
+    pub(crate) fn pass(&self, dense: Option<&Tensor>, sparse: &[Tensor], p: f64, id_norm: bool) -> Result<TrainPass> {
+        let x = match dense {
+            Some(d) => Some(self.bottom.iter().try_fold(d.shallow_clone(), |h, (w, b)| -> Result<Tensor> {
+                Ok(h.f_linear(w, Some(b))?.f_relu()?)
+            })?),
+            None => None,
+        };
+        let embedded: Vec<Tensor> =
+            self.tables.iter().zip(sparse).map(|(t, idx)| t.forward(idx)).collect::<Result<_>>()?;
+        let id_sq_norm = if id_norm {
+            let mut sum = Tensor::f_zeros([], (Kind::Float, self.pairs.device()))?;
+            for (e, _) in embedded.iter().zip(&self.is_id).filter(|(_, &is_id)| is_id) {
+                sum = sum.f_add(&e.f_square()?.f_sum_dim_intlist(1, false, Kind::Float)?.f_mean(Kind::Float)?)?;
+            }
+            Some(sum)
+        } else {
+            None
+        };
         let z = match self.interaction {
-            Interaction::Cat => interact(Interaction::Cat, x.as_ref(), &embedded),
+            Interaction::Cat => interact(Interaction::Cat, x.as_ref(), &embedded)?,
             Interaction::Dot => {
                 let vectors: Vec<&Tensor> = x.iter().chain(&embedded).collect();
-                dot_with_pairs(x.as_ref(), &vectors, &self.pairs)
+                dot_with_pairs(x.as_ref(), &vectors, &self.pairs)?
             }
         };
-        let last = self.top.len() - 1;
-        let logits = self.top.iter().enumerate().fold(z, |h, (i, (w, b))| {
-            let h = h.linear(w, Some(b));
-            if i == last {
-                h
-            } else if p > 0.0 {
-                h.relu().dropout(p, true)
-            } else {
-                h.relu()
+        let last = self.top.len().saturating_sub(1);
+        let mut h = z;
+        for (i, (w, b)) in self.top.iter().enumerate() {
+            h = h.f_linear(w, Some(b))?;
+            if i != last {
+                h = h.f_relu()?;
+                if p > 0.0 {
+                    h = h.f_dropout(p, true)?;
+                }
             }
-        });
-        TrainPass { logits, id_sq_norm }
+        }
+        Ok(TrainPass { logits: h, id_sq_norm })
     }
 }

@@ -166,14 +166,19 @@ impl DeviceData {
 }
 
 /// The mean loss of the task over a batch of logits.
-pub(crate) fn loss(map: &TargetMap, logits: &Tensor, y: &Tensor) -> Tensor {
-    match map {
-        TargetMap::Binary { .. } => {
-            logits.view([-1]).binary_cross_entropy_with_logits(y, None::<Tensor>, None::<Tensor>, Reduction::Mean)
+pub(crate) fn loss(map: &TargetMap, logits: &Tensor, y: &Tensor) -> Result<Tensor> {
+    Ok(match map {
+        TargetMap::Binary { .. } => logits.f_view([-1])?.f_binary_cross_entropy_with_logits(
+            y,
+            None::<Tensor>,
+            None::<Tensor>,
+            Reduction::Mean,
+        )?,
+        TargetMap::MultiClass { .. } => {
+            logits.f_log_softmax(-1, Kind::Float)?.f_nll_loss(y, None::<Tensor>, Reduction::Mean, -100)?
         }
-        TargetMap::MultiClass { .. } => logits.cross_entropy_for_logits(y),
-        TargetMap::Regression { .. } => logits.view([-1]).mse_loss(y, Reduction::Mean),
-    }
+        TargetMap::Regression { .. } => logits.f_view([-1])?.f_mse_loss(y, Reduction::Mean)?,
+    })
 }
 
 /// Adagrad as in `torch.optim.Adagrad` (initial accumulator 0, ε 1e-10); tch has none.
@@ -237,18 +242,18 @@ impl Opt {
 }
 
 /// Mean loss over all rows of `data`, without gradients.
-pub(crate) fn evaluate(net: &DlrmNet, map: &TargetMap, data: &DeviceData) -> f64 {
+pub(crate) fn evaluate(net: &DlrmNet, map: &TargetMap, data: &DeviceData) -> Result<f64> {
     tch::no_grad(|| {
         let mut total = 0.0;
         let mut start = 0;
         while start < data.n {
             let len = EVAL_BATCH.min(data.n - start);
             let (dense, sparse, y) = data.range(start, len);
-            let logits = net.forward(dense.as_ref(), &sparse);
-            total += loss(map, &logits, &y).double_value(&[]) * len as f64;
+            let logits = net.forward(dense.as_ref(), &sparse)?;
+            total += loss(map, &logits, &y)?.f_double_value(&[])? * len as f64;
             start += len;
         }
-        total / data.n.max(1) as f64
+        Ok(total / data.n.max(1) as f64)
     })
 }
 
@@ -261,18 +266,18 @@ fn progress_bar(config: &DlrmConfig, n: i64, epoch: usize) -> Progress {
 /// Replaces each id of a mini-batch (the sparse features flagged in `ids`) by the
 /// out-of-vocabulary index with probability `p`, drawing from `rng` (one draw per row and id
 /// column), so that the unknown-id embedding is trained.
-fn drop_ids(sparse: Vec<Tensor>, ids: &[bool], p: f64, rng: &mut ChaCha8Rng) -> Vec<Tensor> {
+fn drop_ids(sparse: Vec<Tensor>, ids: &[bool], p: f64, rng: &mut ChaCha8Rng) -> Result<Vec<Tensor>> {
     sparse
         .into_iter()
         .zip(ids)
         .map(|(s, &is_id)| {
             if !is_id {
-                return s;
+                return Ok(s);
             }
             let rows = s.size()[0];
             let drop: Vec<bool> = (0..rows).map(|_| rng.random::<f64>() < p).collect();
-            let mask = Tensor::from_slice(&drop).view([rows, 1]).to_device(s.device());
-            s.masked_fill(&mask, OOV)
+            let mask = Tensor::from_slice(&drop).f_view([rows, 1])?.f_to_device(s.device())?;
+            Ok(s.f_masked_fill(&mask, OOV)?)
         })
         .collect()
 }
@@ -313,12 +318,12 @@ fn run(
             opt.set_lr(lr);
             let (dense, mut sparse, y) = train.rows(&perm.narrow(0, start, len));
             if config.id_dropout > 0.0 {
-                sparse = drop_ids(sparse, ids, config.id_dropout, &mut rng);
+                sparse = drop_ids(sparse, ids, config.id_dropout, &mut rng)?;
             }
-            let pass = net.pass(dense.as_ref(), &sparse, config.dropout, config.id_embedding_l2 > 0.0);
-            let l = loss(map, &pass.logits, &y);
+            let pass = net.pass(dense.as_ref(), &sparse, config.dropout, config.id_embedding_l2 > 0.0)?;
+            let l = loss(map, &pass.logits, &y)?;
             let objective = match pass.id_sq_norm {
-                Some(norm) => &l + norm * config.id_embedding_l2,
+                Some(norm) => l.f_add(&norm.f_mul_scalar(config.id_embedding_l2)?)?,
                 None => l.shallow_clone(),
             };
             opt.backward_step(&objective);
@@ -333,7 +338,7 @@ fn run(
             bar.abandon();
             return Err(Error::Diverged { epoch: epoch + 1, loss: train_loss });
         }
-        let valid_loss = valid.map(|v| evaluate(net, map, v));
+        let valid_loss = valid.map(|v| evaluate(net, map, v)).transpose()?;
         bar.finish_with_message(match valid_loss {
             Some(v) => format!("loss {train_loss:.4} valid {v:.4}"),
             None => format!("loss {train_loss:.4}"),

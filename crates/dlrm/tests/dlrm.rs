@@ -83,13 +83,15 @@ fn interaction_shapes_follow_the_reference() {
     let x = Tensor::randn([5, 4], opts);
     let e = [Tensor::randn([5, 4], opts), Tensor::randn([5, 4], opts)];
     // F = 3 vectors → 3 pairs, plus the dense vector.
-    assert_eq!(interact(Interaction::Dot, Some(&x), &e).size(), [5, 4 + 3]);
-    assert_eq!(interact(Interaction::Dot, None, &e).size(), [5, 1]);
-    assert_eq!(interact(Interaction::Cat, Some(&x), &e).size(), [5, 12]);
+    assert_eq!(interact(Interaction::Dot, Some(&x), &e).unwrap().size(), [5, 4 + 3]);
+    assert_eq!(interact(Interaction::Dot, None, &e).unwrap().size(), [5, 1]);
+    assert_eq!(interact(Interaction::Cat, Some(&x), &e).unwrap().size(), [5, 12]);
     // The pair values are the dot products of vectors i > j, row-major: (1,0), (2,0), (2,1).
-    let z = interact(Interaction::Dot, Some(&x), &e);
+    let z = interact(Interaction::Dot, Some(&x), &e).unwrap();
     let expect = (&e[1] * &e[0]).sum_dim_intlist([1i64].as_slice(), false, Kind::Float);
     assert!(z.select(1, 4 + 2).allclose(&expect, 1e-5, 1e-5, false));
+    // No vectors at all: an error, not a panic.
+    assert!(interact(Interaction::Dot, None, &[]).is_err());
 }
 
 #[test]
@@ -99,7 +101,7 @@ fn interaction_gradient_matches_finite_differences() {
     let x = Tensor::randn([3, 4], opts).set_requires_grad(true);
     let e: Vec<Tensor> = (0..3).map(|_| Tensor::randn([3, 4], opts).set_requires_grad(true)).collect();
     let w = Tensor::randn([3, 4 + 6], opts);
-    let f = |x: &Tensor, e: &[Tensor]| (interact(Interaction::Dot, Some(x), e) * &w).sum(Kind::Double);
+    let f = |x: &Tensor, e: &[Tensor]| (interact(Interaction::Dot, Some(x), e).unwrap() * &w).sum(Kind::Double);
     f(&x, &e).backward();
     let eps = 1e-6;
     let inputs: Vec<&Tensor> = std::iter::once(&x).chain(&e).collect();

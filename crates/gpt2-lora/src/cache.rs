@@ -67,7 +67,7 @@ impl KvCache {
         if let Some(&bad) = rows.iter().find(|&&r| r < 0 || r >= n) {
             return Err(Error::invalid(format!("cache row {bad} out of range for batch of {n}")));
         }
-        let idx = Tensor::from_slice(rows).to_device(self.key_mask.device());
+        let idx = Tensor::from_slice(rows).f_to_device(self.key_mask.device())?;
         let layers = self
             .layers
             .iter()

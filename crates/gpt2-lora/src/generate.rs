@@ -163,7 +163,7 @@ impl LogitsProcessor for AllowedTokens {
         if let Some(&bad) = self.allowed.iter().find(|&&t| t < 0 || t >= v) {
             return Err(Error::TokenOutOfRange { id: bad, vocab_size: v as usize });
         }
-        let idx = Tensor::from_slice(&self.allowed).to_device(logits.device());
+        let idx = Tensor::from_slice(&self.allowed).f_to_device(logits.device())?;
         let keep = Tensor::f_zeros([v], (Kind::Bool, logits.device()))?.f_index_fill(0, &idx, 1)?;
         Ok(logits.f_masked_fill(&keep.f_logical_not()?, f64::NEG_INFINITY)?)
     }

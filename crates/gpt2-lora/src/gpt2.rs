@@ -48,9 +48,9 @@ impl LayerNorm {
         })
     }
 
-    fn forward(&self, x: &Tensor) -> Tensor {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let n = self.weight.size()[0];
-        x.layer_norm([n], Some(&self.weight), Some(&self.bias), self.eps, true)
+        Ok(x.f_layer_norm([n], Some(&self.weight), Some(&self.bias), self.eps, true)?)
     }
 
     fn tensors(&self, prefix: &str, out: &mut Vec<(String, Tensor)>) {
@@ -243,16 +243,19 @@ impl Gpt2 {
         past: Option<LayerKv>,
         plan: &AttentionPlan,
         train: bool,
-    ) -> (Tensor, LayerKv) {
+    ) -> Result<(Tensor, LayerKv)> {
         let cfg = &self.config;
         let (bsz, t) = (x.size()[0], x.size()[1]);
         let (nh, hd, e) = (cfg.n_head as i64, cfg.head_dim() as i64, cfg.n_embd as i64);
-        let qkv = b.c_attn.forward(x, train);
-        let heads = |z: &Tensor| z.view([bsz, t, nh, hd]).transpose(1, 2);
-        let parts = qkv.split(e, 2);
-        let (q, k, v) = (heads(&parts[0]), heads(&parts[1]), heads(&parts[2]));
+        let qkv = b.c_attn.forward(x, train)?;
+        let heads = |z: &Tensor| -> Result<Tensor> { Ok(z.f_view([bsz, t, nh, hd])?.f_transpose(1, 2)?) };
+        let parts = qkv.f_split(e, 2)?;
+        let [q, k, v] = &parts[..] else {
+            return Err(Error::invalid(format!("c_attn gave {} parts, expected 3", parts.len())));
+        };
+        let (q, k, v) = (heads(q)?, heads(k)?, heads(v)?);
         let (k, v) = match past {
-            Some(p) => (Tensor::cat(&[&p.k, &k], 2), Tensor::cat(&[&p.v, &v], 2)),
+            Some(p) => (Tensor::f_cat(&[&p.k, &k], 2)?, Tensor::f_cat(&[&p.v, &v], 2)?),
             None => (k, v),
         };
         let mut scale = if cfg.scale_attn_weights { 1.0 / (hd as f64).sqrt() } else { 1.0 };
@@ -263,37 +266,32 @@ impl Gpt2 {
         // libtorch's CPU attention kernels are several times slower in bf16/f16 than in f32
         // (backward especially), and attention is a small part of the FLOPs: run it in f32.
         let half = matches!(x.kind(), Kind::BFloat16 | Kind::Half);
-        let up = |z: &Tensor| {
-            if half {
-                z.to_kind(Kind::Float)
-            } else {
-                z.shallow_clone()
-            }
-        };
-        let y = Tensor::scaled_dot_product_attention(
-            &up(&q),
-            &up(&k),
-            &up(&v),
+        let up =
+            |z: &Tensor| -> Result<Tensor> { Ok(if half { z.f_to_kind(Kind::Float)? } else { z.shallow_clone() }) };
+        let y = Tensor::f_scaled_dot_product_attention(
+            &up(&q)?,
+            &up(&k)?,
+            &up(&v)?,
             plan.mask.as_ref(),
             dropout,
             plan.mask.is_none() && t > 1,
             scale,
             false,
-        );
-        let y = if half { y.to_kind(x.kind()) } else { y };
-        let y = y.transpose(1, 2).contiguous().view([bsz, t, e]);
-        let y = b.attn_proj.forward(&y, train).dropout(cfg.resid_pdrop, train);
-        (y, LayerKv { k, v })
+        )?;
+        let y = if half { y.f_to_kind(x.kind())? } else { y };
+        let y = y.f_transpose(1, 2)?.f_contiguous()?.f_view([bsz, t, e])?;
+        let y = b.attn_proj.forward(&y, train)?.f_dropout(cfg.resid_pdrop, train)?;
+        Ok((y, LayerKv { k, v }))
     }
 
-    fn mlp(&self, b: &Block, x: &Tensor, train: bool) -> Tensor {
-        let h = b.c_fc.forward(x, train);
+    fn mlp(&self, b: &Block, x: &Tensor, train: bool) -> Result<Tensor> {
+        let h = b.c_fc.forward(x, train)?;
         let h = match self.config.activation {
-            Activation::GeluTanh => h.gelu("tanh"),
-            Activation::Gelu => h.gelu("none"),
-            Activation::Relu => h.relu(),
+            Activation::GeluTanh => h.f_gelu("tanh")?,
+            Activation::Gelu => h.f_gelu("none")?,
+            Activation::Relu => h.f_relu()?,
         };
-        b.mlp_proj.forward(&h, train).dropout(self.config.resid_pdrop, train)
+        Ok(b.mlp_proj.forward(&h, train)?.f_dropout(self.config.resid_pdrop, train)?)
     }
 }
 
@@ -346,16 +344,16 @@ impl CausalLm for Gpt2 {
         let mut past = per_layer(cache, self.blocks.len())?;
         let tok = Tensor::f_embedding(&self.wte, &ids, -1, false, false)?;
         let pos = Tensor::f_embedding(&self.wpe, &plan.positions, -1, false, false)?;
-        let mut h = (tok + pos).dropout(self.config.embd_pdrop, train);
+        let mut h = tok.f_add(&pos)?.f_dropout(self.config.embd_pdrop, train)?;
         let mut layers = Vec::with_capacity(self.blocks.len());
         for (i, b) in self.blocks.iter().enumerate() {
-            let (a, kv) = self.attention(b, i, &b.ln_1.forward(&h), past[i].take(), &plan, train);
+            let (a, kv) = self.attention(b, i, &b.ln_1.forward(&h)?, past[i].take(), &plan, train)?;
             // Not `+=`: that is an in-place add, which would break autograd (ln_1 saved `h`).
-            h = &h + a;
-            h = &h + self.mlp(b, &b.ln_2.forward(&h), train);
+            h = h.f_add(&a)?;
+            h = h.f_add(&self.mlp(b, &b.ln_2.forward(&h)?, train)?)?;
             layers.push(kv);
         }
-        Ok((self.ln_f.forward(&h), KvCache::from_parts(layers, plan.key_mask, plan.seen)))
+        Ok((self.ln_f.forward(&h)?, KvCache::from_parts(layers, plan.key_mask, plan.seen)))
     }
 
     /// The tied LM head on hidden states `[..., n_embd]`, as `[rows, vocab]`. Flattened to a

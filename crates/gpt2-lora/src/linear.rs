@@ -2,7 +2,7 @@
 
 use tch::Tensor;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::lora::LoraLayer;
 
 /// `y = x W + b`, plus `(alpha / r) · B A x` when an adapter is attached and not merged.
@@ -78,22 +78,29 @@ impl Linear {
         self.lora.as_mut()
     }
 
-    /// Applies the layer to `x` (`[..., in]`).
-    pub fn forward(&self, x: &Tensor, train: bool) -> Tensor {
+    /// Applies the layer to `x` (`[..., in]`); an input whose last dimension is not
+    /// [`in_features`](Self::in_features) is an error, not a panic.
+    pub fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         let in_f = self.in_features();
         let mut out_shape = x.size();
-        if let Some(last) = out_shape.last_mut() {
-            *last = self.out_features();
+        match out_shape.last_mut() {
+            Some(last) if *last == in_f => *last = self.out_features(),
+            _ => {
+                return Err(Error::invalid(format!(
+                    "a linear layer of {in_f} inputs got a tensor of shape {:?}",
+                    x.size()
+                )))
+            }
         }
-        let x2 = x.reshape([-1, in_f]);
+        let x2 = x.f_reshape([-1, in_f])?;
         let y = match &self.bias {
-            Some(b) => b.addmm(&x2, &self.weight),
-            None => x2.matmul(&self.weight),
+            Some(b) => b.f_addmm(&x2, &self.weight)?,
+            None => x2.f_matmul(&self.weight)?,
         };
         let y = match &self.lora {
-            Some(l) if !l.is_merged() => y + l.forward(&x2, train),
+            Some(l) if !l.is_merged() => y.f_add(&l.forward(&x2, train)?)?,
             _ => y,
         };
-        y.reshape(out_shape)
+        Ok(y.f_reshape(out_shape)?)
     }
 }

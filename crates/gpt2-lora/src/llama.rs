@@ -321,9 +321,9 @@ impl Llama {
         let (bsz, t) = (x.size()[0], x.size()[1]);
         let (nh, nkv, hd) = (cfg.num_attention_heads as i64, cfg.num_key_value_heads as i64, cfg.head_dim as i64);
         let heads = |z: Tensor, n: i64| -> Result<Tensor> { Ok(z.f_view([bsz, t, n, hd])?.f_transpose(1, 2)?) };
-        let q = heads(l.q_proj.forward(x, train), nh)?;
-        let k = heads(l.k_proj.forward(x, train), nkv)?;
-        let v = heads(l.v_proj.forward(x, train), nkv)?;
+        let q = heads(l.q_proj.forward(x, train)?, nh)?;
+        let k = heads(l.k_proj.forward(x, train)?, nkv)?;
+        let v = heads(l.v_proj.forward(x, train)?, nkv)?;
         let (q, k) = (apply_rotary(&q, rope)?, apply_rotary(&k, rope)?);
         let (k, v) = match past {
             Some(p) => (Tensor::f_cat(&[&p.k, &k], 2)?, Tensor::f_cat(&[&p.v, &v], 2)?),
@@ -347,13 +347,13 @@ impl Llama {
         )?;
         let y = if half { y.f_to_kind(x.kind())? } else { y };
         let y = y.f_transpose(1, 2)?.f_contiguous()?.f_view([bsz, t, nh * hd])?;
-        Ok((l.o_proj.forward(&y, train), LayerKv { k, v }))
+        Ok((l.o_proj.forward(&y, train)?, LayerKv { k, v }))
     }
 
     fn mlp(&self, l: &Layer, x: &Tensor, train: bool) -> Result<Tensor> {
-        let gate = l.gate_proj.forward(x, train).f_silu()?;
-        let h = gate.f_mul(&l.up_proj.forward(x, train))?;
-        Ok(l.down_proj.forward(&h, train))
+        let gate = l.gate_proj.forward(x, train)?.f_silu()?;
+        let h = gate.f_mul(&l.up_proj.forward(x, train)?)?;
+        l.down_proj.forward(&h, train)
     }
 }
 

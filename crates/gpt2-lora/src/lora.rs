@@ -68,16 +68,12 @@ impl LoraLayer {
     /// The update for `x` (`[n, in]`), in `x`'s kind. The adapter computes in its own kind
     /// (f32 on a bf16/f16 base), casting `x` on the way in and the update on the way out, so
     /// gradients reach `A` and `B` in f32.
-    pub(crate) fn forward(&self, x: &Tensor, train: bool) -> Tensor {
+    pub(crate) fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         let x_kind = x.kind();
-        let x = if x_kind == self.a.kind() { x.shallow_clone() } else { x.to_kind(self.a.kind()) };
-        let x = if train && self.dropout > 0.0 { x.dropout(self.dropout, true) } else { x };
-        let y = x.linear::<&Tensor>(&self.a, None).linear::<&Tensor>(&self.b, None) * self.scale;
-        if y.kind() == x_kind {
-            y
-        } else {
-            y.to_kind(x_kind)
-        }
+        let x = if x_kind == self.a.kind() { x.shallow_clone() } else { x.f_to_kind(self.a.kind())? };
+        let x = if train && self.dropout > 0.0 { x.f_dropout(self.dropout, true)? } else { x };
+        let y = x.f_linear::<&Tensor>(&self.a, None)?.f_linear::<&Tensor>(&self.b, None)?.f_mul_scalar(self.scale)?;
+        Ok(if y.kind() == x_kind { y } else { y.f_to_kind(x_kind)? })
     }
 }
 
@@ -90,10 +86,10 @@ pub struct LoraModel<M: CausalLm> {
     base_model_name: Option<String>,
 }
 
-fn uniform_tensor(rng: &mut ChaCha8Rng, shape: [i64; 2], bound: f64) -> Tensor {
+fn uniform_tensor(rng: &mut ChaCha8Rng, shape: [i64; 2], bound: f64) -> Result<Tensor> {
     let n = (shape[0] * shape[1]) as usize;
     let data: Vec<f32> = (0..n).map(|_| rng.random_range(-bound..bound) as f32).collect();
-    Tensor::from_slice(&data).reshape(shape)
+    Ok(Tensor::from_slice(&data).f_reshape(shape)?)
 }
 
 /// The kind adapters use on a base of kind `base`: f32, or f64 on an f64 base. Half-precision
@@ -129,7 +125,7 @@ impl<M: CausalLm> LoraModel<M> {
             }
             let (n_in, n_out) = (lin.in_features(), lin.out_features());
             let bound = 1.0 / (n_in as f64).sqrt();
-            let a = trainable(uniform_tensor(&mut rng, [r, n_in], bound), lin.weight())?;
+            let a = trainable(uniform_tensor(&mut rng, [r, n_in], bound)?, lin.weight())?;
             let b = trainable(Tensor::f_zeros([n_out, r], (Kind::Float, tch::Device::Cpu))?, lin.weight())?;
             lin.set_lora(Some(LoraLayer { a, b, scale, dropout: config.dropout, merged: false }));
             hits += 1;

@@ -285,7 +285,7 @@ pub(crate) fn last_hidden(model: &dyn CausalLm, prompts: &[Vec<i64>], batch: usi
         parts.push(h.f_to_kind(Kind::Float)?.f_to_device(Device::Cpu)?);
     }
     if parts.is_empty() {
-        return Ok(Tensor::zeros([0, 0], (Kind::Float, Device::Cpu)));
+        return Ok(Tensor::f_zeros([0, 0], (Kind::Float, Device::Cpu))?);
     }
     Ok(Tensor::f_cat(&parts, 0)?)
 }
@@ -346,9 +346,9 @@ fn train_softmax(x: &Tensor, y: &[i64], k: usize, l2: f64) -> Result<ColumnHead>
     let onehot = Tensor::from_slice(y).f_one_hot(k as i64)?.f_to_kind(Kind::Float)?;
     let opts = (Kind::Float, Device::Cpu);
     // Full-batch Adam on the convex objective, gradients in closed form.
-    let (mut w, mut b) = (Tensor::zeros([d, k as i64], opts), Tensor::zeros([k as i64], opts));
-    let (mut mw, mut vw) = (w.zeros_like(), w.zeros_like());
-    let (mut mb, mut vb) = (b.zeros_like(), b.zeros_like());
+    let (mut w, mut b) = (Tensor::f_zeros([d, k as i64], opts)?, Tensor::f_zeros([k as i64], opts)?);
+    let (mut mw, mut vw) = (w.f_zeros_like()?, w.f_zeros_like()?);
+    let (mut mb, mut vb) = (b.f_zeros_like()?, b.f_zeros_like()?);
     let (lr, b1, b2, eps): (f64, f64, f64, f64) = (0.05, 0.9, 0.999, 1e-8);
     for t in 1..=SOFTMAX_STEPS as i32 {
         let p = z.f_mm(&w)?.f_add(&b)?.f_softmax(-1, Kind::Float)?;
@@ -404,13 +404,13 @@ fn train_ridge(x: &Tensor, ys: &[f64], l2: f64) -> Result<ColumnHead> {
     let ys_sd = (ys.iter().map(|y| (y - ym) * (y - ym)).sum::<f64>() / n).sqrt().max(1e-9);
     let y = Tensor::from_slice(&ys.iter().map(|y| (y - ym) / ys_sd).collect::<Vec<f64>>()).f_unsqueeze(-1)?;
     let d = z.size()[1];
-    let gram = z.f_tr()?.f_mm(&z)?.f_add(&Tensor::eye(d, (Kind::Double, Device::Cpu)).f_mul_scalar(l2 * n)?)?;
+    let gram = z.f_tr()?.f_mm(&z)?.f_add(&Tensor::f_eye(d, (Kind::Double, Device::Cpu))?.f_mul_scalar(l2 * n)?)?;
     let w = Tensor::f_linalg_solve(&gram, &z.f_tr()?.f_mm(&y)?, true)?;
     ColumnHead::new(
         &mean,
         &scale,
         &w.f_to_kind(Kind::Float)?,
-        &Tensor::zeros([1], (Kind::Float, Device::Cpu)),
+        &Tensor::f_zeros([1], (Kind::Float, Device::Cpu))?,
         Some((ym, ys_sd)),
     )
 }

@@ -70,8 +70,8 @@ pub fn demo(out: PathBuf, data: Option<PathBuf>) -> Result<()> {
 /// Adds the LLM imputer to the demo grid when this build has it and the model is there.
 #[cfg(feature = "llm")]
 fn llm_in_demo(config: &mut ExperimentConfig) -> String {
-    let model = recimpute::llm::Backbone::default_smollm2();
-    if !model.path().is_file() {
+    let model = config.llm.backbone.clone();
+    if !model.path().exists() {
         return format!(
             "The LLM imputer is left out: {} is missing (`cargo xtask fetch-model` downloads it).",
             model.path().display()
