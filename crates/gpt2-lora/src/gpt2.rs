@@ -15,7 +15,7 @@ use crate::config::{Activation, Gpt2Config};
 use crate::error::{Error, Result};
 use crate::linear::Linear;
 use crate::model::{CausalLm, ModelInfo};
-use crate::weights::Weights;
+use crate::weights::{Init, RandomInit, WeightSource, Weights};
 
 /// Where and in which precision to load a model.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -40,10 +40,10 @@ struct LayerNorm {
 }
 
 impl LayerNorm {
-    fn load(w: &mut Weights, prefix: &str, n: i64, eps: f64) -> Result<Self> {
+    fn build(w: &mut impl WeightSource, prefix: &str, n: i64, eps: f64) -> Result<Self> {
         Ok(Self {
-            weight: w.take(&format!("{prefix}.weight"), &[n])?,
-            bias: w.take(&format!("{prefix}.bias"), &[n])?,
+            weight: w.tensor(&format!("{prefix}.weight"), &[n], Init::Ones)?,
+            bias: w.tensor(&format!("{prefix}.bias"), &[n], Init::Zeros)?,
             eps,
         })
     }
@@ -59,9 +59,10 @@ impl LayerNorm {
     }
 }
 
-fn load_conv1d(w: &mut Weights, prefix: &str, n_in: i64, n_out: i64) -> Result<Linear> {
-    let weight = w.take(&format!("{prefix}.weight"), &[n_in, n_out])?;
-    let bias = w.take(&format!("{prefix}.bias"), &[n_out])?;
+/// A `Conv1D` (`[in, out]` weight, bias), initialised normal(0, `std`) with a zero bias.
+fn conv1d(w: &mut impl WeightSource, prefix: &str, n_in: i64, n_out: i64, std: f64) -> Result<Linear> {
+    let weight = w.tensor(&format!("{prefix}.weight"), &[n_in, n_out], Init::Normal(std))?;
+    let bias = w.tensor(&format!("{prefix}.bias"), &[n_out], Init::Zeros)?;
     Ok(Linear::from_in_out(weight, Some(bias)))
 }
 
@@ -83,20 +84,26 @@ struct Block {
 }
 
 impl Block {
-    fn load(w: &mut Weights, i: usize, cfg: &Gpt2Config) -> Result<Self> {
+    /// Block `i`; a random source initialises as HF does (normal(0, 0.02), the output
+    /// projections scaled by `1/sqrt(2 n_layer)`).
+    fn build(w: &mut impl WeightSource, i: usize, cfg: &Gpt2Config) -> Result<Self> {
         let e = cfg.n_embd as i64;
         let inner = cfg.n_inner as i64;
+        let proj_std = INIT_STD / (2.0 * cfg.n_layer as f64).sqrt();
         let p = format!("h.{i}");
         Ok(Self {
-            ln_1: LayerNorm::load(w, &format!("{p}.ln_1"), e, cfg.layer_norm_epsilon)?,
-            c_attn: load_conv1d(w, &format!("{p}.attn.c_attn"), e, 3 * e)?,
-            attn_proj: load_conv1d(w, &format!("{p}.attn.c_proj"), e, e)?,
-            ln_2: LayerNorm::load(w, &format!("{p}.ln_2"), e, cfg.layer_norm_epsilon)?,
-            c_fc: load_conv1d(w, &format!("{p}.mlp.c_fc"), e, inner)?,
-            mlp_proj: load_conv1d(w, &format!("{p}.mlp.c_proj"), inner, e)?,
+            ln_1: LayerNorm::build(w, &format!("{p}.ln_1"), e, cfg.layer_norm_epsilon)?,
+            c_attn: conv1d(w, &format!("{p}.attn.c_attn"), e, 3 * e, INIT_STD)?,
+            attn_proj: conv1d(w, &format!("{p}.attn.c_proj"), e, e, proj_std)?,
+            ln_2: LayerNorm::build(w, &format!("{p}.ln_2"), e, cfg.layer_norm_epsilon)?,
+            c_fc: conv1d(w, &format!("{p}.mlp.c_fc"), e, inner, INIT_STD)?,
+            mlp_proj: conv1d(w, &format!("{p}.mlp.c_proj"), inner, e, proj_std)?,
         })
     }
 }
+
+/// Standard deviation of HF's normal initialisation.
+const INIT_STD: f64 = 0.02;
 
 /// A GPT-2 language model (tied LM head).
 #[derive(Debug)]
@@ -128,60 +135,27 @@ impl Gpt2 {
     pub fn load(config: Gpt2Config, weights: impl AsRef<Path>, options: LoadOptions) -> Result<Self> {
         config.validate()?;
         let mut w = Weights::from_file(weights.as_ref(), options.device, options.kind, "transformer.")?;
-        let e = config.n_embd as i64;
-        let wte = w.take("wte.weight", &[config.vocab_size as i64, e])?;
-        let wpe = w.take("wpe.weight", &[config.n_positions as i64, e])?;
-        let blocks = (0..config.n_layer).map(|i| Block::load(&mut w, i, &config)).collect::<Result<Vec<_>>>()?;
-        let ln_f = LayerNorm::load(&mut w, "ln_f", e, config.layer_norm_epsilon)?;
-        if let Some(head) = w.take_raw("lm_head.weight") {
-            let same = head.size() == wte.size() && head.f_equal(&wte)?;
-            if !same {
-                return Err(Error::Config {
-                    path: Some(w.path().to_path_buf()),
-                    message: "lm_head.weight differs from wte.weight; untied LM heads are not supported".into(),
-                });
-            }
-        }
+        let model = Self::build(config, &mut w, options.device)?;
         w.finish(ignorable)?;
-        Ok(Self { config, wte, wpe, blocks, ln_f, device: options.device })
+        Ok(model)
     }
 
     /// A randomly initialised model as HF initialises one (normal(0, 0.02) weights, output
     /// projections scaled by `1/sqrt(2 n_layer)`, zero biases, unit layer norms), seeded.
     pub fn random(config: Gpt2Config, options: LoadOptions, seed: u64) -> Result<Self> {
         config.validate()?;
-        tch::manual_seed(seed as i64);
-        let (e, inner) = (config.n_embd as i64, config.n_inner as i64);
-        let opts = (options.kind, options.device);
-        let std = 0.02;
-        let proj_std = std / (2.0 * config.n_layer as f64).sqrt();
-        let normal = |shape: &[i64], s: f64| -> Result<Tensor> { Ok(Tensor::f_randn(shape, opts)?.f_mul_scalar(s)?) };
-        let conv = |n_in: i64, n_out: i64, s: f64| -> Result<Linear> {
-            Ok(Linear::from_in_out(normal(&[n_in, n_out], s)?, Some(Tensor::f_zeros([n_out], opts)?)))
-        };
-        let ln = |n: i64| -> Result<LayerNorm> {
-            Ok(LayerNorm {
-                weight: Tensor::f_ones([n], opts)?,
-                bias: Tensor::f_zeros([n], opts)?,
-                eps: config.layer_norm_epsilon,
-            })
-        };
-        let wte = normal(&[config.vocab_size as i64, e], std)?;
-        let wpe = normal(&[config.n_positions as i64, e], std)?;
-        let blocks = (0..config.n_layer)
-            .map(|_| {
-                Ok(Block {
-                    ln_1: ln(e)?,
-                    c_attn: conv(e, 3 * e, std)?,
-                    attn_proj: conv(e, e, proj_std)?,
-                    ln_2: ln(e)?,
-                    c_fc: conv(e, inner, std)?,
-                    mlp_proj: conv(inner, e, proj_std)?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let ln_f = ln(e)?;
-        Ok(Self { config, wte, wpe, blocks, ln_f, device: options.device })
+        Self::build(config, &mut RandomInit::new(options.kind, options.device, seed), options.device)
+    }
+
+    /// The model from `w`, asking for every tensor once in HF's order.
+    fn build(config: Gpt2Config, w: &mut impl WeightSource, device: Device) -> Result<Self> {
+        let e = config.n_embd as i64;
+        let wte = w.tensor("wte.weight", &[config.vocab_size as i64, e], Init::Normal(INIT_STD))?;
+        let wpe = w.tensor("wpe.weight", &[config.n_positions as i64, e], Init::Normal(INIT_STD))?;
+        let blocks = (0..config.n_layer).map(|i| Block::build(w, i, &config)).collect::<Result<Vec<_>>>()?;
+        let ln_f = LayerNorm::build(w, "ln_f", e, config.layer_norm_epsilon)?;
+        w.tied_copy("lm_head.weight", &wte)?;
+        Ok(Self { config, wte, wpe, blocks, ln_f, device })
     }
 
     /// Writes `config.json` and `model.safetensors` (names with the `transformer.` prefix, as

@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::gpt2::{check_ids, LoadOptions};
 use crate::linear::Linear;
 use crate::model::{CausalLm, ModelInfo};
-use crate::weights::Weights;
+use crate::weights::{Init, RandomInit, WeightSource, Weights};
 
 pub mod config;
 mod gguf;
@@ -177,43 +177,9 @@ impl Llama {
     pub fn load(config: LlamaConfig, weights: impl AsRef<Path>, options: LoadOptions) -> Result<Self> {
         config.validate()?;
         let mut w = Weights::from_file(weights.as_ref(), options.device, options.kind, "model.")?;
-        let (v, e) = (config.vocab_size as i64, config.hidden_size as i64);
-        let embed_tokens = w.take("embed_tokens.weight", &[v, e])?;
-        let shapes = linear_shapes(&config);
-        let layers = (0..config.num_hidden_layers)
-            .map(|i| {
-                let p = format!("layers.{i}");
-                let norms = [
-                    w.take(&format!("{p}.input_layernorm.weight"), &[e])?,
-                    w.take(&format!("{p}.post_attention_layernorm.weight"), &[e])?,
-                ];
-                let lin = LINEAR_NAMES
-                    .iter()
-                    .zip(&shapes)
-                    .map(|(n, s)| w.take(&format!("{p}.{n}.weight"), s))
-                    .collect::<Result<Vec<_>>>()?;
-                layer_from_parts(&config, norms, lin)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let norm = w.take("norm.weight", &[e])?;
-        let lm_head = if config.tie_word_embeddings {
-            if let Some(head) = w.take_raw("lm_head.weight") {
-                let same = head.size() == embed_tokens.size() && head.f_equal(&embed_tokens)?;
-                if !same {
-                    return Err(Error::Config {
-                        path: Some(w.path().to_path_buf()),
-                        message: "tie_word_embeddings is true but lm_head.weight differs from \
-                                  model.embed_tokens.weight"
-                            .into(),
-                    });
-                }
-            }
-            None
-        } else {
-            Some(w.take_exact("lm_head.weight", &[v, e])?)
-        };
+        let model = Self::build(config, &mut w, options.device)?;
         w.finish(ignorable)?;
-        Self::assemble(config, embed_tokens, layers, norm, lm_head, options.device)
+        Ok(model)
     }
 
     /// Loads a llama.cpp GGUF file (architecture `llama`): hyperparameters from the `llama.*`
@@ -229,23 +195,39 @@ impl Llama {
     /// norms), seeded.
     pub fn random(config: LlamaConfig, options: LoadOptions, seed: u64) -> Result<Self> {
         config.validate()?;
-        tch::manual_seed(seed as i64);
-        let opts = (options.kind, options.device);
-        let std = 0.02;
-        let normal = |shape: &[i64]| -> Result<Tensor> { Ok(Tensor::f_randn(shape, opts)?.f_mul_scalar(std)?) };
+        Self::build(config, &mut RandomInit::new(options.kind, options.device, seed), options.device)
+    }
+
+    /// The model from `w`, asking for every tensor once in HF's order (the LM head only when
+    /// it is not tied to the embedding).
+    fn build(config: LlamaConfig, w: &mut impl WeightSource, device: Device) -> Result<Self> {
+        const STD: Init = Init::Normal(0.02);
         let (v, e) = (config.vocab_size as i64, config.hidden_size as i64);
-        let embed_tokens = normal(&[v, e])?;
+        let embed_tokens = w.tensor("embed_tokens.weight", &[v, e], STD)?;
         let shapes = linear_shapes(&config);
         let layers = (0..config.num_hidden_layers)
-            .map(|_| {
-                let norms = [Tensor::f_ones([e], opts)?, Tensor::f_ones([e], opts)?];
-                let lin = shapes.iter().map(|s| normal(s)).collect::<Result<_>>()?;
+            .map(|i| {
+                let p = format!("layers.{i}");
+                let norms = [
+                    w.tensor(&format!("{p}.input_layernorm.weight"), &[e], Init::Ones)?,
+                    w.tensor(&format!("{p}.post_attention_layernorm.weight"), &[e], Init::Ones)?,
+                ];
+                let lin = LINEAR_NAMES
+                    .iter()
+                    .zip(&shapes)
+                    .map(|(n, s)| w.tensor(&format!("{p}.{n}.weight"), s, STD))
+                    .collect::<Result<Vec<_>>>()?;
                 layer_from_parts(&config, norms, lin)
             })
             .collect::<Result<Vec<_>>>()?;
-        let norm = Tensor::f_ones([e], opts)?;
-        let lm_head = if config.tie_word_embeddings { None } else { Some(normal(&[v, e])?) };
-        Self::assemble(config, embed_tokens, layers, norm, lm_head, options.device)
+        let norm = w.tensor("norm.weight", &[e], Init::Ones)?;
+        let lm_head = if config.tie_word_embeddings {
+            w.tied_copy("lm_head.weight", &embed_tokens)?;
+            None
+        } else {
+            Some(w.tensor("lm_head.weight", &[v, e], STD)?)
+        };
+        Self::assemble(config, embed_tokens, layers, norm, lm_head, device)
     }
 
     /// Writes `config.json` and `model.safetensors` as `LlamaForCausalLM.save_pretrained` does

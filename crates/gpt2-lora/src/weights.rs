@@ -1,5 +1,9 @@
-//! Checked weight loading: every tensor a model asks for must exist with the expected shape, and
-//! every tensor in the file must be asked for (or be on a list of known extras).
+//! Where a model's weights come from, behind one trait: a safetensors checkpoint ([`Weights`]),
+//! a llama.cpp GGUF file (`llama::gguf`) or a seeded random initialisation ([`RandomInit`]).
+//! A model builds itself once, asking its [`WeightSource`] for every tensor by its HF name and
+//! shape in one fixed order. File sources check the loading: every tensor a model asks for must
+//! exist with the expected shape, and every tensor in the file must be asked for (or be on a
+//! list of known extras).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -72,9 +76,77 @@ impl Weights {
             None => Ok(()),
         }
     }
+}
 
-    /// The file the weights came from.
-    pub(crate) fn path(&self) -> &Path {
-        &self.path
+/// How a tensor starts in a randomly initialised model (HF's `_init_weights`); file sources
+/// ignore it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Init {
+    /// Normal(0, std).
+    Normal(f64),
+    /// All zeros (biases).
+    Zeros,
+    /// All ones (norm weights).
+    Ones,
+}
+
+/// Where a model's weights come from (see the module docs).
+pub(crate) trait WeightSource {
+    /// Tensor `name` (its HF name without the checkpoint's prefix) of shape `shape`.
+    fn tensor(&mut self, name: &str, shape: &[i64], init: Init) -> Result<Tensor>;
+
+    /// For a model whose LM head is tied to its token embedding: a copy of the head the source
+    /// holds under `name` must equal `embedding` (HF checkpoints of tied models may carry one).
+    fn tied_copy(&mut self, _name: &str, _embedding: &Tensor) -> Result<()> {
+        Ok(())
+    }
+}
+
+impl WeightSource for Weights {
+    fn tensor(&mut self, name: &str, shape: &[i64], _: Init) -> Result<Tensor> {
+        // HF keeps the LM head outside the model's prefix: `lm_head.weight`, not `model.lm_head.weight`.
+        if name.starts_with("lm_head.") {
+            self.take_exact(name, shape)
+        } else {
+            self.take(name, shape)
+        }
+    }
+
+    fn tied_copy(&mut self, name: &str, embedding: &Tensor) -> Result<()> {
+        if let Some(copy) = self.take_raw(name) {
+            if copy.size() != embedding.size() || !copy.f_equal(embedding)? {
+                return Err(Error::Config {
+                    path: Some(self.path.clone()),
+                    message: format!(
+                        "{name} differs from the token embedding, but the config ties them; untied LM heads \
+                         need a config that says so (Llama: tie_word_embeddings false; GPT-2 has none)"
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A seeded random initialisation, as HF makes one.
+pub(crate) struct RandomInit {
+    options: (Kind, Device),
+}
+
+impl RandomInit {
+    /// Seeds libtorch's generator with `seed`; tensors are made in `kind` on `device`.
+    pub(crate) fn new(kind: Kind, device: Device, seed: u64) -> Self {
+        tch::manual_seed(seed as i64);
+        Self { options: (kind, device) }
+    }
+}
+
+impl WeightSource for RandomInit {
+    fn tensor(&mut self, _: &str, shape: &[i64], init: Init) -> Result<Tensor> {
+        Ok(match init {
+            Init::Normal(std) => Tensor::f_randn(shape, self.options)?.f_mul_scalar(std)?,
+            Init::Zeros => Tensor::f_zeros(shape, self.options)?,
+            Init::Ones => Tensor::f_ones(shape, self.options)?,
+        })
     }
 }

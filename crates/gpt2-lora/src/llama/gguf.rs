@@ -13,9 +13,10 @@ use std::path::{Path, PathBuf};
 use gguf_file::GgufFile;
 use tch::{Kind, Tensor};
 
-use super::{layer_from_parts, linear_shapes, Llama, LlamaConfig};
+use super::{Llama, LlamaConfig, LINEAR_NAMES};
 use crate::error::{Error, Result};
 use crate::gpt2::LoadOptions;
+use crate::weights::{Init, WeightSource};
 
 /// GGUF names of a layer's linear weights, in the order of `super::LINEAR_NAMES`.
 const GGUF_LINEARS: [&str; 7] = ["attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"];
@@ -26,13 +27,11 @@ struct GgufWeights {
     path: PathBuf,
     options: LoadOptions,
     taken: BTreeSet<String>,
+    /// Query and key heads, to undo the permutation of their projections.
+    heads: (i64, i64),
 }
 
 impl GgufWeights {
-    fn has(&self, name: &str) -> bool {
-        self.file.tensor_info(name).is_ok()
-    }
-
     /// Dequantizes tensor `name`, checking its (row-major) shape.
     fn take(&mut self, name: &str, shape: &[i64]) -> Result<Tensor> {
         let view = self
@@ -59,6 +58,44 @@ impl GgufWeights {
         match self.file.tensors().iter().find(|t| !self.taken.contains(&t.name)) {
             Some(t) => Err(Error::UnexpectedTensor { name: t.name.clone(), path: self.path }),
             None => Ok(()),
+        }
+    }
+}
+
+/// llama.cpp's name of HF tensor `name`, and the head count to unpermute it by (query and key
+/// projections).
+fn gguf_name(name: &str, (q_heads, kv_heads): (i64, i64)) -> Result<(String, Option<i64>)> {
+    let fixed = match name {
+        "embed_tokens.weight" => Some("token_embd.weight"),
+        "norm.weight" => Some("output_norm.weight"),
+        "lm_head.weight" => Some("output.weight"),
+        _ => None,
+    };
+    if let Some(f) = fixed {
+        return Ok((f.to_string(), None));
+    }
+    let unknown = || Error::invalid(format!("no GGUF name for tensor `{name}`"));
+    let rest = name.strip_prefix("layers.").ok_or_else(unknown)?;
+    let (layer, part) = rest.split_once('.').ok_or_else(unknown)?;
+    let part = part.strip_suffix(".weight").ok_or_else(unknown)?;
+    let (gguf, heads) = match part {
+        "input_layernorm" => ("attn_norm", None),
+        "post_attention_layernorm" => ("ffn_norm", None),
+        _ => {
+            let k = LINEAR_NAMES.iter().position(|n| *n == part).ok_or_else(unknown)?;
+            (GGUF_LINEARS[k], [Some(q_heads), Some(kv_heads)].get(k).copied().flatten())
+        }
+    };
+    Ok((format!("blk.{layer}.{gguf}.weight"), heads))
+}
+
+impl WeightSource for GgufWeights {
+    fn tensor(&mut self, name: &str, shape: &[i64], _: Init) -> Result<Tensor> {
+        let (gguf, heads) = gguf_name(name, self.heads)?;
+        let t = self.take(&gguf, shape)?;
+        match heads {
+            Some(h) => unpermute(&t, h),
+            None => Ok(t),
         }
     }
 }
@@ -93,28 +130,11 @@ pub(super) fn load(path: &Path, options: LoadOptions) -> Result<Llama> {
         Error::Config { path: None, message } => Error::Config { path: Some(path.to_path_buf()), message },
         e => e,
     })?;
-    let mut w = GgufWeights { file, path: path.to_path_buf(), options, taken: BTreeSet::new() };
-    let (v, e) = (config.vocab_size as i64, config.hidden_size as i64);
-    let embed_tokens = w.take("token_embd.weight", &[v, e])?;
-    let shapes = linear_shapes(&config);
-    let (nh, nkv) = (config.num_attention_heads as i64, config.num_key_value_heads as i64);
-    let mut layers = Vec::with_capacity(config.num_hidden_layers);
-    for i in 0..config.num_hidden_layers {
-        let p = format!("blk.{i}");
-        let norms = [w.take(&format!("{p}.attn_norm.weight"), &[e])?, w.take(&format!("{p}.ffn_norm.weight"), &[e])?];
-        let mut lin = GGUF_LINEARS
-            .iter()
-            .zip(&shapes)
-            .map(|(n, s)| w.take(&format!("{p}.{n}.weight"), s))
-            .collect::<Result<Vec<_>>>()?;
-        lin[0] = unpermute(&lin[0], nh)?;
-        lin[1] = unpermute(&lin[1], nkv)?;
-        layers.push(layer_from_parts(&config, norms, lin)?);
-    }
-    let norm = w.take("output_norm.weight", &[e])?;
-    let lm_head = if w.has("output.weight") { Some(w.take("output.weight", &[v, e])?) } else { None };
+    let heads = (config.num_attention_heads as i64, config.num_key_value_heads as i64);
+    let mut w = GgufWeights { file, path: path.to_path_buf(), options, taken: BTreeSet::new(), heads };
+    let model = Llama::build(config, &mut w, options.device)?;
     w.finish()?;
-    Llama::assemble(config, embed_tokens, layers, norm, lm_head, options.device)
+    Ok(model)
 }
 
 #[cfg(test)]
