@@ -98,6 +98,7 @@ pub mod model;
 pub mod optim;
 mod peft;
 pub mod score;
+mod seed;
 pub mod tokenizer;
 pub mod trainer;
 mod weights;

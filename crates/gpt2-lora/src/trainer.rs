@@ -20,6 +20,7 @@ use crate::io::{read_json, write_json, write_safetensors, TensorFile};
 use crate::lora::{LoraConfig, LoraModel};
 use crate::model::{CausalLm, ForwardOptions};
 use crate::optim::AdamW;
+use crate::seed::SeededRng;
 
 /// One training sequence. `loss_mask[t]` says whether token `t` is a target (predicted from the
 /// tokens before it); `loss_mask[0]` is ignored since nothing predicts the first token.
@@ -317,26 +318,7 @@ impl Trainer {
         let mut history = Vec::new();
         let mut start = 0;
         if let Some(dir) = resume {
-            let state: TrainerState = read_json(&dir.join(STATE_FILE))?;
-            let fail = |m: String| Error::Checkpoint { path: dir.to_path_buf(), message: m };
-            if state.determinism != determinism_key(&cfg) {
-                return Err(fail(format!(
-                    "trainer settings differ from the checkpoint's: {} vs {}",
-                    determinism_key(&cfg),
-                    state.determinism
-                )));
-            }
-            if state.data_fingerprint != fp {
-                return Err(fail("training data differs from the checkpoint's".into()));
-            }
-            if &state.lora != model.config() {
-                return Err(fail("LoRA settings differ from the checkpoint's".into()));
-            }
-            model.load_adapter_weights(LoraModel::<M>::weights_path(dir))?;
-            let opt_state = TensorFile::open(&dir.join(OPTIMIZER_FILE))?.tensors(model.device(), Kind::Float)?;
-            opt.load_state(&opt_state, state.step as u64).map_err(|e| fail(e.to_string()))?;
-            start = state.step;
-            history = state.train_losses;
+            (start, history) = restore(dir, &cfg, &fp, model, &mut opt)?;
         }
 
         let bar = Progress::new(
@@ -347,33 +329,13 @@ impl Trainer {
         );
         bar.set_position(start as u64);
         let started = Instant::now();
-        let mut epoch_cache: Option<(usize, Vec<Vec<usize>>)> = None;
+        let mut plan = StepPlan { lengths: &lengths, cfg: &cfg, per_epoch, epoch: None };
         for step in start..total_steps {
             opt.zero_grad();
             let micro: Vec<usize> = (step * cfg.grad_accum_steps..(step + 1) * cfg.grad_accum_steps).collect();
-            let mut batches = Vec::with_capacity(micro.len());
-            for &mb in &micro {
-                let epoch = mb / per_epoch;
-                if epoch_cache.as_ref().map(|c| c.0) != Some(epoch) {
-                    epoch_cache = Some((epoch, plan_epoch(&lengths, &cfg, epoch)));
-                }
-                if let Some((_, plan)) = &epoch_cache {
-                    batches.push(plan[mb % per_epoch].clone());
-                }
-            }
-            let targets: usize = batches.iter().flatten().map(|&i| train[i].targets()).sum();
-            let mut step_loss = 0.0;
-            for (&mb, batch) in micro.iter().zip(&batches) {
-                tch::manual_seed((cfg.seed.wrapping_mul(1_000_003).wrapping_add(mb as u64) & (i64::MAX as u64)) as i64);
-                let refs: Vec<&Example> = batch.iter().map(|&i| &train[i]).collect();
-                let (loss, count) = batch_loss(model, &refs, true)?;
-                report.tokens += refs.iter().map(|e| e.input_ids.len() as u64).sum::<u64>();
-                if count > 0 {
-                    let scaled = loss.f_div_scalar(targets as f64)?;
-                    scaled.f_backward()?;
-                    step_loss += f64::try_from(&scaled.f_detach()?)?;
-                }
-            }
+            let batches: Vec<Vec<usize>> = micro.iter().map(|&mb| plan.micro_batch(mb)).collect();
+            let (step_loss, tokens) = accumulate(model, train, &micro, &batches, cfg.seed)?;
+            report.tokens += tokens;
             if let Some(max) = cfg.max_grad_norm {
                 opt.clip_grad_norm(max)?;
             }
@@ -397,15 +359,7 @@ impl Trainer {
             }
             if let (Some(dir), Some(every)) = (&cfg.checkpoint_dir, cfg.checkpoint_every) {
                 if done % every == 0 || last {
-                    let state = TrainerState {
-                        step: done,
-                        total_steps,
-                        determinism: determinism_key(&cfg),
-                        data_fingerprint: fp.clone(),
-                        config: cfg.clone(),
-                        lora: model.config().clone(),
-                        train_losses: history.clone(),
-                    };
+                    let state = TrainerState::new(&cfg, &fp, model, (done, total_steps), &history);
                     report.last_checkpoint = Some(write_checkpoint(dir, model, &opt, &state)?);
                 }
             }
@@ -418,6 +372,105 @@ impl Trainer {
         report.tokens_per_second = report.tokens as f64 / started.elapsed().as_secs_f64().max(1e-9);
         Ok(report)
     }
+}
+
+impl TrainerState {
+    /// The state after step `done` of `total` steps.
+    fn new<M: CausalLm>(
+        cfg: &TrainConfig,
+        fp: &str,
+        model: &LoraModel<M>,
+        (done, total_steps): (usize, usize),
+        history: &[(usize, f64)],
+    ) -> Self {
+        TrainerState {
+            step: done,
+            total_steps,
+            determinism: determinism_key(cfg),
+            data_fingerprint: fp.to_string(),
+            config: cfg.clone(),
+            lora: model.config().clone(),
+            train_losses: history.to_vec(),
+        }
+    }
+}
+
+/// The micro-batches of a run, epoch by epoch (one epoch's plan kept at a time).
+struct StepPlan<'a> {
+    lengths: &'a [usize],
+    cfg: &'a TrainConfig,
+    per_epoch: usize,
+    epoch: Option<(usize, Vec<Vec<usize>>)>,
+}
+
+impl StepPlan<'_> {
+    /// Micro-batch `mb` of the concatenated epochs (indices into the training examples).
+    fn micro_batch(&mut self, mb: usize) -> Vec<usize> {
+        let epoch = mb / self.per_epoch;
+        let plan = match &mut self.epoch {
+            Some((e, plan)) if *e == epoch => plan,
+            slot => &mut slot.insert((epoch, plan_epoch(self.lengths, self.cfg, epoch))).1,
+        };
+        plan.get(mb % self.per_epoch).cloned().unwrap_or_default()
+    }
+}
+
+/// Restores the run that wrote checkpoint `dir` into `model` and `opt`, after checking that
+/// its settings, data and LoRA config are this run's; returns its step and loss history.
+fn restore<M: CausalLm>(
+    dir: &Path,
+    cfg: &TrainConfig,
+    fp: &str,
+    model: &mut LoraModel<M>,
+    opt: &mut AdamW,
+) -> Result<(usize, Vec<(usize, f64)>)> {
+    let state: TrainerState = read_json(&dir.join(STATE_FILE))?;
+    let fail = |m: String| Error::Checkpoint { path: dir.to_path_buf(), message: m };
+    if state.determinism != determinism_key(cfg) {
+        return Err(fail(format!(
+            "trainer settings differ from the checkpoint's: {} vs {}",
+            determinism_key(cfg),
+            state.determinism
+        )));
+    }
+    if state.data_fingerprint != fp {
+        return Err(fail("training data differs from the checkpoint's".into()));
+    }
+    if &state.lora != model.config() {
+        return Err(fail("LoRA settings differ from the checkpoint's".into()));
+    }
+    model.load_adapter_weights(LoraModel::<M>::weights_path(dir))?;
+    let opt_state = TensorFile::open(&dir.join(OPTIMIZER_FILE))?.tensors(model.device(), Kind::Float)?;
+    opt.load_state(&opt_state, state.step as u64).map_err(|e| fail(e.to_string()))?;
+    Ok((state.step, state.train_losses))
+}
+
+/// Runs the micro-batches `batches` (numbered `micro`) of one optimizer step forward and
+/// backward, the loss divided by the step's target count so the gradients add up to the
+/// step's mean; dropout is seeded per micro-batch. Returns the step's mean loss and the tokens
+/// it read.
+fn accumulate<M: CausalLm>(
+    model: &LoraModel<M>,
+    train: &[Example],
+    micro: &[usize],
+    batches: &[Vec<usize>],
+    seed: u64,
+) -> Result<(f64, u64)> {
+    let targets: usize = batches.iter().flatten().map(|&i| train[i].targets()).sum();
+    let (mut step_loss, mut tokens) = (0.0, 0u64);
+    for (&mb, batch) in micro.iter().zip(batches) {
+        // Dropout draws from libtorch's global generator: held for this micro-batch.
+        let _rng = SeededRng::new(seed.wrapping_mul(1_000_003).wrapping_add(mb as u64));
+        let refs: Vec<&Example> = batch.iter().map(|&i| &train[i]).collect();
+        let (loss, count) = batch_loss(model, &refs, true)?;
+        tokens += refs.iter().map(|e| e.input_ids.len() as u64).sum::<u64>();
+        if count > 0 {
+            let scaled = loss.f_div_scalar(targets as f64)?;
+            scaled.f_backward()?;
+            step_loss += f64::try_from(&scaled.f_detach()?)?;
+        }
+    }
+    Ok((step_loss, tokens))
 }
 
 fn check_examples<M: CausalLm + ?Sized>(model: &M, data: &[Example]) -> Result<()> {

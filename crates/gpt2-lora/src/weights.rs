@@ -12,6 +12,7 @@ use tch::{Device, Kind, Tensor};
 
 use crate::error::{Error, Result};
 use crate::io::TensorFile;
+use crate::seed::SeededRng;
 
 /// The tensors of one checkpoint file, handed out by name with shape checks.
 pub(crate) struct Weights {
@@ -128,16 +129,17 @@ impl WeightSource for Weights {
     }
 }
 
-/// A seeded random initialisation, as HF makes one.
+/// A seeded random initialisation, as HF makes one. Holds libtorch's generator while it lives,
+/// so two models built from one seed are equal even while other threads train.
 pub(crate) struct RandomInit {
     options: (Kind, Device),
+    _rng: SeededRng,
 }
 
 impl RandomInit {
     /// Seeds libtorch's generator with `seed`; tensors are made in `kind` on `device`.
     pub(crate) fn new(kind: Kind, device: Device, seed: u64) -> Self {
-        tch::manual_seed(seed as i64);
-        Self { options: (kind, device) }
+        Self { options: (kind, device), _rng: SeededRng::new(seed) }
     }
 }
 

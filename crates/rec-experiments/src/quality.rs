@@ -471,94 +471,101 @@ pub fn quality_markdown(results: &[QualityResult]) -> String {
             imputers.iter().map(|i| i.as_str()).collect::<Vec<_>>().join(" | ")
         );
         let _ = writeln!(out, "|---|---|{}", "---|".repeat(imputers.len()));
-        // column -> metric -> imputer -> values
-        let mut cols: BTreeMap<(usize, String), MetricValues> = BTreeMap::new();
-        for r in &rs {
-            for (pos, c) in r.report.columns.iter().enumerate() {
-                for (name, v) in metrics(&c.metrics) {
-                    cols.entry((pos, c.column.clone()))
-                        .or_default()
-                        .entry(name)
-                        .or_default()
-                        .entry(r.spec.imputer)
-                        .or_default()
-                        .push(v);
-                }
-            }
-        }
-        let mut seen = BTreeSet::new();
-        for ((_, column), ms) in &cols {
-            if !seen.insert(column.clone()) {
-                continue;
-            }
-            for (metric, per) in ms {
-                let cells: Vec<String> = imputers
-                    .iter()
-                    .map(|i| match per.get(i).map(|v| mean_std(v)) {
-                        Some((m, _, 1)) => format!("{m:.4}"),
-                        Some((m, s, n)) if n > 1 => format!("{m:.4} ± {s:.4}"),
-                        _ => "–".into(),
-                    })
-                    .collect();
-                let _ = writeln!(out, "| {column} | {metric} | {} |", cells.join(" | "));
-            }
-        }
-        let times: Vec<String> = imputers
-            .iter()
-            .map(|i| {
-                let fit: Vec<f64> = rs.iter().filter(|r| r.spec.imputer == *i).map(|r| r.fit_s).collect();
-                let imp: Vec<f64> = rs.iter().filter(|r| r.spec.imputer == *i).map(|r| r.impute_s).collect();
-                format!("{:.1} + {:.1}", mean_std(&fit).0, mean_std(&imp).0)
-            })
-            .collect();
-        let _ = writeln!(out, "| *fit + impute s* | | {} |", times.join(" | "));
-        // Per imputer, one LLM figure per seed ("–" for imputers without an LLM report).
-        let per_seed = |f: &dyn Fn(&LlmCellReport) -> String| -> Vec<String> {
-            imputers
-                .iter()
-                .map(|i| {
-                    let per: Vec<String> =
-                        rs.iter().filter(|r| r.spec.imputer == *i).filter_map(|r| r.llm.as_ref()).map(f).collect();
-                    if per.is_empty() {
-                        "–".into()
-                    } else {
-                        per.join(", ")
-                    }
-                })
-                .collect()
-        };
-        // Fallbacks are counted for the LLM (classical imputers always produce a value).
-        let fallbacks = per_seed(&|l| l.total_fallbacks().to_string());
-        let _ = writeln!(out, "| *fallback cells (per seed)* | | {} |", fallbacks.join(" | "));
-        // Retrieval prompts cut to fit the context, shown only when any was.
-        let trimmed = per_seed(&|l| format!("{}/{}", l.trimmed.values().sum::<usize>(), l.trimmed_examples));
-        let any_trimmed =
-            rs.iter().filter_map(|r| r.llm.as_ref()).any(|l| !l.trimmed.is_empty() || l.trimmed_examples > 0);
-        if any_trimmed {
-            let _ = writeln!(
-                out,
-                "| *retrieval prompts cut to fit (cells/examples per seed)* | | {} |",
-                trimmed.join(" | ")
-            );
-        }
-        let _ = writeln!(out);
-        for r in rs.iter().filter(|r| r.llm.is_some()) {
-            if let Some(l) = &r.llm {
-                let curve: Vec<String> = l.holdout_gain.iter().map(|(s, g)| format!("{s}: {g:+.3}")).collect();
-                let _ = writeln!(
-                    out,
-                    "- llm seed {}: {} steps, kept step {}{}; held-out nats/cell beyond the column frequencies: {}",
-                    r.spec.seed,
-                    l.steps,
-                    l.best_step.map_or("(last)".into(), |s| s.to_string()),
-                    if l.stopped_early { ", stopped early" } else { "" },
-                    if curve.is_empty() { "(no check)".into() } else { curve.join(", ") }
-                );
-            }
-        }
+        metric_rows(&mut out, &imputers, &rs);
+        cost_and_llm_rows(&mut out, &imputers, &rs);
         out.push('\n');
     }
     out
+}
+
+/// The column × metric rows of one group: mean ± std over seeds per imputer.
+fn metric_rows(out: &mut String, imputers: &[ImputerName], rs: &[&QualityResult]) {
+    // column -> metric -> imputer -> values
+    let mut cols: BTreeMap<(usize, String), MetricValues> = BTreeMap::new();
+    for r in rs {
+        for (pos, c) in r.report.columns.iter().enumerate() {
+            for (name, v) in metrics(&c.metrics) {
+                cols.entry((pos, c.column.clone()))
+                    .or_default()
+                    .entry(name)
+                    .or_default()
+                    .entry(r.spec.imputer)
+                    .or_default()
+                    .push(v);
+            }
+        }
+    }
+    let mut seen = BTreeSet::new();
+    for ((_, column), ms) in &cols {
+        if !seen.insert(column.clone()) {
+            continue;
+        }
+        for (metric, per) in ms {
+            let cells: Vec<String> = imputers
+                .iter()
+                .map(|i| match per.get(i).map(|v| mean_std(v)) {
+                    Some((m, _, 1)) => format!("{m:.4}"),
+                    Some((m, s, n)) if n > 1 => format!("{m:.4} ± {s:.4}"),
+                    _ => "–".into(),
+                })
+                .collect();
+            let _ = writeln!(out, "| {column} | {metric} | {} |", cells.join(" | "));
+        }
+    }
+}
+
+/// The fit + impute seconds, the LLM's fallbacks (and trimmed retrieval prompts, when any)
+/// per seed, and one line per LLM fit with its held-out curve.
+fn cost_and_llm_rows(out: &mut String, imputers: &[ImputerName], rs: &[&QualityResult]) {
+    let times: Vec<String> = imputers
+        .iter()
+        .map(|i| {
+            let fit: Vec<f64> = rs.iter().filter(|r| r.spec.imputer == *i).map(|r| r.fit_s).collect();
+            let imp: Vec<f64> = rs.iter().filter(|r| r.spec.imputer == *i).map(|r| r.impute_s).collect();
+            format!("{:.1} + {:.1}", mean_std(&fit).0, mean_std(&imp).0)
+        })
+        .collect();
+    let _ = writeln!(out, "| *fit + impute s* | | {} |", times.join(" | "));
+    // Per imputer, one LLM figure per seed ("–" for imputers without an LLM report).
+    let per_seed = |f: &dyn Fn(&LlmCellReport) -> String| -> Vec<String> {
+        imputers
+            .iter()
+            .map(|i| {
+                let per: Vec<String> =
+                    rs.iter().filter(|r| r.spec.imputer == *i).filter_map(|r| r.llm.as_ref()).map(f).collect();
+                if per.is_empty() {
+                    "–".into()
+                } else {
+                    per.join(", ")
+                }
+            })
+            .collect()
+    };
+    // Fallbacks are counted for the LLM (classical imputers always produce a value).
+    let fallbacks = per_seed(&|l| l.total_fallbacks().to_string());
+    let _ = writeln!(out, "| *fallback cells (per seed)* | | {} |", fallbacks.join(" | "));
+    // Retrieval prompts cut to fit the context, shown only when any was.
+    let trimmed = per_seed(&|l| format!("{}/{}", l.trimmed.values().sum::<usize>(), l.trimmed_examples));
+    let any_trimmed = rs.iter().filter_map(|r| r.llm.as_ref()).any(|l| !l.trimmed.is_empty() || l.trimmed_examples > 0);
+    if any_trimmed {
+        let _ =
+            writeln!(out, "| *retrieval prompts cut to fit (cells/examples per seed)* | | {} |", trimmed.join(" | "));
+    }
+    let _ = writeln!(out);
+    for r in rs.iter().filter(|r| r.llm.is_some()) {
+        if let Some(l) = &r.llm {
+            let curve: Vec<String> = l.holdout_gain.iter().map(|(s, g)| format!("{s}: {g:+.3}")).collect();
+            let _ = writeln!(
+                out,
+                "- llm seed {}: {} steps, kept step {}{}; held-out nats/cell beyond the column frequencies: {}",
+                r.spec.seed,
+                l.steps,
+                l.best_step.map_or("(last)".into(), |s| s.to_string()),
+                if l.stopped_early { ", stopped early" } else { "" },
+                if curve.is_empty() { "(no check)".into() } else { curve.join(", ") }
+            );
+        }
+    }
 }
 
 #[cfg(test)]

@@ -312,58 +312,17 @@ fn run_movielens(
     let (items_m, items_mask) = mask(&ml.items, spec, &["item_id", "title"], 13)?;
 
     let t0 = Instant::now();
-    let mut losses = Vec::new();
-    let mut fallbacks = BTreeMap::new();
-    let mut trimmed = BTreeMap::new();
-    let mut llm_config = None;
-    let mut reused = None;
-    let (users_i, items_i) = if spec.imputer == ImputerName::Deletion {
-        (users_m.clone(), items_m.clone())
+    let fills = if spec.imputer == ImputerName::Deletion {
+        MovieLensFills::unfilled(users_m.clone(), items_m.clone())
     } else {
-        let cache = MovieLensImputed::dir(cache_root, spec);
-        let key = MovieLensImputed::key(spec, llm);
-        if let Some(hit) = MovieLensImputed::load(&cache, &key)? {
-            reused = Some(hit.meta.impute_s);
-            losses = hit.meta.losses;
-            fallbacks = hit.meta.fallbacks;
-            trimmed = hit.meta.trimmed;
-            llm_config = hit.meta.llm_config;
-            (hit.users, hit.items)
-        } else {
-            let u = impute_all(spec.imputer, spec.seed, llm, &users_m, &[&users_m])?;
-            let i = impute_all(spec.imputer, spec.seed, llm, &items_m, &[&items_m])?;
-            // One curve: the users table's fine-tune, then the items table's, steps running on.
-            let offset = u.losses.last().map_or(0, |p| p.step);
-            losses = u.losses;
-            losses.extend(i.losses.into_iter().map(|p| LossPoint { step: p.step + offset, loss: p.loss }));
-            fallbacks = u.fallbacks;
-            for (column, n) in i.fallbacks {
-                *fallbacks.entry(column).or_default() += n;
-            }
-            trimmed = u.trimmed;
-            for (column, n) in i.trimmed {
-                *trimmed.entry(column).or_default() += n;
-            }
-            llm_config = u.config;
-            let users = u.tables.into_iter().next().context("no users table")?;
-            let items = i.tables.into_iter().next().context("no items table")?;
-            let meta = CacheMeta {
-                key,
-                impute_s: t0.elapsed().as_secs_f64(),
-                losses: losses.clone(),
-                fallbacks: fallbacks.clone(),
-                trimmed: trimmed.clone(),
-                llm_config: llm_config.clone(),
-            };
-            MovieLensImputed::save(&cache, &users, &items, &meta)?;
-            (users, items)
-        }
+        movielens_fills(spec, llm, cache_root, &users_m, &items_m, t0)?
     };
+    let (users_i, items_i) = (&fills.users, &fills.items);
     let imputation = if spec.imputer == ImputerName::Deletion {
         None
     } else {
-        let mut report = imputation_quality(&ml.users, &users_mask, &[&users_i], None)?.unwrap_or_default();
-        if let Some(items) = imputation_quality(&ml.items, &items_mask, &[&items_i], None)? {
+        let mut report = imputation_quality(&ml.users, &users_mask, &[users_i], None)?.unwrap_or_default();
+        if let Some(items) = imputation_quality(&ml.items, &items_mask, &[items_i], None)? {
             report.columns.extend(items.columns);
         }
         (!report.columns.is_empty()).then_some(report)
@@ -371,7 +330,7 @@ fn run_movielens(
 
     let split = movielens_split(&dir, &ml.ratings, ml_task.split, spec.seed)?;
     let prepare = |rows: &[usize]| -> Result<Table> {
-        let mut table = rating_features(&ml.ratings, rows, &users_i, &items_i)?;
+        let mut table = rating_features(&ml.ratings, rows, users_i, items_i)?;
         if ml_task.classes {
             let schema = table.schema().clone().with_kind(TARGET, ColumnKind::Categorical)?;
             table = table.cast(schema)?;
@@ -384,7 +343,7 @@ fn run_movielens(
         train = CaseDeletion::new().fit_boxed(&train)?.transform(&train)?;
     }
     // A reused fill reports what computing it cost, so the timings stay comparable.
-    let impute_s = t0.elapsed().as_secs_f64() + reused.unwrap_or(0.0);
+    let impute_s = t0.elapsed().as_secs_f64() + fills.reused.unwrap_or(0.0);
 
     let kind = if ml_task.classes { TaskKind::MultiClass } else { TaskKind::Regression };
     let t1 = Instant::now();
@@ -400,13 +359,91 @@ fn run_movielens(
         downstream,
         timings: Timings { impute_s, train_s, total_s: 0.0 },
         peak_rss_mib: None,
-        loss_history: losses,
-        imputation_reused: reused.is_some(),
-        fallbacks,
-        trimmed,
-        llm_config,
+        loss_history: fills.losses,
+        imputation_reused: fills.reused.is_some(),
+        fallbacks: fills.fallbacks,
+        trimmed: fills.trimmed,
+        llm_config: fills.llm_config,
         unlabelled_rows: 0,
     })
+}
+
+/// The filled user and item tables of a MovieLens cell and what filling them recorded.
+struct MovieLensFills {
+    users: Table,
+    items: Table,
+    losses: Vec<LossPoint>,
+    fallbacks: BTreeMap<String, usize>,
+    trimmed: BTreeMap<String, usize>,
+    llm_config: Option<serde_json::Value>,
+    /// The seconds the fill cost when it was computed, if it was reused from the cache.
+    reused: Option<f64>,
+}
+
+impl MovieLensFills {
+    /// The masked tables as they are (case-wise deletion fills nothing).
+    fn unfilled(users: Table, items: Table) -> Self {
+        MovieLensFills {
+            users,
+            items,
+            losses: Vec::new(),
+            fallbacks: BTreeMap::new(),
+            trimmed: BTreeMap::new(),
+            llm_config: None,
+            reused: None,
+        }
+    }
+}
+
+/// Fills the masked user and item tables with the cell's imputer, or reuses the fill cached
+/// under `cache_root` for the same key (tasks that share a mask share the fill).
+fn movielens_fills(
+    spec: &CellSpec,
+    llm: &LlmImputerConfig,
+    cache_root: &Path,
+    users_m: &Table,
+    items_m: &Table,
+    t0: Instant,
+) -> Result<MovieLensFills> {
+    let cache = MovieLensImputed::dir(cache_root, spec);
+    let key = MovieLensImputed::key(spec, llm);
+    if let Some(hit) = MovieLensImputed::load(&cache, &key)? {
+        return Ok(MovieLensFills {
+            users: hit.users,
+            items: hit.items,
+            losses: hit.meta.losses,
+            fallbacks: hit.meta.fallbacks,
+            trimmed: hit.meta.trimmed,
+            llm_config: hit.meta.llm_config,
+            reused: Some(hit.meta.impute_s),
+        });
+    }
+    let u = impute_all(spec.imputer, spec.seed, llm, users_m, &[users_m])?;
+    let i = impute_all(spec.imputer, spec.seed, llm, items_m, &[items_m])?;
+    // One curve: the users table's fine-tune, then the items table's, steps running on.
+    let offset = u.losses.last().map_or(0, |p| p.step);
+    let mut losses = u.losses;
+    losses.extend(i.losses.into_iter().map(|p| LossPoint { step: p.step + offset, loss: p.loss }));
+    let mut fallbacks = u.fallbacks;
+    for (column, n) in i.fallbacks {
+        *fallbacks.entry(column).or_default() += n;
+    }
+    let mut trimmed = u.trimmed;
+    for (column, n) in i.trimmed {
+        *trimmed.entry(column).or_default() += n;
+    }
+    let users = u.tables.into_iter().next().context("no users table")?;
+    let items = i.tables.into_iter().next().context("no items table")?;
+    let meta = CacheMeta {
+        key,
+        impute_s: t0.elapsed().as_secs_f64(),
+        losses: losses.clone(),
+        fallbacks: fallbacks.clone(),
+        trimmed: trimmed.clone(),
+        llm_config: u.config.clone(),
+    };
+    MovieLensImputed::save(&cache, &users, &items, &meta)?;
+    Ok(MovieLensFills { users, items, losses, fallbacks, trimmed, llm_config: u.config, reused: None })
 }
 
 /// The training and test rows of `ratings` (ML-100K's `u.data`, in `dir`) for a split; the
