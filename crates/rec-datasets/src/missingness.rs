@@ -253,59 +253,8 @@ pub fn inject(table: &Table, config: &MissingnessConfig) -> Result<Masked> {
         }
         Mechanism::Mcar => None,
     };
-    let targets: Vec<usize> = if config.columns.is_empty() {
-        (0..schema.len()).filter(|&j| !excluded(j) && Some(j) != driver).collect()
-    } else {
-        let mut t = Vec::new();
-        for name in &config.columns {
-            let j = schema.index_of(name)?;
-            if excluded(j) {
-                return Err(Error::InvalidArgument(format!(
-                    "column '{name}' is an id or excluded and cannot be masked"
-                )));
-            }
-            if Some(j) == driver {
-                return Err(Error::InvalidArgument(format!("column '{name}' is the MAR driver and cannot be masked")));
-            }
-            t.push(j);
-        }
-        t
-    };
-    if targets.is_empty() {
-        return Err(Error::InvalidArgument("no column is left to mask (all are ids, excluded or the driver)".into()));
-    }
-
-    // Per target column: the eligible rows and their removal probabilities.
-    let driver_scores = driver.map(|d| scores(table, d));
-    let mut plans: Vec<(usize, Vec<usize>, Vec<f64>)> = Vec::with_capacity(targets.len());
-    for &j in &targets {
-        let rows: Vec<usize> = (0..table.num_rows()).filter(|&r| !table.is_missing(r, j)).collect();
-        let z: Vec<f64> = match (&config.mechanism, &driver_scores) {
-            (Mechanism::Mcar, _) => vec![0.0; rows.len()],
-            (Mechanism::Mar { strength, .. }, Some(d)) => rows.iter().map(|&r| strength * d[r]).collect(),
-            (Mechanism::Mnar { strength }, _) => {
-                let own = scores(table, j);
-                rows.iter().map(|&r| strength * own[r]).collect()
-            }
-            (Mechanism::Mar { .. }, None) => unreachable!("a MAR config always has a driver"),
-        };
-        plans.push((j, rows, z));
-    }
-    match config.scope {
-        Scope::PerColumn => {
-            for (_, _, z) in &mut plans {
-                let b = intercept(z, config.rate);
-                z.iter_mut().for_each(|v| *v = sigmoid(*v + b));
-            }
-        }
-        Scope::TableWide => {
-            let all: Vec<f64> = plans.iter().flat_map(|(_, _, z)| z.iter().copied()).collect();
-            let b = intercept(&all, config.rate);
-            for (_, _, z) in &mut plans {
-                z.iter_mut().for_each(|v| *v = sigmoid(*v + b));
-            }
-        }
-    }
+    let targets = mask_targets(table, config, &excluded, driver)?;
+    let plans = removal_plans(table, config, &targets, driver)?;
 
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
     let mut entries = Vec::new();
@@ -328,6 +277,86 @@ pub fn inject(table: &Table, config: &MissingnessConfig) -> Result<Masked> {
     entries.sort_by_key(|e| e.0);
     let holed = Table::from_arrays(schema.clone(), arrays, table.num_rows())?;
     Ok(Masked { table: holed, mask: Mask { entries } })
+}
+
+/// The columns to mask: those named, or every column that is not an id, excluded or the MAR
+/// driver.
+fn mask_targets(
+    table: &Table,
+    config: &MissingnessConfig,
+    excluded: &dyn Fn(usize) -> bool,
+    driver: Option<usize>,
+) -> Result<Vec<usize>> {
+    let schema = table.schema();
+    let targets: Vec<usize> = if config.columns.is_empty() {
+        (0..schema.len()).filter(|&j| !excluded(j) && Some(j) != driver).collect()
+    } else {
+        let mut t = Vec::new();
+        for name in &config.columns {
+            let j = schema.index_of(name)?;
+            if excluded(j) {
+                return Err(Error::InvalidArgument(format!(
+                    "column '{name}' is an id or excluded and cannot be masked"
+                )));
+            }
+            if Some(j) == driver {
+                return Err(Error::InvalidArgument(format!("column '{name}' is the MAR driver and cannot be masked")));
+            }
+            t.push(j);
+        }
+        t
+    };
+    if targets.is_empty() {
+        return Err(Error::InvalidArgument("no column is left to mask (all are ids, excluded or the driver)".into()));
+    }
+    Ok(targets)
+}
+
+/// One column's removal plan: the column, its observed rows, and each row's probability of
+/// losing its cell.
+type RemovalPlan = (usize, Vec<usize>, Vec<f64>);
+
+/// Per target column: its removal plan, the logistic intercept calibrated to `config.rate`
+/// per column or over the table.
+fn removal_plans(
+    table: &Table,
+    config: &MissingnessConfig,
+    targets: &[usize],
+    driver: Option<usize>,
+) -> Result<Vec<RemovalPlan>> {
+    let driver_scores = driver.map(|d| scores(table, d));
+    let mut plans: Vec<RemovalPlan> = Vec::with_capacity(targets.len());
+    for &j in targets {
+        let rows: Vec<usize> = (0..table.num_rows()).filter(|&r| !table.is_missing(r, j)).collect();
+        let z: Vec<f64> = match (&config.mechanism, &driver_scores) {
+            (Mechanism::Mcar, _) => vec![0.0; rows.len()],
+            (Mechanism::Mar { strength, .. }, Some(d)) => rows.iter().map(|&r| strength * d[r]).collect(),
+            (Mechanism::Mnar { strength }, _) => {
+                let own = scores(table, j);
+                rows.iter().map(|&r| strength * own[r]).collect()
+            }
+            (Mechanism::Mar { .. }, None) => {
+                return Err(Error::InvalidArgument("a MAR config needs a driver column".into()))
+            }
+        };
+        plans.push((j, rows, z));
+    }
+    match config.scope {
+        Scope::PerColumn => {
+            for (_, _, z) in &mut plans {
+                let b = intercept(z, config.rate);
+                z.iter_mut().for_each(|v| *v = sigmoid(*v + b));
+            }
+        }
+        Scope::TableWide => {
+            let all: Vec<f64> = plans.iter().flat_map(|(_, _, z)| z.iter().copied()).collect();
+            let b = intercept(&all, config.rate);
+            for (_, _, z) in &mut plans {
+                z.iter_mut().for_each(|v| *v = sigmoid(*v + b));
+            }
+        }
+    }
+    Ok(plans)
 }
 
 fn check_strength(strength: f64) -> Result<()> {

@@ -169,13 +169,6 @@ fn charts(results: &[CellResult]) -> Vec<(String, Chart, PlotPlace)> {
         let (metric_name, better) = (metric.0, if metric.2 { "higher is better" } else { "lower is better" });
         let task_imputers: Vec<ImputerName> =
             settings.values().flat_map(|m| m.keys().copied()).collect::<BTreeSet<_>>().into_iter().collect();
-        let stat = |cells: Option<&Vec<&CellResult>>| -> Option<(f64, f64)> {
-            let v: Vec<f64> = cells?.iter().map(|c| primary_metric(&c.downstream).1).collect();
-            match mean_std(&v) {
-                (_, _, 0) => None,
-                (m, s, _) => Some((m, s)),
-            }
-        };
         // (a) the metric per imputer, grouped by setting.
         out.push((
             format!("{}-{}", slug(task.as_str()), "downstream"),
@@ -189,58 +182,7 @@ fn charts(results: &[CellResult]) -> Vec<(String, Chart, PlotPlace)> {
             PlotPlace::Task(*task),
         ));
         // (b) the metric against the rate, per pattern, when there are several rates.
-        let patterns: BTreeSet<Pattern> = settings.keys().map(|k| k.0).collect();
-        for pattern in patterns {
-            let rates: Vec<u64> = settings.keys().filter(|k| k.0 == pattern).map(|k| k.1).collect();
-            if rates.len() < 2 {
-                continue;
-            }
-            let series: Vec<(Series, Points)> = task_imputers
-                .iter()
-                .map(|&imp| {
-                    let points = rates
-                        .iter()
-                        .filter_map(|&rate| {
-                            let (m, s) = stat(settings.get(&(pattern, rate)).and_then(|m| m.get(&imp)))?;
-                            Some((rate as f64 / 1000.0, m, s))
-                        })
-                        .collect();
-                    (color_of(imp), points)
-                })
-                .collect();
-            let title = format!(
-                "{}: {metric_name} against the missing rate, {} ({better})",
-                task.as_str(),
-                pattern.as_str().to_uppercase()
-            );
-            let lines = |title: String, series| {
-                Chart::Lines(Lines {
-                    title,
-                    x_desc: "rate of hidden feature cells".into(),
-                    y_desc: metric_name.to_string(),
-                    x_percent: true,
-                    series,
-                })
-            };
-            // Deletion trains on ever fewer rows and usually dwarfs the differences between the
-            // imputers that fill: show those again on their own scale.
-            let filling: Vec<_> =
-                series.iter().filter(|(s, _)| s.name != ImputerName::Deletion.as_str()).cloned().collect();
-            let zoom = (filling.len() >= 2 && filling.len() < series.len())
-                .then(|| lines(format!("{title}, without deletion"), filling));
-            out.push((
-                format!("{}-rate-{}", slug(task.as_str()), pattern.as_str()),
-                lines(title, series),
-                PlotPlace::Task(*task),
-            ));
-            if let Some(zoom) = zoom {
-                out.push((
-                    format!("{}-rate-{}-filled", slug(task.as_str()), pattern.as_str()),
-                    zoom,
-                    PlotPlace::Task(*task),
-                ));
-            }
-        }
+        out.extend(rate_charts(*task, settings, &task_imputers, &color_of, (metric_name, better)));
         // (c) imputation quality per column, per setting.
         for (&(pattern, rate), by_imputer) in settings {
             if let Some(chart) = imputation_chart(*task, pattern, rate, by_imputer, &color_of) {
@@ -271,6 +213,80 @@ fn charts(results: &[CellResult]) -> Vec<(String, Chart, PlotPlace)> {
             }),
             PlotPlace::End,
         ));
+    }
+    out
+}
+
+/// The downstream metric's mean and std over the cells given (none without cells).
+fn stat(cells: Option<&Vec<&CellResult>>) -> Option<(f64, f64)> {
+    let v: Vec<f64> = cells?.iter().map(|c| primary_metric(&c.downstream).1).collect();
+    match mean_std(&v) {
+        (_, _, 0) => None,
+        (m, s, _) => Some((m, s)),
+    }
+}
+
+/// For each pattern with several rates: the metric against the rate per imputer, and the same
+/// without deletion when deletion is one of several lines (it dwarfs the others).
+fn rate_charts(
+    task: TaskName,
+    settings: &BTreeMap<(Pattern, u64), BTreeMap<ImputerName, Vec<&CellResult>>>,
+    task_imputers: &[ImputerName],
+    color_of: &dyn Fn(ImputerName) -> Series,
+    (metric_name, better): (&str, &str),
+) -> Vec<(String, Chart, PlotPlace)> {
+    let mut out = Vec::new();
+    let patterns: BTreeSet<Pattern> = settings.keys().map(|k| k.0).collect();
+    for pattern in patterns {
+        let rates: Vec<u64> = settings.keys().filter(|k| k.0 == pattern).map(|k| k.1).collect();
+        if rates.len() < 2 {
+            continue;
+        }
+        let series: Vec<(Series, Points)> = task_imputers
+            .iter()
+            .map(|&imp| {
+                let points = rates
+                    .iter()
+                    .filter_map(|&rate| {
+                        let (m, s) = stat(settings.get(&(pattern, rate)).and_then(|m| m.get(&imp)))?;
+                        Some((rate as f64 / 1000.0, m, s))
+                    })
+                    .collect();
+                (color_of(imp), points)
+            })
+            .collect();
+        let title = format!(
+            "{}: {metric_name} against the missing rate, {} ({better})",
+            task.as_str(),
+            pattern.as_str().to_uppercase()
+        );
+        let lines = |title: String, series| {
+            Chart::Lines(Lines {
+                title,
+                x_desc: "rate of hidden feature cells".into(),
+                y_desc: metric_name.to_string(),
+                x_percent: true,
+                series,
+            })
+        };
+        // Deletion trains on ever fewer rows and usually dwarfs the differences between the
+        // imputers that fill: show those again on their own scale.
+        let filling: Vec<_> =
+            series.iter().filter(|(s, _)| s.name != ImputerName::Deletion.as_str()).cloned().collect();
+        let zoom = (filling.len() >= 2 && filling.len() < series.len())
+            .then(|| lines(format!("{title}, without deletion"), filling));
+        out.push((
+            format!("{}-rate-{}", slug(task.as_str()), pattern.as_str()),
+            lines(title, series),
+            PlotPlace::Task(task),
+        ));
+        if let Some(zoom) = zoom {
+            out.push((
+                format!("{}-rate-{}-filled", slug(task.as_str()), pattern.as_str()),
+                zoom,
+                PlotPlace::Task(task),
+            ));
+        }
     }
     out
 }
