@@ -145,10 +145,10 @@ struct LlmArgs {
     #[arg(long)]
     llm_lora_alpha: Option<f64>,
     /// Precision of the frozen base (auto: bf16 where the hardware has it, else f32).
-    #[arg(long, value_parser = recimpute::llm_settings::Precision::NAMES)]
+    #[arg(long, value_parser = recimpute::llm_config::Precision::NAMES)]
     llm_precision: Option<String>,
     /// What the fine-tune's loss covers.
-    #[arg(long, value_parser = recimpute::llm_settings::Objective::NAMES)]
+    #[arg(long, value_parser = recimpute::llm_config::Objective::NAMES)]
     llm_objective: Option<String>,
     /// Observed cells held out to check the fine-tune (0 turns the check off).
     #[arg(long)]
@@ -170,9 +170,9 @@ impl LlmArgs {
     /// Sets the fields of the imputer's config whose flags were given (unused in a build with
     /// neither the `dlrm` nor the `llm` feature, where no command takes LLM settings).
     #[cfg_attr(not(any(feature = "dlrm", feature = "llm")), allow(dead_code))]
-    fn apply(self, c: &mut recimpute::llm_settings::LlmImputerConfig) -> Result<()> {
+    fn apply(self, c: &mut recimpute::llm_config::LlmImputerConfig) -> Result<()> {
         if let Some(path) = self.llm_backbone {
-            c.backbone = recimpute::llm_settings::Backbone::from_path(path);
+            c.backbone = recimpute::llm_config::Backbone::from_path(path);
         }
         if let Some(e) = self.llm_epochs {
             c.train.epochs = e;

@@ -13,7 +13,7 @@
 //! | [`codec`] | `prompt-codec` | rows as text prompts, value parsing, value grammars |
 //! | `lm` (feature `llm`) | `gpt2-lora` | GPT-2 / Llama on libtorch with LoRA, trainer, generation |
 //! | `recommender` (feature `dlrm`) | `dlrm` | the DLRM recommendation model on libtorch |
-//! | [`llm_settings`] | `llm-config` | the LoRA, trainer and LLM imputer settings as plain serde types (no libtorch): what grids, CLIs and config files hold |
+//! | [`llm_config`] | `llm-config` | the LoRA, trainer and LLM imputer settings as plain serde types (no libtorch): what grids, CLIs and config files hold |
 //! | `llm` (feature `llm`) | `llm-imputer` | `LlmImputer`: LoRA fine-tune of a causal LM on the table's cells (value-only loss, held-out check), scored or grammar-constrained imputation |
 //! | [`experiment`] | `rec-experiments` | the imputer registry, the quality grid on built-in tables or your own files, hidden-cell masks and scores, reports and plots; with `dlrm`, the experiment grid |
 //!
@@ -50,7 +50,7 @@
 //! ```
 
 pub use imputers_baseline as baseline;
-pub use llm_config as llm_settings;
+pub use llm_config;
 pub use prompt_codec as codec;
 pub use rec_datasets as datasets;
 pub use rec_metrics as metrics;
