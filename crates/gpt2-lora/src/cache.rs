@@ -111,6 +111,34 @@ pub(crate) struct AttentionPlan {
 }
 
 impl AttentionPlan {
+    /// Scaled dot-product attention of `q` (`[batch, heads, new, head_dim]`) over `k`, `v`
+    /// (`[batch, kv_heads, keys, head_dim]`, grouped when `kv_heads < heads`) under this plan's
+    /// mask (or the fused causal kernel), as `[batch, new, heads * head_dim]` in `q`'s kind.
+    /// libtorch's CPU attention (backward especially) is several times slower in bf16/f16 than
+    /// in f32, and attention is a small share of the FLOPs: it runs in f32.
+    pub(crate) fn attend(&self, q: &Tensor, k: &Tensor, v: &Tensor, dropout: f64, scale: f64) -> Result<Tensor> {
+        let kind = q.kind();
+        let half = matches!(kind, Kind::BFloat16 | Kind::Half);
+        let up =
+            |z: &Tensor| -> Result<Tensor> { Ok(if half { z.f_to_kind(Kind::Float)? } else { z.shallow_clone() }) };
+        let (qs, ks) = (q.size(), k.size());
+        let [bsz, heads, t, hd] = qs[..] else {
+            return Err(Error::invalid(format!("attention queries must be [batch, heads, new, head_dim], got {qs:?}")));
+        };
+        let y = Tensor::f_scaled_dot_product_attention(
+            &up(q)?,
+            &up(k)?,
+            &up(v)?,
+            self.mask.as_ref(),
+            dropout,
+            self.mask.is_none() && t > 1,
+            scale,
+            ks.get(1).is_some_and(|&kv_heads| kv_heads != heads),
+        )?;
+        let y = if half { y.f_to_kind(kind)? } else { y };
+        Ok(y.f_transpose(1, 2)?.f_contiguous()?.f_view([bsz, t, heads * hd])?)
+    }
+
     /// Plans attention for `input_ids` `[batch, new]` with an optional `[batch, new]` mask
     /// (1 = token, 0 = padding) after `cache`. Checks shapes and that every row stays within
     /// `context` positions.

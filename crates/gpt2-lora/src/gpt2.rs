@@ -237,23 +237,7 @@ impl Gpt2 {
             scale /= (layer + 1) as f64;
         }
         let dropout = if train { cfg.attn_pdrop } else { 0.0 };
-        // libtorch's CPU attention kernels are several times slower in bf16/f16 than in f32
-        // (backward especially), and attention is a small part of the FLOPs: run it in f32.
-        let half = matches!(x.kind(), Kind::BFloat16 | Kind::Half);
-        let up =
-            |z: &Tensor| -> Result<Tensor> { Ok(if half { z.f_to_kind(Kind::Float)? } else { z.shallow_clone() }) };
-        let y = Tensor::f_scaled_dot_product_attention(
-            &up(&q)?,
-            &up(&k)?,
-            &up(&v)?,
-            plan.mask.as_ref(),
-            dropout,
-            plan.mask.is_none() && t > 1,
-            scale,
-            false,
-        )?;
-        let y = if half { y.f_to_kind(x.kind())? } else { y };
-        let y = y.f_transpose(1, 2)?.f_contiguous()?.f_view([bsz, t, e])?;
+        let y = plan.attend(&q, &k, &v, dropout, scale)?;
         let y = b.attn_proj.forward(&y, train)?.f_dropout(cfg.resid_pdrop, train)?;
         Ok((y, LayerKv { k, v }))
     }

@@ -312,23 +312,7 @@ impl Llama {
             None => (k, v),
         };
         let dropout = if train { cfg.attention_dropout } else { 0.0 };
-        // libtorch's CPU attention (backward especially) is several times slower in bf16/f16
-        // than in f32, and attention is a small share of the FLOPs: run it in f32.
-        let half = matches!(x.kind(), Kind::BFloat16 | Kind::Half);
-        let up =
-            |z: &Tensor| -> Result<Tensor> { Ok(if half { z.f_to_kind(Kind::Float)? } else { z.shallow_clone() }) };
-        let y = Tensor::f_scaled_dot_product_attention(
-            &up(&q)?,
-            &up(&k)?,
-            &up(&v)?,
-            plan.mask.as_ref(),
-            dropout,
-            plan.mask.is_none() && t > 1,
-            1.0 / (hd as f64).sqrt(),
-            nkv != nh,
-        )?;
-        let y = if half { y.f_to_kind(x.kind())? } else { y };
-        let y = y.f_transpose(1, 2)?.f_contiguous()?.f_view([bsz, t, nh * hd])?;
+        let y = plan.attend(&q, &k, &v, dropout, 1.0 / (hd as f64).sqrt())?;
         Ok((l.o_proj.forward(&y, train)?, LayerKv { k, v }))
     }
 
