@@ -149,6 +149,94 @@ fn optional_bool(meta: &Metadata, key: &str) -> Result<bool> {
     }
 }
 
+fn optional_str(meta: &Metadata, key: &str) -> Result<Option<String>> {
+    match meta.contains_key(key) {
+        true => Ok(Some(meta.get_str(key)?.to_string())),
+        false => Ok(None),
+    }
+}
+
+/// How vocabularies spell tokens: in the byte alphabet. A token that is not (a mislabelled
+/// special token, say) is respelled byte by byte, as transformers does.
+struct Spelling {
+    alphabet: [char; 256],
+    in_alphabet: HashSet<char>,
+}
+
+impl Spelling {
+    fn new() -> Self {
+        let alphabet = byte_alphabet();
+        Spelling { alphabet, in_alphabet: alphabet.iter().copied().collect() }
+    }
+
+    /// Whether `token` is written in the byte alphabet.
+    fn is_spelled(&self, token: &str) -> bool {
+        token.chars().all(|c| self.in_alphabet.contains(&c))
+    }
+
+    /// `token` in the byte alphabet.
+    fn spell(&self, token: &str) -> String {
+        if self.is_spelled(token) {
+            token.to_string()
+        } else {
+            token.bytes().map(|b| self.alphabet[b as usize]).collect()
+        }
+    }
+}
+
+/// The byte-level BPE model of `tokens` (ids in order) and the file's merges.
+fn bpe_model(meta: &Metadata, tokens: &[&str], spelling: &Spelling) -> Result<BPE> {
+    let vocab: Vocab = tokens.iter().enumerate().map(|(id, t)| (spelling.spell(t), id as u32)).collect();
+    let merges: Merges = meta
+        .get_str_array("tokenizer.ggml.merges")?
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            m.split_once(' ')
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .ok_or_else(|| tok_err(format!("merge #{i} {m:?} is not two tokens separated by a space"), None))
+        })
+        .collect::<Result<_>>()?;
+    BPE::builder().vocab_and_merges(vocab, merges).build().map_err(|e| tok_err("cannot build the BPE model", Some(e)))
+}
+
+/// Adds the tokens the file marks as control (special, never split) and user-defined.
+fn add_marked_tokens(tokenizer: &mut Tokenizer, tokens: &[&str], types: &[i64], spelling: &Spelling) {
+    let marked = |kind: i64, special: bool| -> Vec<AddedToken> {
+        tokens
+            .iter()
+            .zip(types)
+            .filter(|&(t, &ty)| ty == kind && spelling.is_spelled(t))
+            .map(|(t, _)| AddedToken::from(t.to_string(), special).normalized(false))
+            .collect()
+    };
+    tokenizer.add_special_tokens(&marked(TOKEN_TYPE_CONTROL, true));
+    tokenizer.add_tokens(&marked(TOKEN_TYPE_USER_DEFINED, false));
+}
+
+/// The post-processor that puts BOS before and/or EOS after every sequence; each of `bos` and
+/// `eos` is `(key, id)` when the file asks for it, and its id must be set.
+fn bos_eos_processor(
+    tokens: &[&str],
+    bos: Option<(&str, Option<u32>)>,
+    eos: Option<(&str, Option<u32>)>,
+) -> Result<TemplateProcessing> {
+    let special = |(key, id): (&str, Option<u32>)| {
+        id.map(|id| (tokens[id as usize].to_string(), id)).ok_or_else(|| GgufError::MissingKey(key.to_string()))
+    };
+    let bos = bos.map(special).transpose()?;
+    let eos = eos.map(special).transpose()?;
+    let mut template: Vec<String> = bos.iter().map(|(t, _)| t.clone()).collect();
+    template.push("$A".to_string());
+    template.extend(eos.iter().map(|(t, _)| t.clone()));
+    TemplateProcessing::builder()
+        .try_single(template.join(" "))
+        .map_err(|e| tok_err(format!("BOS/EOS template: {e}"), None))?
+        .special_tokens(bos.into_iter().chain(eos).collect::<Vec<_>>())
+        .build()
+        .map_err(|e| tok_err(format!("BOS/EOS template: {e}"), None))
+}
+
 impl GgufTokenizer {
     /// Builds the tokenizer from `tokenizer.ggml.*` keys.
     ///
@@ -163,14 +251,10 @@ impl GgufTokenizer {
                 None,
             ));
         }
-        let pre = match meta.contains_key("tokenizer.ggml.pre") {
-            true => Some(meta.get_str("tokenizer.ggml.pre")?.to_string()),
-            false => None,
-        };
+        let pre = optional_str(meta, "tokenizer.ggml.pre")?;
         let pre_kind = PreTokenizerKind::from_pre(pre.as_deref()).ok_or_else(|| {
             tok_err(format!("tokenizer.ggml.pre {:?} is not supported", pre.as_deref().unwrap_or("")), None)
         })?;
-
         let tokens = meta.get_str_array("tokenizer.ggml.tokens")?;
         if u32::try_from(tokens.len()).is_err() {
             return Err(tok_err(format!("{} tokens do not fit u32 ids", tokens.len()), None));
@@ -183,52 +267,11 @@ impl GgufTokenizer {
             return Err(tok_err(format!("{} token types for {} tokens", types.len(), tokens.len()), None));
         }
 
-        // Vocabularies are written in the byte alphabet; a token that is not (a mislabelled
-        // special token, say) is respelled byte by byte, as transformers does.
-        let alphabet = byte_alphabet();
-        let in_alphabet: HashSet<char> = alphabet.iter().copied().collect();
-        let spelled = |t: &str| t.chars().all(|c| in_alphabet.contains(&c));
-        let vocab: Vocab = tokens
-            .iter()
-            .enumerate()
-            .map(|(id, t)| {
-                let key = if spelled(t) { t.to_string() } else { t.bytes().map(|b| alphabet[b as usize]).collect() };
-                (key, id as u32)
-            })
-            .collect();
-        let merges: Merges = meta
-            .get_str_array("tokenizer.ggml.merges")?
-            .iter()
-            .enumerate()
-            .map(|(i, m)| {
-                m.split_once(' ')
-                    .map(|(a, b)| (a.to_string(), b.to_string()))
-                    .ok_or_else(|| tok_err(format!("merge #{i} {m:?} is not two tokens separated by a space"), None))
-            })
-            .collect::<Result<_>>()?;
-        let bpe = BPE::builder()
-            .vocab_and_merges(vocab, merges)
-            .build()
-            .map_err(|e| tok_err("cannot build the BPE model", Some(e)))?;
-
-        let mut tokenizer = Tokenizer::new(bpe);
+        let spelling = Spelling::new();
+        let mut tokenizer = Tokenizer::new(bpe_model(meta, &tokens, &spelling)?);
         tokenizer.with_pre_tokenizer(Some(pre_kind.pre_tokenizer()?));
         tokenizer.with_decoder(Some(ByteLevelDecoder::default()));
-
-        let control: Vec<AddedToken> = tokens
-            .iter()
-            .zip(&types)
-            .filter(|&(t, &ty)| ty == TOKEN_TYPE_CONTROL && spelled(t))
-            .map(|(t, _)| AddedToken::from(t.to_string(), true).normalized(false))
-            .collect();
-        tokenizer.add_special_tokens(&control);
-        let user: Vec<AddedToken> = tokens
-            .iter()
-            .zip(&types)
-            .filter(|&(t, &ty)| ty == TOKEN_TYPE_USER_DEFINED && spelled(t))
-            .map(|(t, _)| AddedToken::from(t.to_string(), false).normalized(false))
-            .collect();
-        tokenizer.add_tokens(&user);
+        add_marked_tokens(&mut tokenizer, &tokens, &types, &spelling);
 
         let n = tokens.len();
         let bos_id = optional_id(meta, "tokenizer.ggml.bos_token_id", n)?;
@@ -238,34 +281,11 @@ impl GgufTokenizer {
         let add_bos = optional_bool(meta, "tokenizer.ggml.add_bos_token")?;
         let add_eos = optional_bool(meta, "tokenizer.ggml.add_eos_token")?;
         if add_bos || add_eos {
-            let special = |key: &str, id: Option<u32>| {
-                id.map(|id| (tokens[id as usize].to_string(), id)).ok_or_else(|| GgufError::MissingKey(key.to_string()))
-            };
-            let mut template = Vec::new();
-            let mut specials = Vec::new();
-            if add_bos {
-                let (t, id) = special("tokenizer.ggml.bos_token_id", bos_id)?;
-                template.push(t.clone());
-                specials.push((t, id));
-            }
-            template.push("$A".to_string());
-            if add_eos {
-                let (t, id) = special("tokenizer.ggml.eos_token_id", eos_id)?;
-                template.push(t.clone());
-                specials.push((t, id));
-            }
-            let processor = TemplateProcessing::builder()
-                .try_single(template.join(" "))
-                .map_err(|e| tok_err(format!("BOS/EOS template: {e}"), None))?
-                .special_tokens(specials)
-                .build()
-                .map_err(|e| tok_err(format!("BOS/EOS template: {e}"), None))?;
-            tokenizer.with_post_processor(Some(processor));
+            let bos = add_bos.then_some(("tokenizer.ggml.bos_token_id", bos_id));
+            let eos = add_eos.then_some(("tokenizer.ggml.eos_token_id", eos_id));
+            tokenizer.with_post_processor(Some(bos_eos_processor(&tokens, bos, eos)?));
         }
-        let chat_template = match meta.contains_key("tokenizer.chat_template") {
-            true => Some(meta.get_str("tokenizer.chat_template")?.to_string()),
-            false => None,
-        };
+        let chat_template = optional_str(meta, "tokenizer.chat_template")?;
         Ok(Self { tokenizer, pre, pre_kind, bos_id, eos_id, unk_id, pad_id, add_bos, add_eos, chat_template })
     }
 

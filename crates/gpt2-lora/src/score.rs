@@ -86,6 +86,102 @@ impl Tree {
     }
 }
 
+/// Log-probabilities read off the model: `(node, token)` → one value per prompt.
+type LogProbs = HashMap<(usize, i64), Vec<f32>>;
+
+impl Tree {
+    /// Reads the log-probability of every child of every node of `level` off the last
+    /// position of `logits`, whose rows are prompt-major (prompt `i`, node `k` at row
+    /// `i * level.len() + k`); the LM head's softmax is read only over the children's tokens.
+    fn gather(&self, logits: &Tensor, level: &[usize], prompts: usize, lp: &mut LogProbs) -> Result<()> {
+        let union: Vec<i64> = level
+            .iter()
+            .flat_map(|&n| self.nodes[n].children.iter().copied())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let pos: HashMap<i64, usize> = union.iter().enumerate().map(|(i, &t)| (t, i)).collect();
+        let idx = Tensor::from_slice(&union).f_to_device(logits.device())?;
+        let picked = logits
+            .f_select(1, -1)?
+            .f_to_kind(Kind::Float)?
+            .f_log_softmax(-1, Kind::Float)?
+            .f_index_select(1, &idx)?
+            .f_to_device(Device::Cpu)?
+            .f_contiguous()?;
+        let host = Vec::<f32>::try_from(&picked.f_view([-1])?)?;
+        let width = union.len();
+        for i in 0..prompts {
+            for (k, &n) in level.iter().enumerate() {
+                let row = i * level.len() + k;
+                for &t in &self.nodes[n].children {
+                    lp.entry((n, t)).or_insert_with(|| vec![0.0; prompts])[i] = host[row * width + pos[&t]];
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// What feeds depth `d`: for each prompt and node of the level, the row of its parent in
+    /// the previous level's cache and the node's own token.
+    fn feed(&self, d: usize, prompts: usize) -> (Vec<i64>, Vec<i64>) {
+        let prev = &self.levels[d - 1];
+        let prev_pos: HashMap<usize, usize> = prev.iter().enumerate().map(|(i, &n)| (n, i)).collect();
+        let level = &self.levels[d];
+        let mut rows = Vec::with_capacity(prompts * level.len());
+        let mut tokens = Vec::with_capacity(prompts * level.len());
+        for i in 0..prompts {
+            for &n in level {
+                rows.push((i * prev.len() + prev_pos[&self.nodes[n].parent]) as i64);
+                tokens.push(self.nodes[n].last);
+            }
+        }
+        (rows, tokens)
+    }
+
+    /// `[prompt][candidate]` sums of the candidates' token log-probabilities, plus the
+    /// log-probability of ending after them when there are `end` tokens.
+    fn sum_scores(&self, candidates: &[Vec<i64>], end: &[i64], lp: &LogProbs, prompts: usize) -> Vec<Vec<f64>> {
+        let mut scores = vec![vec![0f64; candidates.len()]; prompts];
+        for (c, seq) in candidates.iter().enumerate() {
+            let mut at = 0;
+            for (d, &t) in seq.iter().enumerate() {
+                let v = &lp[&(at, t)];
+                for (i, row) in scores.iter_mut().enumerate() {
+                    row[c] += v[i] as f64;
+                }
+                if d + 1 < seq.len() || !end.is_empty() {
+                    at = self.index[&seq[..=d]];
+                }
+            }
+            if !end.is_empty() {
+                for (i, row) in scores.iter_mut().enumerate() {
+                    row[c] += logsumexp(end.iter().map(|e| lp[&(at, *e)][i] as f64));
+                }
+            }
+        }
+        scores
+    }
+}
+
+/// The prompts as one left-padded `[B, width]` batch of ids (`pad` on the left) and its
+/// attention mask, on `device`.
+fn left_padded(prompts: &[Vec<i64>], pad: i64, device: Device) -> Result<(Tensor, Tensor)> {
+    let width = prompts.iter().map(Vec::len).max().unwrap_or(0);
+    let mut ids = Vec::with_capacity(prompts.len() * width);
+    let mut mask = Vec::with_capacity(prompts.len() * width);
+    for p in prompts {
+        ids.extend(std::iter::repeat_n(pad, width - p.len()));
+        mask.extend(std::iter::repeat_n(0i64, width - p.len()));
+        ids.extend_from_slice(p);
+        mask.extend(std::iter::repeat_n(1i64, p.len()));
+    }
+    let shape = [prompts.len() as i64, width as i64];
+    let ids = Tensor::from_slice(&ids).f_reshape(shape)?.f_to_device(device)?;
+    let mask = Tensor::from_slice(&mask).f_reshape(shape)?.f_to_device(device)?;
+    Ok((ids, mask))
+}
+
 /// `[prompt][candidate]` log-likelihoods of `candidates` after `prompts`.
 ///
 /// With `end` non-empty, each score also includes `log Σ_{e ∈ end} p(e | prompt, candidate)`:
@@ -108,88 +204,20 @@ pub fn score_candidates<M: CausalLm + ?Sized>(
     let _guard = tch::no_grad_guard();
     let tree = Tree::build(candidates, end)?;
     let b = prompts.len();
-    // (node, token) -> log p per prompt.
-    let mut lp: HashMap<(usize, i64), Vec<f32>> = HashMap::new();
-    let gather = |logits: &Tensor, level: &[usize], lp: &mut HashMap<(usize, i64), Vec<f32>>| -> Result<()> {
-        let union: Vec<i64> = level
-            .iter()
-            .flat_map(|&n| tree.nodes[n].children.iter().copied())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let pos: HashMap<i64, usize> = union.iter().enumerate().map(|(i, &t)| (t, i)).collect();
-        let idx = Tensor::from_slice(&union).f_to_device(device)?;
-        let picked = logits
-            .f_select(1, -1)?
-            .f_to_kind(Kind::Float)?
-            .f_log_softmax(-1, Kind::Float)?
-            .f_index_select(1, &idx)?
-            .f_to_device(Device::Cpu)?
-            .f_contiguous()?;
-        let host = Vec::<f32>::try_from(&picked.f_view([-1])?)?;
-        let width = union.len();
-        for i in 0..b {
-            for (k, &n) in level.iter().enumerate() {
-                let row = i * level.len() + k;
-                for &t in &tree.nodes[n].children {
-                    lp.entry((n, t)).or_insert_with(|| vec![0.0; b])[i] = host[row * width + pos[&t]];
-                }
-            }
-        }
-        Ok(())
-    };
-    let width = prompts.iter().map(Vec::len).max().unwrap_or(0);
-    let mut ids = Vec::with_capacity(b * width);
-    let mut mask = Vec::with_capacity(b * width);
-    for p in prompts {
-        ids.extend(std::iter::repeat_n(pad, width - p.len()));
-        mask.extend(std::iter::repeat_n(0i64, width - p.len()));
-        ids.extend_from_slice(p);
-        mask.extend(std::iter::repeat_n(1i64, p.len()));
-    }
-    let shape = [b as i64, width as i64];
-    let ids = Tensor::from_slice(&ids).f_reshape(shape)?.f_to_device(device)?;
-    let mask = Tensor::from_slice(&mask).f_reshape(shape)?.f_to_device(device)?;
+    let mut lp = LogProbs::new();
+    let (ids, mask) = left_padded(prompts, pad, device)?;
     let out = model.forward(&ids, Some(&mask), None, ForwardOptions::eval().last_only())?;
-    gather(&out.logits, &tree.levels[0], &mut lp)?;
+    tree.gather(&out.logits, &tree.levels[0], b, &mut lp)?;
     let mut cache = out.cache;
     for d in 1..tree.levels.len() {
-        let prev = &tree.levels[d - 1];
-        let prev_pos: HashMap<usize, usize> = prev.iter().enumerate().map(|(i, &n)| (n, i)).collect();
-        let level = &tree.levels[d];
-        let mut rows = Vec::with_capacity(b * level.len());
-        let mut feed = Vec::with_capacity(b * level.len());
-        for i in 0..b {
-            for &n in level {
-                rows.push((i * prev.len() + prev_pos[&tree.nodes[n].parent]) as i64);
-                feed.push(tree.nodes[n].last);
-            }
-        }
+        let (rows, feed) = tree.feed(d, b);
         let fanned = cache.select_rows(&rows)?;
         let ids = Tensor::from_slice(&feed).f_view([-1, 1])?.f_to_device(device)?;
         let out = model.forward(&ids, None, Some(fanned), ForwardOptions::eval())?;
-        gather(&out.logits, level, &mut lp)?;
+        tree.gather(&out.logits, &tree.levels[d], b, &mut lp)?;
         cache = out.cache;
     }
-    let mut scores = vec![vec![0f64; candidates.len()]; b];
-    for (c, seq) in candidates.iter().enumerate() {
-        let mut at = 0;
-        for (d, &t) in seq.iter().enumerate() {
-            let v = &lp[&(at, t)];
-            for (i, row) in scores.iter_mut().enumerate() {
-                row[c] += v[i] as f64;
-            }
-            if d + 1 < seq.len() || !end.is_empty() {
-                at = tree.index[&seq[..=d]];
-            }
-        }
-        if !end.is_empty() {
-            for (i, row) in scores.iter_mut().enumerate() {
-                row[c] += logsumexp(end.iter().map(|e| lp[&(at, *e)][i] as f64));
-            }
-        }
-    }
-    Ok(scores)
+    Ok(tree.sum_scores(candidates, end, &lp, b))
 }
 
 /// The widest level of the prefix tree of `candidates`: how many rows one prompt needs in the

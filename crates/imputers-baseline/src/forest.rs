@@ -241,9 +241,88 @@ impl Forest {
     }
 }
 
+impl Problem<'_> {
+    /// Adds sample `i` (a position in `rows`) to the node statistics `out`: its count, its
+    /// target sums and, for regression, its squared target.
+    fn add_stat(&self, i: usize, out: &mut [f64]) {
+        let k = self.task.outputs();
+        out[0] += 1.0;
+        let y = &self.y[i * k..(i + 1) * k];
+        for (o, v) in out[1..=k].iter_mut().zip(y) {
+            *o += v;
+        }
+        if matches!(self.task, Task::Regression) {
+            out[2] += y[0] * y[0];
+        }
+    }
+}
+
+/// The best split found so far at a node: (gain, feature, last bin of the left side).
+type Split = Option<(f64, usize, u8)>;
+
+/// Scans the splits of one node, feature by feature, with one histogram buffer reused by every
+/// node of a tree.
+struct SplitSearch<'p, 'a> {
+    problem: &'p Problem<'a>,
+    min_leaf: usize,
+    /// Per-bin statistics, `n_bins × stats_len`; all zero between uses.
+    hist: Vec<f64>,
+}
+
+impl SplitSearch<'_, '_> {
+    /// Updates `best` with the best split of `samples` (statistics `total`, cost `parent`) on
+    /// design column `f`.
+    fn feature(&mut self, f: usize, samples: &[u32], total: &[f64], parent: f64, best: &mut Split) {
+        let (problem, task) = (self.problem, self.problem.task);
+        let m = task.stats_len();
+        let nb = problem.n_bins[f];
+        if nb < 2 {
+            return;
+        }
+        // Only the occupied bins are scanned and cleared, which keeps small nodes cheap.
+        if self.hist.len() < nb * m {
+            self.hist.resize(nb * m, 0.0);
+        }
+        let col = &problem.bins[f];
+        let (mut first, mut last) = (nb, 0);
+        for &s in samples {
+            let b = col[problem.rows[s as usize]] as usize;
+            first = first.min(b);
+            last = last.max(b);
+            problem.add_stat(s as usize, &mut self.hist[b * m..(b + 1) * m]);
+        }
+        let min_leaf = self.min_leaf as f64;
+        let mut left = vec![0.0; m];
+        let mut right = vec![0.0; m];
+        for b in first..last {
+            for (l, h) in left.iter_mut().zip(&self.hist[b * m..(b + 1) * m]) {
+                *l += h;
+            }
+            if left[0] < min_leaf {
+                continue;
+            }
+            if total[0] - left[0] < min_leaf {
+                break;
+            }
+            for ((r, t), l) in right.iter_mut().zip(total).zip(&left) {
+                *r = t - l;
+            }
+            let gain = parent - task.cost(&left) - task.cost(&right);
+            if gain > 1e-12 * parent.max(1.0) && best.is_none_or(|(g, _, _)| gain > g) {
+                *best = Some((gain, f, b as u8));
+            }
+        }
+        if first <= last {
+            self.hist[first * m..(last + 1) * m].iter_mut().for_each(|h| *h = 0.0);
+        }
+    }
+}
+
+/// A leaf, or a split node before its children are known.
+const LEAF: Node = Node { feature: u32::MAX, bin: 0, left: 0, right: 0, value: 0 };
+
 fn grow(problem: &Problem<'_>, params: &ForestParams, rng: &mut ChaCha8Rng) -> Tree {
     let task = problem.task;
-    let (m, k) = (task.stats_len(), task.outputs());
     let n = problem.rows.len();
     // Samples are positions in `problem.rows`; a bootstrap repeats some.
     let mut samples: Vec<u32> = if params.bootstrap {
@@ -251,32 +330,21 @@ fn grow(problem: &Problem<'_>, params: &ForestParams, rng: &mut ChaCha8Rng) -> T
     } else {
         (0..n as u32).collect()
     };
-    let stat = |i: usize, out: &mut [f64]| {
-        out[0] += 1.0;
-        let y = &problem.y[i * k..(i + 1) * k];
-        for (o, v) in out[1..=k].iter_mut().zip(y) {
-            *o += v;
-        }
-        if matches!(task, Task::Regression) {
-            out[2] += y[0] * y[0];
-        }
-    };
     let mtry = params.max_features.count(problem.features.len());
     let max_depth = params.max_depth.unwrap_or(usize::MAX);
     let min_leaf = params.min_samples_leaf.max(1);
-    let mut tree = Tree { nodes: vec![], values: vec![] };
+    let mut search = SplitSearch { problem, min_leaf, hist: Vec::new() };
+    let mut tree = Tree { nodes: vec![LEAF], values: vec![] };
     let mut candidates: Vec<usize> = problem.features.to_vec();
-    let mut hist: Vec<f64> = Vec::new();
     // (node index, sample range, depth)
     let mut stack = vec![(0usize, 0usize, samples.len(), 0usize)];
-    tree.nodes.push(Node { feature: u32::MAX, bin: 0, left: 0, right: 0, value: 0 });
     while let Some((node, lo, hi, depth)) = stack.pop() {
-        let mut total = vec![0.0; m];
+        let mut total = vec![0.0; task.stats_len()];
         for &s in &samples[lo..hi] {
-            stat(s as usize, &mut total);
+            problem.add_stat(s as usize, &mut total);
         }
         let parent = task.cost(&total);
-        let mut best: Option<(f64, usize, u8)> = None;
+        let mut best: Split = None;
         if depth < max_depth && hi - lo >= 2 * min_leaf && parent > 1e-12 {
             // Partial Fisher-Yates: the first `mtry` candidates are a random subset.
             for i in 0..mtry.min(candidates.len()) {
@@ -284,46 +352,7 @@ fn grow(problem: &Problem<'_>, params: &ForestParams, rng: &mut ChaCha8Rng) -> T
                 candidates.swap(i, j);
             }
             for &f in &candidates[..mtry.min(candidates.len())] {
-                let nb = problem.n_bins[f];
-                if nb < 2 {
-                    continue;
-                }
-                // `hist` stays all zero between uses; only the occupied bins are scanned and
-                // cleared, which keeps small nodes cheap.
-                if hist.len() < nb * m {
-                    hist.resize(nb * m, 0.0);
-                }
-                let col = &problem.bins[f];
-                let (mut first, mut last) = (nb, 0);
-                for &s in &samples[lo..hi] {
-                    let b = col[problem.rows[s as usize]] as usize;
-                    first = first.min(b);
-                    last = last.max(b);
-                    stat(s as usize, &mut hist[b * m..(b + 1) * m]);
-                }
-                let mut left = vec![0.0; m];
-                let mut right = vec![0.0; m];
-                for b in first..last {
-                    for (l, h) in left.iter_mut().zip(&hist[b * m..(b + 1) * m]) {
-                        *l += h;
-                    }
-                    if left[0] < min_leaf as f64 {
-                        continue;
-                    }
-                    if total[0] - left[0] < min_leaf as f64 {
-                        break;
-                    }
-                    for ((r, t), l) in right.iter_mut().zip(&total).zip(&left) {
-                        *r = t - l;
-                    }
-                    let gain = parent - task.cost(&left) - task.cost(&right);
-                    if gain > 1e-12 * parent.max(1.0) && best.is_none_or(|(g, _, _)| gain > g) {
-                        best = Some((gain, f, b as u8));
-                    }
-                }
-                if first <= last {
-                    hist[first * m..(last + 1) * m].iter_mut().for_each(|h| *h = 0.0);
-                }
+                search.feature(f, &samples[lo..hi], &total, parent, &mut best);
             }
         }
         match best {
@@ -331,8 +360,7 @@ fn grow(problem: &Problem<'_>, params: &ForestParams, rng: &mut ChaCha8Rng) -> T
                 let col = &problem.bins[f];
                 let mid = partition(&mut samples[lo..hi], |s| col[problem.rows[s as usize]] <= b) + lo;
                 let (l, r) = (tree.nodes.len(), tree.nodes.len() + 1);
-                tree.nodes.push(Node { feature: u32::MAX, bin: 0, left: 0, right: 0, value: 0 });
-                tree.nodes.push(Node { feature: u32::MAX, bin: 0, left: 0, right: 0, value: 0 });
+                tree.nodes.extend([LEAF, LEAF]);
                 tree.nodes[node] = Node { feature: f as u32, bin: b, left: l as u32, right: r as u32, value: 0 };
                 stack.push((r, mid, hi, depth + 1));
                 stack.push((l, lo, mid, depth + 1));
@@ -340,7 +368,7 @@ fn grow(problem: &Problem<'_>, params: &ForestParams, rng: &mut ChaCha8Rng) -> T
             None => {
                 tree.nodes[node].value = tree.values.len() as u32;
                 let count = total[0].max(1.0);
-                tree.values.extend(total[1..=k].iter().map(|s| s / count));
+                tree.values.extend(total[1..=task.outputs()].iter().map(|s| s / count));
             }
         }
     }

@@ -1,7 +1,9 @@
 //! Drawing the charts with plotters: bars with error whiskers, lines, legends, axes whose
 //! ticks sit where the data is.
 
+use plotters::coord::cartesian::Cartesian2d;
 use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, ValueFormatter};
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -180,35 +182,46 @@ fn draw_bars<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, b: &Bars, title_
     for (si, (series, values)) in b.series.iter().zip(&b.values).enumerate() {
         for (gi, v) in values.iter().enumerate() {
             let Some((m, s)) = *v else { continue };
-            if !m.is_finite() {
-                continue;
+            if m.is_finite() {
+                let x0 = gi as f64 + 0.1 + si as f64 * width;
+                draw_bar(&mut chart, (x0, width), (m, s), series.color, &clip, (lo, hi))?;
             }
-            let x0 = gi as f64 + 0.1 + si as f64 * width;
-            let x1 = x0 + width * 0.9;
-            let top = clip(m);
+        }
+    }
+    Ok(())
+}
+
+/// One bar from `x0`, `width` wide (its series' share of a group), for mean `m` with standard
+/// deviation `s`, clipped by `clip` to the axis `(lo, hi)`: a capped bar is labelled with its
+/// true value, the others carry a ±s whisker.
+fn draw_bar<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<TickAxis, RangedCoordf64>>,
+    (x0, width): (f64, f64),
+    (m, s): (f64, f64),
+    color: RGBColor,
+    clip: &dyn Fn(f64) -> f64,
+    (lo, hi): (f64, f64),
+) -> Result<()> {
+    let x1 = x0 + width * 0.9;
+    let top = clip(m);
+    chart.draw_series(std::iter::once(Rectangle::new([(x0, lo), (x1, top)], color.filled()))).map_err(draw_err)?;
+    let xc = (x0 + x1) / 2.0;
+    if top < m {
+        // Capped: say the true value above the bar.
+        let label = EmptyElement::at((x0, top)) + Text::new(format!("↑{}", fmt_value(m)), (0, -14), ("sans-serif", 11));
+        chart.draw_series(std::iter::once(label)).map_err(draw_err)?;
+    } else if s.is_finite() && s > 0.0 {
+        let (e0, e1) = (clip(m - s).max(lo), clip(m + s).min(hi));
+        let cap_w = width * 0.25;
+        let path = vec![(xc, e0), (xc, e1)];
+        chart.draw_series(std::iter::once(PathElement::new(path, BLACK.stroke_width(1)))).map_err(draw_err)?;
+        for e in [e0, e1] {
             chart
-                .draw_series(std::iter::once(Rectangle::new([(x0, lo), (x1, top)], series.color.filled())))
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(xc - cap_w, e), (xc + cap_w, e)],
+                    BLACK.stroke_width(1),
+                )))
                 .map_err(draw_err)?;
-            let xc = (x0 + x1) / 2.0;
-            if top < m {
-                // Capped: say the true value above the bar.
-                let label =
-                    EmptyElement::at((x0, top)) + Text::new(format!("↑{}", fmt_value(m)), (0, -14), ("sans-serif", 11));
-                chart.draw_series(std::iter::once(label)).map_err(draw_err)?;
-            } else if s.is_finite() && s > 0.0 {
-                let (e0, e1) = (clip(m - s).max(lo), clip(m + s).min(hi));
-                let cap_w = width * 0.25;
-                let path = vec![(xc, e0), (xc, e1)];
-                chart.draw_series(std::iter::once(PathElement::new(path, BLACK.stroke_width(1)))).map_err(draw_err)?;
-                for e in [e0, e1] {
-                    chart
-                        .draw_series(std::iter::once(PathElement::new(
-                            vec![(xc - cap_w, e), (xc + cap_w, e)],
-                            BLACK.stroke_width(1),
-                        )))
-                        .map_err(draw_err)?;
-                }
-            }
         }
     }
     Ok(())
