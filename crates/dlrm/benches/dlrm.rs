@@ -43,7 +43,7 @@ fn config(epochs: usize) -> DlrmConfig {
         .with_patience(0)
         .with_task(TaskKind::Binary)
         .with_progress(false)
-        .with_device(tch::Device::Cpu)
+        .with_device(dlrm::DeviceChoice::Cpu)
 }
 
 /// Intra-op threads: `DLRM_BENCH_THREADS`, default 1 (on a shared 2-core machine, libtorch's

@@ -179,7 +179,7 @@ fn run_task(args: &Args, task: &str, data: &Data, dir: &Path) -> Result<TaskResu
         .with_validation_fraction(0.1)
         .with_lr(args.lr)
         .with_batch_size(args.batch);
-    let base = if args.cpu { base.with_device(tch::Device::Cpu) } else { base };
+    let base = if args.cpu { base.with_device(dlrm::DeviceChoice::Cpu) } else { base };
     let mut grid = Vec::new();
     for &wd in &args.weight_decay {
         for &l2 in &args.id_l2 {

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use clap::Parser;
-use dlrm::{Dlrm, DlrmConfig, TaskKind};
+use dlrm::{DeviceChoice, Dlrm, DlrmConfig, TaskKind};
 use rec_table::{ColumnKind, CsvOptions, FittedRecommender};
 
 #[derive(Parser, Debug)]
@@ -37,15 +37,14 @@ struct Args {
     /// libtorch intra-op threads.
     #[arg(long, default_value_t = 2)]
     threads: i32,
-    /// Device: cpu or cuda.
+    /// Device: cpu, cuda, cuda:N or auto.
     #[arg(long, default_value = "cpu")]
-    device: String,
+    device: DeviceChoice,
 }
 
 fn main() -> Result<()> {
     let args = Args::parse();
     tch::set_num_threads(args.threads);
-    let device = if args.device == "cuda" { tch::Device::Cuda(0) } else { tch::Device::Cpu };
     // Label columns with more than 100 distinct values are inferred as text: read them as
     // categorical.
     let mut options = CsvOptions::default();
@@ -64,7 +63,7 @@ fn main() -> Result<()> {
         .with_patience(0)
         .with_task(TaskKind::Binary)
         .with_progress(false)
-        .with_device(device);
+        .with_device(args.device);
     let started = Instant::now();
     eprintln!("read {} rows", table.num_rows());
     let model = Dlrm::new(config)?.fit_with_validation(&table, None, &args.target)?;

@@ -1,5 +1,6 @@
 //! Hyperparameters: [`DlrmConfig`] and its option enums.
 
+pub use rec_table::DeviceChoice;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -111,39 +112,11 @@ pub enum TaskKind {
     Regression,
 }
 
-/// Where tensors live.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case", tag = "kind")]
-pub enum DeviceChoice {
-    /// CUDA device 0 when libtorch sees one, else the CPU.
-    #[default]
-    Auto,
-    /// The CPU.
-    Cpu,
-    /// One CUDA device.
-    Cuda {
-        /// Its ordinal.
-        index: usize,
-    },
-}
-
-impl DeviceChoice {
-    /// The tch device.
-    pub fn device(self) -> tch::Device {
-        match self {
-            DeviceChoice::Auto => tch::Device::cuda_if_available(),
-            DeviceChoice::Cpu => tch::Device::Cpu,
-            DeviceChoice::Cuda { index } => tch::Device::Cuda(index),
-        }
-    }
-}
-
-impl From<tch::Device> for DeviceChoice {
-    fn from(d: tch::Device) -> Self {
-        match d {
-            tch::Device::Cuda(index) => DeviceChoice::Cuda { index },
-            _ => DeviceChoice::Cpu,
-        }
+/// The device of a tch tensor for a [`DeviceChoice`] on this machine.
+pub(crate) fn device_of(choice: DeviceChoice) -> tch::Device {
+    match choice.cuda_index(tch::Cuda::is_available()) {
+        Some(index) => tch::Device::Cuda(index),
+        None => tch::Device::Cpu,
     }
 }
 
@@ -300,13 +273,8 @@ impl DlrmConfig {
         with_task, task: TaskKind);
     setter!(/// Sets [`progress`](Self::progress).
         with_progress, progress: bool);
-
-    /// Sets [`device`](Self::device) from a tch device.
-    #[must_use]
-    pub fn with_device(mut self, device: tch::Device) -> Self {
-        self.device = device.into();
-        self
-    }
+    setter!(/// Sets [`device`](Self::device).
+        with_device, device: DeviceChoice);
 
     /// Checks every value once; [`Dlrm::new`](crate::Dlrm::new) calls it.
     pub fn validate(&self) -> Result<()> {

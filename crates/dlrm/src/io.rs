@@ -67,7 +67,7 @@ impl FittedDlrm {
         let config: DlrmConfig = read_json(&dir.join(CONFIG_FILE))?;
         config.validate()?;
         let features: FeatureMap = read_json(&dir.join(FEATURES_FILE))?;
-        let device = device.unwrap_or_else(|| config.device.device());
+        let device = device.unwrap_or_else(|| crate::config::device_of(config.device));
         let vs = nn::VarStore::new(device);
         let net = DlrmNet::new(&vs.root(), &features, &config)?;
 

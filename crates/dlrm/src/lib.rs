@@ -34,7 +34,7 @@
 //!     .with_top_mlp(vec![8])
 //!     .with_epochs(2)
 //!     .with_progress(false)
-//!     .with_device(tch::Device::Cpu);
+//!     .with_device(dlrm::DeviceChoice::Cpu);
 //! let model = Dlrm::new(config)?.fit(&table, "click")?;
 //! assert_eq!(model.task(), Task::Binary);
 //! let p = model.predict(&table)?; // probabilities of click = 1, Float64

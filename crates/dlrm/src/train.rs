@@ -81,7 +81,10 @@ impl Dlrm {
         let target_map = TargetMap::fit(&train, target, config.task)?;
         let features = FeatureMap::fit(&train, target, target_map, config.min_count)?;
 
-        let device = config.device.device();
+        let device = crate::config::device_of(config.device);
+        // Initialisation and dropout draw from libtorch's global generator: held for the whole
+        // fit, so a fine-tune on another thread cannot reseed or draw in between.
+        let _rng = rec_table::hold_global_rng();
         tch::manual_seed(config.seed as i64);
         let vs = nn::VarStore::new(device);
         let net = DlrmNet::new(&vs.root(), &features, config)?;
@@ -142,26 +145,26 @@ impl DeviceData {
         let y = target_tensor(&features.target_map, &features.target_map.encode(table, &features.target)?);
         Ok(DeviceData {
             n: n as i64,
-            dense: dense.map(|t| t.to_device(device)),
-            sparse: sparse.into_iter().map(|t| t.to_device(device)).collect(),
-            y: y.to_device(device),
+            dense: dense.map(|t| t.f_to_device(device)).transpose()?,
+            sparse: sparse.into_iter().map(|t| t.f_to_device(device)).collect::<Result<_, _>>()?,
+            y: y.f_to_device(device)?,
         })
     }
 
-    fn rows(&self, idx: &Tensor) -> (Option<Tensor>, Vec<Tensor>, Tensor) {
-        (
-            self.dense.as_ref().map(|d| d.index_select(0, idx)),
-            self.sparse.iter().map(|s| s.index_select(0, idx)).collect(),
-            self.y.index_select(0, idx),
-        )
+    fn rows(&self, idx: &Tensor) -> Result<(Option<Tensor>, Vec<Tensor>, Tensor)> {
+        Ok((
+            self.dense.as_ref().map(|d| d.f_index_select(0, idx)).transpose()?,
+            self.sparse.iter().map(|s| s.f_index_select(0, idx)).collect::<Result<_, _>>()?,
+            self.y.f_index_select(0, idx)?,
+        ))
     }
 
-    fn range(&self, start: i64, len: i64) -> (Option<Tensor>, Vec<Tensor>, Tensor) {
-        (
-            self.dense.as_ref().map(|d| d.narrow(0, start, len)),
-            self.sparse.iter().map(|s| s.narrow(0, start, len)).collect(),
-            self.y.narrow(0, start, len),
-        )
+    fn range(&self, start: i64, len: i64) -> Result<(Option<Tensor>, Vec<Tensor>, Tensor)> {
+        Ok((
+            self.dense.as_ref().map(|d| d.f_narrow(0, start, len)).transpose()?,
+            self.sparse.iter().map(|s| s.f_narrow(0, start, len)).collect::<Result<_, _>>()?,
+            self.y.f_narrow(0, start, len)?,
+        ))
     }
 }
 
@@ -248,7 +251,7 @@ pub(crate) fn evaluate(net: &DlrmNet, map: &TargetMap, data: &DeviceData) -> Res
         let mut start = 0;
         while start < data.n {
             let len = EVAL_BATCH.min(data.n - start);
-            let (dense, sparse, y) = data.range(start, len);
+            let (dense, sparse, y) = data.range(start, len)?;
             let logits = net.forward(dense.as_ref(), &sparse)?;
             total += loss(map, &logits, &y)?.f_double_value(&[])? * len as f64;
             start += len;
@@ -284,6 +287,61 @@ fn drop_ids(sparse: Vec<Tensor>, ids: &[bool], p: f64, rng: &mut ChaCha8Rng) -> 
 
 /// The training loop: seeded shuffling, mini-batches, schedule, validation, early stopping.
 #[allow(clippy::too_many_arguments, reason = "one private loop, called once")]
+/// What an epoch's mini-batches read: the model, the task and the training rows.
+struct Epochs<'a> {
+    config: &'a DlrmConfig,
+    net: &'a DlrmNet,
+    map: &'a TargetMap,
+    /// Which sparse features are ids (for id dropout).
+    ids: &'a [bool],
+    train: &'a DeviceData,
+    total_steps: usize,
+}
+
+impl Epochs<'_> {
+    /// One pass over the training rows in a fresh shuffle of `order`, mini-batch by
+    /// mini-batch; `step` counts the optimizer steps of the run. Returns the mean training loss
+    /// and the last learning rate.
+    fn train(
+        &self,
+        epoch: usize,
+        (opt, rng): (&mut Opt, &mut ChaCha8Rng),
+        order: &mut [i64],
+        step: &mut usize,
+        bar: &Progress,
+    ) -> Result<(f64, f64)> {
+        let (config, train) = (self.config, self.train);
+        let device = train.y.device();
+        let bs = config.batch_size as i64;
+        order.shuffle(rng);
+        let perm = Tensor::from_slice(order).f_to_device(device)?;
+        let mut loss_sum = Tensor::f_zeros([], (Kind::Float, device))?;
+        let mut lr = config.lr;
+        let mut start = 0;
+        while start < train.n {
+            let len = bs.min(train.n - start);
+            lr = config.lr_schedule.rate(config.lr, epoch, *step, self.total_steps);
+            opt.set_lr(lr);
+            let (dense, mut sparse, y) = train.rows(&perm.f_narrow(0, start, len)?)?;
+            if config.id_dropout > 0.0 {
+                sparse = drop_ids(sparse, self.ids, config.id_dropout, rng)?;
+            }
+            let pass = self.net.pass(dense.as_ref(), &sparse, config.dropout, config.id_embedding_l2 > 0.0)?;
+            let l = loss(self.map, &pass.logits, &y)?;
+            let objective = match pass.id_sq_norm {
+                Some(norm) => l.f_add(&norm.f_mul_scalar(config.id_embedding_l2)?)?,
+                None => l.shallow_clone(),
+            };
+            opt.backward_step(&objective);
+            loss_sum = loss_sum.f_add(&l.f_detach()?.f_mul_scalar(len as f64)?)?;
+            bar.inc(len as u64);
+            start += len;
+            *step += 1;
+        }
+        Ok((loss_sum.f_double_value(&[])? / train.n as f64, lr))
+    }
+}
+
 fn run(
     config: &DlrmConfig,
     vs: &nn::VarStore,
@@ -293,46 +351,20 @@ fn run(
     train: &DeviceData,
     valid: Option<&DeviceData>,
 ) -> Result<Vec<EpochStats>> {
-    let device = vs.device();
     let mut opt = Opt::new(config, vs)?;
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed.wrapping_add(1));
     let bs = config.batch_size as i64;
     let steps_per_epoch = (train.n + bs - 1) / bs;
-    let total_steps = steps_per_epoch as usize * config.epochs;
+    let epochs = Epochs { config, net, map, ids, train, total_steps: steps_per_epoch as usize * config.epochs };
     let mut history = Vec::new();
     let mut best: Option<(f64, Vec<(String, Tensor)>)> = None;
     let mut since_best = 0;
     let mut order: Vec<i64> = (0..train.n).collect();
     let mut step = 0usize;
     for epoch in 0..config.epochs {
-        order.shuffle(&mut rng);
-        let perm = Tensor::from_slice(&order).to_device(device);
         let bar = progress_bar(config, train.n, epoch);
         let started = Instant::now();
-        let mut loss_sum = Tensor::zeros([], (Kind::Float, device));
-        let mut lr = config.lr;
-        let mut start = 0;
-        while start < train.n {
-            let len = bs.min(train.n - start);
-            lr = config.lr_schedule.rate(config.lr, epoch, step, total_steps);
-            opt.set_lr(lr);
-            let (dense, mut sparse, y) = train.rows(&perm.narrow(0, start, len));
-            if config.id_dropout > 0.0 {
-                sparse = drop_ids(sparse, ids, config.id_dropout, &mut rng)?;
-            }
-            let pass = net.pass(dense.as_ref(), &sparse, config.dropout, config.id_embedding_l2 > 0.0)?;
-            let l = loss(map, &pass.logits, &y)?;
-            let objective = match pass.id_sq_norm {
-                Some(norm) => l.f_add(&norm.f_mul_scalar(config.id_embedding_l2)?)?,
-                None => l.shallow_clone(),
-            };
-            opt.backward_step(&objective);
-            loss_sum += l.detach() * len as f64;
-            bar.inc(len as u64);
-            start += len;
-            step += 1;
-        }
-        let train_loss = loss_sum.double_value(&[]) / train.n as f64;
+        let (train_loss, lr) = epochs.train(epoch, (&mut opt, &mut rng), &mut order, &mut step, &bar)?;
         let secs = started.elapsed().as_secs_f64();
         if !train_loss.is_finite() {
             bar.abandon();

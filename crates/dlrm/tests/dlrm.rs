@@ -20,7 +20,7 @@ fn tiny() -> DlrmConfig {
         .with_lr(1e-2)
         .with_patience(0)
         .with_progress(false)
-        .with_device(Device::Cpu)
+        .with_device(dlrm::DeviceChoice::Cpu)
 }
 
 /// `n` rows: x (numeric), c (categorical a/b/c), s (set over p/q/r), title (text), id, and

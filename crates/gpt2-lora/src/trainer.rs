@@ -310,8 +310,7 @@ impl Trainer {
             check_examples(model, e)?;
         }
         let lengths: Vec<usize> = train.iter().map(|e| e.input_ids.len()).collect();
-        let per_epoch = plan_epoch(&lengths, &cfg, 0).len();
-        let total_steps = cfg.max_steps.unwrap_or_else(|| (cfg.epochs * per_epoch).div_ceil(cfg.grad_accum_steps));
+        let total_steps = cfg.max_steps.unwrap_or_else(|| steps_for_epochs(&lengths, &cfg));
         let mut opt = AdamW::new(model.trainable_variables(), cfg.betas, cfg.eps, cfg.weight_decay)?;
         let fp = fingerprint(train);
         let mut report = TrainReport::default();
@@ -329,11 +328,11 @@ impl Trainer {
         );
         bar.set_position(start as u64);
         let started = Instant::now();
-        let mut plan = StepPlan { lengths: &lengths, cfg: &cfg, per_epoch, epoch: None };
+        let mut plan = StepPlan::after(&lengths, &cfg, start * cfg.grad_accum_steps)?;
         for step in start..total_steps {
             opt.zero_grad();
             let micro: Vec<usize> = (step * cfg.grad_accum_steps..(step + 1) * cfg.grad_accum_steps).collect();
-            let batches: Vec<Vec<usize>> = micro.iter().map(|&mb| plan.micro_batch(mb)).collect();
+            let batches = micro.iter().map(|_| plan.next_batch()).collect::<Result<Vec<_>>>()?;
             let (step_loss, tokens) = accumulate(model, train, &micro, &batches, cfg.seed)?;
             report.tokens += tokens;
             if let Some(max) = cfg.max_grad_norm {
@@ -395,24 +394,54 @@ impl TrainerState {
     }
 }
 
-/// The micro-batches of a run, epoch by epoch (one epoch's plan kept at a time).
+/// The micro-batches of a run in order, epoch after epoch, one epoch's plan kept at a time.
+///
+/// Epochs need not have the same number of micro-batches (a token budget without length
+/// bucketing cuts each shuffle differently): the cursor walks each epoch's own plan to its end.
 struct StepPlan<'a> {
     lengths: &'a [usize],
     cfg: &'a TrainConfig,
-    per_epoch: usize,
-    epoch: Option<(usize, Vec<Vec<usize>>)>,
+    epoch: usize,
+    plan: Vec<Vec<usize>>,
+    next: usize,
 }
 
-impl StepPlan<'_> {
-    /// Micro-batch `mb` of the concatenated epochs (indices into the training examples).
-    fn micro_batch(&mut self, mb: usize) -> Vec<usize> {
-        let epoch = mb / self.per_epoch;
-        let plan = match &mut self.epoch {
-            Some((e, plan)) if *e == epoch => plan,
-            slot => &mut slot.insert((epoch, plan_epoch(self.lengths, self.cfg, epoch))).1,
-        };
-        plan.get(mb % self.per_epoch).cloned().unwrap_or_default()
+impl<'a> StepPlan<'a> {
+    /// The plan positioned after the first `done` micro-batches (a resumed run's).
+    fn after(lengths: &'a [usize], cfg: &'a TrainConfig, mut done: usize) -> Result<Self> {
+        let mut epoch = 0;
+        loop {
+            let plan = plan_epoch(lengths, cfg, epoch);
+            if plan.is_empty() {
+                return Err(Error::invalid("no examples to plan micro-batches from"));
+            }
+            if done < plan.len() {
+                return Ok(StepPlan { lengths, cfg, epoch, plan, next: done });
+            }
+            done -= plan.len();
+            epoch += 1;
+        }
     }
+
+    /// The next micro-batch (indices into the training examples).
+    fn next_batch(&mut self) -> Result<Vec<usize>> {
+        if self.next == self.plan.len() {
+            self.epoch += 1;
+            self.plan = plan_epoch(self.lengths, self.cfg, self.epoch);
+            self.next = 0;
+        }
+        let batch = self.plan.get(self.next).cloned();
+        self.next += 1;
+        batch.ok_or_else(|| Error::invalid(format!("epoch {} planned no micro-batches", self.epoch)))
+    }
+}
+
+/// Optimizer steps of a run over `epochs` epochs: each epoch's micro-batches counted from its
+/// own plan, then grouped `grad_accum_steps` to a step (the last step may run into the next
+/// epoch).
+fn steps_for_epochs(lengths: &[usize], cfg: &TrainConfig) -> usize {
+    let micro: usize = (0..cfg.epochs).map(|e| plan_epoch(lengths, cfg, e).len()).sum();
+    micro.div_ceil(cfg.grad_accum_steps)
 }
 
 /// Restores the run that wrote checkpoint `dir` into `model` and `opt`, after checking that
@@ -570,6 +599,38 @@ mod tests {
         let mut all: Vec<usize> = plan.into_iter().flatten().collect();
         all.sort();
         assert_eq!(all, (0..30).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn epochs_of_different_lengths_are_walked_whole_and_resume_in_place() {
+        // A token budget without bucketing cuts each epoch's shuffle into a different number
+        // of micro-batches; each epoch must still cover every example once.
+        let lengths: Vec<usize> = (0..30).map(|i| 4 + (i * 5) % 9).collect();
+        let cfg = TrainConfig {
+            batch_size: 4,
+            max_batch_tokens: Some(30),
+            bucket_by_length: false,
+            epochs: 6,
+            ..TrainConfig::default()
+        };
+        let sizes: Vec<usize> = (0..cfg.epochs).map(|e| plan_epoch(&lengths, &cfg, e).len()).collect();
+        assert!(sizes.iter().any(|&n| n != sizes[0]), "the test needs epochs of different lengths: {sizes:?}");
+        let mut plan = StepPlan::after(&lengths, &cfg, 0).unwrap();
+        for (e, &n) in sizes.iter().enumerate() {
+            let mut seen: Vec<usize> = (0..n).flat_map(|_| plan.next_batch().unwrap()).collect();
+            seen.sort();
+            assert_eq!(seen, (0..30).collect::<Vec<_>>(), "epoch {e}");
+        }
+        assert_eq!(steps_for_epochs(&lengths, &cfg), sizes.iter().sum::<usize>());
+        // Resuming after k micro-batches continues with the batch a straight run takes next.
+        let k = sizes[0] + 2;
+        let mut straight = StepPlan::after(&lengths, &cfg, 0).unwrap();
+        let skipped: Vec<Vec<usize>> = (0..k).map(|_| straight.next_batch().unwrap()).collect();
+        assert_eq!(skipped.len(), k);
+        let mut resumed = StepPlan::after(&lengths, &cfg, k).unwrap();
+        for _ in 0..10 {
+            assert_eq!(resumed.next_batch().unwrap(), straight.next_batch().unwrap());
+        }
     }
 
     #[test]

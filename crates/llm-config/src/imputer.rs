@@ -6,23 +6,12 @@
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+pub use rec_table::DeviceChoice;
+
 use crate::backbone::{Backbone, Precision};
 use crate::error::{Error, Result};
 use crate::lora::LoraConfig;
 use crate::train::{Schedule, TrainConfig};
-
-/// Where the model runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeviceChoice {
-    /// The first CUDA device when libtorch sees one, else the CPU.
-    #[default]
-    Auto,
-    /// The CPU.
-    Cpu,
-    /// CUDA device 0.
-    Cuda,
-}
 
 /// What the fine-tune's loss is computed on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

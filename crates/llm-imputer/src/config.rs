@@ -9,9 +9,8 @@ pub use llm_config::{
 
 /// The device a [`DeviceChoice`] stands for on this machine.
 pub(crate) fn device_of(choice: DeviceChoice) -> Device {
-    match choice {
-        DeviceChoice::Auto => Device::cuda_if_available(),
-        DeviceChoice::Cpu => Device::Cpu,
-        DeviceChoice::Cuda => Device::Cuda(0),
+    match choice.cuda_index(tch::Cuda::is_available()) {
+        Some(index) => Device::Cuda(index),
+        None => Device::Cpu,
     }
 }

@@ -107,7 +107,7 @@ pub(crate) fn retrieval_pass(
     cols: &[usize],
     rng: &mut impl Rng,
 ) -> Result<(Vec<Example>, PassStats)> {
-    let codec = fitted.codec();
+    let codec = &fitted.saved.codec;
     let mut out = Vec::with_capacity(rows.len());
     let mut stats = PassStats::default();
     for &r in rows {

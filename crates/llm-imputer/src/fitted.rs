@@ -142,17 +142,17 @@ pub struct ImputeOptions {
 impl FittedLlmImputer {
     /// What fitting did (loss history and held-out curve included).
     pub fn report(&self) -> &FitReport {
-        self.core.report()
+        &self.core.saved.report
     }
 
     /// The settings it was fitted with.
     pub fn config(&self) -> &LlmImputerConfig {
-        self.core.config()
+        &self.core.saved.config
     }
 
     /// The fitted row codec.
     pub fn codec(&self) -> &RowCodec {
-        self.core.codec()
+        &self.core.saved.codec
     }
 
     /// The prompt the model reads for cell `(row, col)` of `table` (without earlier fills of the
@@ -168,24 +168,9 @@ impl FittedLlmImputer {
         self.core.set_head_weight(weight)
     }
 
-    /// Whether column `col`'s fills mix in an encoder head.
-    pub fn uses_head(&self, col: usize) -> bool {
-        self.core.uses_head(col)
-    }
-
     /// Whether column `col` is scored (rather than generated).
     pub fn is_scored(&self, col: usize) -> bool {
         self.core.is_scored(col)
-    }
-
-    /// The prior-correction weight of column `col` (0 when none).
-    pub fn prior_lambda(&self, col: usize) -> f64 {
-        self.core.prior_lambda(col)
-    }
-
-    /// The temperature the candidate scores of column `col` are divided by (1 when none).
-    pub fn temperature(&self, col: usize) -> f64 {
-        self.core.temperature(col)
     }
 
     /// Imputes every missing cell of `table` (ids excluded), with optional draws.
@@ -293,20 +278,20 @@ impl FittedLlmImputer {
         let metas = saved.heads.clone();
         let (mut core, model) = Core::assemble(saved, loaded, Some(&dir.join(ADAPTER_DIR)))?;
         if !metas.is_empty() {
-            let columns = core.codec().columns().len();
+            let columns = core.saved.codec.columns().len();
             core.heads = Some(Heads::load(&dir.join(HEADS_FILE), &metas, columns)?);
         }
         let k = core.saved.config.retrieval.k;
         if k > 0 {
             let path = dir.join(REFERENCE_FILE);
-            let schema = core.codec().schema();
+            let schema = core.saved.codec.schema();
             let opts = schema
                 .columns()
                 .iter()
                 .fold(rec_table::ParquetOptions::default(), |o, c| o.with_kind(c.name.clone(), c.kind));
             let reference = rec_table::read_parquet(&path, &opts).map_err(|e| Error::load(&path, e.to_string()))?;
             let origin = core.saved.reference_origin.clone();
-            let retriever = Retriever::from_reference(core.codec(), reference, origin, k)
+            let retriever = Retriever::from_reference(&core.saved.codec, reference, origin, k)
                 .map_err(|e| Error::load(&path, e.to_string()))?;
             core.retriever = Some(retriever);
         }

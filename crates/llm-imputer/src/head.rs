@@ -108,7 +108,7 @@ impl Heads {
             .iter()
             .map(|&(r, j)| crate::encode(&fitted.tokenizer, &fitted.prompt(table, r, j, &[], Some(r))?.0))
             .collect::<Result<Vec<_>>>()?;
-        let feats = last_hidden(model, &prompts, fitted.config().fill.batch_size)?;
+        let feats = last_hidden(model, &prompts, fitted.saved.config.fill.batch_size)?;
         let mut by_col: Vec<Option<ColumnHead>> = (0..table.num_columns()).map(|_| None).collect();
         let mut reports = Vec::new();
         for &j in &scored {
@@ -130,7 +130,7 @@ impl Heads {
                     None => skipped += 1,
                 }
             }
-            let name = fitted.codec().columns()[j].name.clone();
+            let name = fitted.saved.codec.columns()[j].name.clone();
             if idx.len() < MIN_EXAMPLES {
                 continue;
             }

@@ -90,7 +90,7 @@ impl Holdout {
     ) -> (Self, HashSet<Cell>) {
         let scored: Vec<usize> = (0..table.num_columns()).filter(|&j| fitted.is_scored(j)).collect();
         let imputable: Vec<usize> =
-            fitted.codec().columns().iter().enumerate().filter(|(_, c)| c.imputable()).map(|(j, _)| j).collect();
+            fitted.saved.codec.columns().iter().enumerate().filter(|(_, c)| c.imputable()).map(|(j, _)| j).collect();
         let mut order = rows.to_vec();
         order.shuffle(rng);
         let mut held = HashSet::new();
@@ -164,7 +164,7 @@ impl Holdout {
             n += rows.len();
             let m = rows.len() as f64;
             columns.push(HoldoutColumn {
-                column: fitted.codec().columns()[*j].name.clone(),
+                column: fitted.saved.codec.columns()[*j].name.clone(),
                 cells: rows.len(),
                 accuracy: (!numeric).then(|| right as f64 / m),
                 rmse: numeric.then(|| (sq / m).sqrt()),

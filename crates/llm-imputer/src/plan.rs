@@ -7,20 +7,18 @@ use std::path::Path;
 use std::time::Instant;
 
 use gpt2_lora::{score_candidates, widest_level, CausalLm, GenerateConfig, LoraConfig, LoraModel};
-use prompt_codec::RowCodec;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rec_table::{Cell, ColumnKind, Table, Value};
 
 use crate::backbone::Loaded;
 use crate::column::{column_plan, end_tokens, longest_answer, read_generated, Plan};
-use crate::config::LlmImputerConfig;
 use crate::decode::{self, GenGrammar, TokenTexts};
 use crate::error::{Error, Result};
 use crate::fitted::{CellImputation, ColumnFill, Imputation, ImputeOptions, Saved};
 use crate::head::{self, Heads};
 use crate::retrieval::Retriever;
-use crate::{encode, progress, FitReport};
+use crate::{encode, progress};
 
 /// Rows (prompts × widest candidate level) per scoring forward pass.
 const ROW_BUDGET: usize = 256;
@@ -114,23 +112,9 @@ impl Core {
         Ok(())
     }
 
-    /// What fitting did (loss history and held-out curve included).
-    pub fn report(&self) -> &FitReport {
-        &self.saved.report
-    }
-
-    /// The settings it was fitted with.
-    pub fn config(&self) -> &LlmImputerConfig {
-        &self.saved.config
-    }
-
-    /// The fitted row codec.
-    pub fn codec(&self) -> &RowCodec {
-        &self.saved.codec
-    }
-
     /// The prompt that asks for cell `(row, target)` of `table`: the row's observed cells and
-    /// `filled` (values imputed earlier in the row) as [`RowCodec::prompt_with`] writes them,
+    /// `filled` (values imputed earlier in the row) as
+    /// [`RowCodec::prompt_with`](prompt_codec::RowCodec::prompt_with) writes them,
     /// after the similar reference rows when retrieval is on. `exclude` is a row of the fit
     /// table that may not be retrieved: the question's own row when `table` is the fit table
     /// and the cell is observed there.
@@ -163,7 +147,7 @@ impl Core {
     /// Sets the encoder head's weight for later fills (`0`: the scored candidates alone, `1`:
     /// the head alone), e.g. to compare read-outs of one fit. A weight above 0 needs heads,
     /// which only a fit with `head.weight > 0` trains.
-    pub fn set_head_weight(&mut self, weight: f64) -> Result<()> {
+    pub(crate) fn set_head_weight(&mut self, weight: f64) -> Result<()> {
         if !(0.0..=1.0).contains(&weight) {
             return Err(Error::Config(format!("head weight {weight} is not between 0 and 1")));
         }
@@ -177,22 +161,22 @@ impl Core {
     }
 
     /// Whether column `col`'s fills mix in an encoder head.
-    pub fn uses_head(&self, col: usize) -> bool {
+    pub(crate) fn uses_head(&self, col: usize) -> bool {
         self.saved.config.head.weight > 0.0 && self.heads.as_ref().is_some_and(|h| h.has(col))
     }
 
     /// Whether column `col` is scored (rather than generated).
-    pub fn is_scored(&self, col: usize) -> bool {
+    pub(crate) fn is_scored(&self, col: usize) -> bool {
         matches!(self.plans.get(col), Some(Some(Plan::Score { .. })))
     }
 
     /// The prior-correction weight of column `col` (0 when none).
-    pub fn prior_lambda(&self, col: usize) -> f64 {
+    pub(crate) fn prior_lambda(&self, col: usize) -> f64 {
         self.saved.prior_lambda.get(col).copied().unwrap_or(0.0)
     }
 
     /// The temperature the candidate scores of column `col` are divided by (1 when none).
-    pub fn temperature(&self, col: usize) -> f64 {
+    pub(crate) fn temperature(&self, col: usize) -> f64 {
         self.saved.temperature.get(col).copied().filter(|t| *t > 0.0).unwrap_or(1.0)
     }
 

@@ -13,7 +13,7 @@
 //! - [`Imputer`] → [`FittedImputer`] and [`Recommender`] → [`FittedRecommender`] keep
 //!   hyperparameters and fitted state apart: fit on a training table, apply to any table of the
 //!   same schema. Imputers write through [`Table::with_filled`], which refuses to change an
-//!   observed cell.
+//!   observed cell. The models that run on libtorch say where with one [`DeviceChoice`].
 //!
 //! ```
 //! use rec_table::{read_csv_bytes, ColumnKind, CsvOptions, Value};
@@ -30,10 +30,12 @@
 mod atomic;
 mod csv_io;
 mod delimiter;
+mod device;
 mod error;
 mod infer;
 mod io;
 mod parquet_io;
+mod rng;
 mod schema;
 mod settings;
 mod table;
@@ -46,6 +48,7 @@ pub use csv_io::{
     EMPTY_SET,
 };
 pub use delimiter::Delimiter;
+pub use device::DeviceChoice;
 pub use error::{Error, Result};
 pub use infer::{infer_kind, InferOptions};
 pub use io::{is_tsv, read_table, write_like_input, write_table, Format};
@@ -53,6 +56,7 @@ pub use parquet_io::{
     read_parquet, read_parquet_batches, restore_stored_types, write_parquet, write_parquet_batches,
     write_parquet_patched, write_record_batches, ParquetBatches, ParquetOptions,
 };
+pub use rng::hold_global_rng;
 pub use schema::{ColumnKind, ColumnSpec, Schema, KIND_METADATA_KEY};
 pub use settings::{sniff_delimiter, ReadSettings, SNIFFED_DELIMITERS};
 pub use table::{build_array, format_number, Cell, Table};
