@@ -78,7 +78,10 @@ fn run(args: &[String]) -> Result<ExitCode> {
             let model = model::ensure()?;
             println!("model ready: {}", model.display());
             let models_dir = model.parent().map(Path::to_path_buf).unwrap_or_default();
-            let mut args = vec!["run", "--release", "-p", "recimpute-cli", "--features", "full", "--", "demo"];
+            // The dev profile, not release: the demo's time is libtorch's (measured within 3% of a
+            // release build, same numbers), and `cargo xtask test` then reuses this build instead of
+            // compiling every dependency a second time (docs/BENCHMARKS.md, "The first run").
+            let mut args = vec!["run", "-p", "recimpute-cli", "--features", "full", "--", "demo"];
             args.extend(rest.iter().map(String::as_str));
             cargo_with(&torch, &args, &[("RECIMPUTE_MODELS", models_dir.as_os_str())])
         }
