@@ -220,27 +220,34 @@ impl Opt {
         }
     }
 
-    fn backward_step(&mut self, loss: &Tensor) {
+    /// Gradients of `loss`, then one update. The backward pass and the Adagrad update are
+    /// checked; tch's own optimizers (Adam, SGD) check nothing of their zeroing and step.
+    fn backward_step(&mut self, loss: &Tensor) -> Result<()> {
         match self {
-            Opt::Torch(o) => o.backward_step(loss),
+            Opt::Torch(o) => {
+                o.zero_grad();
+                loss.f_backward()?;
+                o.step();
+            }
             Opt::Adagrad(a) => {
                 for p in a.params.iter_mut() {
                     p.zero_grad();
                 }
-                loss.backward();
-                tch::no_grad(|| {
-                    for (p, s) in a.params.iter_mut().zip(a.sums.iter_mut()) {
-                        let g = p.grad();
-                        if !g.defined() {
-                            continue;
-                        }
-                        let g = if a.wd > 0.0 { &g + &*p * a.wd } else { g };
-                        let _ = s.addcmul_(&g, &g);
-                        let _ = p.addcdiv_(&(&g * -a.lr), &(s.sqrt() + 1e-10));
+                loss.f_backward()?;
+                let _guard = tch::no_grad_guard();
+                for (p, s) in a.params.iter_mut().zip(a.sums.iter_mut()) {
+                    let g = p.grad();
+                    if !g.defined() {
+                        continue;
                     }
-                });
+                    let g = if a.wd > 0.0 { g.f_add(&p.f_mul_scalar(a.wd)?)? } else { g };
+                    // In-place updates; the returned handles alias `s` and `p`.
+                    let _ = s.f_addcmul_(&g, &g)?;
+                    let _ = p.f_addcdiv_(&g.f_mul_scalar(-a.lr)?, &s.f_sqrt()?.f_add_scalar(1e-10)?)?;
+                }
             }
         }
+        Ok(())
     }
 }
 
@@ -332,7 +339,7 @@ impl Epochs<'_> {
                 Some(norm) => l.f_add(&norm.f_mul_scalar(config.id_embedding_l2)?)?,
                 None => l.shallow_clone(),
             };
-            opt.backward_step(&objective);
+            opt.backward_step(&objective)?;
             loss_sum = loss_sum.f_add(&l.f_detach()?.f_mul_scalar(len as f64)?)?;
             bar.inc(len as u64);
             start += len;
