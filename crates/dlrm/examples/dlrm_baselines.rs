@@ -171,9 +171,10 @@ fn load(dir: &Path, task: &str, seed: u64) -> Result<Data> {
     Ok(Data { train, test, target: "rating", kind })
 }
 
-fn run_task(args: &Args, task: &str, data: &Data, dir: &Path) -> Result<TaskResult> {
+/// Every combination of the swept settings (one element when nothing is swept).
+fn settings_grid(args: &Args, kind: TaskKind) -> Vec<DlrmConfig> {
     let base = DlrmConfig::default()
-        .with_task(data.kind)
+        .with_task(kind)
         .with_epochs(args.epochs)
         .with_patience(3)
         .with_validation_fraction(0.1)
@@ -197,6 +198,11 @@ fn run_task(args: &Args, task: &str, data: &Data, dir: &Path) -> Result<TaskResu
             }
         }
     }
+    grid
+}
+
+fn run_task(args: &Args, task: &str, data: &Data, dir: &Path) -> Result<TaskResult> {
+    let grid = settings_grid(args, data.kind);
     let mut sweep = Vec::new();
     let mut chosen = 0;
     // One setting needs no sweep.

@@ -178,8 +178,67 @@ fn main() -> Result<()> {
     let args = Args::parse();
     tch::set_num_threads(args.threads);
     let kind = kind_of(&args.kind)?;
+    let base = load_base(&args, kind)?;
+    // Hidden width: the input size of the first targetable layer (GPT-2 c_attn, Llama q_proj).
+    let e = base.linears().first().map(|(_, l)| l.in_features() as f64).context("the model has no linear layer")?;
+    let v = base.info().vocab_size as f64;
+    let linear_params: f64 = base.linears().iter().map(|(_, l)| l.weight().numel() as f64).sum();
+    let mut out = json!({
+        "impl": "gpt2-lora (tch)",
+        "kind": args.kind,
+        "threads": tch::get_num_threads(),
+        "linear_params": linear_params,
+    });
+
+    if args.steps > 0 {
+        let path = args.data.as_ref().context("--data is needed to train")?;
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let data: Vec<Example> = serde_json::from_str(&text).context("parsing the examples")?;
+        let lora = LoraConfig::default()
+            .with_r(args.rank)
+            .with_alpha(2.0 * args.rank as f64)
+            .with_dropout(0.0)
+            .with_target_modules(args.targets.split(',').map(str::trim));
+        let mut model = LoraModel::new(base, lora, args.seed)?;
+        if let Some(dir) = &args.save_adapters {
+            model.save_pretrained(dir)?;
+        }
+        let plan = plan_steps(&Trainer::new(train_config(&args, 1))?, &data, args.warmup.max(args.steps));
+        if let Some(p) = &args.write_plan {
+            std::fs::write(p, serde_json::to_string(&plan)?)?;
+        }
+        if args.prepare_only {
+            println!("{out}");
+            return Ok(());
+        }
+        // Frozen base: forward 2·N·T plus activation gradients 2·N·T over the linear layers;
+        // the tied LM head forward and backward (2·V·E each) at the loss positions only.
+        let flop =
+            |tokens: u64, loss_tokens: usize| 4.0 * linear_params * tokens as f64 + 4.0 * v * e * loss_tokens as f64;
+        out["train"] = timed_training(&args, &mut model, &data, &plan, flop)?;
+        if args.generate.is_some() {
+            // Generation times the base model alone.
+            let base = model.unload()?;
+            out["generate"] = generation(&base, &args)?;
+        }
+    } else if args.generate.is_some() {
+        out["generate"] = generation(&base, &args)?;
+    }
+    if args.gemm {
+        out["gemm_gflop_per_s"] = json!({
+            "f32": gemm_peak(Kind::Float),
+            "bf16": gemm_peak(Kind::BFloat16),
+        });
+    }
+    println!("{out}");
+    Ok(())
+}
+
+/// The base model: a saved directory, a GGUF file (optionally saved as a directory), or a
+/// random GPT-2 of the given shape; in `kind` (a bf16 random model is saved and reloaded).
+fn load_base(args: &Args, kind: Kind) -> Result<Box<dyn CausalLm + Send>> {
     let options = LoadOptions { device: Device::Cpu, kind };
-    let base: Box<dyn CausalLm + Send> = match (&args.load_model, &args.gguf) {
+    Ok(match (&args.load_model, &args.gguf) {
         (Some(dir), _) => load_dir(dir, options)?,
         (None, Some(path)) => {
             let m = Llama::from_gguf(path, LoadOptions::default())?;
@@ -211,92 +270,54 @@ fn main() -> Result<()> {
                 Box::new(Gpt2::from_pretrained(dir, options)?)
             }
         }
-    };
-    // Hidden width: the input size of the first targetable layer (GPT-2 c_attn, Llama q_proj).
-    let e = base.linears().first().map(|(_, l)| l.in_features() as f64).context("the model has no linear layer")?;
-    let v = base.info().vocab_size as f64;
-    let linear_params: f64 = base.linears().iter().map(|(_, l)| l.weight().numel() as f64).sum();
-    let mut out = json!({
-        "impl": "gpt2-lora (tch)",
-        "kind": args.kind,
-        "threads": tch::get_num_threads(),
-        "linear_params": linear_params,
-    });
+    })
+}
 
-    if args.steps > 0 {
-        let path = args.data.as_ref().context("--data is needed to train")?;
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let data: Vec<Example> = serde_json::from_str(&text).context("parsing the examples")?;
-        let lora = LoraConfig::default()
-            .with_r(args.rank)
-            .with_alpha(2.0 * args.rank as f64)
-            .with_dropout(0.0)
-            .with_target_modules(args.targets.split(',').map(str::trim));
-        let mut model = LoraModel::new(base, lora, args.seed)?;
-        if let Some(dir) = &args.save_adapters {
-            model.save_pretrained(dir)?;
-        }
-        let train_cfg = |steps: usize| TrainConfig {
-            learning_rate: 1e-4,
-            schedule: Schedule::Constant,
-            max_steps: Some(steps),
-            batch_size: args.batch,
-            max_grad_norm: Some(1.0),
-            seed: args.seed,
-            progress: false,
-            ..TrainConfig::default()
-        };
-        let plan = plan_steps(&Trainer::new(train_cfg(1))?, &data, args.warmup.max(args.steps));
-        if let Some(p) = &args.write_plan {
-            std::fs::write(p, serde_json::to_string(&plan)?)?;
-        }
-        if args.prepare_only {
-            println!("{out}");
-            return Ok(());
-        }
-        if args.warmup > 0 {
-            Trainer::new(train_cfg(args.warmup))?.train(&mut model, &data, None)?;
-        }
-        let report = Trainer::new(train_cfg(args.steps))?.train(&mut model, &data, None)?;
-        // Loss positions of the timed steps, for the FLOP count.
-        let loss_tokens: usize = plan[..args.steps]
-            .iter()
-            .flatten()
-            .map(|&i| data[i].loss_mask.iter().skip(1).filter(|&&m| m).count())
-            .sum();
-        let secs = report.tokens as f64 / report.tokens_per_second;
-        // Frozen base: forward 2·N·T plus activation gradients 2·N·T over the linear layers;
-        // the tied LM head forward and backward (2·V·E each) at the loss positions only.
-        let flop = 4.0 * linear_params * report.tokens as f64 + 4.0 * v * e * loss_tokens as f64;
-        out["train"] = json!({
-            "steps": args.steps,
-            "batch": args.batch,
-            "tokens": report.tokens,
-            "loss_tokens": loss_tokens,
-            "seconds": secs,
-            "tokens_per_s": report.tokens_per_second,
-            "final_loss": report.train_losses.last().map(|l| l.1),
-            "losses": report.train_losses.iter().map(|l| l.1).collect::<Vec<_>>(),
-            "trainable_params": model.num_trainable_parameters(),
-            "gflop": flop / 1e9,
-            "gflop_per_s": flop / secs / 1e9,
-        });
-        if args.generate.is_some() {
-            // Generation times the base model alone.
-            let base = model.unload()?;
-            out["generate"] = generation(&base, &args)?;
-        }
-    } else if args.generate.is_some() {
-        out["generate"] = generation(&base, &args)?;
+/// The trainer settings of a run of `steps` steps: constant lr, no accumulation.
+fn train_config(args: &Args, steps: usize) -> TrainConfig {
+    TrainConfig {
+        learning_rate: 1e-4,
+        schedule: Schedule::Constant,
+        max_steps: Some(steps),
+        batch_size: args.batch,
+        max_grad_norm: Some(1.0),
+        seed: args.seed,
+        progress: false,
+        ..TrainConfig::default()
     }
-    if args.gemm {
-        out["gemm_gflop_per_s"] = json!({
-            "f32": gemm_peak(Kind::Float),
-            "bf16": gemm_peak(Kind::BFloat16),
-        });
+}
+
+/// Trains `args.warmup` untimed steps, then `args.steps` timed ones; their figures as JSON.
+/// `flop(tokens, loss_tokens)` counts the work of the timed steps.
+fn timed_training(
+    args: &Args,
+    model: &mut LoraModel<Box<dyn CausalLm + Send>>,
+    data: &[Example],
+    plan: &[Vec<usize>],
+    flop: impl Fn(u64, usize) -> f64,
+) -> Result<serde_json::Value> {
+    if args.warmup > 0 {
+        Trainer::new(train_config(args, args.warmup))?.train(model, data, None)?;
     }
-    println!("{out}");
-    Ok(())
+    let report = Trainer::new(train_config(args, args.steps))?.train(model, data, None)?;
+    // Loss positions of the timed steps, for the FLOP count.
+    let loss_tokens: usize =
+        plan[..args.steps].iter().flatten().map(|&i| data[i].loss_mask.iter().skip(1).filter(|&&m| m).count()).sum();
+    let secs = report.tokens as f64 / report.tokens_per_second;
+    let flop = flop(report.tokens, loss_tokens);
+    Ok(json!({
+        "steps": args.steps,
+        "batch": args.batch,
+        "tokens": report.tokens,
+        "loss_tokens": loss_tokens,
+        "seconds": secs,
+        "tokens_per_s": report.tokens_per_second,
+        "final_loss": report.train_losses.last().map(|l| l.1),
+        "losses": report.train_losses.iter().map(|l| l.1).collect::<Vec<_>>(),
+        "trainable_params": model.num_trainable_parameters(),
+        "gflop": flop / 1e9,
+        "gflop_per_s": flop / secs / 1e9,
+    }))
 }
 
 /// The batches of the first `n` optimizer steps (no accumulation), across epochs.

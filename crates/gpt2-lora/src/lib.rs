@@ -85,6 +85,7 @@
 
 #![warn(missing_docs)]
 
+mod batches;
 pub mod cache;
 pub mod config;
 pub mod error;
