@@ -93,6 +93,15 @@ pub enum Error {
         #[source]
         source: parquet::errors::ParquetError,
     },
+    /// A Parquet file whose footer reads but whose data does not decode (a damaged page).
+    #[error("{path}: cannot decode the Parquet data: {source}")]
+    ParquetData {
+        /// The file involved.
+        path: PathBuf,
+        /// Arrow's error.
+        #[source]
+        source: arrow::error::ArrowError,
+    },
     /// An error raised by an imputer or recommender implemented in another crate.
     #[error("{context}: {source}")]
     External {

@@ -50,7 +50,11 @@ fn read_raw(path: &Path) -> Result<RecordBatch> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(perr)?;
     let schema = builder.schema().clone();
-    let batches = builder.build().map_err(perr)?.collect::<std::result::Result<Vec<_>, _>>()?;
+    let batches = builder
+        .build()
+        .map_err(perr)?
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|source| Error::ParquetData { path: path.to_path_buf(), source })?;
     Ok(arrow::compute::concat_batches(&schema, &batches)?)
 }
 
@@ -244,7 +248,7 @@ impl ParquetBatches {
     pub fn next_with_stored(&mut self) -> Option<Result<(RecordBatch, Table)>> {
         let batch = match self.reader.next()? {
             Ok(batch) => batch,
-            Err(e) => return Some(Err(e.into())),
+            Err(source) => return Some(Err(Error::ParquetData { path: self.path.clone(), source })),
         };
         let table = self
             .schema
