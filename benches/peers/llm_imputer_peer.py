@@ -12,12 +12,15 @@ rows and impute the same cells:
 * hidden cells: MCAR at `--rate` over those four columns (seeded; a row keeps at least one
   value); the masked table is written once as CSV and both sides read it;
 * fine-tuning: the complete rows of the masked table, at most `--max-train-rows` of them
-  (one seeded sample, written as a CSV both sides train on), `--epochs` passes, batch 16, AdamW at lr `--lr`, LoRA rank
-  8, alpha 16, no dropout, on `q_proj` and `v_proj`, columns shuffled per example (both
-  methods do this), f32 weights;
+  (one seeded sample, written as a CSV both sides train on). GReaT: `--epochs` passes, batch 16,
+  AdamW at lr `--lr`, LoRA rank 8, alpha 16, no dropout, on `q_proj` and `v_proj`, its
+  full-row objective with columns shuffled per example, f32 weights. Ours runs that same recipe
+  twice, with the frozen base in f32 (GReaT's precision) and in bf16 (what this library picks
+  on a CPU with fast bf16), and once more with its own defaults (`--ours` picks among the three);
 * imputation: ours is `recimpute fit-adapter` then `recimpute impute --method llm` (scoring of
-  categorical columns, grammar-constrained greedy generation of age, bf16 base at inference,
-  the library's defaults); GReaT is `GReaT.impute` with its defaults (temperature 0.7, one row
+  categorical and small numeric columns, the base at the precision it was fitted with; the
+  count of cells that fell back is parsed from its output, the count left unfilled read from
+  the file it wrote); GReaT is `GReaT.impute` with its defaults (temperature 0.7, one row
   at a time, up to 15 retries until a row parses; a row that never parses is dropped by
   GReaT: its cells count as unfilled and are scored with the column's training mode/median);
 * accuracy: per column, accuracy for the categorical columns, MAE and RMSE for age;
@@ -107,30 +110,44 @@ def write_csv(df: pd.DataFrame, path: Path):
     out.to_csv(path, index=False)
 
 
-def run_ours(args, masked_csv: Path, train_csv: Path, work: Path, env: dict) -> dict:
+# Our runs: GReaT's recipe (the LoRA shape, objective, epochs and learning rate it is given
+# here) with the frozen base in f32, as GReaT's, and in bf16, then the imputer's own defaults.
+GREAT_RECIPE = ["--llm-objective", "full_row", "--llm-lora-r", "8", "--llm-lora-alpha", "16",
+                "--llm-lora-targets", "q_proj,v_proj", "--llm-holdout", "0", "--llm-no-prior-correction"]
+OURS = {
+    "f32": ["--llm-precision", "f32", *GREAT_RECIPE],
+    "bf16": ["--llm-precision", "bf16", *GREAT_RECIPE],
+    "default": [],
+}
+
+
+def run_ours(args, name: str, masked_csv: Path, train_csv: Path, hide: np.ndarray, work: Path, env: dict) -> dict:
     exe = str(Path(args.recimpute).resolve())
-    common = ["--backbone", args.gguf, "--llm-epochs", str(args.epochs), "--llm-max-train-rows", str(args.max_train_rows),
-              "--llm-lr", str(args.lr)]
-    adapter = work / "ours.llm"
-    filled_csv = work / "ours_filled.csv"
-    print(f"ours: fine-tuning ({uptime()})", flush=True)
+    flags = ["--backbone", args.gguf, "--llm-max-train-rows", str(args.max_train_rows), *OURS[name]]
+    if name != "default":
+        flags += ["--llm-epochs", str(args.epochs), "--llm-lr", str(args.lr)]
+    adapter = work / f"ours-{name}.llm"
+    filled_csv = work / f"ours-{name}_filled.csv"
+    print(f"ours ({name}): fine-tuning ({uptime()})", flush=True)
     t0 = time.perf_counter()
-    subprocess.run([exe, "fit-adapter", str(train_csv), "--out", str(adapter), "--seed", str(args.seed), *common],
+    subprocess.run([exe, "fit-adapter", str(train_csv), "--out", str(adapter), "--seed", str(args.seed), *flags],
                    check=True, env=env)
     fit_s = time.perf_counter() - t0
-    print(f"ours: imputing ({uptime()})", flush=True)
+    print(f"ours ({name}): imputing ({uptime()})", flush=True)
     t0 = time.perf_counter()
     run = subprocess.run([exe, "impute", str(masked_csv), str(filled_csv), "--method", "llm", "--imputer", str(adapter),
                           "--backbone", args.gguf], check=True, env=env, capture_output=True, text=True)
     impute_wall_s = time.perf_counter() - t0
     sys.stderr.write(run.stderr)
-    m = re.search(r"imputed (\d+) cells at ([0-9.]+) cells/s", run.stderr + run.stdout)
+    m = re.search(r"imputed (\d+) cells at ([0-9.]+) cells/s \((\d+) fell back", run.stderr + run.stdout)
     if not m:
-        raise SystemExit(f"ours: no 'imputed N cells at X cells/s' line in the output:\n{run.stderr}")
-    cells, rate = int(m.group(1)), float(m.group(2))
+        raise SystemExit(f"ours: no 'imputed N cells at X cells/s (K fell back ...' line in the output:\n{run.stderr}")
+    cells, rate, fallbacks = int(m.group(1)), float(m.group(2)), int(m.group(3))
     filled = pd.read_csv(filled_csv)
+    # Unfilled: hidden cells still empty in the file we wrote (read, not assumed).
+    unfilled = int(filled[COLUMNS].isna().to_numpy()[hide].sum())
     return {"fit_s": fit_s, "impute_wall_s": impute_wall_s, "cells": cells, "cells_per_s": rate,
-            "impute_s": cells / rate, "filled": filled, "unfilled": 0}
+            "impute_s": cells / rate, "filled": filled, "unfilled": unfilled, "fallbacks": fallbacks}
 
 
 def hf_dir_from_gguf(gguf: str, work: Path) -> Path:
@@ -218,8 +235,12 @@ def main():
     p.add_argument("--great-max-rows", type=int, default=0, help="impute only the first N incomplete rows with GReaT (0: all)")
     p.add_argument("--great-max-length", type=int, default=100, help="GReaT's max_length (prompt + generated tokens)")
     p.add_argument("--out", default="results/imputer-peer")
+    p.add_argument("--ours", default="f32,bf16,default", type=lambda s: s.split(","),
+                   help=f"our runs, comma-separated, from {', '.join(OURS)}")
     p.add_argument("--markdown", help="also write the table to this file")
     args = p.parse_args()
+    if unknown := [n for n in args.ours if n not in OURS]:
+        raise SystemExit(f"--ours: unknown run(s) {unknown}; known: {', '.join(OURS)}")
     if not Path(args.gguf).exists():
         raise SystemExit(f"{args.gguf}: no such model (run `cargo xtask fetch-model`)")
 
@@ -241,7 +262,7 @@ def main():
     fallback = {c: (train[c].median() if c == "age" else train[c].mode().iloc[0]) for c in COLUMNS}
     print(f"{int(hide.sum())} hidden cells in {int(hide.any(axis=1).sum())} rows; {len(complete)} complete rows", flush=True)
 
-    ours = run_ours(args, masked_csv, train_csv, work, env)
+    ours = {name: run_ours(args, name, masked_csv, train_csv, hide, work, env) for name in args.ours}
     great = run_great(args, masked, train, fallback, work)
     if args.great_max_rows:
         # Score both on the rows GReaT imputed.
@@ -254,24 +275,36 @@ def main():
         "hidden_cells": int(hide.sum()),
         "settings": {k: getattr(args, k) for k in ["rate", "seed", "epochs", "max_train_rows", "lr", "great_max_rows", "great_max_length"]},
     }
-    for name, r in [("recimpute", ours), ("great", great)]:
+    runs = {f"recimpute-{name}": r for name, r in ours.items()}
+    runs["great"] = great
+    for name, r in runs.items():
         result[name] = {k: v for k, v in r.items() if k != "filled"}
         result[name]["quality"] = score(truth, r["filled"], hide)
-    result["speedup_cells_per_s"] = ours["cells_per_s"] / great["cells_per_s"]
+    result["speedup_cells_per_s"] = {name: r["cells_per_s"] / great["cells_per_s"] for name, r in runs.items()}
+    result["fine_tune_ratio"] = {name: great["fit_s"] / r["fit_s"] for name, r in runs.items()}
     (work / "result.json").write_text(json.dumps(result, indent=2))
 
-    lines = ["| | recimpute | GReaT | ratio |", "|---|---|---|---|"]
-    lines.append(f"| fine-tune s | {ours['fit_s']:.0f} | {great['fit_s']:.0f} | {great['fit_s'] / ours['fit_s']:.2f}× |")
-    lines.append(f"| impute cells/s | {ours['cells_per_s']:.2f} | {great['cells_per_s']:.3f} | {result['speedup_cells_per_s']:.1f}× |")
-    lines.append(f"| cells left unfilled | {ours['unfilled']} | {great['unfilled']} | |")
+    names = list(runs)
+    head = {"recimpute-f32": "ours, GReaT's recipe, f32", "recimpute-bf16": "ours, GReaT's recipe, bf16",
+            "recimpute-default": "ours, default recipe", "great": "GReaT (f32)"}
+    lines = ["| | " + " | ".join(head[n] for n in names) + " |", "|---|" + "---|" * len(names)]
+
+    def row(label, cell):
+        lines.append(f"| {label} | " + " | ".join(cell(n) for n in names) + " |")
+
+    row("fine-tune s (GReaT's ÷ ours)", lambda n: f"{runs[n]['fit_s']:.0f}" + ("" if n == "great" else f" ({result['fine_tune_ratio'][n]:.2f}×)"))
+    row("impute cells/s (ours ÷ GReaT's)", lambda n: f"{runs[n]['cells_per_s']:.3f}" + ("" if n == "great" else f" ({result['speedup_cells_per_s'][n]:.1f}×)"))
+    row("cells left unfilled", lambda n: str(runs[n]["unfilled"]))
+    row("cells that fell back to the mode/median", lambda n: str(runs[n].get("fallbacks", "–")))
     for col in COLUMNS:
-        a, b = result["recimpute"]["quality"].get(col), result["great"]["quality"].get(col)
-        if not a:
+        q = {n: result[n]["quality"].get(col) for n in names}
+        if not q[names[0]]:
             continue
+        cells = q[names[0]]["cells"]
         if col == "age":
-            lines.append(f"| age MAE / RMSE ({a['cells']} cells) | {a['mae']:.2f} / {a['rmse']:.2f} | {b['mae']:.2f} / {b['rmse']:.2f} | |")
+            row(f"age MAE / RMSE ({cells} cells)", lambda n: f"{q[n]['mae']:.2f} / {q[n]['rmse']:.2f}")
         else:
-            lines.append(f"| {col} accuracy ({a['cells']} cells) | {a['accuracy']:.3f} | {b['accuracy']:.3f} | |")
+            row(f"{col} accuracy ({cells} cells)", lambda n: f"{q[n]['accuracy']:.3f}")
     table = "\n".join(lines)
     print(table)
     if args.markdown:

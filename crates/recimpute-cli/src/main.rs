@@ -144,6 +144,10 @@ struct LlmArgs {
     /// LoRA alpha (the update is scaled by alpha / r).
     #[arg(long)]
     llm_lora_alpha: Option<f64>,
+    /// Layers that get adapters, comma-separated, as PEFT's `target_modules` (a name matches
+    /// every layer whose path ends in it), e.g. `q_proj,v_proj` (default: every linear layer).
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    llm_lora_targets: Option<Vec<String>>,
     /// Precision of the frozen base (auto: bf16 where the hardware has it, else f32).
     #[arg(long, value_parser = recimpute::llm_config::Precision::NAMES)]
     llm_precision: Option<String>,
@@ -184,6 +188,7 @@ impl LlmArgs {
         set(&mut c.train.learning_rate, self.llm_lr);
         set(&mut c.lora.r, self.llm_lora_r);
         set(&mut c.lora.alpha, self.llm_lora_alpha);
+        set(&mut c.lora.target_modules, self.llm_lora_targets);
         if let Some(p) = self.llm_precision {
             *c = c.clone().with_precision(p.parse()?);
         }

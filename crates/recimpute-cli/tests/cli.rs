@@ -29,7 +29,18 @@ fn quality_flags_override_the_config_file() {
     std::fs::write(&config, file.to_string()).unwrap();
     let out_dir = dir.path().join("out");
     let out = recimpute(
-        &["quality", "--imputers", "mean", "--seeds", "7", "--llm-epochs", "5", "--config"],
+        &[
+            "quality",
+            "--imputers",
+            "mean",
+            "--seeds",
+            "7",
+            "--llm-epochs",
+            "5",
+            "--llm-lora-targets",
+            "q_proj,v_proj",
+            "--config",
+        ],
         &[&config, Path::new("--out"), &out_dir],
     );
     assert!(out.status.success(), "{}", stderr(&out));
@@ -47,6 +58,7 @@ fn quality_flags_override_the_config_file() {
     assert_eq!(written["llm"]["train"]["max_steps"], serde_json::Value::Null, "epochs replace the step budget");
     assert_eq!(written["llm"]["examples"]["max_train_rows"], 64, "the file's value stays");
     assert_eq!(written["llm"]["lora"]["alpha"], 32.0, "a default the file did not name");
+    assert_eq!(written["llm"]["lora"]["target_modules"], serde_json::json!(["q_proj", "v_proj"]));
     assert!(std::fs::read_to_string(out_dir.join("quality.md")).unwrap().contains("| mean |"));
 
     // A misspelt or old flat setting is refused, not silently ignored.
