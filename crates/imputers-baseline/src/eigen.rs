@@ -88,7 +88,15 @@ fn tridiagonalize(a: &[f64], n: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
         }
         d[i] = h;
     }
-    // Accumulate the reflections into Q.
+    let qt = accumulate_reflections(&mut w, &mut d, n);
+    e[0] = 0.0;
+    (d, e, qt)
+}
+
+/// Turns the reflections that [`tridiagonalize`] stored in `w`, with their scales in `d`, into
+/// `Q'` (row-major); `d` ends up holding the tridiagonal matrix's diagonal.
+fn accumulate_reflections(w: &mut [f64], d: &mut [f64], n: usize) -> Vec<f64> {
+    let at = |i: usize, j: usize| i * n + j;
     for i in 0..n - 1 {
         w[at(n - 1, i)] = w[at(i, i)];
         w[at(i, i)] = 1.0;
@@ -113,7 +121,6 @@ fn tridiagonalize(a: &[f64], n: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
         w[at(n - 1, j)] = 0.0;
     }
     w[at(n - 1, n - 1)] = 1.0;
-    e[0] = 0.0;
     // Q' for the QL steps.
     let mut qt = vec![0.0; n * n];
     for i in 0..n {
@@ -121,7 +128,7 @@ fn tridiagonalize(a: &[f64], n: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
             qt[i * n + k] = w[at(k, i)];
         }
     }
-    (d, e, qt)
+    qt
 }
 
 /// Diagonalises the symmetric tridiagonal matrix `(d, e)` by implicit QL steps with Wilkinson
