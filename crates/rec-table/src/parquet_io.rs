@@ -196,7 +196,10 @@ pub fn read_parquet(path: impl AsRef<Path>, opts: &ParquetOptions) -> Result<Tab
     let mut arrays = Vec::new();
     for (field, array) in arrow_schema.fields().iter().zip(batch.columns()) {
         let name = field.name();
-        let stored = field.metadata().get(KIND_METADATA_KEY).map(|k| k.parse::<ColumnKind>()).transpose()?;
+        let stored =
+            field.metadata().get(KIND_METADATA_KEY).map(|k| k.parse::<ColumnKind>()).transpose().map_err(|e| {
+                Error::InvalidInput(format!("{}: column '{name}': {KIND_METADATA_KEY} metadata: {e}", path.display()))
+            })?;
         let kind = match opts.kinds.get(name).copied().or(stored) {
             Some(k) => k,
             None => kind_from_arrow(name, array, &opts.infer).ok_or_else(|| {
