@@ -102,7 +102,13 @@ fn save_pretrained_round_trips_and_bf16_loads() {
     let c = half.forward(&g["right_ids"], Some(&g["right_mask"]), None, ForwardOptions::eval()).unwrap();
     assert_eq!(c.logits.kind(), Kind::BFloat16);
     let d = max_masked_diff(&a.logits, &c.logits.to_kind(Kind::Float), &g["right_mask"]);
-    assert!(d < 0.5, "bf16 drift {d}");
+    // bf16 keeps 8 bits of mantissa (relative step 2^-8 = 0.4%); through two blocks the
+    // measured drift was 0.054 on a largest logit of 4.15 (1.3%). The bound is 4% of the largest
+    // logit: three times the measured drift, relative so it holds for any weights, and far below
+    // what a wrong weight or a missed cast does (errors the size of the logits themselves).
+    let scale = a.logits.abs().max().double_value(&[]);
+    assert!(scale > 1.0, "largest logit {scale}: too small to measure drift against");
+    assert!(d < 0.04 * scale, "bf16 drift {d} against the largest logit {scale}");
     assert_eq!(
         model.num_parameters(),
         128 * 32 + 32 * 32 + 2 * 32 + 2 * (4 * 32 + 32 * 96 + 96 + 32 * 32 + 32 + 32 * 128 + 128 + 128 * 32 + 32)
