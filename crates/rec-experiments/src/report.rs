@@ -234,7 +234,8 @@ fn imputation_table(out: &mut String, by_imputer: &BTreeMap<ImputerName, Vec<&Ce
 }
 
 /// The comparisons that say whether an imputer matters here, paired by seed on the primary
-/// metric: the LLM against the best other imputer, and the best other imputer against the mean.
+/// metric: the LLM against the best other imputer and against the mean, and the best other
+/// imputer against the mean.
 fn paired_lines(out: &mut String, by_imputer: &BTreeMap<ImputerName, Vec<&CellResult>>) {
     let Some(first) = by_imputer.values().next().and_then(|v| v.first()) else { return };
     let (metric, _, higher) = primary_metric(&first.downstream);
@@ -274,6 +275,11 @@ fn paired_lines(out: &mut String, by_imputer: &BTreeMap<ImputerName, Vec<&CellRe
         }
         if best != ImputerName::Mean && by_imputer.contains_key(&ImputerName::Mean) {
             line(best, ImputerName::Mean, "mean/mode filling");
+            // The LLM can beat the best other imputer and not the mean, whose seeds pair
+            // differently: both are said.
+            if by_imputer.contains_key(&ImputerName::Llm) {
+                line(ImputerName::Llm, ImputerName::Mean, "mean/mode filling");
+            }
         }
     }
     if !lines.is_empty() {

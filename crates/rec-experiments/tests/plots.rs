@@ -288,6 +288,7 @@ fn the_report_pairs_the_llm_and_the_best_imputer_by_seed() {
     assert!(md.contains("Paired by seed"), "{md}");
     assert!(md.contains("- llm vs deletion (the best other imputer), RMSE: deletion better by 0.4000"), "{md}");
     assert!(md.contains("- deletion vs mean (mean/mode filling), RMSE: deletion better by 0.1000"), "{md}");
+    assert!(md.contains("- llm vs mean (mean/mode filling), RMSE: mean better by 0.3000"), "{md}");
     assert!(md.contains("**beyond seed noise**"), "{md}");
     // One seed: nothing to pair.
     let one: Vec<CellResult> = cells.into_iter().filter(|c| c.spec.seed == 0).collect();
