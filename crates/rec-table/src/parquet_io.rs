@@ -44,17 +44,35 @@ pub fn write_parquet(table: &Table, path: impl AsRef<Path>) -> Result<()> {
     write_record_batches(path, table.batch().schema(), [Ok(table.batch().clone())]).map(|_| ())
 }
 
+/// Runs `read` (a step of the Parquet reader on `path`), turning a panic inside the `parquet`
+/// crate into an error naming the file. Some damaged files (a column chunk with a negative
+/// offset in the footer, say) make that crate panic instead of returning an error; the panic
+/// message still reaches stderr through the panic hook.
+fn guarded<T>(path: &Path, read: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).unwrap_or_else(|payload| {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".into());
+        Err(Error::InvalidInput(format!("{}: the Parquet reader failed on damaged data: {message}", path.display())))
+    })
+}
+
 /// The whole of a Parquet file as one Arrow batch, as stored (no kinds, no casts).
 fn read_raw(path: &Path) -> Result<RecordBatch> {
     let perr = |source| Error::Parquet { path: path.to_path_buf(), source };
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(perr)?;
-    let schema = builder.schema().clone();
-    let batches = builder
-        .build()
-        .map_err(perr)?
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|source| Error::ParquetData { path: path.to_path_buf(), source })?;
+    let (schema, batches) = guarded(path, || {
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(perr)?;
+        let schema = builder.schema().clone();
+        let batches = builder
+            .build()
+            .map_err(perr)?
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|source| Error::ParquetData { path: path.to_path_buf(), source })?;
+        Ok((schema, batches))
+    })?;
     Ok(arrow::compute::concat_batches(&schema, &batches)?)
 }
 
@@ -249,7 +267,11 @@ impl ParquetBatches {
     /// and as a table; what [`restore_stored_types`] needs to write fills beside the stored
     /// cells.
     pub fn next_with_stored(&mut self) -> Option<Result<(RecordBatch, Table)>> {
-        let batch = match self.reader.next()? {
+        let next = match guarded(&self.path, || Ok(self.reader.next())) {
+            Ok(next) => next?,
+            Err(e) => return Some(Err(e)),
+        };
+        let batch = match next {
             Ok(batch) => batch,
             Err(source) => return Some(Err(Error::ParquetData { path: self.path.clone(), source })),
         };
@@ -314,7 +336,7 @@ pub fn read_parquet_batches(path: impl AsRef<Path>, schema: &Schema, batch_rows:
     }
     let perr = |source| Error::Parquet { path: path.to_path_buf(), source };
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(perr)?;
+    let builder = guarded(path, || ParquetRecordBatchReaderBuilder::try_new(file).map_err(perr))?;
     let total_rows = usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
     let arrow_schema = builder.schema().clone();
     let names: Vec<&str> = arrow_schema.fields().iter().map(|f| f.name().as_str()).collect();
@@ -339,7 +361,7 @@ pub fn read_parquet_batches(path: impl AsRef<Path>, schema: &Schema, batch_rows:
             schema.columns().iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
         )));
     }
-    let reader = builder.with_batch_size(batch_rows).build().map_err(perr)?;
+    let reader = guarded(path, || builder.with_batch_size(batch_rows).build().map_err(perr))?;
     Ok(ParquetBatches {
         reader,
         schema: schema.clone(),
