@@ -73,7 +73,8 @@ fn read_raw(path: &Path) -> Result<RecordBatch> {
             .map_err(|source| Error::ParquetData { path: path.to_path_buf(), source })?;
         Ok((schema, batches))
     })?;
-    Ok(arrow::compute::concat_batches(&schema, &batches)?)
+    arrow::compute::concat_batches(&schema, &batches)
+        .map_err(|e| Error::InvalidInput(format!("{}: the file's row groups do not join: {e}", path.display())))
 }
 
 /// `table`'s columns in the Arrow types of `raw`, the stored batch it was read from (columns
@@ -231,7 +232,9 @@ pub fn read_parquet(path: impl AsRef<Path>, opts: &ParquetOptions) -> Result<Tab
         arrays.push(convert(array, kind, name, path)?);
         specs.push(ColumnSpec::new(name.clone(), kind));
     }
-    Table::from_arrays(Schema::try_new(specs)?, arrays, batch.num_rows())
+    Schema::try_new(specs)
+        .and_then(|schema| Table::from_arrays(schema, arrays, batch.num_rows()))
+        .map_err(|e| Error::InvalidInput(format!("{}: {e}", path.display())))
 }
 
 /// A Parquet file read as tables of at most `batch_rows` rows each, with a schema fixed in
