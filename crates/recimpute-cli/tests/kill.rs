@@ -64,20 +64,38 @@ fn write_table(path: &Path, rows: usize) {
     std::fs::write(path, text).unwrap();
 }
 
+/// Calls `kill_at(fraction)` for each of `fractions` (of a reference run's time); `kill_at`
+/// says whether its run was still going when killed. The reference time varies with the
+/// machine's load, so a kill that came after its run had finished is tried again at half the
+/// time (at most four times), and some kill lands in a running command however fast this one
+/// ran. Returns how many kills did.
+fn kills_in_running_commands(fractions: &[f64], mut kill_at: impl FnMut(f64) -> bool) -> usize {
+    let mut partial_runs = 0;
+    for &first in fractions {
+        let mut at = first;
+        for _ in 0..4 {
+            if kill_at(at) {
+                partial_runs += 1;
+                break;
+            }
+            at /= 2.0;
+        }
+    }
+    partial_runs
+}
+
 /// Kills `args` (which write `output`) at each of [`KILL_AT`] of `full` and checks the output
 /// after each kill and after a rerun against `want`.
 fn kill_and_rerun(args: &[&std::ffi::OsStr], output: &Path, full: Duration, want: &[u8]) {
     let dir = output.parent().unwrap();
     let name = output.file_name().unwrap().to_string_lossy().into_owned();
-    let mut partial_runs = 0;
-    for at in KILL_AT {
+    let partial_runs = kills_in_running_commands(&KILL_AT, |at| {
         let _ = std::fs::remove_file(output);
         let mut child = recimpute(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
         std::thread::sleep(full.mul_f64(at));
-        let finished = child.try_wait().unwrap().is_some();
+        let running = child.try_wait().unwrap().is_none();
         child.kill().unwrap();
         child.wait().unwrap();
-        partial_runs += usize::from(!finished);
         if output.exists() {
             assert_eq!(std::fs::read(output).unwrap(), want, "killed at {at}: the output is partial or different");
         }
@@ -89,7 +107,8 @@ fn kill_and_rerun(args: &[&std::ffi::OsStr], output: &Path, full: Duration, want
             .filter(|n| n.starts_with(&format!(".{name}.")))
             .collect();
         assert!(leftovers.is_empty(), "killed at {at}: temporary files left beside the output: {leftovers:?}");
-    }
+        running
+    });
     assert!(partial_runs > 0, "every run finished before its kill: the table is too small to test anything");
 }
 
@@ -212,19 +231,6 @@ fn a_killed_fit_adapter_never_leaves_a_partial_model() {
         assert!(leftovers.is_empty(), "killed at {at}: left beside the model: {leftovers:?}");
         running
     };
-    // The reference time varies with the machine's load: a kill that came after the fit had
-    // finished is tried again at half the time (at most four times), so that some kill lands
-    // in a running fit however fast this one ran.
-    let mut partial_runs = 0;
-    for at in KILL_FIT_AT {
-        let mut at = at;
-        for _ in 0..4 {
-            if kill_at(at) {
-                partial_runs += 1;
-                break;
-            }
-            at /= 2.0;
-        }
-    }
+    let partial_runs = kills_in_running_commands(&KILL_FIT_AT, kill_at);
     assert!(partial_runs > 0, "every fit finished before its kill");
 }
