@@ -7,6 +7,7 @@
 #
 #   benches/gpu_speedup.sh              # STEPS=50 ROWS=3000 by default
 #   STEPS=200 ROWS=3000 benches/gpu_speedup.sh
+#   BACKBONE=/path/to/model benches/gpu_speedup.sh   # another GGUF file or Hugging Face directory
 #
 # Needs the binary with libtorch (`cargo xtask cargo build --release -p recimpute-cli
 # --features full --bin recimpute`; or RECIMPUTE_BIN), run in the shell of `eval "$(cargo
@@ -16,6 +17,13 @@ set -euo pipefail
 
 STEPS=${STEPS:-50}
 ROWS=${ROWS:-3000}
+# The default backbone (SmolLM2 from the cache) unless BACKBONE names another: a directory is a
+# Hugging Face model directory, anything else a GGUF file (as `--backbone` reads it).
+BACKBONE_JSON=""
+if [ -n "${BACKBONE:-}" ]; then
+    if [ -d "$BACKBONE" ]; then kind=hf_dir; else kind=gguf; fi
+    BACKBONE_JSON="\"backbone\": {\"$kind\": \"$BACKBONE\"}, "
+fi
 # shellcheck source=benches/setup.sh
 source "$(dirname "$0")/setup.sh"
 
@@ -24,7 +32,7 @@ run() { # device
     cat > "$WORK/$dev.json" <<JSON
 {"synthetic_rows": $ROWS,
  "dlrm": {"device": "$dev"},
- "llm": {"device": "$dev", "train": {"max_steps": $STEPS}}}
+ "llm": {${BACKBONE_JSON}"device": "$dev", "train": {"max_steps": $STEPS}}}
 JSON
     local start end
     start=$(date +%s.%N)
