@@ -93,6 +93,12 @@ pub struct FillConfig {
     pub batch_size: usize,
     /// Most tokens generated for one value.
     pub max_new_tokens: usize,
+    /// Views of each scored cell: its question asked with the row's known cells in this many
+    /// orders (the schema order, then shuffles seeded by row and column), the candidates'
+    /// log-scores averaged over the views. Training shows cells in random orders, so each
+    /// order is a question the model has learnt; `1` asks once, in the schema order. Costs
+    /// this many times the scoring (generated columns are asked once).
+    pub orders: usize,
 }
 
 impl Default for FillConfig {
@@ -104,6 +110,7 @@ impl Default for FillConfig {
             prior_correction: true,
             batch_size: 16,
             max_new_tokens: 32,
+            orders: 1,
         }
     }
 }
@@ -330,8 +337,12 @@ impl LlmImputerConfig {
         if self.examples.holdout_cells > 0 && self.examples.eval_every == 0 {
             return bad("examples.eval_every must be positive when holdout_cells > 0");
         }
-        if self.fill.batch_size == 0 || self.fill.max_choices == 0 || self.fill.max_new_tokens == 0 {
-            return bad("fill.batch_size, fill.max_choices and fill.max_new_tokens must be positive");
+        if self.fill.batch_size == 0
+            || self.fill.max_choices == 0
+            || self.fill.max_new_tokens == 0
+            || self.fill.orders == 0
+        {
+            return bad("fill.batch_size, fill.max_choices, fill.max_new_tokens and fill.orders must be positive");
         }
         if !(0.0..=1.0).contains(&self.head.weight) {
             return bad("head.weight must be between 0 and 1");

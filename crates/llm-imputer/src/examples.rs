@@ -119,7 +119,7 @@ pub(crate) fn retrieval_pass(
         let target = observed[rng.random_range(0..observed.len())];
         let value =
             table.value(r, target).ok_or_else(|| Error::Config(format!("row {r} column {target} is missing")))?;
-        let (mut text, trimmed) = fitted.prompt(table, r, target, &[], Some(r))?;
+        let (mut text, trimmed) = fitted.prompt(table, r, target, &[], Some(r), 0)?;
         stats.trimmed += usize::from(trimmed);
         let start = text.chars().count();
         text.push_str(&codec.continuation(target, &value)?);

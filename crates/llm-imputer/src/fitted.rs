@@ -158,7 +158,18 @@ impl FittedLlmImputer {
     /// The prompt the model reads for cell `(row, col)` of `table` (without earlier fills of the
     /// row), e.g. to see which similar rows retrieval puts before it.
     pub fn prompt_text(&self, table: &Table, row: usize, col: usize) -> Result<String> {
-        Ok(self.core.prompt(table, row, col, &[], None)?.0)
+        Ok(self.core.prompt(table, row, col, &[], None, 0)?.0)
+    }
+
+    /// Sets how many orders each scored cell is asked in by later fills (`fill.orders`), e.g.
+    /// to compare one and several on one fit; the prior-correction weights and temperatures
+    /// chosen at fit time stay as they were. Saved with the imputer.
+    pub fn set_orders(&mut self, orders: usize) -> Result<()> {
+        if orders == 0 {
+            return Err(Error::Config("fill.orders must be positive".into()));
+        }
+        self.core.saved.config.fill.orders = orders;
+        Ok(())
     }
 
     /// Sets the encoder head's weight for later fills (`0`: the scored candidates alone, `1`:

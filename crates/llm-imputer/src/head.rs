@@ -106,7 +106,7 @@ impl Heads {
         }
         let prompts = targets
             .iter()
-            .map(|&(r, j)| crate::encode(&fitted.tokenizer, &fitted.prompt(table, r, j, &[], Some(r))?.0))
+            .map(|&(r, j)| crate::encode(&fitted.tokenizer, &fitted.prompt(table, r, j, &[], Some(r), 0)?.0))
             .collect::<Result<Vec<_>>>()?;
         let feats = last_hidden(model, &prompts, fitted.saved.config.fill.batch_size)?;
         let mut by_col: Vec<Option<ColumnHead>> = (0..table.num_columns()).map(|_| None).collect();

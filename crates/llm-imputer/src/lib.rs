@@ -21,6 +21,9 @@
 //!   *generated* under a grammar. A row with several gaps fills them one round at a time,
 //!   scored columns first, and later prompts include the values filled earlier. Fallbacks,
 //!   salvaged lists and failed draws are counted per column ([`Imputation::columns`]).
+//!   With [`orders`](FillConfig::orders) above 1 a scored cell is asked in that many orders of
+//!   its row's known cells and the candidates' scores are averaged (the held-out calibration
+//!   sees the same views); [`FittedLlmImputer::set_orders`] changes it on a fitted imputer.
 //! * **encoder head** (optional, [`HeadConfig`]): with `head.weight > 0` the fit also reads the
 //!   fine-tuned model's final hidden state at the end of one prompt per training row and trains a
 //!   softmax classifier (categories) or a ridge regression (numbers) per scored column on it,

@@ -121,6 +121,9 @@ impl Core {
     ///
     /// Retrieved rows are dropped, least similar first, until the prompt and the longest answer
     /// fit the model's context; the flag says whether any was (callers count it).
+    ///
+    /// `view` 0 writes the known cells in schema order; view `v > 0` in an order shuffled by a
+    /// generator seeded with `(row, target, v)`, so that a cell's views are the same every time.
     pub(crate) fn prompt(
         &self,
         table: &Table,
@@ -128,9 +131,15 @@ impl Core {
         target: usize,
         filled: &[(usize, Value)],
         exclude: Option<usize>,
+        view: usize,
     ) -> Result<(String, bool)> {
         let codec = &self.saved.codec;
-        let question = codec.prompt_with(table, row, target, filled)?;
+        let question = if view == 0 {
+            codec.prompt_with(table, row, target, filled)?
+        } else {
+            let seed = ((row as u64) << 24) ^ ((target as u64) << 8) ^ view as u64;
+            codec.prompt_shuffled(table, row, target, filled, &mut ChaCha8Rng::seed_from_u64(seed))?
+        };
         let Some(retriever) = &self.retriever else { return Ok((question, false)) };
         let neighbours = retriever.neighbours(table, row, target, exclude);
         let shown: Vec<usize> = (0..table.num_columns()).filter(|&j| !table.is_missing(row, j)).collect();
@@ -204,8 +213,8 @@ impl Core {
     }
 
     /// Raw candidate scores of scored column `col` for rows `rows` of the fit table `table`
-    /// (prompts from the rows' other observed cells; a row is never its own retrieved
-    /// example), without the prior correction.
+    /// (prompts from the rows' other observed cells, averaged over `fill.orders` views; a row
+    /// is never its own retrieved example), without the prior correction.
     pub(crate) fn score_rows(
         &self,
         model: &dyn CausalLm,
@@ -213,14 +222,29 @@ impl Core {
         col: usize,
         rows: &[usize],
     ) -> Result<Vec<Vec<f64>>> {
-        let prompts = rows
-            .iter()
-            .map(|&r| encode(&self.tokenizer, &self.prompt(table, r, col, &[], Some(r))?.0))
-            .collect::<Result<Vec<_>>>()?;
+        let views = self.views(col);
+        let mut prompts = Vec::with_capacity(rows.len() * views);
+        for &r in rows {
+            for v in 0..views {
+                prompts.push(encode(&self.tokenizer, &self.prompt(table, r, col, &[], Some(r), v)?.0)?);
+            }
+        }
         let Some(Some(Plan::Score { seqs, .. })) = self.plans.get(col) else {
             return Err(Error::Config(format!("column {col} is not scored")));
         };
-        self.score_prompts(model, &prompts, seqs)
+        let scores = self.score_prompts(model, &prompts, seqs)?;
+        let groups: Vec<Vec<usize>> = (0..rows.len()).map(|i| (i * views..(i + 1) * views).collect()).collect();
+        Ok(average_views(&scores, &groups))
+    }
+
+    /// How many views of a cell of column `col` are scored: `fill.orders` for scored columns,
+    /// one for generated ones.
+    fn views(&self, col: usize) -> usize {
+        if self.is_scored(col) {
+            self.saved.config.fill.orders.max(1)
+        } else {
+            1
+        }
     }
 
     fn score_prompts(&self, model: &dyn CausalLm, prompts: &[Vec<i64>], seqs: &[Vec<i64>]) -> Result<Vec<Vec<f64>>> {
@@ -256,23 +280,34 @@ impl Core {
             order.sort_unstable();
             for j in order {
                 let rows = &by_col[&j];
-                // Unique prompts only.
-                let mut prompt_of_row = Vec::with_capacity(rows.len());
+                // Unique prompts, and unique sets of views (a cell's prompts), only.
+                let mut group_of_row = Vec::with_capacity(rows.len());
                 let mut unique: Vec<String> = Vec::new();
                 let mut seen: HashMap<String, usize> = HashMap::new();
+                let mut groups: Vec<Vec<usize>> = Vec::new();
+                let mut seen_groups: HashMap<Vec<usize>, usize> = HashMap::new();
                 for &r in rows {
                     let earlier = filled.get(&r).map(Vec::as_slice).unwrap_or(&[]);
-                    let (p, trimmed) = self.prompt(table, r, j, earlier, None)?;
-                    *trimmed_cells.entry(j).or_default() += usize::from(trimmed);
-                    let k = *seen.entry(p.clone()).or_insert_with(|| {
-                        unique.push(p);
-                        unique.len() - 1
+                    let mut group = Vec::with_capacity(self.views(j));
+                    let mut trimmed_any = false;
+                    for v in 0..self.views(j) {
+                        let (p, trimmed) = self.prompt(table, r, j, earlier, None, v)?;
+                        trimmed_any |= trimmed;
+                        group.push(*seen.entry(p.clone()).or_insert_with(|| {
+                            unique.push(p);
+                            unique.len() - 1
+                        }));
+                    }
+                    *trimmed_cells.entry(j).or_default() += usize::from(trimmed_any);
+                    let g = *seen_groups.entry(group.clone()).or_insert_with(|| {
+                        groups.push(group);
+                        groups.len() - 1
                     });
-                    prompt_of_row.push(k);
+                    group_of_row.push(g);
                 }
                 let ids = unique.iter().map(|p| encode(&self.tokenizer, p)).collect::<Result<Vec<_>>>()?;
-                let results = self.run_plan(model, j, &ids, options.draws, &mut rng)?;
-                for (&r, &k) in rows.iter().zip(&prompt_of_row) {
+                let results = self.run_plan(model, j, &ids, &groups, options.draws, &mut rng)?;
+                for (&r, &k) in rows.iter().zip(&group_of_row) {
                     let res = &results[k];
                     filled.entry(r).or_default().push((j, res.value.clone()));
                     cells.push(CellImputation { cell: Cell { row: r, col: j }, ..res.clone() });
@@ -334,33 +369,41 @@ impl Core {
         columns
     }
 
-    /// Imputes the prompts `ids` for column `j`.
+    /// Imputes one cell of column `j` per group: `groups[i]` are the indices in `ids` of
+    /// cell `i`'s prompts (its views; generated columns have one).
     fn run_plan(
         &self,
         model: &dyn CausalLm,
         j: usize,
         ids: &[Vec<i64>],
+        groups: &[Vec<usize>],
         draws: usize,
         rng: &mut ChaCha8Rng,
     ) -> Result<Vec<CellImputation>> {
         let plan = self.plans[j].as_ref().ok_or_else(|| Error::Config(format!("column {j} has no plan")))?;
         match plan {
             Plan::Score { values, seqs, mean, decimals } => {
-                self.score_column(model, j, (values, seqs, *mean, *decimals), ids, draws, rng)
+                self.score_column(model, j, (values, seqs, *mean, *decimals), ids, groups, draws, rng)
             }
-            Plan::Trie { .. } | Plan::Chars { .. } => self.generate_column(model, j, plan, ids, draws, rng),
+            Plan::Trie { .. } | Plan::Chars { .. } => {
+                let firsts: Vec<Vec<i64>> = groups.iter().map(|g| ids[g[0]].clone()).collect();
+                self.generate_column(model, j, plan, &firsts, draws, rng)
+            }
         }
     }
 
     /// A scored column: every candidate scored after each prompt (with the end token), the
-    /// prior correction and temperature applied, the encoder head mixed in where trained; the
-    /// most likely value (or, for numbers, the probability-weighted mean) and `draws` samples.
+    /// scores of a cell's views averaged, the prior correction and temperature applied, the
+    /// encoder head (on the first view) mixed in where trained; the most likely value (or, for
+    /// numbers, the probability-weighted mean) and `draws` samples.
+    #[allow(clippy::too_many_arguments)]
     fn score_column(
         &self,
         model: &dyn CausalLm,
         j: usize,
         (values, seqs, mean, decimals): (&[Value], &[Vec<i64>], bool, usize),
         ids: &[Vec<i64>],
+        groups: &[Vec<usize>],
         draws: usize,
         rng: &mut ChaCha8Rng,
     ) -> Result<Vec<CellImputation>> {
@@ -372,11 +415,15 @@ impl Core {
         let weight = cfg.head.weight;
         let numeric = codec.columns()[j].kind == ColumnKind::Numeric;
         let heads = match &self.heads {
-            Some(h) if weight > 0.0 && h.has(j) => Some(h.predict(model, j, ids, cfg.fill.batch_size)?),
+            Some(h) if weight > 0.0 && h.has(j) => {
+                let firsts: Vec<Vec<i64>> = groups.iter().map(|g| ids[g[0]].clone()).collect();
+                Some(h.predict(model, j, &firsts, cfg.fill.batch_size)?)
+            }
             _ => None,
         };
-        let mut out = Vec::with_capacity(ids.len());
-        for (i, s) in self.score_prompts(model, ids, seqs)?.into_iter().enumerate() {
+        let scores = average_views(&self.score_prompts(model, ids, seqs)?, groups);
+        let mut out = Vec::with_capacity(groups.len());
+        for (i, s) in scores.into_iter().enumerate() {
             let s: Vec<f64> = match prior {
                 Some(q) => s.iter().zip(q).map(|(a, b)| (a - lambda * b) / temperature).collect(),
                 None => s.iter().map(|a| a / temperature).collect(),
@@ -460,6 +507,23 @@ impl Core {
         }
         Ok(out)
     }
+}
+
+/// Per group, the mean of the score vectors `scores[k]` of its members `k` (one cell's views).
+fn average_views(scores: &[Vec<f64>], groups: &[Vec<usize>]) -> Vec<Vec<f64>> {
+    groups
+        .iter()
+        .map(|g| {
+            let mut sum = scores[g[0]].clone();
+            for &k in &g[1..] {
+                for (a, b) in sum.iter_mut().zip(&scores[k]) {
+                    *a += b;
+                }
+            }
+            let n = g.len() as f64;
+            sum.iter().map(|a| a / n).collect()
+        })
+        .collect()
 }
 
 /// The last path segment of every linear layer of `model`, each once (`q_proj`, ..., `down_proj`).

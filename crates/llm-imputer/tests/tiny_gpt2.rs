@@ -153,8 +153,35 @@ fn fit_transform_save_load_on_a_tiny_gpt2() {
     }
     assert_eq!(loaded.report().steps, fitted.report().steps);
     assert_eq!(loaded.report().losses.len(), fitted.report().losses.len());
-    // Fitted without heads: asking for one is an error, not a silent no-op.
+    // Several orders of the known cells: a cell whose row shows one known cell has one
+    // distinct view, so its answer is exactly the single view's; rows with several known
+    // cells average views that differ.
     let mut loaded = loaded;
+    let mut cells: Vec<(usize, usize)> = vec![(2, 1), (2, 2), (2, 4), (2, 5)];
+    cells.extend((0..96).step_by(3).map(|r| (r, 2)));
+    let few = hide(&full, &cells);
+    let probs = |f: &FittedLlmImputer| {
+        let imp = f.impute(&few, &ImputeOptions::default()).unwrap();
+        assert_eq!(imp.fallbacks, imp.cells.iter().filter(|c| c.cell.col == 5).filter(|c| c.fallback).count());
+        imp.cells
+            .iter()
+            .map(|c| ((c.cell.row, c.cell.col), (c.value.clone(), c.probability)))
+            .collect::<std::collections::HashMap<_, _>>()
+    };
+    let one = probs(&loaded);
+    loaded.set_orders(3).unwrap();
+    let three = probs(&loaded);
+    assert!(loaded.set_orders(0).is_err());
+    let (p1, p3) = (one[&(2, 1)].1.unwrap(), three[&(2, 1)].1.unwrap());
+    assert!((p1 - p3).abs() < 1e-5, "row 2 shows only its size: one view, {p1} vs {p3}");
+    let moved = (0..96)
+        .step_by(3)
+        .filter(|&r| r != 2)
+        .filter(|&r| (one[&(r, 2)].1.unwrap() - three[&(r, 2)].1.unwrap()).abs() > 1e-4);
+    assert!(moved.count() > 5, "the views of rows with four known cells should differ");
+    let right = (0..96).step_by(3).filter(|&r| Some(&three[&(r, 2)].0) == full.value(r, 2).as_ref());
+    assert!(right.count() as f64 >= 0.7 * 32.0, "fruit with three orders");
+    // Fitted without heads: asking for one is an error, not a silent no-op.
     let err = loaded.set_head_weight(0.5).unwrap_err();
     assert!(err.to_string().contains("no encoder heads"), "{err}");
 }

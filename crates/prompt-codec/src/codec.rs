@@ -221,6 +221,32 @@ impl RowCodec {
     /// Like [`prompt`](Self::prompt), with cells filled earlier (for rows with several gaps)
     /// appended after the observed ones.
     pub fn prompt_with(&self, table: &Table, row: usize, target: usize, filled: &[(usize, Value)]) -> Result<String> {
+        self.prompt_parts::<rand_chacha::ChaCha8Rng>(table, row, target, filled, None)
+    }
+
+    /// Like [`prompt_with`](Self::prompt_with), with the known cells (observed and filled) in
+    /// a random order drawn from `rng`; the target's phrase stays last. Training shows the model
+    /// its cells in random orders, so a question asked in several orders gives several views
+    /// of one cell whose scores can be averaged.
+    pub fn prompt_shuffled(
+        &self,
+        table: &Table,
+        row: usize,
+        target: usize,
+        filled: &[(usize, Value)],
+        rng: &mut impl Rng,
+    ) -> Result<String> {
+        self.prompt_parts(table, row, target, filled, Some(rng))
+    }
+
+    fn prompt_parts<R: Rng>(
+        &self,
+        table: &Table,
+        row: usize,
+        target: usize,
+        filled: &[(usize, Value)],
+        rng: Option<&mut R>,
+    ) -> Result<String> {
         self.check(table)?;
         let c = self.column(target)?;
         if !c.imputable() {
@@ -239,6 +265,9 @@ impl RowCodec {
             if *col != target {
                 parts.push(self.cell_text(*col, v)?);
             }
+        }
+        if let Some(rng) = rng {
+            parts.shuffle(rng);
         }
         parts.push(format!("{}{}", c.phrase, self.config.connector.trim_end()));
         Ok(parts.join(&self.config.separator))

@@ -102,6 +102,30 @@ fn shuffled_training_text_is_seeded() {
 }
 
 #[test]
+fn a_shuffled_prompt_keeps_every_known_cell_and_asks_last() {
+    use rand::SeedableRng;
+    let t = users();
+    let codec = RowCodec::fit(&t, CodecConfig::default()).unwrap();
+    let filled = [(5, Value::Text("Up".into()))];
+    let plain = codec.prompt_with(&t, 3, 1, &filled).unwrap();
+    let cells = |p: &str| {
+        let mut v: Vec<String> = p.split(", ").map(str::to_string).collect();
+        let last = v.pop().unwrap();
+        v.sort();
+        (v, last)
+    };
+    let shuffled =
+        |seed| codec.prompt_shuffled(&t, 3, 1, &filled, &mut rand_chacha::ChaCha8Rng::seed_from_u64(seed)).unwrap();
+    assert_eq!(shuffled(3), shuffled(3));
+    let variants: std::collections::HashSet<String> = (0..20).map(shuffled).collect();
+    assert!(variants.len() > 5, "orders should vary across seeds: {variants:?}");
+    for v in &variants {
+        assert_eq!(cells(v), cells(&plain), "{v} against {plain}");
+        assert!(v.ends_with("age is"), "{v}");
+    }
+}
+
+#[test]
 fn categorical_grammar_with_the_gpt2_tokenizer() {
     let tok = gpt2_tokenizer();
     assert_eq!(Vocab::encode(&tok, "Hello world").unwrap(), [15496, 995]);

@@ -168,6 +168,10 @@ struct LlmArgs {
     /// turns it off): the rows that agree most with the question's row on its observed cells.
     #[arg(long, value_name = "K")]
     llm_retrieval: Option<usize>,
+    /// Ask each scored cell with the row's known cells in N orders and average the
+    /// candidates' scores (1, the default, asks once; costs N times the scoring).
+    #[arg(long, value_name = "N")]
+    llm_orders: Option<usize>,
 }
 
 impl LlmArgs {
@@ -198,6 +202,7 @@ impl LlmArgs {
         set(&mut c.examples.holdout_cells, self.llm_holdout);
         set(&mut c.head.weight, self.llm_head_weight);
         set(&mut c.retrieval.k, self.llm_retrieval);
+        set(&mut c.fill.orders, self.llm_orders);
         if self.llm_no_prior_correction {
             c.fill.prior_correction = false;
         }
