@@ -216,11 +216,12 @@ impl Forest {
     /// Fits `params.n_trees` trees in parallel; tree `t` draws from a generator seeded with
     /// `seed` and `t`, so the forest does not depend on the number of threads.
     pub(crate) fn fit(problem: &Problem<'_>, params: &ForestParams, seed: u64) -> Forest {
+        let prepared = Prepared::new(problem);
         let trees = (0..params.n_trees.max(1))
             .into_par_iter()
             .map(|t| {
                 let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (t as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-                grow(problem, params, &mut rng)
+                grow(&prepared, params, &mut rng)
             })
             .collect();
         Forest { task: problem.task, trees }
@@ -257,23 +258,63 @@ impl Problem<'_> {
     }
 }
 
+/// A problem with the non-zero target entries of each sample listed, so that adding a sample of
+/// a class or label task to a node's statistics costs its non-zeros (one for a class), not
+/// the number of classes: a column of 320 labels would otherwise make every histogram update
+/// 320 additions, nearly all of zeros. Sums are the same to the last bit (adding 0.0 changes
+/// nothing).
+struct Prepared<'p, 'a> {
+    problem: &'p Problem<'a>,
+    /// Class and label tasks: `nz[start[i]..start[i + 1]]` are the outputs where sample `i`'s
+    /// target is not 0. Empty for regression.
+    start: Vec<usize>,
+    nz: Vec<u32>,
+}
+
+impl<'p, 'a> Prepared<'p, 'a> {
+    fn new(problem: &'p Problem<'a>) -> Self {
+        let k = problem.task.outputs();
+        let (mut start, mut nz) = (vec![0], Vec::new());
+        if !matches!(problem.task, Task::Regression) {
+            for y in problem.y.chunks_exact(k) {
+                nz.extend(y.iter().enumerate().filter(|(_, v)| **v != 0.0).map(|(c, _)| c as u32));
+                start.push(nz.len());
+            }
+        }
+        Prepared { problem, start, nz }
+    }
+
+    /// [`Problem::add_stat`], touching only the non-zero targets of class and label tasks.
+    fn add_stat(&self, i: usize, out: &mut [f64]) {
+        if matches!(self.problem.task, Task::Regression) {
+            return self.problem.add_stat(i, out);
+        }
+        let k = self.problem.task.outputs();
+        out[0] += 1.0;
+        let y = &self.problem.y[i * k..(i + 1) * k];
+        for &c in &self.nz[self.start[i]..self.start[i + 1]] {
+            out[1 + c as usize] += y[c as usize];
+        }
+    }
+}
+
 /// The best split found so far at a node: (gain, feature, last bin of the left side).
 type Split = Option<(f64, usize, u8)>;
 
 /// Scans the splits of one node, feature by feature, with one histogram buffer reused by every
 /// node of a tree.
-struct SplitSearch<'p, 'a> {
-    problem: &'p Problem<'a>,
+struct SplitSearch<'q, 'p, 'a> {
+    prepared: &'q Prepared<'p, 'a>,
     min_leaf: usize,
     /// Per-bin statistics, `n_bins × stats_len`; all zero between uses.
     hist: Vec<f64>,
 }
 
-impl SplitSearch<'_, '_> {
+impl SplitSearch<'_, '_, '_> {
     /// Updates `best` with the best split of `samples` (statistics `total`, cost `parent`) on
     /// design column `f`.
     fn feature(&mut self, f: usize, samples: &[u32], total: &[f64], parent: f64, best: &mut Split) {
-        let (problem, task) = (self.problem, self.problem.task);
+        let (problem, task) = (self.prepared.problem, self.prepared.problem.task);
         let m = task.stats_len();
         let nb = problem.n_bins[f];
         if nb < 2 {
@@ -289,7 +330,7 @@ impl SplitSearch<'_, '_> {
             let b = col[problem.rows[s as usize]] as usize;
             first = first.min(b);
             last = last.max(b);
-            problem.add_stat(s as usize, &mut self.hist[b * m..(b + 1) * m]);
+            self.prepared.add_stat(s as usize, &mut self.hist[b * m..(b + 1) * m]);
         }
         let min_leaf = self.min_leaf as f64;
         let mut left = vec![0.0; m];
@@ -321,7 +362,8 @@ impl SplitSearch<'_, '_> {
 /// A leaf, or a split node before its children are known.
 const LEAF: Node = Node { feature: u32::MAX, bin: 0, left: 0, right: 0, value: 0 };
 
-fn grow(problem: &Problem<'_>, params: &ForestParams, rng: &mut ChaCha8Rng) -> Tree {
+fn grow(prepared: &Prepared<'_, '_>, params: &ForestParams, rng: &mut ChaCha8Rng) -> Tree {
+    let problem = prepared.problem;
     let task = problem.task;
     let n = problem.rows.len();
     // Samples are positions in `problem.rows`; a bootstrap repeats some.
@@ -333,7 +375,7 @@ fn grow(problem: &Problem<'_>, params: &ForestParams, rng: &mut ChaCha8Rng) -> T
     let mtry = params.max_features.count(problem.features.len());
     let max_depth = params.max_depth.unwrap_or(usize::MAX);
     let min_leaf = params.min_samples_leaf.max(1);
-    let mut search = SplitSearch { problem, min_leaf, hist: Vec::new() };
+    let mut search = SplitSearch { prepared, min_leaf, hist: Vec::new() };
     let mut tree = Tree { nodes: vec![LEAF], values: vec![] };
     let mut candidates: Vec<usize> = problem.features.to_vec();
     // (node index, sample range, depth)
@@ -341,7 +383,7 @@ fn grow(problem: &Problem<'_>, params: &ForestParams, rng: &mut ChaCha8Rng) -> T
     while let Some((node, lo, hi, depth)) = stack.pop() {
         let mut total = vec![0.0; task.stats_len()];
         for &s in &samples[lo..hi] {
-            problem.add_stat(s as usize, &mut total);
+            prepared.add_stat(s as usize, &mut total);
         }
         let parent = task.cost(&total);
         let mut best: Split = None;
@@ -422,5 +464,28 @@ mod tests {
         let mut out = [0.0; 2];
         forest.predict(&bins, 3, &mut out);
         assert!(out[0] > 0.8, "{out:?}");
+    }
+
+    #[test]
+    fn sparse_target_sums_equal_the_dense_ones() {
+        let (n, k) = (60, 7);
+        let bins = vec![vec![0u8; n]];
+        let rows: Vec<usize> = (0..n).collect();
+        // Classes (one 1 per row, some rows with none) and labels (several 1s per row).
+        let classes: Vec<f64> =
+            (0..n).flat_map(|i| (0..k).map(move |c| f64::from(u8::from(i % 9 != 0 && c == i % k)))).collect();
+        let labels: Vec<f64> =
+            (0..n).flat_map(|i| (0..k).map(move |c| f64::from(u8::from((i + c) % 3 == 0)))).collect();
+        for (y, task) in [(&classes, Task::Classes(k)), (&labels, Task::Labels(k))] {
+            let problem = Problem { bins: &bins, n_bins: vec![1], features: &[0], rows: &rows, y, task };
+            let prepared = Prepared::new(&problem);
+            let (mut dense, mut sparse) = (vec![0.0; task.stats_len()], vec![0.0; task.stats_len()]);
+            for i in (0..n).chain([5, 5, 17]) {
+                problem.add_stat(i, &mut dense);
+                prepared.add_stat(i, &mut sparse);
+                assert_eq!(dense, sparse, "{task:?} after sample {i}");
+            }
+            assert!(dense[1..].iter().any(|&v| v > 1.0), "the sums saw the targets");
+        }
     }
 }
