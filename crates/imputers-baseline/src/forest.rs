@@ -275,10 +275,15 @@ impl<'p, 'a> Prepared<'p, 'a> {
     fn new(problem: &'p Problem<'a>) -> Self {
         let k = problem.task.outputs();
         let (mut start, mut nz) = (vec![0], Vec::new());
-        if !matches!(problem.task, Task::Regression) {
-            for y in problem.y.chunks_exact(k) {
-                nz.extend(y.iter().enumerate().filter(|(_, v)| **v != 0.0).map(|(c, _)| c as u32));
-                start.push(nz.len());
+        match (problem.task, k) {
+            (Task::Regression, _) => {}
+            // A column without classes (every cell of it missing, say): no targets to add.
+            (_, 0) => start = vec![0; problem.rows.len() + 1],
+            _ => {
+                for y in problem.y.chunks_exact(k) {
+                    nz.extend(y.iter().enumerate().filter(|(_, v)| **v != 0.0).map(|(c, _)| c as u32));
+                    start.push(nz.len());
+                }
             }
         }
         Prepared { problem, start, nz }
@@ -487,5 +492,18 @@ mod tests {
             }
             assert!(dense[1..].iter().any(|&v| v > 1.0), "the sums saw the targets");
         }
+        // No classes at all (a column whose cells are all missing): counts only, no panic.
+        let problem =
+            Problem { bins: &bins, n_bins: vec![1], features: &[0], rows: &rows, y: &[], task: Task::Classes(0) };
+        let prepared = Prepared::new(&problem);
+        let (mut dense, mut sparse) = (vec![0.0; 1], vec![0.0; 1]);
+        for i in 0..n {
+            problem.add_stat(i, &mut dense);
+            prepared.add_stat(i, &mut sparse);
+        }
+        assert_eq!(sparse, dense);
+        assert_eq!(sparse, [n as f64]);
+        let forest = Forest::fit(&problem, &ForestParams { n_trees: 2, ..ForestParams::default() }, 3);
+        assert_eq!(forest.trees.len(), 2);
     }
 }
