@@ -1,6 +1,7 @@
-//! Opt-in tests on the real SmolLM2-135M-Instruct Q4_1 GGUF (about 90 MB), found in
-//! the models directory (`$RECIMPUTE_MODELS`, else the cache's `models/`: see `rec-cache`). Run with
-//! `cargo test -p gguf-file --release --test smollm2 -- --ignored`.
+//! Tests on the real SmolLM2-135M-Instruct Q4_1 GGUF (about 90 MB), found in the models
+//! directory (`$RECIMPUTE_MODELS`, else the cache's `models/`: see `rec-cache`). Ignored by a
+//! plain `cargo test`, which has no model; `cargo xtask test` fetches the model and runs them
+//! (`cargo test -p gguf-file --test smollm2 -- --ignored` by hand).
 #![allow(clippy::unwrap_used, reason = "a test fails loudly on an unexpected error")]
 
 mod common;
@@ -81,7 +82,7 @@ fn tensors_match_gguf_py() {
 
 #[test]
 #[ignore = "needs the SmolLM2 GGUF: cargo xtask fetch-model"]
-fn whole_file_dequantizes_quickly() {
+fn whole_file_dequantizes_to_finite_values() {
     let file = open();
     let start = Instant::now();
     let mut total = 0usize;
@@ -93,8 +94,9 @@ fn whole_file_dequantizes_quickly() {
     let elapsed = start.elapsed();
     let fx = common::fixture("smollm2_tensors.json");
     assert_eq!(total as u64, fx["total_elements"].as_u64().unwrap());
+    // The time is printed, not asserted (it depends on the machine and its load); the figure
+    // with its command is in docs/BENCHMARKS.md ("GGUF dequantization").
     eprintln!("dequantized {total} values in {elapsed:?}");
-    assert!(elapsed.as_secs_f64() < 10.0, "took {elapsed:?}");
 }
 
 #[test]
