@@ -225,8 +225,8 @@ impl Core {
         let views = self.views(col);
         let mut prompts = Vec::with_capacity(rows.len() * views);
         for &r in rows {
-            for v in 0..views {
-                prompts.push(encode(&self.tokenizer, &self.prompt(table, r, col, &[], Some(r), v)?.0)?);
+            for p in self.view_prompts(table, r, col, &[], Some(r))?.0 {
+                prompts.push(encode(&self.tokenizer, &p)?);
             }
         }
         let Some(Some(Plan::Score { seqs, .. })) = self.plans.get(col) else {
@@ -235,6 +235,27 @@ impl Core {
         let scores = self.score_prompts(model, &prompts, seqs)?;
         let groups: Vec<Vec<usize>> = (0..rows.len()).map(|i| (i * views..(i + 1) * views).collect()).collect();
         Ok(average_views(&scores, &groups))
+    }
+
+    /// The prompts of every view of cell `(row, target)` ([`prompt`](Self::prompt) for views
+    /// `0..views(target)`), and whether any of them lost retrieved rows.
+    fn view_prompts(
+        &self,
+        table: &Table,
+        row: usize,
+        target: usize,
+        filled: &[(usize, Value)],
+        exclude: Option<usize>,
+    ) -> Result<(Vec<String>, bool)> {
+        let mut trimmed_any = false;
+        let prompts = (0..self.views(target))
+            .map(|v| {
+                let (p, trimmed) = self.prompt(table, row, target, filled, exclude, v)?;
+                trimmed_any |= trimmed;
+                Ok(p)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok((prompts, trimmed_any))
     }
 
     /// How many views of a cell of column `col` are scored: `fill.orders` for scored columns,
@@ -288,17 +309,17 @@ impl Core {
                 let mut seen_groups: HashMap<Vec<usize>, usize> = HashMap::new();
                 for &r in rows {
                     let earlier = filled.get(&r).map(Vec::as_slice).unwrap_or(&[]);
-                    let mut group = Vec::with_capacity(self.views(j));
-                    let mut trimmed_any = false;
-                    for v in 0..self.views(j) {
-                        let (p, trimmed) = self.prompt(table, r, j, earlier, None, v)?;
-                        trimmed_any |= trimmed;
-                        group.push(*seen.entry(p.clone()).or_insert_with(|| {
-                            unique.push(p);
-                            unique.len() - 1
-                        }));
-                    }
-                    *trimmed_cells.entry(j).or_default() += usize::from(trimmed_any);
+                    let (prompts, trimmed) = self.view_prompts(table, r, j, earlier, None)?;
+                    *trimmed_cells.entry(j).or_default() += usize::from(trimmed);
+                    let group: Vec<usize> = prompts
+                        .into_iter()
+                        .map(|p| {
+                            *seen.entry(p.clone()).or_insert_with(|| {
+                                unique.push(p);
+                                unique.len() - 1
+                            })
+                        })
+                        .collect();
                     let g = *seen_groups.entry(group.clone()).or_insert_with(|| {
                         groups.push(group);
                         groups.len() - 1
@@ -386,8 +407,7 @@ impl Core {
                 self.score_column(model, j, (values, seqs, *mean, *decimals), ids, groups, draws, rng)
             }
             Plan::Trie { .. } | Plan::Chars { .. } => {
-                let firsts: Vec<Vec<i64>> = groups.iter().map(|g| ids[g[0]].clone()).collect();
-                self.generate_column(model, j, plan, &firsts, draws, rng)
+                self.generate_column(model, j, plan, &first_views(ids, groups), draws, rng)
             }
         }
     }
@@ -416,8 +436,7 @@ impl Core {
         let numeric = codec.columns()[j].kind == ColumnKind::Numeric;
         let heads = match &self.heads {
             Some(h) if weight > 0.0 && h.has(j) => {
-                let firsts: Vec<Vec<i64>> = groups.iter().map(|g| ids[g[0]].clone()).collect();
-                Some(h.predict(model, j, &firsts, cfg.fill.batch_size)?)
+                Some(h.predict(model, j, &first_views(ids, groups), cfg.fill.batch_size)?)
             }
             _ => None,
         };
@@ -507,6 +526,12 @@ impl Core {
         }
         Ok(out)
     }
+}
+
+/// Per group (one cell's views), the prompt of its first view: what generation and the encoder
+/// head read.
+fn first_views(ids: &[Vec<i64>], groups: &[Vec<usize>]) -> Vec<Vec<i64>> {
+    groups.iter().map(|g| ids[g[0]].clone()).collect()
 }
 
 /// Per group, the mean of the score vectors `scores[k]` of its members `k` (one cell's views).
