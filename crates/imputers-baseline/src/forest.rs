@@ -275,15 +275,13 @@ impl<'p, 'a> Prepared<'p, 'a> {
     fn new(problem: &'p Problem<'a>) -> Self {
         let k = problem.task.outputs();
         let (mut start, mut nz) = (vec![0], Vec::new());
-        match (problem.task, k) {
-            (Task::Regression, _) => {}
-            // A column without classes (every cell of it missing, say): no targets to add.
-            (_, 0) => start = vec![0; problem.rows.len() + 1],
-            _ => {
-                for y in problem.y.chunks_exact(k) {
-                    nz.extend(y.iter().enumerate().filter(|(_, v)| **v != 0.0).map(|(c, _)| c as u32));
-                    start.push(nz.len());
-                }
+        if !matches!(problem.task, Task::Regression) {
+            // Row by row (not `chunks_exact(k)`): a column without classes, every cell of it
+            // missing say, has k = 0 and an empty row for every sample.
+            for i in 0..problem.rows.len() {
+                let y = &problem.y[i * k..(i + 1) * k];
+                nz.extend(y.iter().enumerate().filter(|(_, v)| **v != 0.0).map(|(c, _)| c as u32));
+                start.push(nz.len());
             }
         }
         Prepared { problem, start, nz }
