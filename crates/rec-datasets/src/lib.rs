@@ -8,6 +8,7 @@
 //! | [`movielens`] | GroupLens formats → user, item and rating tables, and their join |
 //! | [`adclick`] | the AdClick table, its duplicates and record groups |
 //! | [`general`] | any CSV/Parquet file with a named target column |
+//! | [`join`] | attribute tables (users, items) joined onto interactions by key |
 //! | [`missingness`] | MCAR / MAR / MNAR holes with a seed, and their ground truth |
 //! | [`split`] | random, by entity, ml-100k folds, duplicate-aware AdClick |
 //! | [`synthetic`] | AdClick-shaped, correlated Gaussians, one column of every kind |
@@ -41,6 +42,7 @@
 pub mod adclick;
 mod error;
 pub mod general;
+pub mod join;
 pub mod missingness;
 pub mod movielens;
 pub mod split;

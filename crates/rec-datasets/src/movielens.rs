@@ -31,12 +31,13 @@
 //! The ml-100k files and ml-1m `.dat` files are ISO-8859-1; a file that is valid UTF-8 is read
 //! as UTF-8 instead (see the crate's decoding note in [`load_ml100k`]).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use rec_table::{ColumnKind, ColumnSpec, CsvOptions, Schema, Table, Value};
 
 use crate::error::{Error, Result};
+use crate::join::Lookup;
 use crate::text::{fields, lines, number, read_text};
 
 /// The occupations of ml-1m by code (from the ml-1m README).
@@ -192,34 +193,11 @@ pub fn split_title(raw: &str) -> (String, Option<i32>) {
 /// Every rating's user and item must be present in the tables (an error names the first that
 /// is not); user and item ids must be unique.
 pub fn join_ratings(ratings: &Table, users: &Table, items: &Table) -> Result<Table> {
-    let user_rows = index_of_ids(users, "user_id", "user table")?;
-    let item_rows = index_of_ids(items, "item_id", "item table")?;
-    let lookup = |key: &str, index: &HashMap<String, usize>, what: &str| -> Result<Vec<usize>> {
-        ratings
-            .strings(key)?
-            .into_iter()
-            .enumerate()
-            .map(|(row, id)| {
-                id.and_then(|id| index.get(id).copied()).ok_or_else(|| {
-                    Error::InvalidArgument(format!(
-                        "rating row {row}: {key} {:?} is not in the {what}",
-                        id.unwrap_or("<missing>")
-                    ))
-                })
-            })
-            .collect()
-    };
-    let u_idx = lookup("user_id", &user_rows, "user table")?;
-    let i_idx = lookup("item_id", &item_rows, "item table")?;
-    let users = users.take_rows(&u_idx)?.drop_columns(&["user_id"])?;
-    let items = items.take_rows(&i_idx)?.drop_columns(&["item_id"])?;
-    let mut specs = ratings.schema().columns().to_vec();
-    let mut arrays = ratings.batch().columns().to_vec();
-    for part in [&users, &items] {
-        specs.extend(part.schema().columns().iter().cloned());
-        arrays.extend(part.batch().columns().iter().cloned());
-    }
-    Ok(Table::from_arrays(Schema::try_new(specs)?, arrays, ratings.num_rows())?)
+    crate::join::lookup_join(
+        ratings,
+        "ratings",
+        &[Lookup::new(users, "the user table", "user_id"), Lookup::new(items, "the item table", "item_id")],
+    )
 }
 
 /// The recommender's feature table of the ratings at `rows` (indices into `ratings`): the
@@ -230,17 +208,6 @@ pub fn rating_features(ratings: &Table, rows: &[usize], users: &Table, items: &T
     let joined = join_ratings(&ratings.take_rows(rows)?, users, items)?;
     let drop: Vec<&str> = ["timestamp", "title"].into_iter().filter(|c| joined.schema().index_of(c).is_ok()).collect();
     Ok(joined.drop_columns(&drop)?)
-}
-
-fn index_of_ids(table: &Table, key: &str, what: &str) -> Result<HashMap<String, usize>> {
-    let mut index = HashMap::with_capacity(table.num_rows());
-    for (row, id) in table.strings(key)?.into_iter().enumerate() {
-        let id = id.ok_or_else(|| Error::InvalidArgument(format!("{what} row {row}: {key} is missing")))?;
-        if index.insert(id.to_string(), row).is_some() {
-            return Err(Error::InvalidArgument(format!("{what}: {key} {id:?} appears twice")));
-        }
-    }
-    Ok(index)
 }
 
 /// Loads ml-100k from its directory (`u.data`, `u.user`, `u.item`, `u.genre`, `u.occupation`).

@@ -48,9 +48,16 @@ pub struct TableTask {
     #[serde(default)]
     pub kind: TaskKind,
     /// Rows sharing a value of this column (a user id, say) stay on one side of the split;
-    /// `None` splits rows at random.
+    /// `None` splits rows at random. Grouping by an id column is a cold-start split (the test
+    /// users, or items, are unseen in training): the recommender then trains its unknown-id
+    /// embedding with the grid's `cold_id_dropout` in place of `dlrm.id_dropout`.
     #[serde(default)]
     pub group: Option<String>,
+    /// Attribute tables (users, items, ...) joined onto the rows by key, after imputation:
+    /// their cells are hidden and filled per table (one row per user or item, not once per
+    /// interaction), then each row takes its user's and item's attributes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<AttributeTable>,
     /// Fraction of the rows (or groups) that train the recommender; the rest test it.
     #[serde(default = "default_train_fraction")]
     pub train_fraction: f64,
@@ -65,6 +72,41 @@ pub struct TableTask {
     /// How the file is read (forced kinds, missing-value texts, delimiter).
     #[serde(default)]
     pub read: ReadSettings,
+}
+
+/// An attribute table of a [`TableTask`]: one row per key, joined onto the task's rows.
+///
+/// ```
+/// let users: rec_experiments::AttributeTable =
+///     serde_json::from_str(r#"{"path": "users.csv", "key": "user_id"}"#)?;
+/// assert_eq!(users.on(), "user_id");
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttributeTable {
+    /// The table, CSV or Parquet.
+    pub path: PathBuf,
+    /// Its key column; each key appears once.
+    pub key: String,
+    /// The column of the task's table that holds the key, when it is named differently.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on: Option<String>,
+    /// How the file is read.
+    #[serde(default)]
+    pub read: ReadSettings,
+}
+
+impl AttributeTable {
+    /// The attribute table at `path`, keyed by `key` (the same name in the task's table).
+    pub fn new(path: impl Into<PathBuf>, key: impl Into<String>) -> Self {
+        AttributeTable { path: path.into(), key: key.into(), on: None, read: ReadSettings::default() }
+    }
+
+    /// The column of the task's table that holds the key.
+    pub fn on(&self) -> &str {
+        self.on.as_deref().unwrap_or(&self.key)
+    }
 }
 
 fn default_train_fraction() -> f64 {
@@ -83,6 +125,7 @@ impl TableTask {
             target: target.into(),
             kind: TaskKind::Auto,
             group: None,
+            attributes: Vec::new(),
             train_fraction: default_train_fraction(),
             rank_by: None,
             relevant_at: default_relevant_at(),
@@ -100,6 +143,14 @@ impl TableTask {
         }
         if self.group.as_deref() == Some(self.target.as_str()) {
             return Err("table: the group column cannot be the target".into());
+        }
+        for a in &self.attributes {
+            if a.key.is_empty() {
+                return Err(format!("table: the attribute table {} names no key", a.path.display()));
+            }
+            if a.on() == self.target {
+                return Err(format!("table: the target '{}' cannot be the key of {}", self.target, a.path.display()));
+            }
         }
         Ok(())
     }

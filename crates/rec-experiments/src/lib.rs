@@ -26,8 +26,12 @@
 //!   imputer fine-tunes once per table and seed, not once per task. A reused fill reports
 //!   the time computing it took, and a fill saved with other settings is recomputed.
 //! - `table`: your own file, as the config's `TableTask` says (target, split group, ranking
-//!   column); built like AdClick. Rows without a target are left out and counted; the target,
-//!   the group and ranking columns, ids and free text are never hidden.
+//!   column, attribute tables); built like AdClick. Rows without a target are left out and
+//!   counted; the target, the group and ranking columns, the join keys, ids and free text are
+//!   never hidden. Attribute tables (users, items) are masked and filled per table, like
+//!   MovieLens' user and item tables, and joined onto the rows by key before the recommender
+//!   trains; a split grouped by an id column is a cold-start split (the grid's
+//!   `cold_id_dropout` trains the unknown-id embedding).
 //!
 //! The quality grid (no feature needed) hides observed cells of a table (a built-in one or any
 //! CSV/Parquet file), imputes them and scores the hidden cells per column (`run_quality`).
@@ -102,7 +106,7 @@ pub use quality::{
 pub use report::{markdown, markdown_with_plots, mean_std, primary_metric};
 
 #[cfg(feature = "dlrm")]
-pub use config::{grid_dlrm, ExperimentConfig, TableTask};
+pub use config::{grid_dlrm, AttributeTable, ExperimentConfig, TableTask};
 #[cfg(feature = "dlrm")]
 pub use run::{movielens_split, run_cell};
 

@@ -8,6 +8,7 @@ use crate::{Context, Error, Result};
 use dlrm::{Dlrm, DlrmConfig, FittedDlrm, TaskKind};
 use imputers_baseline::CaseDeletion;
 use rec_datasets::adclick::{adclick_path, load_adclick};
+use rec_datasets::join::{lookup_join, Lookup};
 use rec_datasets::missingness::{inject, Mask};
 use rec_datasets::movielens::{load_ml100k, rating_features, MovieLensOptions};
 use rec_datasets::split::{adclick_split, entity_split, ml100k_fold, random_split, Fractions, Ml100kFold, Split};
@@ -19,7 +20,7 @@ use rec_table::{FittedImputer as _, Imputer as _};
 use serde::{Deserialize, Serialize};
 
 use crate::cell::{peak_rss_mib, CellResult, CellSpec, LossPoint, Timings};
-use crate::config::{ExperimentConfig, ImputerName, LlmImputerConfig, Pattern, TableTask, TaskName};
+use crate::config::{AttributeTable, ExperimentConfig, ImputerName, LlmImputerConfig, Pattern, TableTask, TaskName};
 use crate::downstream::Downstream;
 use crate::names::ImputerParams;
 use crate::names::{MovielensSplit, MovielensTask};
@@ -143,7 +144,7 @@ pub fn run_cell(spec: &CellSpec, data_dir: &Path, config: &ExperimentConfig) -> 
         let task = config.table.as_ref().ok_or_else(|| {
             Error::Config("the task 'table' needs a `table` section (file, target) in the config".into())
         })?;
-        run_table_task(spec, task, &config.dlrm, &config.llm)?
+        run_table_task(spec, task, config)?
     } else {
         run_row_task(spec, data_dir, config.synthetic_rows, &config.dlrm, &config.llm)?
     };
@@ -170,18 +171,21 @@ fn run_row_task(
         let split = random_split(table.num_rows(), fractions, spec.seed);
         (table, split)
     };
-    let task = FlatTask { target: "click", kind: TaskKind::Binary, never_hide: vec!["click".into()], rank: None };
+    let task = FlatTask {
+        target: "click",
+        kind: TaskKind::Binary,
+        never_hide: vec!["click".into()],
+        rank: None,
+        name: spec.task.as_str().into(),
+        attributes: Vec::new(),
+    };
     run_flat(spec, &task, &table, &split, settings, llm)
 }
 
 /// Your own table: read it, drop the rows without a target (counted), split it by the group
-/// column or at random, then run it like AdClick.
-fn run_table_task(
-    spec: &CellSpec,
-    task: &TableTask,
-    settings: &DlrmConfig,
-    llm: &LlmImputerConfig,
-) -> Result<CellResult> {
+/// column or at random, fill its attribute tables, then run it like AdClick.
+fn run_table_task(spec: &CellSpec, task: &TableTask, config: &ExperimentConfig) -> Result<CellResult> {
+    let llm = &config.llm;
     let read = task.read.read(&task.path)?;
     let target =
         read.schema().index_of(&task.target).with_context(|| format!("{}: the target", task.path.display()))?;
@@ -194,15 +198,35 @@ fn run_table_task(
     };
     let mut never_hide: Vec<String> =
         [Some(&task.target), task.group.as_ref(), task.rank_by.as_ref()].into_iter().flatten().cloned().collect();
+    never_hide.extend(task.attributes.iter().map(|a| a.on().to_string()));
     // Free text has no imputer and no score: it stays as it is.
     never_hide.extend(table.schema().columns().iter().filter(|c| c.kind == ColumnKind::Text).map(|c| c.name.clone()));
+    let attributes = task
+        .attributes
+        .iter()
+        .enumerate()
+        .map(|(i, a)| fill_attributes(spec, a, 21 + i as u64, llm))
+        .collect::<Result<Vec<_>>>()?;
+    let name = file_name(&task.path);
+    // Every row's keys are checked once, on the whole file, so an error names the file's row.
+    let keys: Vec<&str> = task.attributes.iter().map(AttributeTable::on).collect();
+    if !keys.is_empty() {
+        let keys_only = read.select(&keys).with_context(|| format!("{name}: the join keys"))?;
+        lookup_join(&keys_only, &name, &lookups(&attributes))?;
+    }
+    // Cold start: the test groups' ids are unknown to the recommender, so its unknown-id
+    // embedding must be trained.
+    let cold = task.group.as_ref().is_some_and(|g| table.schema().column(g).is_ok_and(|c| c.kind == ColumnKind::Id));
+    let settings = if cold { config.dlrm.clone().with_id_dropout(config.cold_id_dropout) } else { config.dlrm.clone() };
     let flat = FlatTask {
         target: &task.target,
         kind: task.kind,
         never_hide,
         rank: task.rank_by.as_deref().map(|user| (user, task.relevant_at)),
+        name,
+        attributes,
     };
-    let mut result = run_flat(spec, &flat, &table, &split, settings, llm)?;
+    let mut result = run_flat(spec, &flat, &table, &split, &settings, llm)?;
     result.unlabelled_rows = read.num_rows() - labelled.len();
     Ok(result)
 }
@@ -217,6 +241,94 @@ struct FlatTask<'a> {
     never_hide: Vec<String>,
     /// The user column and the relevance threshold of the ranking metrics, if any.
     rank: Option<(&'a str, f64)>,
+    /// The table's name in errors.
+    name: String,
+    /// Attribute tables, filled, joined onto the rows before the recommender trains.
+    attributes: Vec<FilledAttributes>,
+}
+
+impl FlatTask<'_> {
+    /// `rows` with the attribute columns of each row's keys.
+    fn join(&self, rows: Table) -> Result<Table> {
+        if self.attributes.is_empty() {
+            return Ok(rows);
+        }
+        Ok(lookup_join(&rows, &self.name, &lookups(&self.attributes))?)
+    }
+}
+
+/// An attribute table of a `table` task with its cells hidden and filled by the cell's
+/// imputer (left with its holes for deletion), and what filling it recorded.
+struct FilledAttributes {
+    /// Its file name, for errors.
+    name: String,
+    key: String,
+    on: String,
+    table: Table,
+    masked_cells: usize,
+    imputation: Option<ImputationReport>,
+    impute_s: f64,
+    losses: Vec<LossPoint>,
+    fallbacks: BTreeMap<String, usize>,
+    trimmed: BTreeMap<String, usize>,
+    config: Option<serde_json::Value>,
+}
+
+fn lookups(attributes: &[FilledAttributes]) -> Vec<Lookup<'_>> {
+    attributes.iter().map(|a| Lookup::new(&a.table, &a.name, &a.key).on(&a.on)).collect()
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+/// Reads an attribute table, hides its cells (never the key or free text) with the cell's
+/// pattern under `salt`, and fills them with the cell's imputer fitted on the table itself.
+fn fill_attributes(
+    spec: &CellSpec,
+    attributes: &AttributeTable,
+    salt: u64,
+    llm: &LlmImputerConfig,
+) -> Result<FilledAttributes> {
+    let name = file_name(&attributes.path);
+    let original = attributes.read.read(&attributes.path)?;
+    if original.schema().index_of(&attributes.key).is_err() {
+        return Err(Error::Config(format!(
+            "{}: no key column '{}' (it has: {})",
+            attributes.path.display(),
+            attributes.key,
+            original.schema().names().join(", ")
+        )));
+    }
+    let mut exclude = vec![attributes.key.as_str()];
+    exclude.extend(original.schema().columns().iter().filter(|c| c.kind == ColumnKind::Text).map(|c| c.name.as_str()));
+    let (masked, mask) = mask(&original, spec, &exclude, salt).with_context(|| name.clone())?;
+    let t0 = Instant::now();
+    let mut filled = FilledAttributes {
+        key: attributes.key.clone(),
+        on: attributes.on().to_string(),
+        table: masked.clone(),
+        masked_cells: mask.len(),
+        imputation: None,
+        impute_s: 0.0,
+        losses: Vec::new(),
+        fallbacks: BTreeMap::new(),
+        trimmed: BTreeMap::new(),
+        config: None,
+        name,
+    };
+    if spec.imputer != ImputerName::Deletion {
+        let imputed =
+            impute_all(spec.imputer, spec.seed, llm, &masked, &[&masked]).with_context(|| filled.name.clone())?;
+        filled.table = imputed.tables.into_iter().next().context("no filled attribute table")?;
+        filled.imputation = imputation_quality(&original, &mask, &[&filled.table], None)?;
+        filled.losses = imputed.losses;
+        filled.fallbacks = imputed.fallbacks;
+        filled.trimmed = imputed.trimmed;
+        filled.config = imputed.config;
+    }
+    filled.impute_s = t0.elapsed().as_secs_f64();
+    Ok(filled)
 }
 
 /// Mask → split → impute (the target held out) → DLRM → evaluate, for one flat table.
@@ -230,7 +342,15 @@ fn run_flat(
 ) -> Result<CellResult> {
     let target = task.target;
     let never_hide: Vec<&str> = task.never_hide.iter().map(String::as_str).collect();
-    let (masked, mask) = mask(table, spec, &never_hide, 1)?;
+    let maskable =
+        table.schema().columns().iter().any(|c| c.kind != ColumnKind::Id && !never_hide.contains(&c.name.as_str()));
+    // Interactions that are only keys and a target: the holes are in the attribute tables,
+    // if anywhere (a rate of 0 hides nothing).
+    let (masked, mask) = if maskable || (task.attributes.is_empty() && spec.rate > 0.0) {
+        mask(table, spec, &never_hide, 1)?
+    } else {
+        (table.clone(), Mask::default())
+    };
     let train = masked.take_rows(&split.train)?;
     let test = masked.take_rows(&split.test)?;
     let placement: Placement = split
@@ -247,10 +367,9 @@ fn run_flat(
     let mut trimmed = BTreeMap::new();
     let mut llm_config = None;
     let (train_imp, test_imp) = if spec.imputer == ImputerName::Deletion {
-        // Deletion reads only features; the target is always observed, so it can stay.
-        let filled = impute_all(spec.imputer, spec.seed, llm, &train, &[&train, &test])?.tables;
-        let mut it = filled.into_iter();
-        (it.next().context("no train table")?, it.next().context("no test table")?)
+        // Deletion drops training rows, below, once the attributes are joined; the target is
+        // always observed, so it can stay.
+        (train, test)
     } else {
         // The imputer never sees the target: it is unknown at prediction time.
         let train_x = train.drop_columns(&[target])?;
@@ -268,12 +387,37 @@ fn run_flat(
         };
         (attach(&filled[0], &train)?, attach(&filled[1], &test)?)
     };
-    let impute_s = t0.elapsed().as_secs_f64();
-    let imputation = if spec.imputer == ImputerName::Deletion {
+    let mut imputation = if spec.imputer == ImputerName::Deletion {
         None
     } else {
         imputation_quality(table, &mask, &[&train_imp, &test_imp], Some(&placement))?
     };
+    let mut train_imp = task.join(train_imp)?;
+    let test_imp = task.join(test_imp)?;
+    if spec.imputer == ImputerName::Deletion {
+        train_imp = CaseDeletion::new().fit_boxed(&train_imp)?.transform(&train_imp)?;
+    }
+    let mut masked_cells = mask.len();
+    let mut impute_s = t0.elapsed().as_secs_f64();
+    for a in &task.attributes {
+        masked_cells += a.masked_cells;
+        impute_s += a.impute_s;
+        if let Some(report) = &a.imputation {
+            imputation.get_or_insert_with(Default::default).columns.extend(report.columns.iter().cloned());
+        }
+        // One curve: the table's fine-tune, then each attribute table's, steps running on.
+        let offset = losses.last().map_or(0, |p| p.step);
+        losses.extend(a.losses.iter().map(|p| LossPoint { step: p.step + offset, loss: p.loss }));
+        for (column, n) in &a.fallbacks {
+            *fallbacks.entry(column.clone()).or_default() += n;
+        }
+        for (column, n) in &a.trimmed {
+            *trimmed.entry(column.clone()).or_default() += n;
+        }
+        if llm_config.is_none() {
+            llm_config.clone_from(&a.config);
+        }
+    }
 
     let t1 = Instant::now();
     let model = Dlrm::new(dlrm_config(settings, task.kind, spec.seed))?.fit(&train_imp, target)?;
@@ -281,7 +425,7 @@ fn run_flat(
     let downstream = evaluate(&model, &test_imp, target, task.rank)?;
     Ok(CellResult {
         spec: *spec,
-        masked_cells: mask.len(),
+        masked_cells,
         train_rows: train_imp.num_rows(),
         test_rows: test_imp.num_rows(),
         imputation,

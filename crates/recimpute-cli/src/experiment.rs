@@ -31,12 +31,62 @@ fn table_task(args: TableArgs) -> Result<Option<exp::TableTask>> {
     task.rank_by = args.rank_by;
     set(&mut task.relevant_at, args.relevant_at);
     task.read = args.read.settings()?;
+    task.attributes = args.attributes.iter().map(|a| attribute_table(a, &task.read)).collect::<Result<_>>()?;
+    if !task.attributes.is_empty() {
+        share_kinds(&mut task)?;
+    }
     Ok(Some(task))
+}
+
+/// `--attributes FILE:KEY[=ON]`, read with the table's settings.
+fn attribute_table(arg: &str, read: &recimpute::table::ReadSettings) -> Result<exp::AttributeTable> {
+    let (path, key) = arg
+        .rsplit_once(':')
+        .filter(|(p, k)| !p.is_empty() && !k.is_empty())
+        .with_context(|| format!("--attributes {arg}: expected FILE:KEY or FILE:KEY=ON, e.g. users.csv:user_id"))?;
+    let mut table = exp::AttributeTable::new(path, key);
+    if let Some((key, on)) = key.split_once('=') {
+        table.key = key.to_string();
+        table.on = Some(on.to_string());
+    }
+    table.read = read.clone();
+    Ok(table)
+}
+
+/// Gives each `--kind NAME=KIND` to the files whose header has NAME (the table and its
+/// attribute tables share the flags); a name no file has is an error naming the files.
+fn share_kinds(task: &mut exp::TableTask) -> Result<()> {
+    let kinds = std::mem::take(&mut task.read.kinds);
+    let mut files: Vec<(&std::path::Path, &mut recimpute::table::ReadSettings)> = vec![(&task.path, &mut task.read)];
+    files.extend(task.attributes.iter_mut().map(|a| (a.path.as_path(), &mut a.read)));
+    let mut headers = Vec::with_capacity(files.len());
+    for (path, read) in &mut files {
+        read.kinds.clear();
+        let opts = read.csv_options(path)?;
+        headers.push(recimpute::datasets::general::read_header(path, &opts)?);
+    }
+    for (name, kind) in kinds {
+        let mut found = false;
+        for ((_, read), header) in files.iter_mut().zip(&headers) {
+            if header.contains(&name) {
+                read.kinds.insert(name.clone(), kind);
+                found = true;
+            }
+        }
+        if !found {
+            let names: Vec<String> = files.iter().map(|(p, _)| p.display().to_string()).collect();
+            anyhow::bail!("--kind {name}: no column '{name}' in {}", names.join(" or "));
+        }
+    }
+    Ok(())
 }
 
 fn execute(config: &ExperimentConfig) -> Result<()> {
     if let Some(task) = config.table.as_ref().filter(|_| config.tasks.contains(&exp::TaskName::Table)) {
         csv_options_noted(&task.read, &task.path)?;
+        for a in &task.attributes {
+            csv_options_noted(&a.read, &a.path)?;
+        }
     }
     let start = std::time::Instant::now();
     let outcome = exp::run_grid(config, announce(start))?;

@@ -269,8 +269,16 @@ struct TableArgs {
     target_kind: Option<String>,
     /// Keep the rows sharing a value of this column (e.g. user_id) on one side of the split
     /// (default: rows split at random).
+    /// Grouping by an id column is a cold-start split: the test users (or items) are unseen
+    /// in training, and the recommender trains its unknown-id embedding (`cold_id_dropout`).
     #[arg(long, requires = "table")]
     group: Option<String>,
+    /// An attribute table joined onto `--table` by key, as FILE:KEY (the key column has the
+    /// same name in both) or FILE:KEY=ON (ON is the column of `--table`); repeat it for
+    /// users and items. Its cells are hidden and filled per table, then joined. It is read
+    /// with the same flags as `--table`; each `--kind` goes to the files that have the column.
+    #[arg(long = "attributes", requires = "table", value_name = "FILE:KEY[=ON]")]
+    attributes: Vec<String>,
     /// Fraction of the rows (or groups) that train the recommender.
     #[arg(long, requires = "table")]
     train_fraction: Option<f64>,

@@ -341,6 +341,121 @@ fn experiment_on_your_own_table() {
     assert!(err.contains("click") && err.contains("ads.csv"), "{err}");
 }
 
+/// Interactions with user and item tables whose click signal lives only in the attributes: a
+/// user clicks an item of their segment's category far more often. Users `u0..u199` (age
+/// follows the segment), items `i0..i29`, 3,000 interactions; deterministic.
+#[cfg(feature = "dlrm")]
+fn write_users_items(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) as f64 / (1u64 << 31) as f64
+    };
+    const SEGMENTS: [&str; 3] = ["sport", "music", "books"];
+    let mut users = String::from("user_id,age,segment\n");
+    let mut segment_of = Vec::new();
+    for u in 0..200 {
+        let seg = (next() * 3.0) as usize % 3;
+        segment_of.push(seg);
+        let age = (20.0 + 15.0 * seg as f64 + 8.0 * next()).round();
+        users.push_str(&format!("u{u},{age},{}\n", SEGMENTS[seg]));
+    }
+    let mut items = String::from("item,category,price\n");
+    let mut category_of = Vec::new();
+    for i in 0..30 {
+        let cat = i % 3;
+        category_of.push(cat);
+        items.push_str(&format!("i{i},{},{}\n", SEGMENTS[cat], 5 + 10 * cat + i % 4));
+    }
+    let mut clicks = String::from("user_id,item_id,clicked\n");
+    for _ in 0..3000 {
+        let u = (next() * 200.0) as usize % 200;
+        let i = (next() * 30.0) as usize % 30;
+        let p = if segment_of[u] == category_of[i] { 0.75 } else { 0.1 };
+        clicks.push_str(&format!("u{u},i{i},{}\n", u8::from(next() < p)));
+    }
+    let paths = (dir.join("clicks.csv"), dir.join("users.csv"), dir.join("items.csv"));
+    std::fs::write(&paths.0, clicks).unwrap();
+    std::fs::write(&paths.1, users).unwrap();
+    std::fs::write(&paths.2, items).unwrap();
+    paths
+}
+
+/// `experiment --attributes`: user and item tables masked and filled per table, joined onto
+/// the interactions, on a cold-start split where only the attributes can tell unseen users
+/// apart.
+#[cfg(feature = "dlrm")]
+#[test]
+fn experiment_with_attribute_tables_on_a_cold_start_split() {
+    let dir = tempfile::tempdir().unwrap();
+    let (clicks, users, items) = write_users_items(dir.path());
+    let users_arg = format!("{}:user_id", s(&users));
+    let items_arg = format!("{}:item=item_id", s(&items));
+    let run = |out: &Path, joins: &[&str], imputers: &str, rate: &str| {
+        let mut args = vec!["experiment", "--table", s(&clicks), "--target", "clicked", "--group", "user_id"];
+        for j in joins {
+            args.extend(["--attributes", j]);
+        }
+        args.extend(["--imputers", imputers, "--rates", rate, "--seeds", "0", "--epochs", "4", "--out", s(out)]);
+        ok(&recimpute(&args))
+    };
+    let out = dir.path().join("joined");
+    let said = run(&out, &[&users_arg, &items_arg], "deletion,mode,knn", "0.2");
+    assert!(said.contains("3 cells"), "{said}");
+    let cell = |name: &str| -> serde_json::Value {
+        serde_json::from_slice(
+            &std::fs::read(out.join(format!("cells/table__{name}__mcar-0.200__seed0.json"))).unwrap(),
+        )
+        .unwrap()
+    };
+    let knn = cell("knn");
+    let mut hidden: Vec<&str> =
+        knn["imputation"]["columns"].as_array().unwrap().iter().map(|c| c["column"].as_str().unwrap()).collect();
+    hidden.sort_unstable();
+    assert_eq!(hidden, ["age", "category", "price", "segment"], "attributes only, never a key");
+    // 20% of the 400 user cells and 60 item cells, give or take the draw.
+    let masked = knn["masked_cells"].as_u64().unwrap();
+    assert!((60..=130).contains(&masked), "masked {masked}");
+    assert_eq!(knn["train_rows"].as_u64().unwrap() + knn["test_rows"].as_u64().unwrap(), 3000);
+    // KNN recovers a user's segment from the age that follows it.
+    let segment = knn["imputation"]["columns"].as_array().unwrap().iter().find(|c| c["column"] == "segment").unwrap();
+    assert!(segment["metrics"]["accuracy"].as_f64().unwrap() > 0.8, "{segment}");
+    // Deletion drops the training rows whose user or item lost a cell.
+    let deletion = cell("deletion");
+    assert!(deletion["train_rows"].as_u64().unwrap() < knn["train_rows"].as_u64().unwrap(), "{deletion}");
+    assert_eq!(deletion["test_rows"], knn["test_rows"]);
+    // The test users are unseen: the joined attributes carry the clicks, and without them
+    // the recommender cannot tell the users apart.
+    let auc = |c: &serde_json::Value| c["downstream"]["roc_auc"].as_f64().unwrap();
+    assert!(auc(&knn) > 0.7, "AUC with the attributes {}", auc(&knn));
+    let bare = dir.path().join("bare");
+    // (Only keys and the target: nothing to hide.)
+    run(&bare, &[], "mode", "0");
+    let without: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bare.join("cells/table__mode__mcar-0.000__seed0.json")).unwrap())
+            .unwrap();
+    assert!(auc(&without) < 0.62, "AUC without the attributes {}", auc(&without));
+    let config: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["table"]["attributes"][1]["on"], "item_id");
+
+    // A key the attribute table lacks names the file, the row and the key.
+    let text = std::fs::read_to_string(&clicks).unwrap().replacen("\nu", "\nu999", 1);
+    let stray = dir.path().join("stray.csv");
+    std::fs::write(&stray, text).unwrap();
+    let x = dir.path().join("x");
+    let refused = |table: &Path, extra: &[&str]| {
+        let mut args = vec!["experiment", "--table", s(table), "--target", "clicked", "--out", s(&x)];
+        args.extend(extra);
+        failed(&recimpute(&args))
+    };
+    let err = refused(&stray, &["--attributes", &users_arg, "--imputers", "mean"]);
+    assert!(err.contains("stray.csv: row 1: 'user_id' = \"u999") && err.contains("is not in users.csv"), "{err}");
+    let err = refused(&clicks, &["--attributes", s(&users)]);
+    assert!(err.contains("expected FILE:KEY"), "{err}");
+    let err = refused(&clicks, &["--attributes", &users_arg, "--kind", "colour=categorical"]);
+    assert!(err.contains("--kind colour: no column 'colour' in") && err.contains("users.csv"), "{err}");
+}
+
 #[test]
 fn semicolons_and_missing_value_texts() {
     let dir = tempfile::tempdir().unwrap();
