@@ -75,6 +75,7 @@ mod linear;
 mod missforest;
 pub mod persist;
 mod simple;
+mod stored;
 
 pub use classical::{ClassicalImputer, FittedClassical};
 pub use deletion::{CaseDeletion, DeletionMode, FittedCaseDeletion};
@@ -86,3 +87,4 @@ pub use knn::{FittedKnn, KnnImputer, KnnWeights};
 pub use missforest::{FittedMissForest, MissForestImputer};
 pub use persist::SavedImputer;
 pub use simple::{FittedSimple, SimpleImputer, SimpleStrategy};
+pub use stored::{fill_stored, stored_output_schema, StoredFill};

@@ -270,39 +270,108 @@ impl ParquetBatches {
     /// and as a table; what [`restore_stored_types`] needs to write fills beside the stored
     /// cells.
     pub fn next_with_stored(&mut self) -> Option<Result<(RecordBatch, Table)>> {
+        Some(self.next_stored()?.and_then(|stored| {
+            let table = table_of_projected(&stored, &self.schema, &self.path)?;
+            Ok((stored, table))
+        }))
+    }
+
+    /// The next batch as stored in the file: the schema's columns in the file's Arrow types
+    /// ([`stored_schema`](Self::stored_schema)), not yet read as a table.
+    pub fn next_stored(&mut self) -> Option<Result<RecordBatch>> {
         let next = match guarded(&self.path, || Ok(self.reader.next())) {
             Ok(next) => next?,
             Err(e) => return Some(Err(e)),
         };
-        let batch = match next {
-            Ok(batch) => batch,
-            Err(source) => return Some(Err(Error::ParquetData { path: self.path.clone(), source })),
-        };
-        let table = self
-            .schema
-            .columns()
-            .iter()
-            .zip(&self.positions)
-            .map(|(spec, &pos)| convert(batch.column(pos), spec.kind, &spec.name, &self.path))
-            .collect::<Result<Vec<ArrayRef>>>()
-            .and_then(|arrays| Table::from_arrays(self.schema.clone(), arrays, batch.num_rows()));
-        let stored = batch.project(&self.positions).map_err(Error::from);
-        Some(stored.and_then(|stored| Ok((stored, table?))))
+        Some(match next {
+            Ok(batch) => batch.project(&self.positions).map_err(Error::from),
+            Err(source) => Err(Error::ParquetData { path: self.path.clone(), source }),
+        })
     }
 
     /// The Arrow schema of the file's columns in the schema's order, with the schema's kinds in
     /// their metadata: the schema of every batch [`restore_stored_types`] makes from this file
     /// when each fill fits its stored type.
     pub fn stored_schema(&self) -> arrow::datatypes::SchemaRef {
-        let fields = self
-            .schema
-            .columns()
-            .iter()
-            .zip(&self.positions)
-            .map(|(spec, &pos)| spec.to_field().with_data_type(self.file_schema.field(pos).data_type().clone()))
-            .collect::<Vec<_>>();
-        Arc::new(arrow::datatypes::Schema::new(fields))
+        projected_schema(&self.file_schema, &self.schema, &self.positions)
     }
+}
+
+/// The columns of `schema` found by name in `stored` (an Arrow schema from a file or a query
+/// engine): their positions in `stored`, or an error naming `origin` and the first column
+/// missing, or the first column of `stored` that `schema` lacks.
+pub fn stored_positions(stored: &arrow::datatypes::Schema, schema: &Schema, origin: &Path) -> Result<Vec<usize>> {
+    let names: Vec<&str> = stored.fields().iter().map(|f| f.name().as_str()).collect();
+    let positions = schema
+        .columns()
+        .iter()
+        .map(|spec| {
+            names.iter().position(|&n| n == spec.name).ok_or_else(|| {
+                Error::InvalidInput(format!(
+                    "{}: no column '{}' (the file has: {})",
+                    origin.display(),
+                    spec.name,
+                    names.join(", ")
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if let Some(extra) = names.iter().find(|&&n| schema.columns().iter().all(|c| c.name != n)) {
+        return Err(Error::InvalidInput(format!(
+            "{}: column '{extra}' is not one of the expected columns ({})",
+            origin.display(),
+            schema.columns().iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+        )));
+    }
+    Ok(positions)
+}
+
+/// The Arrow schema of batches stored with the Arrow schema `stored` once projected onto
+/// `schema`'s columns (in its order): the stored types, with `schema`'s kinds in the field
+/// metadata. What [`restore_stored_types`] makes when each fill fits its stored type.
+pub fn stored_schema_of(
+    stored: &arrow::datatypes::Schema,
+    schema: &Schema,
+    origin: &Path,
+) -> Result<arrow::datatypes::SchemaRef> {
+    Ok(projected_schema(stored, schema, &stored_positions(stored, schema, origin)?))
+}
+
+/// `schema`'s fields (kinds in their metadata) in the types of `stored` at `positions`.
+fn projected_schema(
+    stored: &arrow::datatypes::Schema,
+    schema: &Schema,
+    positions: &[usize],
+) -> arrow::datatypes::SchemaRef {
+    let fields = schema
+        .columns()
+        .iter()
+        .zip(positions)
+        .map(|(spec, &pos)| spec.to_field().with_data_type(stored.field(pos).data_type().clone()))
+        .collect::<Vec<_>>();
+    Arc::new(arrow::datatypes::Schema::new(fields))
+}
+
+/// A batch in its stored Arrow types (a Parquet row group, a query engine's batch) as a
+/// [`Table`] of `schema`: columns matched by name as [`stored_positions`] says, each read as
+/// its kind (an error naming `origin` and the column when a value does not fit). Returns the
+/// stored batch projected onto `schema`'s columns, and the table.
+pub fn table_from_stored(stored: &RecordBatch, schema: &Schema, origin: &Path) -> Result<(RecordBatch, Table)> {
+    let positions = stored_positions(&stored.schema(), schema, origin)?;
+    let projected = stored.project(&positions)?;
+    let table = table_of_projected(&projected, schema, origin)?;
+    Ok((projected, table))
+}
+
+/// `projected` (the columns of `schema`, in order, in their stored types) as a table.
+fn table_of_projected(projected: &RecordBatch, schema: &Schema, origin: &Path) -> Result<Table> {
+    let arrays = schema
+        .columns()
+        .iter()
+        .zip(projected.columns())
+        .map(|(spec, array)| convert(array, spec.kind, &spec.name, origin))
+        .collect::<Result<Vec<ArrayRef>>>()?;
+    Table::from_arrays(schema.clone(), arrays, projected.num_rows())
 }
 
 impl Iterator for ParquetBatches {
@@ -342,28 +411,7 @@ pub fn read_parquet_batches(path: impl AsRef<Path>, schema: &Schema, batch_rows:
     let builder = guarded(path, || ParquetRecordBatchReaderBuilder::try_new(file).map_err(perr))?;
     let total_rows = usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
     let arrow_schema = builder.schema().clone();
-    let names: Vec<&str> = arrow_schema.fields().iter().map(|f| f.name().as_str()).collect();
-    let positions = schema
-        .columns()
-        .iter()
-        .map(|spec| {
-            names.iter().position(|&n| n == spec.name).ok_or_else(|| {
-                Error::InvalidInput(format!(
-                    "{}: no column '{}' (the file has: {})",
-                    path.display(),
-                    spec.name,
-                    names.join(", ")
-                ))
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    if let Some(extra) = names.iter().find(|&&n| schema.columns().iter().all(|c| c.name != n)) {
-        return Err(Error::InvalidInput(format!(
-            "{}: column '{extra}' is not one of the expected columns ({})",
-            path.display(),
-            schema.columns().iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
-        )));
-    }
+    let positions = stored_positions(&arrow_schema, schema, path)?;
     let reader = guarded(path, || builder.with_batch_size(batch_rows).build().map_err(perr))?;
     Ok(ParquetBatches {
         reader,

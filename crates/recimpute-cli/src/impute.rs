@@ -302,37 +302,6 @@ fn projected_note(changed: &Projected) -> String {
     )
 }
 
-/// `filled`, made from the Parquet batch `stored` (read as `batch`), in the file's own Arrow
-/// types: observed cells as stored, fills cast to the stored type (an error naming the column
-/// when one does not fit).
-fn as_stored(
-    fitted: &FittedClassical,
-    batch: &Table,
-    stored: recimpute::table::arrow::record_batch::RecordBatch,
-    filled: &Table,
-    input: &Path,
-) -> recimpute::table::Result<recimpute::table::arrow::record_batch::RecordBatch> {
-    use recimpute::table::arrow;
-    let deletion = matches!(fitted, FittedClassical::CaseDeletion(_));
-    let stored = match fitted {
-        FittedClassical::CaseDeletion(f) => {
-            let kept: Vec<u64> = f.complete_rows(batch)?.into_iter().map(|r| r as u64).collect();
-            arrow::compute::take_record_batch(&stored, &arrow::array::UInt64Array::from(kept))?
-        }
-        _ => stored,
-    };
-    let (restored, retyped) =
-        recimpute::table::restore_stored_types(&stored, filled, &|r, c| !deletion && batch.is_missing(r, c))?;
-    if let Some(column) = retyped.first() {
-        return Err(recimpute::table::Error::InvalidInput(format!(
-            "{}: column '{column}': a fill does not fit the file's Arrow type (rerun with --raw-fills to write every \
-             column in recimpute's own types)",
-            input.display()
-        )));
-    }
-    Ok(restored)
-}
-
 /// Reads `input` batch by batch, fills each batch and appends it to `output`: memory holds
 /// one batch (and the imputer), never the table.
 fn stream(
@@ -360,34 +329,22 @@ fn stream(
         "imputing rows",
         "{bar:30} {pos}/{len} rows {per_sec} eta {eta}",
     );
-    let deletion = matches!(fitted, FittedClassical::CaseDeletion(_));
     // Valid fills fit the file's own types (whole numbers in integer columns), so observed
     // cells are written as stored; raw fills are written in the table's types, as before.
-    let stored_schema = domain.is_some().then(|| batches.stored_schema());
+    let schema = recimpute::baseline::stored_output_schema(fitted, domain, &batches.stored_schema(), input)?;
     let (mut before, mut after, mut changed, mut count) = (0usize, 0usize, Projected::default(), 0usize);
-    let filled = std::iter::from_fn(|| batches.next_with_stored()).map(|next| {
-        let (stored, batch) = next?;
-        before += batch.missing_cells().count();
-        let mut filled = fitted.transform(&batch)?;
-        if let (Some(domain), false) = (domain, deletion) {
-            let (valid, projected) = domain.project(&batch, &filled)?;
-            changed.clamped += projected.clamped;
-            changed.rounded += projected.rounded;
-            changed.sets += projected.sets;
-            filled = valid;
-        }
-        after += filled.missing_cells().count();
+    let filled = std::iter::from_fn(|| batches.next_stored()).map(|next| {
+        let stored = next?;
+        let fill = recimpute::baseline::fill_stored(fitted, domain, &stored, input)?;
+        before += fill.missing_before;
+        after += fill.missing_after;
+        changed.clamped += fill.projected.clamped;
+        changed.rounded += fill.projected.rounded;
+        changed.sets += fill.projected.sets;
         count += 1;
-        progress.inc(batch.num_rows() as u64);
-        if stored_schema.is_none() {
-            return Ok(filled.batch().clone());
-        }
-        as_stored(fitted, &batch, stored, &filled, input)
+        progress.inc(stored.num_rows() as u64);
+        Ok(fill.batch)
     });
-    let schema = match &stored_schema {
-        Some(schema) => schema.clone(),
-        None => fitted.schema().to_arrow(),
-    };
     let rows = recimpute::table::write_record_batches(output, schema, filled)?;
     progress.finish_and_clear();
     if after > 0 {
