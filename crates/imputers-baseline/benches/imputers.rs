@@ -1,13 +1,19 @@
 //! Criterion benches of every imputer (fit + transform) on generated tables: a correlated
 //! numeric table and a mixed table (numeric, categorical, set-valued), small enough that
-//! `cargo bench -p imputers-baseline` finishes in a few minutes.
+//! `cargo bench -p imputers-baseline` finishes in a few minutes; and the streaming path
+//! (`fill_stored`: one stored batch read as a table, filled, made valid and written back in
+//! its stored types) with imputers fitted on a sample, as `impute --batch-rows` and the
+//! DataFusion operator run it.
 #![allow(clippy::unwrap_used, reason = "a benchmark setup fails loudly on an unexpected error")]
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use imputers_baseline::{CaseDeletion, ForestParams, IterativeImputer, KnnImputer, MissForestImputer, SimpleImputer};
+use imputers_baseline::{
+    fill_stored, CaseDeletion, FillDomain, FittedClassical, ForestParams, IterativeImputer, KnnImputer,
+    MissForestImputer, SimpleImputer,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rec_table::{ColumnKind, ColumnSpec, DynImputer, Schema, Table, Value};
+use rec_table::{ColumnKind, ColumnSpec, DynImputer, Imputer, Schema, Table, Value};
 
 /// `rows × 6` numeric columns driven by one latent factor, `rate` of the cells missing.
 fn numeric_table(rows: usize, rate: f64, seed: u64) -> Table {
@@ -96,5 +102,27 @@ fn mixed(c: &mut Criterion) {
     bench_tables(c, "mixed", &tables);
 }
 
-criterion_group!(benches, numeric, mixed);
+/// One 65,536-row stored batch of the mixed table (the CLI's default `--batch-rows`) through
+/// `fill_stored`, for imputers fitted on a 5,000-row sample with its fill domain.
+fn streaming(c: &mut Criterion) {
+    let sample = mixed_table(5_000, 0.2, 1);
+    let batch = mixed_table(65_536, 0.1, 2).batch().clone();
+    let domain = FillDomain::learn(&sample);
+    let fitted: Vec<(&str, FittedClassical)> = vec![
+        ("mean", SimpleImputer::mean().fit(&sample).unwrap().into()),
+        ("knn", KnnImputer::new(5).fit(&sample).unwrap().into()),
+        ("iterative", IterativeImputer::new().fit(&sample).unwrap().into()),
+    ];
+    let mut group = c.benchmark_group("fill_stored");
+    group.sample_size(10);
+    group.throughput(criterion::Throughput::Elements(batch.num_rows() as u64));
+    for (name, imputer) in &fitted {
+        group.bench_function(BenchmarkId::new(*name, batch.num_rows()), |b| {
+            b.iter(|| fill_stored(imputer, Some(&domain), &batch, std::path::Path::new("bench")).unwrap())
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, numeric, mixed, streaming);
 criterion_main!(benches);
