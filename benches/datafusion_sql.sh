@@ -9,7 +9,9 @@
 # Both binaries from one profile: PROFILE=release (default) needs
 #   cargo build --release -p recimpute-cli && cargo build --release -p recimpute-datafusion --example impute_sql
 # PROFILE=debug uses target/debug (the workspace's dev profile builds dependencies at opt-level 2).
-# Needs GNU time and Python 3; run it alone on the machine. Prints a Markdown table.
+# DATAFUSION_* environment variables reach the SQL side (e.g.
+# DATAFUSION_EXECUTION_PARQUET_MAX_ROW_GROUP_SIZE). Needs GNU time and Python 3; run it alone
+# on the machine. Prints a Markdown table.
 set -euo pipefail
 
 ROWS=${1:-1000000}

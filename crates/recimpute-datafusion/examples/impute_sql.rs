@@ -32,7 +32,9 @@ async fn fill(
     partitions: usize,
     out: Option<&str>,
 ) -> datafusion::error::Result<(usize, f64)> {
-    let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(partitions));
+    // DATAFUSION_* environment variables set any other option (the Parquet writer's row group
+    // size, say: DATAFUSION_EXECUTION_PARQUET_MAX_ROW_GROUP_SIZE).
+    let ctx = SessionContext::new_with_config(SessionConfig::from_env()?.with_target_partitions(partitions));
     recimpute_datafusion::register(&ctx);
     let start = Instant::now();
     let df = ctx.sql(&format!("SELECT * FROM impute('{model}', '{data}')")).await?;
