@@ -77,18 +77,48 @@ fn impute_all(
             }
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok(Imputed { tables, losses: Vec::new(), fallbacks: BTreeMap::new(), trimmed: BTreeMap::new(), config: None })
+    Ok(Imputed { tables, log: FillLog::default() })
 }
 
-/// Filled tables and the training loss of the imputer's own model, if it has one.
+/// Filled tables and what filling them recorded.
 struct Imputed {
     tables: Vec<Table>,
+    log: FillLog,
+}
+
+/// What a fill recorded besides the filled tables (empty for imputers without a model of
+/// their own); a cached MovieLens fill stores it under the same names.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct FillLog {
+    /// The training loss of the imputer's own model, if it has one.
     losses: Vec<LossPoint>,
+    /// Cells filled by the column default because no valid value came out, per column (LLM).
+    #[serde(default)]
     fallbacks: BTreeMap<String, usize>,
     /// Cells whose retrieval prompt lost rows to fit the model's context, per column (LLM).
+    #[serde(default)]
     trimmed: BTreeMap<String, usize>,
     /// The imputer's resolved settings, for imputers that have many (the LLM).
+    #[serde(default, rename = "llm_config")]
     config: Option<serde_json::Value>,
+}
+
+impl FillLog {
+    /// Appends what a later fill of the same cell recorded: its loss curve continues this
+    /// one's steps (one curve: one table's fine-tune, then the next's), its counts add to
+    /// these, and the settings recorded first stay.
+    fn append(&mut self, next: &FillLog) {
+        let offset = self.losses.last().map_or(0, |p| p.step);
+        self.losses.extend(next.losses.iter().map(|p| LossPoint { step: p.step + offset, loss: p.loss }));
+        for (counts, more) in [(&mut self.fallbacks, &next.fallbacks), (&mut self.trimmed, &next.trimmed)] {
+            for (column, n) in more {
+                *counts.entry(column.clone()).or_default() += n;
+            }
+        }
+        if self.config.is_none() {
+            self.config.clone_from(&next.config);
+        }
+    }
 }
 
 #[cfg(feature = "llm")]
@@ -111,7 +141,7 @@ fn impute_llm(settings: &LlmImputerConfig, seed: u64, fit_on: &Table, tables: &[
         out.push(t.with_filled(imp.cells.into_iter().map(|c| (c.cell, c.value)))?);
     }
     let config = Some(serde_json::to_value(fitted.config())?);
-    Ok(Imputed { tables: out, losses, fallbacks, trimmed, config })
+    Ok(Imputed { tables: out, log: FillLog { losses, fallbacks, trimmed, config } })
 }
 
 #[cfg(not(feature = "llm"))]
@@ -268,10 +298,7 @@ struct FilledAttributes {
     masked_cells: usize,
     imputation: Option<ImputationReport>,
     impute_s: f64,
-    losses: Vec<LossPoint>,
-    fallbacks: BTreeMap<String, usize>,
-    trimmed: BTreeMap<String, usize>,
-    config: Option<serde_json::Value>,
+    log: FillLog,
 }
 
 fn lookups(attributes: &[FilledAttributes]) -> Vec<Lookup<'_>> {
@@ -311,10 +338,7 @@ fn fill_attributes(
         masked_cells: mask.len(),
         imputation: None,
         impute_s: 0.0,
-        losses: Vec::new(),
-        fallbacks: BTreeMap::new(),
-        trimmed: BTreeMap::new(),
-        config: None,
+        log: FillLog::default(),
         name,
     };
     if spec.imputer != ImputerName::Deletion {
@@ -322,10 +346,7 @@ fn fill_attributes(
             impute_all(spec.imputer, spec.seed, llm, &masked, &[&masked]).with_context(|| filled.name.clone())?;
         filled.table = imputed.tables.into_iter().next().context("no filled attribute table")?;
         filled.imputation = imputation_quality(&original, &mask, &[&filled.table], None)?;
-        filled.losses = imputed.losses;
-        filled.fallbacks = imputed.fallbacks;
-        filled.trimmed = imputed.trimmed;
-        filled.config = imputed.config;
+        filled.log = imputed.log;
     }
     filled.impute_s = t0.elapsed().as_secs_f64();
     Ok(filled)
@@ -362,10 +383,7 @@ fn run_flat(
         .collect();
 
     let t0 = Instant::now();
-    let mut losses = Vec::new();
-    let mut fallbacks = BTreeMap::new();
-    let mut trimmed = BTreeMap::new();
-    let mut llm_config = None;
+    let mut log = FillLog::default();
     let (train_imp, test_imp) = if spec.imputer == ImputerName::Deletion {
         // Deletion drops training rows, below, once the attributes are joined; the target is
         // always observed, so it can stay.
@@ -375,10 +393,7 @@ fn run_flat(
         let train_x = train.drop_columns(&[target])?;
         let test_x = test.drop_columns(&[target])?;
         let imputed = impute_all(spec.imputer, spec.seed, llm, &train_x, &[&train_x, &test_x])?;
-        losses = imputed.losses;
-        fallbacks = imputed.fallbacks;
-        trimmed = imputed.trimmed;
-        llm_config = imputed.config;
+        log = imputed.log;
         let filled = imputed.tables;
         let target_spec = train.schema().column(target)?.clone();
         let attach = |x: &Table, full: &Table| -> Result<Table> {
@@ -405,18 +420,7 @@ fn run_flat(
         if let Some(report) = &a.imputation {
             imputation.get_or_insert_with(Default::default).columns.extend(report.columns.iter().cloned());
         }
-        // One curve: the table's fine-tune, then each attribute table's, steps running on.
-        let offset = losses.last().map_or(0, |p| p.step);
-        losses.extend(a.losses.iter().map(|p| LossPoint { step: p.step + offset, loss: p.loss }));
-        for (column, n) in &a.fallbacks {
-            *fallbacks.entry(column.clone()).or_default() += n;
-        }
-        for (column, n) in &a.trimmed {
-            *trimmed.entry(column.clone()).or_default() += n;
-        }
-        if llm_config.is_none() {
-            llm_config.clone_from(&a.config);
-        }
+        log.append(&a.log);
     }
 
     let t1 = Instant::now();
@@ -432,11 +436,11 @@ fn run_flat(
         downstream,
         timings: Timings { impute_s, train_s, total_s: 0.0 },
         peak_rss_mib: None,
-        loss_history: losses,
+        loss_history: log.losses,
         imputation_reused: false,
-        fallbacks,
-        trimmed,
-        llm_config,
+        fallbacks: log.fallbacks,
+        trimmed: log.trimmed,
+        llm_config: log.config,
         unlabelled_rows: 0,
     })
 }
@@ -503,11 +507,11 @@ fn run_movielens(
         downstream,
         timings: Timings { impute_s, train_s, total_s: 0.0 },
         peak_rss_mib: None,
-        loss_history: fills.losses,
+        loss_history: fills.log.losses,
         imputation_reused: fills.reused.is_some(),
-        fallbacks: fills.fallbacks,
-        trimmed: fills.trimmed,
-        llm_config: fills.llm_config,
+        fallbacks: fills.log.fallbacks,
+        trimmed: fills.log.trimmed,
+        llm_config: fills.log.config,
         unlabelled_rows: 0,
     })
 }
@@ -516,10 +520,7 @@ fn run_movielens(
 struct MovieLensFills {
     users: Table,
     items: Table,
-    losses: Vec<LossPoint>,
-    fallbacks: BTreeMap<String, usize>,
-    trimmed: BTreeMap<String, usize>,
-    llm_config: Option<serde_json::Value>,
+    log: FillLog,
     /// The seconds the fill cost when it was computed, if it was reused from the cache.
     reused: Option<f64>,
 }
@@ -527,15 +528,7 @@ struct MovieLensFills {
 impl MovieLensFills {
     /// The masked tables as they are (case-wise deletion fills nothing).
     fn unfilled(users: Table, items: Table) -> Self {
-        MovieLensFills {
-            users,
-            items,
-            losses: Vec::new(),
-            fallbacks: BTreeMap::new(),
-            trimmed: BTreeMap::new(),
-            llm_config: None,
-            reused: None,
-        }
+        MovieLensFills { users, items, log: FillLog::default(), reused: None }
     }
 }
 
@@ -555,39 +548,20 @@ fn movielens_fills(
         return Ok(MovieLensFills {
             users: hit.users,
             items: hit.items,
-            losses: hit.meta.losses,
-            fallbacks: hit.meta.fallbacks,
-            trimmed: hit.meta.trimmed,
-            llm_config: hit.meta.llm_config,
+            log: hit.meta.log,
             reused: Some(hit.meta.impute_s),
         });
     }
     let u = impute_all(spec.imputer, spec.seed, llm, users_m, &[users_m])?;
     let i = impute_all(spec.imputer, spec.seed, llm, items_m, &[items_m])?;
     // One curve: the users table's fine-tune, then the items table's, steps running on.
-    let offset = u.losses.last().map_or(0, |p| p.step);
-    let mut losses = u.losses;
-    losses.extend(i.losses.into_iter().map(|p| LossPoint { step: p.step + offset, loss: p.loss }));
-    let mut fallbacks = u.fallbacks;
-    for (column, n) in i.fallbacks {
-        *fallbacks.entry(column).or_default() += n;
-    }
-    let mut trimmed = u.trimmed;
-    for (column, n) in i.trimmed {
-        *trimmed.entry(column).or_default() += n;
-    }
+    let mut log = u.log;
+    log.append(&i.log);
     let users = u.tables.into_iter().next().context("no users table")?;
     let items = i.tables.into_iter().next().context("no items table")?;
-    let meta = CacheMeta {
-        key,
-        impute_s: t0.elapsed().as_secs_f64(),
-        losses: losses.clone(),
-        fallbacks: fallbacks.clone(),
-        trimmed: trimmed.clone(),
-        llm_config: u.config.clone(),
-    };
+    let meta = CacheMeta { key, impute_s: t0.elapsed().as_secs_f64(), log };
     MovieLensImputed::save(&cache, &users, &items, &meta)?;
-    Ok(MovieLensFills { users, items, losses, fallbacks, trimmed, llm_config: u.config, reused: None })
+    Ok(MovieLensFills { users, items, log: meta.log, reused: None })
 }
 
 /// The training and test rows of `ratings` (ML-100K's `u.data`, in `dir`) for a split; the
@@ -615,13 +589,9 @@ struct MovieLensImputed {
 struct CacheMeta {
     key: CacheKey,
     impute_s: f64,
-    losses: Vec<LossPoint>,
-    #[serde(default)]
-    fallbacks: BTreeMap<String, usize>,
-    #[serde(default)]
-    trimmed: BTreeMap<String, usize>,
-    #[serde(default)]
-    llm_config: Option<serde_json::Value>,
+    /// Its fields (`losses`, `fallbacks`, `trimmed`, `llm_config`) sit beside `key`.
+    #[serde(flatten)]
+    log: FillLog,
 }
 
 /// Everything the fill depends on; a cached fill whose key differs is recomputed.
@@ -747,5 +717,37 @@ fn evaluate(model: &FittedDlrm, test: &Table, target: &str, rank: Option<(&str, 
                 ranking: ranking(&pred)?,
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fill_log_appends_its_curve_after_the_last_step_and_adds_its_counts() {
+        let point = |step, loss| LossPoint { step, loss };
+        let mut log = FillLog {
+            losses: vec![point(10, 2.0), point(20, 1.5)],
+            fallbacks: BTreeMap::from([("age".into(), 2)]),
+            trimmed: BTreeMap::new(),
+            config: None,
+        };
+        let next = FillLog {
+            losses: vec![point(10, 3.0)],
+            fallbacks: BTreeMap::from([("age".into(), 1), ("year".into(), 4)]),
+            trimmed: BTreeMap::from([("year".into(), 5)]),
+            config: Some(serde_json::json!({"r": 16})),
+        };
+        log.append(&next);
+        assert_eq!(log.losses, [point(10, 2.0), point(20, 1.5), point(30, 3.0)]);
+        assert_eq!(log.fallbacks, BTreeMap::from([("age".into(), 3), ("year".into(), 4)]));
+        assert_eq!(log.trimmed, BTreeMap::from([("year".into(), 5)]));
+        assert_eq!(log.config, next.config);
+        log.append(&FillLog { config: Some(serde_json::json!({"r": 8})), ..FillLog::default() });
+        assert_eq!(log.config, next.config, "the first settings stay");
+        // The cache's field names are kept.
+        let json = serde_json::to_value(&log).unwrap();
+        assert!(json.get("llm_config").is_some() && json.get("losses").is_some(), "{json}");
     }
 }
