@@ -96,6 +96,38 @@ impl LrSchedule {
     }
 }
 
+/// A bag feature learnt from the training rows: for each value of the column `key`, the
+/// values of the column `of` that occur with it (for `user_id → item_id`, the items the user
+/// rated). Each row gets the mean embedding of its key's bag, leaving out the row's own `of`
+/// value, so a training row sees what a test row sees: the rest of the history. This is the
+/// implicit feedback of SVD++ (Koren, KDD 2008) as an embedding bag of the DLRM.
+///
+/// The bags come from the rows the model trains on (never the validation slice) and are saved
+/// with the feature map. A key unseen in training, or one whose bag is empty once the row's
+/// own value is left out, gets the empty-set index; a missing key gets the missing index.
+///
+/// ```
+/// use dlrm::{DlrmConfig, HistoryBag};
+/// let config = DlrmConfig::default()
+///     .with_history(vec![HistoryBag::new("user_id", "item_id"), HistoryBag::new("item_id", "user_id")]);
+/// config.validate()?;
+/// # Ok::<(), dlrm::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryBag {
+    /// The column whose value picks the bag (an id or categorical column).
+    pub key: String,
+    /// The column whose values fill the bag (an id or categorical column).
+    pub of: String,
+}
+
+impl HistoryBag {
+    /// The bag of `of` values per `key` value.
+    pub fn new(key: impl Into<String>, of: impl Into<String>) -> Self {
+        HistoryBag { key: key.into(), of: of.into() }
+    }
+}
+
 /// The task to train for; `Auto` infers it from the target column at fit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -182,6 +214,8 @@ pub struct DlrmConfig {
     pub id_embedding_l2: f64,
     /// Dropout probability after each hidden layer of the top MLP, in training only (0).
     pub dropout: f64,
+    /// History bags ([`HistoryBag`]), each one more embedded feature (none).
+    pub history: Vec<HistoryBag>,
     /// Seed of weight initialisation, shuffling and hold-out (42).
     pub seed: u64,
     /// The task (auto).
@@ -213,6 +247,7 @@ impl Default for DlrmConfig {
             id_dropout: 0.0,
             id_embedding_l2: 0.0,
             dropout: 0.0,
+            history: Vec::new(),
             seed: 42,
             task: TaskKind::Auto,
             device: DeviceChoice::Auto,
@@ -267,6 +302,8 @@ impl DlrmConfig {
         with_id_embedding_l2, id_embedding_l2: f64);
     setter!(/// Sets [`dropout`](Self::dropout).
         with_dropout, dropout: f64);
+    setter!(/// Sets [`history`](Self::history).
+        with_history, history: Vec<HistoryBag>);
     setter!(/// Sets [`seed`](Self::seed).
         with_seed, seed: u64);
     setter!(/// Sets [`task`](Self::task).
@@ -333,6 +370,17 @@ impl DlrmConfig {
         if !(0.0..1.0).contains(&self.dropout) {
             return bad(format!("dropout must be in [0, 1), got {}", self.dropout));
         }
+        for (i, h) in self.history.iter().enumerate() {
+            if h.key.is_empty() || h.of.is_empty() || h.key == h.of {
+                return bad(format!(
+                    "history[{i}] needs two different column names, got key '{}' and of '{}'",
+                    h.key, h.of
+                ));
+            }
+            if self.history[..i].contains(h) {
+                return bad(format!("history[{i}] ({} → {}) is listed twice", h.key, h.of));
+            }
+        }
         Ok(())
     }
 }
@@ -365,6 +413,11 @@ mod tests {
         assert!(e.to_string().contains("id_embedding_l2"), "{e}");
         let e = DlrmConfig::default().with_dropout(1.0).validate().unwrap_err();
         assert!(e.to_string().contains("dropout must"), "{e}");
+        let e = DlrmConfig::default().with_history(vec![HistoryBag::new("u", "u")]).validate().unwrap_err();
+        assert!(e.to_string().contains("history[0]"), "{e}");
+        let twice = vec![HistoryBag::new("u", "i"), HistoryBag::new("u", "i")];
+        let e = DlrmConfig::default().with_history(twice).validate().unwrap_err();
+        assert!(e.to_string().contains("history[1]"), "{e}");
     }
 
     #[test]

@@ -16,6 +16,9 @@
 //!
 //! Text columns are ignored. Vocabulary indices after the reserved ones follow the sorted
 //! labels, so a map is deterministic given the training table.
+//!
+//! History bags ([`HistoryBag`]) follow the table's columns as set-valued features: their bags
+//! are learnt from the training rows and stored here ([`HistoryBags`]).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -25,6 +28,7 @@ use rec_table::{ColumnKind, Table};
 use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
+use crate::config::HistoryBag;
 use crate::error::{Error, Result};
 use crate::target::TargetMap;
 
@@ -57,6 +61,22 @@ pub struct SparseFeature {
     pub kind: ColumnKind,
     /// Labels in index order; label `vocab[i]` has index `i + reserved()`.
     pub vocab: Vec<String>,
+    /// For a history bag, its source columns and bags (the feature is then set-valued and its
+    /// vocabulary is the `of` column's labels); `None` for a column of the table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<HistoryBags>,
+}
+
+/// The bags of a [`HistoryBag`] as learnt from the training rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryBags {
+    /// The column whose value picks the bag.
+    pub key: String,
+    /// The column whose values fill the bags.
+    pub of: String,
+    /// Per key label, the positions in the feature's `vocab` of the `of` labels seen with it in
+    /// training (sorted, repeats kept).
+    pub bags: BTreeMap<String, Vec<u32>>,
 }
 
 impl SparseFeature {
@@ -111,8 +131,15 @@ pub(crate) struct Encoded {
 }
 
 impl FeatureMap {
-    /// Learns scaling and vocabularies from every column of `table` except `target`.
-    pub(crate) fn fit(table: &Table, target: &str, target_map: TargetMap, min_count: usize) -> Result<Self> {
+    /// Learns scaling and vocabularies from every column of `table` except `target`, and the
+    /// bags of each of `history`.
+    pub(crate) fn fit(
+        table: &Table,
+        target: &str,
+        target_map: TargetMap,
+        min_count: usize,
+        history: &[HistoryBag],
+    ) -> Result<Self> {
         let mut numeric = Vec::new();
         let mut sparse = Vec::new();
         let mut ignored = Vec::new();
@@ -147,6 +174,7 @@ impl FeatureMap {
                         name: spec.name.clone(),
                         kind: spec.kind,
                         vocab: keep(counts, min_count),
+                        history: None,
                     });
                 }
                 ColumnKind::SetValued => {
@@ -167,10 +195,14 @@ impl FeatureMap {
                         name: spec.name.clone(),
                         kind: spec.kind,
                         vocab: keep(counts, min_count),
+                        history: None,
                     });
                 }
                 ColumnKind::Text => ignored.push(spec.name.clone()),
             }
+        }
+        for h in history {
+            sparse.push(fit_history(table, target, h)?);
         }
         if numeric.is_empty() && sparse.is_empty() {
             return Err(Error::NoFeatures(target.to_string()));
@@ -228,7 +260,33 @@ impl FeatureMap {
         for f in &self.sparse {
             let lookup = f.lookup();
             let index = |s: &str| lookup.get(s).copied().unwrap_or(OOV);
-            if f.kind == ColumnKind::SetValued {
+            if let Some(h) = &f.history {
+                let keys =
+                    table.column_at(column(&h.key, &[ColumnKind::Id, ColumnKind::Categorical])?).as_string::<i32>();
+                let ofs =
+                    table.column_at(column(&h.of, &[ColumnKind::Id, ColumnKind::Categorical])?).as_string::<i32>();
+                let r = f.reserved();
+                let bags: Vec<Vec<i64>> = (0..n)
+                    .map(|row| {
+                        if keys.is_null(row) {
+                            return vec![MISSING];
+                        }
+                        let mut bag: Vec<i64> = h
+                            .bags
+                            .get(keys.value(row))
+                            .map(|b| b.iter().map(|&p| i64::from(p) + r).collect())
+                            .unwrap_or_default();
+                        // The row's own value leaves its bag: the rest of the history.
+                        if let Some(own) = ofs.is_valid(row).then(|| lookup.get(ofs.value(row))).flatten() {
+                            if let Some(pos) = bag.iter().position(|x| x == own) {
+                                bag.remove(pos);
+                            }
+                        }
+                        bag
+                    })
+                    .collect();
+                sparse.push(pad_bags(&bags, f.padding_idx().unwrap_or(MISSING))?);
+            } else if f.kind == ColumnKind::SetValued {
                 let list = table.column_at(column(&f.name, &[ColumnKind::SetValued])?).as_list::<i32>();
                 let items = list.values().as_string::<i32>();
                 let bags: Vec<Vec<i64>> = (0..n)
@@ -237,22 +295,10 @@ impl FeatureMap {
                             return vec![MISSING];
                         }
                         let (a, b) = (list.value_offsets()[row] as usize, list.value_offsets()[row + 1] as usize);
-                        let bag: Vec<i64> =
-                            (a..b).map(|i| if items.is_valid(i) { index(items.value(i)) } else { MISSING }).collect();
-                        if bag.is_empty() {
-                            vec![EMPTY]
-                        } else {
-                            bag
-                        }
+                        (a..b).map(|i| if items.is_valid(i) { index(items.value(i)) } else { MISSING }).collect()
                     })
                     .collect();
-                let width = bags.iter().map(Vec::len).max().unwrap_or(1).max(1);
-                let pad = f.padding_idx().unwrap_or(MISSING);
-                let mut data = vec![pad; n * width];
-                for (row, bag) in bags.iter().enumerate() {
-                    data[row * width..row * width + bag.len()].copy_from_slice(bag);
-                }
-                sparse.push(Tensor::from_slice(&data).f_view([n as i64, width as i64])?);
+                sparse.push(pad_bags(&bags, f.padding_idx().unwrap_or(MISSING))?);
             } else {
                 let col = column(&f.name, &[f.kind])?;
                 let strings = table.column_at(col).as_string::<i32>();
@@ -262,6 +308,63 @@ impl FeatureMap {
         }
         Ok(Encoded { n, dense, sparse })
     }
+}
+
+/// The bags as an `[n, width]` tensor, each row padded with `pad` to the longest bag; an empty
+/// bag is the bag `[EMPTY]`.
+fn pad_bags(bags: &[Vec<i64>], pad: i64) -> Result<Tensor> {
+    let n = bags.len();
+    let width = bags.iter().map(Vec::len).max().unwrap_or(1).max(1);
+    let mut data = vec![pad; n * width];
+    for (row, bag) in bags.iter().enumerate() {
+        if bag.is_empty() {
+            data[row * width] = EMPTY;
+        } else {
+            data[row * width..row * width + bag.len()].copy_from_slice(bag);
+        }
+    }
+    Ok(Tensor::from_slice(&data).f_view([n as i64, width as i64])?)
+}
+
+/// The bags of `h` from the rows of `table` where both its columns are present.
+fn fit_history(table: &Table, target: &str, h: &HistoryBag) -> Result<SparseFeature> {
+    let strings = |name: &str| -> Result<_> {
+        let bad = |reason: String| Error::FeatureMismatch { column: name.to_string(), reason };
+        if name == target {
+            return Err(bad(format!("history bag {} → {} cannot use the target column", h.key, h.of)));
+        }
+        let col = table
+            .schema()
+            .index_of(name)
+            .map_err(|_| bad(format!("history bag {} → {}: the training table has no such column", h.key, h.of)))?;
+        let kind = table.schema().columns()[col].kind;
+        if !matches!(kind, ColumnKind::Id | ColumnKind::Categorical) {
+            return Err(bad(format!(
+                "history bag {} → {} needs an id or categorical column, it is {kind}",
+                h.key, h.of
+            )));
+        }
+        Ok(table.column_at(col).as_string::<i32>())
+    };
+    let (keys, ofs) = (strings(&h.key)?, strings(&h.of)?);
+    let vocab: Vec<String> =
+        ofs.iter().flatten().collect::<std::collections::BTreeSet<_>>().into_iter().map(String::from).collect();
+    let position: HashMap<&str, u32> = vocab.iter().enumerate().map(|(i, s)| (s.as_str(), i as u32)).collect();
+    let mut bags: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+    for (key, of) in keys.iter().zip(ofs.iter()) {
+        if let (Some(key), Some(of)) = (key, of) {
+            bags.entry(key.to_string()).or_default().push(position[of]);
+        }
+    }
+    for bag in bags.values_mut() {
+        bag.sort_unstable();
+    }
+    Ok(SparseFeature {
+        name: format!("{} → {}", h.key, h.of),
+        kind: ColumnKind::SetValued,
+        vocab,
+        history: Some(HistoryBags { key: h.key.clone(), of: h.of.clone(), bags }),
+    })
 }
 
 /// Keeps the labels seen at least `min_count` times, sorted.
@@ -327,7 +430,7 @@ mod tests {
     #[test]
     fn missing_cells_have_defined_encodings() {
         let t = table();
-        let map = FeatureMap::fit(&t, "y", TargetMap::Binary { labels: vec![] }, 1).unwrap();
+        let map = FeatureMap::fit(&t, "y", TargetMap::Binary { labels: vec![] }, 1, &[]).unwrap();
         assert_eq!(map.ignored, ["t"]);
         assert_eq!(map.numeric[0].mean, 20.0);
         assert!(map.numeric[0].indicator);
@@ -341,5 +444,54 @@ mod tests {
         let s: Vec<i64> = Vec::try_from(enc.sparse[1].view(-1)).unwrap();
         assert_eq!(s, [3, 4, EMPTY, 5, MISSING, 5]);
         assert_eq!(map.sparse[1].table_rows(), 6);
+    }
+
+    #[test]
+    fn history_bags_leave_out_the_rows_own_value() {
+        let schema = Schema::try_new(vec![
+            ColumnSpec::new("user", ColumnKind::Id),
+            ColumnSpec::new("item", ColumnKind::Id),
+            ColumnSpec::new("y", ColumnKind::Numeric),
+        ])
+        .unwrap();
+        let id = |s: &str| Some(Value::Category(s.into()));
+        let row = |u: &str, i: &str| vec![id(u), id(i), Some(Value::Number(1.0))];
+        let train = Table::from_rows(
+            schema.clone(),
+            vec![row("u1", "a"), row("u1", "b"), row("u1", "c"), row("u2", "b"), row("u3", "c")],
+        )
+        .unwrap();
+        let map =
+            FeatureMap::fit(&train, "y", TargetMap::Binary { labels: vec![] }, 1, &[HistoryBag::new("user", "item")])
+                .unwrap();
+        let h = &map.sparse[2];
+        assert_eq!(h.name, "user → item");
+        assert_eq!((h.kind, h.vocab.clone()), (ColumnKind::SetValued, vec!["a".to_string(), "b".into(), "c".into()]));
+        let bags = &h.history.as_ref().unwrap().bags;
+        assert_eq!(bags["u1"], [0, 1, 2]);
+        assert_eq!(bags["u2"], [1]);
+        // a → 3, b → 4, c → 5; padding row 6.
+        let enc = map.encode(&train).unwrap();
+        let got: Vec<i64> = Vec::try_from(enc.sparse[2].view(-1)).unwrap();
+        assert_eq!(got, [4, 5, 3, 5, 3, 4, EMPTY, 6, EMPTY, 6]);
+        // A test row: the whole bag of a known user (its item is not in it), the empty bag for
+        // an unseen user, the missing index for a missing user.
+        let test = Table::from_rows(
+            schema,
+            vec![row("u2", "c"), row("u9", "a"), vec![None, id("a"), Some(Value::Number(0.0))]],
+        )
+        .unwrap();
+        let got: Vec<i64> = Vec::try_from(map.encode(&test).unwrap().sparse[2].view(-1)).unwrap();
+        assert_eq!(got, [4, EMPTY, MISSING]);
+        // The map round-trips through JSON with its bags.
+        let json = serde_json::to_string(&map).unwrap();
+        assert_eq!(serde_json::from_str::<FeatureMap>(&json).unwrap(), map);
+        // A bad column is named.
+        let e = FeatureMap::fit(&train, "y", TargetMap::Binary { labels: vec![] }, 1, &[HistoryBag::new("user", "y")])
+            .unwrap_err();
+        assert!(e.to_string().contains("target"), "{e}");
+        let e = FeatureMap::fit(&train, "y", TargetMap::Binary { labels: vec![] }, 1, &[HistoryBag::new("user", "zz")])
+            .unwrap_err();
+        assert!(e.to_string().contains("zz"), "{e}");
     }
 }

@@ -51,7 +51,7 @@ mod model;
 mod target;
 mod train;
 
-pub use config::{BagMode, DeviceChoice, DlrmConfig, Interaction, LrSchedule, Optimizer, TaskKind};
+pub use config::{BagMode, DeviceChoice, DlrmConfig, HistoryBag, Interaction, LrSchedule, Optimizer, TaskKind};
 pub use error::{Error, Result};
 pub use features::{FeatureMap, NumericFeature, SparseFeature};
 pub use fitted::FittedDlrm;

@@ -79,7 +79,7 @@ impl Dlrm {
             None => held_out,
         };
         let target_map = TargetMap::fit(&train, target, config.task)?;
-        let features = FeatureMap::fit(&train, target, target_map, config.min_count)?;
+        let features = FeatureMap::fit(&train, target, target_map, config.min_count, &config.history)?;
 
         let device = crate::config::device_of(config.device);
         // Initialisation and dropout draw from libtorch's global generator: held for the whole

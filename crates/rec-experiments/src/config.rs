@@ -275,5 +275,10 @@ mod tests {
         assert!(serde_json::from_str::<ExperimentConfig>(r#"{"dlrm": 3}"#).is_err());
         let bad = ExperimentConfig { dlrm: grid_dlrm().with_batch_size(0), ..ExperimentConfig::default() };
         assert!(bad.validate().unwrap_err().contains("batch_size"), "{:?}", bad.validate());
+        // History bags as docs/RESULTS-dlrm.md writes them.
+        let c: ExperimentConfig =
+            serde_json::from_str(r#"{"dlrm": {"history": [{"key": "user_id", "of": "item_id"}]}}"#).unwrap();
+        assert_eq!(c.dlrm.history, [dlrm::HistoryBag::new("user_id", "item_id")]);
+        assert_eq!(c.dlrm.epochs, 5);
     }
 }
