@@ -8,6 +8,10 @@
 //! # the one with the lowest validation loss is then scored on u1.test over the seeds
 //! cargo run --release -p dlrm --example dlrm_baselines -- --task regression --seeds 0,1,2 \
 //!     --weight-decay 0,1e-4 --id-l2 0.01,0.03 --dropout 0,0.3 --out results/dlrm-u1.json
+//! # the u1 setting chosen that way, with history bags (SVD++'s implicit feedback), and the mean
+//! # of three models per seed
+//! cargo run --release -p dlrm --example dlrm_baselines -- --task regression --seeds 0,1,2 \
+//!     --history on --weight-decay 3e-3 --embedding-dim 64 --ensemble 3
 //! ```
 //!
 //! The data directory is `$RECIMPUTE_DATA`, else `../shared/data` beside the workspace root;
@@ -21,13 +25,11 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use dlrm::{Dlrm, DlrmConfig, FittedDlrm, TaskKind};
+use dlrm::{Dlrm, DlrmConfig, FittedDlrm, HistoryBag, TaskKind};
 use rec_datasets::adclick::load_adclick;
 use rec_datasets::movielens::{load_ml100k, rating_features, MovieLensOptions};
 use rec_datasets::split::{adclick_split, ml100k_fold, Fractions, Ml100kFold};
-use rec_table::arrow::array::AsArray;
-use rec_table::arrow::datatypes::{Float64Type, UInt32Type};
-use rec_table::{Cell, ColumnKind, FittedRecommender, Table, Value};
+use rec_table::{Cell, ColumnKind, Table, Value};
 use serde::Serialize;
 
 #[derive(Parser, Debug)]
@@ -39,9 +41,12 @@ struct Args {
     /// Data directory (default: $RECIMPUTE_DATA or <workspace>/../shared/data).
     #[arg(long)]
     data: Option<PathBuf>,
-    /// Maximum epochs (early stopping on the validation slice, patience 3).
+    /// Maximum epochs (early stopping on the validation slice).
     #[arg(long, default_value_t = 30)]
     epochs: usize,
+    /// Epochs without a better validation loss before training stops.
+    #[arg(long, default_value_t = 3)]
+    patience: usize,
     /// libtorch intra-op threads.
     #[arg(long, default_value_t = 2)]
     threads: i32,
@@ -49,9 +54,9 @@ struct Args {
     /// first.
     #[arg(long, value_delimiter = ',', default_value = "42")]
     seeds: Vec<u64>,
-    /// Learning rate.
-    #[arg(long, default_value_t = 1e-3)]
-    lr: f64,
+    /// Learning rate (one value, or a list to sweep).
+    #[arg(long, value_delimiter = ',', default_value = "1e-3")]
+    lr: Vec<f64>,
     /// Mini-batch size.
     #[arg(long, default_value_t = 256)]
     batch: usize,
@@ -67,6 +72,14 @@ struct Args {
     /// Embedding width, also the bottom MLP's last layer (one value, or a list to sweep).
     #[arg(long, value_delimiter = ',', default_value = "16")]
     embedding_dim: Vec<usize>,
+    /// History bags on MovieLens (`on`: the items of the row's user and the users of its item
+    /// in the training rows, SVD++'s implicit feedback; `off`, or both to sweep).
+    #[arg(long, value_delimiter = ',', default_value = "off")]
+    history: Vec<OnOff>,
+    /// Models averaged per test run (their seeds `seed·1000 + k`, each with its own
+    /// validation slice): the mean of their predicted values or class probabilities is scored.
+    #[arg(long, default_value_t = 1)]
+    ensemble: usize,
     /// Write the sweep and the test results here as JSON.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -75,13 +88,23 @@ struct Args {
     cpu: bool,
 }
 
+/// A switch that can be swept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum OnOff {
+    Off,
+    On,
+}
+
 /// One setting of the sweep and what the validation slice said of it.
 #[derive(Debug, Clone, Serialize)]
 struct SweepRow {
+    lr: f64,
     weight_decay: f64,
     id_l2: f64,
     dropout: f64,
     embedding_dim: usize,
+    history: bool,
     valid_loss: f64,
     best_epoch: usize,
     seconds: f64,
@@ -92,6 +115,8 @@ struct SweepRow {
 struct TestRun {
     seed: u64,
     metrics: Vec<(String, f64)>,
+    /// Per model: its best validation loss and that epoch.
+    valid: Vec<(f64, usize)>,
     epochs: usize,
     seconds: f64,
 }
@@ -121,6 +146,9 @@ fn main() -> Result<()> {
     let args = Args::parse();
     if args.seeds.is_empty() {
         bail!("--seeds needs at least one seed");
+    }
+    if args.ensemble == 0 {
+        bail!("--ensemble needs at least one model");
     }
     tch::set_num_threads(args.threads);
     let dir = data_dir(args.data.clone());
@@ -176,24 +204,35 @@ fn settings_grid(args: &Args, kind: TaskKind) -> Vec<DlrmConfig> {
     let base = DlrmConfig::default()
         .with_task(kind)
         .with_epochs(args.epochs)
-        .with_patience(3)
+        .with_patience(args.patience)
         .with_validation_fraction(0.1)
-        .with_lr(args.lr)
         .with_batch_size(args.batch);
     let base = if args.cpu { base.with_device(dlrm::DeviceChoice::Cpu) } else { base };
     let mut grid = Vec::new();
-    for &wd in &args.weight_decay {
-        for &l2 in &args.id_l2 {
-            for &p in &args.dropout {
-                for &d in &args.embedding_dim {
-                    grid.push(
-                        base.clone()
-                            .with_weight_decay(wd)
-                            .with_id_embedding_l2(l2)
-                            .with_dropout(p)
-                            .with_embedding_dim(d)
-                            .with_bottom_mlp(vec![64, d]),
-                    );
+    for &lr in &args.lr {
+        for &wd in &args.weight_decay {
+            for &l2 in &args.id_l2 {
+                for &p in &args.dropout {
+                    for &d in &args.embedding_dim {
+                        for &h in &args.history {
+                            let history = match (h, kind) {
+                                (OnOff::On, TaskKind::Regression | TaskKind::MultiClass) => {
+                                    vec![HistoryBag::new("user_id", "item_id"), HistoryBag::new("item_id", "user_id")]
+                                }
+                                _ => Vec::new(),
+                            };
+                            grid.push(
+                                base.clone()
+                                    .with_lr(lr)
+                                    .with_weight_decay(wd)
+                                    .with_id_embedding_l2(l2)
+                                    .with_dropout(p)
+                                    .with_embedding_dim(d)
+                                    .with_bottom_mlp(vec![64, d])
+                                    .with_history(history),
+                            );
+                        }
+                    }
                 }
             }
         }
@@ -210,7 +249,7 @@ fn run_task(args: &Args, task: &str, data: &Data, dir: &Path) -> Result<TaskResu
     if !swept.is_empty() {
         println!("sweep on the validation slice (seed {}): {} settings", args.seeds[0], grid.len());
         println!(
-            "| weight decay | id L2 | dropout | dim | valid loss | best epoch | s |\n|---|---|---|---|---|---|---|"
+            "| lr | weight decay | id L2 | dropout | dim | history | valid loss | best epoch | s |\n|---|---|---|---|---|---|---|---|---|"
         );
     }
     for (i, config) in swept.iter().enumerate() {
@@ -219,17 +258,27 @@ fn run_task(args: &Args, task: &str, data: &Data, dir: &Path) -> Result<TaskResu
             Dlrm::new(config.clone().with_seed(args.seeds[0]))?.fit_with_validation(&data.train, None, data.target)?;
         let (valid_loss, best_epoch) = best_valid(&model);
         let row = SweepRow {
+            lr: config.lr,
             weight_decay: config.weight_decay,
             id_l2: config.id_embedding_l2,
             dropout: config.dropout,
             embedding_dim: config.embedding_dim,
+            history: !config.history.is_empty(),
             valid_loss,
             best_epoch,
             seconds: started.elapsed().as_secs_f64(),
         };
         println!(
-            "| {} | {} | {} | {} | {:.4} | {} | {:.0} |",
-            row.weight_decay, row.id_l2, row.dropout, row.embedding_dim, row.valid_loss, row.best_epoch, row.seconds
+            "| {} | {} | {} | {} | {} | {} | {:.4} | {} | {:.0} |",
+            row.lr,
+            row.weight_decay,
+            row.id_l2,
+            row.dropout,
+            row.embedding_dim,
+            if row.history { "on" } else { "off" },
+            row.valid_loss,
+            row.best_epoch,
+            row.seconds
         );
         if sweep.iter().all(|r: &SweepRow| valid_loss < r.valid_loss) {
             chosen = i;
@@ -238,8 +287,13 @@ fn run_task(args: &Args, task: &str, data: &Data, dir: &Path) -> Result<TaskResu
     }
     let config = &grid[chosen];
     println!(
-        "{task}: weight decay {}, id L2 {}, dropout {}, dim {}",
-        config.weight_decay, config.id_embedding_l2, config.dropout, config.embedding_dim
+        "{task}: lr {}, weight decay {}, id L2 {}, dropout {}, dim {}, history {}",
+        config.lr,
+        config.weight_decay,
+        config.id_embedding_l2,
+        config.dropout,
+        config.embedding_dim,
+        if config.history.is_empty() { "off" } else { "on" }
     );
     let mut test = Vec::new();
     for &seed in &args.seeds {
@@ -247,11 +301,25 @@ fn run_task(args: &Args, task: &str, data: &Data, dir: &Path) -> Result<TaskResu
         let reloaded = if task == "adclick" && seed != args.seeds[0] { Some(load(dir, task, seed)?) } else { None };
         let data = reloaded.as_ref().unwrap_or(data);
         let started = Instant::now();
-        let model = Dlrm::new(config.clone().with_seed(seed))?.fit_with_validation(&data.train, None, data.target)?;
-        let metrics = score(&model, data)?;
-        let run = TestRun { seed, metrics, epochs: model.history().len(), seconds: started.elapsed().as_secs_f64() };
+        let seeds: Vec<u64> =
+            if args.ensemble == 1 { vec![seed] } else { (0..args.ensemble as u64).map(|k| seed * 1000 + k).collect() };
+        let models = seeds
+            .iter()
+            .map(|&s| Dlrm::new(config.clone().with_seed(s))?.fit_with_validation(&data.train, None, data.target))
+            .collect::<Result<Vec<_>, _>>()?;
+        let metrics = score(&models, data)?;
+        let epochs = models.iter().map(|m| m.history().len()).sum();
+        let valid = models.iter().map(best_valid).collect();
+        let run = TestRun { seed, metrics, valid, epochs, seconds: started.elapsed().as_secs_f64() };
         let shown: Vec<String> = run.metrics.iter().map(|(k, v)| format!("{k} {v:.4}")).collect();
-        println!("RESULT {task} seed {seed}: {} ({} epochs, {:.0} s)", shown.join("  "), run.epochs, run.seconds);
+        let valid: Vec<String> = run.valid.iter().map(|(v, e)| format!("{v:.4} at epoch {e}")).collect();
+        println!(
+            "RESULT {task} seed {seed}: {} ({} epochs, {:.0} s; validation loss {})",
+            shown.join("  "),
+            run.epochs,
+            run.seconds,
+            valid.join(", ")
+        );
         test.push(run);
     }
     if test.len() > 1 {
@@ -276,12 +344,22 @@ fn best_valid(model: &FittedDlrm) -> (f64, usize) {
     })
 }
 
-/// Test metrics of a fitted model, computed by `rec-metrics`.
-fn score(model: &FittedDlrm, data: &Data) -> Result<Vec<(String, f64)>> {
-    let pred = model.predict(&data.test)?;
+/// Test metrics of fitted models (their mean prediction), computed by `rec-metrics`.
+fn score(models: &[FittedDlrm], data: &Data) -> Result<Vec<(String, f64)>> {
+    let model = &models[0];
+    // Mean over the models of the predicted value (regression) or class probabilities.
+    let mut mean = model.predict_proba(&data.test)?;
+    for other in &models[1..] {
+        for (m, o) in mean.iter_mut().zip(other.predict_proba(&data.test)?) {
+            m.iter_mut().zip(o).for_each(|(a, b)| *a += b);
+        }
+    }
+    let k = models.len() as f64;
+    mean.iter_mut().for_each(|row| row.iter_mut().for_each(|x| *x /= k));
     Ok(match data.kind {
         TaskKind::Regression => {
-            let p = pred.as_primitive::<Float64Type>().values();
+            let p: Vec<f64> = mean.iter().map(|row| row[0]).collect();
+            let p = &p[..];
             let truth: Vec<f64> = data.test.numeric(data.target)?.into_iter().map(|v| v.unwrap_or(f64::NAN)).collect();
             let r = rec_metrics::regression_report(&truth, p)?;
             // Ratings lie in [1, 5]; clipping the predictions is the usual post-processing.
@@ -290,7 +368,12 @@ fn score(model: &FittedDlrm, data: &Data) -> Result<Vec<(String, f64)>> {
             vec![("RMSE".into(), r.rmse), ("MAE".into(), r.mae), ("RMSE clipped".into(), c.rmse)]
         }
         TaskKind::MultiClass => {
-            let p: Vec<usize> = pred.as_primitive::<UInt32Type>().values().iter().map(|&k| k as usize).collect();
+            let p: Vec<usize> = mean
+                .iter()
+                .map(|row| {
+                    row.iter().enumerate().fold((0, f64::NEG_INFINITY), |b, (i, &x)| if x > b.1 { (i, x) } else { b }).0
+                })
+                .collect();
             let truth = data
                 .test
                 .column_values(data.test.schema().index_of(data.target)?)
@@ -305,7 +388,8 @@ fn score(model: &FittedDlrm, data: &Data) -> Result<Vec<(String, f64)>> {
             vec![("macro-F1".into(), r.macro_avg.f1), ("accuracy".into(), r.accuracy)]
         }
         _ => {
-            let p = pred.as_primitive::<Float64Type>().values();
+            let p: Vec<f64> = mean.iter().map(|row| row[1]).collect();
+            let p = &p[..];
             let y: Vec<bool> = data.test.numeric(data.target)?.into_iter().map(|v| v == Some(1.0)).collect();
             let r = rec_metrics::binary_report(p, &y, 0.5)?;
             vec![
