@@ -25,7 +25,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use dlrm::{Dlrm, DlrmConfig, FittedDlrm, HistoryBag, TaskKind};
+use dlrm::{Dlrm, DlrmConfig, FittedDlrm, HistoryBag, LrSchedule, TaskKind};
 use rec_datasets::adclick::load_adclick;
 use rec_datasets::movielens::{load_ml100k, rating_features, MovieLensOptions};
 use rec_datasets::split::{adclick_split, ml100k_fold, Fractions, Ml100kFold};
@@ -60,6 +60,10 @@ struct Args {
     /// Mini-batch size.
     #[arg(long, default_value_t = 256)]
     batch: usize,
+    /// Learning-rate schedule: `constant`, `cosine` (to 0 at the last epoch, 100 warm-up
+    /// steps) or `step:EVERY:GAMMA` (one value, or a list to sweep).
+    #[arg(long, value_delimiter = ',', default_value = "constant", value_parser = parse_schedule)]
+    schedule: Vec<LrSchedule>,
     /// L2 weight decay of every weight (one value, or a list to sweep).
     #[arg(long, value_delimiter = ',', default_value = "1e-3")]
     weight_decay: Vec<f64>,
@@ -88,6 +92,19 @@ struct Args {
     cpu: bool,
 }
 
+fn parse_schedule(s: &str) -> std::result::Result<LrSchedule, String> {
+    let parts: Vec<&str> = s.split(':').collect();
+    match parts[..] {
+        ["constant"] => Ok(LrSchedule::Constant),
+        ["cosine"] => Ok(LrSchedule::Cosine { warmup_steps: 100 }),
+        ["step", every, gamma] => Ok(LrSchedule::Step {
+            every: every.parse().map_err(|e| format!("step every '{every}': {e}"))?,
+            gamma: gamma.parse().map_err(|e| format!("step gamma '{gamma}': {e}"))?,
+        }),
+        _ => Err(format!("'{s}' is not constant, cosine or step:EVERY:GAMMA")),
+    }
+}
+
 /// A switch that can be swept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -99,6 +116,7 @@ enum OnOff {
 /// One setting of the sweep and what the validation slice said of it.
 #[derive(Debug, Clone, Serialize)]
 struct SweepRow {
+    schedule: String,
     lr: f64,
     weight_decay: f64,
     id_l2: f64,
@@ -209,28 +227,34 @@ fn settings_grid(args: &Args, kind: TaskKind) -> Vec<DlrmConfig> {
         .with_batch_size(args.batch);
     let base = if args.cpu { base.with_device(dlrm::DeviceChoice::Cpu) } else { base };
     let mut grid = Vec::new();
-    for &lr in &args.lr {
-        for &wd in &args.weight_decay {
-            for &l2 in &args.id_l2 {
-                for &p in &args.dropout {
-                    for &d in &args.embedding_dim {
-                        for &h in &args.history {
-                            let history = match (h, kind) {
-                                (OnOff::On, TaskKind::Regression | TaskKind::MultiClass) => {
-                                    vec![HistoryBag::new("user_id", "item_id"), HistoryBag::new("item_id", "user_id")]
-                                }
-                                _ => Vec::new(),
-                            };
-                            grid.push(
-                                base.clone()
-                                    .with_lr(lr)
-                                    .with_weight_decay(wd)
-                                    .with_id_embedding_l2(l2)
-                                    .with_dropout(p)
-                                    .with_embedding_dim(d)
-                                    .with_bottom_mlp(vec![64, d])
-                                    .with_history(history),
-                            );
+    for &schedule in &args.schedule {
+        for &lr in &args.lr {
+            for &wd in &args.weight_decay {
+                for &l2 in &args.id_l2 {
+                    for &p in &args.dropout {
+                        for &d in &args.embedding_dim {
+                            for &h in &args.history {
+                                let history = match (h, kind) {
+                                    (OnOff::On, TaskKind::Regression | TaskKind::MultiClass) => {
+                                        vec![
+                                            HistoryBag::new("user_id", "item_id"),
+                                            HistoryBag::new("item_id", "user_id"),
+                                        ]
+                                    }
+                                    _ => Vec::new(),
+                                };
+                                grid.push(
+                                    base.clone()
+                                        .with_lr(lr)
+                                        .with_lr_schedule(schedule)
+                                        .with_weight_decay(wd)
+                                        .with_id_embedding_l2(l2)
+                                        .with_dropout(p)
+                                        .with_embedding_dim(d)
+                                        .with_bottom_mlp(vec![64, d])
+                                        .with_history(history),
+                                );
+                            }
                         }
                     }
                 }
@@ -249,7 +273,7 @@ fn run_task(args: &Args, task: &str, data: &Data, dir: &Path) -> Result<TaskResu
     if !swept.is_empty() {
         println!("sweep on the validation slice (seed {}): {} settings", args.seeds[0], grid.len());
         println!(
-            "| lr | weight decay | id L2 | dropout | dim | history | valid loss | best epoch | s |\n|---|---|---|---|---|---|---|---|---|"
+            "| schedule | lr | weight decay | id L2 | dropout | dim | history | valid loss | best epoch | s |\n|---|---|---|---|---|---|---|---|---|---|"
         );
     }
     for (i, config) in swept.iter().enumerate() {
@@ -258,6 +282,7 @@ fn run_task(args: &Args, task: &str, data: &Data, dir: &Path) -> Result<TaskResu
             Dlrm::new(config.clone().with_seed(args.seeds[0]))?.fit_with_validation(&data.train, None, data.target)?;
         let (valid_loss, best_epoch) = best_valid(&model);
         let row = SweepRow {
+            schedule: format!("{:?}", config.lr_schedule),
             lr: config.lr,
             weight_decay: config.weight_decay,
             id_l2: config.id_embedding_l2,
@@ -269,7 +294,8 @@ fn run_task(args: &Args, task: &str, data: &Data, dir: &Path) -> Result<TaskResu
             seconds: started.elapsed().as_secs_f64(),
         };
         println!(
-            "| {} | {} | {} | {} | {} | {} | {:.4} | {} | {:.0} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {:.4} | {} | {:.0} |",
+            row.schedule,
             row.lr,
             row.weight_decay,
             row.id_l2,
@@ -287,7 +313,8 @@ fn run_task(args: &Args, task: &str, data: &Data, dir: &Path) -> Result<TaskResu
     }
     let config = &grid[chosen];
     println!(
-        "{task}: lr {}, weight decay {}, id L2 {}, dropout {}, dim {}, history {}",
+        "{task}: schedule {:?}, lr {}, weight decay {}, id L2 {}, dropout {}, dim {}, history {}",
+        config.lr_schedule,
         config.lr,
         config.weight_decay,
         config.id_embedding_l2,
