@@ -25,7 +25,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use dlrm::{Dlrm, DlrmConfig, FittedDlrm, HistoryBag, LrSchedule, TaskKind};
+use dlrm::{Dlrm, DlrmConfig, FittedDlrm, HistoryBag, LrSchedule, Optimizer, TaskKind};
 use rec_datasets::adclick::load_adclick;
 use rec_datasets::movielens::{load_ml100k, rating_features, MovieLensOptions};
 use rec_datasets::split::{adclick_split, ml100k_fold, Fractions, Ml100kFold};
@@ -64,7 +64,11 @@ struct Args {
     /// steps) or `step:EVERY:GAMMA` (one value, or a list to sweep).
     #[arg(long, value_delimiter = ',', default_value = "constant", value_parser = parse_schedule)]
     schedule: Vec<LrSchedule>,
-    /// L2 weight decay of every weight (one value, or a list to sweep).
+    /// Optimizer: `adam` (weight decay as an L2 term) or `adamw` (decoupled weight decay); one
+    /// value, or a list to sweep.
+    #[arg(long, value_delimiter = ',', default_value = "adam", value_parser = parse_optimizer)]
+    optimizer: Vec<Optimizer>,
+    /// Weight decay of every weight (one value, or a list to sweep).
     #[arg(long, value_delimiter = ',', default_value = "1e-3")]
     weight_decay: Vec<f64>,
     /// L2 penalty on the looked-up id embeddings (one value, or a list to sweep).
@@ -92,6 +96,14 @@ struct Args {
     cpu: bool,
 }
 
+fn parse_optimizer(s: &str) -> std::result::Result<Optimizer, String> {
+    match s {
+        "adam" => Ok(Optimizer::Adam),
+        "adamw" => Ok(Optimizer::AdamW),
+        _ => Err(format!("'{s}' is not adam or adamw")),
+    }
+}
+
 fn parse_schedule(s: &str) -> std::result::Result<LrSchedule, String> {
     let parts: Vec<&str> = s.split(':').collect();
     match parts[..] {
@@ -116,6 +128,7 @@ enum OnOff {
 /// One setting of the sweep and what the validation slice said of it.
 #[derive(Debug, Clone, Serialize)]
 struct SweepRow {
+    optimizer: String,
     schedule: String,
     lr: f64,
     weight_decay: f64,
@@ -226,42 +239,29 @@ fn settings_grid(args: &Args, kind: TaskKind) -> Vec<DlrmConfig> {
         .with_validation_fraction(0.1)
         .with_batch_size(args.batch);
     let base = if args.cpu { base.with_device(dlrm::DeviceChoice::Cpu) } else { base };
-    let mut grid = Vec::new();
-    for &schedule in &args.schedule {
-        for &lr in &args.lr {
-            for &wd in &args.weight_decay {
-                for &l2 in &args.id_l2 {
-                    for &p in &args.dropout {
-                        for &d in &args.embedding_dim {
-                            for &h in &args.history {
-                                let history = match (h, kind) {
-                                    (OnOff::On, TaskKind::Regression | TaskKind::MultiClass) => {
-                                        vec![
-                                            HistoryBag::new("user_id", "item_id"),
-                                            HistoryBag::new("item_id", "user_id"),
-                                        ]
-                                    }
-                                    _ => Vec::new(),
-                                };
-                                grid.push(
-                                    base.clone()
-                                        .with_lr(lr)
-                                        .with_lr_schedule(schedule)
-                                        .with_weight_decay(wd)
-                                        .with_id_embedding_l2(l2)
-                                        .with_dropout(p)
-                                        .with_embedding_dim(d)
-                                        .with_bottom_mlp(vec![64, d])
-                                        .with_history(history),
-                                );
-                            }
-                        }
-                    }
-                }
-            }
-        }
+    // One option at a time: every setting so far times every value of the next option, so the
+    // first option listed varies slowest.
+    fn expand<T: Copy>(
+        grid: Vec<DlrmConfig>,
+        values: &[T],
+        set: impl Fn(DlrmConfig, T) -> DlrmConfig,
+    ) -> Vec<DlrmConfig> {
+        grid.into_iter().flat_map(|c| values.iter().map(|&v| set(c.clone(), v)).collect::<Vec<_>>()).collect()
     }
-    grid
+    let history = |h: OnOff| match (h, kind) {
+        (OnOff::On, TaskKind::Regression | TaskKind::MultiClass) => {
+            vec![HistoryBag::new("user_id", "item_id"), HistoryBag::new("item_id", "user_id")]
+        }
+        _ => Vec::new(),
+    };
+    let grid = expand(vec![base], &args.optimizer, DlrmConfig::with_optimizer);
+    let grid = expand(grid, &args.schedule, DlrmConfig::with_lr_schedule);
+    let grid = expand(grid, &args.lr, DlrmConfig::with_lr);
+    let grid = expand(grid, &args.weight_decay, DlrmConfig::with_weight_decay);
+    let grid = expand(grid, &args.id_l2, DlrmConfig::with_id_embedding_l2);
+    let grid = expand(grid, &args.dropout, DlrmConfig::with_dropout);
+    let grid = expand(grid, &args.embedding_dim, |c, d| c.with_embedding_dim(d).with_bottom_mlp(vec![64, d]));
+    expand(grid, &args.history, |c, h| c.with_history(history(h)))
 }
 
 fn run_task(args: &Args, task: &str, data: &Data, dir: &Path) -> Result<TaskResult> {
@@ -273,7 +273,7 @@ fn run_task(args: &Args, task: &str, data: &Data, dir: &Path) -> Result<TaskResu
     if !swept.is_empty() {
         println!("sweep on the validation slice (seed {}): {} settings", args.seeds[0], grid.len());
         println!(
-            "| schedule | lr | weight decay | id L2 | dropout | dim | history | valid loss | best epoch | s |\n|---|---|---|---|---|---|---|---|---|---|"
+            "| optimizer | schedule | lr | weight decay | id L2 | dropout | dim | history | valid loss | best epoch | s |\n|---|---|---|---|---|---|---|---|---|---|---|"
         );
     }
     for (i, config) in swept.iter().enumerate() {
@@ -282,6 +282,7 @@ fn run_task(args: &Args, task: &str, data: &Data, dir: &Path) -> Result<TaskResu
             Dlrm::new(config.clone().with_seed(args.seeds[0]))?.fit_with_validation(&data.train, None, data.target)?;
         let (valid_loss, best_epoch) = best_valid(&model);
         let row = SweepRow {
+            optimizer: format!("{:?}", config.optimizer),
             schedule: format!("{:?}", config.lr_schedule),
             lr: config.lr,
             weight_decay: config.weight_decay,
@@ -294,7 +295,8 @@ fn run_task(args: &Args, task: &str, data: &Data, dir: &Path) -> Result<TaskResu
             seconds: started.elapsed().as_secs_f64(),
         };
         println!(
-            "| {} | {} | {} | {} | {} | {} | {} | {:.4} | {} | {:.0} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.4} | {} | {:.0} |",
+            row.optimizer,
             row.schedule,
             row.lr,
             row.weight_decay,
@@ -313,7 +315,8 @@ fn run_task(args: &Args, task: &str, data: &Data, dir: &Path) -> Result<TaskResu
     }
     let config = &grid[chosen];
     println!(
-        "{task}: schedule {:?}, lr {}, weight decay {}, id L2 {}, dropout {}, dim {}, history {}",
+        "{task}: optimizer {:?}, schedule {:?}, lr {}, weight decay {}, id L2 {}, dropout {}, dim {}, history {}",
+        config.optimizer,
         config.lr_schedule,
         config.lr,
         config.weight_decay,

@@ -44,9 +44,14 @@ impl BagMode {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Optimizer {
-    /// Adam (β₁ 0.9, β₂ 0.999, ε 1e-8).
+    /// Adam (β₁ 0.9, β₂ 0.999, ε 1e-8); `weight_decay` is an L2 term in the gradient.
     #[default]
     Adam,
+    /// Adam with decoupled weight decay (Loshchilov and Hutter, ICLR 2019): each step shrinks
+    /// every weight by `lr × weight_decay` apart from the gradient, so the decay does not pass
+    /// through Adam's per-weight scaling.
+    #[serde(rename = "adamw")]
+    AdamW,
     /// Adagrad (initial accumulator 0, ε 1e-10), as the reference DLRM offers.
     Adagrad,
     /// Plain or momentum SGD.
@@ -183,7 +188,8 @@ pub struct DlrmConfig {
     pub bag_mode: BagMode,
     /// Learning rate (1e-3).
     pub lr: f64,
-    /// L2 weight decay (0).
+    /// Weight decay (0): an L2 term in the gradient, or decoupled with
+    /// [`Optimizer::AdamW`].
     pub weight_decay: f64,
     /// Optimizer (Adam).
     pub optimizer: Optimizer,
@@ -398,6 +404,8 @@ mod tests {
         // Missing fields take their defaults.
         let partial: DlrmConfig = serde_json::from_str(r#"{"lr": 0.01}"#).unwrap();
         assert_eq!(partial.embedding_dim, 16);
+        let adamw: DlrmConfig = serde_json::from_str(r#"{"optimizer": {"kind": "adamw"}}"#).unwrap();
+        assert_eq!(adamw.optimizer, Optimizer::AdamW);
     }
 
     #[test]

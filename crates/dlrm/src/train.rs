@@ -202,6 +202,7 @@ impl Opt {
         let (lr, wd) = (config.lr, config.weight_decay);
         Ok(match config.optimizer {
             Optimizer::Adam => Opt::Torch(nn::Adam::default().wd(wd).build(vs, lr)?),
+            Optimizer::AdamW => Opt::Torch(nn::AdamW::default().wd(wd).build(vs, lr)?),
             Optimizer::Sgd { momentum } => {
                 Opt::Torch(nn::Sgd { momentum, dampening: 0.0, wd, nesterov: false }.build(vs, lr)?)
             }

@@ -173,6 +173,7 @@ fn optimizers_and_schedules_reduce_the_loss() {
         (Optimizer::Adagrad, LrSchedule::Constant, 0.05),
         (Optimizer::Sgd { momentum: 0.9 }, LrSchedule::Step { every: 3, gamma: 0.7 }, 0.05),
         (Optimizer::Adam, LrSchedule::Cosine { warmup_steps: 5 }, 0.01),
+        (Optimizer::AdamW, LrSchedule::Constant, 0.01),
     ] {
         let config = tiny().with_optimizer(opt).with_lr_schedule(sched).with_lr(lr).with_epochs(10);
         let model = Dlrm::new(config).unwrap().fit(&table, "y_bin").unwrap();
