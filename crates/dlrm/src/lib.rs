@@ -12,12 +12,16 @@
 //! - [`DlrmConfig`] holds the hyperparameters (serde, `Default`, `with_*` setters, validated
 //!   once by [`Dlrm::new`]).
 //! - [`Dlrm`] trains ([`Recommender::fit`], or [`Dlrm::fit_with_validation`] for early
-//!   stopping on a validation table): seeded mini-batch shuffling, Adam/Adagrad/SGD, a
+//!   stopping on a validation table): seeded mini-batch shuffling, Adam/AdamW/Adagrad/SGD, a
 //!   learning-rate schedule, a progress bar with samples/s; deterministic on the CPU for a
 //!   seed; CUDA when available unless [`DlrmConfig::device`] says otherwise.
 //! - [`FittedDlrm`] predicts ([`FittedRecommender::predict`]), exposes its feature mapping
 //!   ([`FeatureMap`], [`TargetMap`]: how labels map to classes) and saves/loads itself as a
 //!   directory of safetensors weights and JSON ([`FittedDlrm::save`], [`FittedDlrm::load`]).
+//!
+//! - [`HistoryBag`]s in [`DlrmConfig::history`] add SVD++-style implicit feedback: per row,
+//!   the mean embedding of the items its user rated (or any `key → of` pair of columns) in
+//!   the training rows, the row's own item left out.
 //!
 //! How missing cells and unseen labels are encoded is documented in [`features`].
 //!
