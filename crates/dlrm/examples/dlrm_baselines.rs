@@ -84,10 +84,14 @@ struct Args {
     /// in the training rows, SVD++'s implicit feedback; `off`, or both to sweep).
     #[arg(long, value_delimiter = ',', default_value = "off")]
     history: Vec<OnOff>,
-    /// Models averaged per test run (their seeds `seed·1000 + k`, each with its own
-    /// validation slice): the mean of their predicted values or class probabilities is scored.
+    /// Models per test run (their seeds `seed·1000 + k`, each with its own validation slice),
+    /// combined as `--combine` says.
     #[arg(long, default_value_t = 1)]
     ensemble: usize,
+    /// How the `--ensemble` models make one prediction: `mean` (of their predicted values or
+    /// class probabilities) or `best` (the one model with the lowest validation loss).
+    #[arg(long, value_enum, default_value = "mean")]
+    combine: Combine,
     /// Write the sweep and the test results here as JSON.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -115,6 +119,13 @@ fn parse_schedule(s: &str) -> std::result::Result<LrSchedule, String> {
         }),
         _ => Err(format!("'{s}' is not constant, cosine or step:EVERY:GAMMA")),
     }
+}
+
+/// How several models per test run are combined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Combine {
+    Mean,
+    Best,
 }
 
 /// A switch that can be swept.
@@ -337,9 +348,16 @@ fn run_task(args: &Args, task: &str, data: &Data, dir: &Path) -> Result<TaskResu
             .iter()
             .map(|&s| Dlrm::new(config.clone().with_seed(s))?.fit_with_validation(&data.train, None, data.target))
             .collect::<Result<Vec<_>, _>>()?;
-        let metrics = score(&models, data)?;
+        let valid: Vec<(f64, usize)> = models.iter().map(best_valid).collect();
+        let scored = match args.combine {
+            Combine::Mean => &models[..],
+            Combine::Best => {
+                let best = (0..models.len()).min_by(|&a, &b| valid[a].0.total_cmp(&valid[b].0)).unwrap_or(0);
+                &models[best..=best]
+            }
+        };
+        let metrics = score(scored, data)?;
         let epochs = models.iter().map(|m| m.history().len()).sum();
-        let valid = models.iter().map(best_valid).collect();
         let run = TestRun { seed, metrics, valid, epochs, seconds: started.elapsed().as_secs_f64() };
         let shown: Vec<String> = run.metrics.iter().map(|(k, v)| format!("{k} {v:.4}")).collect();
         let valid: Vec<String> = run.valid.iter().map(|(v, e)| format!("{v:.4} at epoch {e}")).collect();
