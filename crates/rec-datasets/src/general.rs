@@ -53,15 +53,18 @@ pub fn load_labeled_with(path: impl AsRef<Path>, target: &str, opts: &CsvOptions
 }
 
 /// The column names in the header of a CSV file (its first line), read with `opts`'
-/// delimiter and encoding; for a Parquet file, the names of its columns.
+/// delimiter and encoding; for a Parquet file, the names of its columns. Only the first line
+/// of a CSV file and the footer of a Parquet file are read, whatever the file's size.
 pub fn read_header(path: impl AsRef<Path>, opts: &CsvOptions) -> Result<Vec<String>> {
     let path = path.as_ref();
     if Format::from_path(path).ok() == Some(Format::Parquet) {
-        let table = rec_table::read_parquet(path, &Default::default())?;
-        return Ok(table.schema().names().into_iter().map(String::from).collect());
+        return Ok(rec_table::parquet_column_names(path)?);
     }
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    header_of(&bytes, path, opts)
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut line = Vec::new();
+    std::io::BufRead::read_until(&mut std::io::BufReader::new(file), b'\n', &mut line)
+        .map_err(|e| Error::io(path, e))?;
+    header_of(&line, path, opts)
 }
 
 /// The header names of CSV `bytes` (only the first line is parsed).

@@ -53,8 +53,9 @@ pub use error::{Error, Result};
 pub use infer::{infer_kind, InferOptions};
 pub use io::{is_tsv, read_table, write_like_input, write_table, Format};
 pub use parquet_io::{
-    read_parquet, read_parquet_batches, restore_stored_types, stored_positions, stored_schema_of, table_from_stored,
-    write_parquet, write_parquet_batches, write_parquet_patched, write_record_batches, ParquetBatches, ParquetOptions,
+    parquet_column_names, read_parquet, read_parquet_batches, restore_stored_types, stored_positions, stored_schema_of,
+    table_from_stored, write_parquet, write_parquet_batches, write_parquet_patched, write_record_batches,
+    ParquetBatches, ParquetOptions,
 };
 pub use rng::hold_global_rng;
 pub use schema::{ColumnKind, ColumnSpec, Schema, KIND_METADATA_KEY};

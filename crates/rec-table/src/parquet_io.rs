@@ -196,6 +196,29 @@ pub fn write_parquet_patched(
     Ok(retyped)
 }
 
+/// The column names of a Parquet file, in stored order, read from its footer alone (no row
+/// group is decoded, whatever the file's size).
+///
+/// ```
+/// use rec_table::{parquet_column_names, ColumnKind, ColumnSpec, Schema, Table, Value};
+/// let schema = Schema::try_new(vec![ColumnSpec::new("age", ColumnKind::Numeric), ColumnSpec::new("city", ColumnKind::Categorical)])?;
+/// let table = Table::from_rows(schema, vec![vec![Some(Value::Number(30.0)), Some(Value::Category("Oslo".into()))]])?;
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("t.parquet");
+/// rec_table::write_parquet(&table, &path)?;
+/// assert_eq!(parquet_column_names(&path)?, ["age", "city"]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn parquet_column_names(path: impl AsRef<Path>) -> Result<Vec<String>> {
+    let path = path.as_ref();
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let builder = guarded(path, || {
+        ParquetRecordBatchReaderBuilder::try_new(file)
+            .map_err(|source| Error::Parquet { path: path.to_path_buf(), source })
+    })?;
+    Ok(builder.schema().fields().iter().map(|f| f.name().clone()).collect())
+}
+
 /// Reads a Parquet file into a table.
 ///
 /// A column's kind comes from, in order: `opts.kinds`, the `recimpute.kind` field metadata,
