@@ -12,6 +12,9 @@
 //! # of three models per seed
 //! cargo run --release -p dlrm --example dlrm_baselines -- --task regression --seeds 0,1,2 \
 //!     --history on --weight-decay 3e-3 --embedding-dim 64 --ensemble 3
+//! # five models per seed on one validation slice, the mean of the three it rates best
+//! cargo run --release -p dlrm --example dlrm_baselines -- --task regression --seeds 0,1,2 \
+//!     --history on --weight-decay 3e-3 --embedding-dim 64 --ensemble 5 --combine top:3 --valid-slice run
 //! ```
 //!
 //! The data directory is `$RECIMPUTE_DATA`, else `../shared/data` beside the workspace root;
@@ -25,7 +28,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use dlrm::{Dlrm, DlrmConfig, FittedDlrm, HistoryBag, LrSchedule, Optimizer, TaskKind};
+use dlrm::{validation_split, Dlrm, DlrmConfig, FittedDlrm, HistoryBag, LrSchedule, Optimizer, TaskKind};
 use rec_datasets::adclick::load_adclick;
 use rec_datasets::movielens::{load_ml100k, rating_features, MovieLensOptions};
 use rec_datasets::split::{adclick_split, ml100k_fold, Fractions, Ml100kFold};
@@ -84,14 +87,22 @@ struct Args {
     /// in the training rows, SVD++'s implicit feedback; `off`, or both to sweep).
     #[arg(long, value_delimiter = ',', default_value = "off")]
     history: Vec<OnOff>,
-    /// Models per test run (their seeds `seed·1000 + k`, each with its own validation slice),
+    /// Models per test run (seeds derived from the run's seed, distinct from every run's own),
     /// combined as `--combine` says.
     #[arg(long, default_value_t = 1)]
     ensemble: usize,
     /// How the `--ensemble` models make one prediction: `mean` (of their predicted values or
-    /// class probabilities) or `best` (the one model with the lowest validation loss).
-    #[arg(long, value_enum, default_value = "mean")]
+    /// class probabilities), `best` (the one model with the lowest validation loss) or `top:K`
+    /// (the mean of the K models with the lowest validation loss; compare them on one slice,
+    /// `--valid-slice run`).
+    #[arg(long, default_value = "mean", value_parser = parse_combine)]
     combine: Combine,
+    /// Which 10% validation slice a model holds out: `own` (drawn with the model's own seed),
+    /// `run` (drawn with the test run's seed, shared by its `--ensemble` models, so that their
+    /// validation losses compare) or a number (one slice for every model, so that seeds vary
+    /// only the initialisation and the shuffling).
+    #[arg(long, default_value = "own", value_parser = parse_slice)]
+    valid_slice: ValidSlice,
     /// Write the sweep and the test results here as JSON.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -122,10 +133,56 @@ fn parse_schedule(s: &str) -> std::result::Result<LrSchedule, String> {
 }
 
 /// How several models per test run are combined.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Combine {
+    /// The mean of every model's prediction.
     Mean,
-    Best,
+    /// The mean of the predictions of the K models with the lowest validation loss (`best` is
+    /// `Top(1)`).
+    Top(usize),
+}
+
+fn parse_combine(s: &str) -> std::result::Result<Combine, String> {
+    match s.split_once(':') {
+        None if s == "mean" => Ok(Combine::Mean),
+        None if s == "best" => Ok(Combine::Top(1)),
+        Some(("top", k)) => match k.parse() {
+            Ok(0) | Err(_) => Err(format!("top:K needs K ≥ 1, got '{k}'")),
+            Ok(k) => Ok(Combine::Top(k)),
+        },
+        _ => Err(format!("'{s}' is not mean, best or top:K")),
+    }
+}
+
+/// Where a model's validation slice comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ValidSlice {
+    /// Drawn with the model's own seed (inside the fit).
+    Own,
+    /// Drawn with the test run's seed.
+    Run,
+    /// Drawn with this seed for every model.
+    Fixed(u64),
+}
+
+fn parse_slice(s: &str) -> std::result::Result<ValidSlice, String> {
+    match s {
+        "own" => Ok(ValidSlice::Own),
+        "run" => Ok(ValidSlice::Run),
+        n => n.parse().map(ValidSlice::Fixed).map_err(|_| format!("'{s}' is not own, run or a seed")),
+    }
+}
+
+/// The seed of model `k` of a test run's ensemble of `n`: the run's own seed for a single model,
+/// else a SplitMix64 draw from (run, k), so that no ensemble model repeats another run's model.
+fn model_seed(run: u64, k: usize, n: usize) -> u64 {
+    if n == 1 {
+        return run;
+    }
+    let mut z = run.wrapping_mul(1 << 20).wrapping_add(k as u64).wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// A switch that can be swept.
@@ -289,8 +346,7 @@ fn run_task(args: &Args, task: &str, data: &Data, dir: &Path) -> Result<TaskResu
     }
     for (i, config) in swept.iter().enumerate() {
         let started = Instant::now();
-        let model =
-            Dlrm::new(config.clone().with_seed(args.seeds[0]))?.fit_with_validation(&data.train, None, data.target)?;
+        let model = fit(args, config, args.seeds[0], args.seeds[0], data)?;
         let (valid_loss, best_epoch) = best_valid(&model);
         let row = SweepRow {
             optimizer: format!("{:?}", config.optimizer),
@@ -342,21 +398,25 @@ fn run_task(args: &Args, task: &str, data: &Data, dir: &Path) -> Result<TaskResu
         let reloaded = if task == "adclick" && seed != args.seeds[0] { Some(load(dir, task, seed)?) } else { None };
         let data = reloaded.as_ref().unwrap_or(data);
         let started = Instant::now();
-        let seeds: Vec<u64> =
-            if args.ensemble == 1 { vec![seed] } else { (0..args.ensemble as u64).map(|k| seed * 1000 + k).collect() };
-        let models = seeds
-            .iter()
-            .map(|&s| Dlrm::new(config.clone().with_seed(s))?.fit_with_validation(&data.train, None, data.target))
-            .collect::<Result<Vec<_>, _>>()?;
+        let models = (0..args.ensemble)
+            .map(|k| fit(args, config, model_seed(seed, k, args.ensemble), seed, data))
+            .collect::<Result<Vec<_>>>()?;
         let valid: Vec<(f64, usize)> = models.iter().map(best_valid).collect();
-        let scored = match args.combine {
-            Combine::Mean => &models[..],
-            Combine::Best => {
-                let best = (0..models.len()).min_by(|&a, &b| valid[a].0.total_cmp(&valid[b].0)).unwrap_or(0);
-                &models[best..=best]
+        let scored: Vec<&FittedDlrm> = match args.combine {
+            Combine::Mean => models.iter().collect(),
+            Combine::Top(k) => {
+                let mut order: Vec<usize> = (0..models.len()).collect();
+                order.sort_by(|&a, &b| valid[a].0.total_cmp(&valid[b].0));
+                order.iter().take(k).map(|&i| &models[i]).collect()
             }
         };
-        let metrics = score(scored, data)?;
+        let metrics = score(&scored, data)?;
+        if scored.len() < models.len() {
+            // For comparison: the same models, all of them, averaged.
+            let all: Vec<&FittedDlrm> = models.iter().collect();
+            let shown: Vec<String> = score(&all, data)?.iter().map(|(k, v)| format!("{k} {v:.4}")).collect();
+            println!("seed {seed}, the mean of all {} models: {}", models.len(), shown.join("  "));
+        }
         let epochs = models.iter().map(|m| m.history().len()).sum();
         let run = TestRun { seed, metrics, valid, epochs, seconds: started.elapsed().as_secs_f64() };
         let shown: Vec<String> = run.metrics.iter().map(|(k, v)| format!("{k} {v:.4}")).collect();
@@ -381,6 +441,19 @@ fn run_task(args: &Args, task: &str, data: &Data, dir: &Path) -> Result<TaskResu
     Ok(TaskResult { task: task.to_string(), sweep, chosen, test })
 }
 
+/// Fits `config` with `seed` on the task's training rows less a 10% validation slice, drawn as
+/// `--valid-slice` says (`run` is the seed of the test run the model belongs to).
+fn fit(args: &Args, config: &DlrmConfig, seed: u64, run: u64, data: &Data) -> Result<FittedDlrm> {
+    let model = Dlrm::new(config.clone().with_seed(seed))?;
+    let slice_seed = match args.valid_slice {
+        ValidSlice::Own => return Ok(model.fit_with_validation(&data.train, None, data.target)?),
+        ValidSlice::Run => run,
+        ValidSlice::Fixed(s) => s,
+    };
+    let (train, valid) = validation_split(&data.train, config.validation_fraction, slice_seed)?;
+    Ok(model.fit_with_validation(&train, Some(&valid), data.target)?)
+}
+
 /// The lowest validation loss and its 1-based epoch.
 fn best_valid(model: &FittedDlrm) -> (f64, usize) {
     model.history().iter().filter_map(|e| e.valid_loss.map(|v| (v, e.epoch))).fold((f64::INFINITY, 0), |best, x| {
@@ -393,8 +466,8 @@ fn best_valid(model: &FittedDlrm) -> (f64, usize) {
 }
 
 /// Test metrics of fitted models (their mean prediction), computed by `rec-metrics`.
-fn score(models: &[FittedDlrm], data: &Data) -> Result<Vec<(String, f64)>> {
-    let model = &models[0];
+fn score(models: &[&FittedDlrm], data: &Data) -> Result<Vec<(String, f64)>> {
+    let model = models[0];
     // Mean over the models of the predicted value (regression) or class probabilities.
     let mut mean = model.predict_proba(&data.test)?;
     for other in &models[1..] {

@@ -62,7 +62,7 @@ pub use fitted::FittedDlrm;
 pub use io::{CONFIG_FILE, FEATURES_FILE, WEIGHTS_FILE};
 pub use model::interact;
 pub use target::TargetMap;
-pub use train::{Dlrm, EpochStats};
+pub use train::{validation_split, Dlrm, EpochStats};
 
 #[doc(no_inline)]
 pub use rec_table::{FittedRecommender, Recommender};

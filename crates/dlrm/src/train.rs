@@ -69,7 +69,7 @@ impl Dlrm {
         let train = drop_missing_target(train, target)?;
         let (train, held_out) = match valid {
             None if config.validation_fraction > 0.0 => {
-                let (a, b) = split(&train, config.validation_fraction, config.seed)?;
+                let (a, b) = validation_split(&train, config.validation_fraction, config.seed)?;
                 (a, Some(b))
             }
             _ => (train, None),
@@ -119,8 +119,11 @@ fn drop_missing_target(table: &Table, target: &str) -> Result<Table> {
     Ok(if rows.len() == table.num_rows() { table.clone() } else { table.take_rows(&rows)? })
 }
 
-/// A seeded split into (train, validation) with `fraction` of the rows in validation.
-fn split(table: &Table, fraction: f64, seed: u64) -> Result<(Table, Table)> {
+/// The seeded split into (train, validation) that [`Dlrm::fit_with_validation`] makes when it is
+/// given no validation table: `fraction` of the rows, drawn with `seed`, go to validation. Public
+/// so that a caller can hold the slice fixed while the model's seed varies (pass the second
+/// table as `valid`).
+pub fn validation_split(table: &Table, fraction: f64, seed: u64) -> Result<(Table, Table)> {
     let mut rows: Vec<usize> = (0..table.num_rows()).collect();
     rows.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ 0x76_616c_6964));
     let k = ((rows.len() as f64 * fraction).round() as usize).clamp(1, rows.len().saturating_sub(1).max(1));

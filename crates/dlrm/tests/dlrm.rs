@@ -200,6 +200,14 @@ fn early_stopping_keeps_the_best_epoch() {
     // A held-out fraction works the same way.
     let model = Dlrm::new(tiny().with_validation_fraction(0.2).with_epochs(3)).unwrap().fit(&train, "y_reg").unwrap();
     assert!(model.history().iter().all(|e| e.valid_loss.is_some()));
+    // ... and is the slice `validation_split` draws: passing that slice explicitly trains the
+    // same model, which is how a caller holds the slice fixed while the model's seed varies.
+    let (rest, slice) = dlrm::validation_split(&train, 0.2, 42).unwrap();
+    assert_eq!((rest.num_rows(), slice.num_rows()), (160, 40));
+    let explicit = Dlrm::new(tiny().with_epochs(3)).unwrap().fit_with_validation(&rest, Some(&slice), "y_reg").unwrap();
+    assert_eq!(explicit.predict_proba(&train).unwrap(), model.predict_proba(&train).unwrap());
+    let (_, other) = dlrm::validation_split(&train, 0.2, 43).unwrap();
+    assert_ne!(other, slice, "another seed draws another slice");
 }
 
 #[test]
