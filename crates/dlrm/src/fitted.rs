@@ -84,14 +84,14 @@ impl FittedDlrm {
         }
         let device = self.vs.device();
         let dense = enc.dense.map(|t| t.f_to_device(device)).transpose()?;
-        let sparse: Vec<Tensor> = enc.sparse.into_iter().map(|t| t.f_to_device(device)).collect::<Result<_, _>>()?;
         let chunks = tch::no_grad(|| -> Result<Vec<Tensor>> {
             let mut chunks = Vec::new();
             let mut start = 0;
             while start < n {
                 let len = EVAL_BATCH.min(n - start);
                 let d = dense.as_ref().map(|d| d.f_narrow(0, start, len)).transpose()?;
-                let s: Vec<Tensor> = sparse.iter().map(|s| s.f_narrow(0, start, len)).collect::<Result<_, _>>()?;
+                let rows = start as usize..(start + len) as usize;
+                let s = enc.sparse.iter().map(|b| b.gather(rows.clone(), device)).collect::<Result<Vec<_>>>()?;
                 chunks.push(self.net.forward(d.as_ref(), &s)?.f_to_device(Device::Cpu)?);
                 start += len;
             }

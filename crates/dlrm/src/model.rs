@@ -6,7 +6,7 @@ use tch::{nn, Device, Kind, Tensor};
 
 use crate::config::{DlrmConfig, Interaction};
 use crate::error::{Error, Result};
-use crate::features::FeatureMap;
+use crate::features::{BagBatch, FeatureMap};
 
 /// Combines the bottom-MLP output `dense` (`[B, d]`, if any) and the embedded vectors
 /// (`[B, d]` each) into the top MLP's input.
@@ -59,17 +59,12 @@ struct EmbeddingBag {
 }
 
 impl EmbeddingBag {
-    /// `indices` is `[B, L]`: bag `b` is row `b`, padded with `padding_idx`.
-    fn forward(&self, indices: &Tensor) -> Result<Tensor> {
-        let size = indices.size();
-        let [b, l] = size[..] else {
-            return Err(Error::Config(format!("embedding indices must be [batch, bag], got {size:?}")));
-        };
-        let offsets = Tensor::f_arange_start_step(0, b * l, l.max(1), (Kind::Int64, indices.device()))?;
+    /// One reduced vector per bag of `bags` (`[B, dim]`).
+    fn forward(&self, bags: &BagBatch) -> Result<Tensor> {
         let (out, _, _, _) = Tensor::f_embedding_bag_padding_idx(
             &self.weight,
-            &indices.f_reshape([-1])?,
-            &offsets,
+            &bags.values,
+            &bags.offsets,
             false,
             self.mode,
             false,
@@ -186,14 +181,14 @@ impl DlrmNet {
     }
 
     /// Logits `[B, out]` for a batch: dense inputs `[B, dense_width]` and per embedded feature
-    /// indices `[B, L]` (evaluation: no dropout).
-    pub(crate) fn forward(&self, dense: Option<&Tensor>, sparse: &[Tensor]) -> Result<Tensor> {
+    /// the batch's bags (evaluation: no dropout).
+    pub(crate) fn forward(&self, dense: Option<&Tensor>, sparse: &[BagBatch]) -> Result<Tensor> {
         Ok(self.pass(dense, sparse, 0.0, false)?.logits)
     }
 
     /// A forward pass with dropout `p` after each hidden top layer (training when `p > 0`),
     /// with the id embeddings' squared norm when `id_norm` is set.
-    pub(crate) fn pass(&self, dense: Option<&Tensor>, sparse: &[Tensor], p: f64, id_norm: bool) -> Result<TrainPass> {
+    pub(crate) fn pass(&self, dense: Option<&Tensor>, sparse: &[BagBatch], p: f64, id_norm: bool) -> Result<TrainPass> {
         let x = match dense {
             Some(d) => Some(self.bottom.iter().try_fold(d.shallow_clone(), |h, (w, b)| -> Result<Tensor> {
                 Ok(h.f_linear(w, Some(b))?.f_relu()?)

@@ -13,7 +13,7 @@ use tch::{nn, Device, Kind, Reduction, Tensor};
 
 use crate::config::{DlrmConfig, Optimizer};
 use crate::error::{Error, Result};
-use crate::features::{target_tensor, Encoded, FeatureMap, OOV};
+use crate::features::{target_tensor, BagBatch, Bags, Encoded, FeatureMap, OOV};
 use crate::fitted::FittedDlrm;
 use crate::model::DlrmNet;
 use crate::target::{rows_with_target, TargetMap};
@@ -134,13 +134,17 @@ pub fn validation_split(table: &Table, fraction: f64, seed: u64) -> Result<(Tabl
     Ok((table.take_rows(t)?, table.take_rows(v)?))
 }
 
-/// An encoded table with its targets, on the training device.
+/// An encoded table with its targets: dense inputs and targets on the training device, the
+/// embedding bags on the CPU (gathered per mini-batch).
 pub(crate) struct DeviceData {
     pub n: i64,
     pub dense: Option<Tensor>,
-    pub sparse: Vec<Tensor>,
+    pub sparse: Vec<Bags>,
     pub y: Tensor,
 }
+
+/// One mini-batch: dense inputs, each embedded feature's bags, targets.
+type Batch = (Option<Tensor>, Vec<BagBatch>, Tensor);
 
 impl DeviceData {
     fn new(features: &FeatureMap, table: &Table, device: Device) -> Result<Self> {
@@ -149,23 +153,29 @@ impl DeviceData {
         Ok(DeviceData {
             n: n as i64,
             dense: dense.map(|t| t.f_to_device(device)).transpose()?,
-            sparse: sparse.into_iter().map(|t| t.f_to_device(device)).collect::<Result<_, _>>()?,
+            sparse,
             y: y.f_to_device(device)?,
         })
     }
 
-    fn rows(&self, idx: &Tensor) -> Result<(Option<Tensor>, Vec<Tensor>, Tensor)> {
+    /// The rows `rows` (indices into the table), in that order.
+    fn rows(&self, rows: &[i64]) -> Result<Batch> {
+        let device = self.y.device();
+        let idx = Tensor::from_slice(rows).f_to_device(device)?;
         Ok((
-            self.dense.as_ref().map(|d| d.f_index_select(0, idx)).transpose()?,
-            self.sparse.iter().map(|s| s.f_index_select(0, idx)).collect::<Result<_, _>>()?,
-            self.y.f_index_select(0, idx)?,
+            self.dense.as_ref().map(|d| d.f_index_select(0, &idx)).transpose()?,
+            self.sparse.iter().map(|s| s.gather(rows.iter().map(|&r| r as usize), device)).collect::<Result<_>>()?,
+            self.y.f_index_select(0, &idx)?,
         ))
     }
 
-    fn range(&self, start: i64, len: i64) -> Result<(Option<Tensor>, Vec<Tensor>, Tensor)> {
+    /// The rows `start..start + len`.
+    fn range(&self, start: i64, len: i64) -> Result<Batch> {
+        let device = self.y.device();
+        let rows = start as usize..(start + len) as usize;
         Ok((
             self.dense.as_ref().map(|d| d.f_narrow(0, start, len)).transpose()?,
-            self.sparse.iter().map(|s| s.f_narrow(0, start, len)).collect::<Result<_, _>>()?,
+            self.sparse.iter().map(|s| s.gather(rows.clone(), device)).collect::<Result<_>>()?,
             self.y.f_narrow(0, start, len)?,
         ))
     }
@@ -280,7 +290,7 @@ fn progress_bar(config: &DlrmConfig, n: i64, epoch: usize) -> Progress {
 /// Replaces each id of a mini-batch (the sparse features flagged in `ids`) by the
 /// out-of-vocabulary index with probability `p`, drawing from `rng` (one draw per row and id
 /// column), so that the unknown-id embedding is trained.
-fn drop_ids(sparse: Vec<Tensor>, ids: &[bool], p: f64, rng: &mut ChaCha8Rng) -> Result<Vec<Tensor>> {
+fn drop_ids(sparse: Vec<BagBatch>, ids: &[bool], p: f64, rng: &mut ChaCha8Rng) -> Result<Vec<BagBatch>> {
     sparse
         .into_iter()
         .zip(ids)
@@ -288,10 +298,11 @@ fn drop_ids(sparse: Vec<Tensor>, ids: &[bool], p: f64, rng: &mut ChaCha8Rng) -> 
             if !is_id {
                 return Ok(s);
             }
-            let rows = s.size()[0];
+            // An id column has one index per row: `values` is `[B]`.
+            let rows = s.values.size()[0];
             let drop: Vec<bool> = (0..rows).map(|_| rng.random::<f64>() < p).collect();
-            let mask = Tensor::from_slice(&drop).f_view([rows, 1])?.f_to_device(s.device())?;
-            Ok(s.f_masked_fill(&mask, OOV)?)
+            let mask = Tensor::from_slice(&drop).f_to_device(s.values.device())?;
+            Ok(BagBatch { values: s.values.f_masked_fill(&mask, OOV)?, offsets: s.offsets })
         })
         .collect()
 }
@@ -325,7 +336,6 @@ impl Epochs<'_> {
         let device = train.y.device();
         let bs = config.batch_size as i64;
         order.shuffle(rng);
-        let perm = Tensor::from_slice(order).f_to_device(device)?;
         let mut loss_sum = Tensor::f_zeros([], (Kind::Float, device))?;
         let mut lr = config.lr;
         let mut start = 0;
@@ -333,7 +343,7 @@ impl Epochs<'_> {
             let len = bs.min(train.n - start);
             lr = config.lr_schedule.rate(config.lr, epoch, *step, self.total_steps);
             opt.set_lr(lr);
-            let (dense, mut sparse, y) = train.rows(&perm.f_narrow(0, start, len)?)?;
+            let (dense, mut sparse, y) = train.rows(&order[start as usize..(start + len) as usize])?;
             if config.id_dropout > 0.0 {
                 sparse = drop_ids(sparse, self.ids, config.id_dropout, rng)?;
             }

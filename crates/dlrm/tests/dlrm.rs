@@ -232,6 +232,21 @@ fn save_load_round_trip_gives_identical_predictions() {
 }
 
 #[test]
+fn predictions_do_not_depend_on_how_rows_are_chunked() {
+    // More rows than one evaluation chunk (8,192), with set-valued bags of varying length: each
+    // chunk gathers its own rows' bags, so a row must score the same whatever chunk it is in.
+    let train = features_and(&synthetic(200, 9), "y_reg");
+    let model = Dlrm::new(tiny().with_epochs(2)).unwrap().fit(&train, "y_reg").unwrap();
+    let big = features_and(&synthetic(9000, 10), "y_reg");
+    let whole = model.predict_proba(&big).unwrap();
+    let rows: Vec<usize> = (0..9000).collect();
+    let (a, b) = rows.split_at(5000);
+    let mut parts = model.predict_proba(&big.take_rows(a).unwrap()).unwrap();
+    parts.extend(model.predict_proba(&big.take_rows(b).unwrap()).unwrap());
+    assert_eq!(whole, parts);
+}
+
+#[test]
 fn same_seed_same_predictions() {
     let table = features_and(&synthetic(200, 8), "y_reg");
     let fit = |seed| {
