@@ -1,5 +1,6 @@
 //! The feature mapping learnt at fit: scaling statistics for numeric columns, vocabularies for
-//! categorical, id and set-valued columns, and the encoding of a table into tensors.
+//! categorical, id and set-valued columns, and the encoding of a table: dense inputs as a tensor,
+//! each embedded feature as ragged bags of indices gathered per mini-batch.
 //!
 //! # Missing cells and unseen labels
 //!
@@ -89,7 +90,8 @@ impl SparseFeature {
         }
     }
 
-    /// Rows of the embedding table (for sets, one more: the padding row, which stays zero).
+    /// Rows of the embedding table (for sets, one more: the padding row, which stays zero; bags
+    /// are ragged, so it is never looked up, and it stays so that saved models keep their shape).
     pub fn table_rows(&self) -> i64 {
         self.reserved() + self.vocab.len() as i64 + i64::from(self.kind == ColumnKind::SetValued)
     }
@@ -516,7 +518,7 @@ mod tests {
         let bags = &h.history.as_ref().unwrap().bags;
         assert_eq!(bags["u1"], [0, 1, 2]);
         assert_eq!(bags["u2"], [1]);
-        // a → 3, b → 4, c → 5; padding row 6.
+        // a → 3, b → 4, c → 5 (the padding row 6 is never looked up).
         let enc = map.encode(&train).unwrap();
         assert_eq!(enc.sparse[2].flat(), [4, 5, 3, 5, 3, 4, EMPTY, EMPTY]);
         assert_eq!(enc.sparse[2].lengths(), [2, 2, 2, 1, 1]);
