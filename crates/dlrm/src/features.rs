@@ -334,26 +334,24 @@ impl FeatureMap {
                 let ofs =
                     table.column_at(column(&h.of, &[ColumnKind::Id, ColumnKind::Categorical])?).as_string::<i32>();
                 let r = f.reserved();
-                let bags: Vec<Vec<i64>> = (0..n)
-                    .map(|row| {
-                        if keys.is_null(row) {
-                            return vec![MISSING];
+                let bags = (0..n).map(|row| {
+                    if keys.is_null(row) {
+                        return vec![MISSING];
+                    }
+                    let mut bag: Vec<i64> = h
+                        .bags
+                        .get(keys.value(row))
+                        .map(|b| b.iter().map(|&p| i64::from(p) + r).collect())
+                        .unwrap_or_default();
+                    // The row's own value leaves its bag: the rest of the history.
+                    if let Some(own) = ofs.is_valid(row).then(|| lookup.get(ofs.value(row))).flatten() {
+                        if let Some(pos) = bag.iter().position(|x| x == own) {
+                            bag.remove(pos);
                         }
-                        let mut bag: Vec<i64> = h
-                            .bags
-                            .get(keys.value(row))
-                            .map(|b| b.iter().map(|&p| i64::from(p) + r).collect())
-                            .unwrap_or_default();
-                        // The row's own value leaves its bag: the rest of the history.
-                        if let Some(own) = ofs.is_valid(row).then(|| lookup.get(ofs.value(row))).flatten() {
-                            if let Some(pos) = bag.iter().position(|x| x == own) {
-                                bag.remove(pos);
-                            }
-                        }
-                        bag
-                    })
-                    .collect();
-                sparse.push(Bags::new(bags.into_iter(), &f.name)?);
+                    }
+                    bag
+                });
+                sparse.push(Bags::new(bags, &f.name)?);
             } else if f.kind == ColumnKind::SetValued {
                 let list = table.column_at(column(&f.name, &[ColumnKind::SetValued])?).as_list::<i32>();
                 let items = list.values().as_string::<i32>();

@@ -120,9 +120,10 @@ fn drop_missing_target(table: &Table, target: &str) -> Result<Table> {
 }
 
 /// The seeded split into (train, validation) that [`Dlrm::fit_with_validation`] makes when it is
-/// given no validation table: `fraction` of the rows, drawn with `seed`, go to validation. Public
-/// so that a caller can hold the slice fixed while the model's seed varies (pass the second
-/// table as `valid`).
+/// given no validation table: `fraction` of the rows, drawn with `seed`, go to validation (the
+/// fit splits the rows whose target is observed, so the slices agree when every target is).
+/// Public so that a caller can hold the slice fixed while the model's seed varies (pass the
+/// second table as `valid`).
 pub fn validation_split(table: &Table, fraction: f64, seed: u64) -> Result<(Table, Table)> {
     let mut rows: Vec<usize> = (0..table.num_rows()).collect();
     rows.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ 0x76_616c_6964));
