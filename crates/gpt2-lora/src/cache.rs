@@ -81,6 +81,42 @@ impl KvCache {
     }
 }
 
+impl KvCache {
+    /// Stacks caches row-wise, in order: each is padded on the right to the widest one with
+    /// masked positions (keys and values zero, key mask false), which attention never reads and
+    /// position ids do not count. How prompts that ended at different lengths share one cache.
+    pub fn cat_rows(parts: &[KvCache]) -> Result<KvCache> {
+        let first = parts.first().ok_or_else(|| Error::invalid("no caches to stack"))?;
+        let n_layers = first.layers.len();
+        if let Some(bad) = parts.iter().find(|p| p.layers.len() != n_layers) {
+            return Err(Error::invalid(format!(
+                "caches of {} and {n_layers} layers cannot be stacked",
+                bad.layers.len()
+            )));
+        }
+        let width = parts.iter().map(KvCache::seq_len).max().unwrap_or(0) as i64;
+        let pad = |t: &Tensor, dim: i64| -> Result<Tensor> {
+            let mut size = t.size();
+            let missing = width - size[dim as usize];
+            if missing == 0 {
+                return Ok(t.shallow_clone());
+            }
+            size[dim as usize] = missing;
+            let zeros = Tensor::f_zeros(size.as_slice(), (t.kind(), t.device()))?;
+            Ok(Tensor::f_cat(&[t, &zeros], dim)?)
+        };
+        let mut layers = Vec::with_capacity(n_layers);
+        for l in 0..n_layers {
+            let ks = parts.iter().map(|p| pad(&p.layers[l].k, 2)).collect::<Result<Vec<_>>>()?;
+            let vs = parts.iter().map(|p| pad(&p.layers[l].v, 2)).collect::<Result<Vec<_>>>()?;
+            layers.push(LayerKv { k: Tensor::f_cat(&ks, 0)?, v: Tensor::f_cat(&vs, 0)? });
+        }
+        let masks = parts.iter().map(|p| pad(&p.key_mask, 1)).collect::<Result<Vec<_>>>()?;
+        let seen: Vec<&Tensor> = parts.iter().map(|p| &p.seen).collect();
+        Ok(KvCache { layers, key_mask: Tensor::f_cat(&masks, 0)?, seen: Tensor::f_cat(&seen, 0)? })
+    }
+}
+
 /// Splits a cache into one optional entry per layer (all `None` without a cache), checking it
 /// was made by a model with `n_layers` layers.
 pub(crate) fn per_layer(cache: Option<KvCache>, n_layers: usize) -> Result<Vec<Option<LayerKv>>> {

@@ -117,6 +117,6 @@ pub use llama::{HfLlamaConfig, Llama, LlamaConfig};
 pub use lora::{LoraConfig, LoraLayer, LoraModel};
 pub use model::{CausalLm, ForwardOptions, ForwardOutput, ModelInfo};
 pub use optim::{AdamW, Schedule};
-pub use score::{score_candidates, widest_level};
+pub use score::{score_candidates, score_candidates_shared, widest_level, EndAfter, ShareOptions};
 pub use tokenizer::Tokenizer;
 pub use trainer::{Example, Flow, TrainConfig, TrainReport, Trainer};

@@ -65,11 +65,20 @@ impl LoraLayer {
         Ok(self.b.f_matmul(&self.a)?.f_mul_scalar(self.scale)?.f_tr()?)
     }
 
-    /// The update for `x` (`[n, in]`), in `x`'s kind. The adapter computes in its own kind
-    /// (f32 on a bf16/f16 base), casting `x` on the way in and the update on the way out, so
-    /// gradients reach `A` and `B` in f32.
+    /// The update for `x` (`[n, in]`), in `x`'s kind. In training the adapter computes in its
+    /// own kind (f32 on a bf16/f16 base), casting `x` on the way in and the update on the way
+    /// out, so gradients reach `A` and `B` in f32. Outside training on a half-precision base,
+    /// `A` and `scale · B` are cast to `x`'s kind instead (tiny tensors), which spares casting
+    /// `x` and the update and runs both products on the half-precision kernels: a forward of
+    /// SmolLM2 with adapters on every linear layer went from 1,766 to ~2,500 tokens/s on two
+    /// AVX-512 BF16 cores. The update is rounded to `x`'s kind either way.
     pub(crate) fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         let x_kind = x.kind();
+        if !train && x_kind != self.a.kind() && matches!(x_kind, Kind::BFloat16 | Kind::Half) {
+            let a = self.a.f_to_kind(x_kind)?;
+            let b = self.b.f_mul_scalar(self.scale)?.f_to_kind(x_kind)?;
+            return Ok(x.f_linear::<&Tensor>(&a, None)?.f_linear::<&Tensor>(&b, None)?);
+        }
         let x = if x_kind == self.a.kind() { x.shallow_clone() } else { x.f_to_kind(self.a.kind())? };
         let x = if train && self.dropout > 0.0 { x.f_dropout(self.dropout, true)? } else { x };
         let y = x.f_linear::<&Tensor>(&self.a, None)?.f_linear::<&Tensor>(&self.b, None)?.f_mul_scalar(self.scale)?;

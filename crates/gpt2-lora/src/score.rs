@@ -3,19 +3,23 @@
 //! [`score_candidates`] returns `log p(candidate | prompt)` for every prompt and candidate,
 //! optionally with the probability that the value *ends* there (`log Σ p(end token)` after
 //! the candidate's last token), so that a candidate that is a token-prefix of another (`" 7"`
-//! of `" 70"`) does not take the longer one's mass. The prompts run once, left-padded; then
-//! the prefix tree of the candidates is walked level by level, each node fed as one token on
-//! a copy of its parent's key/value cache, so a prefix shared by several candidates is
-//! computed once and the LM head is read only over the tokens that can follow.
+//! of `" 70"`) does not take the longer one's mass (after every candidate, or, with
+//! [`EndAfter::Prefixes`], only after those that are a prefix of another). The prompts run
+//! once, left-padded; then the prefix tree of the candidates is walked level by level, each
+//! node fed as one token on a copy of its parent's key/value cache, so a prefix shared by
+//! several candidates is computed once and the LM head is read only over the tokens that can
+//! follow. [`score_candidates_shared`] also computes each prompt prefix that several prompts
+//! share once: the prompts are sorted and run in blocks of tokens, each distinct block-aligned
+//! prefix once.
 //!
 //! ```no_run
-//! use gpt2_lora::{score_candidates, Gpt2, LoadOptions};
+//! use gpt2_lora::{score_candidates, EndAfter, Gpt2, LoadOptions};
 //! # fn main() -> gpt2_lora::Result<()> {
 //! let model = Gpt2::from_pretrained("distilgpt2", LoadOptions::default())?;
 //! let prompts = vec![vec![464, 3139], vec![40, 588]];
 //! let candidates = vec![vec![318], vec![318, 257]];
 //! // log p, with the end of the value scored as p("," or ".") after it.
-//! let scores = score_candidates(&model, &prompts, &candidates, &[11, 13], 0)?;
+//! let scores = score_candidates(&model, &prompts, &candidates, &[11, 13], EndAfter::Every, 0)?;
 //! assert_eq!(scores.len(), 2);
 //! # Ok(())
 //! # }
@@ -25,8 +29,21 @@ use std::collections::{BTreeSet, HashMap};
 
 use tch::{Device, Kind, Tensor};
 
+use crate::cache::KvCache;
 use crate::error::{Error, Result};
 use crate::model::{CausalLm, ForwardOptions};
+
+/// After which candidates the end tokens are scored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EndAfter {
+    /// After every candidate.
+    #[default]
+    Every,
+    /// Only after a candidate that is a token-prefix of another (`" 7"` of `" 70"`), the one
+    /// case where the end decides between candidates: it spares a forward row per other
+    /// candidate (46 of 47 rows per prompt for ages 18-64 written as two tokens).
+    Prefixes,
+}
 
 /// A node of the prefix tree of candidate token sequences.
 struct Node {
@@ -38,32 +55,45 @@ struct Node {
 /// The prefix tree: nodes by prefix, and the nodes of each depth.
 struct Tree {
     nodes: Vec<Node>,
+    /// Per candidate, whether the end tokens are scored after it.
+    ends: Vec<bool>,
     index: HashMap<Vec<i64>, usize>,
     levels: Vec<Vec<usize>>,
 }
 
 impl Tree {
     /// Every prefix that has a token after it becomes a node; with `end` tokens, every whole
-    /// candidate does too (its children are the end tokens).
-    fn build(candidates: &[Vec<i64>], end: &[i64]) -> Result<Self> {
+    /// candidate they are scored after does too (its children include the end tokens).
+    fn build(candidates: &[Vec<i64>], end: &[i64], after: EndAfter) -> Result<Self> {
+        if let Some(c) = candidates.iter().position(Vec::is_empty) {
+            return Err(Error::invalid(format!("candidate {c} has no tokens")));
+        }
+        let ends = candidates
+            .iter()
+            .map(|c| {
+                !end.is_empty()
+                    && match after {
+                        EndAfter::Every => true,
+                        EndAfter::Prefixes => candidates.iter().any(|o| o.len() > c.len() && o.starts_with(c)),
+                    }
+            })
+            .collect();
         let mut tree = Tree {
             nodes: vec![Node { parent: 0, last: -1, children: BTreeSet::new() }],
+            ends,
             index: HashMap::from([(Vec::new(), 0)]),
             levels: vec![vec![0]],
         };
         for (c, seq) in candidates.iter().enumerate() {
-            if seq.is_empty() {
-                return Err(Error::invalid(format!("candidate {c} has no tokens")));
-            }
             let mut at = 0;
             for d in 0..seq.len() {
                 tree.nodes[at].children.insert(seq[d]);
-                if d + 1 == seq.len() && end.is_empty() {
+                if d + 1 == seq.len() && !tree.ends[c] {
                     break;
                 }
                 at = tree.child(at, &seq[..=d]);
             }
-            if !end.is_empty() {
+            if tree.ends[c] {
                 tree.nodes[at].children.extend(end.iter().copied());
             }
         }
@@ -90,9 +120,9 @@ impl Tree {
 type LogProbs = HashMap<(usize, i64), Vec<f32>>;
 
 impl Tree {
-    /// Reads the log-probability of every child of every node of `level` off the last
-    /// position of `logits`, whose rows are prompt-major (prompt `i`, node `k` at row
-    /// `i * level.len() + k`); the LM head's softmax is read only over the children's tokens.
+    /// Reads the log-probability of every child of every node of `level` off `logits`
+    /// (`[rows, vocab]`), whose rows are prompt-major (prompt `i`, node `k` at row
+    /// `i * level.len() + k`); the softmax's values are read only at the children's tokens.
     fn gather(&self, logits: &Tensor, level: &[usize], prompts: usize, lp: &mut LogProbs) -> Result<()> {
         let union: Vec<i64> = level
             .iter()
@@ -103,7 +133,6 @@ impl Tree {
         let pos: HashMap<i64, usize> = union.iter().enumerate().map(|(i, &t)| (t, i)).collect();
         let idx = Tensor::from_slice(&union).f_to_device(logits.device())?;
         let picked = logits
-            .f_select(1, -1)?
             .f_to_kind(Kind::Float)?
             .f_log_softmax(-1, Kind::Float)?
             .f_index_select(1, &idx)?
@@ -150,11 +179,11 @@ impl Tree {
                 for (i, row) in scores.iter_mut().enumerate() {
                     row[c] += v[i] as f64;
                 }
-                if d + 1 < seq.len() || !end.is_empty() {
+                if d + 1 < seq.len() || self.ends[c] {
                     at = self.index[&seq[..=d]];
                 }
             }
-            if !end.is_empty() {
+            if self.ends[c] {
                 for (i, row) in scores.iter_mut().enumerate() {
                     row[c] += logsumexp(end.iter().map(|e| lp[&(at, *e)][i] as f64));
                 }
@@ -182,42 +211,219 @@ fn left_padded(prompts: &[Vec<i64>], pad: i64, device: Device) -> Result<(Tensor
     Ok((ids, mask))
 }
 
+/// Whether there are no prompts (nothing to score); an empty prompt is an error.
+fn check_prompts(prompts: &[Vec<i64>]) -> Result<bool> {
+    if let Some(i) = prompts.iter().position(Vec::is_empty) {
+        return Err(Error::invalid(format!("prompt {i} is empty")));
+    }
+    Ok(prompts.is_empty())
+}
+
 /// `[prompt][candidate]` log-likelihoods of `candidates` after `prompts`.
 ///
-/// With `end` non-empty, each score also includes `log Σ_{e ∈ end} p(e | prompt, candidate)`:
-/// the probability that the value stops after the candidate. `pad` fills the left of shorter
-/// prompts (masked out). Runs without gradients.
+/// With `end` non-empty, the score of each candidate `after` names also includes
+/// `log Σ_{e ∈ end} p(e | prompt, candidate)`: the probability that the value stops after it.
+/// `pad` fills the left of shorter prompts (masked out). Runs without gradients.
 pub fn score_candidates<M: CausalLm + ?Sized>(
     model: &M,
     prompts: &[Vec<i64>],
     candidates: &[Vec<i64>],
     end: &[i64],
+    after: EndAfter,
     pad: i64,
 ) -> Result<Vec<Vec<f64>>> {
-    if prompts.is_empty() {
+    if check_prompts(prompts)? {
         return Ok(Vec::new());
-    }
-    if let Some(i) = prompts.iter().position(Vec::is_empty) {
-        return Err(Error::invalid(format!("prompt {i} is empty")));
     }
     let device = model.device();
     let _guard = tch::no_grad_guard();
-    let tree = Tree::build(candidates, end)?;
+    let tree = Tree::build(candidates, end, after)?;
     let b = prompts.len();
-    let mut lp = LogProbs::new();
     let (ids, mask) = left_padded(prompts, pad, device)?;
     let out = model.forward(&ids, Some(&mask), None, ForwardOptions::eval().last_only())?;
-    tree.gather(&out.logits, &tree.levels[0], b, &mut lp)?;
-    let mut cache = out.cache;
-    for d in 1..tree.levels.len() {
-        let (rows, feed) = tree.feed(d, b);
-        let fanned = cache.select_rows(&rows)?;
-        let ids = Tensor::from_slice(&feed).f_view([-1, 1])?.f_to_device(device)?;
-        let out = model.forward(&ids, None, Some(fanned), ForwardOptions::eval())?;
-        tree.gather(&out.logits, &tree.levels[d], b, &mut lp)?;
-        cache = out.cache;
-    }
+    let lp = tree.walk(model, &out.logits.f_select(1, -1)?, out.cache, b)?;
     Ok(tree.sum_scores(candidates, end, &lp, b))
+}
+
+impl Tree {
+    /// The log-probabilities of every edge of the tree after `b` prompts, from the logits after
+    /// each prompt's last token (`[b, vocab]`) and a cache holding the prompts (`b` rows): the
+    /// tree is walked level by level, each node fed as one token on a copy of its parent's
+    /// cache row.
+    fn walk<M: CausalLm + ?Sized>(&self, model: &M, first: &Tensor, mut cache: KvCache, b: usize) -> Result<LogProbs> {
+        let mut lp = LogProbs::new();
+        self.gather(first, &self.levels[0], b, &mut lp)?;
+        for d in 1..self.levels.len() {
+            let (rows, feed) = self.feed(d, b);
+            let fanned = cache.select_rows(&rows)?;
+            let ids = Tensor::from_slice(&feed).f_view([-1, 1])?.f_to_device(model.device())?;
+            let out = model.forward(&ids, None, Some(fanned), ForwardOptions::eval())?;
+            self.gather(&out.logits.f_select(1, -1)?, &self.levels[d], b, &mut lp)?;
+            cache = out.cache;
+        }
+        Ok(lp)
+    }
+}
+
+/// How [`score_candidates_shared`] splits its work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShareOptions {
+    /// Tokens fed per row and forward pass while the prompts run. Each distinct prefix that
+    /// ends on a multiple of `block` tokens is computed once: `1` shares every common token,
+    /// larger blocks make fewer, larger forward passes that recompute a little more.
+    pub block: usize,
+    /// Prompt tokens (counted before sharing) run together: bounds the memory of the prompts'
+    /// caches. Prompts are sorted first, so neighbours in a chunk share their prefixes.
+    pub chunk_tokens: usize,
+    /// Rows (prompts × the widest level of the candidate tree) per forward pass of the walk
+    /// over the candidates.
+    pub tree_rows: usize,
+}
+
+impl Default for ShareOptions {
+    fn default() -> Self {
+        Self { block: 8, chunk_tokens: 4096, tree_rows: 256 }
+    }
+}
+
+/// Runs `prompts` (non-empty) through the model, each distinct prefix of whole blocks once,
+/// and returns the logits after each prompt's last token (`[n, vocab]`) and a cache with one
+/// row per prompt, in order (right-padded to the longest; the padding is masked).
+///
+/// Block `k` feeds, for every distinct prefix of `(k + 1) * block` tokens (or a whole shorter
+/// prompt), its last `block` tokens on a copy of the cache row of its parent prefix.
+fn prefill_shared<M: CausalLm + ?Sized>(
+    model: &M,
+    prompts: &[&[i64]],
+    block: usize,
+    pad: i64,
+) -> Result<(Tensor, KvCache)> {
+    let device = model.device();
+    let n = prompts.len();
+    let longest = prompts.iter().map(|p| p.len()).max().unwrap_or(0);
+    let mut prev: Option<KvCache> = None;
+    let mut prev_row = vec![0usize; n];
+    let mut hidden_parts = Vec::new();
+    let mut cache_parts = Vec::new();
+    let mut ended = Vec::with_capacity(n);
+    let mut start = 0;
+    while start < longest {
+        let stop = start + block;
+        let mut index: HashMap<&[i64], usize> = HashMap::new();
+        let mut keys: Vec<&[i64]> = Vec::new();
+        let mut parents: Vec<i64> = Vec::new();
+        let mut row_of = vec![0usize; n];
+        for (i, p) in prompts.iter().enumerate() {
+            if p.len() <= start {
+                continue;
+            }
+            let key = &p[..p.len().min(stop)];
+            row_of[i] = *index.entry(key).or_insert_with(|| {
+                keys.push(key);
+                parents.push(prev_row[i] as i64);
+                keys.len() - 1
+            });
+        }
+        let m = keys.len();
+        let mut ids = vec![pad; m * block];
+        let mut mask = vec![0i64; m * block];
+        for (r, key) in keys.iter().enumerate() {
+            let seg = &key[start..];
+            ids[r * block..r * block + seg.len()].copy_from_slice(seg);
+            mask[r * block..r * block + seg.len()].fill(1);
+        }
+        let shape = [m as i64, block as i64];
+        let ids = Tensor::from_slice(&ids).f_reshape(shape)?.f_to_device(device)?;
+        let mask = Tensor::from_slice(&mask).f_reshape(shape)?.f_to_device(device)?;
+        let past = match prev.take() {
+            None => None,
+            // Every parent continues into exactly one row in order: the cache as it is.
+            Some(c) if parents.iter().enumerate().all(|(r, &p)| p == r as i64) && c.batch_size() == m => Some(c),
+            Some(c) => Some(c.select_rows(&parents)?),
+        };
+        let (h, cache) = model.hidden(&ids, Some(&mask), past, false)?;
+        let mut rows = Vec::new();
+        let mut positions = Vec::new();
+        for (i, p) in prompts.iter().enumerate() {
+            if p.len() > start && p.len() <= stop {
+                ended.push(i);
+                rows.push(row_of[i] as i64);
+                positions.push((row_of[i] * block + p.len() - 1 - start) as i64);
+            }
+        }
+        if !rows.is_empty() {
+            let width = h.size().last().copied().unwrap_or(0);
+            let at = Tensor::from_slice(&positions).f_to_device(device)?;
+            hidden_parts.push(h.f_reshape([-1, width])?.f_index_select(0, &at)?);
+            cache_parts.push(cache.select_rows(&rows)?);
+        }
+        prev = Some(cache);
+        prev_row = row_of;
+        start = stop;
+    }
+    // Back to the prompts' order.
+    let mut place = vec![0i64; n];
+    for (k, &i) in ended.iter().enumerate() {
+        place[i] = k as i64;
+    }
+    let at = Tensor::from_slice(&place).f_to_device(device)?;
+    let hidden = Tensor::f_cat(&hidden_parts, 0)?.f_index_select(0, &at)?;
+    let cache = KvCache::cat_rows(&cache_parts)?.select_rows(&place)?;
+    Ok((model.head(&hidden)?, cache))
+}
+
+/// [`score_candidates`] computing each shared prompt prefix once: the prompts are sorted, run
+/// in chunks of about [`ShareOptions::chunk_tokens`] tokens with every distinct prefix of whole
+/// blocks computed once, and the candidates' prefix tree is walked from their caches. The
+/// scores equal [`score_candidates`]'s up to floating-point rounding (the same arithmetic
+/// in differently shaped batches).
+///
+/// Where many prompts start alike (rows of a table written cell by cell, sorted), most of a
+/// prompt's tokens are shared with its neighbours.
+pub fn score_candidates_shared<M: CausalLm + ?Sized>(
+    model: &M,
+    prompts: &[Vec<i64>],
+    candidates: &[Vec<i64>],
+    end: &[i64],
+    after: EndAfter,
+    pad: i64,
+    options: ShareOptions,
+) -> Result<Vec<Vec<f64>>> {
+    if check_prompts(prompts)? {
+        return Ok(Vec::new());
+    }
+    if options.block == 0 || options.tree_rows == 0 {
+        return Err(Error::invalid(format!("share options need a block and tree rows above 0, got {options:?}")));
+    }
+    let _guard = tch::no_grad_guard();
+    let tree = Tree::build(candidates, end, after)?;
+    let widest = tree.levels.iter().map(Vec::len).max().unwrap_or(1).max(1);
+    let per = (options.tree_rows / widest).max(1);
+    let mut order: Vec<usize> = (0..prompts.len()).collect();
+    order.sort_by(|&a, &b| prompts[a].cmp(&prompts[b]));
+    let mut out = vec![Vec::new(); prompts.len()];
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i + 1;
+        let mut tokens = prompts[order[i]].len();
+        while j < order.len() && tokens + prompts[order[j]].len() <= options.chunk_tokens {
+            tokens += prompts[order[j]].len();
+            j += 1;
+        }
+        let chunk: Vec<&[i64]> = order[i..j].iter().map(|&k| prompts[k].as_slice()).collect();
+        let (logits, cache) = prefill_shared(model, &chunk, options.block, pad)?;
+        for s in (0..chunk.len()).step_by(per) {
+            let e = (s + per).min(chunk.len());
+            let rows: Vec<i64> = (s as i64..e as i64).collect();
+            let lp =
+                tree.walk(model, &logits.f_narrow(0, s as i64, (e - s) as i64)?, cache.select_rows(&rows)?, e - s)?;
+            for (k, scores) in tree.sum_scores(candidates, end, &lp, e - s).into_iter().enumerate() {
+                out[order[i + s + k]] = scores;
+            }
+        }
+        i = j;
+    }
+    Ok(out)
 }
 
 /// The widest level of the prefix tree of `candidates`: how many rows one prompt needs in the
@@ -262,12 +468,16 @@ mod tests {
     #[test]
     fn whole_candidates_become_nodes_only_with_end_tokens() {
         let c = vec![vec![5], vec![5, 6]];
-        let t = Tree::build(&c, &[]).unwrap();
+        let t = Tree::build(&c, &[], EndAfter::Every).unwrap();
         assert_eq!(t.nodes.len(), 2); // root and [5]
-        let t = Tree::build(&c, &[9]).unwrap();
+        let t = Tree::build(&c, &[9], EndAfter::Every).unwrap();
         assert_eq!(t.nodes.len(), 3); // root, [5], [5, 6]
         assert!(t.nodes[t.index[&vec![5]]].children.contains(&9));
         assert!(t.nodes[t.index[&vec![5]]].children.contains(&6));
-        assert!(Tree::build(&[vec![]], &[]).is_err());
+        assert!(Tree::build(&[vec![]], &[], EndAfter::Every).is_err());
+        // Only `[5]` is a prefix of another: only it gets the end token.
+        let t = Tree::build(&[vec![5], vec![5, 6], vec![7, 8]], &[9], EndAfter::Prefixes).unwrap();
+        assert_eq!(t.ends, vec![true, false, false]);
+        assert!(!t.index.contains_key(&vec![5, 6]) && !t.index.contains_key(&vec![7, 8]));
     }
 }

@@ -4,7 +4,10 @@
 
 mod common;
 
-use gpt2_lora::{score_candidates, CausalLm, ForwardOptions, Gpt2, LoadOptions, LoraConfig, LoraModel};
+use gpt2_lora::{
+    score_candidates, score_candidates_shared, CausalLm, EndAfter, ForwardOptions, Gpt2, LoadOptions, LoraConfig,
+    LoraModel, ShareOptions,
+};
 use tch::{Kind, Tensor};
 
 /// `log p(candidate | prompt)` (plus `log Σ p(end)`) from one unpadded full-sequence forward.
@@ -32,7 +35,7 @@ fn check(model: &dyn CausalLm, vocab: i64) {
     let candidates: Vec<Vec<i64>> = vec![vec![5], vec![5, 6], vec![5, 6, 12], vec![7, 1], vec![9]];
     assert!(candidates.iter().flatten().all(|&t| t < vocab));
     for end in [vec![], vec![2, 13]] {
-        let got = score_candidates(model, &prompts, &candidates, &end, 0).unwrap();
+        let got = score_candidates(model, &prompts, &candidates, &end, EndAfter::Every, 0).unwrap();
         for (i, p) in prompts.iter().enumerate() {
             for (c, cand) in candidates.iter().enumerate() {
                 let want = naive(model, p, cand, &end);
@@ -69,12 +72,66 @@ fn a_prefix_candidate_loses_mass_to_its_extension_only_through_the_end_token() {
     let model = common::tiny();
     let prompts = vec![vec![3, 17, 5]];
     let c = vec![vec![5], vec![5, 6]];
-    let without = score_candidates(&model, &prompts, &c, &[], 0).unwrap();
-    let with = score_candidates(&model, &prompts, &c, &[2], 0).unwrap();
+    let without = score_candidates(&model, &prompts, &c, &[], EndAfter::Every, 0).unwrap();
+    let with = score_candidates(&model, &prompts, &c, &[2], EndAfter::Every, 0).unwrap();
     // Without end tokens `[5]` scores at least as high as `[5, 6]` (a prefix's probability
     // bounds its extensions'); with them it pays p(end | 5), which the extension does not
     // share.
     assert!(without[0][0] >= without[0][1]);
     assert!(with[0][0] < without[0][0]);
-    assert!(score_candidates(&model, &[vec![]], &c, &[], 0).is_err());
+    assert!(score_candidates(&model, &[vec![]], &c, &[], EndAfter::Every, 0).is_err());
+}
+
+#[test]
+fn prefix_shared_scoring_equals_full_sequence_scoring() {
+    let model = common::tiny();
+    // Prompts sharing prefixes of several lengths, one a prefix of another, a duplicate, and
+    // one sharing nothing; candidates with shared prefixes and a prefix of another.
+    let prompts: Vec<Vec<i64>> = vec![
+        vec![3, 17, 5, 9, 21, 4, 8],
+        vec![3, 17, 5, 9, 21, 4, 6, 2, 2],
+        vec![3, 17, 5],
+        vec![3, 17, 5, 9, 30],
+        vec![8, 2],
+        vec![3, 17, 5, 9, 21, 4, 8],
+        vec![11, 4, 4, 1, 30, 7, 19, 23, 5, 1, 1],
+    ];
+    let candidates: Vec<Vec<i64>> = vec![vec![5], vec![5, 6], vec![5, 6, 12], vec![7, 1], vec![9]];
+    // With end tokens after prefixes only, `[5]` and `[5, 6]` (prefixes of others) pay the end.
+    let prefix = [true, true, false, false, false];
+    for (end, after) in [(vec![], EndAfter::Every), (vec![2, 13], EndAfter::Every), (vec![2, 13], EndAfter::Prefixes)] {
+        let want: Vec<Vec<f64>> = prompts
+            .iter()
+            .map(|p| {
+                let with = |c: usize| after == EndAfter::Every || prefix[c];
+                (0..candidates.len())
+                    .map(|c| naive(&model, p, &candidates[c], if with(c) { &end } else { &[] }))
+                    .collect()
+            })
+            .collect();
+        let slow = score_candidates(&model, &prompts, &candidates, &end, after, 0).unwrap();
+        for (block, chunk_tokens, tree_rows) in [(1, 4096, 256), (3, 4096, 256), (4, 12, 7), (8, 1, 1)] {
+            let options = ShareOptions { block, chunk_tokens, tree_rows };
+            let got = score_candidates_shared(&model, &prompts, &candidates, &end, after, 0, options).unwrap();
+            assert_eq!(got.len(), slow.len());
+            assert_eq!(got.len(), prompts.len());
+            for (i, row) in got.iter().enumerate() {
+                for (c, &g) in row.iter().enumerate() {
+                    let diff = (g - want[i][c]).abs();
+                    assert!(
+                        diff < 1e-4,
+                        "{options:?} end {end:?} {after:?} prompt {i} candidate {c}: {g} vs {}",
+                        want[i][c]
+                    );
+                    assert!((g - slow[i][c]).abs() < 1e-4, "shared vs whole prompts, prompt {i} candidate {c}");
+                }
+            }
+        }
+    }
+    let options = ShareOptions::default();
+    let every = EndAfter::Every;
+    assert!(score_candidates_shared(&model, &[vec![1], vec![]], &candidates, &[], every, 0, options).is_err());
+    let zero = ShareOptions { block: 0, ..options };
+    assert!(score_candidates_shared(&model, &prompts, &candidates, &[], every, 0, zero).is_err());
+    assert!(score_candidates_shared(&model, &[], &candidates, &[], every, 0, options).unwrap().is_empty());
 }

@@ -74,6 +74,58 @@ impl Default for ExampleConfig {
     }
 }
 
+/// After which candidates of a scored column the token that ends a value (`,` or `.`) is
+/// scored. Saved imputers written before this choice existed say `true` (every candidate) or
+/// `false` (none) and keep their meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndToken {
+    /// Never: a value that is a token-prefix of another (`7` of `70`) takes the longer one's
+    /// mass.
+    Off,
+    /// After every candidate.
+    Every,
+    /// Only after a candidate that is a token-prefix of another, where the end is what tells
+    /// them apart; the other candidates are read off the tokens before it, which spares a
+    /// forward row each (ages 18-64 as two tokens: 1 of 47 candidates needs it, none does).
+    #[default]
+    Prefixes,
+}
+
+impl EndToken {
+    /// The names it is written as.
+    pub const NAMES: [&'static str; 3] = ["off", "every", "prefixes"];
+}
+
+impl std::str::FromStr for EndToken {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "off" => Ok(EndToken::Off),
+            "every" => Ok(EndToken::Every),
+            "prefixes" => Ok(EndToken::Prefixes),
+            _ => Err(Error::invalid(format!("end token '{s}' is not one of {}", Self::NAMES.join(", ")))),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for EndToken {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Repr {
+            Flag(bool),
+            Name(String),
+        }
+        match Repr::deserialize(d)? {
+            Repr::Flag(true) => Ok(EndToken::Every),
+            Repr::Flag(false) => Ok(EndToken::Off),
+            Repr::Name(s) => s.parse().map_err(serde::de::Error::custom),
+        }
+    }
+}
+
 /// How missing cells are read off the fitted model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -83,13 +135,14 @@ pub struct FillConfig {
     /// Scored numeric columns take the probability-weighted mean (best for squared error)
     /// instead of the most likely value.
     pub numeric_mean: bool,
-    /// Score the token that ends a value (`,` or `.`) after each candidate, so that a value
-    /// that is a token-prefix of another (`7` of `70`) does not take its mass.
-    pub end_token: bool,
+    /// After which candidates the token that ends a value is scored, so that a value that is a
+    /// token-prefix of another (`7` of `70`) does not take its mass.
+    pub end_token: EndToken,
     /// Subtract `λ ×` each candidate's log-probability under a context-free prompt, with `λ`
     /// per column chosen on the held-out cells (needs `examples.holdout_cells > 0`).
     pub prior_correction: bool,
-    /// Prompts per forward pass.
+    /// Prompts per forward pass of generation, of the encoder head, and of scoring when
+    /// `share_prefixes` is off (shared scoring batches by tokens).
     pub batch_size: usize,
     /// Most tokens generated for one value.
     pub max_new_tokens: usize,
@@ -99,6 +152,11 @@ pub struct FillConfig {
     /// order is a question the model has learnt; `1` asks once, in the schema order. Costs
     /// this many times the scoring (generated columns are asked once).
     pub orders: usize,
+    /// Score the prompts of a scored column together, sorted, computing each prompt prefix
+    /// that several prompts share once (the default). `false` runs every prompt whole in
+    /// batches of `batch_size`, as before this option existed: the same scores up to
+    /// floating-point rounding, several times slower on tables whose rows start alike.
+    pub share_prefixes: bool,
 }
 
 impl Default for FillConfig {
@@ -106,11 +164,12 @@ impl Default for FillConfig {
         FillConfig {
             max_choices: 64,
             numeric_mean: true,
-            end_token: true,
+            end_token: EndToken::Prefixes,
             prior_correction: true,
             batch_size: 16,
             max_new_tokens: 32,
             orders: 1,
+            share_prefixes: true,
         }
     }
 }
@@ -392,5 +451,20 @@ mod tests {
         let mut c = LlmImputerConfig::default();
         c.train.learning_rate = -1.0;
         assert!(c.validate().unwrap_err().to_string().contains("learning_rate"));
+    }
+
+    #[test]
+    fn end_token_reads_old_flags_and_new_names() {
+        let fill = |json: &str| serde_json::from_str::<FillConfig>(json).map(|f| f.end_token);
+        // Saved imputers from before the choice keep their meaning.
+        assert_eq!(fill(r#"{"end_token": true}"#).unwrap(), EndToken::Every);
+        assert_eq!(fill(r#"{"end_token": false}"#).unwrap(), EndToken::Off);
+        assert_eq!(fill(r#"{"end_token": "prefixes"}"#).unwrap(), EndToken::Prefixes);
+        assert_eq!(fill("{}").unwrap(), EndToken::Prefixes);
+        let err = fill(r#"{"end_token": "all"}"#).unwrap_err().to_string();
+        assert!(err.contains("off, every, prefixes"), "{err}");
+        let written = serde_json::to_string(&FillConfig::default()).unwrap();
+        assert!(written.contains(r#""end_token":"prefixes""#), "{written}");
+        assert!(written.contains(r#""share_prefixes":true"#), "{written}");
     }
 }

@@ -39,7 +39,9 @@ mod train;
 
 pub use backbone::{cpu_has_native_bf16, default_models_dir, Backbone, Precision, SMOLLM2_GGUF};
 pub use error::{Error, Result};
-pub use imputer::{DeviceChoice, ExampleConfig, FillConfig, HeadConfig, LlmImputerConfig, Objective, RetrievalConfig};
+pub use imputer::{
+    DeviceChoice, EndToken, ExampleConfig, FillConfig, HeadConfig, LlmImputerConfig, Objective, RetrievalConfig,
+};
 pub use lora::LoraConfig;
 pub use overlay::{deserialize_over, overlay};
 pub use train::{Schedule, TrainConfig};

@@ -4,7 +4,7 @@
 use tch::Device;
 
 pub use llm_config::{
-    DeviceChoice, ExampleConfig, FillConfig, HeadConfig, LlmImputerConfig, Objective, RetrievalConfig,
+    DeviceChoice, EndToken, ExampleConfig, FillConfig, HeadConfig, LlmImputerConfig, Objective, RetrievalConfig,
 };
 
 /// The device a [`DeviceChoice`] stands for on this machine.

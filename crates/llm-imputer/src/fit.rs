@@ -88,6 +88,7 @@ impl Imputer for LlmImputer {
             let base = backbone::load(&cfg.backbone, device, cfg.inference_precision)?;
             model = LoraModel::from_pretrained(base.model, &adapter)?;
         }
+        crate::plan::merge_for_fill(&mut model)?;
         core.refresh_priors(&model)?;
         if cfg.fill.prior_correction && !holdout.is_empty() {
             let chosen = holdout.choose_calibration(&core, &model, train, &LAMBDAS, &TEMPERATURES)?;

@@ -172,6 +172,13 @@ impl FittedLlmImputer {
         Ok(())
     }
 
+    /// Sets whether later fills share prompt prefixes while scoring (`fill.share_prefixes`, on
+    /// by default): off runs every prompt whole, as before the option existed, e.g. to time or
+    /// check the shared path against it. Saved with the imputer.
+    pub fn set_share_prefixes(&mut self, share: bool) {
+        self.core.saved.config.fill.share_prefixes = share;
+    }
+
     /// Sets the encoder head's weight for later fills (`0`: the scored candidates alone, `1`:
     /// the head alone), e.g. to compare read-outs of one fit. A weight above 0 needs heads,
     /// which only a fit with `head.weight > 0` trains.
@@ -287,7 +294,8 @@ impl FittedLlmImputer {
         let cfg = &saved.config;
         let loaded = backbone::load(&cfg.backbone, crate::config::device_of(cfg.device), cfg.inference_precision)?;
         let metas = saved.heads.clone();
-        let (mut core, model) = Core::assemble(saved, loaded, Some(&dir.join(ADAPTER_DIR)))?;
+        let (mut core, mut model) = Core::assemble(saved, loaded, Some(&dir.join(ADAPTER_DIR)))?;
+        crate::plan::merge_for_fill(&mut model)?;
         if !metas.is_empty() {
             let columns = core.saved.codec.columns().len();
             core.heads = Some(Heads::load(&dir.join(HEADS_FILE), &metas, columns)?);

@@ -83,7 +83,9 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 pub use backbone::{cpu_has_native_bf16, default_models_dir, Backbone, Precision, SMOLLM2_GGUF};
-pub use config::{DeviceChoice, ExampleConfig, FillConfig, HeadConfig, LlmImputerConfig, Objective, RetrievalConfig};
+pub use config::{
+    DeviceChoice, EndToken, ExampleConfig, FillConfig, HeadConfig, LlmImputerConfig, Objective, RetrievalConfig,
+};
 pub use error::{Error, Result};
 pub use fitted::{CellImputation, ColumnFill, FittedLlmImputer, Imputation, ImputeOptions};
 pub use gpt2_lora::{LoraConfig, Schedule, TrainConfig};

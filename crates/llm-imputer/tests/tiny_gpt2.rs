@@ -169,6 +169,18 @@ fn fit_transform_save_load_on_a_tiny_gpt2() {
             .collect::<std::collections::HashMap<_, _>>()
     };
     let one = probs(&loaded);
+    // Scoring that shares prompt prefixes gives the fills of scoring every prompt whole.
+    loaded.set_share_prefixes(false);
+    let whole = probs(&loaded);
+    loaded.set_share_prefixes(true);
+    assert_eq!(one.len(), whole.len());
+    for (cell, (value, p)) in &one {
+        let (v2, p2) = &whole[cell];
+        assert_eq!(value, v2, "cell {cell:?}");
+        if let (Some(a), Some(b)) = (p, p2) {
+            assert!((a - b).abs() < 1e-5, "cell {cell:?}: {a} vs {b}");
+        }
+    }
     loaded.set_orders(3).unwrap();
     let three = probs(&loaded);
     assert!(loaded.set_orders(0).is_err());
