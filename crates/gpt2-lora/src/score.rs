@@ -241,18 +241,29 @@ pub fn score_candidates<M: CausalLm + ?Sized>(
     let b = prompts.len();
     let (ids, mask) = left_padded(prompts, pad, device)?;
     let out = model.forward(&ids, Some(&mask), None, ForwardOptions::eval().last_only())?;
-    let lp = tree.walk(model, &out.logits.f_select(1, -1)?, out.cache, b)?;
+    let lp = tree.walk(model, &out.logits.f_select(1, -1)?, Some(out.cache), b)?;
     Ok(tree.sum_scores(candidates, end, &lp, b))
 }
 
 impl Tree {
     /// The log-probabilities of every edge of the tree after `b` prompts, from the logits after
-    /// each prompt's last token (`[b, vocab]`) and a cache holding the prompts (`b` rows): the
-    /// tree is walked level by level, each node fed as one token on a copy of its parent's
-    /// cache row.
-    fn walk<M: CausalLm + ?Sized>(&self, model: &M, first: &Tensor, mut cache: KvCache, b: usize) -> Result<LogProbs> {
+    /// each prompt's last token (`[b, vocab]`) and a cache holding the prompts (`b` rows; only
+    /// read when the tree has more than one level): the tree is walked level by level, each
+    /// node fed as one token on a copy of its parent's cache row.
+    fn walk<M: CausalLm + ?Sized>(
+        &self,
+        model: &M,
+        first: &Tensor,
+        cache: Option<KvCache>,
+        b: usize,
+    ) -> Result<LogProbs> {
         let mut lp = LogProbs::new();
         self.gather(first, &self.levels[0], b, &mut lp)?;
+        if self.levels.len() == 1 {
+            return Ok(lp);
+        }
+        let mut cache =
+            cache.ok_or_else(|| Error::invalid("a candidate tree of several levels needs the prompts' cache"))?;
         for d in 1..self.levels.len() {
             let (rows, feed) = self.feed(d, b);
             let fanned = cache.select_rows(&rows)?;
@@ -286,9 +297,19 @@ impl Default for ShareOptions {
     }
 }
 
-/// Runs `prompts` (non-empty) through the model, each distinct prefix of whole blocks once,
-/// and returns the logits after each prompt's last token (`[n, vocab]`) and a cache with one
-/// row per prompt, in order (right-padded to the longest; the padding is masked).
+/// The prompts run by [`prefill_shared`]: rows in the order the prompts ended, and where each
+/// prompt's row is.
+struct Prefilled {
+    /// `[n, vocab]` logits after each prompt's last token.
+    logits: Tensor,
+    /// One row per prompt (right-padded to the longest; the padding is masked), when asked for.
+    cache: Option<KvCache>,
+    /// `place[i]`: the row of prompt `i` in `logits` and `cache`.
+    place: Vec<i64>,
+}
+
+/// Runs `prompts` (non-empty) through the model, each distinct prefix of whole blocks once:
+/// the logits after each prompt's last token and, with `keep_cache`, a cache row per prompt.
 ///
 /// Block `k` feeds, for every distinct prefix of `(k + 1) * block` tokens (or a whole shorter
 /// prompt), its last `block` tokens on a copy of the cache row of its parent prefix.
@@ -297,7 +318,8 @@ fn prefill_shared<M: CausalLm + ?Sized>(
     prompts: &[&[i64]],
     block: usize,
     pad: i64,
-) -> Result<(Tensor, KvCache)> {
+    keep_cache: bool,
+) -> Result<Prefilled> {
     let device = model.device();
     let n = prompts.len();
     let longest = prompts.iter().map(|p| p.len()).max().unwrap_or(0);
@@ -355,21 +377,21 @@ fn prefill_shared<M: CausalLm + ?Sized>(
             let width = h.size().last().copied().unwrap_or(0);
             let at = Tensor::from_slice(&positions).f_to_device(device)?;
             hidden_parts.push(h.f_reshape([-1, width])?.f_index_select(0, &at)?);
-            cache_parts.push(cache.select_rows(&rows)?);
+            if keep_cache {
+                cache_parts.push(cache.select_rows(&rows)?);
+            }
         }
         prev = Some(cache);
         prev_row = row_of;
         start = stop;
     }
-    // Back to the prompts' order.
     let mut place = vec![0i64; n];
     for (k, &i) in ended.iter().enumerate() {
         place[i] = k as i64;
     }
-    let at = Tensor::from_slice(&place).f_to_device(device)?;
-    let hidden = Tensor::f_cat(&hidden_parts, 0)?.f_index_select(0, &at)?;
-    let cache = KvCache::cat_rows(&cache_parts)?.select_rows(&place)?;
-    Ok((model.head(&hidden)?, cache))
+    let logits = model.head(&Tensor::f_cat(&hidden_parts, 0)?)?;
+    let cache = if keep_cache { Some(KvCache::cat_rows(&cache_parts)?) } else { None };
+    Ok(Prefilled { logits, cache, place })
 }
 
 /// [`score_candidates`] computing each shared prompt prefix once: the prompts are sorted, run
@@ -411,12 +433,14 @@ pub fn score_candidates_shared<M: CausalLm + ?Sized>(
             j += 1;
         }
         let chunk: Vec<&[i64]> = order[i..j].iter().map(|&k| prompts[k].as_slice()).collect();
-        let (logits, cache) = prefill_shared(model, &chunk, options.block, pad)?;
+        // A tree of one level is read off the prompts' logits alone: no cache to keep.
+        let run = prefill_shared(model, &chunk, options.block, pad, tree.levels.len() > 1)?;
         for s in (0..chunk.len()).step_by(per) {
             let e = (s + per).min(chunk.len());
-            let rows: Vec<i64> = (s as i64..e as i64).collect();
-            let lp =
-                tree.walk(model, &logits.f_narrow(0, s as i64, (e - s) as i64)?, cache.select_rows(&rows)?, e - s)?;
+            let rows = &run.place[s..e];
+            let at = Tensor::from_slice(rows).f_to_device(model.device())?;
+            let cache = run.cache.as_ref().map(|c| c.select_rows(rows)).transpose()?;
+            let lp = tree.walk(model, &run.logits.f_index_select(0, &at)?, cache, e - s)?;
             for (k, scores) in tree.sum_scores(candidates, end, &lp, e - s).into_iter().enumerate() {
                 out[order[i + s + k]] = scores;
             }

@@ -128,6 +128,18 @@ fn prefix_shared_scoring_equals_full_sequence_scoring() {
             }
         }
     }
+    // Single-token candidates (a tree of one level, read off the prompts' logits without their
+    // cache), with end tokens after prefixes only, of which there are none.
+    let singles: Vec<Vec<i64>> = vec![vec![5], vec![9], vec![30]];
+    let got =
+        score_candidates_shared(&model, &prompts, &singles, &[2, 13], EndAfter::Prefixes, 0, ShareOptions::default())
+            .unwrap();
+    for (i, p) in prompts.iter().enumerate() {
+        for (c, cand) in singles.iter().enumerate() {
+            let want = naive(&model, p, cand, &[]);
+            assert!((got[i][c] - want).abs() < 1e-4, "single-token prompt {i} candidate {c}: {} vs {want}", got[i][c]);
+        }
+    }
     let options = ShareOptions::default();
     let every = EndAfter::Every;
     assert!(score_candidates_shared(&model, &[vec![1], vec![]], &candidates, &[], every, 0, options).is_err());

@@ -581,9 +581,9 @@ fn average_views(scores: &[Vec<f64>], groups: &[Vec<usize>]) -> Vec<Vec<f64>> {
 /// forward runs the base's kernels alone: on two AVX-512 BF16 cores a SmolLM2 forward with
 /// adapters on every linear layer ran at ~1,900-2,400 tokens/s, merged at ~2,700 (the base's
 /// speed). The merged weight is rounded to the base's precision, as PEFT's `merge_and_unload`
-/// on a bf16 model; an f32 base is left as it is. Returns whether it merged. The adapter's own
-/// weights stay as trained (saving writes them unchanged).
-pub(crate) fn merge_for_fill(model: &mut Model) -> Result<bool> {
+/// on a bf16 model; an f32 base is left as it is. The adapter's own weights stay as trained
+/// (saving writes them unchanged).
+pub(crate) fn merge_for_fill(model: &mut Model) -> Result<()> {
     let half = model
         .model()
         .linears()
@@ -592,7 +592,7 @@ pub(crate) fn merge_for_fill(model: &mut Model) -> Result<bool> {
     if half {
         model.merge()?;
     }
-    Ok(half)
+    Ok(())
 }
 
 /// The last path segment of every linear layer of `model`, each once (`q_proj`, ..., `down_proj`).
