@@ -345,4 +345,29 @@ impl CausalLm for Gpt2 {
         }
         out
     }
+
+    fn shallow_clone(&self) -> Box<dyn CausalLm + Send> {
+        let norm =
+            |n: &LayerNorm| LayerNorm { weight: n.weight.shallow_clone(), bias: n.bias.shallow_clone(), eps: n.eps };
+        let blocks = self
+            .blocks
+            .iter()
+            .map(|b| Block {
+                ln_1: norm(&b.ln_1),
+                c_attn: b.c_attn.shallow_clone(),
+                attn_proj: b.attn_proj.shallow_clone(),
+                ln_2: norm(&b.ln_2),
+                c_fc: b.c_fc.shallow_clone(),
+                mlp_proj: b.mlp_proj.shallow_clone(),
+            })
+            .collect();
+        Box::new(Gpt2 {
+            config: self.config.clone(),
+            wte: self.wte.shallow_clone(),
+            wpe: self.wpe.shallow_clone(),
+            blocks,
+            ln_f: norm(&self.ln_f),
+            device: self.device,
+        })
+    }
 }

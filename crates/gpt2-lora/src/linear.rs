@@ -28,6 +28,16 @@ impl Linear {
         Self::from_in_out(weight.tr(), bias)
     }
 
+    /// Another handle on the same weight, bias and adapter, without copying them (see
+    /// [`CausalLm::shallow_clone`](crate::CausalLm::shallow_clone)).
+    pub fn shallow_clone(&self) -> Self {
+        Self {
+            weight: self.weight.shallow_clone(),
+            bias: self.bias.as_ref().map(Tensor::shallow_clone),
+            lora: self.lora.as_ref().map(LoraLayer::shallow_clone),
+        }
+    }
+
     /// Input features.
     pub fn in_features(&self) -> i64 {
         self.weight.size()[0]

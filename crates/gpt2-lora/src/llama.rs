@@ -404,4 +404,32 @@ impl CausalLm for Llama {
         }
         out
     }
+
+    fn shallow_clone(&self) -> Box<dyn CausalLm + Send> {
+        let norm = |n: &RmsNorm| RmsNorm { weight: n.weight.shallow_clone(), eps: n.eps };
+        let layers = self
+            .layers
+            .iter()
+            .map(|l| Layer {
+                input_layernorm: norm(&l.input_layernorm),
+                q_proj: l.q_proj.shallow_clone(),
+                k_proj: l.k_proj.shallow_clone(),
+                v_proj: l.v_proj.shallow_clone(),
+                o_proj: l.o_proj.shallow_clone(),
+                post_attention_layernorm: norm(&l.post_attention_layernorm),
+                gate_proj: l.gate_proj.shallow_clone(),
+                up_proj: l.up_proj.shallow_clone(),
+                down_proj: l.down_proj.shallow_clone(),
+            })
+            .collect();
+        Box::new(Llama {
+            config: self.config.clone(),
+            embed_tokens: self.embed_tokens.shallow_clone(),
+            layers,
+            norm: norm(&self.norm),
+            lm_head: self.lm_head.as_ref().map(Tensor::shallow_clone),
+            inv_freq: self.inv_freq.shallow_clone(),
+            device: self.device,
+        })
+    }
 }

@@ -60,6 +60,11 @@ impl LoraLayer {
         self.merged
     }
 
+    /// Another handle on the same `A` and `B` (see [`CausalLm::shallow_clone`]).
+    pub(crate) fn shallow_clone(&self) -> Self {
+        Self { a: self.a.shallow_clone(), b: self.b.shallow_clone(), ..*self }
+    }
+
     /// `scale · B A`, transposed to the `[in, out]` layout the base weight uses.
     pub(crate) fn delta_in_out(&self) -> Result<Tensor> {
         Ok(self.b.f_matmul(&self.a)?.f_mul_scalar(self.scale)?.f_tr()?)
@@ -405,5 +410,13 @@ impl<M: CausalLm> CausalLm for LoraModel<M> {
 
     fn linears_mut(&mut self) -> Vec<(String, &mut Linear)> {
         self.model.linears_mut()
+    }
+
+    fn shallow_clone(&self) -> Box<dyn CausalLm + Send> {
+        Box::new(LoraModel {
+            model: self.model.shallow_clone(),
+            config: self.config.clone(),
+            base_model_name: self.base_model_name.clone(),
+        })
     }
 }

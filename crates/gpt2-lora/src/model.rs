@@ -150,6 +150,12 @@ pub trait CausalLm {
     fn linear_names(&self) -> Vec<String> {
         self.linears().into_iter().map(|(n, _)| n).collect()
     }
+
+    /// Another handle on the same weights, adapters and merge state included, without copying
+    /// any (tch's `shallow_clone` of every tensor): how several threads run one model, since a
+    /// tensor may move to another thread but not be shared by two. The handles see each
+    /// other's in-place changes (a training step, a merge), so use them for inference only.
+    fn shallow_clone(&self) -> Box<dyn CausalLm + Send>;
 }
 
 /// A boxed model is a model, so callers can pick the family at run time
@@ -183,5 +189,9 @@ impl<M: CausalLm + ?Sized> CausalLm for Box<M> {
 
     fn linears_mut(&mut self) -> Vec<(String, &mut Linear)> {
         (**self).linears_mut()
+    }
+
+    fn shallow_clone(&self) -> Box<dyn CausalLm + Send> {
+        (**self).shallow_clone()
     }
 }

@@ -188,6 +188,20 @@ fn peft_adapter_gives_peft_logits() {
 }
 
 #[test]
+fn a_shallow_clone_shares_the_weights_and_runs_on_another_thread() {
+    let model = LoraModel::from_pretrained(tiny(), fixtures().join("tiny-llama-lora")).unwrap();
+    let want = logits(&model, "right_ids", "right_mask");
+    let handle = model.shallow_clone();
+    // No copy: the handle's layers point at the model's weights and adapters.
+    for ((name, a), (_, b)) in model.linears().into_iter().zip(handle.linears()) {
+        assert_eq!(a.weight().data_ptr(), b.weight().data_ptr(), "{name}");
+        assert_eq!(a.lora().map(|l| l.a().data_ptr()), b.lora().map(|l| l.a().data_ptr()), "{name}");
+    }
+    let got = std::thread::spawn(move || logits(&handle, "right_ids", "right_mask")).join().unwrap();
+    assert!(got.equal(&want), "the handle's logits differ from the model's");
+}
+
+#[test]
 fn saved_adapter_uses_hf_names_and_reloads() {
     let cfg = LoraConfig::default().with_r(2).with_target_modules(ALL_LINEARS);
     let model = LoraModel::new(tiny(), cfg, 5).unwrap();

@@ -65,6 +65,20 @@ fn scoring_with_trained_adapters_equals_full_sequence_scoring() {
     }
     let vocab = model.info().vocab_size as i64;
     check(&model, vocab);
+    // Worker threads score through handles on the same adapters: the same scores as the
+    // calling thread, whichever worker took which chunk.
+    let prompts: Vec<Vec<i64>> = (0..9).map(|i| vec![3, 17, 5, 9 + i, 21, (i * 7) % 30]).collect();
+    let candidates: Vec<Vec<i64>> = vec![vec![5], vec![5, 6], vec![7, 1]];
+    let one = ShareOptions { chunk_tokens: 12, ..ShareOptions::default() };
+    let alone = score_candidates_shared(&model, &prompts, &candidates, &[2], EndAfter::Prefixes, 0, one).unwrap();
+    let split = ShareOptions { workers: 2, ..one };
+    let together = score_candidates_shared(&model, &prompts, &candidates, &[2], EndAfter::Prefixes, 0, split).unwrap();
+    assert_eq!(alone.len(), 9);
+    for (a, b) in alone.iter().zip(&together) {
+        for (x, y) in a.iter().zip(b) {
+            assert!((x - y).abs() < 1e-6, "one worker {x} vs two {y}");
+        }
+    }
 }
 
 #[test]
@@ -110,8 +124,11 @@ fn prefix_shared_scoring_equals_full_sequence_scoring() {
             })
             .collect();
         let slow = score_candidates(&model, &prompts, &candidates, &end, after, 0).unwrap();
-        for (block, chunk_tokens, tree_rows) in [(1, 4096, 256), (3, 4096, 256), (4, 12, 7), (8, 1, 1)] {
-            let options = ShareOptions { block, chunk_tokens, tree_rows };
+        // Chunks of one prompt each, scored by 1 and by 3 worker threads, and a few chunks
+        // shared by 2 workers.
+        let cases = [(1, 4096, 256, 1), (3, 4096, 256, 1), (4, 12, 7, 1), (8, 1, 1, 1), (8, 1, 1, 3), (4, 12, 7, 2)];
+        for (block, chunk_tokens, tree_rows, workers) in cases {
+            let options = ShareOptions { block, chunk_tokens, tree_rows, workers };
             let got = score_candidates_shared(&model, &prompts, &candidates, &end, after, 0, options).unwrap();
             assert_eq!(got.len(), slow.len());
             assert_eq!(got.len(), prompts.len());
@@ -145,5 +162,7 @@ fn prefix_shared_scoring_equals_full_sequence_scoring() {
     assert!(score_candidates_shared(&model, &[vec![1], vec![]], &candidates, &[], every, 0, options).is_err());
     let zero = ShareOptions { block: 0, ..options };
     assert!(score_candidates_shared(&model, &prompts, &candidates, &[], every, 0, zero).is_err());
+    let idle = ShareOptions { workers: 0, ..options };
+    assert!(score_candidates_shared(&model, &prompts, &candidates, &[], every, 0, idle).is_err());
     assert!(score_candidates_shared(&model, &[], &candidates, &[], every, 0, options).unwrap().is_empty());
 }
