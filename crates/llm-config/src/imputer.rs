@@ -157,6 +157,16 @@ pub struct FillConfig {
     /// batches of `batch_size`, as before this option existed: the same scores up to
     /// floating-point rounding, several times slower on tables whose rows start alike.
     pub share_prefixes: bool,
+    /// Prompt tokens (counted before sharing) that shared scoring runs together: bounds the
+    /// memory of the prompts' caches, and is the unit of work of the `workers`.
+    pub chunk_tokens: usize,
+    /// Threads that score a column's chunks of prompts side by side with shared scoring, each
+    /// running its own handle on the model with one libtorch thread. `1` (the default) scores
+    /// on the calling thread with all of libtorch's threads; `0` picks one worker per libtorch
+    /// thread on a CPU and 1 on a GPU. The fills are the same either way; which is faster
+    /// depends on the CPU (docs/BENCHMARKS.md). A column of one chunk is scored on the calling
+    /// thread whatever the count.
+    pub workers: usize,
 }
 
 impl Default for FillConfig {
@@ -170,6 +180,8 @@ impl Default for FillConfig {
             max_new_tokens: 32,
             orders: 1,
             share_prefixes: true,
+            chunk_tokens: 4096,
+            workers: 1,
         }
     }
 }
@@ -400,8 +412,9 @@ impl LlmImputerConfig {
             || self.fill.max_choices == 0
             || self.fill.max_new_tokens == 0
             || self.fill.orders == 0
+            || self.fill.chunk_tokens == 0
         {
-            return bad("fill.batch_size, fill.max_choices, fill.max_new_tokens and fill.orders must be positive");
+            return bad("fill.batch_size, fill.max_choices, fill.max_new_tokens, fill.orders and fill.chunk_tokens must be positive");
         }
         if !(0.0..=1.0).contains(&self.head.weight) {
             return bad("head.weight must be between 0 and 1");

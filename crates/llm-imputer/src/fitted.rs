@@ -179,6 +179,18 @@ impl FittedLlmImputer {
         self.core.saved.config.fill.share_prefixes = share;
     }
 
+    /// Sets how later fills split shared scoring: `chunk_tokens` prompt tokens run together
+    /// (`fill.chunk_tokens`), scored by `workers` threads side by side (`fill.workers`; `0`
+    /// picks one per libtorch thread on a CPU). Saved with the imputer.
+    pub fn set_scoring_split(&mut self, chunk_tokens: usize, workers: usize) -> Result<()> {
+        if chunk_tokens == 0 {
+            return Err(Error::Config("fill.chunk_tokens must be positive".into()));
+        }
+        self.core.saved.config.fill.chunk_tokens = chunk_tokens;
+        self.core.saved.config.fill.workers = workers;
+        Ok(())
+    }
+
     /// Sets the encoder head's weight for later fills (`0`: the scored candidates alone, `1`:
     /// the head alone), e.g. to compare read-outs of one fit. A weight above 0 needs heads,
     /// which only a fit with `head.weight > 0` trains.

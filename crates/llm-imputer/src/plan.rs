@@ -292,7 +292,11 @@ impl Core {
                 &self.end,
                 self.end_after(),
                 self.eos,
-                ShareOptions::default(),
+                ShareOptions {
+                    chunk_tokens: fill.chunk_tokens,
+                    workers: fill_workers(fill.workers, model),
+                    ..Default::default()
+                },
             )?);
         }
         let per = (ROW_BUDGET / widest_level(seqs, !self.end.is_empty())).clamp(1, fill.batch_size);
@@ -596,6 +600,16 @@ pub(crate) fn merge_for_fill(model: &mut Model) -> Result<()> {
 }
 
 /// The last path segment of every linear layer of `model`, each once (`q_proj`, ..., `down_proj`).
+/// The scoring workers `fill.workers` asks for: `0` is libtorch's thread count on a CPU (one
+/// worker of one thread per thread it would use) and 1 on a GPU.
+fn fill_workers(workers: usize, model: &dyn CausalLm) -> usize {
+    match workers {
+        0 if model.device().is_cuda() => 1,
+        0 => usize::try_from(tch::get_num_threads()).unwrap_or(1).max(1),
+        n => n,
+    }
+}
+
 fn every_linear(model: &dyn CausalLm) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for name in model.linear_names() {

@@ -173,14 +173,27 @@ fn fit_transform_save_load_on_a_tiny_gpt2() {
     loaded.set_share_prefixes(false);
     let whole = probs(&loaded);
     loaded.set_share_prefixes(true);
-    assert_eq!(one.len(), whole.len());
-    for (cell, (value, p)) in &one {
-        let (v2, p2) = &whole[cell];
-        assert_eq!(value, v2, "cell {cell:?}");
-        if let (Some(a), Some(b)) = (p, p2) {
-            assert!((a - b).abs() < 1e-5, "cell {cell:?}: {a} vs {b}");
+    // Chunks of about two prompts, scored on the calling thread and by two worker threads:
+    // the same fills as one chunk.
+    let same = |a: &std::collections::HashMap<_, (Value, Option<f64>)>, b: &std::collections::HashMap<_, _>| {
+        assert_eq!(a.len(), b.len());
+        for (cell, (value, p)) in a {
+            let (v2, p2): &(Value, Option<f64>) = &b[cell];
+            assert_eq!(value, v2, "cell {cell:?}");
+            if let (Some(x), Some(y)) = (p, p2) {
+                assert!((x - y).abs() < 1e-5, "cell {cell:?}: {x} vs {y}");
+            }
         }
-    }
+    };
+    same(&one, &whole);
+    loaded.set_scoring_split(64, 1).unwrap();
+    let chunked = probs(&loaded);
+    loaded.set_scoring_split(64, 2).unwrap();
+    let split = probs(&loaded);
+    assert!(loaded.set_scoring_split(0, 2).is_err());
+    loaded.set_scoring_split(4096, 0).unwrap();
+    same(&one, &chunked);
+    same(&chunked, &split);
     loaded.set_orders(3).unwrap();
     let three = probs(&loaded);
     assert!(loaded.set_orders(0).is_err());

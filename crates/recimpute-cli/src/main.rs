@@ -172,6 +172,11 @@ struct LlmArgs {
     /// candidates' scores (1, the default, asks once; costs N times the scoring).
     #[arg(long, value_name = "N")]
     llm_orders: Option<usize>,
+    /// Threads that score the LLM's prompts side by side, one libtorch thread each (1, the
+    /// default, scores on one thread with all of libtorch's; 0 picks one per libtorch thread
+    /// on a CPU, 1 on a GPU).
+    #[arg(long, value_name = "N")]
+    llm_workers: Option<usize>,
 }
 
 impl LlmArgs {
@@ -203,6 +208,7 @@ impl LlmArgs {
         set(&mut c.head.weight, self.llm_head_weight);
         set(&mut c.retrieval.k, self.llm_retrieval);
         set(&mut c.fill.orders, self.llm_orders);
+        set(&mut c.fill.workers, self.llm_workers);
         if self.llm_no_prior_correction {
             c.fill.prior_correction = false;
         }
