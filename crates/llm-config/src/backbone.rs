@@ -63,9 +63,10 @@ pub fn default_models_dir() -> PathBuf {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Precision {
-    /// bf16 where the hardware computes it natively (CUDA, or a CPU with AVX-512 BF16 or AMX),
-    /// f32 elsewhere: on a CPU with only AVX2, libtorch emulates bf16 and runs it several times
-    /// slower than f32.
+    /// bf16 where the hardware computes it natively and fast (CUDA, or a CPU for which
+    /// [`cpu_bf16_pays`]), f32 elsewhere: on a CPU with only AVX2, libtorch emulates bf16 and
+    /// runs it several times slower than f32, and a CPU may compute bf16 natively yet more
+    /// slowly than f32.
     #[default]
     Auto,
     /// 32-bit floats everywhere.
@@ -79,7 +80,7 @@ impl Precision {
     /// returned as they are).
     pub fn resolve(self, on_cuda: bool) -> Precision {
         match self {
-            Precision::Auto if on_cuda || cpu_has_native_bf16() => Precision::Bf16,
+            Precision::Auto if on_cuda || cpu_bf16_pays() => Precision::Bf16,
             Precision::Auto => Precision::F32,
             other => other,
         }
@@ -90,14 +91,35 @@ impl Precision {
 /// `/proc/cpuinfo`); `false` where that cannot be read.
 pub fn cpu_has_native_bf16() -> bool {
     static NATIVE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *NATIVE.get_or_init(|| {
-        std::fs::read_to_string("/proc/cpuinfo").is_ok_and(|info| {
-            info.lines()
-                .filter(|l| l.starts_with("flags"))
-                .take(1)
-                .any(|l| l.split_whitespace().any(|f| f == "avx512_bf16" || f == "amx_bf16"))
-        })
-    })
+    *NATIVE.get_or_init(|| cpuinfo().is_some_and(|info| has_flag(&info, "avx512_bf16") || has_flag(&info, "amx_bf16")))
+}
+
+/// Whether `Precision::Auto` runs the base in bf16 on this CPU: with AMX, or with AVX-512 BF16
+/// on an AMD CPU; `false` where `/proc/cpuinfo` cannot be read. Native bf16 alone does not
+/// decide it: an Intel Xeon of this project that flags `avx512_bf16` (no AMX) multiplies bf16
+/// at about half its f32 rate, and the SmolLM2 fine-tune ran 1.40× faster in f32 there, while
+/// an AMD EPYC with AVX-512 BF16 ran bf16 products about 7× faster than f32
+/// (docs/BENCHMARKS.md, "Another CPU"). The choice is read from the CPU's flags, not timed,
+/// so that one machine always makes the same one: a timed product chose differently in two
+/// processes of one test under load.
+pub fn cpu_bf16_pays() -> bool {
+    static PAYS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *PAYS.get_or_init(|| cpuinfo().is_some_and(|info| bf16_pays_on(&info)))
+}
+
+fn cpuinfo() -> Option<String> {
+    std::fs::read_to_string("/proc/cpuinfo").ok()
+}
+
+/// Whether the first `flags` line of a `/proc/cpuinfo` text names `flag`.
+fn has_flag(cpuinfo: &str, flag: &str) -> bool {
+    cpuinfo.lines().filter(|l| l.starts_with("flags")).take(1).any(|l| l.split_whitespace().any(|f| f == flag))
+}
+
+/// [`cpu_bf16_pays`] for a `/proc/cpuinfo` text.
+fn bf16_pays_on(cpuinfo: &str) -> bool {
+    let amd = cpuinfo.lines().any(|l| l.starts_with("vendor_id") && l.contains("AuthenticAMD"));
+    has_flag(cpuinfo, "amx_bf16") || (amd && has_flag(cpuinfo, "avx512_bf16"))
 }
 
 impl Precision {
@@ -110,5 +132,32 @@ impl std::str::FromStr for Precision {
 
     fn from_str(s: &str) -> crate::Result<Self> {
         crate::overlay::parse_name(s, "precision", &Self::NAMES)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(vendor: &str, flags: &str) -> String {
+        format!("processor\t: 0\nvendor_id\t: {vendor}\nflags\t\t: fpu sse2 avx2 {flags}\n\nprocessor\t: 1\n")
+    }
+
+    #[test]
+    fn bf16_pays_with_amx_or_with_avx512_bf16_on_amd_only() {
+        assert!(bf16_pays_on(&info("AuthenticAMD", "avx512f avx512_bf16")));
+        assert!(!bf16_pays_on(&info("GenuineIntel", "avx512f avx512_bf16")));
+        assert!(bf16_pays_on(&info("GenuineIntel", "avx512f avx512_bf16 amx_bf16 amx_tile")));
+        assert!(!bf16_pays_on(&info("AuthenticAMD", "avx512f")));
+        assert!(!bf16_pays_on(&info("GenuineIntel", "")));
+        assert!(!bf16_pays_on(""));
+        // A flag is a whole word, not a prefix of another.
+        assert!(!bf16_pays_on(&info("AuthenticAMD", "avx512_bf16x")));
+        assert!(has_flag(&info("GenuineIntel", "avx512_bf16"), "avx512_bf16"));
+        // On this machine: `Auto` follows the rule, and never picks bf16 without it in hardware.
+        assert_eq!(Precision::Auto.resolve(false) == Precision::Bf16, cpu_bf16_pays());
+        assert!(!cpu_bf16_pays() || cpu_has_native_bf16());
+        assert_eq!(Precision::Auto.resolve(true), Precision::Bf16);
+        assert_eq!(Precision::F32.resolve(true), Precision::F32);
     }
 }

@@ -37,7 +37,7 @@ mod lora;
 mod overlay;
 mod train;
 
-pub use backbone::{cpu_has_native_bf16, default_models_dir, Backbone, Precision, SMOLLM2_GGUF};
+pub use backbone::{cpu_bf16_pays, cpu_has_native_bf16, default_models_dir, Backbone, Precision, SMOLLM2_GGUF};
 pub use error::{Error, Result};
 pub use imputer::{
     DeviceChoice, EndToken, ExampleConfig, FillConfig, HeadConfig, LlmImputerConfig, Objective, RetrievalConfig,

@@ -7,7 +7,7 @@ use tch::{Device, Kind};
 
 use crate::error::{Error, Result};
 
-pub use llm_config::{cpu_has_native_bf16, default_models_dir, Backbone, Precision, SMOLLM2_GGUF};
+pub use llm_config::{cpu_bf16_pays, cpu_has_native_bf16, default_models_dir, Backbone, Precision, SMOLLM2_GGUF};
 
 /// The tensor kind of the frozen base for `precision` on `device` (`Auto` resolved).
 pub(crate) fn kind(precision: Precision, device: Device) -> Kind {

@@ -82,7 +82,7 @@ pub mod testing;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-pub use backbone::{cpu_has_native_bf16, default_models_dir, Backbone, Precision, SMOLLM2_GGUF};
+pub use backbone::{cpu_bf16_pays, cpu_has_native_bf16, default_models_dir, Backbone, Precision, SMOLLM2_GGUF};
 pub use config::{
     DeviceChoice, EndToken, ExampleConfig, FillConfig, HeadConfig, LlmImputerConfig, Objective, RetrievalConfig,
 };
