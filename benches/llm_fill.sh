@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Cells per second of the LLM fill on AdClick's natural gaps, two ways in one run. The SmolLM2
-# imputer is fitted once (STEPS optimizer steps, seed 0) on the table's six attribute columns
-# and `click` (the ids dropped, as `rec_datasets::load_adclick` does); then the same fitted
-# imputer fills every missing cell (20,241 in the whole table) twice: scoring with shared
-# prompt prefixes (`fill.share_prefixes`, the default) and with every prompt run whole (the
-# path before the option existed). Prints seconds, cells/s and peak RSS of each, the speed-up,
-# and how many filled cells differ between the two.
+# Cells per second of the LLM fill on AdClick's natural gaps, three ways in one run. The SmolLM2
+# imputer is fitted once (STEPS optimizer steps, seed 0, base in PRECISION: auto, f32 or bf16)
+# on the table's six attribute columns and `click` (the ids dropped, as
+# `rec_datasets::load_adclick` does); then the same fitted imputer fills every missing cell
+# (20,241 in the whole table) three times: with shared prompt prefixes on one thread with all
+# of libtorch's (the default), the same split among a one-thread worker per libtorch thread
+# (`fill.workers = 0`), and with every prompt run whole (`fill.share_prefixes = false`, the
+# path before sharing existed). Prints seconds, cells/s and peak RSS of each, the speed-ups,
+# and how many filled cells differ from the default's.
 #
 #   benches/llm_fill.sh [ROWS]     # ROWS: the first ROWS rows only (default: all 10,000)
 #
@@ -18,6 +20,7 @@ set -euo pipefail
 source "$(dirname "$0")/setup.sh"
 ROWS=${1:-10000}
 STEPS=${STEPS:-40}
+PRECISION=${PRECISION:-auto}
 DATA=${RECIMPUTE_DATA:-$ROOT/../shared/data}
 
 python3 - "$DATA/adclick/ad_click_dataset.csv" "$WORK/adclick.csv" "$ROWS" <<'PY'
@@ -29,29 +32,42 @@ with open(sys.argv[2], "w", newline="") as f:
         w.writerow(r[2:])  # drop id and full_name
 PY
 
-read -r fit_s fit_mb < <(measure "$BIN" fit --method llm --llm-steps "$STEPS" --seed 0 --out "$WORK/shared" "$WORK/adclick.csv")
-cp -r "$WORK/shared" "$WORK/whole"
-python3 - "$WORK/whole/imputer.json" <<'PY'
+read -r fit_s fit_mb < <(measure "$BIN" fit --method llm --llm-steps "$STEPS" --llm-precision "$PRECISION" --seed 0 --out "$WORK/shared" "$WORK/adclick.csv")
+# The same fitted imputer, told to score another way (`fill` fields of its imputer.json).
+variant() {
+    cp -r "$WORK/shared" "$WORK/$1"
+    python3 - "$WORK/$1/imputer.json" "$2" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
-d["config"]["fill"]["share_prefixes"] = False
+d["config"]["fill"].update(json.loads(sys.argv[2]))
 json.dump(d, open(sys.argv[1], "w"))
 PY
+}
+variant whole '{"share_prefixes": false}'
+variant workers '{"workers": 0}'
 
 cells=$(python3 -c "import csv,sys; print(sum(v == '' for r in csv.reader(open(sys.argv[1])) for v in r))" "$WORK/adclick.csv")
-echo "AdClick, first $ROWS rows: $cells missing cells; fitted in $fit_s s ($STEPS steps)"
+echo "AdClick, first $ROWS rows: $cells missing cells; fitted in $fit_s s ($STEPS steps, precision $PRECISION); $(nproc) cores"
 echo "| scoring | fill s | cells/s | peak RSS MiB |"
 echo "|---|---|---|---|"
-for way in whole shared; do
+for way in whole workers shared; do
     read -r secs mb < <(measure "$BIN" impute --method llm --imputer "$WORK/$way" "$WORK/adclick.csv" "$WORK/$way.csv")
-    echo "| $way prompts | $secs | $(python3 -c "print(round($cells / $secs, 1))") | $mb |"
+    case $way in
+        whole) label="every prompt whole" ;;
+        workers) label="shared prefixes, a one-thread worker per libtorch thread" ;;
+        shared) label="shared prefixes, one thread with all of libtorch's (default)" ;;
+    esac
+    echo "| $label | $secs | $(python3 -c "print(round($cells / $secs, 1))") | $mb |"
     eval "${way}_s=$secs"
 done
-python3 - "$WORK/whole.csv" "$WORK/shared.csv" "$whole_s" "$shared_s" <<'PY'
+python3 - "$WORK" "$whole_s" "$workers_s" "$shared_s" <<'PY'
 import csv, sys
-a = list(csv.reader(open(sys.argv[1])))
-b = list(csv.reader(open(sys.argv[2])))
-diff = [(i, j, x, y) for i, (ra, rb) in enumerate(zip(a, b)) for j, (x, y) in enumerate(zip(ra, rb)) if x != y]
-print("speed-up %.2fx; %d filled cells differ%s" % (float(sys.argv[3]) / float(sys.argv[4]), len(diff),
-      "".join("\n  row %d col %d: %s vs %s" % d for d in diff[:20])))
+work = sys.argv[1]
+read = lambda way: list(csv.reader(open(f"{work}/{way}.csv")))
+new = read("shared")
+for way, secs in (("whole", sys.argv[2]), ("workers", sys.argv[3])):
+    old = read(way)
+    diff = [(i, j, x, y) for i, (ra, rb) in enumerate(zip(old, new)) for j, (x, y) in enumerate(zip(ra, rb)) if x != y]
+    print("default vs %s: speed-up %.2fx; %d filled cells differ%s" % (way, float(secs) / float(sys.argv[4]), len(diff),
+          "".join("\n  row %d col %d: %s vs %s" % d for d in diff[:10])))
 PY
