@@ -90,8 +90,7 @@ impl Precision {
 /// Whether this CPU has bf16 arithmetic in hardware (x86 `avx512_bf16` or `amx_bf16` in
 /// `/proc/cpuinfo`); `false` where that cannot be read.
 pub fn cpu_has_native_bf16() -> bool {
-    static NATIVE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *NATIVE.get_or_init(|| cpuinfo().is_some_and(|info| has_flag(&info, "avx512_bf16") || has_flag(&info, "amx_bf16")))
+    cpuinfo().is_some_and(|info| has_flag(info, "avx512_bf16") || has_flag(info, "amx_bf16"))
 }
 
 /// Whether `Precision::Auto` runs the base in bf16 on this CPU: with AMX, or with AVX-512 BF16
@@ -103,12 +102,13 @@ pub fn cpu_has_native_bf16() -> bool {
 /// so that one machine always makes the same one: a timed product chose differently in two
 /// processes of one test under load.
 pub fn cpu_bf16_pays() -> bool {
-    static PAYS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *PAYS.get_or_init(|| cpuinfo().is_some_and(|info| bf16_pays_on(&info)))
+    cpuinfo().is_some_and(bf16_pays_on)
 }
 
-fn cpuinfo() -> Option<String> {
-    std::fs::read_to_string("/proc/cpuinfo").ok()
+/// `/proc/cpuinfo`, read once per process.
+fn cpuinfo() -> Option<&'static str> {
+    static INFO: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    INFO.get_or_init(|| std::fs::read_to_string("/proc/cpuinfo").ok()).as_deref()
 }
 
 /// Whether the first `flags` line of a `/proc/cpuinfo` text names `flag`.
