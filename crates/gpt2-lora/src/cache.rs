@@ -60,6 +60,15 @@ impl KvCache {
         Ok(Vec::<i64>::try_from(&self.seen.to_device(Device::Cpu))?)
     }
 
+    /// Another handle on the same tensors (no copy).
+    pub(crate) fn share(&self) -> KvCache {
+        KvCache {
+            layers: self.layers.iter().map(|l| LayerKv { k: l.k.shallow_clone(), v: l.v.shallow_clone() }).collect(),
+            key_mask: self.key_mask.shallow_clone(),
+            seen: self.seen.shallow_clone(),
+        }
+    }
+
     /// A cache with the given rows, in the given order (rows may repeat): how a shared prefix is
     /// fanned out to several candidates, or finished rows are dropped.
     pub fn select_rows(&self, rows: &[i64]) -> Result<KvCache> {

@@ -117,6 +117,9 @@ pub use llama::{HfLlamaConfig, Llama, LlamaConfig};
 pub use lora::{LoraConfig, LoraLayer, LoraModel};
 pub use model::{CausalLm, ForwardOptions, ForwardOutput, ModelInfo};
 pub use optim::{AdamW, Schedule};
-pub use score::{score_candidates, score_candidates_shared, widest_level, EndAfter, ShareOptions};
+pub use score::{
+    score_candidates, score_candidates_resumed, score_candidates_shared, widest_level, EndAfter, PromptCache,
+    ResumeStats, ShareOptions,
+};
 pub use tokenizer::Tokenizer;
 pub use trainer::{Example, Flow, TrainConfig, TrainReport, Trainer};

@@ -10,7 +10,8 @@
 //! several candidates is computed once and the LM head is read only over the tokens that can
 //! follow. [`score_candidates_shared`] also computes each prompt prefix that several prompts
 //! share once: the prompts are sorted and run in blocks of tokens, each distinct block-aligned
-//! prefix once.
+//! prefix once. [`score_candidates_resumed`] lets a prompt continue the kept cache
+//! ([`PromptCache`]) of an earlier prompt it extends, so only its new tokens run.
 //!
 //! ```no_run
 //! use gpt2_lora::{score_candidates, EndAfter, Gpt2, LoadOptions};
@@ -276,6 +277,31 @@ impl Tree {
     }
 }
 
+impl Tree {
+    /// `[prompt][candidate]` scores of the prompts `run` holds (in prompt order), walking the
+    /// tree from their logits and cache rows `per` prompts at a time.
+    fn walk_prefilled<M: CausalLm + ?Sized>(
+        &self,
+        model: &M,
+        run: &Prefilled,
+        candidates: &[Vec<i64>],
+        end: &[i64],
+        per: usize,
+    ) -> Result<Vec<Vec<f64>>> {
+        let n = run.place.len();
+        let mut out = Vec::with_capacity(n);
+        for s in (0..n).step_by(per.max(1)) {
+            let e = (s + per.max(1)).min(n);
+            let rows = &run.place[s..e];
+            let at = Tensor::from_slice(rows).f_to_device(model.device())?;
+            let cache = run.cache.as_ref().map(|c| c.select_rows(rows)).transpose()?;
+            let lp = self.walk(model, &run.logits.f_index_select(0, &at)?, cache, e - s)?;
+            out.extend(self.sum_scores(candidates, end, &lp, e - s));
+        }
+        Ok(out)
+    }
+}
+
 /// How [`score_candidates_shared`] splits its work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShareOptions {
@@ -313,6 +339,8 @@ struct Prefilled {
     cache: Option<KvCache>,
     /// `place[i]`: the row of prompt `i` in `logits` and `cache`.
     place: Vec<i64>,
+    /// Token positions fed to the model (padding included).
+    fed: usize,
 }
 
 /// Runs `prompts` (non-empty) through the model, each distinct prefix of whole blocks once:
@@ -335,6 +363,7 @@ fn prefill_shared<M: CausalLm + ?Sized>(
     let mut hidden_parts = Vec::new();
     let mut cache_parts = Vec::new();
     let mut ended = Vec::with_capacity(n);
+    let mut fed = 0;
     let mut start = 0;
     while start < longest {
         let stop = start + block;
@@ -371,6 +400,7 @@ fn prefill_shared<M: CausalLm + ?Sized>(
             Some(c) => Some(c.select_rows(&parents)?),
         };
         let (h, cache) = model.hidden(&ids, Some(&mask), past, false)?;
+        fed += m * block;
         let mut rows = Vec::new();
         let mut positions = Vec::new();
         for (i, p) in prompts.iter().enumerate() {
@@ -398,7 +428,7 @@ fn prefill_shared<M: CausalLm + ?Sized>(
     }
     let logits = model.head(&Tensor::f_cat(&hidden_parts, 0)?)?;
     let cache = if keep_cache { Some(KvCache::cat_rows(&cache_parts)?) } else { None };
-    Ok(Prefilled { logits, cache, place })
+    Ok(Prefilled { logits, cache, place, fed })
 }
 
 /// [`score_candidates`] computing each shared prompt prefix once: the prompts are sorted, run
@@ -485,16 +515,7 @@ impl Job<'_> {
         let per = (self.options.tree_rows / widest).max(1);
         // A tree of one level is read off the prompts' logits alone: no cache to keep.
         let run = prefill_shared(model, &chunk, self.options.block, self.pad, tree.levels.len() > 1)?;
-        let mut out = Vec::with_capacity(chunk.len());
-        for s in (0..chunk.len()).step_by(per) {
-            let e = (s + per).min(chunk.len());
-            let rows = &run.place[s..e];
-            let at = Tensor::from_slice(rows).f_to_device(model.device())?;
-            let cache = run.cache.as_ref().map(|c| c.select_rows(rows)).transpose()?;
-            let lp = tree.walk(model, &run.logits.f_index_select(0, &at)?, cache, e - s)?;
-            out.extend(tree.sum_scores(self.candidates, self.end, &lp, e - s));
-        }
-        Ok(out)
+        tree.walk_prefilled(model, &run, self.candidates, self.end, per)
     }
 
     /// Every chunk's scores, the chunks taken in turn by `workers` threads, each with its own
@@ -548,6 +569,146 @@ impl Job<'_> {
             .map(|(c, s)| s.ok_or_else(|| Error::invalid(format!("chunk {c} of the prompts was never scored"))))
             .collect()
     }
+}
+
+/// A prompt's keys and values kept after [`score_candidates_resumed`] scored it, so that a
+/// later prompt that extends it (the same table row asked for its next gap, with the value just
+/// filled written before the new question) runs only its new tokens.
+#[derive(Debug)]
+pub struct PromptCache {
+    /// One row: the prompt's keys and values (right-padded positions masked).
+    cache: KvCache,
+    tokens: Vec<i64>,
+}
+
+impl PromptCache {
+    /// The tokens the cache holds.
+    pub fn tokens(&self) -> &[i64] {
+        &self.tokens
+    }
+}
+
+/// What one [`score_candidates_resumed`] call ran.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ResumeStats {
+    /// Prompts that continued a kept cache (only their new tokens ran).
+    pub resumed: usize,
+    /// Prompts run from their first token: no cache was offered, or the offered one does not
+    /// hold a proper prefix of the prompt.
+    pub fresh: usize,
+    /// Prompt token positions fed to the model, after sharing, padding included (the
+    /// candidates' tokens not counted).
+    pub tokens_run: usize,
+}
+
+impl std::ops::AddAssign for ResumeStats {
+    fn add_assign(&mut self, o: Self) {
+        self.resumed += o.resumed;
+        self.fresh += o.fresh;
+        self.tokens_run += o.tokens_run;
+    }
+}
+
+/// [`score_candidates_shared`] for prompts that may continue earlier ones: prompt `i` runs on
+/// `resume[i]`'s keys and values when that cache holds a proper prefix of it (only the rest of
+/// its tokens are fed), else from its first token (the prompts that start afresh share their
+/// prefixes as in [`score_candidates_shared`], in one chunk). Returns the scores, a
+/// [`PromptCache`] per prompt for the next call, and what ran. The scores equal
+/// [`score_candidates`]'s up to floating-point rounding.
+///
+/// How a table is filled gap after gap without recomputing a row: the prompt that asks a row's
+/// second gap is the first one's prompt, the value filled and the new question. Runs on the
+/// calling thread (`options.workers` is not read) and holds every prompt's cache at once:
+/// callers bound the prompts per call.
+#[allow(clippy::too_many_arguments)]
+pub fn score_candidates_resumed<M: CausalLm + ?Sized>(
+    model: &M,
+    prompts: &[Vec<i64>],
+    resume: &[Option<&PromptCache>],
+    candidates: &[Vec<i64>],
+    end: &[i64],
+    after: EndAfter,
+    pad: i64,
+    options: ShareOptions,
+) -> Result<(Vec<Vec<f64>>, Vec<PromptCache>, ResumeStats)> {
+    if resume.len() != prompts.len() {
+        return Err(Error::invalid(format!("{} caches offered for {} prompts", resume.len(), prompts.len())));
+    }
+    if check_prompts(prompts)? {
+        return Ok((Vec::new(), Vec::new(), ResumeStats::default()));
+    }
+    if options.block == 0 || options.tree_rows == 0 {
+        return Err(Error::invalid(format!("share options need a block and tree rows above 0, got {options:?}")));
+    }
+    let _guard = tch::no_grad_guard();
+    let tree = Tree::build(candidates, end, after)?;
+    let widest = tree.levels.iter().map(Vec::len).max().unwrap_or(1).max(1);
+    let per = (options.tree_rows / widest).max(1);
+    let continues = |i: usize| -> Option<&PromptCache> {
+        resume[i].filter(|c| c.tokens.len() < prompts[i].len() && prompts[i].starts_with(&c.tokens))
+    };
+    let (resumed, mut fresh): (Vec<usize>, Vec<usize>) = (0..prompts.len()).partition(|&i| continues(i).is_some());
+    fresh.sort_by(|&a, &b| prompts[a].cmp(&prompts[b]));
+    let mut stats = ResumeStats { resumed: resumed.len(), fresh: fresh.len(), tokens_run: 0 };
+    let mut scores = vec![Vec::new(); prompts.len()];
+    let mut kept: Vec<Option<PromptCache>> = (0..prompts.len()).map(|_| None).collect();
+    let mut finish = |order: &[usize], run: Prefilled| -> Result<()> {
+        let cache = run.cache.as_ref().ok_or_else(|| Error::invalid("resumed scoring lost the prompts' cache"))?;
+        for (k, &i) in order.iter().enumerate() {
+            let row = cache.select_rows(&[run.place[k]])?;
+            kept[i] = Some(PromptCache { cache: row, tokens: prompts[i].clone() });
+        }
+        for (k, s) in tree.walk_prefilled(model, &run, candidates, end, per)?.into_iter().enumerate() {
+            scores[order[k]] = s;
+        }
+        Ok(())
+    };
+    if !fresh.is_empty() {
+        let chunk: Vec<&[i64]> = fresh.iter().map(|&i| prompts[i].as_slice()).collect();
+        let run = prefill_shared(model, &chunk, options.block, pad, true)?;
+        stats.tokens_run += run.fed;
+        finish(&fresh, run)?;
+    }
+    if !resumed.is_empty() {
+        let parts = resumed
+            .iter()
+            .map(|&i| continues(i).map(|c| c.cache.share()))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| Error::invalid("a resumed prompt lost its cache"))?;
+        let rests: Vec<&[i64]> =
+            resumed.iter().map(|&i| &prompts[i][continues(i).map_or(0, |c| c.tokens.len())..]).collect();
+        let run = extend_prompts(model, KvCache::cat_rows(&parts)?, &rests, pad)?;
+        stats.tokens_run += run.fed;
+        finish(&resumed, run)?;
+    }
+    let kept =
+        kept.into_iter().collect::<Option<Vec<_>>>().ok_or_else(|| Error::invalid("a prompt was never scored"))?;
+    Ok((scores, kept, stats))
+}
+
+/// Runs the rest of each prompt (`rests[i]`, non-empty) on row `i` of `cache` (the prompt's
+/// beginning), right-padded in one batch: the logits after each prompt's last token and the
+/// extended cache, in prompt order.
+fn extend_prompts<M: CausalLm + ?Sized>(model: &M, cache: KvCache, rests: &[&[i64]], pad: i64) -> Result<Prefilled> {
+    let device = model.device();
+    let width = rests.iter().map(|r| r.len()).max().unwrap_or(0);
+    let mut ids = vec![pad; rests.len() * width];
+    let mut mask = vec![0i64; rests.len() * width];
+    let mut last = Vec::with_capacity(rests.len());
+    for (r, rest) in rests.iter().enumerate() {
+        ids[r * width..r * width + rest.len()].copy_from_slice(rest);
+        mask[r * width..r * width + rest.len()].fill(1);
+        last.push((r * width + rest.len() - 1) as i64);
+    }
+    let shape = [rests.len() as i64, width as i64];
+    let ids = Tensor::from_slice(&ids).f_reshape(shape)?.f_to_device(device)?;
+    let mask = Tensor::from_slice(&mask).f_reshape(shape)?.f_to_device(device)?;
+    let (h, cache) = model.hidden(&ids, Some(&mask), Some(cache), false)?;
+    let e = h.size().last().copied().unwrap_or(0);
+    let at = Tensor::from_slice(&last).f_to_device(device)?;
+    let logits = model.head(&h.f_reshape([-1, e])?.f_index_select(0, &at)?)?;
+    let place = (0..rests.len() as i64).collect();
+    Ok(Prefilled { logits, cache: Some(cache), place, fed: rests.len() * width })
 }
 
 /// The widest level of the prefix tree of `candidates`: how many rows one prompt needs in the

@@ -5,8 +5,8 @@
 mod common;
 
 use gpt2_lora::{
-    score_candidates, score_candidates_shared, CausalLm, EndAfter, ForwardOptions, Gpt2, LoadOptions, LoraConfig,
-    LoraModel, ShareOptions,
+    score_candidates, score_candidates_resumed, score_candidates_shared, CausalLm, EndAfter, ForwardOptions, Gpt2,
+    Llama, LoadOptions, LoraConfig, LoraModel, PromptCache, ResumeStats, ShareOptions,
 };
 use tch::{Kind, Tensor};
 
@@ -165,4 +165,70 @@ fn prefix_shared_scoring_equals_full_sequence_scoring() {
     let idle = ShareOptions { workers: 0, ..options };
     assert!(score_candidates_shared(&model, &prompts, &candidates, &[], every, 0, idle).is_err());
     assert!(score_candidates_shared(&model, &[], &candidates, &[], every, 0, options).unwrap().is_empty());
+}
+
+/// Three rounds of prompts that extend the previous round's (as a table row asked gap after
+/// gap), each round scored on the previous round's kept caches: the scores equal the naive
+/// full-sequence ones, a cache that does not hold a prefix of its prompt is not used, and the
+/// counts say which prompts continued a cache.
+fn check_resumed(model: &dyn CausalLm) {
+    let candidates: Vec<Vec<i64>> = vec![vec![5], vec![5, 6], vec![7, 1], vec![9]];
+    let end = [2, 13];
+    let rounds: Vec<Vec<Vec<i64>>> = vec![
+        vec![vec![3, 17, 5, 9], vec![3, 17, 5, 9, 21, 4], vec![8, 2], vec![11, 4, 4, 1, 30, 7, 19]],
+        // Rows 0-2 extend round 1 by rests of different lengths; row 3 changed in the middle.
+        vec![vec![3, 17, 5, 9, 6, 1], vec![3, 17, 5, 9, 21, 4, 7, 7, 7, 1], vec![8, 2, 30], vec![11, 4, 9, 1]],
+        // Row 0 again (its cache now holds padding between its two parts), row 1 the same
+        // prompt as before (not a proper prefix: runs afresh), rows 2-3 extended.
+        vec![
+            vec![3, 17, 5, 9, 6, 1, 12, 3],
+            vec![3, 17, 5, 9, 21, 4, 7, 7, 7, 1],
+            vec![8, 2, 30, 4],
+            vec![11, 4, 9, 1, 5],
+        ],
+    ];
+    let options = ShareOptions { block: 2, tree_rows: 3, ..ShareOptions::default() };
+    let mut kept: Vec<PromptCache> = Vec::new();
+    let mut seen = Vec::new();
+    for (r, prompts) in rounds.iter().enumerate() {
+        let offer: Vec<Option<&PromptCache>> = (0..prompts.len()).map(|i| kept.get(i)).collect();
+        let (got, next, stats) =
+            score_candidates_resumed(model, prompts, &offer, &candidates, &end, EndAfter::Prefixes, 0, options)
+                .unwrap();
+        assert_eq!(next.len(), prompts.len());
+        for (i, p) in prompts.iter().enumerate() {
+            assert_eq!(next[i].tokens(), p.as_slice());
+            for (c, cand) in candidates.iter().enumerate() {
+                let with_end = c < 1; // `[5]` is the only prefix of another candidate
+                let want = naive(model, p, cand, if with_end { &end } else { &[] });
+                assert!((got[i][c] - want).abs() < 1e-4, "round {r} prompt {i} candidate {c}: {} vs {want}", got[i][c]);
+            }
+        }
+        seen.push(stats);
+        kept = next;
+    }
+    assert_eq!((seen[0].resumed, seen[0].fresh), (0, 4));
+    assert_eq!((seen[1].resumed, seen[1].fresh), (3, 1));
+    assert_eq!((seen[2].resumed, seen[2].fresh), (3, 1));
+    // Resuming feeds fewer tokens than running the round afresh.
+    let offer = vec![None; 4];
+    let (_, _, afresh) =
+        score_candidates_resumed(model, &rounds[2], &offer, &candidates, &end, EndAfter::Prefixes, 0, options).unwrap();
+    assert!(seen[2].tokens_run < afresh.tokens_run, "{:?} vs {afresh:?}", seen[2]);
+    let mut total = ResumeStats::default();
+    for s in &seen {
+        total += *s;
+    }
+    assert_eq!(total.resumed + total.fresh, 12);
+    // Bad input: a cache count that does not match the prompts, an empty prompt.
+    let one: Vec<Option<&PromptCache>> = vec![None];
+    assert!(score_candidates_resumed(model, &rounds[0], &one, &candidates, &end, EndAfter::Every, 0, options).is_err());
+    assert!(score_candidates_resumed(model, &[vec![]], &one, &candidates, &end, EndAfter::Every, 0, options).is_err());
+}
+
+#[test]
+fn resumed_scoring_equals_full_sequence_scoring() {
+    check_resumed(&common::tiny());
+    let llama = Llama::from_pretrained(common::fixtures().join("tiny-llama"), LoadOptions::default()).unwrap();
+    check_resumed(&llama);
 }

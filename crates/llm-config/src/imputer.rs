@@ -167,6 +167,16 @@ pub struct FillConfig {
     /// depends on the CPU (docs/BENCHMARKS.md). A column of one chunk is scored on the calling
     /// thread whatever the count.
     pub workers: usize,
+    /// Rows whose gaps are filled together, a row's next question continuing the key/value
+    /// cache of its previous one (the question after a gap is the previous question, the value
+    /// filled and the new one), so a row's cells are read once however many gaps it has. The
+    /// rows are sorted by their gaps, then their first question, before they are cut into
+    /// blocks. Bounds the memory of the kept caches (a few MB per row on SmolLM2 in f32). `0`
+    /// fills round by round over the whole table, column by column, each question run from
+    /// its first token, as before this option existed; so does a fill with retrieval, without
+    /// `share_prefixes`, or with `workers` other than 1 (the kept caches live on one thread).
+    /// The fills agree up to floating-point rounding.
+    pub block_rows: usize,
 }
 
 impl Default for FillConfig {
@@ -182,6 +192,7 @@ impl Default for FillConfig {
             share_prefixes: true,
             chunk_tokens: 4096,
             workers: 1,
+            block_rows: 256,
         }
     }
 }

@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
+use gpt2_lora::ResumeStats;
 use prompt_codec::RowCodec;
 use rec_table::{Cell, FittedImputer, Schema, Table, Value};
 use serde::{Deserialize, Serialize};
@@ -118,6 +119,10 @@ pub struct Imputation {
     pub fallbacks: usize,
     /// Per column (by name): cells, method, fallbacks, salvaged lists, failed draws.
     pub columns: BTreeMap<String, ColumnFill>,
+    /// Scored prompts that continued the cache of their row's previous question, prompts run
+    /// from the start, and prompt tokens fed (all zero when `fill.block_rows` is 0 or the fill
+    /// went column by column for another reason, see [`LlmImputerConfig`]'s `fill`).
+    pub prompt_reuse: ResumeStats,
 }
 
 impl Imputation {
@@ -189,6 +194,13 @@ impl FittedLlmImputer {
         self.core.saved.config.fill.chunk_tokens = chunk_tokens;
         self.core.saved.config.fill.workers = workers;
         Ok(())
+    }
+
+    /// Sets how many rows later fills take together with their prompts' caches kept from gap
+    /// to gap (`fill.block_rows`; `0` fills column by column over the whole table). Saved with
+    /// the imputer.
+    pub fn set_block_rows(&mut self, rows: usize) {
+        self.core.saved.config.fill.block_rows = rows;
     }
 
     /// Sets the encoder head's weight for later fills (`0`: the scored candidates alone, `1`:

@@ -88,7 +88,7 @@ pub use config::{
 };
 pub use error::{Error, Result};
 pub use fitted::{CellImputation, ColumnFill, FittedLlmImputer, Imputation, ImputeOptions};
-pub use gpt2_lora::{LoraConfig, Schedule, TrainConfig};
+pub use gpt2_lora::{LoraConfig, ResumeStats, Schedule, TrainConfig};
 pub use head::HeadReport;
 pub use holdout::{HoldoutColumn, HoldoutPoint};
 

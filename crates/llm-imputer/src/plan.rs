@@ -4,11 +4,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::rc::Rc;
 use std::time::Instant;
 
 use gpt2_lora::{
-    score_candidates, score_candidates_shared, widest_level, CausalLm, EndAfter, GenerateConfig, LoraConfig, LoraModel,
-    ShareOptions,
+    score_candidates, score_candidates_resumed, score_candidates_shared, widest_level, CausalLm, EndAfter,
+    GenerateConfig, LoraConfig, LoraModel, PromptCache, ResumeStats, ShareOptions,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -285,19 +286,8 @@ impl Core {
     fn score_prompts(&self, model: &dyn CausalLm, prompts: &[Vec<i64>], seqs: &[Vec<i64>]) -> Result<Vec<Vec<f64>>> {
         let fill = &self.saved.config.fill;
         if fill.share_prefixes {
-            return Ok(score_candidates_shared(
-                model,
-                prompts,
-                seqs,
-                &self.end,
-                self.end_after(),
-                self.eos,
-                ShareOptions {
-                    chunk_tokens: fill.chunk_tokens,
-                    workers: fill_workers(fill.workers, model),
-                    ..Default::default()
-                },
-            )?);
+            let options = self.share_options(model);
+            return Ok(score_candidates_shared(model, prompts, seqs, &self.end, self.end_after(), self.eos, options)?);
         }
         let per = (ROW_BUDGET / widest_level(seqs, !self.end.is_empty())).clamp(1, fill.batch_size);
         let mut out = Vec::with_capacity(prompts.len());
@@ -307,7 +297,25 @@ impl Core {
         Ok(out)
     }
 
+    /// How shared scoring splits its work (`fill.chunk_tokens`, `fill.workers`).
+    fn share_options(&self, model: &dyn CausalLm) -> ShareOptions {
+        let fill = &self.saved.config.fill;
+        ShareOptions {
+            chunk_tokens: fill.chunk_tokens,
+            workers: fill_workers(fill.workers, model),
+            ..Default::default()
+        }
+    }
+
     /// See [`FittedLlmImputer::impute`].
+    ///
+    /// A row's gaps are filled one after the other, each prompt showing the values filled
+    /// before it. With [`reuses_prompts`](Self::reuses_prompts) the rows go in blocks of
+    /// `fill.block_rows` (sorted by their gaps, then their first question, so that neighbours
+    /// share prefixes),
+    /// and a row's next question continues the key/value cache of its previous one; otherwise
+    /// each round of gaps runs over the whole table column by column. Both ask the same
+    /// questions, so the fills agree up to floating-point rounding.
     pub(crate) fn impute(&self, model: &dyn CausalLm, table: &Table, options: &ImputeOptions) -> Result<Imputation> {
         let start = Instant::now();
         let codec = &self.saved.codec;
@@ -315,61 +323,132 @@ impl Core {
         let gaps = self.gaps(table, options);
         let total = gaps.iter().map(|g| g.1.len()).sum::<usize>();
         let bar = progress(self.saved.config.train.progress, total as u64, "imputing cells");
-        let mut filled: HashMap<usize, Vec<(usize, Value)>> = HashMap::new();
-        let mut trimmed_cells: HashMap<usize, usize> = HashMap::new();
-        let mut cells = Vec::with_capacity(total);
-        let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
-        let rounds = gaps.iter().map(|g| g.1.len()).max().unwrap_or(0);
-        for round in 0..rounds {
-            let mut by_col: HashMap<usize, Vec<usize>> = HashMap::new();
-            for (r, cols) in &gaps {
-                if let Some(&j) = cols.get(round) {
-                    by_col.entry(j).or_default().push(*r);
+        let mut run = FillRun {
+            table,
+            filled: HashMap::new(),
+            trimmed: HashMap::new(),
+            cells: Vec::with_capacity(total),
+            rng: ChaCha8Rng::seed_from_u64(options.seed),
+            draws: options.draws,
+            reuse: ResumeStats::default(),
+        };
+        let reuse = self.reuses_prompts(model);
+        let blocks: Vec<Vec<&(usize, Vec<usize>)>> = if reuse {
+            // Rows with the same gaps ask the same questions in the same order and write their
+            // known cells alike: sorted together, a block's calls are few and share prefixes.
+            let mut keyed = gaps
+                .iter()
+                .map(|g| Ok((self.prompt(table, g.0, g.1[0], &[], None, 0)?.0, g)))
+                .collect::<Result<Vec<_>>>()?;
+            keyed.sort_by(|a, b| (&a.1 .1, &a.0).cmp(&(&b.1 .1, &b.0)));
+            keyed.chunks(self.saved.config.fill.block_rows).map(|c| c.iter().map(|k| k.1).collect()).collect()
+        } else {
+            vec![gaps.iter().collect()]
+        };
+        for block in blocks {
+            let gaps_of: HashMap<usize, usize> = block.iter().map(|g| (g.0, g.1.len())).collect();
+            let mut kept: Option<HashMap<usize, Rc<PromptCache>>> = reuse.then(HashMap::new);
+            let rounds = block.iter().map(|g| g.1.len()).max().unwrap_or(0);
+            for round in 0..rounds {
+                let mut by_col: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+                for (r, cols) in &block {
+                    if let Some(&j) = cols.get(round) {
+                        by_col.entry(j).or_default().push(*r);
+                    }
                 }
-            }
-            let mut order: Vec<usize> = by_col.keys().copied().collect();
-            order.sort_unstable();
-            for j in order {
-                let rows = &by_col[&j];
-                // Unique prompts, and unique sets of views (a cell's prompts), only.
-                let mut group_of_row = Vec::with_capacity(rows.len());
-                let mut unique: Vec<String> = Vec::new();
-                let mut seen: HashMap<String, usize> = HashMap::new();
-                let mut groups: Vec<Vec<usize>> = Vec::new();
-                let mut seen_groups: HashMap<Vec<usize>, usize> = HashMap::new();
-                for &r in rows {
-                    let earlier = filled.get(&r).map(Vec::as_slice).unwrap_or(&[]);
-                    let (prompts, trimmed) = self.view_prompts(table, r, j, earlier, None)?;
-                    *trimmed_cells.entry(j).or_default() += usize::from(trimmed);
-                    let group: Vec<usize> = prompts
-                        .into_iter()
-                        .map(|p| {
-                            *seen.entry(p.clone()).or_insert_with(|| {
-                                unique.push(p);
-                                unique.len() - 1
-                            })
-                        })
-                        .collect();
-                    let g = *seen_groups.entry(group.clone()).or_insert_with(|| {
-                        groups.push(group);
-                        groups.len() - 1
-                    });
-                    group_of_row.push(g);
+                for (j, rows) in by_col {
+                    self.fill_round(model, &mut run, j, &rows, kept.as_mut())?;
+                    bar.inc(rows.len() as u64);
                 }
-                let ids = unique.iter().map(|p| encode(&self.tokenizer, p)).collect::<Result<Vec<_>>>()?;
-                let results = self.run_plan(model, j, &ids, &groups, options.draws, &mut rng)?;
-                for (&r, &k) in rows.iter().zip(&group_of_row) {
-                    let res = &results[k];
-                    filled.entry(r).or_default().push((j, res.value.clone()));
-                    cells.push(CellImputation { cell: Cell { row: r, col: j }, ..res.clone() });
+                // Rows without a later gap need their caches no more.
+                if let Some(k) = kept.as_mut() {
+                    k.retain(|r, _| gaps_of.get(r).is_some_and(|&n| n > round + 1));
                 }
-                bar.inc(rows.len() as u64);
             }
         }
         bar.finish_and_clear();
-        let columns = self.column_fills(&cells, trimmed_cells);
+        let FillRun { mut cells, trimmed, reuse, .. } = run;
+        cells.sort_by_key(|c| (c.cell.row, c.cell.col));
+        let columns = self.column_fills(&cells, trimmed);
         let fallbacks = cells.iter().filter(|c| c.fallback).count();
-        Ok(Imputation { cells, seconds: start.elapsed().as_secs_f64(), fallbacks, columns })
+        Ok(Imputation { cells, seconds: start.elapsed().as_secs_f64(), fallbacks, columns, prompt_reuse: reuse })
+    }
+
+    /// Whether fills go by blocks of rows whose questions continue each other's caches:
+    /// `fill.block_rows > 0` with shared scoring on one worker and no retrieval (retrieved rows
+    /// change with the question, so no question would continue the previous one).
+    pub(crate) fn reuses_prompts(&self, model: &dyn CausalLm) -> bool {
+        let fill = &self.saved.config.fill;
+        fill.block_rows > 0 && fill.share_prefixes && fill_workers(fill.workers, model) == 1 && self.retriever.is_none()
+    }
+
+    /// Fills gap `j` of each of `rows` (their next gap), given the values filled before in
+    /// the rows; with `kept`, each question continues the kept cache of its row's previous one
+    /// (when that holds a prefix of it) and leaves its own in its place.
+    fn fill_round(
+        &self,
+        model: &dyn CausalLm,
+        run: &mut FillRun<'_>,
+        j: usize,
+        rows: &[usize],
+        kept: Option<&mut HashMap<usize, Rc<PromptCache>>>,
+    ) -> Result<()> {
+        // Unique prompts, and unique sets of views (a cell's prompts), only.
+        let mut group_of_row = Vec::with_capacity(rows.len());
+        let mut unique: Vec<String> = Vec::new();
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        let mut seen_groups: HashMap<Vec<usize>, usize> = HashMap::new();
+        for &r in rows {
+            let earlier = run.filled.get(&r).map(Vec::as_slice).unwrap_or(&[]);
+            let (prompts, trimmed) = self.view_prompts(run.table, r, j, earlier, None)?;
+            *run.trimmed.entry(j).or_default() += usize::from(trimmed);
+            let group: Vec<usize> = prompts
+                .into_iter()
+                .map(|p| {
+                    *seen.entry(p.clone()).or_insert_with(|| {
+                        unique.push(p);
+                        unique.len() - 1
+                    })
+                })
+                .collect();
+            let g = *seen_groups.entry(group.clone()).or_insert_with(|| {
+                groups.push(group);
+                groups.len() - 1
+            });
+            group_of_row.push(g);
+        }
+        let ids = unique.iter().map(|p| encode(&self.tokenizer, p)).collect::<Result<Vec<_>>>()?;
+        let results = match kept {
+            Some(kept) => {
+                // A row's previous question is offered to its cell's first view.
+                let mut offer: Vec<Option<&PromptCache>> = vec![None; ids.len()];
+                for (&r, &g) in rows.iter().zip(&group_of_row) {
+                    let first = groups[g][0];
+                    if offer[first].is_none() {
+                        offer[first] = kept.get(&r).map(Rc::as_ref);
+                    }
+                }
+                let mut resume = Resume { offer, kept: Vec::new(), stats: ResumeStats::default() };
+                let results = self.run_plan(model, j, &ids, &groups, run.draws, &mut run.rng, Some(&mut resume))?;
+                run.reuse += resume.stats;
+                // Generated columns keep nothing: the row's older cache still holds a prefix.
+                if !resume.kept.is_empty() {
+                    let fresh: Vec<Rc<PromptCache>> = resume.kept.into_iter().map(Rc::new).collect();
+                    for (&r, &g) in rows.iter().zip(&group_of_row) {
+                        kept.insert(r, Rc::clone(&fresh[groups[g][0]]));
+                    }
+                }
+                results
+            }
+            None => self.run_plan(model, j, &ids, &groups, run.draws, &mut run.rng, None)?,
+        };
+        for (&r, &k) in rows.iter().zip(&group_of_row) {
+            let res = &results[k];
+            run.filled.entry(r).or_default().push((j, res.value.clone()));
+            run.cells.push(CellImputation { cell: Cell { row: r, col: j }, ..res.clone() });
+        }
+        Ok(())
     }
 
     /// The cells to fill, per row: scored columns first, then generated, each in schema order.
@@ -421,7 +500,9 @@ impl Core {
     }
 
     /// Imputes one cell of column `j` per group: `groups[i]` are the indices in `ids` of
-    /// cell `i`'s prompts (its views; generated columns have one).
+    /// cell `i`'s prompts (its views; generated columns have one). With `resume`, scored
+    /// prompts continue the caches it offers and leave theirs in it.
+    #[allow(clippy::too_many_arguments)]
     fn run_plan(
         &self,
         model: &dyn CausalLm,
@@ -430,11 +511,12 @@ impl Core {
         groups: &[Vec<usize>],
         draws: usize,
         rng: &mut ChaCha8Rng,
+        resume: Option<&mut Resume<'_>>,
     ) -> Result<Vec<CellImputation>> {
         let plan = self.plans[j].as_ref().ok_or_else(|| Error::Config(format!("column {j} has no plan")))?;
         match plan {
             Plan::Score { values, seqs, mean, decimals } => {
-                self.score_column(model, j, (values, seqs, *mean, *decimals), ids, groups, draws, rng)
+                self.score_column(model, j, (values, seqs, *mean, *decimals), ids, groups, draws, rng, resume)
             }
             Plan::Trie { .. } | Plan::Chars { .. } => {
                 self.generate_column(model, j, plan, &first_views(ids, groups), draws, rng)
@@ -456,6 +538,7 @@ impl Core {
         groups: &[Vec<usize>],
         draws: usize,
         rng: &mut ChaCha8Rng,
+        resume: Option<&mut Resume<'_>>,
     ) -> Result<Vec<CellImputation>> {
         let cfg = &self.saved.config;
         let codec = &self.saved.codec;
@@ -470,7 +553,26 @@ impl Core {
             }
             _ => None,
         };
-        let scores = average_views(&self.score_prompts(model, ids, seqs)?, groups);
+        let raw = match resume {
+            Some(resume) => {
+                let options = self.share_options(model);
+                let (raw, kept, stats) = score_candidates_resumed(
+                    model,
+                    ids,
+                    &resume.offer,
+                    seqs,
+                    &self.end,
+                    self.end_after(),
+                    self.eos,
+                    options,
+                )?;
+                resume.kept = kept;
+                resume.stats += stats;
+                raw
+            }
+            None => self.score_prompts(model, ids, seqs)?,
+        };
+        let scores = average_views(&raw, groups);
         let mut out = Vec::with_capacity(groups.len());
         for (i, s) in scores.into_iter().enumerate() {
             let s: Vec<f64> = match prior {
@@ -556,6 +658,29 @@ impl Core {
         }
         Ok(out)
     }
+}
+
+/// What one fill of a table carries from cell to cell.
+struct FillRun<'t> {
+    table: &'t Table,
+    /// Per row, the values filled so far, in order.
+    filled: HashMap<usize, Vec<(usize, Value)>>,
+    /// Per column, cells whose prompt lost retrieved rows.
+    trimmed: HashMap<usize, usize>,
+    cells: Vec<CellImputation>,
+    rng: ChaCha8Rng,
+    draws: usize,
+    /// What the kept prompt caches saved.
+    reuse: ResumeStats,
+}
+
+/// The kept caches one scoring call may continue, and what it leaves.
+struct Resume<'a> {
+    /// Per prompt, the cache of the row's previous question, if any.
+    offer: Vec<Option<&'a PromptCache>>,
+    /// Per prompt, its own cache after scoring (empty when nothing was scored).
+    kept: Vec<PromptCache>,
+    stats: ResumeStats,
 }
 
 /// Per group (one cell's views), the prompt of its first view: what generation and the encoder

@@ -194,6 +194,41 @@ fn fit_transform_save_load_on_a_tiny_gpt2() {
     loaded.set_scoring_split(4096, 0).unwrap();
     same(&one, &chunked);
     same(&chunked, &split);
+    // Rows with up to four gaps, filled by blocks of rows whose next questions continue their
+    // previous ones' caches (the default, in one block and in blocks of 5 rows), and column by
+    // column over the whole table: the same fills, and only the blocks continue caches.
+    loaded.set_scoring_split(4096, 1).unwrap();
+    let mut gappy: Vec<(usize, usize)> = (0..96).step_by(3).map(|r| (r, 2)).collect();
+    gappy.extend((0..96).step_by(4).flat_map(|r| [(r, 1), (r, 3)]));
+    gappy.extend([(5, 1), (5, 2), (5, 3), (5, 4), (9, 3)]);
+    let gappy = hide(&full, &gappy);
+    let fills = |f: &FittedLlmImputer| {
+        let imp = f.impute(&gappy, &ImputeOptions::default()).unwrap();
+        let map = imp
+            .cells
+            .iter()
+            .map(|c| ((c.cell.row, c.cell.col), (c.value.clone(), c.probability)))
+            .collect::<std::collections::HashMap<_, _>>();
+        (map, imp.prompt_reuse)
+    };
+    let (blocks, reuse) = fills(&loaded);
+    loaded.set_block_rows(5);
+    let (small, small_reuse) = fills(&loaded);
+    loaded.set_block_rows(0);
+    let (columns, no_reuse) = fills(&loaded);
+    same(&columns, &blocks);
+    same(&columns, &small);
+    // Every fourth row has two or three scored gaps: its later questions continue a cache
+    // (rows whose questions are identical share one).
+    assert!(reuse.resumed > 0 && reuse.fresh > 0 && reuse.tokens_run > 0, "{reuse:?}");
+    assert!(small_reuse.resumed >= reuse.resumed, "{small_reuse:?} vs {reuse:?}");
+    assert_eq!(no_reuse, llm_imputer::ResumeStats::default());
+    loaded.set_scoring_split(4096, 2).unwrap();
+    loaded.set_block_rows(256);
+    let (workers, worker_reuse) = fills(&loaded);
+    same(&columns, &workers);
+    assert_eq!(worker_reuse.resumed, 0, "two workers fill column by column");
+    loaded.set_scoring_split(4096, 0).unwrap();
     loaded.set_orders(3).unwrap();
     let three = probs(&loaded);
     assert!(loaded.set_orders(0).is_err());

@@ -64,6 +64,13 @@ pub fn impute(
         imp.cells_per_second(),
         imp.fallbacks
     );
+    let reuse = imp.prompt_reuse;
+    if reuse.resumed + reuse.fresh > 0 {
+        eprintln!(
+            "  {} scored questions continued the cache of their row's previous one, {} ran from their first token",
+            reuse.resumed, reuse.fresh
+        );
+    }
     for (column, f) in &imp.columns {
         let trimmed =
             if f.trimmed > 0 { format!(", {} prompts cut to fit the context", f.trimmed) } else { String::new() };

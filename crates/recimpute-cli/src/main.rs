@@ -177,6 +177,11 @@ struct LlmArgs {
     /// on a CPU, 1 on a GPU).
     #[arg(long, value_name = "N")]
     llm_workers: Option<usize>,
+    /// Rows whose LLM fills go together, each row's next question continuing the cache of its
+    /// previous one (256 by default; 0 fills column by column over the whole table, each
+    /// question from its first token).
+    #[arg(long, value_name = "N")]
+    llm_block_rows: Option<usize>,
 }
 
 impl LlmArgs {
@@ -209,6 +214,7 @@ impl LlmArgs {
         set(&mut c.retrieval.k, self.llm_retrieval);
         set(&mut c.fill.orders, self.llm_orders);
         set(&mut c.fill.workers, self.llm_workers);
+        set(&mut c.fill.block_rows, self.llm_block_rows);
         if self.llm_no_prior_correction {
             c.fill.prior_correction = false;
         }
