@@ -706,25 +706,17 @@ fn average_views(scores: &[Vec<f64>], groups: &[Vec<usize>]) -> Vec<Vec<f64>> {
         .collect()
 }
 
-/// Folds the trained adapters into a half-precision (bf16/f16) base before filling, so a
-/// forward runs the base's kernels alone: on two AVX-512 BF16 cores a SmolLM2 forward with
-/// adapters on every linear layer ran at ~1,900-2,400 tokens/s, merged at ~2,700 (the base's
-/// speed). The merged weight is rounded to the base's precision, as PEFT's `merge_and_unload`
-/// on a bf16 model; an f32 base is left as it is. The adapter's own weights stay as trained
-/// (saving writes them unchanged).
+/// Folds the trained adapters into the base before filling, so a forward runs the base's
+/// kernels alone. On two AVX-512 BF16 cores a SmolLM2 forward with adapters on every linear
+/// layer ran at ~1,900-2,400 tokens/s, merged at ~2,700 (the base's speed); on an f32 base the
+/// unmerged adapters' small products, scalings and additions took about 10% of a fill's
+/// profile (docs/BENCHMARKS.md). The merged weight is rounded to the base's precision, as
+/// PEFT's `merge_and_unload`. The adapter's own weights stay as trained (saving writes them
+/// unchanged).
 pub(crate) fn merge_for_fill(model: &mut Model) -> Result<()> {
-    let half = model
-        .model()
-        .linears()
-        .first()
-        .is_some_and(|(_, l)| matches!(l.weight().kind(), tch::Kind::BFloat16 | tch::Kind::Half));
-    if half {
-        model.merge()?;
-    }
-    Ok(())
+    Ok(model.merge()?)
 }
 
-/// The last path segment of every linear layer of `model`, each once (`q_proj`, ..., `down_proj`).
 /// The scoring workers `fill.workers` asks for: `0` is libtorch's thread count on a CPU (one
 /// worker of one thread per thread it would use) and 1 on a GPU.
 fn fill_workers(workers: usize, model: &dyn CausalLm) -> usize {
@@ -735,6 +727,7 @@ fn fill_workers(workers: usize, model: &dyn CausalLm) -> usize {
     }
 }
 
+/// The last path segment of every linear layer of `model`, each once (`q_proj`, ..., `down_proj`).
 fn every_linear(model: &dyn CausalLm) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for name in model.linear_names() {
