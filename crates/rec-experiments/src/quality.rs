@@ -258,6 +258,14 @@ pub struct LlmCellReport {
     /// Training examples whose retrieval prompt lost retrieved rows to fit the context.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub trimmed_examples: usize,
+    /// Scored questions that continued the key/value cache of their row's previous question
+    /// (`fill.block_rows`), and those run from their first token; both 0 when the fill went
+    /// column by column.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub questions_resumed: usize,
+    /// See `questions_resumed`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub questions_fresh: usize,
     /// The prior-correction weight per column.
     pub prior_lambda: Vec<(String, f64)>,
     /// The imputer's full settings behind these numbers (the grid's overrides resolved over
@@ -354,6 +362,8 @@ fn impute_llm(masked: &Table, mask: &Mask, settings: &LlmImputerConfig, seed: u6
         salvaged: imp.columns.iter().map(|(c, f)| (c.clone(), f.salvaged)).collect(),
         trimmed: imp.columns.iter().filter(|(_, f)| f.trimmed > 0).map(|(c, f)| (c.clone(), f.trimmed)).collect(),
         trimmed_examples: fit.trimmed_examples,
+        questions_resumed: imp.prompt_reuse.resumed,
+        questions_fresh: imp.prompt_reuse.fresh,
         prior_lambda: fit.prior_lambda.clone(),
         config: Some(serde_json::to_value(fitted.config())?),
     };

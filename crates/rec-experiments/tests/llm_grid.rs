@@ -51,3 +51,31 @@ fn llm_cells_run_in_the_grid() {
     let mean = outcome.results.iter().find(|r| r.spec.imputer == ImputerName::Mean).unwrap();
     assert!(mean.llm_config.is_none());
 }
+
+/// A quality cell of the LLM records how many scored questions continued their row's cache
+/// (rows with several hidden cells), and none when the fill goes column by column.
+#[test]
+fn llm_quality_cells_count_the_questions_that_continue_a_cache() {
+    use llm_imputer::Precision;
+    use rec_experiments::QualityTable;
+    use rec_experiments::{run_quality_cell, ImputerName, LlmImputerConfig, Pattern, QualityConfig, QualitySpec};
+    let tmp = tempfile::tempdir().unwrap();
+    let backbone = tiny_gpt2_backbone(&tmp.path().join("tiny-gpt2"));
+    let mut llm = LlmImputerConfig::new(backbone).with_max_steps(4).with_precision(Precision::F32);
+    llm.train.batch_size = 8;
+    llm.examples.holdout_cells = 0;
+    let spec = QualitySpec {
+        table: QualityTable::SyntheticAdclick,
+        imputer: ImputerName::Llm,
+        pattern: Pattern::Mcar,
+        rate: 0.3,
+        seed: 2,
+    };
+    let mut config = QualityConfig { synthetic_rows: 120, llm, ..QualityConfig::default() };
+    let blocks = run_quality_cell(&spec, tmp.path(), &config).unwrap().llm.unwrap();
+    // 30% of 6 columns hidden: most rows have two or more hidden cells.
+    assert!(blocks.questions_resumed > 0 && blocks.questions_fresh > 0, "{blocks:?}");
+    config.llm.fill.block_rows = 0;
+    let columns = run_quality_cell(&spec, tmp.path(), &config).unwrap().llm.unwrap();
+    assert_eq!((columns.questions_resumed, columns.questions_fresh), (0, 0));
+}
