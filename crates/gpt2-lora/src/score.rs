@@ -278,6 +278,13 @@ impl Tree {
 }
 
 impl Tree {
+    /// Prompts per forward pass of the walk so that its widest level fills about `tree_rows`
+    /// rows (at least one prompt).
+    fn prompts_per_walk(&self, tree_rows: usize) -> usize {
+        let widest = self.levels.iter().map(Vec::len).max().unwrap_or(1).max(1);
+        (tree_rows / widest).max(1)
+    }
+
     /// `[prompt][candidate]` scores of the prompts `run` holds (in prompt order), walking the
     /// tree from their logits and cache rows `per` prompts at a time.
     fn walk_prefilled<M: CausalLm + ?Sized>(
@@ -322,6 +329,16 @@ pub struct ShareOptions {
     /// The chunks are the same whatever the count: only how each product is split among
     /// threads changes.
     pub workers: usize,
+}
+
+impl ShareOptions {
+    /// An error unless the prompts' blocks and the walk's rows are above 0.
+    fn check_split(&self) -> Result<()> {
+        if self.block == 0 || self.tree_rows == 0 {
+            return Err(Error::invalid(format!("share options need a block and tree rows above 0, got {self:?}")));
+        }
+        Ok(())
+    }
 }
 
 impl Default for ShareOptions {
@@ -451,9 +468,7 @@ pub fn score_candidates_shared<M: CausalLm + ?Sized>(
     if check_prompts(prompts)? {
         return Ok(Vec::new());
     }
-    if options.block == 0 || options.tree_rows == 0 {
-        return Err(Error::invalid(format!("share options need a block and tree rows above 0, got {options:?}")));
-    }
+    options.check_split()?;
     if options.workers == 0 {
         return Err(Error::invalid("share options need at least one worker, got 0"));
     }
@@ -511,8 +526,7 @@ impl Job<'_> {
     fn chunk<M: CausalLm + ?Sized>(&self, model: &M, range: std::ops::Range<usize>) -> Result<Vec<Vec<f64>>> {
         let tree = self.tree;
         let chunk: Vec<&[i64]> = self.order[range].iter().map(|&k| self.prompts[k].as_slice()).collect();
-        let widest = tree.levels.iter().map(Vec::len).max().unwrap_or(1).max(1);
-        let per = (self.options.tree_rows / widest).max(1);
+        let per = tree.prompts_per_walk(self.options.tree_rows);
         // A tree of one level is read off the prompts' logits alone: no cache to keep.
         let run = prefill_shared(model, &chunk, self.options.block, self.pad, tree.levels.len() > 1)?;
         tree.walk_prefilled(model, &run, self.candidates, self.end, per)
@@ -637,17 +651,15 @@ pub fn score_candidates_resumed<M: CausalLm + ?Sized>(
     if check_prompts(prompts)? {
         return Ok((Vec::new(), Vec::new(), ResumeStats::default()));
     }
-    if options.block == 0 || options.tree_rows == 0 {
-        return Err(Error::invalid(format!("share options need a block and tree rows above 0, got {options:?}")));
-    }
+    options.check_split()?;
     let _guard = tch::no_grad_guard();
     let tree = Tree::build(candidates, end, after)?;
-    let widest = tree.levels.iter().map(Vec::len).max().unwrap_or(1).max(1);
-    let per = (options.tree_rows / widest).max(1);
-    let continues = |i: usize| -> Option<&PromptCache> {
-        resume[i].filter(|c| c.tokens.len() < prompts[i].len() && prompts[i].starts_with(&c.tokens))
-    };
-    let (resumed, mut fresh): (Vec<usize>, Vec<usize>) = (0..prompts.len()).partition(|&i| continues(i).is_some());
+    let per = tree.prompts_per_walk(options.tree_rows);
+    // The offered caches that hold a proper prefix of their prompt: the others are not used.
+    let continued: Vec<Option<&PromptCache>> = (0..prompts.len())
+        .map(|i| resume[i].filter(|c| c.tokens.len() < prompts[i].len() && prompts[i].starts_with(&c.tokens)))
+        .collect();
+    let (resumed, mut fresh): (Vec<usize>, Vec<usize>) = (0..prompts.len()).partition(|&i| continued[i].is_some());
     fresh.sort_by(|&a, &b| prompts[a].cmp(&prompts[b]));
     let mut stats = ResumeStats { resumed: resumed.len(), fresh: fresh.len(), tokens_run: 0 };
     let mut scores = vec![Vec::new(); prompts.len()];
@@ -670,13 +682,10 @@ pub fn score_candidates_resumed<M: CausalLm + ?Sized>(
         finish(&fresh, run)?;
     }
     if !resumed.is_empty() {
-        let parts = resumed
+        let (parts, rests): (Vec<KvCache>, Vec<&[i64]>) = resumed
             .iter()
-            .map(|&i| continues(i).map(|c| c.cache.share()))
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| Error::invalid("a resumed prompt lost its cache"))?;
-        let rests: Vec<&[i64]> =
-            resumed.iter().map(|&i| &prompts[i][continues(i).map_or(0, |c| c.tokens.len())..]).collect();
+            .filter_map(|&i| continued[i].map(|c| (c.cache.share(), &prompts[i][c.tokens.len()..])))
+            .unzip();
         let run = extend_prompts(model, KvCache::cat_rows(&parts)?, &rests, pad)?;
         stats.tokens_run += run.fed;
         finish(&resumed, run)?;

@@ -312,10 +312,9 @@ impl Core {
     /// A row's gaps are filled one after the other, each prompt showing the values filled
     /// before it. With [`reuses_prompts`](Self::reuses_prompts) the rows go in blocks of
     /// `fill.block_rows` (sorted by their gaps, then their first question, so that neighbours
-    /// share prefixes),
-    /// and a row's next question continues the key/value cache of its previous one; otherwise
-    /// each round of gaps runs over the whole table column by column. Both ask the same
-    /// questions, so the fills agree up to floating-point rounding.
+    /// share prefixes), and a row's next question continues the key/value cache of its previous
+    /// one; otherwise each round of gaps runs over the whole table column by column. Both ask
+    /// the same questions, so the fills agree up to floating-point rounding.
     pub(crate) fn impute(&self, model: &dyn CausalLm, table: &Table, options: &ImputeOptions) -> Result<Imputation> {
         let start = Instant::now();
         let codec = &self.saved.codec;
