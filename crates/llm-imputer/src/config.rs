@@ -4,7 +4,8 @@
 use tch::Device;
 
 pub use llm_config::{
-    DeviceChoice, EndToken, ExampleConfig, FillConfig, HeadConfig, LlmImputerConfig, Objective, RetrievalConfig,
+    DeviceChoice, EndToken, ExampleConfig, FillConfig, HeadConfig, KnownOrder, LlmImputerConfig, Objective,
+    RetrievalConfig,
 };
 
 /// The device a [`DeviceChoice`] stands for on this machine.

@@ -10,7 +10,7 @@ use rec_table::{Cell, FittedImputer, Schema, Table, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::backbone::{self, Backbone};
-use crate::config::LlmImputerConfig;
+use crate::config::{KnownOrder, LlmImputerConfig};
 use crate::error::{Error, Result};
 use crate::head::{HeadMeta, Heads, HEADS_FILE};
 use crate::plan::{Core, Model};
@@ -201,6 +201,12 @@ impl FittedLlmImputer {
     /// the imputer.
     pub fn set_block_rows(&mut self, rows: usize) {
         self.core.saved.config.fill.block_rows = rows;
+    }
+
+    /// Sets the order later questions write a row's known cells in (`fill.known_order`).
+    /// Saved with the imputer.
+    pub fn set_known_order(&mut self, order: KnownOrder) {
+        self.core.saved.config.fill.known_order = order;
     }
 
     /// Sets the encoder head's weight for later fills (`0`: the scored candidates alone, `1`:

@@ -84,7 +84,8 @@ use std::path::{Path, PathBuf};
 
 pub use backbone::{cpu_bf16_pays, cpu_has_native_bf16, default_models_dir, Backbone, Precision, SMOLLM2_GGUF};
 pub use config::{
-    DeviceChoice, EndToken, ExampleConfig, FillConfig, HeadConfig, LlmImputerConfig, Objective, RetrievalConfig,
+    DeviceChoice, EndToken, ExampleConfig, FillConfig, HeadConfig, KnownOrder, LlmImputerConfig, Objective,
+    RetrievalConfig,
 };
 pub use error::{Error, Result};
 pub use fitted::{CellImputation, ColumnFill, FittedLlmImputer, Imputation, ImputeOptions};

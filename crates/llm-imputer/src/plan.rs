@@ -17,7 +17,7 @@ use rec_table::{Cell, ColumnKind, Table, Value};
 
 use crate::backbone::Loaded;
 use crate::column::{column_plan, end_tokens, longest_answer, read_generated, Plan};
-use crate::config::EndToken;
+use crate::config::{EndToken, KnownOrder};
 use crate::decode::{self, GenGrammar, TokenTexts};
 use crate::error::{Error, Result};
 use crate::fitted::{CellImputation, ColumnFill, Imputation, ImputeOptions, Saved};
@@ -127,7 +127,8 @@ impl Core {
     /// Retrieved rows are dropped, least similar first, until the prompt and the longest answer
     /// fit the model's context; the flag says whether any was (callers count it).
     ///
-    /// `view` 0 writes the known cells in schema order; view `v > 0` in an order shuffled by a
+    /// `view` 0 writes the known cells in the order `fill.known_order` says (the filled ones
+    /// last, in the order they were filled); view `v > 0` in an order shuffled by a
     /// generator seeded with `(row, target, v)`, so that a cell's views are the same every time.
     pub(crate) fn prompt(
         &self,
@@ -140,7 +141,12 @@ impl Core {
     ) -> Result<(String, bool)> {
         let codec = &self.saved.codec;
         let question = if view == 0 {
-            codec.prompt_with(table, row, target, filled)?
+            match self.saved.config.fill.known_order {
+                KnownOrder::Schema => codec.prompt_with(table, row, target, filled)?,
+                KnownOrder::FewestValues => {
+                    codec.prompt_ordered(table, row, target, filled, &codec.fewest_values_first())?
+                }
+            }
         } else {
             let seed = ((row as u64) << 24) ^ ((target as u64) << 8) ^ view as u64;
             codec.prompt_shuffled(table, row, target, filled, &mut ChaCha8Rng::seed_from_u64(seed))?

@@ -223,6 +223,20 @@ fn fit_transform_save_load_on_a_tiny_gpt2() {
     assert!(reuse.resumed > 0 && reuse.fresh > 0 && reuse.tokens_run > 0, "{reuse:?}");
     assert!(small_reuse.resumed >= reuse.resumed, "{small_reuse:?} vs {reuse:?}");
     assert_eq!(no_reuse, llm_imputer::ResumeStats::default());
+    // Questions with the known cells written fewest values first: the prompt the codec writes
+    // in that order, and again the same fills by blocks and column by column.
+    loaded.set_known_order(llm_imputer::KnownOrder::FewestValues);
+    let order = loaded.codec().fewest_values_first();
+    assert_eq!(
+        loaded.prompt_text(&gappy, 0, 2).unwrap(),
+        loaded.codec().prompt_ordered(&gappy, 0, 2, &[], &order).unwrap()
+    );
+    let (ordered_columns, _) = fills(&loaded);
+    loaded.set_block_rows(256);
+    let (ordered_blocks, ordered_reuse) = fills(&loaded);
+    same(&ordered_columns, &ordered_blocks);
+    assert!(ordered_reuse.resumed > 0, "{ordered_reuse:?}");
+    loaded.set_known_order(llm_imputer::KnownOrder::Schema);
     loaded.set_scoring_split(4096, 2).unwrap();
     loaded.set_block_rows(256);
     let (workers, worker_reuse) = fills(&loaded);

@@ -221,7 +221,58 @@ impl RowCodec {
     /// Like [`prompt`](Self::prompt), with cells filled earlier (for rows with several gaps)
     /// appended after the observed ones.
     pub fn prompt_with(&self, table: &Table, row: usize, target: usize, filled: &[(usize, Value)]) -> Result<String> {
-        self.prompt_parts::<rand_chacha::ChaCha8Rng>(table, row, target, filled, None)
+        self.prompt_parts::<rand_chacha::ChaCha8Rng>(table, row, target, filled, None, None)
+    }
+
+    /// Like [`prompt_with`](Self::prompt_with), with the observed cells written in `order` (a
+    /// permutation of the columns, e.g. [`fewest_values_first`](Self::fewest_values_first))
+    /// instead of the schema's; the filled cells follow in the order given, then the target.
+    ///
+    /// ```
+    /// use prompt_codec::{CodecConfig, RowCodec};
+    /// use rec_table::{read_csv_bytes, CsvOptions};
+    ///
+    /// let table = read_csv_bytes(b"age,device,click\n24,Mobile,1\n31,Desktop,0\n40,,1\n", "t.csv", &CsvOptions::default())?;
+    /// let codec = RowCodec::fit(&table, CodecConfig::default())?;
+    /// assert_eq!(codec.fewest_values_first(), vec![1, 2, 0]);
+    /// assert_eq!(codec.prompt_ordered(&table, 2, 1, &[], &[2, 0, 1])?, "click is 1, age is 40, device is");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn prompt_ordered(
+        &self,
+        table: &Table,
+        row: usize,
+        target: usize,
+        filled: &[(usize, Value)],
+        order: &[usize],
+    ) -> Result<String> {
+        let n = self.columns.len();
+        let mut seen = vec![false; n];
+        let permutation = order.len() == n && order.iter().all(|&c| c < n && !std::mem::replace(&mut seen[c], true));
+        if !permutation {
+            return Err(Error::InvalidInput(format!("column order {order:?} is not a permutation of the {n} columns")));
+        }
+        self.prompt_parts::<rand_chacha::ChaCha8Rng>(table, row, target, filled, Some(order), None)
+    }
+
+    /// The columns ordered by how many distinct values they can take, fewest first (ties in
+    /// schema order): categories by their vocabulary, numbers by the values their range and
+    /// decimals allow; set-valued and text columns last. Rows written in this order share
+    /// longer beginnings with their neighbours once sorted: a 0/1 column splits the rows in two,
+    /// an age column in dozens.
+    pub fn fewest_values_first(&self) -> Vec<usize> {
+        let count = |c: &ColumnCodec| -> f64 {
+            match c.kind {
+                ColumnKind::Categorical => c.vocabulary.len() as f64,
+                ColumnKind::Numeric => {
+                    c.range.map_or(f64::INFINITY, |(lo, hi)| (hi - lo) * 10f64.powi(c.decimals.min(300) as i32) + 1.0)
+                }
+                ColumnKind::SetValued | ColumnKind::Text | ColumnKind::Id => f64::INFINITY,
+            }
+        };
+        let mut order: Vec<usize> = (0..self.columns.len()).collect();
+        order.sort_by(|&a, &b| count(&self.columns[a]).total_cmp(&count(&self.columns[b])).then(a.cmp(&b)));
+        order
     }
 
     /// Like [`prompt_with`](Self::prompt_with), with the known cells (observed and filled) in
@@ -236,7 +287,7 @@ impl RowCodec {
         filled: &[(usize, Value)],
         rng: &mut impl Rng,
     ) -> Result<String> {
-        self.prompt_parts(table, row, target, filled, Some(rng))
+        self.prompt_parts(table, row, target, filled, None, Some(rng))
     }
 
     fn prompt_parts<R: Rng>(
@@ -245,6 +296,7 @@ impl RowCodec {
         row: usize,
         target: usize,
         filled: &[(usize, Value)],
+        order: Option<&[usize]>,
         rng: Option<&mut R>,
     ) -> Result<String> {
         self.check(table)?;
@@ -253,7 +305,15 @@ impl RowCodec {
             return Err(Error::Unsupported { column: c.name.clone(), kind: c.kind, action: "imputed" });
         }
         let mut parts = Vec::new();
-        for col in 0..self.columns.len() {
+        let schema: Vec<usize>;
+        let order = match order {
+            Some(o) => o,
+            None => {
+                schema = (0..self.columns.len()).collect();
+                &schema
+            }
+        };
+        for &col in order {
             if col == target || self.columns[col].kind == ColumnKind::Id {
                 continue;
             }

@@ -74,6 +74,31 @@ fn sentences_prompts_and_parsing() {
 }
 
 #[test]
+fn prompts_in_another_order_keep_the_filled_cells_and_the_target_last() {
+    let t = users();
+    let codec = RowCodec::fit(&t, CodecConfig::default()).unwrap();
+    // gender (2 values), occupation (3), age (23.0-53.0 in tenths: 301), then the id, the set
+    // and the text in schema order.
+    let order = codec.fewest_values_first();
+    assert_eq!(order, [2, 3, 1, 0, 4, 5]);
+    assert_eq!(codec.prompt(&t, 4, 2).unwrap(), "age is 33.5, occupation is technician, title is \"Fargo\", gender is");
+    let filled = [(4, Value::Set(vec!["Drama".into()]))];
+    assert_eq!(
+        codec.prompt_ordered(&t, 4, 2, &filled, &order).unwrap(),
+        "occupation is technician, age is 33.5, title is \"Fargo\", genres is [Drama], gender is"
+    );
+    // The schema order gives the schema-order prompt.
+    assert_eq!(
+        codec.prompt_ordered(&t, 4, 2, &filled, &[0, 1, 2, 3, 4, 5]).unwrap(),
+        codec.prompt_with(&t, 4, 2, &filled).unwrap()
+    );
+    for bad in [&[2, 3, 1, 0, 4][..], &[2, 3, 1, 0, 4, 4], &[2, 3, 1, 0, 4, 6]] {
+        let e = codec.prompt_ordered(&t, 4, 2, &[], bad).unwrap_err().to_string();
+        assert!(e.contains("not a permutation of the 6 columns"), "{bad:?}: {e}");
+    }
+}
+
+#[test]
 fn every_observed_value_round_trips_through_text() {
     let t = users();
     let codec = RowCodec::fit(&t, CodecConfig::default()).unwrap();

@@ -67,8 +67,9 @@ pub fn impute(
     let reuse = imp.prompt_reuse;
     if reuse.resumed + reuse.fresh > 0 {
         eprintln!(
-            "  {} scored questions continued the cache of their row's previous one, {} ran from their first token",
-            reuse.resumed, reuse.fresh
+            "  {} scored questions continued the cache of their row's previous one, {} ran from their first token; \
+             {} prompt token positions run",
+            reuse.resumed, reuse.fresh, reuse.tokens_run
         );
     }
     for (column, f) in &imp.columns {

@@ -182,6 +182,12 @@ struct LlmArgs {
     /// question from its first token).
     #[arg(long, value_name = "N")]
     llm_block_rows: Option<usize>,
+    /// The order the LLM's questions write a row's known cells in: the columns with the fewest
+    /// distinct values first (fewest_values, the default), whose sorted rows share longer
+    /// prompt beginnings, or the table's (schema). An imputer saved without this setting
+    /// keeps the schema order.
+    #[arg(long, value_parser = recimpute::llm_config::KnownOrder::NAMES)]
+    llm_known_order: Option<String>,
 }
 
 impl LlmArgs {
@@ -215,6 +221,9 @@ impl LlmArgs {
         set(&mut c.fill.orders, self.llm_orders);
         set(&mut c.fill.workers, self.llm_workers);
         set(&mut c.fill.block_rows, self.llm_block_rows);
+        if let Some(o) = self.llm_known_order {
+            c.fill.known_order = o.parse()?;
+        }
         if self.llm_no_prior_correction {
             c.fill.prior_correction = false;
         }
