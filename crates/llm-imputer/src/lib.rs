@@ -18,8 +18,12 @@
 //!   of their token tree with a shared cache, minus `λ ×` its score under a context-free prompt
 //!   with `λ` per column chosen on the held-out cells; numbers take the probability-weighted
 //!   mean); larger categorical columns, other numeric columns, set-valued and text columns are
-//!   *generated* under a grammar. A row with several gaps fills them one round at a time,
-//!   scored columns first, and later prompts include the values filled earlier. Fallbacks,
+//!   *generated* under a grammar. A row with several gaps fills them one after the other,
+//!   scored columns first, and later prompts include the values filled earlier. A prompt
+//!   writes the row's known cells with the columns of fewest distinct values first
+//!   ([`known_order`](FillConfig::known_order)), so that rows sorted by their prompts share
+//!   long beginnings, computed once; a row's next question continues the cache of its
+//!   previous one ([`block_rows`](FillConfig::block_rows)). Fallbacks,
 //!   salvaged lists and failed draws are counted per column ([`Imputation::columns`]).
 //!   With [`orders`](FillConfig::orders) above 1 a scored cell is asked in that many orders of
 //!   its row's known cells and the candidates' scores are averaged (the held-out calibration
