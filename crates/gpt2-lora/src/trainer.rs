@@ -99,6 +99,9 @@ pub struct TrainReport {
     pub eval_losses: Vec<(usize, f64)>,
     /// Tokens (padding excluded) processed by this run.
     pub tokens: u64,
+    /// Positions run, padding included: each micro-batch's rows times its longest row.
+    #[serde(default)]
+    pub padded_tokens: u64,
     /// Throughput of this run, padding excluded.
     pub tokens_per_second: f64,
     /// The last checkpoint written, if any.
@@ -293,8 +296,9 @@ impl Trainer {
             opt.zero_grad();
             let micro: Vec<usize> = (step * cfg.grad_accum_steps..(step + 1) * cfg.grad_accum_steps).collect();
             let batches = micro.iter().map(|_| plan.next_batch()).collect::<Result<Vec<_>>>()?;
-            let (step_loss, tokens) = accumulate(model, train, &micro, &batches, cfg.seed)?;
+            let (step_loss, tokens, padded) = accumulate(model, train, &micro, &batches, cfg.seed)?;
             report.tokens += tokens;
+            report.padded_tokens += padded;
             if let Some(max) = cfg.max_grad_norm {
                 opt.clip_grad_norm(max)?;
             }
@@ -386,30 +390,32 @@ fn restore<M: CausalLm>(
 
 /// Runs the micro-batches `batches` (numbered `micro`) of one optimizer step forward and
 /// backward, the loss divided by the step's target count so the gradients add up to the
-/// step's mean; dropout is seeded per micro-batch. Returns the step's mean loss and the tokens
-/// it read.
+/// step's mean; dropout is seeded per micro-batch. Returns the step's mean loss, the tokens it
+/// read and the positions it ran (padding included).
 fn accumulate<M: CausalLm>(
     model: &LoraModel<M>,
     train: &[Example],
     micro: &[usize],
     batches: &[Vec<usize>],
     seed: u64,
-) -> Result<(f64, u64)> {
+) -> Result<(f64, u64, u64)> {
     let targets: usize = batches.iter().flatten().map(|&i| train[i].targets()).sum();
-    let (mut step_loss, mut tokens) = (0.0, 0u64);
+    let (mut step_loss, mut tokens, mut padded) = (0.0, 0u64, 0u64);
     for (&mb, batch) in micro.iter().zip(batches) {
         // Dropout draws from libtorch's global generator: held for this micro-batch.
         let _rng = SeededRng::new(seed.wrapping_mul(1_000_003).wrapping_add(mb as u64));
         let refs: Vec<&Example> = batch.iter().map(|&i| &train[i]).collect();
         let (loss, count) = batch_loss(model, &refs, true)?;
+        let width = refs.iter().map(|e| e.input_ids.len()).max().unwrap_or(0);
         tokens += refs.iter().map(|e| e.input_ids.len() as u64).sum::<u64>();
+        padded += (refs.len() * width) as u64;
         if count > 0 {
             let scaled = loss.f_div_scalar(targets as f64)?;
             scaled.f_backward()?;
             step_loss += f64::try_from(&scaled.f_detach()?)?;
         }
     }
-    Ok((step_loss, tokens))
+    Ok((step_loss, tokens, padded))
 }
 
 fn check_examples<M: CausalLm + ?Sized>(model: &M, data: &[Example]) -> Result<()> {

@@ -122,3 +122,32 @@ fn checkpoints_are_written_and_loadable() {
         assert!(a.equal(&b));
     }
 }
+
+#[test]
+fn padding_is_counted() {
+    // Examples of 4 to 13 tokens in batches of 10, drawn at random: each micro-batch pads its
+    // rows to its longest.
+    let data: Vec<Example> = (0..20i64)
+        .map(|a| {
+            let prompt: Vec<i64> = (0..(1 + a % 10)).map(|k| (a + k) % 20).chain([SEP]).collect();
+            Example::prompt_completion(&prompt, &[30 + (a * 7 + 3) % 20, EOS])
+        })
+        .collect();
+    let mut model = LoraModel::new(tiny(), LoraConfig::default().with_dropout(0.0), 2).unwrap();
+    let cfg = TrainConfig {
+        max_steps: Some(3),
+        batch_size: 10,
+        bucket_by_length: false,
+        seed: 4,
+        progress: false,
+        ..TrainConfig::default()
+    };
+    let mut trainer = Trainer::new(cfg).unwrap();
+    let plan: Vec<Vec<usize>> = (0..2).flat_map(|e| trainer.batch_plan(&data, e)).take(3).collect();
+    let len = |i: &usize| data[*i].input_ids.len() as u64;
+    let tokens: u64 = plan.iter().flatten().map(len).sum();
+    let padded: u64 = plan.iter().map(|b| b.len() as u64 * b.iter().map(len).max().unwrap()).sum();
+    let report = trainer.train(&mut model, &data, None).unwrap();
+    assert_eq!((report.tokens, report.padded_tokens), (tokens, padded));
+    assert!(padded > tokens, "mixed lengths pad");
+}

@@ -272,6 +272,8 @@ fn fit_report(core: &Core, built: Built, tuned: Tuned, holdout_cells: usize) -> 
         steps: tuned.report.steps,
         losses: tuned.report.train_losses,
         tokens_per_second: tuned.report.tokens_per_second,
+        tokens: tuned.report.tokens,
+        padded_tokens: tuned.report.padded_tokens,
         holdout_cells,
         holdout: tuned.curve,
         best_step: tuned.best_step,

@@ -140,6 +140,10 @@ pub struct FitReport {
     pub losses: Vec<(usize, f64)>,
     /// Training throughput, padding excluded.
     pub tokens_per_second: f64,
+    /// Tokens the fine-tune read, padding excluded.
+    pub tokens: u64,
+    /// Positions the fine-tune ran, padding included (see `train.length_groups`).
+    pub padded_tokens: u64,
     /// Wall time of the fine-tune (held-out checks included).
     pub seconds: f64,
     /// Observed cells held out of training.

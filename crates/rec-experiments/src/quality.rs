@@ -266,6 +266,13 @@ pub struct LlmCellReport {
     /// See `questions_resumed`.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub questions_fresh: usize,
+    /// Tokens the fine-tune read (padding excluded) and positions it ran (padding included);
+    /// both 0 in results saved before they were recorded.
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub train_tokens: u64,
+    /// See `train_tokens`.
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub padded_tokens: u64,
     /// The prior-correction weight per column.
     pub prior_lambda: Vec<(String, f64)>,
     /// The imputer's full settings behind these numbers (the grid's overrides resolved over
@@ -275,6 +282,10 @@ pub struct LlmCellReport {
 }
 
 fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+fn is_zero_u64(n: &u64) -> bool {
     *n == 0
 }
 
@@ -364,6 +375,8 @@ fn impute_llm(masked: &Table, mask: &Mask, settings: &LlmImputerConfig, seed: u6
         trimmed_examples: fit.trimmed_examples,
         questions_resumed: imp.prompt_reuse.resumed,
         questions_fresh: imp.prompt_reuse.fresh,
+        train_tokens: fit.tokens,
+        padded_tokens: fit.padded_tokens,
         prior_lambda: fit.prior_lambda.clone(),
         config: Some(serde_json::to_value(fitted.config())?),
     };

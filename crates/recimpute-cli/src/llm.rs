@@ -15,12 +15,13 @@ fn fit(table: &Table, args: &LlmArgs, seed: u64) -> Result<FittedLlmImputer> {
     let fitted = LlmImputer::new(config(args, seed)?).fit(table)?;
     let r = fitted.report();
     eprintln!(
-        "fine-tuned on {} rows: {} steps, loss {:.3} -> {:.3}, {:.0} tokens/s, {:.1}s",
+        "fine-tuned on {} rows: {} steps, loss {:.3} -> {:.3}, {:.0} tokens/s ({:.0}% of the positions run were padding), {:.1}s",
         r.train_rows,
         r.steps,
         r.losses.first().map_or(f64::NAN, |l| l.1),
         r.losses.last().map_or(f64::NAN, |l| l.1),
         r.tokens_per_second,
+        100.0 * r.padded_tokens.saturating_sub(r.tokens) as f64 / r.padded_tokens.max(1) as f64,
         r.seconds
     );
     if let Some(best) = r.holdout.iter().find(|p| Some(p.step) == r.best_step) {
