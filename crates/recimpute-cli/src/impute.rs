@@ -155,6 +155,9 @@ fn impute_fitting(args: &ImputeArgs) -> Result<()> {
         ),
         (m, None) => m.unwrap_or(exp::ImputerName::Knn),
     };
+    if let (Some(dir), Some(_)) = (imputer, fit_on) {
+        anyhow::bail!("--imputer {} is already fitted: --fit-on does not apply", dir.display());
+    }
     let opts = read.csv_options(input)?;
     // Kinds come from the table the imputer learns from: with --fit-on, the input is read with
     // the training table's schema (a value that does not fit is named).

@@ -51,7 +51,7 @@ pub fn impute(
     seed: u64,
 ) -> Result<(String, Table)> {
     let fitted = match saved {
-        Some(dir) => FittedLlmImputer::load_with_backbone(dir, args.llm_backbone.clone().map(Backbone::from_path))?,
+        Some(dir) => load(dir, args)?,
         None => fit(train, args, seed)?,
     };
     if let Some(dir) = save {
@@ -83,6 +83,38 @@ pub fn impute(
     }
     let filled = table.with_filled(imp.cells.into_iter().map(|c| (c.cell, c.value)))?;
     Ok((format!("llm({})", fitted.config().backbone.name()), filled))
+}
+
+/// Loads a saved imputer and sets the fill-time flags given (`--llm-orders`, `--llm-workers`,
+/// `--llm-block-rows`, `--llm-known-order`, `--llm-head-weight`); a flag that shapes the
+/// fine-tune is an error naming it, since the imputer is already fitted.
+fn load(dir: &Path, args: &LlmArgs) -> Result<FittedLlmImputer> {
+    let fit_only = args.fit_flags();
+    if !fit_only.is_empty() {
+        anyhow::bail!(
+            "--imputer {} is already fitted: {} set the fine-tune and do not apply (a saved imputer takes \
+             --llm-orders, --llm-workers, --llm-block-rows, --llm-known-order, --llm-head-weight and --llm-backbone)",
+            dir.display(),
+            fit_only.join(", ")
+        );
+    }
+    let mut fitted = FittedLlmImputer::load_with_backbone(dir, args.llm_backbone.clone().map(Backbone::from_path))?;
+    if let Some(orders) = args.llm_orders {
+        fitted.set_orders(orders)?;
+    }
+    if let Some(workers) = args.llm_workers {
+        fitted.set_scoring_split(fitted.config().fill.chunk_tokens, workers)?;
+    }
+    if let Some(rows) = args.llm_block_rows {
+        fitted.set_block_rows(rows);
+    }
+    if let Some(order) = &args.llm_known_order {
+        fitted.set_known_order(order.parse()?);
+    }
+    if let Some(weight) = args.llm_head_weight {
+        fitted.set_head_weight(weight)?;
+    }
+    Ok(fitted)
 }
 
 pub fn fit_adapter(table: &Table, out: &Path, args: &LlmArgs, seed: u64) -> Result<()> {

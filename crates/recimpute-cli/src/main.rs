@@ -59,8 +59,9 @@ enum Command {
     ///
     /// The imputer is fitted on `--fit-on` if given (e.g. a training file), else on the input
     /// itself; or `--imputer` names one saved by `fit` or `--save`, used as is (with
-    /// `--batch-rows`, a Parquet file of any size streams through it). Observed cells are never
-    /// changed. The output's format follows its extension.
+    /// `--batch-rows`, a Parquet file of any size streams through it; a saved LLM directory
+    /// takes the fill-time `--llm-*` flags, and `--save` writes it back with them). Observed
+    /// cells are never changed. The output's format follows its extension.
     Impute(impute::ImputeArgs),
     /// Fit an imputer on a table and save it (a JSON file for a classical imputer, a directory
     /// for the LLM), to fill other tables later with `impute --imputer`.
@@ -228,6 +229,30 @@ impl LlmArgs {
             c.fill.prior_correction = false;
         }
         Ok(())
+    }
+}
+
+impl LlmArgs {
+    /// The flags given that shape the fine-tune, by name: a saved imputer is already fitted,
+    /// so with `--imputer DIR` they cannot apply.
+    #[cfg_attr(not(feature = "llm"), allow(dead_code))]
+    fn fit_flags(&self) -> Vec<&'static str> {
+        let given = [
+            ("--llm-epochs", self.llm_epochs.is_some()),
+            ("--llm-steps", self.llm_steps.is_some()),
+            ("--llm-seconds", self.llm_seconds.is_some()),
+            ("--llm-max-train-rows", self.llm_max_train_rows.is_some()),
+            ("--llm-lr", self.llm_lr.is_some()),
+            ("--llm-lora-r", self.llm_lora_r.is_some()),
+            ("--llm-lora-alpha", self.llm_lora_alpha.is_some()),
+            ("--llm-lora-targets", self.llm_lora_targets.is_some()),
+            ("--llm-precision", self.llm_precision.is_some()),
+            ("--llm-objective", self.llm_objective.is_some()),
+            ("--llm-holdout", self.llm_holdout.is_some()),
+            ("--llm-no-prior-correction", self.llm_no_prior_correction),
+            ("--llm-retrieval", self.llm_retrieval.is_some()),
+        ];
+        given.into_iter().filter(|(_, on)| *on).map(|(name, _)| name).collect()
     }
 }
 
