@@ -142,7 +142,8 @@ pub struct FitReport {
     pub tokens_per_second: f64,
     /// Tokens the fine-tune read, padding excluded.
     pub tokens: u64,
-    /// Positions the fine-tune ran, padding included (see `train.length_groups`).
+    /// Positions the fine-tune ran, padding included (each micro-batch's rows times its
+    /// longest row).
     pub padded_tokens: u64,
     /// Wall time of the fine-tune (held-out checks included).
     pub seconds: f64,

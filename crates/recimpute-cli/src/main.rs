@@ -230,9 +230,7 @@ impl LlmArgs {
         }
         Ok(())
     }
-}
 
-impl LlmArgs {
     /// The flags given that shape the fine-tune, by name: a saved imputer is already fitted,
     /// so with `--imputer DIR` they cannot apply.
     #[cfg_attr(not(feature = "llm"), allow(dead_code))]
