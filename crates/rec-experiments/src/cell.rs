@@ -111,8 +111,10 @@ pub struct CellResult {
     pub unlabelled_rows: usize,
 }
 
-fn is_zero(n: &usize) -> bool {
-    *n == 0
+/// Whether a count is zero: the `skip_serializing_if` of the optional counts in saved cells,
+/// so results without them keep their old shape.
+pub(crate) fn is_zero<T: Default + PartialEq>(n: &T) -> bool {
+    *n == T::default()
 }
 
 /// Peak resident set size of this process in MiB, from `/proc/self/status` (Linux only).

@@ -15,7 +15,7 @@ use rec_table::{FittedImputer as _, Imputer as _};
 use rec_table::{ReadSettings, Table};
 use serde::{Deserialize, Serialize};
 
-use crate::cell::{data_dir, LossPoint};
+use crate::cell::{data_dir, is_zero, LossPoint};
 use crate::llm::LlmImputerConfig;
 use crate::names::{ImputerName, ImputerParams, Pattern};
 use crate::report::mean_std;
@@ -268,10 +268,10 @@ pub struct LlmCellReport {
     pub questions_fresh: usize,
     /// Tokens the fine-tune read (padding excluded) and positions it ran (padding included);
     /// both 0 in results saved before they were recorded.
-    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub train_tokens: u64,
     /// See `train_tokens`.
-    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub padded_tokens: u64,
     /// The prior-correction weight per column.
     pub prior_lambda: Vec<(String, f64)>,
@@ -279,14 +279,6 @@ pub struct LlmCellReport {
     /// the imputer's defaults); absent in results saved before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<serde_json::Value>,
-}
-
-fn is_zero(n: &usize) -> bool {
-    *n == 0
-}
-
-fn is_zero_u64(n: &u64) -> bool {
-    *n == 0
 }
 
 impl LlmCellReport {
