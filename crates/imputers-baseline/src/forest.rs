@@ -216,12 +216,16 @@ impl Forest {
     /// Fits `params.n_trees` trees in parallel; tree `t` draws from a generator seeded with
     /// `seed` and `t`, so the forest does not depend on the number of threads.
     pub(crate) fn fit(problem: &Problem<'_>, params: &ForestParams, seed: u64) -> Forest {
-        let prepared = Prepared::new(problem);
+        Self::fit_prepared(&Prepared::new(problem), params, seed)
+    }
+
+    fn fit_prepared(prepared: &Prepared<'_, '_>, params: &ForestParams, seed: u64) -> Forest {
+        let problem = prepared.problem;
         let trees = (0..params.n_trees.max(1))
             .into_par_iter()
             .map(|t| {
                 let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (t as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-                grow(&prepared, params, &mut rng)
+                grow(prepared, params, &mut rng)
             })
             .collect();
         Forest { task: problem.task, trees }
@@ -263,19 +267,35 @@ impl Problem<'_> {
 /// the number of classes: a column of 320 labels would otherwise make every histogram update
 /// 320 additions, nearly all of zeros. Sums are the same to the last bit (adding 0.0 changes
 /// nothing).
+///
+/// It also lists, for each two-bin feature (a one-hot or multi-hot column), the samples in its
+/// upper bin: a node then gets that bin's statistics from the few samples there instead of
+/// from all of its own (a city's indicator is 1 on a few rows of a thousand), and the lower
+/// bin's as the node's total minus those. Only where every sum is exact in any order (see
+/// [`exact_sums`]), so that the splits are the ones the full scan finds, bit for bit.
 struct Prepared<'p, 'a> {
     problem: &'p Problem<'a>,
     /// Class and label tasks: `nz[start[i]..start[i + 1]]` are the outputs where sample `i`'s
     /// target is not 0. Empty for regression.
     start: Vec<usize>,
     nz: Vec<u32>,
+    /// Per design column of two bins: the samples (positions in `problem.rows`) in its upper
+    /// bin, ascending. `None` for other columns, and for all of them when the sums are not
+    /// exact.
+    upper: Vec<Option<Vec<u32>>>,
 }
 
 impl<'p, 'a> Prepared<'p, 'a> {
     fn new(problem: &'p Problem<'a>) -> Self {
+        Self::with_upper_lists(problem, true)
+    }
+
+    /// `upper_lists = false` keeps every split search on the full scan (to test the lists).
+    fn with_upper_lists(problem: &'p Problem<'a>, upper_lists: bool) -> Self {
         let k = problem.task.outputs();
         let (mut start, mut nz) = (vec![0], Vec::new());
-        if !matches!(problem.task, Task::Regression) {
+        let counts = !matches!(problem.task, Task::Regression);
+        if counts {
             // Row by row (not `chunks_exact(k)`): a column without classes, every cell of it
             // missing say, has k = 0 and an empty row for every sample.
             for i in 0..problem.rows.len() {
@@ -284,7 +304,17 @@ impl<'p, 'a> Prepared<'p, 'a> {
                 start.push(nz.len());
             }
         }
-        Prepared { problem, start, nz }
+        let mut upper = vec![None; problem.bins.len()];
+        if upper_lists && exact_sums(problem) {
+            for &f in problem.features {
+                if problem.n_bins[f] == 2 {
+                    let col = &problem.bins[f];
+                    let list = (0..problem.rows.len() as u32).filter(|&i| col[problem.rows[i as usize]] == 1).collect();
+                    upper[f] = Some(list);
+                }
+            }
+        }
+        Prepared { problem, start, nz, upper }
     }
 
     /// [`Problem::add_stat`], touching only the non-zero targets of class and label tasks.
@@ -301,24 +331,146 @@ impl<'p, 'a> Prepared<'p, 'a> {
     }
 }
 
+/// Whether every node statistic is a sum of whole numbers below 2^53, which floating point
+/// adds and subtracts exactly in any order: 0/1 class and label targets, or whole-number
+/// regression targets (ages, counts, 0/1 flags) with `n · max y²` below 2^53 (a bootstrap
+/// draws `n` samples). Sums of fractional targets round differently in another order, and a
+/// split whose gain ties another's to the last bit could then change.
+fn exact_sums(problem: &Problem<'_>) -> bool {
+    match problem.task {
+        Task::Regression => {
+            let max = problem.y.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            problem.y.iter().all(|v| v.fract() == 0.0) && problem.rows.len() as f64 * max * max < 2f64.powi(53)
+        }
+        Task::Classes(_) | Task::Labels(_) => problem.y.iter().all(|&v| v == 0.0 || v == 1.0),
+    }
+}
+
 /// The best split found so far at a node: (gain, feature, last bin of the left side).
 type Split = Option<(f64, usize, u8)>;
 
-/// Scans the splits of one node, feature by feature, with one histogram buffer reused by every
-/// node of a tree.
+/// Scans the splits of one node, feature by feature, with buffers reused by every node of a
+/// tree.
 struct SplitSearch<'q, 'p, 'a> {
     prepared: &'q Prepared<'p, 'a>,
     min_leaf: usize,
     /// Per-bin statistics, `n_bins × stats_len`; all zero between uses.
     hist: Vec<f64>,
+    /// The entries of a node's statistics that can be non-zero: all of them for regression;
+    /// the count and the outputs the node's samples have for class and label tasks (a node
+    /// deep in a tree of a 320-label column holds a few labels). Ascending, so that sums over
+    /// them add the same terms in the same order as sums over every entry.
+    active: Vec<usize>,
+    /// How many times each sample (position in `problem.rows`) is in the node: a bootstrap
+    /// repeats some. Filled only while a node uses an upper-bin list; all zero between nodes.
+    copies: Vec<u32>,
+    /// Left and right statistics of a candidate split.
+    left: Vec<f64>,
+    right: Vec<f64>,
 }
 
-impl SplitSearch<'_, '_, '_> {
+impl<'q, 'p, 'a> SplitSearch<'q, 'p, 'a> {
+    fn new(prepared: &'q Prepared<'p, 'a>, min_leaf: usize) -> Self {
+        let m = prepared.problem.task.stats_len();
+        SplitSearch {
+            prepared,
+            min_leaf,
+            hist: Vec::new(),
+            active: Vec::new(),
+            copies: vec![0; prepared.problem.rows.len()],
+            left: vec![0.0; m],
+            right: vec![0.0; m],
+        }
+    }
+
+    /// Impurity times count of `s`, summed over the active entries: [`Task::cost`] to the last
+    /// bit, since the entries left out are 0.
+    fn cost(&self, s: &[f64]) -> f64 {
+        let task = self.prepared.problem.task;
+        let n = s[0];
+        if n <= 0.0 {
+            return 0.0;
+        }
+        let outputs = self.active.iter().skip(1).map(|&e| s[e]);
+        match task {
+            Task::Regression => task.cost(s),
+            Task::Classes(_) => n - outputs.map(|c| c * c).sum::<f64>() / n,
+            Task::Labels(_) => outputs.map(|c| c - c * c / n).sum(),
+        }
+    }
+
+    /// Finds the best split of the node `samples` (statistics `total`, cost `parent`) among
+    /// the design columns `features`.
+    fn node(&mut self, features: &[usize], samples: &[u32], total: &[f64], parent: f64) -> Split {
+        let problem = self.prepared.problem;
+        self.active.clear();
+        if matches!(problem.task, Task::Regression) {
+            self.active.extend(0..total.len());
+        } else {
+            self.active.push(0);
+            self.active.extend((1..total.len()).filter(|&e| total[e] != 0.0));
+        }
+        // An upper-bin list pays when it is shorter than the node.
+        let prepared = self.prepared;
+        let listed = |f: usize| prepared.upper[f].as_ref().is_some_and(|list| list.len() < samples.len());
+        let use_lists = features.iter().any(|&f| listed(f));
+        if use_lists {
+            for &s in samples {
+                self.copies[s as usize] += 1;
+            }
+        }
+        let mut best: Split = None;
+        for &f in features {
+            if listed(f) {
+                self.listed_feature(f, total, parent, &mut best);
+            } else {
+                self.feature(f, samples, total, parent, &mut best);
+            }
+        }
+        if use_lists {
+            for &s in samples {
+                self.copies[s as usize] = 0;
+            }
+        }
+        best
+    }
+
+    /// Updates `best` with the split of a two-bin column `f`, its upper bin's statistics
+    /// summed over the column's upper-bin list (the samples of the node among them, each as
+    /// often as the node holds it) and the lower bin's as the rest of `total`.
+    fn listed_feature(&mut self, f: usize, total: &[f64], parent: f64, best: &mut Split) {
+        let prepared = self.prepared;
+        let Some(list) = prepared.upper[f].as_ref() else { return };
+        for &e in &self.active {
+            self.right[e] = 0.0;
+        }
+        for &s in list {
+            for _ in 0..self.copies[s as usize] {
+                prepared.add_stat(s as usize, &mut self.right);
+            }
+        }
+        // Both bins occupied, as the full scan requires before it tries the split.
+        if self.right[0] == 0.0 || self.right[0] == total[0] {
+            return;
+        }
+        for &e in &self.active {
+            self.left[e] = total[e] - self.right[e];
+        }
+        let min_leaf = self.min_leaf as f64;
+        if self.left[0] < min_leaf || self.right[0] < min_leaf {
+            return;
+        }
+        let gain = parent - self.cost(&self.left) - self.cost(&self.right);
+        if gain > 1e-12 * parent.max(1.0) && best.is_none_or(|(g, _, _)| gain > g) {
+            *best = Some((gain, f, 0));
+        }
+    }
+
     /// Updates `best` with the best split of `samples` (statistics `total`, cost `parent`) on
-    /// design column `f`.
+    /// design column `f`, from the histogram of the node's samples over its bins.
     fn feature(&mut self, f: usize, samples: &[u32], total: &[f64], parent: f64, best: &mut Split) {
-        let (problem, task) = (self.prepared.problem, self.prepared.problem.task);
-        let m = task.stats_len();
+        let problem = self.prepared.problem;
+        let m = problem.task.stats_len();
         let nb = problem.n_bins[f];
         if nb < 2 {
             return;
@@ -336,28 +488,34 @@ impl SplitSearch<'_, '_, '_> {
             self.prepared.add_stat(s as usize, &mut self.hist[b * m..(b + 1) * m]);
         }
         let min_leaf = self.min_leaf as f64;
-        let mut left = vec![0.0; m];
-        let mut right = vec![0.0; m];
+        for &e in &self.active {
+            self.left[e] = 0.0;
+        }
         for b in first..last {
-            for (l, h) in left.iter_mut().zip(&self.hist[b * m..(b + 1) * m]) {
-                *l += h;
+            let bin = &self.hist[b * m..(b + 1) * m];
+            for &e in &self.active {
+                self.left[e] += bin[e];
             }
-            if left[0] < min_leaf {
+            if self.left[0] < min_leaf {
                 continue;
             }
-            if total[0] - left[0] < min_leaf {
+            if total[0] - self.left[0] < min_leaf {
                 break;
             }
-            for ((r, t), l) in right.iter_mut().zip(total).zip(&left) {
-                *r = t - l;
+            for &e in &self.active {
+                self.right[e] = total[e] - self.left[e];
             }
-            let gain = parent - task.cost(&left) - task.cost(&right);
+            let gain = parent - self.cost(&self.left) - self.cost(&self.right);
             if gain > 1e-12 * parent.max(1.0) && best.is_none_or(|(g, _, _)| gain > g) {
                 *best = Some((gain, f, b as u8));
             }
         }
-        if first <= last {
-            self.hist[first * m..(last + 1) * m].iter_mut().for_each(|h| *h = 0.0);
+        // The entries outside the active ones were never added to.
+        for b in first..=last.min(nb - 1) {
+            let bin = &mut self.hist[b * m..(b + 1) * m];
+            for &e in &self.active {
+                bin[e] = 0.0;
+            }
         }
     }
 }
@@ -378,7 +536,7 @@ fn grow(prepared: &Prepared<'_, '_>, params: &ForestParams, rng: &mut ChaCha8Rng
     let mtry = params.max_features.count(problem.features.len());
     let max_depth = params.max_depth.unwrap_or(usize::MAX);
     let min_leaf = params.min_samples_leaf.max(1);
-    let mut search = SplitSearch { prepared, min_leaf, hist: Vec::new() };
+    let mut search = SplitSearch::new(prepared, min_leaf);
     let mut tree = Tree { nodes: vec![LEAF], values: vec![] };
     let mut candidates: Vec<usize> = problem.features.to_vec();
     // (node index, sample range, depth)
@@ -396,9 +554,7 @@ fn grow(prepared: &Prepared<'_, '_>, params: &ForestParams, rng: &mut ChaCha8Rng
                 let j = rng.random_range(i..candidates.len());
                 candidates.swap(i, j);
             }
-            for &f in &candidates[..mtry.min(candidates.len())] {
-                search.feature(f, &samples[lo..hi], &total, parent, &mut best);
-            }
+            best = search.node(&candidates[..mtry.min(candidates.len())], &samples[lo..hi], &total, parent);
         }
         match best {
             Some((_, f, b)) => {
@@ -467,6 +623,87 @@ mod tests {
         let mut out = [0.0; 2];
         forest.predict(&bins, 3, &mut out);
         assert!(out[0] > 0.8, "{out:?}");
+    }
+
+    /// Class and label forests on a design with one-hot blocks (two bins each) and a binned
+    /// number: the upper-bin lists must give the very trees of the full scan.
+    #[test]
+    fn upper_bin_lists_grow_the_trees_of_the_full_scan() {
+        let (n, groups, k) = (400, 30, 12);
+        let mut columns: Vec<Vec<f64>> = vec![(0..n).map(|i| ((i * 37) % 101) as f64).collect()];
+        // One-hot group of 30 (the upper bin of each is ~13 rows of 400) and a 50/50 indicator.
+        for g in 0..groups {
+            columns.push((0..n).map(|i| f64::from(u8::from((i * 7 + i / 13) % groups == g))).collect());
+        }
+        columns.push((0..n).map(|i| f64::from(u8::from(i % 2 == 0))).collect());
+        let binner = Binner::fit(&columns, 16);
+        let bins: Vec<Vec<u8>> =
+            columns.iter().enumerate().map(|(j, c)| c.iter().map(|&v| binner.bin(j, v)).collect()).collect();
+        let features: Vec<usize> = (0..columns.len()).collect();
+        // Train on a subset of the rows, so that positions and rows differ.
+        let rows: Vec<usize> = (0..n).filter(|i| i % 5 != 1).collect();
+        let class_of = |r: usize| ((r * 7 + r / 13) % groups + r % 3) % k;
+        let classes: Vec<f64> =
+            rows.iter().flat_map(|&r| (0..k).map(move |c| f64::from(u8::from(c == class_of(r))))).collect();
+        let labels: Vec<f64> = rows
+            .iter()
+            .flat_map(|&r| (0..k).map(move |c| f64::from(u8::from((r / 3 + c) % 4 == 0 || c == class_of(r)))))
+            .collect();
+        for (y, task) in [(&classes, Task::Classes(k)), (&labels, Task::Labels(k))] {
+            let problem = Problem { bins: &bins, n_bins: binner.all_bins(), features: &features, rows: &rows, y, task };
+            let lists = Prepared::new(&problem);
+            let listed = lists.upper.iter().filter(|u| u.is_some()).count();
+            assert_eq!(listed, groups + 1, "{task:?}: every two-bin column has its list");
+            let full = Prepared::with_upper_lists(&problem, false);
+            for params in [
+                ForestParams { n_trees: 8, ..ForestParams::default() },
+                ForestParams {
+                    n_trees: 4,
+                    max_features: MaxFeatures::All,
+                    min_samples_leaf: 3,
+                    ..ForestParams::default()
+                },
+                ForestParams { n_trees: 4, bootstrap: false, max_depth: Some(4), ..ForestParams::default() },
+            ] {
+                let a = Forest::fit_prepared(&lists, &params, 11);
+                let b = Forest::fit_prepared(&full, &params, 11);
+                assert!(a.trees.iter().map(|t| t.nodes.len()).sum::<usize>() > 8, "{task:?}: the trees split");
+                assert_eq!(a, b, "{task:?} {params:?}");
+            }
+        }
+        // Regression on whole numbers (an age) gets the lists and the same trees; on fractions
+        // it keeps the full scan, whose sums depend on their order.
+        let whole: Vec<f64> = rows.iter().map(|&r| (18 + (r * 13 + r / 7) % 60) as f64).collect();
+        let fractions: Vec<f64> = whole.iter().map(|v| v * 0.3).collect();
+        for (y, listed) in [(&whole, true), (&fractions, false)] {
+            let problem = Problem {
+                bins: &bins,
+                n_bins: binner.all_bins(),
+                features: &features,
+                rows: &rows,
+                y,
+                task: Task::Regression,
+            };
+            let lists = Prepared::new(&problem);
+            assert_eq!(lists.upper.iter().any(Option::is_some), listed);
+            let params = ForestParams { n_trees: 6, ..ForestParams::default() };
+            let full = Forest::fit_prepared(&Prepared::with_upper_lists(&problem, false), &params, 5);
+            assert_eq!(Forest::fit_prepared(&lists, &params, 5), full, "regression, lists {listed}");
+        }
+        // Whole numbers too large for exact sums of squares, and a fractional class target.
+        let huge = vec![3e7; rows.len()];
+        let problem = Problem {
+            bins: &bins,
+            n_bins: binner.all_bins(),
+            features: &features,
+            rows: &rows,
+            y: &huge,
+            task: Task::Regression,
+        };
+        assert!(!exact_sums(&problem));
+        let soft: Vec<f64> = classes.iter().map(|v| v * 0.5).collect();
+        let problem = Problem { y: &soft, task: Task::Classes(k), ..problem };
+        assert!(!exact_sums(&problem));
     }
 
     #[test]
