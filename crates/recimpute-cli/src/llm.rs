@@ -85,17 +85,18 @@ pub fn impute(
     Ok((format!("llm({})", fitted.config().backbone.name()), filled))
 }
 
-/// Loads a saved imputer and sets the fill-time flags given (`--llm-orders`, `--llm-workers`,
-/// `--llm-block-rows`, `--llm-known-order`, `--llm-head-weight`); a flag that shapes the
-/// fine-tune is an error naming it, since the imputer is already fitted.
+/// Loads a saved imputer and sets the fill-time flags given (`LlmArgs::fill_flag_names`: the
+/// backbone, `--llm-orders`, `--llm-workers`, `--llm-block-rows`, `--llm-known-order`,
+/// `--llm-head-weight`); a flag that shapes the fine-tune is an error naming it, since the
+/// imputer is already fitted.
 fn load(dir: &Path, args: &LlmArgs) -> Result<FittedLlmImputer> {
     let fit_only = args.fit_flags();
     if !fit_only.is_empty() {
         anyhow::bail!(
-            "--imputer {} is already fitted: {} set the fine-tune and do not apply (a saved imputer takes \
-             --llm-orders, --llm-workers, --llm-block-rows, --llm-known-order, --llm-head-weight and --llm-backbone)",
+            "--imputer {} is already fitted: {} set the fine-tune and do not apply (a saved imputer takes {})",
             dir.display(),
-            fit_only.join(", ")
+            fit_only.join(", "),
+            LlmArgs::fill_flag_names().join(", ")
         );
     }
     let mut fitted = FittedLlmImputer::load_with_backbone(dir, args.llm_backbone.clone().map(Backbone::from_path))?;

@@ -231,27 +231,53 @@ impl LlmArgs {
         Ok(())
     }
 
+    /// Every LLM flag: its name, whether it was given, and when it acts. One list, so that a
+    /// new flag has to say which it is (a test checks that it names every flag clap knows).
+    #[cfg_attr(not(feature = "llm"), allow(dead_code))]
+    fn flags(&self) -> [(&'static str, bool, LlmStage); 19] {
+        use LlmStage::{Fill, Fit};
+        [
+            ("--llm-backbone", self.llm_backbone.is_some(), Fill),
+            ("--llm-epochs", self.llm_epochs.is_some(), Fit),
+            ("--llm-steps", self.llm_steps.is_some(), Fit),
+            ("--llm-seconds", self.llm_seconds.is_some(), Fit),
+            ("--llm-max-train-rows", self.llm_max_train_rows.is_some(), Fit),
+            ("--llm-lr", self.llm_lr.is_some(), Fit),
+            ("--llm-lora-r", self.llm_lora_r.is_some(), Fit),
+            ("--llm-lora-alpha", self.llm_lora_alpha.is_some(), Fit),
+            ("--llm-lora-targets", self.llm_lora_targets.is_some(), Fit),
+            ("--llm-precision", self.llm_precision.is_some(), Fit),
+            ("--llm-objective", self.llm_objective.is_some(), Fit),
+            ("--llm-holdout", self.llm_holdout.is_some(), Fit),
+            ("--llm-no-prior-correction", self.llm_no_prior_correction, Fit),
+            ("--llm-head-weight", self.llm_head_weight.is_some(), Fill),
+            ("--llm-retrieval", self.llm_retrieval.is_some(), Fit),
+            ("--llm-orders", self.llm_orders.is_some(), Fill),
+            ("--llm-workers", self.llm_workers.is_some(), Fill),
+            ("--llm-block-rows", self.llm_block_rows.is_some(), Fill),
+            ("--llm-known-order", self.llm_known_order.is_some(), Fill),
+        ]
+    }
+
     /// The flags given that shape the fine-tune, by name: a saved imputer is already fitted,
     /// so with `--imputer DIR` they cannot apply.
     #[cfg_attr(not(feature = "llm"), allow(dead_code))]
     fn fit_flags(&self) -> Vec<&'static str> {
-        let given = [
-            ("--llm-epochs", self.llm_epochs.is_some()),
-            ("--llm-steps", self.llm_steps.is_some()),
-            ("--llm-seconds", self.llm_seconds.is_some()),
-            ("--llm-max-train-rows", self.llm_max_train_rows.is_some()),
-            ("--llm-lr", self.llm_lr.is_some()),
-            ("--llm-lora-r", self.llm_lora_r.is_some()),
-            ("--llm-lora-alpha", self.llm_lora_alpha.is_some()),
-            ("--llm-lora-targets", self.llm_lora_targets.is_some()),
-            ("--llm-precision", self.llm_precision.is_some()),
-            ("--llm-objective", self.llm_objective.is_some()),
-            ("--llm-holdout", self.llm_holdout.is_some()),
-            ("--llm-no-prior-correction", self.llm_no_prior_correction),
-            ("--llm-retrieval", self.llm_retrieval.is_some()),
-        ];
-        given.into_iter().filter(|(_, on)| *on).map(|(name, _)| name).collect()
+        self.flags().into_iter().filter(|&(_, given, stage)| given && stage == LlmStage::Fit).map(|f| f.0).collect()
     }
+
+    /// The flags a saved imputer takes (`llm::load` sets each of them).
+    #[cfg_attr(not(feature = "llm"), allow(dead_code))]
+    fn fill_flag_names() -> Vec<&'static str> {
+        LlmArgs::default().flags().into_iter().filter(|f| f.2 == LlmStage::Fill).map(|f| f.0).collect()
+    }
+}
+
+/// When an LLM flag acts: on the fine-tune, or on the fill, which a saved imputer still takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LlmStage {
+    Fit,
+    Fill,
 }
 
 /// The flags every grid takes.
@@ -587,5 +613,47 @@ fn run(cli: Cli) -> Result<()> {
         Command::Mask(args) => holes::mask(args),
         Command::Score(args) => holes::score(args),
         Command::Demo { out, data } => experiment::demo(out, data),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{Args, Parser};
+
+    use super::{LlmArgs, LlmStage};
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        llm: LlmArgs,
+    }
+
+    #[test]
+    fn every_llm_flag_says_when_it_acts() {
+        let command = LlmArgs::augment_args(clap::Command::new("t"));
+        let mut known: Vec<String> =
+            command.get_arguments().filter_map(|a| a.get_long()).map(|l| format!("--{l}")).collect();
+        let mut listed: Vec<String> = LlmArgs::default().flags().iter().map(|f| f.0.to_string()).collect();
+        known.sort();
+        listed.sort();
+        assert_eq!(listed, known, "LlmArgs::flags must list every LLM flag once");
+        assert!(LlmArgs::default().flags().iter().all(|f| !f.1), "nothing given by default");
+    }
+
+    #[test]
+    fn given_flags_are_sorted_by_stage() {
+        let cli = Cli::parse_from(["t", "--llm-steps", "3", "--llm-orders", "2", "--llm-no-prior-correction"]);
+        assert_eq!(cli.llm.fit_flags(), ["--llm-steps", "--llm-no-prior-correction"]);
+        let given: Vec<_> = cli.llm.flags().into_iter().filter(|f| f.1).map(|f| (f.0, f.2)).collect();
+        assert_eq!(
+            given,
+            [
+                ("--llm-steps", LlmStage::Fit),
+                ("--llm-no-prior-correction", LlmStage::Fit),
+                ("--llm-orders", LlmStage::Fill)
+            ]
+        );
+        let fill = LlmArgs::fill_flag_names();
+        assert!(fill.contains(&"--llm-backbone") && fill.contains(&"--llm-known-order") && !fill.contains(&"--llm-lr"));
     }
 }
