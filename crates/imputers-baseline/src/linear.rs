@@ -271,10 +271,15 @@ impl SparseRows {
 }
 
 /// Gradient of the mean cross-entropy at `w` (without the penalty) for the standardised
-/// inputs `z = (x - mean) / scale`, over row chunks in parallel. The standardisation is folded
-/// into the weights (`z · w = x · (w / s) - m · (w / s)`, and likewise for the gradient), so a
-/// step costs the non-zeros of `x` times `k`, not `n p k`: a one-hot block of hundreds of
-/// labels adds one entry per row, not hundreds.
+/// inputs `z = (x - mean) / scale`. The standardisation is folded into the weights
+/// (`z · w = x · (w / s) - m · (w / s)`, and likewise for the gradient), so a step costs the
+/// non-zeros of `x` times `k`, not `n p k`: a one-hot block of hundreds of labels adds one
+/// entry per row, not hundreds.
+///
+/// The rows are summed in up to [`GRADIENT_PARTS`] contiguous parts of at least
+/// [`GRADIENT_PART_ROWS`] rows, in parallel, and the parts' sums are added in order: the parts
+/// depend on `n` alone, so the gradient (and the imputer) does not depend on the number of
+/// threads, and a table of a thousand rows keeps two cores busy.
 fn gradient(rows: &SparseRows, y: &[f64], mean: &[f64], scale: &[f64], link: Link, w: &[f64]) -> Vec<f64> {
     use rayon::prelude::*;
     let p = mean.len();
@@ -283,14 +288,15 @@ fn gradient(rows: &SparseRows, y: &[f64], mean: &[f64], scale: &[f64], link: Lin
     let ws: Vec<f64> = (0..p * k).map(|i| w[i] / scale[i / k]).collect();
     let offset: Vec<f64> =
         (0..k).map(|c| w[p * k + c] - (0..p).map(|j| mean[j] * ws[j * k + c]).sum::<f64>()).collect();
-    let chunk = 2048;
-    let (acc, rsum) = (0..n.div_ceil(chunk))
+    let parts = n.div_ceil(GRADIENT_PART_ROWS).clamp(1, GRADIENT_PARTS);
+    let size = n.div_ceil(parts).max(1);
+    let sums: Vec<(Vec<f64>, Vec<f64>)> = (0..parts)
         .into_par_iter()
-        .map(|ch| {
+        .map(|part| {
             let mut acc = vec![0.0; p * k];
             let mut rsum = vec![0.0; k];
             let mut probs = vec![0.0; k];
-            for i in ch * chunk..((ch + 1) * chunk).min(n) {
+            for i in part * size..((part + 1) * size).min(n) {
                 probs.copy_from_slice(&offset);
                 let row = rows.row(i);
                 for &(j, v) in row {
@@ -311,14 +317,15 @@ fn gradient(rows: &SparseRows, y: &[f64], mean: &[f64], scale: &[f64], link: Lin
             }
             (acc, rsum)
         })
-        .reduce(
-            || (vec![0.0; p * k], vec![0.0; k]),
-            |(mut a, mut r), (b, s)| {
-                a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-                r.iter_mut().zip(&s).for_each(|(r, s)| *r += s);
-                (a, r)
-            },
-        );
+        .collect();
+    let (acc, rsum) = sums
+        .into_iter()
+        .reduce(|(mut a, mut r), (b, s)| {
+            a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
+            r.iter_mut().zip(&s).for_each(|(r, s)| *r += s);
+            (a, r)
+        })
+        .unwrap_or_else(|| (vec![0.0; p * k], vec![0.0; k]));
     let mut grad = vec![0.0; (p + 1) * k];
     for j in 0..p {
         for c in 0..k {
@@ -330,6 +337,11 @@ fn gradient(rows: &SparseRows, y: &[f64], mean: &[f64], scale: &[f64], link: Lin
     }
     grad
 }
+
+/// Most parts the logistic gradient's rows are summed in (see [`gradient`]).
+const GRADIENT_PARTS: usize = 8;
+/// Fewest rows of a part of the logistic gradient.
+const GRADIENT_PART_ROWS: usize = 128;
 
 fn forward(w: &[f64], z: &[f64], k: usize, link: Link, out: &mut [f64]) {
     let p = z.len();
@@ -371,8 +383,35 @@ mod tests {
 
     #[test]
     fn the_sparse_gradient_is_the_dense_one() {
-        // Two numeric columns (one with a large mean), a one-hot block of 4 with a soft row.
-        let (n, p, k) = (30, 6, 3);
+        // 30 rows: one part; 700: six parts summed in order.
+        for n in [30, 700] {
+            let (x, y, w, mean, scale) = gradient_problem(n);
+            let (p, k) = (6, 3);
+            let sparse = gradient(&SparseRows::new(&x, n, p), &y, &mean, &scale, Link::Softmax, &w);
+            let mut dense = vec![0.0; (p + 1) * k];
+            let mut probs = vec![0.0; k];
+            for i in 0..n {
+                let z: Vec<f64> = (0..p).map(|j| (x[i * p + j] - mean[j]) / scale[j]).collect();
+                forward(&w, &z, k, Link::Softmax, &mut probs);
+                for c in 0..k {
+                    let r = probs[c] - y[i * k + c];
+                    for j in 0..p {
+                        dense[j * k + c] += r * z[j] / n as f64;
+                    }
+                    dense[p * k + c] += r / n as f64;
+                }
+            }
+            for (a, b) in sparse.iter().zip(&dense) {
+                assert!((a - b).abs() < 1e-12, "{n} rows\n{sparse:?}\n{dense:?}");
+            }
+        }
+    }
+
+    /// Two numeric columns (one with a large mean), a one-hot block of 4 with a soft row; three
+    /// classes; weights; the columns' means and standard deviations.
+    #[allow(clippy::type_complexity)]
+    fn gradient_problem(n: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>) {
+        let (p, k) = (6, 3);
         let mut x = vec![0.0; n * p];
         for i in 0..n {
             x[i * p] = 1990.0 + (i * 7 % 13) as f64;
@@ -387,22 +426,22 @@ mod tests {
             let col: Vec<f64> = (0..n).map(|i| x[i * p + j]).collect();
             (mean[j], scale[j]) = crate::common::mean_std(&col);
         }
-        let sparse = gradient(&SparseRows::new(&x, n, p), &y, &mean, &scale, Link::Softmax, &w);
-        let mut dense = vec![0.0; (p + 1) * k];
-        let mut probs = vec![0.0; k];
-        for i in 0..n {
-            let z: Vec<f64> = (0..p).map(|j| (x[i * p + j] - mean[j]) / scale[j]).collect();
-            forward(&w, &z, k, Link::Softmax, &mut probs);
-            for c in 0..k {
-                let r = probs[c] - y[i * k + c];
-                for j in 0..p {
-                    dense[j * k + c] += r * z[j] / n as f64;
-                }
-                dense[p * k + c] += r / n as f64;
-            }
-        }
-        for (a, b) in sparse.iter().zip(&dense) {
-            assert!((a - b).abs() < 1e-12, "{sparse:?}\n{dense:?}");
+        (x, y, w, mean, scale)
+    }
+
+    #[test]
+    fn the_gradient_does_not_depend_on_the_threads() {
+        let n = 9000;
+        let (x, y, w, mean, scale) = gradient_problem(n);
+        let rows = SparseRows::new(&x, n, 6);
+        let on = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| gradient(&rows, &y, &mean, &scale, Link::Softmax, &w))
+        };
+        let one: Vec<u64> = on(1).iter().map(|g| g.to_bits()).collect();
+        for threads in [2, 3, 8] {
+            let many: Vec<u64> = on(threads).iter().map(|g| g.to_bits()).collect();
+            assert_eq!(many, one, "{threads} threads");
         }
     }
 
