@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Peak memory and time of `recimpute impute` with a saved imputer: the whole table at once
-# against `--batch-rows` streaming, on a generated table (6 numeric and 4 categorical columns,
-# 10% of the cells missing, seeded).
+# against `--batch-rows` streaming, Parquet to Parquet and CSV to CSV, on a generated table
+# (6 numeric and 4 categorical columns, 10% of the cells missing, seeded).
 #
 #   benches/stream_memory.sh [ROWS] [KNN_ROWS]        # defaults 2000000 and 200000
 #
@@ -25,13 +25,16 @@ run() { # rows method sample
     local rows=$1 method=$2 sample=$3
     generate "$rows" "$WORK/t.csv"
     "$BIN" convert "$WORK/t.csv" "$WORK/t.parquet" > /dev/null
-    rm "$WORK/t.csv"
     "$BIN" fit "$WORK/t.parquet" --out "$WORK/m.json" --method "$method" --fit-sample "$sample" > /dev/null 2>&1
-    read -r s m < <(measure "$BIN" impute "$WORK/t.parquet" "$WORK/whole.parquet" --imputer "$WORK/m.json")
-    echo "| $rows | $method (fit on $sample rows) | whole table | $s | $m |"
-    read -r s m < <(measure "$BIN" impute "$WORK/t.parquet" "$WORK/streamed.parquet" --imputer "$WORK/m.json" --batch-rows 65536)
-    echo "| $rows | $method (fit on $sample rows) | --batch-rows 65536 | $s | $m |"
-    rm -f "$WORK"/*.parquet
+    for ext in parquet csv; do
+        read -r s m < <(measure "$BIN" impute "$WORK/t.$ext" "$WORK/whole.$ext" --imputer "$WORK/m.json")
+        echo "| $rows | $method (fit on $sample rows) | $ext, whole table | $s | $m |"
+        read -r s m < <(measure "$BIN" impute "$WORK/t.$ext" "$WORK/streamed.$ext" --imputer "$WORK/m.json" --batch-rows 65536)
+        echo "| $rows | $method (fit on $sample rows) | $ext, --batch-rows 65536 | $s | $m |"
+        cmp -s "$WORK/whole.$ext" "$WORK/streamed.$ext" || [ "$ext" = parquet ] || { echo "$ext: streamed output differs" >&2; exit 1; }
+        rm -f "$WORK/whole.$ext" "$WORK/streamed.$ext"
+    done
+    rm -f "$WORK/t.csv" "$WORK/t.parquet"
 }
 run "$ROWS" mean 50000
 run "$KNN_ROWS" knn 5000

@@ -165,10 +165,16 @@ pub fn read_csv_bytes(bytes: &[u8], source: impl AsRef<Path>, opts: &CsvOptions)
         return Err(Error::EmptyFile { path: source });
     }
     let schema = resolve_schema(&names, &records, opts, &source)?;
+    table_from_records(schema, &records, opts, &source)
+}
+
+/// The table of `records` read with `schema`: missing-value tokens as missing cells, every
+/// other cell parsed as its column's kind (an error names the file, line and column).
+pub(crate) fn table_from_records(schema: Schema, records: &Records, opts: &CsvOptions, source: &Path) -> Result<Table> {
     let mut arrays = Vec::with_capacity(schema.len());
     for (j, spec) in schema.columns().iter().enumerate() {
         let mut values = Vec::with_capacity(records.len());
-        for (line, rec) in &records {
+        for (line, rec) in records {
             let text = &rec[j];
             if opts.is_missing(text) {
                 values.push(None);
@@ -193,7 +199,7 @@ pub fn read_csv_bytes(bytes: &[u8], source: impl AsRef<Path>, opts: &CsvOptions)
 }
 
 /// The records of a CSV file, each with its line number.
-type Records = Vec<(u64, csv::StringRecord)>;
+pub(crate) type Records = Vec<(u64, csv::StringRecord)>;
 
 /// The header (as written, or `c0`, `c1`, ... without one) and the records, decoded as `opts`
 /// says.
@@ -222,15 +228,7 @@ fn read_records(bytes: &[u8], source: &Path, opts: &CsvOptions) -> Result<(Vec<S
     for rec in reader.byte_records() {
         let rec = rec.map_err(csv_err)?;
         let line = rec.position().map_or(0, |p| p.line());
-        let rec = csv::StringRecord::from_byte_record(rec).map_err(|e| Error::Csv {
-            path: source.clone(),
-            line,
-            message: format!(
-                "invalid UTF-8 in field {} (read it as Latin-1 if the file is ISO-8859-1: --encoding latin-1)",
-                e.utf8_error().field() + 1
-            ),
-        })?;
-        records.push((line, rec));
+        records.push((line, string_record(rec, line, &source)?));
     }
     let names: Vec<String> = if opts.has_header {
         reader.headers().map_err(csv_err)?.iter().map(String::from).collect()
@@ -238,6 +236,18 @@ fn read_records(bytes: &[u8], source: &Path, opts: &CsvOptions) -> Result<(Vec<S
         (0..records.first().map_or(0, |(_, r)| r.len())).map(|i| format!("c{i}")).collect()
     };
     Ok((names, records))
+}
+
+/// A record as text, or an error naming the line and field that is not UTF-8.
+pub(crate) fn string_record(record: csv::ByteRecord, line: u64, source: &Path) -> Result<csv::StringRecord> {
+    csv::StringRecord::from_byte_record(record).map_err(|e| Error::Csv {
+        path: source.to_path_buf(),
+        line,
+        message: format!(
+            "invalid UTF-8 in field {} (read it as Latin-1 if the file is ISO-8859-1: --encoding latin-1)",
+            e.utf8_error().field() + 1
+        ),
+    })
 }
 
 /// Writes `patched` as CSV to `output` (atomically), copying the text of every cell that
@@ -279,6 +289,28 @@ pub fn write_csv_patched(
             patched.num_columns()
         )));
     }
+    let mut writer = RecordWriter::new(&opts.delimiter);
+    if opts.has_header {
+        writer.write(&names)?;
+    }
+    write_patched_records(&mut writer, &records, patched, rows, replace, opts, input, 0)?;
+    crate::atomic::write_bytes_atomic(output, &writer.finish()?)
+}
+
+/// Writes row `rows[i]` of `records` (all rows when `None`) for each row `i` of `patched`: the
+/// text of every cell that `replace(row, column)` leaves alone as read, the others from
+/// `patched` (an error counts rows from `rows_before`).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn write_patched_records(
+    writer: &mut RecordWriter,
+    records: &Records,
+    patched: &Table,
+    rows: Option<&[usize]>,
+    replace: &dyn Fn(usize, usize) -> bool,
+    opts: &CsvOptions,
+    input: &Path,
+    rows_before: usize,
+) -> Result<()> {
     let all: Vec<usize>;
     let rows = match rows {
         Some(rows) => rows,
@@ -295,24 +327,28 @@ pub fn write_csv_patched(
             patched.num_rows()
         )));
     }
-    let mut writer = RecordWriter::new(&opts.delimiter);
-    if opts.has_header {
-        writer.write(&names)?;
-    }
     let columns: Vec<Vec<Option<Value>>> = (0..patched.num_columns()).map(|c| patched.column_values(c)).collect();
     for (out_row, &row) in rows.iter().enumerate() {
-        let (_, record) = records.get(row).ok_or(Error::RowOutOfRange { row, rows: records.len() })?;
+        let (line, record) = records.get(row).ok_or(Error::RowOutOfRange { row, rows: records.len() })?;
+        if record.len() != columns.len() {
+            return Err(Error::InvalidInput(format!(
+                "{}: line {line}: {} fields, but the table to write has {} columns",
+                input.display(),
+                record.len(),
+                columns.len()
+            )));
+        }
         let mut fields = Vec::with_capacity(columns.len());
         for (col, values) in columns.iter().enumerate() {
             if replace(row, col) {
-                fields.push(checked_text(values[out_row].as_ref(), patched, out_row, col, opts)?);
+                fields.push(checked_text(values[out_row].as_ref(), patched, rows_before + out_row, col, opts)?);
             } else {
                 fields.push(record[col].to_string());
             }
         }
         writer.write(&fields)?;
     }
-    crate::atomic::write_bytes_atomic(output, &writer.finish()?)
+    Ok(())
 }
 
 /// The CSV text of one cell, refusing what could not be read back as written: a set element
@@ -382,7 +418,7 @@ fn resolve_schema(
 
 /// RFC 4180 quoting: every `"` either opens/closes a quoted field or is doubled inside one, so
 /// a file's quotes balance. An unbalanced quote would otherwise swallow the rest of the file.
-fn check_quotes(bytes: &[u8], source: &Path) -> Result<()> {
+pub(crate) fn check_quotes(bytes: &[u8], source: &Path) -> Result<()> {
     let (mut inside, mut line, mut opened_at) = (false, 1u64, 0u64);
     for &b in bytes {
         match b {
@@ -406,7 +442,7 @@ fn check_quotes(bytes: &[u8], source: &Path) -> Result<()> {
     Ok(())
 }
 
-fn csv_error(source: &Path, e: csv::Error) -> Error {
+pub(crate) fn csv_error(source: &Path, e: csv::Error) -> Error {
     let line = e.position().map_or(0, |p| p.line());
     let message = match e.kind() {
         csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 
 /// The byte a delimiter of several characters stands for while the `csv` crate reads the file
 /// (ASCII unit separator: no text file of a table holds it).
-const UNIT_SEPARATOR: u8 = 0x1F;
+pub(crate) const UNIT_SEPARATOR: u8 = 0x1F;
 
 /// A field delimiter.
 ///

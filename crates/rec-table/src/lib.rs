@@ -29,6 +29,7 @@
 
 mod atomic;
 mod csv_io;
+mod csv_stream;
 mod delimiter;
 mod device;
 mod error;
@@ -47,6 +48,7 @@ pub use csv_io::{
     cell_text, csv_bytes, parse_cell, read_csv, read_csv_bytes, write_csv, write_csv_patched, CsvOptions, Encoding,
     EMPTY_SET,
 };
+pub use csv_stream::{CsvBatch, CsvBatches};
 pub use delimiter::Delimiter;
 pub use device::DeviceChoice;
 pub use error::{Error, Result};

@@ -1,11 +1,11 @@
 //! `impute` and `fit`: fit an imputer (or load a saved one), fill a table, save the fitted
-//! imputer, and stream a Parquet file through a saved imputer in bounded memory.
+//! imputer, and stream a Parquet or CSV file through a saved imputer in bounded memory.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use recimpute::baseline::{ClassicalImputer, FillDomain, FittedClassical, Projected, SavedImputer};
-use recimpute::table::Format;
+use recimpute::table::{is_tsv, Format};
 
 use super::*;
 
@@ -28,7 +28,8 @@ pub struct ImputeArgs {
     #[arg(long)]
     save: Option<PathBuf>,
     /// Stream: read and write this many rows at a time, so memory stays bounded whatever the
-    /// size of the table. Needs a saved imputer (`--imputer FILE`) and Parquet input and output.
+    /// size of the table. Needs a saved imputer (`--imputer FILE`), and Parquet input and
+    /// output or CSV input and output.
     #[arg(long)]
     batch_rows: Option<usize>,
     #[command(flatten)]
@@ -222,7 +223,23 @@ fn impute_saved(args: &ImputeArgs, path: &Path) -> Result<()> {
         saved.domain.as_ref()
     };
     if let Some(batch_rows) = batch_rows {
-        return stream(&saved.imputer, domain, &name, input, output, *batch_rows, start);
+        let streamed = Streamed { fitted: &saved.imputer, domain, name: &name, input, output, batch_rows: *batch_rows };
+        return match (Format::from_path(input).ok(), Format::from_path(output).ok()) {
+            (Some(Format::Parquet), Some(Format::Parquet)) => streamed.parquet(start),
+            (Some(Format::Csv), Some(Format::Csv)) if is_tsv(input) == is_tsv(output) => {
+                let mut opts = with_schema(&read.csv_options(input)?, saved.imputer.schema());
+                if is_tsv(input) {
+                    opts.delimiter = recimpute::table::Delimiter::Byte(b'\t');
+                }
+                streamed.csv(&opts, start)
+            }
+            _ => anyhow::bail!(
+                "--batch-rows streams Parquet to Parquet or CSV to CSV (of one delimiter); {} to {} mixes them \
+                 (`recimpute convert` changes a file's format)",
+                input.display(),
+                output.display()
+            ),
+        };
     }
     let opts = with_schema(&read.csv_options(input)?, saved.imputer.schema());
     let table = read_table(input, &opts)?;
@@ -305,60 +322,121 @@ fn projected_note(changed: &Projected) -> String {
     )
 }
 
-/// Reads `input` batch by batch, fills each batch and appends it to `output`: memory holds
+/// A saved imputer streaming `input` into `output`, `batch_rows` rows at a time: memory holds
 /// one batch (and the imputer), never the table.
-fn stream(
-    fitted: &FittedClassical,
-    domain: Option<&FillDomain>,
-    name: &str,
-    input: &Path,
-    output: &Path,
+struct Streamed<'a> {
+    fitted: &'a FittedClassical,
+    domain: Option<&'a FillDomain>,
+    name: &'a str,
+    input: &'a Path,
+    output: &'a Path,
     batch_rows: usize,
-    start: Instant,
-) -> Result<()> {
-    for (what, path) in [("input", input), ("output", output)] {
-        if Format::from_path(path).ok() != Some(Format::Parquet) {
-            anyhow::bail!(
-                "--batch-rows streams Parquet files, and the {what} {} is not one (`recimpute convert` turns a CSV \
-                 file into Parquet)",
-                path.display()
-            );
+}
+
+/// What a stream did: missing cells before and after, fills made valid, rows and batches out.
+#[derive(Default)]
+struct StreamCounts {
+    before: usize,
+    after: usize,
+    changed: Projected,
+    rows: usize,
+    batches: usize,
+}
+
+impl StreamCounts {
+    fn add_projected(&mut self, p: &Projected) {
+        self.changed.clamped += p.clamped;
+        self.changed.rounded += p.rounded;
+        self.changed.sets += p.sets;
+    }
+}
+
+impl Streamed<'_> {
+    /// Warns about cells left empty and prints the summary line.
+    fn report(&self, counts: &StreamCounts, start: Instant) -> Result<()> {
+        let StreamCounts { before, after, rows, batches, .. } = counts;
+        if *after > 0 {
+            eprintln!("recimpute: warning: {after} cells left empty (`recimpute inspect` on the output shows where)");
         }
+        emit(&format!(
+            "{}: {before} missing cells before, {after} after {} ({:.2}s, {rows} rows out in {batches} batches of at \
+             most {}){}; wrote {}\n",
+            self.input.display(),
+            self.name,
+            start.elapsed().as_secs_f64(),
+            self.batch_rows,
+            projected_note(&counts.changed),
+            self.output.display()
+        ))
     }
-    let mut batches = recimpute::table::read_parquet_batches(input, fitted.schema(), batch_rows)?;
-    let progress = recimpute::progress::Progress::new(
-        true,
-        batches.total_rows() as u64,
-        "imputing rows",
-        "{bar:30} {pos}/{len} rows {per_sec} eta {eta}",
-    );
-    // Valid fills fit the file's own types (whole numbers in integer columns), so observed
-    // cells are written as stored; raw fills are written in the table's types, as before.
-    let schema = recimpute::baseline::stored_output_schema(fitted, domain, &batches.stored_schema(), input)?;
-    let (mut before, mut after, mut changed, mut count) = (0usize, 0usize, Projected::default(), 0usize);
-    let filled = std::iter::from_fn(|| batches.next_stored()).map(|next| {
-        let stored = next?;
-        let fill = recimpute::baseline::fill_stored(fitted, domain, &stored, input)?;
-        before += fill.missing_before;
-        after += fill.missing_after;
-        changed.clamped += fill.projected.clamped;
-        changed.rounded += fill.projected.rounded;
-        changed.sets += fill.projected.sets;
-        count += 1;
-        progress.inc(stored.num_rows() as u64);
-        Ok(fill.batch)
-    });
-    let rows = recimpute::table::write_record_batches(output, schema, filled)?;
-    progress.finish_and_clear();
-    if after > 0 {
-        eprintln!("recimpute: warning: {after} cells left empty (`recimpute inspect` on the output shows where)");
+
+    /// CSV to CSV: each batch read with the imputer's column kinds, filled (made valid values
+    /// unless raw), and its rows appended with every cell it did not fill written as read.
+    fn csv(&self, opts: &recimpute::table::CsvOptions, start: Instant) -> Result<()> {
+        let Streamed { fitted, domain, input, output, batch_rows, .. } = *self;
+        let mut batches = recimpute::table::CsvBatches::open(input, opts, fitted.schema().clone(), batch_rows)?;
+        let size = std::fs::metadata(input).map(|m| m.len()).unwrap_or(0);
+        let progress = recimpute::progress::Progress::new(
+            true,
+            size,
+            "imputing, bytes read",
+            "{bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        );
+        let (mut counts, mut shown) = (StreamCounts::default(), 0);
+        recimpute::table::write_atomic(output, |w| {
+            use std::io::Write;
+            w.write_all(&batches.header_bytes()?)?;
+            while let Some(batch) = batches.next() {
+                let batch = batch?;
+                let table = batch.table();
+                let Applied { mut filled, kept, .. } = Applied::of(String::new(), fitted, table)?;
+                if let (Some(domain), None) = (domain, &kept) {
+                    let (valid, changed) = domain.project(table, &filled)?;
+                    counts.add_projected(&changed);
+                    filled = valid;
+                }
+                counts.before += table.missing_cells().count();
+                counts.after += filled.missing_cells().count();
+                let replace = |r: usize, c: usize| table.is_missing(r, c);
+                w.write_all(&batch.patched_bytes(&filled, kept.as_deref(), &replace, opts, counts.rows)?)?;
+                counts.rows += filled.num_rows();
+                counts.batches += 1;
+                let read = batches.position().min(size);
+                progress.inc(read.saturating_sub(shown));
+                shown = read;
+            }
+            Ok(())
+        })?;
+        progress.finish_and_clear();
+        self.report(&counts, start)
     }
-    emit(&format!(
-        "{}: {before} missing cells before, {after} after {name} ({:.2}s, {rows} rows out in {count} batches of at most \
-         {batch_rows}){}; wrote {}\n",
-        input.display(),
-        start.elapsed().as_secs_f64(),
-        projected_note(&changed),
-        output.display()
-    ))
+
+    /// Parquet to Parquet, batch by batch in the file's own Arrow types.
+    fn parquet(&self, start: Instant) -> Result<()> {
+        let Streamed { fitted, domain, input, output, batch_rows, .. } = *self;
+        let mut batches = recimpute::table::read_parquet_batches(input, fitted.schema(), batch_rows)?;
+        let progress = recimpute::progress::Progress::new(
+            true,
+            batches.total_rows() as u64,
+            "imputing rows",
+            "{bar:30} {pos}/{len} rows {per_sec} eta {eta}",
+        );
+        // Valid fills fit the file's own types (whole numbers in integer columns), so observed
+        // cells are written as stored; raw fills are written in the table's types, as before.
+        let schema = recimpute::baseline::stored_output_schema(fitted, domain, &batches.stored_schema(), input)?;
+        let mut counts = StreamCounts::default();
+        let filled = std::iter::from_fn(|| batches.next_stored()).map(|next| {
+            let stored = next?;
+            let fill = recimpute::baseline::fill_stored(fitted, domain, &stored, input)?;
+            counts.before += fill.missing_before;
+            counts.after += fill.missing_after;
+            counts.add_projected(&fill.projected);
+            counts.batches += 1;
+            progress.inc(stored.num_rows() as u64);
+            Ok(fill.batch)
+        });
+        counts.rows = recimpute::table::write_record_batches(output, schema, filled)?;
+        progress.finish_and_clear();
+        self.report(&counts, start)
+    }
 }

@@ -59,7 +59,7 @@ enum Command {
     ///
     /// The imputer is fitted on `--fit-on` if given (e.g. a training file), else on the input
     /// itself; or `--imputer` names one saved by `fit` or `--save`, used as is (with
-    /// `--batch-rows`, a Parquet file of any size streams through it; a saved LLM directory
+    /// `--batch-rows`, a Parquet or CSV file of any size streams through it; a saved LLM directory
     /// takes the fill-time `--llm-*` flags, and `--save` writes it back with them). Observed
     /// cells are never changed. The output's format follows its extension.
     Impute(impute::ImputeArgs),

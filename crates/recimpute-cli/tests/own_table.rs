@@ -759,6 +759,21 @@ fn streaming_a_parquet_file_through_a_saved_imputer_matches_the_whole_table() {
             1000
         };
         assert_eq!(whole.lines().count() - 1, expected_rows, "{method}");
+        // CSV to CSV, streamed: the very bytes of the whole-table fill (observed cells as read).
+        ok(&recimpute(&["impute", s(&masked), s(&d("whole-text.csv")), "--imputer", s(&model)]));
+        let said = ok(&recimpute(&[
+            "impute",
+            s(&masked),
+            s(&d("streamed-text.csv")),
+            "--imputer",
+            s(&model),
+            "--batch-rows",
+            "64",
+        ]));
+        assert!(said.contains("in 16 batches of at most 64"), "{method}: {said}");
+        let whole_text = std::fs::read(d("whole-text.csv")).unwrap();
+        assert!(whole_text == std::fs::read(d("streamed-text.csv")).unwrap(), "{method}: streamed CSV differs");
+        assert_eq!(whole_text.iter().filter(|&&b| b == b'\n').count() - 1, expected_rows, "{method}");
     }
 }
 
@@ -856,8 +871,10 @@ fn fit_on_a_sample_and_the_errors_of_saved_imputers() {
     assert!(err.contains("holds a knn imputer") && err.contains("--method missforest"), "{err}");
     let err = failed(&recimpute(&["impute", s(&masked), s(&d("o.csv")), "--batch-rows", "10"]));
     assert!(err.contains("--batch-rows streams a table through a saved imputer"), "{err}");
-    let err = failed(&recimpute(&["impute", s(&masked), s(&d("o.csv")), "--imputer", s(&model), "--batch-rows", "10"]));
-    assert!(err.contains("streams Parquet files") && err.contains("masked.csv"), "{err}");
+    let err =
+        failed(&recimpute(&["impute", s(&masked), s(&d("o.parquet")), "--imputer", s(&model), "--batch-rows", "10"]));
+    assert!(err.contains("Parquet to Parquet or CSV to CSV") && err.contains("masked.csv"), "{err}");
+    assert!(!d("o.parquet").exists());
     let err =
         failed(&recimpute(&["impute", s(&masked), s(&d("o.csv")), "--imputer", s(&model), "--fit-on", s(&masked)]));
     assert!(err.contains("already fitted"), "{err}");

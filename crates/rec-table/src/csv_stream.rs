@@ -1,0 +1,423 @@
+//! A CSV file read a bounded number of records at a time: the reading of [`read_csv`] (the
+//! encoding, a byte-order mark, delimiters of several characters, quoted line breaks, the
+//! missing-value tokens, errors that name the line), one batch after another, so that a file
+//! of any length streams through a fitted imputer in bounded memory.
+//!
+//! [`read_csv`]: crate::read_csv
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use crate::csv_io::{
+    csv_error, string_record, table_from_records, write_patched_records, CsvOptions, Encoding, Records,
+};
+use crate::delimiter::{Delimiter, RecordWriter, UNIT_SEPARATOR};
+use crate::error::{Error, Result};
+use crate::schema::Schema;
+use crate::table::Table;
+
+/// The records of a CSV file as tables of a fixed schema, at most `batch_rows` records each.
+///
+/// Each batch is what [`read_csv`](crate::read_csv) would give for those records (same cells,
+/// same errors with the file's own line numbers), and keeps the records' text, so that
+/// [`CsvBatch::patched_bytes`] writes every untouched cell back as it was read. Only one batch
+/// and a read buffer are held at a time.
+///
+/// ```
+/// use rec_table::{ColumnKind, ColumnSpec, CsvBatches, CsvOptions, Schema};
+///
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("t.csv");
+/// std::fs::write(&path, "age,city\n66.0,\"Paris\nnord\"\n,Lyon\n41,\n")?;
+/// let schema = Schema::try_new(vec![
+///     ColumnSpec::new("age", ColumnKind::Numeric),
+///     ColumnSpec::new("city", ColumnKind::Categorical),
+/// ])?;
+/// let opts = CsvOptions::default();
+/// let batches: Vec<_> = CsvBatches::open(&path, &opts, schema, 2)?.collect::<Result<_, _>>()?;
+/// assert_eq!(batches.iter().map(|b| b.table().num_rows()).collect::<Vec<_>>(), [2, 1]);
+/// assert_eq!(batches[0].table().missing_per_column(), [1, 0]);
+/// // Untouched cells come back as read: `66.0` stays `66.0`, the quoted line break stays.
+/// let first = &batches[0];
+/// let text = first.patched_bytes(first.table(), None, &|_, _| false, &opts, 0)?;
+/// assert_eq!(text, b"66.0,\"Paris\nnord\"\n,Lyon\n");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct CsvBatches {
+    reader: csv::Reader<Decoded<BufReader<File>>>,
+    source: PathBuf,
+    opts: CsvOptions,
+    schema: Schema,
+    names: Vec<String>,
+    batch_rows: usize,
+    /// A record read ahead (the first one, when the file has no header).
+    ahead: Option<(u64, csv::StringRecord)>,
+    done: bool,
+}
+
+impl CsvBatches {
+    /// Opens `path` and reads its header, which must name `schema`'s columns in order (without a
+    /// header the columns are `c0`, `c1`, … as [`read_csv`](crate::read_csv) calls them).
+    pub fn open(path: impl AsRef<Path>, opts: &CsvOptions, schema: Schema, batch_rows: usize) -> Result<CsvBatches> {
+        let source = path.as_ref().to_path_buf();
+        if batch_rows == 0 {
+            return Err(Error::InvalidInput("batch_rows must be at least 1".into()));
+        }
+        let file = File::open(&source).map_err(|e| Error::io(&source, e))?;
+        let decoded = Decoded::new(BufReader::with_capacity(1 << 16, file), opts, &source);
+        let reader = csv::ReaderBuilder::new()
+            .delimiter(opts.delimiter.csv_byte())
+            .has_headers(opts.has_header)
+            .flexible(false)
+            .from_reader(decoded);
+        let mut batches = CsvBatches {
+            reader,
+            source,
+            opts: opts.clone(),
+            schema,
+            names: Vec::new(),
+            batch_rows,
+            ahead: None,
+            done: false,
+        };
+        batches.names = if opts.has_header {
+            let header = batches.reader.byte_headers().cloned();
+            let header = header.map_err(|e| batches.error(e))?;
+            let names: Vec<String> = batches.string_record(header, 1)?.iter().map(|h| h.trim().to_string()).collect();
+            if names.is_empty() || names.iter().all(String::is_empty) {
+                return Err(Error::EmptyFile { path: batches.source });
+            }
+            names
+        } else {
+            batches.ahead = batches.next_record()?;
+            let width = batches.ahead.as_ref().map_or(0, |(_, r)| r.len());
+            if width == 0 {
+                return Err(Error::EmptyFile { path: batches.source });
+            }
+            (0..width).map(|i| format!("c{i}")).collect()
+        };
+        let expected = batches.schema.names();
+        if expected != batches.names.iter().map(String::as_str).collect::<Vec<_>>() {
+            return Err(Error::SchemaMismatch(format!(
+                "{}: the header is ({}) but the schema expects ({})",
+                batches.source.display(),
+                batches.names.join(", "),
+                expected.join(", ")
+            )));
+        }
+        Ok(batches)
+    }
+
+    /// Bytes of the file read so far, for a progress bar (of the text as decoded: a Latin-1
+    /// file's accented letters count twice).
+    pub fn position(&self) -> u64 {
+        self.reader.position().byte()
+    }
+
+    /// The column names, as the header spells them.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The header line as [`write_csv_patched`](crate::write_csv_patched) writes it (nothing
+    /// when the file has none).
+    pub fn header_bytes(&self) -> Result<Vec<u8>> {
+        let mut writer = RecordWriter::new(&self.opts.delimiter);
+        if self.opts.has_header {
+            writer.write(&self.names)?;
+        }
+        writer.finish()
+    }
+
+    fn error(&self, e: csv::Error) -> Error {
+        // An I/O error of the decoding reader carries the error it stands for.
+        let ours = matches!(e.kind(), csv::ErrorKind::Io(io) if io.get_ref().is_some_and(|i| i.is::<Error>()));
+        if !ours {
+            return csv_error(&self.source, e);
+        }
+        match e.into_kind() {
+            csv::ErrorKind::Io(io) => match io.into_inner().map(|inner| inner.downcast::<Error>()) {
+                Some(Ok(err)) => *err,
+                other => Error::InvalidInput(format!("{}: {other:?}", self.source.display())),
+            },
+            other => Error::InvalidInput(format!("{}: {other:?}", self.source.display())),
+        }
+    }
+
+    fn string_record(&self, record: csv::ByteRecord, line: u64) -> Result<csv::StringRecord> {
+        string_record(record, line, &self.source)
+    }
+
+    fn next_record(&mut self) -> Result<Option<(u64, csv::StringRecord)>> {
+        if let Some(record) = self.ahead.take() {
+            return Ok(Some(record));
+        }
+        let mut record = csv::ByteRecord::new();
+        match self.reader.read_byte_record(&mut record) {
+            Ok(false) => Ok(None),
+            Ok(true) => {
+                let line = record.position().map_or(0, |p| p.line());
+                Ok(Some((line, self.string_record(record, line)?)))
+            }
+            Err(e) => Err(self.error(e)),
+        }
+    }
+
+    fn next_batch(&mut self) -> Result<Option<CsvBatch>> {
+        let mut records: Records = Vec::with_capacity(self.batch_rows.min(1 << 16));
+        while records.len() < self.batch_rows {
+            match self.next_record()? {
+                Some(record) => records.push(record),
+                None => break,
+            }
+        }
+        if records.is_empty() {
+            return Ok(None);
+        }
+        let table = table_from_records(self.schema.clone(), &records, &self.opts, &self.source)?;
+        Ok(Some(CsvBatch { table, records, source: self.source.clone() }))
+    }
+}
+
+impl Iterator for CsvBatches {
+    type Item = Result<CsvBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let next = self.next_batch();
+        if !matches!(next, Ok(Some(_))) {
+            self.done = true;
+        }
+        next.transpose()
+    }
+}
+
+/// One batch of [`CsvBatches`]: its table and the text it was read from.
+pub struct CsvBatch {
+    table: Table,
+    records: Records,
+    source: PathBuf,
+}
+
+impl CsvBatch {
+    /// The batch's records as a table.
+    pub fn table(&self) -> &Table {
+        &self.table
+    }
+
+    /// The CSV text of the batch's rows as [`write_csv_patched`](crate::write_csv_patched)
+    /// writes them: row `rows[i]` of the batch (all rows when `None`) for row `i` of
+    /// `patched`, each cell that `replace(row, column)` leaves alone as read and the others
+    /// from `patched`. `rows_before` (the rows written before this batch) makes an error's row
+    /// number count from the start of the output.
+    pub fn patched_bytes(
+        &self,
+        patched: &Table,
+        rows: Option<&[usize]>,
+        replace: &dyn Fn(usize, usize) -> bool,
+        opts: &CsvOptions,
+        rows_before: usize,
+    ) -> Result<Vec<u8>> {
+        let mut writer = RecordWriter::new(&opts.delimiter);
+        write_patched_records(&mut writer, &self.records, patched, rows, replace, opts, &self.source, rows_before)?;
+        writer.finish()
+    }
+}
+
+/// The bytes of a CSV file as the `csv` crate reads them, converted on the fly as
+/// [`read_csv`](crate::read_csv) converts the whole file: a UTF-8 byte-order mark dropped,
+/// Latin-1 decoded to UTF-8, a delimiter of several characters outside double quotes turned
+/// into [`UNIT_SEPARATOR`]; a quote never closed is an error at the end, naming its line.
+struct Decoded<R> {
+    inner: R,
+    encoding: Encoding,
+    /// The delimiter's bytes when it has several (else no translation).
+    multi: Option<Vec<u8>>,
+    source: PathBuf,
+    /// Converted bytes not yet handed out, from `out_at`.
+    out: Vec<u8>,
+    out_at: usize,
+    /// Decoded bytes kept back because they may start a delimiter that the next read ends.
+    carry: Vec<u8>,
+    at_start: bool,
+    eof: bool,
+    /// Bytes read from `inner` at a time.
+    block: usize,
+    /// Quote state and line count of everything converted so far.
+    quoted: bool,
+    line: u64,
+    opened_at: u64,
+}
+
+impl<R: Read> Decoded<R> {
+    fn new(inner: R, opts: &CsvOptions, source: &Path) -> Self {
+        let multi = match &opts.delimiter {
+            Delimiter::Multi(d) => Some(d.as_bytes().to_vec()),
+            Delimiter::Byte(_) => None,
+        };
+        Decoded {
+            inner,
+            encoding: opts.encoding,
+            multi,
+            source: source.to_path_buf(),
+            out: Vec::new(),
+            out_at: 0,
+            carry: Vec::new(),
+            at_start: true,
+            eof: false,
+            block: 1 << 16,
+            quoted: false,
+            line: 1,
+            opened_at: 0,
+        }
+    }
+
+    fn failure(&self, line: u64, message: &str) -> std::io::Error {
+        std::io::Error::other(Error::Csv { path: self.source.clone(), line, message: message.into() })
+    }
+
+    /// Reads and converts the next block into `out`; false at the end of the file.
+    fn refill(&mut self) -> std::io::Result<bool> {
+        if self.eof {
+            return Ok(false);
+        }
+        let mut raw = vec![0u8; self.block];
+        let n = loop {
+            match self.inner.read(&mut raw) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        };
+        raw.truncate(n);
+        if n == 0 {
+            self.eof = true;
+        }
+        let mut bytes = std::mem::take(&mut self.carry);
+        match self.encoding {
+            Encoding::Utf8 => bytes.extend_from_slice(&raw),
+            Encoding::Latin1 => {
+                let text: String = raw.iter().map(|&b| b as char).collect();
+                bytes.extend_from_slice(text.as_bytes());
+            }
+        }
+        if self.at_start && (bytes.len() >= 3 || self.eof) {
+            self.at_start = false;
+            if self.encoding == Encoding::Utf8 && bytes.starts_with(b"\xEF\xBB\xBF") {
+                bytes.drain(..3);
+            }
+        } else if self.at_start {
+            self.carry = bytes;
+            return Ok(true);
+        }
+        // Bytes that may begin a delimiter cut by this read wait for the next one.
+        let keep = match &self.multi {
+            Some(d) if !self.eof => (d.len() - 1).min(bytes.len()),
+            _ => 0,
+        };
+        let end = bytes.len() - keep;
+        self.out.clear();
+        self.out_at = 0;
+        let mut i = 0;
+        while i < end {
+            let b = bytes[i];
+            match b {
+                b'"' => {
+                    self.quoted = !self.quoted;
+                    if self.quoted {
+                        self.opened_at = self.line;
+                    }
+                }
+                b'\n' => self.line += 1,
+                UNIT_SEPARATOR if self.multi.is_some() => {
+                    return Err(self.failure(
+                        self.line,
+                        "holds the control byte 0x1F, which a delimiter of several characters cannot be read beside",
+                    ));
+                }
+                _ => {}
+            }
+            if let Some(d) = self.multi.as_deref().filter(|d| b != b'"' && !self.quoted && bytes[i..].starts_with(d)) {
+                self.out.push(UNIT_SEPARATOR);
+                i += d.len();
+                continue;
+            }
+            self.out.push(b);
+            i += 1;
+        }
+        // A delimiter run may have reached into the kept bytes.
+        self.carry = bytes[i.max(end)..].to_vec();
+        if self.eof && self.quoted {
+            return Err(self.failure(self.opened_at, "a quote opened on this line is never closed"));
+        }
+        Ok(!self.out.is_empty() || !self.eof)
+    }
+}
+
+impl<R: Read> Read for Decoded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.out_at == self.out.len() {
+            if !self.refill()? {
+                return Ok(0);
+            }
+        }
+        let n = buf.len().min(self.out.len() - self.out_at);
+        buf[..n].copy_from_slice(&self.out[self.out_at..self.out_at + n]);
+        self.out_at += n;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests unwrap to fail loudly")]
+    use super::*;
+
+    /// What the whole-file reader makes of `bytes` before parsing.
+    fn whole(bytes: &[u8], opts: &CsvOptions) -> Vec<u8> {
+        let text: Vec<u8> = match opts.encoding {
+            Encoding::Utf8 => bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes).to_vec(),
+            Encoding::Latin1 => bytes.iter().map(|&b| b as char).collect::<String>().into_bytes(),
+        };
+        opts.delimiter.translate(&text, Path::new("t")).unwrap().into_owned()
+    }
+
+    fn decoded(bytes: &[u8], opts: &CsvOptions, block: usize) -> std::io::Result<Vec<u8>> {
+        let mut d = Decoded::new(bytes, opts, Path::new("t"));
+        d.block = block;
+        let mut out = Vec::new();
+        d.read_to_end(&mut out)?;
+        Ok(out)
+    }
+
+    #[test]
+    fn blocks_of_any_size_decode_as_the_whole_file() {
+        let text = "\u{feff}a::b::\"q::\"\"x\"\"\nz\"::c\n1:::2::3\n::é::\n";
+        let utf8 = CsvOptions::default().with_delimiter(Delimiter::parse("::").unwrap());
+        let latin1 = utf8.clone().with_encoding(Encoding::Latin1);
+        let latin1_bytes: Vec<u8> = text.chars().skip(1).map(|c| u8::try_from(u32::from(c)).unwrap()).collect();
+        let comma = CsvOptions::default();
+        for (bytes, opts) in [(text.as_bytes(), &utf8), (&latin1_bytes[..], &latin1), (text.as_bytes(), &comma)] {
+            let expected = whole(bytes, opts);
+            assert!(expected.contains(&UNIT_SEPARATOR) || opts.delimiter == Delimiter::Byte(b','));
+            for block in 1..=bytes.len() + 1 {
+                assert_eq!(decoded(bytes, opts, block).unwrap(), expected, "blocks of {block}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_decoder_reports_what_the_whole_reader_reports() {
+        let opts = CsvOptions::default().with_delimiter(Delimiter::parse("::").unwrap());
+        for block in [1, 3, 64] {
+            let err = decoded(b"a::b\n1::\"open\n2::3\n", &opts, block).unwrap_err();
+            let err = err.into_inner().unwrap().downcast::<Error>().unwrap().to_string();
+            assert!(err.contains("line 2") && err.contains("never closed"), "{err}");
+            let err = decoded(b"a::b\nc::d\x1Fe\n", &opts, block).unwrap_err().to_string();
+            assert!(err.contains("line 2") && err.contains("0x1F"), "{err}");
+        }
+    }
+}
