@@ -4,9 +4,12 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-/// The workspace root (the parent of this crate's directory).
+/// The workspace root (the parent of this crate's directory): the checkout that `cargo xtask`
+/// runs from, as cargo says at run time, else the one it was compiled in (two clones that share
+/// a target directory share this binary, and the other clone may be gone).
 pub fn repo_root() -> Result<PathBuf> {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let manifest =
+        std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
     manifest.parent().map(PathBuf::from).context("xtask has no parent directory")
 }
 
