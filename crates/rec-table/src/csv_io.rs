@@ -10,6 +10,9 @@ use crate::schema::{ColumnKind, ColumnSpec, Schema};
 use crate::table::{build_array, format_number, Table};
 use crate::value::Value;
 
+/// The byte-order mark a UTF-8 file may begin with (skipped when read).
+pub(crate) const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
 /// The text of an observed, empty set-valued cell (an empty field is a missing cell).
 pub const EMPTY_SET: &str = "[]";
 
@@ -160,12 +163,32 @@ pub fn read_csv(path: impl AsRef<Path>, opts: &CsvOptions) -> Result<Table> {
 pub fn read_csv_bytes(bytes: &[u8], source: impl AsRef<Path>, opts: &CsvOptions) -> Result<Table> {
     let source = source.as_ref().to_path_buf();
     let (names, records) = read_records(bytes, &source, opts)?;
-    let names: Vec<String> = names.iter().map(|h| h.trim().to_string()).collect();
-    if names.is_empty() || names.iter().all(String::is_empty) {
-        return Err(Error::EmptyFile { path: source });
-    }
+    let names = header_names(&names, &source)?;
     let schema = resolve_schema(&names, &records, opts, &source)?;
     table_from_records(schema, &records, opts, &source)
+}
+
+/// The column names of a header as written (trimmed); a file without any is empty.
+pub(crate) fn header_names<S: AsRef<str>>(header: &[S], source: &Path) -> Result<Vec<String>> {
+    let names: Vec<String> = header.iter().map(|h| h.as_ref().trim().to_string()).collect();
+    if names.is_empty() || names.iter().all(String::is_empty) {
+        return Err(Error::EmptyFile { path: source.to_path_buf() });
+    }
+    Ok(names)
+}
+
+/// A header that names `schema`'s columns in order, or an error showing both.
+pub(crate) fn check_header(names: &[String], schema: &Schema, source: &Path) -> Result<()> {
+    let expected: Vec<&str> = schema.names();
+    if expected != names.iter().map(String::as_str).collect::<Vec<_>>() {
+        return Err(Error::SchemaMismatch(format!(
+            "{}: the header is ({}) but the schema expects ({})",
+            source.display(),
+            names.join(", "),
+            expected.join(", ")
+        )));
+    }
+    Ok(())
 }
 
 /// The table of `records` read with `schema`: missing-value tokens as missing cells, every
@@ -207,7 +230,7 @@ fn read_records(bytes: &[u8], source: &Path, opts: &CsvOptions) -> Result<(Vec<S
     let source = source.to_path_buf();
     let decoded;
     let bytes = match opts.encoding {
-        Encoding::Utf8 => bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes),
+        Encoding::Utf8 => bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes),
         Encoding::Latin1 => {
             decoded = bytes.iter().map(|&b| b as char).collect::<String>();
             decoded.as_bytes()
@@ -383,15 +406,7 @@ fn resolve_schema(
     source: &Path,
 ) -> Result<Schema> {
     if let Some(schema) = &opts.schema {
-        let expected: Vec<&str> = schema.names();
-        if expected != names.iter().map(String::as_str).collect::<Vec<_>>() {
-            return Err(Error::SchemaMismatch(format!(
-                "{}: the header is ({}) but the schema expects ({})",
-                source.display(),
-                names.join(", "),
-                expected.join(", ")
-            )));
-        }
+        check_header(names, schema, source)?;
         return Ok(schema.clone());
     }
     for forced in opts.kinds.keys() {
@@ -418,28 +433,52 @@ fn resolve_schema(
 
 /// RFC 4180 quoting: every `"` either opens/closes a quoted field or is doubled inside one, so
 /// a file's quotes balance. An unbalanced quote would otherwise swallow the rest of the file.
-pub(crate) fn check_quotes(bytes: &[u8], source: &Path) -> Result<()> {
-    let (mut inside, mut line, mut opened_at) = (false, 1u64, 0u64);
-    for &b in bytes {
+fn check_quotes(bytes: &[u8], source: &Path) -> Result<()> {
+    let mut quotes = Quotes::default();
+    bytes.iter().for_each(|&b| quotes.feed(b));
+    quotes.check_closed(source)
+}
+
+/// Where a file's text stands with its double quotes, fed byte by byte: inside a quoted field
+/// or not, on which line, and the line of the quote that opened the field.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Quotes {
+    pub(crate) inside: bool,
+    pub(crate) line: u64,
+    opened_at: u64,
+}
+
+impl Default for Quotes {
+    fn default() -> Self {
+        Quotes { inside: false, line: 1, opened_at: 0 }
+    }
+}
+
+impl Quotes {
+    pub(crate) fn feed(&mut self, b: u8) {
         match b {
             b'"' => {
-                inside = !inside;
-                if inside {
-                    opened_at = line;
+                self.inside = !self.inside;
+                if self.inside {
+                    self.opened_at = self.line;
                 }
             }
-            b'\n' => line += 1,
+            b'\n' => self.line += 1,
             _ => {}
         }
     }
-    if inside {
-        return Err(Error::Csv {
-            path: source.to_path_buf(),
-            line: opened_at,
-            message: "a quote opened on this line is never closed".into(),
-        });
+
+    /// At the end of the text: an error naming the line of a quote never closed.
+    pub(crate) fn check_closed(&self, source: &Path) -> Result<()> {
+        if self.inside {
+            return Err(Error::Csv {
+                path: source.to_path_buf(),
+                line: self.opened_at,
+                message: "a quote opened on this line is never closed".into(),
+            });
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 pub(crate) fn csv_error(source: &Path, e: csv::Error) -> Error {

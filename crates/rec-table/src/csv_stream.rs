@@ -10,9 +10,10 @@ use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use crate::csv_io::{
-    csv_error, string_record, table_from_records, write_patched_records, CsvOptions, Encoding, Records,
+    check_header, csv_error, header_names, string_record, table_from_records, write_patched_records, CsvOptions,
+    Encoding, Quotes, Records, UTF8_BOM,
 };
-use crate::delimiter::{Delimiter, RecordWriter, UNIT_SEPARATOR};
+use crate::delimiter::{unit_separator_in_text, Delimiter, RecordWriter, UNIT_SEPARATOR};
 use crate::error::{Error, Result};
 use crate::schema::Schema;
 use crate::table::Table;
@@ -81,31 +82,16 @@ impl CsvBatches {
             ahead: None,
             done: false,
         };
-        batches.names = if opts.has_header {
+        let header: Vec<String> = if opts.has_header {
             let header = batches.reader.byte_headers().cloned();
             let header = header.map_err(|e| batches.error(e))?;
-            let names: Vec<String> = batches.string_record(header, 1)?.iter().map(|h| h.trim().to_string()).collect();
-            if names.is_empty() || names.iter().all(String::is_empty) {
-                return Err(Error::EmptyFile { path: batches.source });
-            }
-            names
+            string_record(header, 1, &batches.source)?.iter().map(String::from).collect()
         } else {
             batches.ahead = batches.next_record()?;
-            let width = batches.ahead.as_ref().map_or(0, |(_, r)| r.len());
-            if width == 0 {
-                return Err(Error::EmptyFile { path: batches.source });
-            }
-            (0..width).map(|i| format!("c{i}")).collect()
+            (0..batches.ahead.as_ref().map_or(0, |(_, r)| r.len())).map(|i| format!("c{i}")).collect()
         };
-        let expected = batches.schema.names();
-        if expected != batches.names.iter().map(String::as_str).collect::<Vec<_>>() {
-            return Err(Error::SchemaMismatch(format!(
-                "{}: the header is ({}) but the schema expects ({})",
-                batches.source.display(),
-                batches.names.join(", "),
-                expected.join(", ")
-            )));
-        }
+        batches.names = header_names(&header, &batches.source)?;
+        check_header(&batches.names, &batches.schema, &batches.source)?;
         Ok(batches)
     }
 
@@ -145,10 +131,6 @@ impl CsvBatches {
         }
     }
 
-    fn string_record(&self, record: csv::ByteRecord, line: u64) -> Result<csv::StringRecord> {
-        string_record(record, line, &self.source)
-    }
-
     fn next_record(&mut self) -> Result<Option<(u64, csv::StringRecord)>> {
         if let Some(record) = self.ahead.take() {
             return Ok(Some(record));
@@ -158,7 +140,7 @@ impl CsvBatches {
             Ok(false) => Ok(None),
             Ok(true) => {
                 let line = record.position().map_or(0, |p| p.line());
-                Ok(Some((line, self.string_record(record, line)?)))
+                Ok(Some((line, string_record(record, line, &self.source)?)))
             }
             Err(e) => Err(self.error(e)),
         }
@@ -247,9 +229,7 @@ struct Decoded<R> {
     /// Bytes read from `inner` at a time.
     block: usize,
     /// Quote state and line count of everything converted so far.
-    quoted: bool,
-    line: u64,
-    opened_at: u64,
+    quotes: Quotes,
 }
 
 impl<R: Read> Decoded<R> {
@@ -269,14 +249,8 @@ impl<R: Read> Decoded<R> {
             at_start: true,
             eof: false,
             block: 1 << 16,
-            quoted: false,
-            line: 1,
-            opened_at: 0,
+            quotes: Quotes::default(),
         }
-    }
-
-    fn failure(&self, line: u64, message: &str) -> std::io::Error {
-        std::io::Error::other(Error::Csv { path: self.source.clone(), line, message: message.into() })
     }
 
     /// Reads and converts the next block into `out`; false at the end of the file.
@@ -306,7 +280,7 @@ impl<R: Read> Decoded<R> {
         }
         if self.at_start && (bytes.len() >= 3 || self.eof) {
             self.at_start = false;
-            if self.encoding == Encoding::Utf8 && bytes.starts_with(b"\xEF\xBB\xBF") {
+            if self.encoding == Encoding::Utf8 && bytes.starts_with(UTF8_BOM) {
                 bytes.drain(..3);
             }
         } else if self.at_start {
@@ -324,23 +298,13 @@ impl<R: Read> Decoded<R> {
         let mut i = 0;
         while i < end {
             let b = bytes[i];
-            match b {
-                b'"' => {
-                    self.quoted = !self.quoted;
-                    if self.quoted {
-                        self.opened_at = self.line;
-                    }
-                }
-                b'\n' => self.line += 1,
-                UNIT_SEPARATOR if self.multi.is_some() => {
-                    return Err(self.failure(
-                        self.line,
-                        "holds the control byte 0x1F, which a delimiter of several characters cannot be read beside",
-                    ));
-                }
-                _ => {}
+            if b == UNIT_SEPARATOR && self.multi.is_some() {
+                return Err(std::io::Error::other(unit_separator_in_text(&self.source, self.quotes.line)));
             }
-            if let Some(d) = self.multi.as_deref().filter(|d| b != b'"' && !self.quoted && bytes[i..].starts_with(d)) {
+            self.quotes.feed(b);
+            if let Some(d) =
+                self.multi.as_deref().filter(|d| b != b'"' && !self.quotes.inside && bytes[i..].starts_with(d))
+            {
                 self.out.push(UNIT_SEPARATOR);
                 i += d.len();
                 continue;
@@ -350,8 +314,8 @@ impl<R: Read> Decoded<R> {
         }
         // A delimiter run may have reached into the kept bytes.
         self.carry = bytes[i.max(end)..].to_vec();
-        if self.eof && self.quoted {
-            return Err(self.failure(self.opened_at, "a quote opened on this line is never closed"));
+        if self.eof {
+            self.quotes.check_closed(&self.source).map_err(std::io::Error::other)?;
         }
         Ok(!self.out.is_empty() || !self.eof)
     }
@@ -379,7 +343,7 @@ mod tests {
     /// What the whole-file reader makes of `bytes` before parsing.
     fn whole(bytes: &[u8], opts: &CsvOptions) -> Vec<u8> {
         let text: Vec<u8> = match opts.encoding {
-            Encoding::Utf8 => bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes).to_vec(),
+            Encoding::Utf8 => bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes).to_vec(),
             Encoding::Latin1 => bytes.iter().map(|&b| b as char).collect::<String>().into_bytes(),
         };
         opts.delimiter.translate(&text, Path::new("t")).unwrap().into_owned()

@@ -13,6 +13,16 @@ use crate::error::{Error, Result};
 /// (ASCII unit separator: no text file of a table holds it).
 pub(crate) const UNIT_SEPARATOR: u8 = 0x1F;
 
+/// The error for a file that holds [`UNIT_SEPARATOR`] itself (on `line`), which a delimiter of
+/// several characters is read as.
+pub(crate) fn unit_separator_in_text(source: &Path, line: u64) -> Error {
+    Error::Csv {
+        path: source.to_path_buf(),
+        line,
+        message: "holds the control byte 0x1F, which a delimiter of several characters cannot be read beside".into(),
+    }
+}
+
 /// A field delimiter.
 ///
 /// ```
@@ -136,12 +146,7 @@ impl Delimiter {
         };
         if let Some(at) = bytes.iter().position(|&b| b == UNIT_SEPARATOR) {
             let line = 1 + bytes[..at].iter().filter(|&&b| b == b'\n').count() as u64;
-            return Err(Error::Csv {
-                path: source.to_path_buf(),
-                line,
-                message: "holds the control byte 0x1F, which a delimiter of several characters cannot be read beside"
-                    .into(),
-            });
+            return Err(unit_separator_in_text(source, line));
         }
         let mut out = Vec::with_capacity(bytes.len());
         let mut from = 0;
