@@ -96,14 +96,20 @@ impl Task {
 
     /// Impurity times count: squared error, Gini, or summed Gini of the labels.
     fn cost(self, s: &[f64]) -> f64 {
+        self.cost_over(s, 1..s.len())
+    }
+
+    /// [`Task::cost`] with the class and label sums taken over `outputs` (ascending entries of
+    /// `s`): the same to the last bit when the entries left out are 0.
+    fn cost_over(self, s: &[f64], outputs: impl Iterator<Item = usize>) -> f64 {
         let n = s[0];
         if n <= 0.0 {
             return 0.0;
         }
         match self {
             Task::Regression => (s[2] - s[1] * s[1] / n).max(0.0),
-            Task::Classes(_) => n - s[1..].iter().map(|c| c * c).sum::<f64>() / n,
-            Task::Labels(_) => s[1..].iter().map(|c| c - c * c / n).sum(),
+            Task::Classes(_) => n - outputs.map(|e| s[e] * s[e]).sum::<f64>() / n,
+            Task::Labels(_) => outputs.map(|e| s[e] - s[e] * s[e] / n).sum(),
         }
     }
 }
@@ -294,8 +300,7 @@ impl<'p, 'a> Prepared<'p, 'a> {
     fn with_upper_lists(problem: &'p Problem<'a>, upper_lists: bool) -> Self {
         let k = problem.task.outputs();
         let (mut start, mut nz) = (vec![0], Vec::new());
-        let counts = !matches!(problem.task, Task::Regression);
-        if counts {
+        if !matches!(problem.task, Task::Regression) {
             // Row by row (not `chunks_exact(k)`): a column without classes, every cell of it
             // missing say, has k = 0 and an empty row for every sample.
             for i in 0..problem.rows.len() {
@@ -383,20 +388,9 @@ impl<'q, 'p, 'a> SplitSearch<'q, 'p, 'a> {
         }
     }
 
-    /// Impurity times count of `s`, summed over the active entries: [`Task::cost`] to the last
-    /// bit, since the entries left out are 0.
+    /// Impurity times count of `s`, summed over the active entries (see [`Task::cost_over`]).
     fn cost(&self, s: &[f64]) -> f64 {
-        let task = self.prepared.problem.task;
-        let n = s[0];
-        if n <= 0.0 {
-            return 0.0;
-        }
-        let outputs = self.active.iter().skip(1).map(|&e| s[e]);
-        match task {
-            Task::Regression => task.cost(s),
-            Task::Classes(_) => n - outputs.map(|c| c * c).sum::<f64>() / n,
-            Task::Labels(_) => outputs.map(|c| c - c * c / n).sum(),
-        }
+        self.prepared.problem.task.cost_over(s, self.active[1..].iter().copied())
     }
 
     /// Finds the best split of the node `samples` (statistics `total`, cost `parent`) among
@@ -511,7 +505,7 @@ impl<'q, 'p, 'a> SplitSearch<'q, 'p, 'a> {
             }
         }
         // The entries outside the active ones were never added to.
-        for b in first..=last.min(nb - 1) {
+        for b in first..=last {
             let bin = &mut self.hist[b * m..(b + 1) * m];
             for &e in &self.active {
                 bin[e] = 0.0;

@@ -85,10 +85,9 @@ pub fn impute(
     Ok((format!("llm({})", fitted.config().backbone.name()), filled))
 }
 
-/// Loads a saved imputer and sets the fill-time flags given (`LlmArgs::fill_flag_names`: the
-/// backbone, `--llm-orders`, `--llm-workers`, `--llm-block-rows`, `--llm-known-order`,
-/// `--llm-head-weight`); a flag that shapes the fine-tune is an error naming it, since the
-/// imputer is already fitted.
+/// Loads a saved imputer and sets the fill-time flags given (those of
+/// `LlmArgs::fill_flag_names`); a flag that shapes the fine-tune is an error naming it, since
+/// the imputer is already fitted.
 fn load(dir: &Path, args: &LlmArgs) -> Result<FittedLlmImputer> {
     let fit_only = args.fit_flags();
     if !fit_only.is_empty() {
