@@ -399,7 +399,7 @@ fn checked_text(v: Option<&Value>, table: &Table, row: usize, col: usize, opts: 
     Ok(text)
 }
 
-fn resolve_schema(
+pub(crate) fn resolve_schema(
     names: &[String],
     records: &[(u64, csv::StringRecord)],
     opts: &CsvOptions,

@@ -10,8 +10,8 @@ use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use crate::csv_io::{
-    check_header, csv_error, header_names, string_record, table_from_records, write_patched_records, CsvOptions,
-    Encoding, Quotes, Records, UTF8_BOM,
+    check_header, csv_error, header_names, resolve_schema, string_record, table_from_records, write_patched_records,
+    CsvOptions, Encoding, Quotes, Records, UTF8_BOM,
 };
 use crate::delimiter::{unit_separator_in_text, Delimiter, RecordWriter, UNIT_SEPARATOR};
 use crate::error::{Error, Result};
@@ -46,14 +46,10 @@ use crate::table::Table;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct CsvBatches {
-    reader: csv::Reader<Decoded<BufReader<File>>>,
-    source: PathBuf,
+    records: CsvRecords,
     opts: CsvOptions,
     schema: Schema,
-    names: Vec<String>,
     batch_rows: usize,
-    /// A record read ahead (the first one, when the file has no header).
-    ahead: Option<(u64, csv::StringRecord)>,
     done: bool,
 }
 
@@ -61,49 +57,23 @@ impl CsvBatches {
     /// Opens `path` and reads its header, which must name `schema`'s columns in order (without a
     /// header the columns are `c0`, `c1`, … as [`read_csv`](crate::read_csv) calls them).
     pub fn open(path: impl AsRef<Path>, opts: &CsvOptions, schema: Schema, batch_rows: usize) -> Result<CsvBatches> {
-        let source = path.as_ref().to_path_buf();
         if batch_rows == 0 {
             return Err(Error::InvalidInput("batch_rows must be at least 1".into()));
         }
-        let file = File::open(&source).map_err(|e| Error::io(&source, e))?;
-        let decoded = Decoded::new(BufReader::with_capacity(1 << 16, file), opts, &source);
-        let reader = csv::ReaderBuilder::new()
-            .delimiter(opts.delimiter.csv_byte())
-            .has_headers(opts.has_header)
-            .flexible(false)
-            .from_reader(decoded);
-        let mut batches = CsvBatches {
-            reader,
-            source,
-            opts: opts.clone(),
-            schema,
-            names: Vec::new(),
-            batch_rows,
-            ahead: None,
-            done: false,
-        };
-        let header: Vec<String> = if opts.has_header {
-            let header = batches.reader.byte_headers().cloned();
-            let header = header.map_err(|e| batches.error(e))?;
-            string_record(header, 1, &batches.source)?.iter().map(String::from).collect()
-        } else {
-            batches.ahead = batches.next_record()?;
-            (0..batches.ahead.as_ref().map_or(0, |(_, r)| r.len())).map(|i| format!("c{i}")).collect()
-        };
-        batches.names = header_names(&header, &batches.source)?;
-        check_header(&batches.names, &batches.schema, &batches.source)?;
-        Ok(batches)
+        let records = CsvRecords::open(path.as_ref(), opts)?;
+        check_header(&records.names, &schema, &records.source)?;
+        Ok(CsvBatches { records, opts: opts.clone(), schema, batch_rows, done: false })
     }
 
     /// Bytes of the file read so far, for a progress bar (of the text as decoded: a Latin-1
     /// file's accented letters count twice).
     pub fn position(&self) -> u64 {
-        self.reader.position().byte()
+        self.records.reader.position().byte()
     }
 
     /// The column names, as the header spells them.
     pub fn names(&self) -> &[String] {
-        &self.names
+        &self.records.names
     }
 
     /// The header line as [`write_csv_patched`](crate::write_csv_patched) writes it (nothing
@@ -111,9 +81,59 @@ impl CsvBatches {
     pub fn header_bytes(&self) -> Result<Vec<u8>> {
         let mut writer = RecordWriter::new(&self.opts.delimiter);
         if self.opts.has_header {
-            writer.write(&self.names)?;
+            writer.write(&self.records.names)?;
         }
         writer.finish()
+    }
+
+    fn next_batch(&mut self) -> Result<Option<CsvBatch>> {
+        let mut records: Records = Vec::with_capacity(self.batch_rows.min(1 << 16));
+        while records.len() < self.batch_rows {
+            match self.records.next_record()? {
+                Some(record) => records.push(record),
+                None => break,
+            }
+        }
+        if records.is_empty() {
+            return Ok(None);
+        }
+        let source = &self.records.source;
+        let table = table_from_records(self.schema.clone(), &records, &self.opts, source)?;
+        Ok(Some(CsvBatch { table, records, source: source.clone() }))
+    }
+}
+
+/// The records of a CSV file one at a time, each with its line number, read and checked as
+/// [`read_csv`](crate::read_csv) reads them (no kinds yet: every cell is text).
+struct CsvRecords {
+    reader: csv::Reader<Decoded<BufReader<File>>>,
+    source: PathBuf,
+    /// The column names (trimmed), or `c0`, `c1`, … for a file without a header.
+    names: Vec<String>,
+    /// A record read ahead (the first one, when the file has no header).
+    ahead: Option<(u64, csv::StringRecord)>,
+}
+
+impl CsvRecords {
+    fn open(source: &Path, opts: &CsvOptions) -> Result<CsvRecords> {
+        let file = File::open(source).map_err(|e| Error::io(source, e))?;
+        let decoded = Decoded::new(BufReader::with_capacity(1 << 16, file), opts, source);
+        let reader = csv::ReaderBuilder::new()
+            .delimiter(opts.delimiter.csv_byte())
+            .has_headers(opts.has_header)
+            .flexible(false)
+            .from_reader(decoded);
+        let mut records = CsvRecords { reader, source: source.to_path_buf(), names: Vec::new(), ahead: None };
+        let header: Vec<String> = if opts.has_header {
+            let header = records.reader.byte_headers().cloned();
+            let header = header.map_err(|e| records.error(e))?;
+            string_record(header, 1, &records.source)?.iter().map(String::from).collect()
+        } else {
+            records.ahead = records.next_record()?;
+            (0..records.ahead.as_ref().map_or(0, |(_, r)| r.len())).map(|i| format!("c{i}")).collect()
+        };
+        records.names = header_names(&header, &records.source)?;
+        Ok(records)
     }
 
     fn error(&self, e: csv::Error) -> Error {
@@ -145,20 +165,78 @@ impl CsvBatches {
             Err(e) => Err(self.error(e)),
         }
     }
+}
 
-    fn next_batch(&mut self) -> Result<Option<CsvBatch>> {
-        let mut records: Records = Vec::with_capacity(self.batch_rows.min(1 << 16));
-        while records.len() < self.batch_rows {
-            match self.next_record()? {
-                Some(record) => records.push(record),
-                None => break,
+/// Some rows of a CSV file, read in two passes in memory bounded by the rows kept: the first
+/// counts the records (and reports any that [`read_csv`](crate::read_csv) would reject as
+/// records: a wrong number of fields, bad UTF-8, an unclosed quote), `pick(count)` then says
+/// which rows to keep (ascending, each below the count; rows are numbered from 0 after the
+/// header), and the second pass keeps them. Returns the table of the kept rows and the count.
+///
+/// Kinds not forced in `opts` are inferred from the kept rows alone, so a cell outside them
+/// is never parsed: with the kinds of the whole file the table is exactly
+/// `read_csv(path, opts)?.take_rows(&rows)`.
+///
+/// ```
+/// use rec_table::{read_csv, read_csv_rows, CsvOptions};
+///
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("t.csv");
+/// std::fs::write(&path, "age,city\n30,Paris\n,Lyon\n41,Paris\n52,\n")?;
+/// let opts = CsvOptions::default();
+/// let (table, rows) = read_csv_rows(&path, &opts, |n| vec![1, n - 1])?;
+/// assert_eq!(rows, 4);
+/// assert_eq!(table, read_csv(&path, &opts)?.take_rows(&[1, 3])?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn read_csv_rows(
+    path: impl AsRef<Path>,
+    opts: &CsvOptions,
+    pick: impl FnOnce(usize) -> Vec<usize>,
+) -> Result<(Table, usize)> {
+    let source = path.as_ref();
+    let mut records = CsvRecords::open(source, opts)?;
+    let mut count = 0;
+    while records.next_record()?.is_some() {
+        count += 1;
+    }
+    let rows = pick(count);
+    check_picked(&rows, count, source)?;
+    let mut records = CsvRecords::open(source, opts)?;
+    let mut kept: Records = Vec::with_capacity(rows.len());
+    let mut index = 0;
+    for &row in &rows {
+        let record = loop {
+            let record = records.next_record()?.ok_or_else(|| {
+                Error::InvalidInput(format!("{}: the file changed while it was read", source.display()))
+            })?;
+            index += 1;
+            if index > row {
+                break record;
             }
-        }
-        if records.is_empty() {
-            return Ok(None);
-        }
-        let table = table_from_records(self.schema.clone(), &records, &self.opts, &self.source)?;
-        Ok(Some(CsvBatch { table, records, source: self.source.clone() }))
+        };
+        kept.push(record);
+    }
+    let schema = resolve_schema(&records.names, &kept, opts, source)?;
+    Ok((table_from_records(schema, &kept, opts, source)?, count))
+}
+
+/// Rows picked from a file of `count` rows: ascending, distinct, each below `count`.
+pub(crate) fn check_picked(rows: &[usize], count: usize, source: &Path) -> Result<()> {
+    if let Some(w) = rows.windows(2).find(|w| w[0] >= w[1]) {
+        return Err(Error::InvalidInput(format!(
+            "{}: rows to read must be ascending and distinct, but {} comes before {}",
+            source.display(),
+            w[0],
+            w[1]
+        )));
+    }
+    match rows.last() {
+        Some(&last) if last >= count => Err(Error::InvalidInput(format!(
+            "{}: row {last} asked for, but the file has {count} rows",
+            source.display()
+        ))),
+        _ => Ok(()),
     }
 }
 

@@ -3,9 +3,10 @@
 use std::path::Path;
 
 use crate::csv_io::{read_csv, write_csv, write_csv_patched, CsvOptions};
+use crate::csv_stream::read_csv_rows;
 use crate::delimiter::Delimiter;
 use crate::error::{Error, Result};
-use crate::parquet_io::{read_parquet, write_parquet, write_parquet_patched, ParquetOptions};
+use crate::parquet_io::{read_parquet, read_parquet_rows, write_parquet, write_parquet_patched, ParquetOptions};
 use crate::table::Table;
 
 /// A table file format.
@@ -39,6 +40,24 @@ pub fn read_table(path: impl AsRef<Path>, csv: &CsvOptions) -> Result<Table> {
     match Format::from_path(path)? {
         Format::Csv => read_csv(path, &tsv_aware(path, csv)),
         Format::Parquet => read_parquet(path, &ParquetOptions { kinds: csv.kinds.clone(), infer: csv.infer.clone() }),
+    }
+}
+
+/// Some rows of a CSV or Parquet file, in memory bounded by the rows kept whatever the size of
+/// the file: `pick(count)` gets the file's row count and says which rows to keep (ascending,
+/// each below the count). Returns their table and the count. Kinds not forced are inferred
+/// from the kept rows alone; see [`read_csv_rows`] and [`read_parquet_rows`].
+pub fn read_table_rows(
+    path: impl AsRef<Path>,
+    csv: &CsvOptions,
+    pick: impl FnOnce(usize) -> Vec<usize>,
+) -> Result<(Table, usize)> {
+    let path = path.as_ref();
+    match Format::from_path(path)? {
+        Format::Csv => read_csv_rows(path, &tsv_aware(path, csv), pick),
+        Format::Parquet => {
+            read_parquet_rows(path, &ParquetOptions { kinds: csv.kinds.clone(), infer: csv.infer.clone() }, pick)
+        }
     }
 }
 

@@ -48,16 +48,16 @@ pub use csv_io::{
     cell_text, csv_bytes, parse_cell, read_csv, read_csv_bytes, write_csv, write_csv_patched, CsvOptions, Encoding,
     EMPTY_SET,
 };
-pub use csv_stream::{CsvBatch, CsvBatches};
+pub use csv_stream::{read_csv_rows, CsvBatch, CsvBatches};
 pub use delimiter::Delimiter;
 pub use device::DeviceChoice;
 pub use error::{Error, Result};
 pub use infer::{infer_kind, InferOptions};
-pub use io::{is_tsv, read_table, write_like_input, write_table, Format};
+pub use io::{is_tsv, read_table, read_table_rows, write_like_input, write_table, Format};
 pub use parquet_io::{
-    parquet_column_names, read_parquet, read_parquet_batches, restore_stored_types, stored_positions, stored_schema_of,
-    table_from_stored, write_parquet, write_parquet_batches, write_parquet_patched, write_record_batches,
-    ParquetBatches, ParquetOptions,
+    parquet_column_names, read_parquet, read_parquet_batches, read_parquet_rows, restore_stored_types,
+    stored_positions, stored_schema_of, table_from_stored, write_parquet, write_parquet_batches, write_parquet_patched,
+    write_record_batches, ParquetBatches, ParquetOptions,
 };
 pub use rng::hold_global_rng;
 pub use schema::{ColumnKind, ColumnSpec, Schema, KIND_METADATA_KEY};

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, UInt64Array};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, UInt32Array, UInt64Array};
 use arrow::datatypes::DataType;
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
@@ -226,7 +226,81 @@ pub fn parquet_column_names(path: impl AsRef<Path>) -> Result<Vec<String>> {
 /// categorical), and for string columns the inference rules of [`InferOptions`].
 pub fn read_parquet(path: impl AsRef<Path>, opts: &ParquetOptions) -> Result<Table> {
     let path = path.as_ref();
-    let batch = read_raw(path)?;
+    table_of_raw(&read_raw(path)?, opts, path)
+}
+
+/// Some rows of a Parquet file, read a batch at a time in memory bounded by the rows kept and
+/// one batch: `pick(count)` gets the file's row count (from its footer) and says which rows to
+/// keep (ascending, each below the count; numbered from 0). Returns the table of the kept rows
+/// and the count.
+///
+/// Kinds come as for [`read_parquet`], string columns without a stored kind inferred from the
+/// kept rows alone: with the kinds of the whole file the table is exactly
+/// `read_parquet(path, opts)?.take_rows(&rows)`.
+///
+/// ```
+/// use rec_table::{read_csv, read_parquet, read_parquet_rows, write_parquet, CsvOptions};
+///
+/// let dir = tempfile::tempdir()?;
+/// let (csv, path) = (dir.path().join("t.csv"), dir.path().join("t.parquet"));
+/// std::fs::write(&csv, "age,city\n30,Paris\n,Lyon\n41,Paris\n52,\n")?;
+/// write_parquet(&read_csv(&csv, &CsvOptions::default())?, &path)?;
+/// let (table, rows) = read_parquet_rows(&path, &Default::default(), |n| vec![0, n - 2])?;
+/// assert_eq!(rows, 4);
+/// assert_eq!(table, read_parquet(&path, &Default::default())?.take_rows(&[0, 2])?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn read_parquet_rows(
+    path: impl AsRef<Path>,
+    opts: &ParquetOptions,
+    pick: impl FnOnce(usize) -> Vec<usize>,
+) -> Result<(Table, usize)> {
+    let path = path.as_ref();
+    let perr = |source| Error::Parquet { path: path.to_path_buf(), source };
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let builder = guarded(path, || ParquetRecordBatchReaderBuilder::try_new(file).map_err(perr))?;
+    let count = usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
+    let rows = pick(count);
+    crate::csv_stream::check_picked(&rows, count, path)?;
+    let schema = builder.schema().clone();
+    let kept =
+        guarded(path, || {
+            let reader = builder.with_batch_size(1 << 16).build().map_err(perr)?;
+            let (mut kept, mut offset, mut next) = (Vec::new(), 0, 0);
+            for batch in reader {
+                if next == rows.len() {
+                    break;
+                }
+                let batch = batch.map_err(|source| Error::ParquetData { path: path.to_path_buf(), source })?;
+                let end = offset + batch.num_rows();
+                let mut local = Vec::new();
+                while next < rows.len() && rows[next] < end {
+                    local.push(u32::try_from(rows[next] - offset).map_err(|_| {
+                        Error::InvalidInput(format!("{}: a batch of more than 2^32 rows", path.display()))
+                    })?);
+                    next += 1;
+                }
+                if !local.is_empty() {
+                    kept.push(arrow::compute::take_record_batch(&batch, &UInt32Array::from(local))?);
+                }
+                offset = end;
+            }
+            if next < rows.len() {
+                return Err(Error::InvalidInput(format!(
+                    "{}: the footer says {count} rows but the row groups hold {offset}",
+                    path.display()
+                )));
+            }
+            Ok(kept)
+        })?;
+    let batch = arrow::compute::concat_batches(&schema, &kept)
+        .map_err(|e| Error::InvalidInput(format!("{}: the file's row groups do not join: {e}", path.display())))?;
+    Ok((table_of_raw(&batch, opts, path)?, count))
+}
+
+/// The table of `batch`, all of Parquet file `path` or some of its rows, with each column's
+/// kind as [`read_parquet`] says.
+fn table_of_raw(batch: &RecordBatch, opts: &ParquetOptions, path: &Path) -> Result<Table> {
     let arrow_schema = batch.schema();
     for forced in opts.kinds.keys() {
         if arrow_schema.index_of(forced).is_err() {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use recimpute::baseline::{ClassicalImputer, FillDomain, FittedClassical, Projected, SavedImputer};
-use recimpute::table::{is_tsv, Format};
+use recimpute::table::{is_tsv, read_table_rows, Format};
 
 use super::*;
 
@@ -64,8 +64,9 @@ pub struct FitArgs {
     /// The imputer.
     #[arg(long, default_value = "knn", value_parser = imputer_names())]
     method: exp::ImputerName,
-    /// Fit on a seeded random sample of this many rows (for tables too large to fit on whole;
-    /// KNN keeps its donors to the sample, so filling costs the same per row whatever the
+    /// Fit on a seeded random sample of this many rows (for tables too large to fit on whole:
+    /// only the sample is held in memory, and kinds not forced with `--kind` are inferred from
+    /// it; KNN keeps its donors to the sample, so filling costs the same per row whatever the
     /// table's size).
     #[arg(long)]
     fit_sample: Option<usize>,
@@ -101,15 +102,27 @@ impl FitSettings {
 
 pub fn fit(args: FitArgs) -> Result<()> {
     let FitArgs { input, out, method, fit_sample, fit, llm, read } = args;
-    let table = read_table(&input, &read.csv_options(&input)?)?;
+    let opts = read.csv_options(&input)?;
     let table = match fit_sample {
         Some(0) => anyhow::bail!("--fit-sample 0: the sample needs at least one row"),
-        Some(n) if n < table.num_rows() => {
-            let rows = recimpute::datasets::split::sample_rows(table.num_rows(), n, fit.seed);
-            eprintln!("fitting on a sample of {n} of {} rows (seed {})", table.num_rows(), fit.seed);
-            table.take_rows(&rows)?
+        // Only the sampled rows are held: a first pass counts the rows (CSV; Parquet's footer
+        // says), the second keeps the sample.
+        Some(n) => {
+            let sample = |count| recimpute::datasets::split::sample_rows(count, n, fit.seed);
+            let (table, count) = read_table_rows(&input, &opts, sample)?;
+            if n < count {
+                let kinds: Vec<String> =
+                    table.schema().columns().iter().map(|c| format!("{} {}", c.name, c.kind)).collect();
+                eprintln!(
+                    "fitting on a sample of {n} of {count} rows (seed {}); kinds from the sample: {} (force one \
+                     with --kind NAME=KIND)",
+                    fit.seed,
+                    kinds.join(", ")
+                );
+            }
+            table
         }
-        _ => table,
+        None => read_table(&input, &opts)?,
     };
     if method == exp::ImputerName::Llm {
         return llm::fit_adapter(&table, &out, &llm, fit.seed);

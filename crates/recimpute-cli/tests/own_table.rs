@@ -863,6 +863,28 @@ fn fit_on_a_sample_and_the_errors_of_saved_imputers() {
     let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&model).unwrap()).unwrap();
     assert_eq!(saved["imputer"]["method"], "knn");
     assert_eq!(saved["imputer"]["fitted"]["donors"]["rows"], 100, "KNN keeps only the sample as donors");
+    // Only the sampled rows are read, and they are the rows a whole read would sample: the
+    // imputer is the one fitted on a file of exactly those rows, from CSV and from Parquet. (300
+    // rows: the kinds come from the sample, and in 100 rows the free-text note, 100 distinct
+    // values, would pass for labels, as the message says.)
+    let small = d("small.json");
+    let out = recimpute(&["fit", s(&masked), "--out", s(&small), "--fit-sample", "100", "--seed", "1"]);
+    ok(&out);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("kinds from the sample") && said.contains("note categorical"), "{said}");
+    let sampled = d("sampled.json");
+    ok(&recimpute(&["fit", s(&masked), "--out", s(&sampled), "--fit-sample", "300", "--seed", "1"]));
+    let opts = recimpute::table::CsvOptions::default();
+    let whole = recimpute::table::read_table(&masked, &opts).unwrap();
+    let rows = recimpute::datasets::split::sample_rows(whole.num_rows(), 300, 1);
+    recimpute::table::write_table(&whole.take_rows(&rows).unwrap(), d("sample.csv"), &opts).unwrap();
+    ok(&recimpute(&["fit", s(&d("sample.csv")), "--out", s(&d("sample.json")), "--seed", "1"]));
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap();
+    assert!(read(&d("sample.json")) == read(&sampled), "the streamed sample differs from the whole read's");
+    let (parquet, pq) = (d("masked.parquet"), d("pq.json"));
+    ok(&recimpute(&["convert", s(&masked), s(&parquet)]));
+    ok(&recimpute(&["fit", s(&parquet), "--out", s(&pq), "--fit-sample", "300", "--seed", "1"]));
+    assert!(read(&pq) == read(&sampled), "a Parquet input samples the same rows");
     let said = ok(&recimpute(&["impute", s(&masked), s(&d("out.csv")), "--imputer", s(&model)]));
     assert!(said.contains("1000 rows out"), "{said}");
 
