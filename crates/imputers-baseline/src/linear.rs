@@ -141,7 +141,8 @@ pub(crate) enum Link {
 }
 
 /// L2-penalised logistic regression on standardised inputs, penalty `1 / (2 C n) ||W||^2` on
-/// the mean cross-entropy (scikit-learn's `C`), fitted by accelerated gradient descent.
+/// the mean cross-entropy (scikit-learn's `C`), fitted by L-BFGS (as scikit-learn's default
+/// solver) until no gradient entry exceeds 1e-4 or after [`MAX_EVALUATIONS`] evaluations.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Logistic {
     link: Link,
@@ -207,34 +208,13 @@ impl Logistic {
         let lmax = largest_eigenvalue(&gram, q);
         let reg = 1.0 / (c * n as f64);
         let step = 1.0 / (0.5 * lmax + reg);
-        let (mut prev, mut momentum_t) = (model.w.clone(), 1.0f64);
-        let mut look = model.w.clone();
-        let mut grad;
-        for _ in 0..100 {
-            grad = gradient(&rows, y, &model.mean, &model.scale, link, &look);
-            for j in 0..p * k {
-                grad[j] += reg * look[j];
-            }
-            let gmax = grad.iter().fold(0.0f64, |m, g| m.max(g.abs()));
-            let next: Vec<f64> = look.iter().zip(&grad).map(|(w, g)| w - step * g).collect();
-            if gmax < 1e-4 {
-                model.w = next;
-                return model;
-            }
-            let t_next = (1.0 + (1.0 + 4.0 * momentum_t * momentum_t).sqrt()) / 2.0;
-            let beta = (momentum_t - 1.0) / t_next;
-            // Restart the momentum when it points against the gradient.
-            let against: f64 = grad.iter().zip(next.iter().zip(&prev)).map(|(g, (a, b))| g * (a - b)).sum();
-            if against > 0.0 {
-                momentum_t = 1.0;
-                look = next.clone();
-            } else {
-                momentum_t = t_next;
-                look = next.iter().zip(&prev).map(|(a, b)| a + beta * (a - b)).collect();
-            }
-            prev = next;
-        }
-        model.w = prev;
+        let objective = |w: &[f64]| {
+            let (loss, mut grad) = objective(&rows, y, &model.mean, &model.scale, link, w);
+            let penalty: f64 = w[..p * k].iter().map(|v| v * v).sum::<f64>() * reg / 2.0;
+            grad[..p * k].iter_mut().zip(&w[..p * k]).for_each(|(g, v)| *g += reg * v);
+            (loss + penalty, grad)
+        };
+        model.w = lbfgs(model.w.clone(), step, objective);
         model
     }
 
@@ -270,7 +250,7 @@ impl SparseRows {
     }
 }
 
-/// Gradient of the mean cross-entropy at `w` (without the penalty) for the standardised
+/// The mean cross-entropy at `w` and its gradient (without the penalty) for the standardised
 /// inputs `z = (x - mean) / scale`. The standardisation is folded into the weights
 /// (`z · w = x · (w / s) - m · (w / s)`, and likewise for the gradient), so a step costs the
 /// non-zeros of `x` times `k`, not `n p k`: a one-hot block of hundreds of labels adds one
@@ -280,7 +260,7 @@ impl SparseRows {
 /// [`GRADIENT_PART_ROWS`] rows, in parallel, and the parts' sums are added in order: the parts
 /// depend on `n` alone, so the gradient (and the imputer) does not depend on the number of
 /// threads, and a table of a thousand rows keeps two cores busy.
-fn gradient(rows: &SparseRows, y: &[f64], mean: &[f64], scale: &[f64], link: Link, w: &[f64]) -> Vec<f64> {
+fn objective(rows: &SparseRows, y: &[f64], mean: &[f64], scale: &[f64], link: Link, w: &[f64]) -> (f64, Vec<f64>) {
     use rayon::prelude::*;
     let p = mean.len();
     let k = w.len() / (p + 1);
@@ -290,12 +270,13 @@ fn gradient(rows: &SparseRows, y: &[f64], mean: &[f64], scale: &[f64], link: Lin
         (0..k).map(|c| w[p * k + c] - (0..p).map(|j| mean[j] * ws[j * k + c]).sum::<f64>()).collect();
     let parts = n.div_ceil(GRADIENT_PART_ROWS).clamp(1, GRADIENT_PARTS);
     let size = n.div_ceil(parts).max(1);
-    let sums: Vec<(Vec<f64>, Vec<f64>)> = (0..parts)
+    let sums: Vec<(Vec<f64>, Vec<f64>, f64)> = (0..parts)
         .into_par_iter()
         .map(|part| {
             let mut acc = vec![0.0; p * k];
             let mut rsum = vec![0.0; k];
             let mut probs = vec![0.0; k];
+            let mut loss = 0.0;
             for i in part * size..((part + 1) * size).min(n) {
                 probs.copy_from_slice(&offset);
                 let row = rows.row(i);
@@ -304,7 +285,7 @@ fn gradient(rows: &SparseRows, y: &[f64], mean: &[f64], scale: &[f64], link: Lin
                         *o += v * wv;
                     }
                 }
-                activate(link, &mut probs);
+                loss += activate_with_loss(link, &mut probs, &y[i * k..(i + 1) * k]);
                 for (r, t) in probs.iter_mut().zip(&y[i * k..(i + 1) * k]) {
                     *r -= t;
                 }
@@ -315,17 +296,17 @@ fn gradient(rows: &SparseRows, y: &[f64], mean: &[f64], scale: &[f64], link: Lin
                 }
                 rsum.iter_mut().zip(&probs).for_each(|(s, r)| *s += r);
             }
-            (acc, rsum)
+            (acc, rsum, loss)
         })
         .collect();
-    let (acc, rsum) = sums
+    let (acc, rsum, loss) = sums
         .into_iter()
-        .reduce(|(mut a, mut r), (b, s)| {
+        .reduce(|(mut a, mut r, l), (b, s, m)| {
             a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
             r.iter_mut().zip(&s).for_each(|(r, s)| *r += s);
-            (a, r)
+            (a, r, l + m)
         })
-        .unwrap_or_else(|| (vec![0.0; p * k], vec![0.0; k]));
+        .unwrap_or_else(|| (vec![0.0; p * k], vec![0.0; k], 0.0));
     let mut grad = vec![0.0; (p + 1) * k];
     for j in 0..p {
         for c in 0..k {
@@ -335,10 +316,78 @@ fn gradient(rows: &SparseRows, y: &[f64], mean: &[f64], scale: &[f64], link: Lin
     for c in 0..k {
         grad[p * k + c] = rsum[c] / n as f64;
     }
-    grad
+    (loss / n as f64, grad)
 }
 
-/// Most parts the logistic gradient's rows are summed in (see [`gradient`]).
+/// Most evaluations of the objective (each a pass over the rows) a logistic fit makes.
+const MAX_EVALUATIONS: usize = 100;
+/// Correction pairs L-BFGS keeps.
+const LBFGS_MEMORY: usize = 10;
+
+/// Minimises a smooth convex `f` (value and gradient) from `w` by L-BFGS with a backtracking
+/// (Armijo) line search, until no gradient entry exceeds 1e-4 or [`MAX_EVALUATIONS`]
+/// evaluations are spent. `step` (at most 1 / the gradient's Lipschitz constant) scales the
+/// first direction, and any direction that does not descend.
+fn lbfgs(mut w: Vec<f64>, step: f64, mut f: impl FnMut(&[f64]) -> (f64, Vec<f64>)) -> Vec<f64> {
+    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(a, b)| a * b).sum::<f64>();
+    let converged = |g: &[f64]| g.iter().all(|v| v.abs() < 1e-4);
+    let (mut value, mut grad) = f(&w);
+    let mut evaluations = 1;
+    // (s, y, 1 / s'y) of the latest steps, oldest first.
+    let mut pairs: std::collections::VecDeque<(Vec<f64>, Vec<f64>, f64)> = std::collections::VecDeque::new();
+    while !converged(&grad) && evaluations < MAX_EVALUATIONS {
+        // The two-loop recursion: d = -H g.
+        let mut d = grad.clone();
+        let mut alphas = Vec::with_capacity(pairs.len());
+        for (s, y, rho) in pairs.iter().rev() {
+            let a = rho * dot(s, &d);
+            d.iter_mut().zip(y).for_each(|(d, y)| *d -= a * y);
+            alphas.push(a);
+        }
+        let gamma = pairs.back().map_or(step, |(s, y, _)| dot(s, y) / dot(y, y));
+        d.iter_mut().for_each(|d| *d *= -gamma);
+        for ((s, y, rho), a) in pairs.iter().zip(alphas.iter().rev()) {
+            let b = rho * dot(y, &d);
+            d.iter_mut().zip(s).for_each(|(d, s)| *d -= (a + b) * s);
+        }
+        let mut slope = dot(&grad, &d);
+        // Not a descent direction (or NaN): start again from the scaled gradient.
+        if slope >= 0.0 || slope.is_nan() {
+            pairs.clear();
+            d = grad.iter().map(|g| -step * g).collect();
+            slope = dot(&grad, &d);
+        }
+        let mut t = 1.0;
+        let accepted = loop {
+            let trial: Vec<f64> = w.iter().zip(&d).map(|(w, d)| w + t * d).collect();
+            let (v, g) = f(&trial);
+            evaluations += 1;
+            if v <= value + 1e-4 * t * slope {
+                break Some((trial, v, g));
+            }
+            if evaluations >= MAX_EVALUATIONS {
+                break None;
+            }
+            // The minimum of the quadratic through value, slope and v, kept within [t/10, t/2].
+            let q = -slope * t * t / (2.0 * (v - value - slope * t));
+            t = if q.is_finite() { q.clamp(0.1 * t, 0.5 * t) } else { 0.5 * t };
+        };
+        let Some((next, v, g)) = accepted else { break };
+        let s: Vec<f64> = next.iter().zip(&w).map(|(a, b)| a - b).collect();
+        let y: Vec<f64> = g.iter().zip(&grad).map(|(a, b)| a - b).collect();
+        let sy = dot(&s, &y);
+        if sy > 1e-12 * dot(&y, &y).max(f64::MIN_POSITIVE) {
+            if pairs.len() == LBFGS_MEMORY {
+                pairs.pop_front();
+            }
+            pairs.push_back((s, y, 1.0 / sy));
+        }
+        (w, value, grad) = (next, v, g);
+    }
+    w
+}
+
+/// Most parts the logistic gradient's rows are summed in (see [`objective`]).
 const GRADIENT_PARTS: usize = 8;
 /// Fewest rows of a part of the logistic gradient.
 const GRADIENT_PART_ROWS: usize = 128;
@@ -349,6 +398,35 @@ fn forward(w: &[f64], z: &[f64], k: usize, link: Link, out: &mut [f64]) {
         out[c] = w[p * k + c] + (0..p).map(|j| w[j * k + c] * z[j]).sum::<f64>();
     }
     activate(link, out);
+}
+
+/// Turns scores into probabilities as [`activate`] does and returns the cross-entropy of
+/// `target` (one-hot or soft classes for softmax, 0/1 or soft labels for sigmoid), computed from
+/// the scores so that it stays finite however confident the model.
+fn activate_with_loss(link: Link, out: &mut [f64], target: &[f64]) -> f64 {
+    match link {
+        Link::Softmax => {
+            let m = out.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let (mut mass, mut dot) = (0.0, 0.0);
+            for (o, t) in out.iter().zip(target) {
+                mass += t;
+                dot += t * o;
+            }
+            let mut total = 0.0;
+            for o in out.iter_mut() {
+                *o = (*o - m).exp();
+                total += *o;
+            }
+            out.iter_mut().for_each(|o| *o /= total);
+            mass * (m + total.ln()) - dot
+        }
+        Link::Sigmoid => {
+            // -t ln s(o) - (1 - t) ln(1 - s(o)) = softplus(o) - t o.
+            let loss = out.iter().zip(target).map(|(o, t)| o.max(0.0) + (-o.abs()).exp().ln_1p() - t * o).sum();
+            activate(link, out);
+            loss
+        }
+    }
 }
 
 /// Turns scores into class (softmax) or label (sigmoid) probabilities, in place.
@@ -387,13 +465,15 @@ mod tests {
         for n in [30, 700] {
             let (x, y, w, mean, scale) = gradient_problem(n);
             let (p, k) = (6, 3);
-            let sparse = gradient(&SparseRows::new(&x, n, p), &y, &mean, &scale, Link::Softmax, &w);
+            let (loss, sparse) = objective(&SparseRows::new(&x, n, p), &y, &mean, &scale, Link::Softmax, &w);
             let mut dense = vec![0.0; (p + 1) * k];
+            let mut dense_loss = 0.0;
             let mut probs = vec![0.0; k];
             for i in 0..n {
                 let z: Vec<f64> = (0..p).map(|j| (x[i * p + j] - mean[j]) / scale[j]).collect();
                 forward(&w, &z, k, Link::Softmax, &mut probs);
                 for c in 0..k {
+                    dense_loss -= y[i * k + c] * probs[c].ln() / n as f64;
                     let r = probs[c] - y[i * k + c];
                     for j in 0..p {
                         dense[j * k + c] += r * z[j] / n as f64;
@@ -404,6 +484,7 @@ mod tests {
             for (a, b) in sparse.iter().zip(&dense) {
                 assert!((a - b).abs() < 1e-12, "{n} rows\n{sparse:?}\n{dense:?}");
             }
+            assert!((loss - dense_loss).abs() < 1e-12, "{n} rows: loss {loss} vs {dense_loss}");
         }
     }
 
@@ -436,13 +517,59 @@ mod tests {
         let rows = SparseRows::new(&x, n, 6);
         let on = |threads: usize| {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-            pool.install(|| gradient(&rows, &y, &mean, &scale, Link::Softmax, &w))
+            pool.install(|| objective(&rows, &y, &mean, &scale, Link::Softmax, &w).1)
         };
         let one: Vec<u64> = on(1).iter().map(|g| g.to_bits()).collect();
         for threads in [2, 3, 8] {
             let many: Vec<u64> = on(threads).iter().map(|g| g.to_bits()).collect();
             assert_eq!(many, one, "{threads} threads");
         }
+    }
+
+    #[test]
+    fn the_sigmoid_loss_is_the_cross_entropy_even_when_saturated() {
+        for (score, t) in [(0.3, 1.0), (-2.0, 0.0), (1.5, 0.25), (-800.0, 1.0), (800.0, 0.0)] {
+            let mut out = [score];
+            let loss = activate_with_loss(Link::Sigmoid, &mut out, &[t]);
+            let p = 1.0 / (1.0 + f64::exp(-score));
+            let expected = if score.abs() < 30.0 { -t * p.ln() - (1.0 - t) * (1.0 - p).ln() } else { score.abs() };
+            assert!((loss - expected).abs() < 1e-12 && loss.is_finite(), "{score}: {loss} vs {expected}");
+            assert_eq!(out[0], p);
+        }
+    }
+
+    /// Plain gradient descent with the safe step, run far longer than any fit: the reference
+    /// optimum.
+    fn descend(rows: &SparseRows, y: &[f64], mean: &[f64], scale: &[f64], reg: f64, k: usize) -> Vec<f64> {
+        let p = mean.len();
+        let mut w = vec![0.0; (p + 1) * k];
+        for _ in 0..20_000 {
+            let (_, mut g) = objective(rows, y, mean, scale, Link::Softmax, &w);
+            g[..p * k].iter_mut().zip(&w[..p * k]).for_each(|(g, v)| *g += reg * v);
+            w.iter_mut().zip(&g).for_each(|(w, g)| *w -= 0.5 * g);
+        }
+        w
+    }
+
+    #[test]
+    fn lbfgs_reaches_the_optimum_within_its_budget() {
+        let n = 300;
+        let (x, y, _, mean, scale) = gradient_problem(n);
+        let (p, k) = (6, 3);
+        let c = 0.5;
+        let model = Logistic::fit(&x, p, &y, k, Link::Softmax, c, None);
+        let rows = SparseRows::new(&x, n, p);
+        let reg = 1.0 / (c * n as f64);
+        let (_, mut g) = objective(&rows, &y, &mean, &scale, Link::Softmax, &model.w);
+        g[..p * k].iter_mut().zip(&model.w[..p * k]).for_each(|(g, v)| *g += reg * v);
+        assert!(g.iter().all(|v| v.abs() < 1e-4), "not converged: {g:?}");
+        let reference = descend(&rows, &y, &mean, &scale, reg, k);
+        for (a, b) in model.w.iter().zip(&reference) {
+            assert!((a - b).abs() < 1e-3, "{:?}\n{reference:?}", model.w);
+        }
+        // Started at the optimum, it stops at once.
+        let again = Logistic::fit(&x, p, &y, k, Link::Softmax, c, Some(&model));
+        assert_eq!(again.w, model.w);
     }
 
     #[test]
