@@ -201,7 +201,7 @@ pub fn read_csv_rows(
         count += 1;
     }
     let rows = pick(count);
-    check_picked(&rows, count, source)?;
+    crate::io::check_picked(&rows, count, source)?;
     let mut records = CsvRecords::open(source, opts)?;
     let mut kept: Records = Vec::with_capacity(rows.len());
     let mut index = 0;
@@ -219,25 +219,6 @@ pub fn read_csv_rows(
     }
     let schema = resolve_schema(&records.names, &kept, opts, source)?;
     Ok((table_from_records(schema, &kept, opts, source)?, count))
-}
-
-/// Rows picked from a file of `count` rows: ascending, distinct, each below `count`.
-pub(crate) fn check_picked(rows: &[usize], count: usize, source: &Path) -> Result<()> {
-    if let Some(w) = rows.windows(2).find(|w| w[0] >= w[1]) {
-        return Err(Error::InvalidInput(format!(
-            "{}: rows to read must be ascending and distinct, but {} comes before {}",
-            source.display(),
-            w[0],
-            w[1]
-        )));
-    }
-    match rows.last() {
-        Some(&last) if last >= count => Err(Error::InvalidInput(format!(
-            "{}: row {last} asked for, but the file has {count} rows",
-            source.display()
-        ))),
-        _ => Ok(()),
-    }
 }
 
 impl Iterator for CsvBatches {

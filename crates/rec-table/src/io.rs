@@ -61,6 +61,25 @@ pub fn read_table_rows(
     }
 }
 
+/// Rows picked from a file of `count` rows: ascending, distinct, each below `count`.
+pub(crate) fn check_picked(rows: &[usize], count: usize, source: &Path) -> Result<()> {
+    if let Some(w) = rows.windows(2).find(|w| w[0] >= w[1]) {
+        return Err(Error::InvalidInput(format!(
+            "{}: rows to read must be ascending and distinct, but {} comes before {}",
+            source.display(),
+            w[0],
+            w[1]
+        )));
+    }
+    match rows.last() {
+        Some(&last) if last >= count => Err(Error::InvalidInput(format!(
+            "{}: row {last} asked for, but the file has {count} rows",
+            source.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Writes a table as CSV or Parquet according to the extension of `path`, atomically.
 pub fn write_table(table: &Table, path: impl AsRef<Path>, csv: &CsvOptions) -> Result<()> {
     let path = path.as_ref();

@@ -261,7 +261,7 @@ pub fn read_parquet_rows(
     let builder = guarded(path, || ParquetRecordBatchReaderBuilder::try_new(file).map_err(perr))?;
     let count = usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
     let rows = pick(count);
-    crate::csv_stream::check_picked(&rows, count, path)?;
+    crate::io::check_picked(&rows, count, path)?;
     let schema = builder.schema().clone();
     let kept =
         guarded(path, || {
