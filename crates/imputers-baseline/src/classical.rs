@@ -123,6 +123,15 @@ impl FittedClassical {
         }
     }
 
+    /// What a user should know about the fit (a solver that stopped at its budget, a chain that
+    /// ran out of rounds); empty for methods that have nothing to report.
+    pub fn notes(&self) -> Vec<String> {
+        match self {
+            FittedClassical::Iterative(f) => f.notes(),
+            _ => Vec::new(),
+        }
+    }
+
     fn inner(&self) -> &dyn FittedImputer<Error = crate::Error> {
         match self {
             FittedClassical::CaseDeletion(f) => f,

@@ -230,7 +230,7 @@ impl IterativeImputer {
                     Some(Model::Logistic(m)) => Some(m),
                     _ => None,
                 };
-                Model::Logistic(Logistic::fit(x, p, y, k, link, c, warm))
+                Model::Logistic(Logistic::fit(x, p, y, k, link, c, warm, crate::linear::MAX_EVALUATIONS))
             }
             _ => Model::Linear(self.fit_linear(x, p, y)),
         }
@@ -346,6 +346,33 @@ impl FittedIterative {
     /// Whether fit stopped on the tolerance rather than on `max_iter`.
     pub fn converged(&self) -> bool {
         self.converged
+    }
+
+    /// Of the label models fitted (logistic, every round), how many stopped at their budget of
+    /// objective evaluations before converging, and how many there are.
+    pub fn label_fits_at_cap(&self) -> (usize, usize) {
+        let logistic = self.rounds.iter().flatten().filter_map(|(_, m)| match m {
+            Model::Logistic(l) => Some(l.stopped_at_cap),
+            _ => None,
+        });
+        logistic.fold((0, 0), |(capped, all), at_cap| (capped + usize::from(at_cap), all + 1))
+    }
+
+    /// What a user should know about this fit: the chain ran out of rounds, label models
+    /// stopped at their budget (empty when neither happened).
+    pub fn notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        if !self.converged {
+            notes.push(format!("the chain ran all {} rounds without meeting its tolerance", self.n_iter()));
+        }
+        let (capped, all) = self.label_fits_at_cap();
+        if capped > 0 {
+            notes.push(format!(
+                "{capped} of {all} label-model fits stopped at {} evaluations before converging",
+                crate::linear::MAX_EVALUATIONS
+            ));
+        }
+        notes
     }
 }
 

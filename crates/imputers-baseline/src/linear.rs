@@ -152,12 +152,16 @@ pub(crate) struct Logistic {
     scale: Vec<f64>,
     /// Row-major `(p + 1) × k`; the last row is the intercept.
     w: Vec<f64>,
+    /// Whether the fit spent its budget of evaluations before the gradient met the tolerance.
+    #[serde(default)]
+    pub(crate) stopped_at_cap: bool,
 }
 
 impl Logistic {
     /// Fits on `x` (row-major, `n × p`) with targets `y` (row-major `n × k`, one-hot for
     /// softmax, 0/1 for sigmoid) and inverse penalty `c`, starting from `warm` when it has the
-    /// same shape.
+    /// same shape, with at most `budget` evaluations of the objective ([`MAX_EVALUATIONS`] in
+    /// the imputer).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn fit(
         x: &[f64],
@@ -167,6 +171,7 @@ impl Logistic {
         link: Link,
         c: f64,
         warm: Option<&Logistic>,
+        budget: usize,
     ) -> Logistic {
         let n = y.len().checked_div(k).unwrap_or(0);
         let mut mean = vec![0.0; p];
@@ -177,7 +182,7 @@ impl Logistic {
             mean[j] = m;
             scale[j] = s;
         }
-        let mut model = Logistic { link, p, k, mean, scale, w: vec![0.0; (p + 1) * k] };
+        let mut model = Logistic { link, p, k, mean, scale, w: vec![0.0; (p + 1) * k], stopped_at_cap: false };
         if let Some(w) = warm.filter(|w| w.p == p && w.k == k && w.link == link) {
             model.w.copy_from_slice(&w.w);
         }
@@ -214,7 +219,9 @@ impl Logistic {
             grad[..p * k].iter_mut().zip(&w[..p * k]).for_each(|(g, v)| *g += reg * v);
             (loss + penalty, grad)
         };
-        model.w = lbfgs(model.w.clone(), step, objective);
+        let (w, converged) = lbfgs(model.w.clone(), step, budget, objective);
+        model.w = w;
+        model.stopped_at_cap = !converged;
         model
     }
 
@@ -320,22 +327,23 @@ fn objective(rows: &SparseRows, y: &[f64], mean: &[f64], scale: &[f64], link: Li
 }
 
 /// Most evaluations of the objective (each a pass over the rows) a logistic fit makes.
-const MAX_EVALUATIONS: usize = 100;
+pub(crate) const MAX_EVALUATIONS: usize = 100;
 /// Correction pairs L-BFGS keeps.
 const LBFGS_MEMORY: usize = 10;
 
 /// Minimises a smooth convex `f` (value and gradient) from `w` by L-BFGS with a backtracking
-/// (Armijo) line search, until no gradient entry exceeds 1e-4 or [`MAX_EVALUATIONS`]
-/// evaluations are spent. `step` (at most 1 / the gradient's Lipschitz constant) scales the
-/// first direction, and any direction that does not descend.
-fn lbfgs(mut w: Vec<f64>, step: f64, mut f: impl FnMut(&[f64]) -> (f64, Vec<f64>)) -> Vec<f64> {
+/// (Armijo) line search, until no gradient entry exceeds 1e-4 or `budget` evaluations are
+/// spent; returns the point and whether the gradient met the tolerance. `step`
+/// (at most 1 / the gradient's Lipschitz constant) scales the first direction, and any
+/// direction that does not descend.
+fn lbfgs(mut w: Vec<f64>, step: f64, budget: usize, mut f: impl FnMut(&[f64]) -> (f64, Vec<f64>)) -> (Vec<f64>, bool) {
     let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(a, b)| a * b).sum::<f64>();
     let converged = |g: &[f64]| g.iter().all(|v| v.abs() < 1e-4);
     let (mut value, mut grad) = f(&w);
     let mut evaluations = 1;
     // (s, y, 1 / s'y) of the latest steps, oldest first.
     let mut pairs: std::collections::VecDeque<(Vec<f64>, Vec<f64>, f64)> = std::collections::VecDeque::new();
-    while !converged(&grad) && evaluations < MAX_EVALUATIONS {
+    while !converged(&grad) && evaluations < budget {
         // The two-loop recursion: d = -H g.
         let mut d = grad.clone();
         let mut alphas = Vec::with_capacity(pairs.len());
@@ -365,7 +373,7 @@ fn lbfgs(mut w: Vec<f64>, step: f64, mut f: impl FnMut(&[f64]) -> (f64, Vec<f64>
             if v <= value + 1e-4 * t * slope {
                 break Some((trial, v, g));
             }
-            if evaluations >= MAX_EVALUATIONS {
+            if evaluations >= budget {
                 break None;
             }
             // The minimum of the quadratic through value, slope and v, kept within [t/10, t/2].
@@ -384,7 +392,8 @@ fn lbfgs(mut w: Vec<f64>, step: f64, mut f: impl FnMut(&[f64]) -> (f64, Vec<f64>
         }
         (w, value, grad) = (next, v, g);
     }
-    w
+    let converged = converged(&grad);
+    (w, converged)
 }
 
 /// Most parts the logistic gradient's rows are summed in (see [`objective`]).
@@ -557,18 +566,22 @@ mod tests {
         let (x, y, _, mean, scale) = gradient_problem(n);
         let (p, k) = (6, 3);
         let c = 0.5;
-        let model = Logistic::fit(&x, p, &y, k, Link::Softmax, c, None);
+        let model = Logistic::fit(&x, p, &y, k, Link::Softmax, c, None, MAX_EVALUATIONS);
         let rows = SparseRows::new(&x, n, p);
         let reg = 1.0 / (c * n as f64);
         let (_, mut g) = objective(&rows, &y, &mean, &scale, Link::Softmax, &model.w);
         g[..p * k].iter_mut().zip(&model.w[..p * k]).for_each(|(g, v)| *g += reg * v);
         assert!(g.iter().all(|v| v.abs() < 1e-4), "not converged: {g:?}");
+        assert!(!model.stopped_at_cap);
         let reference = descend(&rows, &y, &mean, &scale, reg, k);
         for (a, b) in model.w.iter().zip(&reference) {
             assert!((a - b).abs() < 1e-3, "{:?}\n{reference:?}", model.w);
         }
+        // Two evaluations are not enough, and the model says so.
+        let short = Logistic::fit(&x, p, &y, k, Link::Softmax, c, None, 2);
+        assert!(short.stopped_at_cap);
         // Started at the optimum, it stops at once.
-        let again = Logistic::fit(&x, p, &y, k, Link::Softmax, c, Some(&model));
+        let again = Logistic::fit(&x, p, &y, k, Link::Softmax, c, Some(&model), MAX_EVALUATIONS);
         assert_eq!(again.w, model.w);
     }
 
@@ -576,7 +589,7 @@ mod tests {
     fn logistic_separates() {
         let x: Vec<f64> = (0..40).map(|i| i as f64).collect();
         let y: Vec<f64> = (0..40).flat_map(|i| if i < 20 { [1.0, 0.0] } else { [0.0, 1.0] }).collect();
-        let m = Logistic::fit(&x, 1, &y, 2, Link::Softmax, 1.0, None);
+        let m = Logistic::fit(&x, 1, &y, 2, Link::Softmax, 1.0, None, MAX_EVALUATIONS);
         let mut out = [0.0; 2];
         m.predict(&[2.0], &mut out);
         assert!(out[0] > 0.8);

@@ -4,8 +4,8 @@
 #![allow(clippy::unwrap_used, reason = "a test fails loudly on an unexpected error")]
 
 use imputers_baseline::{
-    CaseDeletion, DeletionMode, ForestParams, IterativeImputer, KnnImputer, KnnWeights, MissForestImputer,
-    SimpleImputer,
+    CaseDeletion, DeletionMode, FittedClassical, ForestParams, IterativeImputer, KnnImputer, KnnWeights,
+    MissForestImputer, SimpleImputer,
 };
 use proptest::prelude::*;
 use rec_table::{ColumnKind, ColumnSpec, DynImputer, Schema, Table, Value};
@@ -361,4 +361,43 @@ fn chained_imputers_pool_rare_labels_beyond_the_cap() {
     assert!(rec_table::Imputer::fit(&IterativeImputer::new().with_max_labels(Some(1)), &t).is_err());
     assert!(rec_table::Imputer::fit(&MissForestImputer::new().with_max_labels(Some(0)), &t).is_err());
     assert_eq!(serde_json::from_str::<IterativeImputer>(r#"{"numeric_model":{"model":"bayesian_ridge"},"label_model":{"model":"logistic","c":1.0},"max_iter":10,"tol":0.001,"initial_median":false,"order":"ascending","seed":0}"#).unwrap().max_labels, None);
+}
+
+#[test]
+fn label_fits_that_stop_at_their_budget_are_reported() {
+    let t = five_labels();
+    let fitted = rec_table::Imputer::fit(&IterativeImputer::new(), &t).unwrap();
+    let (capped, all) = fitted.label_fits_at_cap();
+    assert_eq!(capped, 0, "these labels are easy");
+    assert!(all > 0);
+    let chain_note = usize::from(!fitted.converged());
+    assert_eq!(FittedClassical::from(fitted.clone()).notes().len(), chain_note);
+    // The flag travels in the saved model: mark one fit as stopped at its budget (the solver's
+    // own test makes one that is) and it is counted and said.
+    let mut json = serde_json::to_value(&fitted).unwrap();
+    let flag = find_key(&mut json, "stopped_at_cap").expect("the logistic model records its stop");
+    *flag = serde_json::Value::Bool(true);
+    let marked: imputers_baseline::FittedIterative = serde_json::from_value(json).unwrap();
+    assert_eq!(marked.label_fits_at_cap(), (1, all));
+    let notes = FittedClassical::from(marked).notes();
+    assert!(notes.iter().any(|n| n.contains(&format!("1 of {all} label-model fits stopped at 100"))), "{notes:?}");
+    // One round cannot meet the tolerance (it compares two rounds): said.
+    let short = rec_table::Imputer::fit(&IterativeImputer::new().with_max_iter(1), &t).unwrap();
+    assert!(!short.converged());
+    let notes = FittedClassical::from(short).notes();
+    assert!(notes.iter().any(|n| n.contains("ran all 1 rounds")), "{notes:?}");
+}
+
+/// The first value under `key` anywhere in `v`.
+fn find_key<'a>(v: &'a mut serde_json::Value, key: &str) -> Option<&'a mut serde_json::Value> {
+    match v {
+        serde_json::Value::Object(map) => {
+            if map.contains_key(key) {
+                return map.get_mut(key);
+            }
+            map.values_mut().find_map(|v| find_key(v, key))
+        }
+        serde_json::Value::Array(items) => items.iter_mut().find_map(|v| find_key(v, key)),
+        _ => None,
+    }
 }

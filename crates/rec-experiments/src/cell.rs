@@ -109,6 +109,10 @@ pub struct CellResult {
     /// Rows of your own table left out because their target was empty (0 for built-in tasks).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub unlabelled_rows: usize,
+    /// What the fitted imputer said about its fit (a solver stopped at its budget, a chain out
+    /// of rounds; see `FittedClassical::notes`); empty when nothing, and in older results.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// Whether a count is zero: the `skip_serializing_if` of the optional counts in saved cells,

@@ -232,6 +232,10 @@ pub struct QualityResult {
     /// What the LLM's fit and fill did (`None` for other imputers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub llm: Option<LlmCellReport>,
+    /// What the fitted imputer said about its fit (a solver stopped at its budget, a chain out
+    /// of rounds; see `FittedClassical::notes`); empty when nothing, and in older results.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// The LLM imputer's side of a quality cell: its held-out check and what its fill fell back on.
@@ -309,15 +313,16 @@ pub fn run_quality_cell(spec: &QualitySpec, data: &Path, config: &QualityConfig)
         }
         _ => (mask, None),
     };
-    let (filled, fit_s, impute_s, losses, llm) = if spec.imputer == ImputerName::Llm {
-        impute_llm(&masked, &mask, &config.llm, spec.seed)?
+    let (filled, fit_s, impute_s, losses, llm, notes) = if spec.imputer == ImputerName::Llm {
+        let (filled, fit_s, impute_s, losses, llm) = impute_llm(&masked, &mask, &config.llm, spec.seed)?;
+        (filled, fit_s, impute_s, losses, llm, Vec::new())
     } else {
         let t0 = Instant::now();
         let fitted = spec.imputer.build(ImputerParams::seeded(spec.seed))?.fit(&masked)?;
         let fit_s = t0.elapsed().as_secs_f64();
         let t1 = Instant::now();
         let filled = fitted.transform(&masked)?;
-        (filled, fit_s, t1.elapsed().as_secs_f64(), Vec::new(), None)
+        (filled, fit_s, t1.elapsed().as_secs_f64(), Vec::new(), None, fitted.notes())
     };
     let report = crate::hidden::score_hidden(&table, &mask, &filled, Some)?;
     Ok(QualityResult {
@@ -329,6 +334,7 @@ pub fn run_quality_cell(spec: &QualitySpec, data: &Path, config: &QualityConfig)
         impute_s,
         loss_history: losses,
         llm,
+        notes,
     })
 }
 
@@ -530,7 +536,8 @@ fn metric_rows(out: &mut String, imputers: &[ImputerName], rs: &[&QualityResult]
 }
 
 /// The fit + impute seconds, the LLM's fallbacks (and trimmed retrieval prompts, when any)
-/// per seed, and one line per LLM fit with its held-out curve.
+/// per seed, one line per fit that left notes, and one line per LLM fit with its held-out
+/// curve.
 fn cost_and_llm_rows(out: &mut String, imputers: &[ImputerName], rs: &[&QualityResult]) {
     let times: Vec<String> = imputers
         .iter()
@@ -567,6 +574,9 @@ fn cost_and_llm_rows(out: &mut String, imputers: &[ImputerName], rs: &[&QualityR
             writeln!(out, "| *retrieval prompts cut to fit (cells/examples per seed)* | | {} |", trimmed.join(" | "));
     }
     let _ = writeln!(out);
+    for r in rs.iter().filter(|r| !r.notes.is_empty()) {
+        let _ = writeln!(out, "- {} seed {}: {}", r.spec.imputer.as_str(), r.spec.seed, r.notes.join("; "));
+    }
     for r in rs.iter().filter(|r| r.llm.is_some()) {
         if let Some(l) = &r.llm {
             let curve: Vec<String> = l.holdout_gain.iter().map(|(s, g)| format!("{s}: {g:+.3}")).collect();
@@ -587,6 +597,33 @@ fn cost_and_llm_rows(out: &mut String, imputers: &[ImputerName], rs: &[&QualityR
 mod tests {
     use super::*;
     use rec_table::{Cell, Value};
+
+    #[test]
+    fn a_fits_notes_reach_the_report() {
+        let result = |seed, notes: &[&str]| QualityResult {
+            spec: QualitySpec {
+                table: QualityTable::SyntheticAdclick,
+                imputer: ImputerName::Iterative,
+                pattern: Pattern::Mcar,
+                rate: 0.2,
+                seed,
+            },
+            hidden_cells: 10,
+            scored_cells: None,
+            report: ImputationReport::new(),
+            fit_s: 0.1,
+            impute_s: 0.0,
+            loss_history: Vec::new(),
+            llm: None,
+            notes: notes.iter().map(|n| n.to_string()).collect(),
+        };
+        let md = quality_markdown(&[
+            result(0, &[]),
+            result(3, &["the chain ran all 10 rounds without meeting its tolerance"]),
+        ]);
+        assert!(md.contains("- iterative seed 3: the chain ran all 10 rounds"), "{md}");
+        assert!(!md.contains("seed 0:"), "{md}");
+    }
 
     #[test]
     fn a_sampled_mask_is_a_seeded_subset_in_order() {

@@ -128,6 +128,9 @@ pub fn markdown_with_plots(results: &[CellResult], plots: &[Plot]) -> String {
                     with.join(", ")
                 );
             }
+            for c in cells.iter().filter(|c| !c.notes.is_empty()) {
+                let _ = writeln!(out, "{} seed {}: {}\n", imputer.as_str(), c.spec.seed, c.notes.join("; "));
+            }
         }
         paired_lines(&mut out, by_imputer);
         imputation_table(&mut out, by_imputer);

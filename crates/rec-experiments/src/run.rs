@@ -77,7 +77,7 @@ fn impute_all(
             }
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok(Imputed { tables, log: FillLog::default() })
+    Ok(Imputed { tables, log: FillLog { notes: fitted.notes(), ..FillLog::default() } })
 }
 
 /// Filled tables and what filling them recorded.
@@ -101,9 +101,17 @@ struct FillLog {
     /// The imputer's resolved settings, for imputers that have many (the LLM).
     #[serde(default, rename = "llm_config")]
     config: Option<serde_json::Value>,
+    /// What the fitted imputer said about its fit (`FittedClassical::notes`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    notes: Vec<String>,
 }
 
 impl FillLog {
+    /// Prefixes the notes with the name of the table they are about.
+    fn name_notes(&mut self, table: &str) {
+        self.notes.iter_mut().for_each(|n| *n = format!("{table}: {n}"));
+    }
+
     /// Appends what a later fill of the same cell recorded: its loss curve continues this
     /// one's steps (one curve: one table's fine-tune, then the next's), its counts add to
     /// these, and the settings recorded first stay.
@@ -118,6 +126,7 @@ impl FillLog {
         if self.config.is_none() {
             self.config.clone_from(&next.config);
         }
+        self.notes.extend(next.notes.iter().cloned());
     }
 }
 
@@ -141,7 +150,7 @@ fn impute_llm(settings: &LlmImputerConfig, seed: u64, fit_on: &Table, tables: &[
         out.push(t.with_filled(imp.cells.into_iter().map(|c| (c.cell, c.value)))?);
     }
     let config = Some(serde_json::to_value(fitted.config())?);
-    Ok(Imputed { tables: out, log: FillLog { losses, fallbacks, trimmed, config } })
+    Ok(Imputed { tables: out, log: FillLog { losses, fallbacks, trimmed, config, notes: Vec::new() } })
 }
 
 #[cfg(not(feature = "llm"))]
@@ -347,6 +356,7 @@ fn fill_attributes(
         filled.table = imputed.tables.into_iter().next().context("no filled attribute table")?;
         filled.imputation = imputation_quality(&original, &mask, &[&filled.table], None)?;
         filled.log = imputed.log;
+        filled.log.name_notes(&filled.name);
     }
     filled.impute_s = t0.elapsed().as_secs_f64();
     Ok(filled)
@@ -441,6 +451,7 @@ fn run_flat(
         fallbacks: log.fallbacks,
         trimmed: log.trimmed,
         llm_config: log.config,
+        notes: log.notes,
         unlabelled_rows: 0,
     })
 }
@@ -512,6 +523,7 @@ fn run_movielens(
         fallbacks: fills.log.fallbacks,
         trimmed: fills.log.trimmed,
         llm_config: fills.log.config,
+        notes: fills.log.notes,
         unlabelled_rows: 0,
     })
 }
@@ -552,8 +564,10 @@ fn movielens_fills(
             reused: Some(hit.meta.impute_s),
         });
     }
-    let u = impute_all(spec.imputer, spec.seed, llm, users_m, &[users_m])?;
-    let i = impute_all(spec.imputer, spec.seed, llm, items_m, &[items_m])?;
+    let mut u = impute_all(spec.imputer, spec.seed, llm, users_m, &[users_m])?;
+    let mut i = impute_all(spec.imputer, spec.seed, llm, items_m, &[items_m])?;
+    u.log.name_notes("users");
+    i.log.name_notes("items");
     // One curve: the users table's fine-tune, then the items table's, steps running on.
     let mut log = u.log;
     log.append(&i.log);
@@ -732,18 +746,21 @@ mod tests {
             fallbacks: BTreeMap::from([("age".into(), 2)]),
             trimmed: BTreeMap::new(),
             config: None,
+            notes: vec!["user table: a".into()],
         };
         let next = FillLog {
             losses: vec![point(10, 3.0)],
             fallbacks: BTreeMap::from([("age".into(), 1), ("year".into(), 4)]),
             trimmed: BTreeMap::from([("year".into(), 5)]),
             config: Some(serde_json::json!({"r": 16})),
+            notes: vec!["item table: b".into()],
         };
         log.append(&next);
         assert_eq!(log.losses, [point(10, 2.0), point(20, 1.5), point(30, 3.0)]);
         assert_eq!(log.fallbacks, BTreeMap::from([("age".into(), 3), ("year".into(), 4)]));
         assert_eq!(log.trimmed, BTreeMap::from([("year".into(), 5)]));
         assert_eq!(log.config, next.config);
+        assert_eq!(log.notes, ["user table: a", "item table: b"]);
         log.append(&FillLog { config: Some(serde_json::json!({"r": 8})), ..FillLog::default() });
         assert_eq!(log.config, next.config, "the first settings stay");
         // The cache's field names are kept.

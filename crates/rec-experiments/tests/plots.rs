@@ -42,6 +42,7 @@ fn cell(imputer: ImputerName, pattern: Pattern, rate: f64, seed: u64) -> CellRes
         trimmed: Default::default(),
         llm_config: None,
         unlabelled_rows: 0,
+        notes: Vec::new(),
     }
 }
 
@@ -293,4 +294,13 @@ fn the_report_pairs_the_llm_and_the_best_imputer_by_seed() {
     // One seed: nothing to pair.
     let one: Vec<CellResult> = cells.into_iter().filter(|c| c.spec.seed == 0).collect();
     assert!(!rec_experiments::markdown(&one).contains("Paired by seed"));
+}
+
+#[test]
+fn a_fits_notes_reach_the_report() {
+    let mut with = cell(ImputerName::Iterative, Pattern::Mcar, 0.25, 2);
+    with.notes = vec!["users: 1 of 24 label-model fits stopped at 100 evaluations before converging".into()];
+    let md = rec_experiments::markdown(&[cell(ImputerName::Iterative, Pattern::Mcar, 0.25, 1), with]);
+    assert!(md.contains("iterative seed 2: users: 1 of 24 label-model fits stopped"), "{md}");
+    assert!(!md.contains("iterative seed 1:"), "{md}");
 }

@@ -130,6 +130,7 @@ pub fn fit(args: FitArgs) -> Result<()> {
     let start = Instant::now();
     let imputer = fit.build(method)?;
     let fitted = imputer.fit(&table)?;
+    say_notes(&fitted);
     let saved = SavedImputer { imputer: fitted, domain: Some(FillDomain::learn(&table)) };
     saved.save(&out)?;
     emit(&format!(
@@ -193,6 +194,7 @@ fn impute_fitting(args: &ImputeArgs) -> Result<()> {
     }
     let classical = fit.build(method)?;
     let fitted = classical.fit(&train)?;
+    say_notes(&fitted);
     let domain = FillDomain::learn(&train);
     let applied = Applied::of(Imputer::name(&classical), &fitted, &table)?;
     if let Some(path) = save {
@@ -202,6 +204,14 @@ fn impute_fitting(args: &ImputeArgs) -> Result<()> {
     }
     let domain = (!raw_fills).then_some(&domain);
     finish(args, &opts, &table, &train, applied, domain, start)
+}
+
+/// Prints what a classical fit reported (a solver stopped at its budget, a chain out of
+/// rounds), one line each.
+fn say_notes(fitted: &FittedClassical) {
+    for note in fitted.notes() {
+        eprintln!("{}: note: {note}", fitted.method());
+    }
 }
 
 /// Fills with an imputer loaded from a file: the whole table, or batch by batch.
