@@ -213,12 +213,7 @@ impl Logistic {
         let lmax = largest_eigenvalue(&gram, q);
         let reg = 1.0 / (c * n as f64);
         let step = 1.0 / (0.5 * lmax + reg);
-        let objective = |w: &[f64]| {
-            let (loss, mut grad) = objective(&rows, y, &model.mean, &model.scale, link, w);
-            let penalty: f64 = w[..p * k].iter().map(|v| v * v).sum::<f64>() * reg / 2.0;
-            grad[..p * k].iter_mut().zip(&w[..p * k]).for_each(|(g, v)| *g += reg * v);
-            (loss + penalty, grad)
-        };
+        let objective = |w: &[f64]| penalised(&rows, y, &model.mean, &model.scale, link, reg, w);
         let (w, converged) = lbfgs(model.w.clone(), step, budget, objective);
         model.w = w;
         model.stopped_at_cap = !converged;
@@ -324,6 +319,24 @@ fn objective(rows: &SparseRows, y: &[f64], mean: &[f64], scale: &[f64], link: Li
         grad[p * k + c] = rsum[c] / n as f64;
     }
     (loss / n as f64, grad)
+}
+
+/// [`objective`] plus the penalty `reg / 2 ||W||^2` on the weights (not the intercepts): what a
+/// logistic fit minimises.
+fn penalised(
+    rows: &SparseRows,
+    y: &[f64],
+    mean: &[f64],
+    scale: &[f64],
+    link: Link,
+    reg: f64,
+    w: &[f64],
+) -> (f64, Vec<f64>) {
+    let weights = mean.len() * (w.len() / (mean.len() + 1));
+    let (loss, mut grad) = objective(rows, y, mean, scale, link, w);
+    let penalty: f64 = w[..weights].iter().map(|v| v * v).sum::<f64>() * reg / 2.0;
+    grad[..weights].iter_mut().zip(&w[..weights]).for_each(|(g, v)| *g += reg * v);
+    (loss + penalty, grad)
 }
 
 /// Most evaluations of the objective (each a pass over the rows) a logistic fit makes.
@@ -553,8 +566,7 @@ mod tests {
         let p = mean.len();
         let mut w = vec![0.0; (p + 1) * k];
         for _ in 0..20_000 {
-            let (_, mut g) = objective(rows, y, mean, scale, Link::Softmax, &w);
-            g[..p * k].iter_mut().zip(&w[..p * k]).for_each(|(g, v)| *g += reg * v);
+            let (_, g) = penalised(rows, y, mean, scale, Link::Softmax, reg, &w);
             w.iter_mut().zip(&g).for_each(|(w, g)| *w -= 0.5 * g);
         }
         w
@@ -569,8 +581,7 @@ mod tests {
         let model = Logistic::fit(&x, p, &y, k, Link::Softmax, c, None, MAX_EVALUATIONS);
         let rows = SparseRows::new(&x, n, p);
         let reg = 1.0 / (c * n as f64);
-        let (_, mut g) = objective(&rows, &y, &mean, &scale, Link::Softmax, &model.w);
-        g[..p * k].iter_mut().zip(&model.w[..p * k]).for_each(|(g, v)| *g += reg * v);
+        let (_, g) = penalised(&rows, &y, &mean, &scale, Link::Softmax, reg, &model.w);
         assert!(g.iter().all(|v| v.abs() < 1e-4), "not converged: {g:?}");
         assert!(!model.stopped_at_cap);
         let reference = descend(&rows, &y, &mean, &scale, reg, k);

@@ -39,7 +39,7 @@ pub fn read_table(path: impl AsRef<Path>, csv: &CsvOptions) -> Result<Table> {
     let path = path.as_ref();
     match Format::from_path(path)? {
         Format::Csv => read_csv(path, &tsv_aware(path, csv)),
-        Format::Parquet => read_parquet(path, &ParquetOptions { kinds: csv.kinds.clone(), infer: csv.infer.clone() }),
+        Format::Parquet => read_parquet(path, &parquet_options(csv)),
     }
 }
 
@@ -55,10 +55,13 @@ pub fn read_table_rows(
     let path = path.as_ref();
     match Format::from_path(path)? {
         Format::Csv => read_csv_rows(path, &tsv_aware(path, csv), pick),
-        Format::Parquet => {
-            read_parquet_rows(path, &ParquetOptions { kinds: csv.kinds.clone(), infer: csv.infer.clone() }, pick)
-        }
+        Format::Parquet => read_parquet_rows(path, &parquet_options(csv), pick),
     }
+}
+
+/// What of the CSV options applies to a Parquet file: the forced kinds and the inference rules.
+fn parquet_options(csv: &CsvOptions) -> ParquetOptions {
+    ParquetOptions { kinds: csv.kinds.clone(), infer: csv.infer.clone() }
 }
 
 /// Rows picked from a file of `count` rows: ascending, distinct, each below `count`.

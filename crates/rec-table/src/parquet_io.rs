@@ -73,7 +73,12 @@ fn read_raw(path: &Path) -> Result<RecordBatch> {
             .map_err(|source| Error::ParquetData { path: path.to_path_buf(), source })?;
         Ok((schema, batches))
     })?;
-    arrow::compute::concat_batches(&schema, &batches)
+    join_batches(&schema, &batches, path)
+}
+
+/// The batches read from Parquet file `path` as one.
+fn join_batches(schema: &arrow::datatypes::SchemaRef, batches: &[RecordBatch], path: &Path) -> Result<RecordBatch> {
+    arrow::compute::concat_batches(schema, batches)
         .map_err(|e| Error::InvalidInput(format!("{}: the file's row groups do not join: {e}", path.display())))
 }
 
@@ -293,9 +298,7 @@ pub fn read_parquet_rows(
             }
             Ok(kept)
         })?;
-    let batch = arrow::compute::concat_batches(&schema, &kept)
-        .map_err(|e| Error::InvalidInput(format!("{}: the file's row groups do not join: {e}", path.display())))?;
-    Ok((table_of_raw(&batch, opts, path)?, count))
+    Ok((table_of_raw(&join_batches(&schema, &kept, path)?, opts, path)?, count))
 }
 
 /// The table of `batch`, all of Parquet file `path` or some of its rows, with each column's
