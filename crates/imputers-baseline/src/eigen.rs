@@ -1,37 +1,81 @@
-//! Symmetric eigenproblems of the linear models: the full decomposition of `X'X` (ridge and
+//! Symmetric eigenproblems of the linear models: the decomposition of `X'X` (ridge and
 //! Bayesian ridge) by Householder reduction to a tridiagonal matrix and implicit QL steps, and
 //! the largest eigenvalue alone (the logistic model's step size) by power iteration.
 //!
 //! The decomposition costs about 10 p³ flops where cyclic Jacobi sweeps cost 3 p³ each (and
 //! took 8-10 of them); that difference is what a one-hot block of hundreds of labels in the
-//! design matrix made visible.
+//! design matrix made visible. Most of the 10 p³ is applying the QL steps' rotations to the
+//! eigenvectors. The regressions need the eigenvectors only to move a few vectors into the
+//! eigenbasis and back, so [`EigenBasis`] keeps the rotations themselves and applies them to
+//! those vectors, O(p²) each, and never forms the eigenvector matrix.
 
-/// Eigenvalues (clamped at 0: the matrices here are Gram matrices) and eigenvectors (columns of
-/// the row-major `p × p` result) of a symmetric row-major `p × p` matrix.
-pub(crate) fn sym_eigen(a: &[f64], p: usize) -> (Vec<f64>, Vec<f64>) {
-    if p == 0 {
-        return (Vec::new(), Vec::new());
-    }
-    // Work on the transpose of the eigenvector matrix (eigenvectors as rows), so that the
-    // rotations of the QL steps run along contiguous memory.
-    let (mut d, mut e, mut zt) = tridiagonalize(a, p);
-    ql_implicit(&mut d, &mut e, &mut zt, p);
-    let mut v = vec![0.0; p * p];
-    for i in 0..p {
-        for k in 0..p {
-            v[k * p + i] = zt[i * p + k];
+/// The eigendecomposition `A = V diag(values) V'` of a symmetric matrix, with `V` kept as the
+/// Householder reduction `Q` and the list of plane rotations `Z` of the QL steps (`V = Q Z`).
+#[derive(Debug, Clone)]
+pub(crate) struct EigenBasis {
+    /// Eigenvalues, clamped at 0 (the matrices here are Gram matrices), in no particular order.
+    pub(crate) values: Vec<f64>,
+    p: usize,
+    /// `Q'`, row-major: row `i` is column `i` of `Q`.
+    qt: Vec<f64>,
+    /// The QL steps' rotations in the order applied: `(i, c, s)` mixes coordinates `i` and
+    /// `i + 1` as `(c x_i - s x_{i+1}, s x_i + c x_{i+1})`.
+    rotations: Vec<(usize, f64, f64)>,
+}
+
+impl EigenBasis {
+    /// Decomposes the symmetric row-major `p × p` matrix `a`.
+    pub(crate) fn new(a: &[f64], p: usize) -> EigenBasis {
+        if p == 0 {
+            return EigenBasis { values: Vec::new(), p, qt: Vec::new(), rotations: Vec::new() };
         }
+        let (mut d, mut e, qt) = tridiagonalize(a, p);
+        let mut rotations = Vec::new();
+        ql_implicit(&mut d, &mut e, p, |i, c, s| rotations.push((i, c, s)));
+        EigenBasis { values: d.into_iter().map(|x| x.max(0.0)).collect(), p, qt, rotations }
     }
-    (d.into_iter().map(|x| x.max(0.0)).collect(), v)
+
+    /// `V' x`: the coordinates of `x` along the eigenvectors (entry `k` belongs to `values[k]`).
+    pub(crate) fn project(&self, x: &[f64]) -> Vec<f64> {
+        let p = self.p;
+        let mut y: Vec<f64> =
+            (0..p).map(|i| self.qt[i * p..(i + 1) * p].iter().zip(x).map(|(q, v)| q * v).sum()).collect();
+        for &(i, c, s) in &self.rotations {
+            let (a, b) = (y[i], y[i + 1]);
+            y[i] = c * a - s * b;
+            y[i + 1] = s * a + c * b;
+        }
+        y
+    }
+
+    /// `V y`: the vector whose eigen-coordinates are `y`.
+    pub(crate) fn expand(&self, y: &[f64]) -> Vec<f64> {
+        let p = self.p;
+        let mut z = y.to_vec();
+        for &(i, c, s) in self.rotations.iter().rev() {
+            let (a, b) = (z[i], z[i + 1]);
+            z[i] = c * a + s * b;
+            z[i + 1] = -s * a + c * b;
+        }
+        let mut x = vec![0.0; p];
+        for (i, &zi) in z.iter().enumerate() {
+            for (xk, q) in x.iter_mut().zip(&self.qt[i * p..(i + 1) * p]) {
+                *xk += q * zi;
+            }
+        }
+        x
+    }
 }
 
 /// Householder reduction of symmetric `a` to tridiagonal form `T = Q' A Q`. Returns the
 /// diagonal `d`, the sub-diagonal `e` (`e[i]` couples `i - 1` and `i`; `e[0] = 0`) and `Q'`
-/// (row-major: row `i` is column `i` of `Q`).
+/// (row-major: row `i` is column `i` of `Q`). `a` must be exactly symmetric.
 fn tridiagonalize(a: &[f64], n: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
-    // `w` holds the matrix being reduced, then the accumulated transformation.
+    // `w` holds the matrix being reduced, then the accumulated transformation, stored by
+    // columns (`a` is symmetric, so its rows are its columns): the O(n³) loops below walk down
+    // columns, which are then contiguous in memory.
     let mut w = a.to_vec();
-    let at = |i: usize, j: usize| i * n + j;
+    let at = |i: usize, j: usize| j * n + i;
     let mut d: Vec<f64> = (0..n).map(|j| w[at(n - 1, j)]).collect();
     let mut e = vec![0.0; n];
     for i in (1..n).rev() {
@@ -60,10 +104,12 @@ fn tridiagonalize(a: &[f64], n: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
             for j in 0..i {
                 let f = d[j];
                 w[at(j, i)] = f;
-                let mut g = e[j] + w[at(j, j)] * f;
-                for k in j + 1..i {
-                    g += w[at(k, j)] * d[k];
-                    e[k] += w[at(k, j)] * f;
+                // Column j's rows j..i, as a slice: no index checks in the loop below.
+                let col = &w[at(j, j)..at(i, j)];
+                let mut g = e[j] + col[0] * f;
+                for ((wk, dk), ek) in col[1..].iter().zip(&d[j + 1..i]).zip(&mut e[j + 1..i]) {
+                    g += wk * dk;
+                    *ek += wk * f;
                 }
                 e[j] = g;
             }
@@ -79,8 +125,8 @@ fn tridiagonalize(a: &[f64], n: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
             // A -= u q' + q u'.
             for j in 0..i {
                 let (f, g) = (d[j], e[j]);
-                for k in j..i {
-                    w[at(k, j)] -= f * e[k] + g * d[k];
+                for ((wk, ek), dk) in w[at(j, j)..at(i, j)].iter_mut().zip(&e[j..i]).zip(&d[j..i]) {
+                    *wk -= f * ek + g * dk;
                 }
                 d[j] = w[at(i - 1, j)];
                 w[at(i, j)] = 0.0;
@@ -94,9 +140,10 @@ fn tridiagonalize(a: &[f64], n: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
 }
 
 /// Turns the reflections that [`tridiagonalize`] stored in `w`, with their scales in `d`, into
-/// `Q'` (row-major); `d` ends up holding the tridiagonal matrix's diagonal.
+/// `Q'` (row-major); `d` ends up holding the tridiagonal matrix's diagonal. `w` is stored by
+/// columns, as in [`tridiagonalize`].
 fn accumulate_reflections(w: &mut [f64], d: &mut [f64], n: usize) -> Vec<f64> {
-    let at = |i: usize, j: usize| i * n + j;
+    let at = |i: usize, j: usize| j * n + i;
     for i in 0..n - 1 {
         w[at(n - 1, i)] = w[at(i, i)];
         w[at(i, i)] = 1.0;
@@ -106,9 +153,12 @@ fn accumulate_reflections(w: &mut [f64], d: &mut [f64], n: usize) -> Vec<f64> {
                 d[k] = w[at(k, i + 1)] / h;
             }
             for j in 0..=i {
-                let g: f64 = (0..=i).map(|k| w[at(k, i + 1)] * w[at(k, j)]).sum();
-                for k in 0..=i {
-                    w[at(k, j)] -= g * d[k];
+                // Rows 0..=i of columns i + 1 and j, as slices.
+                let (left, right) = w.split_at_mut(at(0, i + 1));
+                let (col_next, col_j) = (&right[..=i], &mut left[at(0, j)..=at(i, j)]);
+                let g: f64 = col_next.iter().zip(col_j.iter()).map(|(a, b)| a * b).sum();
+                for (wk, dk) in col_j.iter_mut().zip(&d[..=i]) {
+                    *wk -= g * dk;
                 }
             }
         }
@@ -121,20 +171,14 @@ fn accumulate_reflections(w: &mut [f64], d: &mut [f64], n: usize) -> Vec<f64> {
         w[at(n - 1, j)] = 0.0;
     }
     w[at(n - 1, n - 1)] = 1.0;
-    // Q' for the QL steps.
-    let mut qt = vec![0.0; n * n];
-    for i in 0..n {
-        for k in 0..n {
-            qt[i * n + k] = w[at(k, i)];
-        }
-    }
-    qt
+    // Q stored by columns is Q' stored by rows.
+    w.to_vec()
 }
 
 /// Diagonalises the symmetric tridiagonal matrix `(d, e)` by implicit QL steps with Wilkinson
-/// shifts, applying every rotation to the rows of `zt`; `d` ends as the eigenvalues, row `i` of
-/// `zt` as the eigenvector of `d[i]`.
-fn ql_implicit(d: &mut [f64], e: &mut [f64], zt: &mut [f64], n: usize) {
+/// shifts, handing every rotation to `rotate` (see [`EigenBasis::rotations`]); `d` ends as the
+/// eigenvalues.
+fn ql_implicit(d: &mut [f64], e: &mut [f64], n: usize, mut rotate: impl FnMut(usize, f64, f64)) {
     // Sub-diagonal shifted so that e[i] couples i and i + 1.
     e.copy_within(1..n, 0);
     e[n - 1] = 0.0;
@@ -178,13 +222,7 @@ fn ql_implicit(d: &mut [f64], e: &mut [f64], zt: &mut [f64], n: usize) {
                     c = p / r;
                     p = c * d[i] - s * g;
                     d[i + 1] = h + s * (c * g + s * d[i]);
-                    let (lo, hi) = zt.split_at_mut((i + 1) * n);
-                    let (row_i, row_next) = (&mut lo[i * n..], &mut hi[..n]);
-                    for (zi, zn) in row_i.iter_mut().zip(row_next.iter_mut()) {
-                        let t = *zn;
-                        *zn = s * *zi + c * t;
-                        *zi = c * *zi - s * t;
-                    }
+                    rotate(i, c, s);
                 }
                 p = -s * s2 * c3 * el1 * e[l] / dl1;
                 e[l] = s * p;
@@ -230,8 +268,43 @@ pub(crate) fn largest_eigenvalue(a: &[f64], p: usize) -> f64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// Eigenvalues and eigenvectors (columns of the row-major `p × p` result), the vectors
+    /// built one by one by [`EigenBasis::expand`]; used by the linear models' tests too.
+    pub(crate) fn sym_eigen(a: &[f64], p: usize) -> (Vec<f64>, Vec<f64>) {
+        let basis = EigenBasis::new(a, p);
+        let mut v = vec![0.0; p * p];
+        let mut unit = vec![0.0; p];
+        for k in 0..p {
+            unit[k] = 1.0;
+            for (j, x) in basis.expand(&unit).into_iter().enumerate() {
+                v[j * p + k] = x;
+            }
+            unit[k] = 0.0;
+        }
+        (basis.values, v)
+    }
+
+    #[test]
+    fn coordinates_go_to_the_eigenbasis_and_back() {
+        for (n, p) in [(20, 3), (60, 17), (30, 40)] {
+            let a = gram(n, p);
+            let basis = EigenBasis::new(&a, p);
+            let (_, v) = sym_eigen(&a, p);
+            let x: Vec<f64> = (0..p).map(|i| (i as f64 * 0.37).sin() + 0.1).collect();
+            let y = basis.project(&x);
+            for k in 0..p {
+                let dense: f64 = (0..p).map(|j| v[j * p + k] * x[j]).sum();
+                assert!((y[k] - dense).abs() < 1e-12, "p {p}: coordinate {k}: {} vs {dense}", y[k]);
+            }
+            let back = basis.expand(&y);
+            for (j, (b, x)) in back.iter().zip(&x).enumerate() {
+                assert!((b - x).abs() < 1e-12, "p {p}: entry {j}: {b} vs {x}");
+            }
+        }
+    }
 
     /// A Gram matrix `X'X / n` of uneven, partly collinear and partly one-hot columns, as the
     /// chained imputers build.
