@@ -4,10 +4,11 @@
 //!
 //! The decomposition costs about 10 p³ flops where cyclic Jacobi sweeps cost 3 p³ each (and
 //! took 8-10 of them); that difference is what a one-hot block of hundreds of labels in the
-//! design matrix made visible. Most of the 10 p³ is applying the QL steps' rotations to the
-//! eigenvectors. The regressions need the eigenvectors only to move a few vectors into the
-//! eigenbasis and back, so [`EigenBasis`] keeps the rotations themselves and applies them to
-//! those vectors, O(p²) each, and never forms the eigenvector matrix.
+//! design matrix made visible. The regressions need the eigenvectors only to move a few
+//! vectors into the eigenbasis and back, so [`EigenBasis`] keeps the QL steps' rotations
+//! themselves and applies them to those vectors, O(p²) each, instead of rotating a p × p
+//! eigenvector matrix; what is left is mostly the Householder reduction, whose loops run down
+//! contiguous columns.
 
 /// The eigendecomposition `A = V diag(values) V'` of a symmetric matrix, with `V` kept as the
 /// Householder reduction `Q` and the list of plane rotations `Z` of the QL steps (`V = Q Z`).
