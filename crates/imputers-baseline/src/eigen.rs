@@ -135,15 +135,16 @@ fn tridiagonalize(a: &[f64], n: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
         }
         d[i] = h;
     }
-    let qt = accumulate_reflections(&mut w, &mut d, n);
+    // Q stored by columns is Q' stored by rows: `w` is the `Q'` the caller wants.
+    accumulate_reflections(&mut w, &mut d, n);
     e[0] = 0.0;
-    (d, e, qt)
+    (d, e, w)
 }
 
 /// Turns the reflections that [`tridiagonalize`] stored in `w`, with their scales in `d`, into
-/// `Q'` (row-major); `d` ends up holding the tridiagonal matrix's diagonal. `w` is stored by
+/// `Q` in place; `d` ends up holding the tridiagonal matrix's diagonal. `w` is stored by
 /// columns, as in [`tridiagonalize`].
-fn accumulate_reflections(w: &mut [f64], d: &mut [f64], n: usize) -> Vec<f64> {
+fn accumulate_reflections(w: &mut [f64], d: &mut [f64], n: usize) {
     let at = |i: usize, j: usize| j * n + i;
     for i in 0..n - 1 {
         w[at(n - 1, i)] = w[at(i, i)];
@@ -172,8 +173,6 @@ fn accumulate_reflections(w: &mut [f64], d: &mut [f64], n: usize) -> Vec<f64> {
         w[at(n - 1, j)] = 0.0;
     }
     w[at(n - 1, n - 1)] = 1.0;
-    // Q stored by columns is Q' stored by rows.
-    w.to_vec()
 }
 
 /// Diagonalises the symmetric tridiagonal matrix `(d, e)` by implicit QL steps with Wilkinson
