@@ -7,8 +7,10 @@
 use std::collections::HashMap;
 
 use rec_datasets::split::{entity_split, random_split, Fractions};
-use rec_datasets::synthetic::{adclick_like, correlated_gaussians, mixed};
-use rec_table::Table;
+use rec_datasets::synthetic::{
+    adclick_like, adclick_like_bayes_fill, adclick_like_posterior, correlated_gaussians, mixed, DEVICES,
+};
+use rec_table::{Table, Value};
 
 fn labels(t: &Table, col: usize) -> Vec<String> {
     t.column_values(col).into_iter().map(|v| format!("{}", v.unwrap())).collect()
@@ -143,4 +145,78 @@ fn splits_are_seeded_and_respect_entities() {
     assert_ne!(a, random_split(1_000, Fractions::try_new(0.6, 0.2, 0.2).unwrap(), 9));
     let parts = a.apply(&t).unwrap();
     assert_eq!(parts.validation.value(0, 0), t.value(a.validation[0], 0));
+}
+
+/// `table` with the cells `hide(row, col)` says missing.
+fn with_holes(t: &Table, hide: impl Fn(usize, usize) -> bool) -> Table {
+    let cols = (0..t.num_columns())
+        .map(|c| t.column_values(c).into_iter().enumerate().map(|(r, v)| if hide(r, c) { None } else { v }).collect())
+        .collect();
+    Table::from_columns(t.schema().clone(), cols).unwrap()
+}
+
+#[test]
+fn the_bayes_posterior_is_calibrated_and_beats_what_can_be_learnt() {
+    // Device hidden everywhere, age hidden in every other row: the posterior's argmax must be
+    // right as often as its own confidence says (a wrong link, say device → position swapped,
+    // keeps it confident and makes it wrong), and no estimate learnt from the data may beat it.
+    let t = adclick_like(20_000, 3).unwrap();
+    let (device, age) = (2, 0);
+    let masked = with_holes(&t, |r, c| c == device || (c == age && r % 2 == 0));
+    let truth = labels(&t, device);
+    let (mut hits, mut confidence) = (0.0, 0.0);
+    for r in 0..t.num_rows() {
+        let post = adclick_like_posterior(&masked, r).unwrap();
+        assert!((post.persona.iter().sum::<f64>() - 1.0).abs() < 1e-9, "row {r}: {:?}", post.persona);
+        assert!((post.device.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+        let best = (0..3).max_by(|&a, &b| post.device[a].total_cmp(&post.device[b])).unwrap();
+        hits += f64::from(u8::from(DEVICES[best] == truth[r]));
+        confidence += post.device[best];
+    }
+    let n = t.num_rows() as f64;
+    let (accuracy, confidence) = (hits / n, confidence / n);
+    assert!((accuracy - confidence).abs() < 0.015, "accuracy {accuracy} against confidence {confidence}");
+    // The same question answered by counting labels on half the rows (the other columns known).
+    let (learnt, mode) = conditional_vs_mode(&t, device, &[1, 3, 4, 5]);
+    let filled = adclick_like_bayes_fill(&masked).unwrap();
+    let second_half = t.num_rows() / 2..t.num_rows();
+    let bayes = second_half.clone().filter(|&r| filled.value(r, device) == t.value(r, device)).count() as f64
+        / second_half.len() as f64;
+    assert!(bayes > mode + 0.3, "bayes {bayes}, mode {mode}");
+    assert!(bayes >= learnt - 0.01, "bayes {bayes} below a learnt table's {learnt}");
+}
+
+#[test]
+fn the_bayes_fill_fills_holes_only_and_names_bad_labels() {
+    let t = adclick_like(400, 5).unwrap();
+    let masked = with_holes(&t, |r, c| (r + c) % 7 == 0);
+    let filled = adclick_like_bayes_fill(&masked).unwrap();
+    let click = t.schema().index_of("click").unwrap();
+    let mut age_sq = (0.0, 0.0, 0);
+    for r in 0..t.num_rows() {
+        for c in 0..t.num_columns() {
+            match masked.value(r, c) {
+                Some(v) => assert_eq!(filled.value(r, c), Some(v), "observed cell ({r}, {c}) changed"),
+                None if c == click => assert!(filled.is_missing(r, c)),
+                None => assert!(!filled.is_missing(r, c), "cell ({r}, {c}) left empty"),
+            }
+        }
+        if masked.is_missing(r, 0) {
+            let (Some(Value::Number(a)), Some(Value::Number(f))) = (t.value(r, 0), filled.value(r, 0)) else {
+                panic!("age is numeric")
+            };
+            age_sq = (age_sq.0 + (a - f).powi(2), age_sq.1 + (a - 41.25f64).powi(2), age_sq.2 + 1);
+        }
+    }
+    // Ages are drawn around 22, 36, 47 or 60 (sd 4): the posterior mean is far closer than the
+    // overall mean.
+    assert!(age_sq.2 > 30 && age_sq.0 < 0.3 * age_sq.1, "{age_sq:?}");
+
+    let gender = t.schema().index_of("gender").unwrap();
+    let bad = with_holes(&t, |r, c| r == 3 && c == gender)
+        .with_filled([(rec_table::Cell { row: 3, col: gender }, Value::Category("Mal".into()))])
+        .unwrap();
+    let err = adclick_like_posterior(&bad, 3).unwrap_err().to_string();
+    assert!(err.contains("row 3") && err.contains("gender") && err.contains("Mal"), "{err}");
+    assert!(adclick_like_posterior(&t, 400).is_err());
 }
