@@ -94,10 +94,12 @@ pub fn adclick_like(n_rows: usize, seed: u64) -> Result<Table> {
 
 /// What [`adclick_like`]'s generator says about one row's cells, given the row's observed
 /// cells (the Bayes posterior under the generator's own parameters): the best any imputer can
-/// do on that row, in expectation.
+/// do on that row, in expectation, when the table has no `click` column (as in the quality
+/// grid's demo table).
 ///
 /// Category probabilities are in the order of [`GENDERS`], [`DEVICES`], [`POSITIONS`],
-/// [`HISTORIES`] and [`TIMES`]. `click` is neither used as evidence nor predicted.
+/// [`HISTORIES`] and [`TIMES`]. `click` is neither used as evidence nor predicted: an observed
+/// click says a little about the other columns, which this posterior leaves out.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AdclickPosterior {
     /// Posterior of the hidden persona (student, professional, parent, retiree).
