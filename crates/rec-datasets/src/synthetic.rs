@@ -137,13 +137,27 @@ pub fn adclick_like_posterior(table: &Table, row: usize) -> Result<AdclickPoster
     if row >= table.num_rows() {
         return Err(Error::InvalidArgument(format!("row {row} is past the table's {} rows", table.num_rows())));
     }
+    posterior_of(table, &posterior_columns(table)?, row)
+}
+
+/// Where [`POSTERIOR_COLUMNS`] are in `table`.
+fn posterior_columns(table: &Table) -> Result<[usize; 6]> {
+    let mut cols = [0; 6];
+    for (col, name) in cols.iter_mut().zip(POSTERIOR_COLUMNS) {
+        *col = table.schema().index_of(name).map_err(|_| {
+            Error::InvalidArgument(format!("the table has no column '{name}' (adclick_like's columns are needed)"))
+        })?;
+    }
+    Ok(cols)
+}
+
+/// [`adclick_like_posterior`] with the columns already located (`cols`, from
+/// [`posterior_columns`]) and `row` known to be in the table.
+fn posterior_of(table: &Table, cols: &[usize; 6], row: usize) -> Result<AdclickPosterior> {
     let mut observed: [Option<usize>; 6] = [None; 6];
     let mut age = None;
     let labels: [&[&str]; 6] = [&[], &GENDERS, &DEVICES, &POSITIONS, &HISTORIES, &TIMES];
-    for (j, name) in POSTERIOR_COLUMNS.iter().enumerate() {
-        let col = table.schema().index_of(name).map_err(|_| {
-            Error::InvalidArgument(format!("the table has no column '{name}' (adclick_like's columns are needed)"))
-        })?;
+    for (j, (name, &col)) in POSTERIOR_COLUMNS.iter().zip(cols).enumerate() {
         match (j, table.value(row, col)) {
             (_, None) => {}
             (0, Some(Value::Number(a))) => age = Some(a),
@@ -214,25 +228,18 @@ pub fn adclick_like_posterior(table: &Table, row: usize) -> Result<AdclickPoster
 /// cells are kept; missing `click` cells stay missing. This is the ceiling an imputer is
 /// judged against on the demo table, not an imputer: it knows how the table was made.
 pub fn adclick_like_bayes_fill(table: &Table) -> Result<Table> {
-    let cols: Vec<usize> = POSTERIOR_COLUMNS
-        .iter()
-        .map(|name| {
-            table.schema().index_of(name).map_err(|_| {
-                Error::InvalidArgument(format!("the table has no column '{name}' (adclick_like's columns are needed)"))
-            })
-        })
-        .collect::<Result<_>>()?;
+    let cols = posterior_columns(table)?;
+    let label = |labels: &[&str], probs: &[f64]| Value::Category(labels[argmax(probs)].to_string());
     let mut fills = Vec::new();
     for row in 0..table.num_rows() {
         if cols.iter().all(|&c| !table.is_missing(row, c)) {
             continue;
         }
-        let post = adclick_like_posterior(table, row)?;
+        let post = posterior_of(table, &cols, row)?;
         for (j, &col) in cols.iter().enumerate() {
             if !table.is_missing(row, col) {
                 continue;
             }
-            let label = |labels: &[&str], probs: &[f64]| Value::Category(labels[argmax(probs)].to_string());
             let value = match j {
                 0 => Value::Number(post.age_mean),
                 1 => label(&GENDERS, &post.gender),
