@@ -104,6 +104,17 @@ pub struct TrainReport {
     pub padded_tokens: u64,
     /// Throughput of this run, padding excluded.
     pub tokens_per_second: f64,
+    /// The steps the learning-rate schedule was laid out over when the run ended: `max_steps`
+    /// (or the epochs' steps), fewer when [`TrainConfig::max_seconds`] re-planned it to the
+    /// steps the time allowed.
+    #[serde(default)]
+    pub planned_steps: usize,
+    /// `max_seconds` ended the run before its step budget.
+    #[serde(default)]
+    pub time_limited: bool,
+    /// The learning rate of the run's last step.
+    #[serde(default)]
+    pub last_learning_rate: f64,
     /// The last checkpoint written, if any.
     pub last_checkpoint: Option<PathBuf>,
 }
@@ -292,6 +303,8 @@ impl Trainer {
         bar.set_position(start as u64);
         let started = Instant::now();
         let mut plan = StepPlan::after(&lengths, &cfg, start * cfg.grad_accum_steps)?;
+        // The steps the schedule runs over: the budget, or fewer once `max_seconds` says so.
+        let mut planned = total_steps;
         for step in start..total_steps {
             opt.zero_grad();
             let micro: Vec<usize> = (step * cfg.grad_accum_steps..(step + 1) * cfg.grad_accum_steps).collect();
@@ -302,15 +315,21 @@ impl Trainer {
             if let Some(max) = cfg.max_grad_norm {
                 opt.clip_grad_norm(max)?;
             }
-            let lr = cfg.learning_rate * cfg.schedule.factor(step, cfg.warmup_steps, total_steps);
+            let lr = cfg.learning_rate * cfg.schedule.factor(step, cfg.warmup_steps, planned);
             opt.step(lr)?;
+            report.last_learning_rate = lr;
             let done = step + 1;
             report.train_losses.push((done, step_loss));
             history.push((done, step_loss));
             let secs = started.elapsed().as_secs_f64().max(1e-9);
             bar.set_message(format!("loss {step_loss:.4} lr {lr:.2e} {:.0} tok/s", report.tokens as f64 / secs));
             bar.inc(1);
-            let out_of_time = cfg.max_seconds.is_some_and(|s| started.elapsed().as_secs_f64() >= s);
+            if let Some(limit) = cfg.max_seconds {
+                planned = steps_in_time(done, done - start, started.elapsed().as_secs_f64(), limit, total_steps);
+                bar.set_length(planned as u64);
+            }
+            let out_of_time = done >= planned && planned < total_steps;
+            report.time_limited = out_of_time;
             let stop = hook(done, model)? == Flow::Stop || out_of_time;
             let last = done == total_steps || stop;
             if let Some(e) = eval {
@@ -322,7 +341,7 @@ impl Trainer {
             }
             if let (Some(dir), Some(every)) = (&cfg.checkpoint_dir, cfg.checkpoint_every) {
                 if done % every == 0 || last {
-                    let state = TrainerState::new(&cfg, &fp, model, (done, total_steps), &history);
+                    let state = TrainerState::new(&cfg, &fp, model, (done, planned), &history);
                     report.last_checkpoint = Some(write_checkpoint(dir, model, &opt, &state)?);
                 }
             }
@@ -332,8 +351,27 @@ impl Trainer {
         }
         bar.finish_and_clear();
         report.steps = report.train_losses.last().map_or(start, |l| l.0);
+        report.planned_steps = planned;
         report.tokens_per_second = report.tokens as f64 / started.elapsed().as_secs_f64().max(1e-9);
         Ok(report)
+    }
+}
+
+/// The steps a run with a time limit lays its schedule out over, after step `done` (of which
+/// `taken` ran in this process, in `elapsed` seconds): the steps done plus as many more as the
+/// time left allows at the mean pace so far (evaluations and hooks included), at least one
+/// while time is left (a slow first step must not end the run), at most `budget`. When the
+/// time is up, `done` itself: the schedule has reached its end and the run stops.
+fn steps_in_time(done: usize, taken: usize, elapsed: f64, limit: f64, budget: usize) -> usize {
+    if elapsed >= limit {
+        return done.min(budget);
+    }
+    let per_step = elapsed / taken.max(1) as f64;
+    let more = if per_step > 0.0 { ((limit - elapsed) / per_step).floor().max(1.0) } else { f64::INFINITY };
+    if more >= budget.saturating_sub(done) as f64 {
+        budget.max(done)
+    } else {
+        done + more as usize
     }
 }
 
@@ -466,6 +504,20 @@ fn write_checkpoint<M: CausalLm>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_time_limit_plans_the_steps_left_at_the_pace_so_far() {
+        // 10 steps in 5 s, 15 s left: 30 more at 0.5 s a step.
+        assert_eq!(steps_in_time(10, 10, 5.0, 20.0, 1000), 40);
+        // Plenty of time: the step budget.
+        assert_eq!(steps_in_time(10, 10, 5.0, 2000.0, 400), 400);
+        // Time is up: the schedule ends at the step just taken.
+        assert_eq!(steps_in_time(37, 7, 21.0, 20.0, 400), 37);
+        // Less time left than a step takes, but some: one more step.
+        assert_eq!(steps_in_time(10, 10, 5.0, 5.1, 1000), 11);
+        // A resumed run paces itself by the steps it took (7 in 7 s after step 30).
+        assert_eq!(steps_in_time(37, 7, 7.0, 10.0, 400), 40);
+    }
 
     #[test]
     fn prompt_completion_masks_prompt() {

@@ -50,6 +50,7 @@ fn lora_learns_a_toy_mapping() {
     assert!(before > 2.5, "untrained loss {before}");
     assert!(after < 0.6, "trained loss {after}");
     assert_eq!(report.steps, 200);
+    assert_eq!((report.planned_steps, report.time_limited), (200, false));
     assert_eq!(report.train_losses.len(), 200);
     assert_eq!(report.eval_losses.iter().map(|e| e.0).collect::<Vec<_>>(), vec![50, 100, 150, 200]);
     assert!(report.tokens_per_second > 0.0);
@@ -62,6 +63,32 @@ fn lora_learns_a_toy_mapping() {
     let out = generate(&model, &prompts, &GenerateConfig::greedy(3).with_stop_tokens([EOS]), None).unwrap();
     let right = (0..20i64).filter(|&a| out[a as usize].tokens == vec![30 + (a * 7 + 3) % 20, EOS]).count();
     assert!(right >= 18, "{right}/20 right");
+}
+
+#[test]
+fn a_time_limit_ends_the_run_with_its_schedule_run_out() {
+    let lora = LoraConfig::default().with_r(4).with_alpha(8.0).with_target_modules(["c_attn"]);
+    let mut model = LoraModel::new(tiny(), lora, 2).unwrap();
+    let cfg = TrainConfig {
+        learning_rate: 1e-2,
+        schedule: Schedule::Cosine,
+        warmup_steps: 2,
+        max_steps: Some(1_000_000),
+        batch_size: 4,
+        max_seconds: Some(2.0),
+        progress: false,
+        ..TrainConfig::default()
+    };
+    let report = Trainer::new(cfg.clone()).unwrap().train(&mut model, &toy_data(), None).unwrap();
+    eprintln!("{} steps in 2 s, the last at {:.2e}", report.steps, report.last_learning_rate);
+    assert!(report.time_limited, "{} steps in 2 s of a million", report.steps);
+    assert!(report.steps >= 1 && report.steps < 1_000_000);
+    // The schedule was laid out over the steps the time allowed: the run ended where it did,
+    // at a learning rate near 0, not a millionth of the way down a million-step cosine.
+    assert_eq!(report.planned_steps, report.steps);
+    let last = report.last_learning_rate / cfg.learning_rate;
+    assert!(report.steps > 10, "{} steps: too few to see the schedule", report.steps);
+    assert!(last < 0.2, "the last step ran at {last} of the peak rate");
 }
 
 #[test]

@@ -75,8 +75,12 @@ pub struct TrainConfig {
     /// are drawn in random order: use that when length says something about the content (a
     /// short category name), so that no step sees a skewed batch.
     pub bucket_by_length: bool,
-    /// Stop after the first optimizer step that ends past this many seconds of training (the
-    /// schedule is still laid out over `max_steps` / `epochs`).
+    /// A time limit for the run, in seconds (held-out checks and other hooks included): after
+    /// every step the schedule is laid out again over the steps done plus as many as the time
+    /// left allows at the pace so far (never more than `max_steps` / `epochs`), so the learning
+    /// rate has decayed when the time is up, and the run stops there. Which step that is
+    /// depends on the machine and its load, so a time-limited run is not repeatable step for
+    /// step; the trainer's report (`time_limited`, `planned_steps`) says whether it was cut.
     pub max_seconds: Option<f64>,
 }
 

@@ -75,6 +75,12 @@ impl Progress {
         });
     }
 
+    /// Changes the total (a run whose budget was re-planned on the way).
+    pub fn set_length(&self, len: u64) {
+        self.bar.set_length(len);
+        self.with_log(|l| l.len = len);
+    }
+
     /// The latest message (`{msg}` in a bar's template; the end of a log line).
     pub fn set_message(&self, msg: impl Into<String>) {
         let msg = msg.into();
@@ -216,9 +222,10 @@ mod tests {
         p.set_prefix("a");
         p.set_message("m");
         p.inc(2);
+        p.set_length(7);
         if let Some(log) = &p.log {
             let l = log.lock().unwrap();
-            assert_eq!((l.pos, l.start_pos, l.prefix.as_str(), l.msg.as_str()), (3, 1, "a", "m"));
+            assert_eq!((l.pos, l.start_pos, l.len, l.prefix.as_str(), l.msg.as_str()), (3, 1, 7, "a", "m"));
         }
         p.finish_with_message("done");
         assert!(Progress::new(false, 4, "cells", "{bar}").log.is_none(), "not shown: no log either");
