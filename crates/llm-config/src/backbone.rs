@@ -79,8 +79,13 @@ impl Precision {
     /// The precision `Auto` stands for on a CUDA device (`on_cuda`) or this CPU (others are
     /// returned as they are).
     pub fn resolve(self, on_cuda: bool) -> Precision {
+        self.resolve_where(on_cuda, cpu_bf16_pays())
+    }
+
+    /// [`resolve`](Self::resolve) on a CPU for which bf16 pays or not (`bf16_pays`).
+    pub(crate) fn resolve_where(self, on_cuda: bool, bf16_pays: bool) -> Precision {
         match self {
-            Precision::Auto if on_cuda || cpu_bf16_pays() => Precision::Bf16,
+            Precision::Auto if on_cuda || bf16_pays => Precision::Bf16,
             Precision::Auto => Precision::F32,
             other => other,
         }

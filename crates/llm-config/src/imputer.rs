@@ -307,6 +307,14 @@ pub struct LlmImputerConfig {
     pub head: HeadConfig,
     /// Similar training rows written before each prompt (off by default).
     pub retrieval: RetrievalConfig,
+    /// The fine-tune's time limit in seconds on a CPU where its base does not run in fast bf16
+    /// (an f32 base, or bf16 that the CPU emulates or computes slowly; see
+    /// [`cpu_bf16_pays`](crate::cpu_bf16_pays)), when `train.max_seconds` is not set: there a
+    /// step costs about twice as much or more, and the default step budget would overrun the
+    /// few minutes a demo-sized table should take. The schedule is fitted to the steps the
+    /// time allows (see [`TrainConfig::max_seconds`]) and the fit says so on stderr and in its
+    /// report. `None` keeps the step budget whatever the CPU.
+    pub slow_cpu_seconds: Option<f64>,
 }
 
 /// The imputer's adapters: rank 16, alpha 32, no dropout, every linear layer.
@@ -356,9 +364,14 @@ impl Default for LlmImputerConfig {
             fill: FillConfig::default(),
             head: HeadConfig::default(),
             retrieval: RetrievalConfig::default(),
+            slow_cpu_seconds: Some(SLOW_CPU_SECONDS),
         }
     }
 }
+
+/// The default [`LlmImputerConfig::slow_cpu_seconds`]: with model loading, the last held-out
+/// check, the calibration and the fill of the demo table's 5% of cells, about 5 minutes.
+pub const SLOW_CPU_SECONDS: f64 = 240.0;
 
 impl LlmImputerConfig {
     /// Defaults with the given backbone.
@@ -446,6 +459,26 @@ impl LlmImputerConfig {
         self.train.seed
     }
 
+    /// The fine-tune's time limit on a CUDA device (`on_cuda`) or this CPU: `train.max_seconds`
+    /// when set, else [`slow_cpu_seconds`](Self::slow_cpu_seconds) on a CPU where the base does
+    /// not run in fast bf16, else none.
+    pub fn time_limit(&self, on_cuda: bool) -> Option<f64> {
+        self.time_limit_where(on_cuda, crate::cpu_bf16_pays())
+    }
+
+    /// [`time_limit`](Self::time_limit) on a CPU for which bf16 pays or not (`bf16_pays`).
+    pub fn time_limit_where(&self, on_cuda: bool, bf16_pays: bool) -> Option<f64> {
+        if self.train.max_seconds.is_some() {
+            return self.train.max_seconds;
+        }
+        let fast = on_cuda || (self.precision.resolve_where(on_cuda, bf16_pays) == Precision::Bf16 && bf16_pays);
+        if fast {
+            None
+        } else {
+            self.slow_cpu_seconds
+        }
+    }
+
     /// Checks the values (the nested LoRA and trainer settings included).
     pub fn validate(&self) -> Result<()> {
         let bad = |m: &str| Err(Error::invalid(m.to_string()));
@@ -475,6 +508,9 @@ impl LlmImputerConfig {
         if self.head.weight > 0.0 && self.head.max_examples == 0 {
             return bad("head.max_examples must be positive when head.weight > 0");
         }
+        if self.slow_cpu_seconds.is_some_and(|s| s.is_nan() || s <= 0.0) {
+            return bad("slow_cpu_seconds must be positive when set (null turns the limit off)");
+        }
         if self.retrieval.k > 0 {
             if self.examples.objective == Objective::FullRow {
                 return bad("retrieval (retrieval.k > 0) asks one cell per prompt; it cannot train on full rows");
@@ -490,6 +526,28 @@ impl LlmImputerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_time_limit_applies_where_the_base_is_slow() {
+        let c = LlmImputerConfig::default();
+        // bf16 that pays (AMX) or a GPU: the step budget alone.
+        assert_eq!(c.time_limit_where(false, true), None);
+        assert_eq!(c.time_limit_where(true, false), None);
+        // A CPU where the base runs in f32 (auto on a CPU without fast bf16, or forced), or in
+        // bf16 that does not pay.
+        assert_eq!(c.time_limit_where(false, false), Some(SLOW_CPU_SECONDS));
+        assert_eq!(c.clone().with_precision(Precision::F32).time_limit_where(false, true), Some(SLOW_CPU_SECONDS));
+        assert_eq!(c.clone().with_precision(Precision::Bf16).time_limit_where(false, false), Some(SLOW_CPU_SECONDS));
+        // The user's limit wins everywhere; `null` turns the slow-CPU limit off.
+        let mut own = c.clone();
+        own.train.max_seconds = Some(30.0);
+        assert_eq!((own.time_limit_where(false, true), own.time_limit_where(false, false)), (Some(30.0), Some(30.0)));
+        let off: LlmImputerConfig = serde_json::from_str(r#"{"slow_cpu_seconds": null}"#).unwrap();
+        assert_eq!(off.time_limit_where(false, false), None);
+        let mut bad = c;
+        bad.slow_cpu_seconds = Some(0.0);
+        assert!(bad.validate().unwrap_err().to_string().contains("slow_cpu_seconds"));
+    }
 
     #[test]
     fn partial_json_takes_defaults_and_bad_values_are_named() {

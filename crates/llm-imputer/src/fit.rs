@@ -214,6 +214,8 @@ struct Tuned {
     curve: Vec<HoldoutPoint>,
     best_step: Option<usize>,
     stopped_early: bool,
+    /// The time limit the fine-tune ran under.
+    max_seconds: Option<f64>,
 }
 
 /// Trains the adapters on `examples` (one pass over them), checking the held-out cells every
@@ -236,7 +238,15 @@ fn fine_tune(core: &Core, model: &mut Model, train: &Table, holdout: &Holdout, e
         }
         Ok(Flow::Continue)
     };
-    let train_cfg = TrainConfig { epochs: 1, ..cfg.train.clone() };
+    let max_seconds = cfg.time_limit(model.device().is_cuda());
+    if let Some(limit) = max_seconds.filter(|_| cfg.train.max_seconds.is_none()) {
+        eprintln!(
+            "note: the fine-tune's base does not run in fast bf16 on this CPU, so it is limited to {limit:.0} s \
+             (`slow_cpu_seconds`; set `train.max_seconds` instead, or `slow_cpu_seconds: null` for the whole \
+             step budget), its schedule fitted to the steps that fit"
+        );
+    }
+    let train_cfg = TrainConfig { epochs: 1, max_seconds, ..cfg.train.clone() };
     let report = Trainer::new(train_cfg)?.train_with(model, examples, None, &mut hook)?;
     // The last step's check when it was not on the schedule, then the best adapter back.
     if !holdout.is_empty() && track.curve.last().is_none_or(|p| p.step != report.steps) {
@@ -246,7 +256,7 @@ fn fine_tune(core: &Core, model: &mut Model, train: &Table, holdout: &Holdout, e
         restore(model, weights)?;
     }
     let best_step = track.best.as_ref().map(|b| b.1);
-    Ok(Tuned { report, curve: track.curve, best_step, stopped_early })
+    Ok(Tuned { report, curve: track.curve, best_step, stopped_early, max_seconds })
 }
 
 /// The fit's report from its parts (precision, heads and wall time are set by the caller);
@@ -270,6 +280,8 @@ fn fit_report(core: &Core, built: Built, tuned: Tuned, holdout_cells: usize) -> 
         targets_per_pass: built.stats.targets,
         trimmed_examples: built.trimmed,
         steps: tuned.report.steps,
+        time_limit_s: tuned.max_seconds,
+        time_limited: tuned.report.time_limited,
         losses: tuned.report.train_losses,
         tokens_per_second: tuned.report.tokens_per_second,
         tokens: tuned.report.tokens,

@@ -10,7 +10,11 @@
 //!   [`eval_every`](ExampleConfig::eval_every) steps the held-out cells are scored as imputation
 //!   would score them; the curve goes into the [`FitReport`], the best adapter is kept, training
 //!   stops when it stops improving, and a fit that learnt nothing beyond the column frequencies
-//!   says so.
+//!   says so. The budget is a number of steps (400 of 8 examples); on a CPU where the base does
+//!   not run in fast bf16 the fine-tune is also limited to
+//!   [`slow_cpu_seconds`](LlmImputerConfig::slow_cpu_seconds) (240 s), its learning-rate
+//!   schedule fitted to the steps that fit, and the fit says so on stderr and in
+//!   [`FitReport::time_limited`].
 //! * **fill** ([`FittedLlmImputer::impute`]) reads every missing cell off the model so that only
 //!   valid values can come out: categorical columns with at most
 //!   [`max_choices`](FillConfig::max_choices) values, and numeric columns with that few distinct
@@ -136,6 +140,12 @@ pub struct FitReport {
     pub trimmed_examples: usize,
     /// Optimizer steps taken.
     pub steps: usize,
+    /// The fine-tune's time limit, in seconds (`train.max_seconds`, or `slow_cpu_seconds` on a
+    /// CPU without fast bf16), if it had one.
+    pub time_limit_s: Option<f64>,
+    /// The time limit ended the fine-tune before its step budget (the schedule was fitted to
+    /// the steps that fit).
+    pub time_limited: bool,
     /// `(step, loss)` for every step.
     pub losses: Vec<(usize, f64)>,
     /// Training throughput, padding excluded.

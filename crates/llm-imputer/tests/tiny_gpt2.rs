@@ -352,6 +352,27 @@ fn encoder_heads_are_trained_mixed_saved_and_loaded() {
 }
 
 #[test]
+fn a_slow_cpu_time_limit_ends_the_fine_tune_and_the_report_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let backbone = tiny_gpt2_backbone(&tmp.path().join("tiny-gpt2"));
+    // The f32 base is the slow path on every CPU, so `slow_cpu_seconds` applies here.
+    let mut cfg = config(backbone, Objective::Values).with_max_steps(1_000_000);
+    cfg.slow_cpu_seconds = Some(1.5);
+    let data = table(24);
+    let fitted = LlmImputer::new(cfg.clone()).fit(&data).unwrap();
+    let r = fitted.report();
+    assert_eq!(r.time_limit_s, Some(1.5));
+    assert!(r.time_limited && r.steps >= 1 && r.steps < 1_000_000, "{} steps", r.steps);
+    // The user's own limit takes its place; with neither, the step budget runs whole.
+    cfg.train.max_seconds = Some(1.0);
+    assert_eq!(LlmImputer::new(cfg.clone()).fit(&data).unwrap().report().time_limit_s, Some(1.0));
+    let mut whole = cfg.with_max_steps(3);
+    (whole.train.max_seconds, whole.slow_cpu_seconds) = (None, None);
+    let r = LlmImputer::new(whole).fit(&data).unwrap().report().clone();
+    assert_eq!((r.time_limit_s, r.time_limited, r.steps), (None, false, 3));
+}
+
+#[test]
 fn bad_input_is_an_error_not_a_panic() {
     let tmp = tempfile::tempdir().unwrap();
     let backbone = tiny_gpt2_backbone(&tmp.path().join("tiny-gpt2"));

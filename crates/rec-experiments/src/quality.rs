@@ -247,6 +247,12 @@ pub struct LlmCellReport {
     pub best_step: Option<usize>,
     /// Training stopped early (the held-out check stopped improving).
     pub stopped_early: bool,
+    /// The fine-tune's time limit in seconds, if it had one (absent in older results).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_limit_s: Option<f64>,
+    /// The time limit ended the fine-tune before its step budget.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub time_limited: bool,
     /// `(step, nats per held-out cell beyond the column frequencies)` at each check.
     pub holdout_gain: Vec<(usize, f64)>,
     /// Whether the kept adapter learnt beyond the column frequencies.
@@ -365,6 +371,8 @@ fn impute_llm(masked: &Table, mask: &Mask, settings: &LlmImputerConfig, seed: u6
         steps: fit.steps,
         best_step: fit.best_step,
         stopped_early: fit.stopped_early,
+        time_limit_s: fit.time_limit_s,
+        time_limited: fit.time_limited,
         holdout_gain: fit.holdout.iter().map(|p| (p.step, p.gain())).collect(),
         learnt: fit.learnt,
         fallbacks: imp.columns.iter().map(|(c, f)| (c.clone(), f.fallbacks)).collect(),
@@ -582,9 +590,14 @@ fn cost_and_llm_rows(out: &mut String, imputers: &[ImputerName], rs: &[&QualityR
             let curve: Vec<String> = l.holdout_gain.iter().map(|(s, g)| format!("{s}: {g:+.3}")).collect();
             let _ = writeln!(
                 out,
-                "- llm seed {}: {} steps, kept step {}{}; held-out nats/cell beyond the column frequencies: {}",
+                "- llm seed {}: {} steps{}, kept step {}{}; held-out nats/cell beyond the column frequencies: {}",
                 r.spec.seed,
                 l.steps,
+                match (l.time_limit_s, l.time_limited) {
+                    (Some(s), true) => format!(" (cut by the {s:.0} s time limit)"),
+                    (Some(s), false) => format!(" (within the {s:.0} s time limit)"),
+                    (None, _) => String::new(),
+                },
                 l.best_step.map_or("(last)".into(), |s| s.to_string()),
                 if l.stopped_early { ", stopped early" } else { "" },
                 if curve.is_empty() { "(no check)".into() } else { curve.join(", ") }

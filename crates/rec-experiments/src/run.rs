@@ -150,7 +150,14 @@ fn impute_llm(settings: &LlmImputerConfig, seed: u64, fit_on: &Table, tables: &[
         out.push(t.with_filled(imp.cells.into_iter().map(|c| (c.cell, c.value)))?);
     }
     let config = Some(serde_json::to_value(fitted.config())?);
-    Ok(Imputed { tables: out, log: FillLog { losses, fallbacks, trimmed, config, notes: Vec::new() } })
+    let fit = fitted.report();
+    let notes = match fit.time_limit_s {
+        Some(limit) if fit.time_limited => {
+            vec![format!("the LLM fine-tune's {limit:.0} s time limit ended it after {} steps", fit.steps)]
+        }
+        _ => Vec::new(),
+    };
+    Ok(Imputed { tables: out, log: FillLog { losses, fallbacks, trimmed, config, notes } })
 }
 
 #[cfg(not(feature = "llm"))]

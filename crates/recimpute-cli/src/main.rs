@@ -130,7 +130,9 @@ struct LlmArgs {
     /// Optimizer steps.
     #[arg(long)]
     llm_steps: Option<usize>,
-    /// Stop fine-tuning after this many seconds.
+    /// Fine-tune for at most this many seconds, the learning-rate schedule fitted to the steps
+    /// that fit (default: the step budget alone where the base runs in fast bf16, 240 s where it
+    /// does not; `{"llm": {"slow_cpu_seconds": null}}` in `--config` lifts the latter)
     #[arg(long)]
     llm_seconds: Option<f64>,
     /// Most training rows (a seeded sample of larger tables).
