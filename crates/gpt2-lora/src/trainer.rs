@@ -66,12 +66,17 @@ impl Example {
 }
 
 /// What a [`Trainer::train_with`] hook tells the trainer after a step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Flow {
     /// Take the next step.
     Continue,
     /// End training now (early stopping).
     Stop,
+    /// Go on under a time limit of this many seconds from the run's start, in place of
+    /// [`TrainConfig::max_seconds`] (set or not): the schedule is laid out again over the steps
+    /// that fit, and the run ends now if the time is already up. For a hook that learns during
+    /// the run how much time the work after it will need.
+    Limit(f64),
 }
 
 pub use llm_config::TrainConfig;
@@ -305,6 +310,7 @@ impl Trainer {
         let mut plan = StepPlan::after(&lengths, &cfg, start * cfg.grad_accum_steps)?;
         // The steps the schedule runs over: the budget, or fewer once `max_seconds` says so.
         let mut planned = total_steps;
+        let mut limit = cfg.max_seconds;
         for step in start..total_steps {
             opt.zero_grad();
             let micro: Vec<usize> = (step * cfg.grad_accum_steps..(step + 1) * cfg.grad_accum_steps).collect();
@@ -324,13 +330,20 @@ impl Trainer {
             let secs = started.elapsed().as_secs_f64().max(1e-9);
             bar.set_message(format!("loss {step_loss:.4} lr {lr:.2e} {:.0} tok/s", report.tokens as f64 / secs));
             bar.inc(1);
-            if let Some(limit) = cfg.max_seconds {
+            let flow = hook(done, model)?;
+            if let Flow::Limit(seconds) = flow {
+                if seconds.is_nan() {
+                    return Err(Error::invalid(format!("the hook's time limit after step {done} is not a number")));
+                }
+                limit = Some(seconds);
+            }
+            if let Some(limit) = limit {
                 planned = steps_in_time(done, done - start, started.elapsed().as_secs_f64(), limit, total_steps);
                 bar.set_length(planned as u64);
             }
             let out_of_time = done >= planned && planned < total_steps;
             report.time_limited = out_of_time;
-            let stop = hook(done, model)? == Flow::Stop || out_of_time;
+            let stop = flow == Flow::Stop || out_of_time;
             let last = done == total_steps || stop;
             if let Some(e) = eval {
                 if last || cfg.eval_every.is_some_and(|k| done % k == 0) {

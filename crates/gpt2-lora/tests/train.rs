@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use gpt2_lora::{
-    generate, CausalLm, Example, GenerateConfig, Gpt2, LoadOptions, LoraConfig, LoraModel, Schedule, TrainConfig,
+    generate, CausalLm, Example, Flow, GenerateConfig, Gpt2, LoadOptions, LoraConfig, LoraModel, Schedule, TrainConfig,
     Trainer,
 };
 
@@ -89,6 +89,27 @@ fn a_time_limit_ends_the_run_with_its_schedule_run_out() {
     let last = report.last_learning_rate / cfg.learning_rate;
     assert!(report.steps > 10, "{} steps: too few to see the schedule", report.steps);
     assert!(last < 0.2, "the last step ran at {last} of the peak rate");
+}
+
+#[test]
+fn a_hook_can_set_the_time_limit_during_the_run() {
+    let lora = LoraConfig::default().with_r(4).with_alpha(8.0).with_target_modules(["c_attn"]);
+    let cfg = TrainConfig { max_steps: Some(1000), batch_size: 4, progress: false, ..TrainConfig::default() };
+    // A limit already spent, set after step 5 of a run that had none: it ends there.
+    let mut model = LoraModel::new(tiny(), lora.clone(), 2).unwrap();
+    let mut at_five = |step: usize, _: &LoraModel<Gpt2>| Ok(if step == 5 { Flow::Limit(0.0) } else { Flow::Continue });
+    let r = Trainer::new(cfg.clone()).unwrap().train_with(&mut model, &toy_data(), None, &mut at_five).unwrap();
+    assert_eq!((r.steps, r.planned_steps, r.time_limited), (5, 5, true));
+    // A generous limit replaces a tight configured one: the whole step budget runs.
+    let tight = TrainConfig { max_steps: Some(12), max_seconds: Some(1e-9), ..cfg };
+    let mut model = LoraModel::new(tiny(), lora, 2).unwrap();
+    let mut lift = |_: usize, _: &LoraModel<Gpt2>| Ok(Flow::Limit(1e9));
+    let r = Trainer::new(tight.clone()).unwrap().train_with(&mut model, &toy_data(), None, &mut lift).unwrap();
+    assert_eq!((r.steps, r.planned_steps, r.time_limited), (12, 12, false));
+    // Not a number: an error naming the step, not a run that never ends.
+    let mut nan = |_: usize, _: &LoraModel<Gpt2>| Ok(Flow::Limit(f64::NAN));
+    let err = Trainer::new(tight).unwrap().train_with(&mut model, &toy_data(), None, &mut nan).unwrap_err();
+    assert!(err.to_string().contains("after step 1"), "{err}");
 }
 
 #[test]
