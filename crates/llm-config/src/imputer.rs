@@ -307,13 +307,17 @@ pub struct LlmImputerConfig {
     pub head: HeadConfig,
     /// Similar training rows written before each prompt (off by default).
     pub retrieval: RetrievalConfig,
-    /// The fine-tune's time limit in seconds on a CPU where its base does not run in fast bf16
-    /// (an f32 base, or bf16 that the CPU emulates or computes slowly; see
-    /// [`cpu_bf16_pays`](crate::cpu_bf16_pays)), when `train.max_seconds` is not set: there a
-    /// step costs about twice as much or more, and the default step budget would overrun the
-    /// few minutes a demo-sized table should take. The schedule is fitted to the steps the
-    /// time allows (see [`TrainConfig::max_seconds`]) and the fit says so on stderr and in its
-    /// report. `None` keeps the step budget whatever the CPU.
+    /// Seconds for the whole fit and the fill of the table it is fitted on, on a CPU where the
+    /// base does not run in fast bf16 (an f32 base, or bf16 that the CPU emulates or computes
+    /// slowly; see [`cpu_bf16_pays`](crate::cpu_bf16_pays)), when `train.max_seconds` is not
+    /// set: there a step costs about twice as much or more, and the default step budget would
+    /// overrun the few minutes a demo-sized table should take. The fine-tune gets what is left
+    /// after the time already spent and the estimated time of the work after it (the last
+    /// held-out check, the calibration and the fill of the table's missing cells, at the pace
+    /// the held-out checks scored their cells); its schedule is fitted to the steps that fit
+    /// (see [`TrainConfig::max_seconds`]) and the fit says so on stderr and in its report. A
+    /// table filled other than the one fitted on is not counted. `None` keeps the step budget
+    /// whatever the CPU.
     pub slow_cpu_seconds: Option<f64>,
 }
 
@@ -369,9 +373,9 @@ impl Default for LlmImputerConfig {
     }
 }
 
-/// The default [`LlmImputerConfig::slow_cpu_seconds`]: with model loading, the last held-out
-/// check, the calibration and the fill of the demo table's 5% of cells, about 5 minutes.
-pub const SLOW_CPU_SECONDS: f64 = 240.0;
+/// The default [`LlmImputerConfig::slow_cpu_seconds`]: the fit and fill of a table inside
+/// 5 minutes, with room for the error of the estimate.
+pub const SLOW_CPU_SECONDS: f64 = 280.0;
 
 impl LlmImputerConfig {
     /// Defaults with the given backbone.
@@ -459,9 +463,9 @@ impl LlmImputerConfig {
         self.train.seed
     }
 
-    /// The fine-tune's time limit on a CUDA device (`on_cuda`) or this CPU: `train.max_seconds`
-    /// when set, else [`slow_cpu_seconds`](Self::slow_cpu_seconds) on a CPU where the base does
-    /// not run in fast bf16, else none.
+    /// The time limit on a CUDA device (`on_cuda`) or this CPU: `train.max_seconds` (the
+    /// fine-tune's) when set, else [`slow_cpu_seconds`](Self::slow_cpu_seconds) (the fit's and
+    /// the fill's) on a CPU where the base does not run in fast bf16, else none.
     pub fn time_limit(&self, on_cuda: bool) -> Option<f64> {
         self.time_limit_where(on_cuda, crate::cpu_bf16_pays())
     }

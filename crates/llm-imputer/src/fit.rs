@@ -43,6 +43,7 @@ impl Imputer for LlmImputer {
     /// Fine-tunes the backbone on `train` (see the crate docs for the recipe) and builds the
     /// fill plan of every column.
     fn fit(&self, train: &Table) -> Result<FittedLlmImputer> {
+        let fit_started = Instant::now();
         Imputer::validate(self)?;
         let cfg = &self.config;
         let codec = RowCodec::fit(train, CodecConfig::default())?;
@@ -78,8 +79,11 @@ impl Imputer for LlmImputer {
         }
         let built = build_examples(&mut core, train, &rows, &imputable, &held, &mut rng)?;
 
+        let to_fill =
+            imputable.iter().map(|&j| (0..train.num_rows()).filter(|&r| train.is_missing(r, j)).count()).sum();
+        let budget = Budget::of(cfg, model.device().is_cuda(), fit_started, holdout.cells(), to_fill);
         let start = Instant::now();
-        let tuned = fine_tune(&core, &mut model, train, &holdout, &built.examples)?;
+        let tuned = fine_tune(&core, &mut model, train, &holdout, &built.examples, budget)?;
         if cfg.inference_precision.resolve(device.is_cuda()) != cfg.precision.resolve(device.is_cuda()) {
             // Reload the base in the inference precision with the trained adapter on top.
             let tmp = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
@@ -214,39 +218,108 @@ struct Tuned {
     curve: Vec<HoldoutPoint>,
     best_step: Option<usize>,
     stopped_early: bool,
-    /// The time limit the fine-tune ran under.
+    /// The time limit the fine-tune ran under (the last one, when a [`Budget`] moved it).
     max_seconds: Option<f64>,
+    /// The seconds a [`Budget`] last kept back for the work after the fine-tune.
+    reserved_s: Option<f64>,
+}
+
+/// The first held-out check under a [`Budget`], well before `examples.eval_every`: it times
+/// the scoring that the work after the fine-tune repeats.
+const BUDGET_FIRST_CHECK: usize = 10;
+
+/// What the fill spends on a cell, as a share of what a held-out check spends on one: the
+/// fill runs merged adapters and shares the prompts of a row's cells, the check does neither.
+/// Measured on the demo table at 20% with an f32 base (14-16 ms against 31-35 ms a cell, session
+/// 24, docs/RESULTS.md), rounded up.
+const FILL_PER_CHECK_CELL: f64 = 0.5;
+
+/// `slow_cpu_seconds` as a budget for the whole fit and the fill of the table it is fitted
+/// on. The fine-tune gets what is left of it after the time already spent and the time the
+/// work after it will take: the last held-out check and the calibration (each scores every
+/// held-out cell) and the fill of the table's missing cells, at the pace of the latest
+/// held-out check.
+#[derive(Debug, Clone, PartialEq)]
+struct Budget {
+    /// Seconds for the fit and the fill.
+    total: f64,
+    /// Seconds the fit had spent when the fine-tune began.
+    spent: f64,
+    /// The work after the fine-tune in held-out checks: two, and the fill's share.
+    after: f64,
+}
+
+impl Budget {
+    /// The budget of a fit with `holdout` held-out cells of a table with `to_fill` missing
+    /// cells to fill: `None` unless `slow_cpu_seconds` applies (a `train.max_seconds` is the
+    /// fine-tune's own limit and stays so).
+    fn of(cfg: &LlmImputerConfig, on_cuda: bool, fit_started: Instant, holdout: usize, to_fill: usize) -> Option<Self> {
+        let total = cfg.time_limit(on_cuda).filter(|_| cfg.train.max_seconds.is_none())?;
+        // A check asks each cell in as many orders as the fill does: its pace covers them.
+        let fill = to_fill as f64 * FILL_PER_CHECK_CELL / holdout.max(1) as f64;
+        Some(Budget { total, spent: fit_started.elapsed().as_secs_f64(), after: 2.0 + fill })
+    }
+
+    /// The fine-tune's time limit, counted from its start, when a held-out check takes
+    /// `check_s` seconds (unknown before the first); and the seconds kept back for after.
+    fn limit(&self, check_s: Option<f64>) -> (f64, f64) {
+        let reserved = check_s.map_or(0.0, |c| c * self.after);
+        ((self.total - self.spent - reserved).max(0.0), reserved)
+    }
 }
 
 /// Trains the adapters on `examples` (one pass over them), checking the held-out cells every
 /// `examples.eval_every` steps; stops early after `examples.patience` checks without a better
-/// one, and leaves the best adapter in `model`.
-fn fine_tune(core: &Core, model: &mut Model, train: &Table, holdout: &Holdout, examples: &[Example]) -> Result<Tuned> {
+/// one, and leaves the best adapter in `model`. Under a [`Budget`] the held-out checks also
+/// time the scoring of a cell, and the fine-tune's time limit follows from it.
+fn fine_tune(
+    core: &Core,
+    model: &mut Model,
+    train: &Table,
+    holdout: &Holdout,
+    examples: &[Example],
+    budget: Option<Budget>,
+) -> Result<Tuned> {
     let cfg = &core.saved.config;
     let every = cfg.examples.eval_every.max(1);
     let patience = cfg.examples.patience;
     let mut track = Tracker { progress: cfg.train.progress, curve: Vec::new(), best: None, since_best: 0 };
     let mut stopped_early = false;
+    let mut max_seconds = match &budget {
+        Some(b) => Some(b.limit(None).0),
+        None => cfg.time_limit(model.device().is_cuda()),
+    };
+    let mut reserved_s = None;
+    let train_cfg = TrainConfig { epochs: 1, max_seconds, ..cfg.train.clone() };
+    if let Some(b) = &budget {
+        eprintln!(
+            "note: the fine-tune's base does not run in fast bf16 on this CPU, so the fit and the fill of this \
+             table are held to about {:.0} s (`slow_cpu_seconds`; set `train.max_seconds` for the fine-tune \
+             alone, or `slow_cpu_seconds: null` for the whole step budget): the fine-tune gets what the held-out \
+             checks say the rest leaves, its schedule fitted to the steps that fit",
+            b.total
+        );
+    }
     let mut hook = |step: usize, m: &Model| -> gpt2_lora::Result<Flow> {
-        if holdout.is_empty() || !step.is_multiple_of(every) {
+        let first = budget.is_some() && step == BUDGET_FIRST_CHECK;
+        if holdout.is_empty() || !(step.is_multiple_of(every) || first) {
             return Ok(Flow::Continue);
         }
         let point = holdout.evaluate(core, m, train, step).map_err(|e| gpt2_lora::Error::Hook(Box::new(e)))?;
+        let check_s = point.seconds;
         if !track.record(point, m)? && patience > 0 && track.since_best >= patience {
             stopped_early = true;
             return Ok(Flow::Stop);
         }
-        Ok(Flow::Continue)
+        Ok(match &budget {
+            Some(b) => {
+                let (limit, reserved) = b.limit(Some(check_s));
+                (max_seconds, reserved_s) = (Some(limit), Some(reserved));
+                Flow::Limit(limit)
+            }
+            None => Flow::Continue,
+        })
     };
-    let max_seconds = cfg.time_limit(model.device().is_cuda());
-    if let Some(limit) = max_seconds.filter(|_| cfg.train.max_seconds.is_none()) {
-        eprintln!(
-            "note: the fine-tune's base does not run in fast bf16 on this CPU, so it is limited to {limit:.0} s \
-             (`slow_cpu_seconds`; set `train.max_seconds` instead, or `slow_cpu_seconds: null` for the whole \
-             step budget), its schedule fitted to the steps that fit"
-        );
-    }
-    let train_cfg = TrainConfig { epochs: 1, max_seconds, ..cfg.train.clone() };
     let report = Trainer::new(train_cfg)?.train_with(model, examples, None, &mut hook)?;
     // The last step's check when it was not on the schedule, then the best adapter back.
     if !holdout.is_empty() && track.curve.last().is_none_or(|p| p.step != report.steps) {
@@ -256,7 +329,7 @@ fn fine_tune(core: &Core, model: &mut Model, train: &Table, holdout: &Holdout, e
         restore(model, weights)?;
     }
     let best_step = track.best.as_ref().map(|b| b.1);
-    Ok(Tuned { report, curve: track.curve, best_step, stopped_early, max_seconds })
+    Ok(Tuned { report, curve: track.curve, best_step, stopped_early, max_seconds, reserved_s })
 }
 
 /// The fit's report from its parts (precision, heads and wall time are set by the caller);
@@ -282,6 +355,7 @@ fn fit_report(core: &Core, built: Built, tuned: Tuned, holdout_cells: usize) -> 
         steps: tuned.report.steps,
         time_limit_s: tuned.max_seconds,
         time_limited: tuned.report.time_limited,
+        reserved_s: tuned.reserved_s,
         losses: tuned.report.train_losses,
         tokens_per_second: tuned.report.tokens_per_second,
         tokens: tuned.report.tokens,
@@ -404,4 +478,36 @@ fn distinct_numbers(codec: &RowCodec, table: &Table, max: usize) -> Vec<Option<V
             (xs.len() <= max).then_some(xs)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use llm_config::{Precision, SLOW_CPU_SECONDS};
+
+    #[test]
+    fn a_budget_leaves_the_fine_tune_what_the_rest_will_not_take() {
+        let b = Budget { total: 280.0, spent: 10.0, after: 5.0 };
+        // Before the first held-out check nothing is known of the rest.
+        assert_eq!(b.limit(None), (270.0, 0.0));
+        // Checks of 4 s: 20 s kept for after the fine-tune.
+        let (limit, kept) = b.limit(Some(4.0));
+        assert!((limit - 250.0).abs() < 1e-9 && (kept - 20.0).abs() < 1e-9, "{limit} {kept}");
+        // More than the budget: no time left, not a negative limit.
+        assert_eq!(b.limit(Some(100.0)).0, 0.0);
+
+        // The work after: the last check and the calibration score the held-out cells, the
+        // fill every missing cell at its share of a check's pace per cell.
+        let mut cfg = LlmImputerConfig::default().with_precision(Precision::F32);
+        let b = Budget::of(&cfg, false, Instant::now(), 200, 600).unwrap();
+        assert_eq!(b.total, SLOW_CPU_SECONDS);
+        assert!((b.after - (2.0 + 600.0 * FILL_PER_CHECK_CELL / 200.0)).abs() < 1e-9, "{}", b.after);
+        // The user's own limit is the fine-tune's alone; none on CUDA or with the limit off.
+        let mut own = cfg.clone();
+        own.train.max_seconds = Some(60.0);
+        assert_eq!(Budget::of(&own, false, Instant::now(), 200, 600), None);
+        assert_eq!(Budget::of(&cfg, true, Instant::now(), 200, 600), None);
+        cfg.slow_cpu_seconds = None;
+        assert_eq!(Budget::of(&cfg, false, Instant::now(), 200, 600), None);
+    }
 }

@@ -41,6 +41,9 @@ pub struct HoldoutPoint {
     pub log_prior: f64,
     /// Per column.
     pub columns: Vec<HoldoutColumn>,
+    /// Wall time of the check (0 in reports written before it was kept).
+    #[serde(default)]
+    pub seconds: f64,
 }
 
 impl HoldoutPoint {
@@ -61,12 +64,13 @@ impl HoldoutPoint {
             })
             .collect();
         format!(
-            "held-out step {}: log p(true) {:.3} vs prior {:.3} ({:+.3} nats/cell); {}",
+            "held-out step {}: log p(true) {:.3} vs prior {:.3} ({:+.3} nats/cell); {} ({:.1} s)",
             self.step,
             self.log_p,
             self.log_prior,
             self.gain(),
-            cols.join(", ")
+            cols.join(", "),
+            self.seconds
         )
     }
 }
@@ -127,6 +131,11 @@ impl Holdout {
         (Holdout { by_col, log_freq }, held)
     }
 
+    /// Held-out cells, all columns.
+    pub(crate) fn cells(&self) -> usize {
+        self.by_col.iter().map(|(_, rows, _)| rows.len()).sum()
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.by_col.is_empty()
     }
@@ -139,6 +148,7 @@ impl Holdout {
         table: &Table,
         step: usize,
     ) -> Result<HoldoutPoint> {
+        let started = std::time::Instant::now();
         let (mut sum_lp, mut sum_prior, mut n) = (0.0, 0.0, 0usize);
         let mut columns = Vec::with_capacity(self.by_col.len());
         for (j, rows, truth) in &self.by_col {
@@ -172,7 +182,8 @@ impl Holdout {
             });
         }
         let m = n.max(1) as f64;
-        Ok(HoldoutPoint { step, log_p: sum_lp / m, log_prior: sum_prior / m, columns })
+        let seconds = started.elapsed().as_secs_f64();
+        Ok(HoldoutPoint { step, log_p: sum_lp / m, log_prior: sum_prior / m, columns, seconds })
     }
 
     /// The calibration per column that scores best on the held-out cells: the prior-correction

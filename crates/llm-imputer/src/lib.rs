@@ -11,10 +11,11 @@
 //!   would score them; the curve goes into the [`FitReport`], the best adapter is kept, training
 //!   stops when it stops improving, and a fit that learnt nothing beyond the column frequencies
 //!   says so. The budget is a number of steps (400 of 8 examples); on a CPU where the base does
-//!   not run in fast bf16 the fine-tune is also limited to
-//!   [`slow_cpu_seconds`](LlmImputerConfig::slow_cpu_seconds) (240 s), its learning-rate
-//!   schedule fitted to the steps that fit, and the fit says so on stderr and in
-//!   [`FitReport::time_limited`].
+//!   not run in fast bf16 the fit and the fill of the fitted table are also held to
+//!   [`slow_cpu_seconds`](LlmImputerConfig::slow_cpu_seconds) (280 s): the fine-tune gets what
+//!   the rest leaves at the pace the held-out checks score cells, its learning-rate schedule
+//!   fitted to the steps that fit, and the fit says so on stderr and in
+//!   [`FitReport::time_limited`] and [`FitReport::reserved_s`].
 //! * **fill** ([`FittedLlmImputer::impute`]) reads every missing cell off the model so that only
 //!   valid values can come out: categorical columns with at most
 //!   [`max_choices`](FillConfig::max_choices) values, and numeric columns with that few distinct
@@ -140,12 +141,17 @@ pub struct FitReport {
     pub trimmed_examples: usize,
     /// Optimizer steps taken.
     pub steps: usize,
-    /// The fine-tune's time limit, in seconds (`train.max_seconds`, or `slow_cpu_seconds` on a
-    /// CPU without fast bf16), if it had one.
+    /// The fine-tune's time limit, in seconds, if it had one: `train.max_seconds`, or on a CPU
+    /// without fast bf16 what `slow_cpu_seconds` left it after the rest of the fit and the
+    /// fill (the last value, as the held-out checks timed the scoring).
     pub time_limit_s: Option<f64>,
     /// The time limit ended the fine-tune before its step budget (the schedule was fitted to
     /// the steps that fit).
     pub time_limited: bool,
+    /// Under `slow_cpu_seconds`: the seconds kept back from the fine-tune for the work after
+    /// it (the last held-out check, the calibration and the fill of the fitted table's missing
+    /// cells), estimated at the held-out checks' pace per cell.
+    pub reserved_s: Option<f64>,
     /// `(step, loss)` for every step.
     pub losses: Vec<(usize, f64)>,
     /// Training throughput, padding excluded.
@@ -177,6 +183,22 @@ pub struct FitReport {
     pub heads: Vec<HeadReport>,
     /// Seconds spent reading hidden states and training the heads (within `seconds`).
     pub head_seconds: f64,
+}
+
+impl FitReport {
+    /// One line for logs and reports when the time limit ended the fine-tune: the limit, what
+    /// it kept back for after, and the steps taken.
+    pub fn time_limit_note(&self) -> Option<String> {
+        let limit = self.time_limit_s.filter(|_| self.time_limited)?;
+        let kept = self
+            .reserved_s
+            .map_or(String::new(), |r| format!("; {r:.0} s of the budget kept for the calibration and fill"));
+        Some(format!(
+            "the LLM fine-tune's {limit:.0} s time limit ended it after {} steps (its learning-rate schedule fitted \
+             to them{kept})",
+            self.steps
+        ))
+    }
 }
 
 fn to_i64(ids: &[u32]) -> Vec<i64> {

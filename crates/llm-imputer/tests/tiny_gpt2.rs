@@ -361,8 +361,23 @@ fn a_slow_cpu_time_limit_ends_the_fine_tune_and_the_report_says_so() {
     let data = table(24);
     let fitted = LlmImputer::new(cfg.clone()).fit(&data).unwrap();
     let r = fitted.report();
-    assert_eq!(r.time_limit_s, Some(1.5));
+    // Without held-out cells nothing times the rest: the fine-tune gets what the fit has left.
+    let limit = r.time_limit_s.unwrap();
+    assert!(limit > 0.0 && limit < 1.5 && r.reserved_s.is_none(), "{limit} {:?}", r.reserved_s);
     assert!(r.time_limited && r.steps >= 1 && r.steps < 1_000_000, "{} steps", r.steps);
+    // With them, the first check (step 10) times a cell's scoring, and the fine-tune's limit
+    // leaves room for the last check, the calibration and the fill of the hidden cells.
+    let mut checked = cfg.clone();
+    checked.slow_cpu_seconds = Some(4.0);
+    (checked.examples.holdout_cells, checked.examples.eval_every) = (6, 1_000_000);
+    let holes: Vec<(usize, usize)> = (0..24).map(|r| (r, 1 + r % 3)).collect();
+    let fitted = LlmImputer::new(checked).fit(&hide(&data, &holes)).unwrap();
+    let r = fitted.report();
+    let (limit, kept) = (r.time_limit_s.unwrap(), r.reserved_s.unwrap());
+    assert!(kept > 0.0 && limit + kept <= 4.0, "limit {limit} s, {kept} s kept");
+    assert!(r.time_limited && r.steps > 10 && r.holdout.first().map(|p| p.step) == Some(10), "{} steps", r.steps);
+    let note = r.time_limit_note().unwrap();
+    assert!(note.contains("kept for the calibration and fill"), "{note}");
     // The user's own limit takes its place; with neither, the step budget runs whole.
     cfg.train.max_seconds = Some(1.0);
     assert_eq!(LlmImputer::new(cfg.clone()).fit(&data).unwrap().report().time_limit_s, Some(1.0));

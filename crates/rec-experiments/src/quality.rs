@@ -253,6 +253,9 @@ pub struct LlmCellReport {
     /// The time limit ended the fine-tune before its step budget.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub time_limited: bool,
+    /// Seconds of `slow_cpu_seconds` kept back from the fine-tune for the calibration and fill.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reserved_s: Option<f64>,
     /// `(step, nats per held-out cell beyond the column frequencies)` at each check.
     pub holdout_gain: Vec<(usize, f64)>,
     /// Whether the kept adapter learnt beyond the column frequencies.
@@ -373,6 +376,7 @@ fn impute_llm(masked: &Table, mask: &Mask, settings: &LlmImputerConfig, seed: u6
         stopped_early: fit.stopped_early,
         time_limit_s: fit.time_limit_s,
         time_limited: fit.time_limited,
+        reserved_s: fit.reserved_s,
         holdout_gain: fit.holdout.iter().map(|p| (p.step, p.gain())).collect(),
         learnt: fit.learnt,
         fallbacks: imp.columns.iter().map(|(c, f)| (c.clone(), f.fallbacks)).collect(),
@@ -546,6 +550,11 @@ fn metric_rows(out: &mut String, imputers: &[ImputerName], rs: &[&QualityResult]
 /// The fit + impute seconds, the LLM's fallbacks (and trimmed retrieval prompts, when any)
 /// per seed, one line per fit that left notes, and one line per LLM fit with its held-out
 /// curve.
+/// ", N s kept for the calibration and fill" when a budget kept that back, else nothing.
+fn kept(reserved_s: Option<f64>) -> String {
+    reserved_s.map_or(String::new(), |r| format!(", {r:.0} s kept for the calibration and fill"))
+}
+
 fn cost_and_llm_rows(out: &mut String, imputers: &[ImputerName], rs: &[&QualityResult]) {
     let times: Vec<String> = imputers
         .iter()
@@ -594,8 +603,8 @@ fn cost_and_llm_rows(out: &mut String, imputers: &[ImputerName], rs: &[&QualityR
                 r.spec.seed,
                 l.steps,
                 match (l.time_limit_s, l.time_limited) {
-                    (Some(s), true) => format!(" (cut by the {s:.0} s time limit)"),
-                    (Some(s), false) => format!(" (within the {s:.0} s time limit)"),
+                    (Some(s), true) => format!(" (cut by the {s:.0} s time limit{})", kept(l.reserved_s)),
+                    (Some(s), false) => format!(" (within the {s:.0} s time limit{})", kept(l.reserved_s)),
                     (None, _) => String::new(),
                 },
                 l.best_step.map_or("(last)".into(), |s| s.to_string()),

@@ -151,12 +151,7 @@ fn impute_llm(settings: &LlmImputerConfig, seed: u64, fit_on: &Table, tables: &[
     }
     let config = Some(serde_json::to_value(fitted.config())?);
     let fit = fitted.report();
-    let notes = match fit.time_limit_s {
-        Some(limit) if fit.time_limited => {
-            vec![format!("the LLM fine-tune's {limit:.0} s time limit ended it after {} steps", fit.steps)]
-        }
-        _ => Vec::new(),
-    };
+    let notes = fit.time_limit_note().into_iter().collect();
     Ok(Imputed { tables: out, log: FillLog { losses, fallbacks, trimmed, config, notes } })
 }
 

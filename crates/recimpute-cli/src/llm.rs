@@ -24,8 +24,8 @@ fn fit(table: &Table, args: &LlmArgs, seed: u64) -> Result<FittedLlmImputer> {
         100.0 * r.padded_tokens.saturating_sub(r.tokens) as f64 / r.padded_tokens.max(1) as f64,
         r.seconds
     );
-    if let (Some(limit), true) = (r.time_limit_s, r.time_limited) {
-        eprintln!("the {limit:.0} s time limit ended the fine-tune after {} steps (its learning-rate schedule fitted to them)", r.steps);
+    if let Some(note) = r.time_limit_note() {
+        eprintln!("{note}");
     }
     if let Some(best) = r.holdout.iter().find(|p| Some(p.step) == r.best_step) {
         eprintln!("kept the adapter of {}", best.summary());

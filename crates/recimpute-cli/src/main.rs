@@ -131,8 +131,9 @@ struct LlmArgs {
     #[arg(long)]
     llm_steps: Option<usize>,
     /// Fine-tune for at most this many seconds, the learning-rate schedule fitted to the steps
-    /// that fit (default: the step budget alone where the base runs in fast bf16, 240 s where it
-    /// does not; `{"llm": {"slow_cpu_seconds": null}}` in `--config` lifts the latter)
+    /// that fit (default: the step budget alone where the base runs in fast bf16; where it does
+    /// not, what is left of 280 s for the fit and fill after the rest, `slow_cpu_seconds`, which
+    /// `{"llm": {"slow_cpu_seconds": null}}` in `--config` lifts)
     #[arg(long)]
     llm_seconds: Option<f64>,
     /// Most training rows (a seeded sample of larger tables).
