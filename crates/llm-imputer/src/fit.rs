@@ -81,7 +81,7 @@ impl Imputer for LlmImputer {
 
         let to_fill =
             imputable.iter().map(|&j| (0..train.num_rows()).filter(|&r| train.is_missing(r, j)).count()).sum();
-        let budget = Budget::of(cfg, model.device().is_cuda(), fit_started, holdout.cells(), to_fill);
+        let budget = Budget::of(cfg, model.device().is_cuda(), fit_started, held.len(), to_fill);
         let start = Instant::now();
         let tuned = fine_tune(&core, &mut model, train, &holdout, &built.examples, budget)?;
         if cfg.inference_precision.resolve(device.is_cuda()) != cfg.precision.resolve(device.is_cuda()) {

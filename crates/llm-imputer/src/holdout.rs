@@ -131,11 +131,6 @@ impl Holdout {
         (Holdout { by_col, log_freq }, held)
     }
 
-    /// Held-out cells, all columns.
-    pub(crate) fn cells(&self) -> usize {
-        self.by_col.iter().map(|(_, rows, _)| rows.len()).sum()
-    }
-
     pub(crate) fn is_empty(&self) -> bool {
         self.by_col.is_empty()
     }

@@ -149,8 +149,8 @@ pub struct FitReport {
     /// the steps that fit).
     pub time_limited: bool,
     /// Under `slow_cpu_seconds`: the seconds kept back from the fine-tune for the work after
-    /// it (the last held-out check, the calibration and the fill of the fitted table's missing
-    /// cells), estimated at the held-out checks' pace per cell.
+    /// it (the last held-out check, the calibration, and the fill's fixed cost and the fitted
+    /// table's missing cells), estimated from the latest held-out check's time.
     pub reserved_s: Option<f64>,
     /// `(step, loss)` for every step.
     pub losses: Vec<(usize, f64)>,
