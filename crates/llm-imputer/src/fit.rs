@@ -236,7 +236,7 @@ const FILL_PER_CHECK_CELL: f64 = 0.5;
 
 /// What the work after the fine-tune costs besides scoring cells (merging the adapters, the
 /// context-free priors, the fill's plans), in held-out checks: at 5% of the demo table's
-/// cells the fill took 1.3-3.0 checks where its 600 cells at [`FILL_PER_CHECK_CELL`] make
+/// cells the fill took 1.3-2.9 checks where its 600 cells at [`FILL_PER_CHECK_CELL`] make
 /// 1.5 (session 24, docs/RESULTS.md).
 const AFTER_FIXED_CHECKS: f64 = 1.0;
 
