@@ -44,8 +44,9 @@ fn main() -> Result<()> {
     let fitted = LlmImputer::new(config).fit(&hidden.table)?;
     let fit = fitted.report();
     println!(
-        "fine-tuned on {} rows: {} steps, loss {:.3} -> {:.3}, {:.0} tokens/s, {:.1} s",
+        "fine-tuned on {} rows, base in {}: {} steps, loss {:.3} -> {:.3}, {:.0} tokens/s, {:.1} s",
         fit.train_rows,
+        fit.precision,
         fit.steps,
         fit.losses.first().map_or(f64::NAN, |l| l.1),
         fit.losses.last().map_or(f64::NAN, |l| l.1),

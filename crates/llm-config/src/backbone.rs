@@ -106,8 +106,38 @@ pub fn cpu_has_native_bf16() -> bool {
 /// (docs/BENCHMARKS.md, "Another CPU"). The choice is read from the CPU's flags, not timed,
 /// so that one machine always makes the same one: a timed product chose differently in two
 /// processes of one test under load.
+///
+/// A ceiling on the instructions oneDNN (libtorch's bf16 matrix products) may use,
+/// `ONEDNN_MAX_CPU_ISA` (or the older `DNNL_MAX_CPU_ISA`), counts too: capped below AMX on an
+/// Intel CPU, or below AVX-512 BF16 on an AMD one, bf16 runs on slower kernels, so `Auto`
+/// picks f32 (on a CPU with AMX, `ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16` left bf16 products at
+/// half the rate of f32 ones, and `AVX2` cut them some 1,500-fold: docs/BENCHMARKS.md, "Older
+/// CPUs, emulated").
 pub fn cpu_bf16_pays() -> bool {
-    cpuinfo().is_some_and(bf16_pays_on)
+    let cap = std::env::var("ONEDNN_MAX_CPU_ISA").or_else(|_| std::env::var("DNNL_MAX_CPU_ISA")).ok();
+    cpuinfo().is_some_and(|info| bf16_pays_on(info) && onednn_cap_allows_bf16(info, cap.as_deref()))
+}
+
+/// Whether oneDNN capped at `cap` (a `ONEDNN_MAX_CPU_ISA` value; `None`: not capped) still
+/// reaches the bf16 kernels [`bf16_pays_on`] counts on for this CPU: AMX on Intel, AVX-512 BF16
+/// or above on AMD. A value oneDNN does not know is ignored by it, and so here.
+fn onednn_cap_allows_bf16(cpuinfo: &str, cap: Option<&str>) -> bool {
+    // oneDNN's names below AVX-512 BF16 (where bf16 is converted, not computed).
+    const BELOW_BF16: [&str; 8] =
+        ["SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI", "AVX10_1_256"];
+    // Names with AVX-512 BF16 but without AMX.
+    const BF16_NO_AMX: [&str; 3] = ["AVX512_CORE_BF16", "AVX512_CORE_FP16", "AVX10_1_512"];
+    let Some(cap) = cap.map(|c| c.trim().to_ascii_uppercase()) else {
+        return true;
+    };
+    let amd = cpuinfo.lines().any(|l| l.starts_with("vendor_id") && l.contains("AuthenticAMD"));
+    if BELOW_BF16.contains(&cap.as_str()) {
+        false
+    } else if BF16_NO_AMX.contains(&cap.as_str()) {
+        amd
+    } else {
+        true
+    }
 }
 
 /// `/proc/cpuinfo`, read once per process.
@@ -130,6 +160,17 @@ fn bf16_pays_on(cpuinfo: &str) -> bool {
 impl Precision {
     /// The names [`FromStr`](std::str::FromStr) accepts.
     pub const NAMES: [&'static str; 3] = ["auto", "f32", "bf16"];
+}
+
+impl std::fmt::Display for Precision {
+    /// The name [`FromStr`](std::str::FromStr) reads back: `auto`, `f32` or `bf16`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Precision::Auto => "auto",
+            Precision::F32 => "f32",
+            Precision::Bf16 => "bf16",
+        })
+    }
 }
 
 impl std::str::FromStr for Precision {
@@ -164,5 +205,31 @@ mod tests {
         assert!(!cpu_bf16_pays() || cpu_has_native_bf16());
         assert_eq!(Precision::Auto.resolve(true), Precision::Bf16);
         assert_eq!(Precision::F32.resolve(true), Precision::F32);
+    }
+
+    #[test]
+    fn a_precision_prints_the_name_it_is_read_from() {
+        for p in [Precision::Auto, Precision::F32, Precision::Bf16] {
+            assert_eq!(p.to_string().parse::<Precision>().unwrap(), p);
+        }
+        assert_eq!(Precision::Bf16.to_string(), "bf16");
+    }
+
+    #[test]
+    fn a_onednn_ceiling_below_the_bf16_kernels_turns_bf16_off() {
+        let intel = info("GenuineIntel", "avx512f avx512_bf16 amx_bf16 amx_tile");
+        let amd = info("AuthenticAMD", "avx512f avx512_bf16");
+        for cpu in [&intel, &amd] {
+            assert!(onednn_cap_allows_bf16(cpu, None));
+            assert!(onednn_cap_allows_bf16(cpu, Some("ALL")));
+            assert!(onednn_cap_allows_bf16(cpu, Some("avx512_core_amx")), "names are case-insensitive");
+            assert!(!onednn_cap_allows_bf16(cpu, Some("AVX2")));
+            assert!(!onednn_cap_allows_bf16(cpu, Some(" avx512_core ")));
+            // A name oneDNN does not know leaves it uncapped.
+            assert!(onednn_cap_allows_bf16(cpu, Some("AVX9000")));
+        }
+        // AVX-512 BF16 without AMX: enough on AMD, not on Intel (bf16 at half f32's rate there).
+        assert!(!onednn_cap_allows_bf16(&intel, Some("AVX512_CORE_BF16")));
+        assert!(onednn_cap_allows_bf16(&amd, Some("AVX512_CORE_BF16")));
     }
 }

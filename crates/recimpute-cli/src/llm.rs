@@ -15,8 +15,9 @@ fn fit(table: &Table, args: &LlmArgs, seed: u64) -> Result<FittedLlmImputer> {
     let fitted = LlmImputer::new(config(args, seed)?).fit(table)?;
     let r = fitted.report();
     eprintln!(
-        "fine-tuned on {} rows: {} steps, loss {:.3} -> {:.3}, {:.0} tokens/s ({:.0}% of the positions run were padding), {:.1}s",
+        "fine-tuned on {} rows, base in {}: {} steps, loss {:.3} -> {:.3}, {:.0} tokens/s ({:.0}% of the positions run were padding), {:.1}s",
         r.train_rows,
+        r.precision,
         r.steps,
         r.losses.first().map_or(f64::NAN, |l| l.1),
         r.losses.last().map_or(f64::NAN, |l| l.1),
