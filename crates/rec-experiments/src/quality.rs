@@ -241,6 +241,10 @@ pub struct QualityResult {
 /// The LLM imputer's side of a quality cell: its held-out check and what its fill fell back on.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LlmCellReport {
+    /// The precision the frozen base ran in (`auto` resolved for this machine); absent in
+    /// results saved before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision: Option<llm_config::Precision>,
     /// Optimizer steps taken.
     pub steps: usize,
     /// The step whose adapter was kept.
@@ -371,6 +375,7 @@ fn impute_llm(masked: &Table, mask: &Mask, settings: &LlmImputerConfig, seed: u6
     let impute_s = t1.elapsed().as_secs_f64();
     let fit = fitted.report();
     let report = LlmCellReport {
+        precision: Some(fit.precision),
         steps: fit.steps,
         best_step: fit.best_step,
         stopped_early: fit.stopped_early,
@@ -599,8 +604,9 @@ fn cost_and_llm_rows(out: &mut String, imputers: &[ImputerName], rs: &[&QualityR
             let curve: Vec<String> = l.holdout_gain.iter().map(|(s, g)| format!("{s}: {g:+.3}")).collect();
             let _ = writeln!(
                 out,
-                "- llm seed {}: {} steps{}, kept step {}{}; held-out nats/cell beyond the column frequencies: {}",
+                "- llm seed {}: {}{} steps{}, kept step {}{}; held-out nats/cell beyond the column frequencies: {}",
                 r.spec.seed,
+                l.precision.map_or(String::new(), |p| format!("base in {p}, ")),
                 l.steps,
                 match (l.time_limit_s, l.time_limited) {
                     (Some(s), true) => format!(" (cut by the {s:.0} s time limit{})", kept(l.reserved_s)),

@@ -53,7 +53,8 @@ fn llm_cells_run_in_the_grid() {
 }
 
 /// A quality cell of the LLM records how many scored questions continued their row's cache
-/// (rows with several hidden cells), and none when the fill goes column by column.
+/// (rows with several hidden cells), and none when the fill goes column by column; and the
+/// precision its base ran in.
 #[test]
 fn llm_quality_cells_count_the_questions_that_continue_a_cache() {
     use llm_imputer::Precision;
@@ -75,7 +76,11 @@ fn llm_quality_cells_count_the_questions_that_continue_a_cache() {
     let blocks = run_quality_cell(&spec, tmp.path(), &config).unwrap().llm.unwrap();
     // 30% of 6 columns hidden: most rows have two or more hidden cells.
     assert!(blocks.questions_resumed > 0 && blocks.questions_fresh > 0, "{blocks:?}");
+    assert_eq!(blocks.precision, Some(Precision::F32));
     config.llm.fill.block_rows = 0;
+    // The cell records the precision `auto` stands for here, not `auto`.
+    config.llm.precision = Precision::Auto;
     let columns = run_quality_cell(&spec, tmp.path(), &config).unwrap().llm.unwrap();
     assert_eq!((columns.questions_resumed, columns.questions_fresh), (0, 0));
+    assert_eq!(columns.precision, Some(Precision::Auto.resolve(false)));
 }
