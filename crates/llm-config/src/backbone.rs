@@ -120,14 +120,15 @@ pub fn cpu_bf16_pays() -> bool {
 
 /// Whether oneDNN capped at `cap` (a `ONEDNN_MAX_CPU_ISA` value; `None`: not capped) still
 /// reaches the bf16 kernels [`bf16_pays_on`] counts on for this CPU: AMX on Intel, AVX-512 BF16
-/// or above on AMD. A value oneDNN does not know is ignored by it, and so here.
+/// or above on AMD. oneDNN reads the name in any case and ignores one it does not know (or
+/// one with spaces around it), and so does this.
 fn onednn_cap_allows_bf16(cpuinfo: &str, cap: Option<&str>) -> bool {
-    // oneDNN's names below AVX-512 BF16 (where bf16 is converted, not computed).
-    const BELOW_BF16: [&str; 8] =
-        ["SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI", "AVX10_1_256"];
+    // oneDNN's names below AVX-512 BF16.
+    const BELOW_BF16: [&str; 7] =
+        ["SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI"];
     // Names with AVX-512 BF16 but without AMX.
     const BF16_NO_AMX: [&str; 3] = ["AVX512_CORE_BF16", "AVX512_CORE_FP16", "AVX10_1_512"];
-    let Some(cap) = cap.map(|c| c.trim().to_ascii_uppercase()) else {
+    let Some(cap) = cap.map(str::to_ascii_uppercase) else {
         return true;
     };
     let amd = cpuinfo.lines().any(|l| l.starts_with("vendor_id") && l.contains("AuthenticAMD"));
@@ -224,9 +225,10 @@ mod tests {
             assert!(onednn_cap_allows_bf16(cpu, Some("ALL")));
             assert!(onednn_cap_allows_bf16(cpu, Some("avx512_core_amx")), "names are case-insensitive");
             assert!(!onednn_cap_allows_bf16(cpu, Some("AVX2")));
-            assert!(!onednn_cap_allows_bf16(cpu, Some(" avx512_core ")));
-            // A name oneDNN does not know leaves it uncapped.
+            assert!(!onednn_cap_allows_bf16(cpu, Some("avx512_core")));
+            // A name oneDNN does not know leaves it uncapped; so do spaces around a known one.
             assert!(onednn_cap_allows_bf16(cpu, Some("AVX9000")));
+            assert!(onednn_cap_allows_bf16(cpu, Some(" AVX2")));
         }
         // AVX-512 BF16 without AMX: enough on AMD, not on Intel (bf16 at half f32's rate there).
         assert!(!onednn_cap_allows_bf16(&intel, Some("AVX512_CORE_BF16")));
