@@ -131,11 +131,10 @@ fn onednn_cap_allows_bf16(cpuinfo: &str, cap: Option<&str>) -> bool {
     let Some(cap) = cap.map(str::to_ascii_uppercase) else {
         return true;
     };
-    let amd = cpuinfo.lines().any(|l| l.starts_with("vendor_id") && l.contains("AuthenticAMD"));
     if BELOW_BF16.contains(&cap.as_str()) {
         false
     } else if BF16_NO_AMX.contains(&cap.as_str()) {
-        amd
+        is_amd(cpuinfo)
     } else {
         true
     }
@@ -154,8 +153,12 @@ fn has_flag(cpuinfo: &str, flag: &str) -> bool {
 
 /// [`cpu_bf16_pays`] for a `/proc/cpuinfo` text.
 fn bf16_pays_on(cpuinfo: &str) -> bool {
-    let amd = cpuinfo.lines().any(|l| l.starts_with("vendor_id") && l.contains("AuthenticAMD"));
-    has_flag(cpuinfo, "amx_bf16") || (amd && has_flag(cpuinfo, "avx512_bf16"))
+    has_flag(cpuinfo, "amx_bf16") || (is_amd(cpuinfo) && has_flag(cpuinfo, "avx512_bf16"))
+}
+
+/// Whether a `/proc/cpuinfo` text is an AMD CPU's.
+fn is_amd(cpuinfo: &str) -> bool {
+    cpuinfo.lines().any(|l| l.starts_with("vendor_id") && l.contains("AuthenticAMD"))
 }
 
 impl Precision {
@@ -164,13 +167,10 @@ impl Precision {
 }
 
 impl std::fmt::Display for Precision {
-    /// The name [`FromStr`](std::str::FromStr) reads back: `auto`, `f32` or `bf16`.
+    /// The name [`FromStr`](std::str::FromStr) reads back: its entry of [`Precision::NAMES`],
+    /// which lists the variants in their order.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Precision::Auto => "auto",
-            Precision::F32 => "f32",
-            Precision::Bf16 => "bf16",
-        })
+        f.write_str(Self::NAMES[*self as usize])
     }
 }
 
