@@ -344,6 +344,50 @@ fn imputer_train() -> TrainConfig {
     }
 }
 
+impl LlmImputerConfig {
+    /// The settings objects inside the imputer's settings, each of which a config file may
+    /// give in part.
+    pub const SECTIONS: [&'static str; 6] = ["lora", "train", "examples", "fill", "head", "retrieval"];
+
+    /// `self` with a config file's partial settings `given` (a JSON object) put over it: a
+    /// top-level field replaces `self`'s, and a settings object ([`SECTIONS`](Self::SECTIONS))
+    /// replaces only the fields it names, keeping `self`'s for the rest. (Deserialising a
+    /// partial object directly gives each section's left-out fields the values a *saved*
+    /// imputer without them had, e.g. `fill.known_order` in the schema order.)
+    ///
+    /// ```
+    /// use llm_config::{KnownOrder, LlmImputerConfig};
+    ///
+    /// let c = LlmImputerConfig::default().overlay(serde_json::json!({"fill": {"orders": 3}}))?;
+    /// assert_eq!((c.fill.orders, c.fill.known_order), (3, KnownOrder::FewestValues));
+    /// # Ok::<(), llm_config::Error>(())
+    /// ```
+    pub fn overlay(&self, given: serde_json::Value) -> Result<Self> {
+        let serde_json::Value::Object(mut given) = given else {
+            return Err(Error::invalid(format!("expected an object of LLM imputer settings, got {given}")));
+        };
+        let base = serde_json::to_value(self).map_err(|e| Error::invalid(e.to_string()))?;
+        for key in Self::SECTIONS {
+            if let (Some(serde_json::Value::Object(over)), Some(serde_json::Value::Object(fields))) =
+                (given.get(key), base.get(key))
+            {
+                let mut fields = fields.clone();
+                fields.extend(over.clone());
+                given.insert(key.to_string(), serde_json::Value::Object(fields));
+            }
+        }
+        crate::overlay(self, serde_json::Value::Object(given))
+    }
+}
+
+/// For `#[serde(deserialize_with = …)]` on a config file's `llm` object: the settings it
+/// gives over the imputer's defaults ([`LlmImputerConfig::overlay`]).
+pub fn deserialize_llm_config<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<LlmImputerConfig, D::Error> {
+    use serde::de::Error as _;
+    let given = serde_json::Value::deserialize(d)?;
+    LlmImputerConfig::default().overlay(given).map_err(D::Error::custom)
+}
+
 /// A partial `lora` object keeps the imputer's values for the fields it leaves out (not
 /// [`LoraConfig`]'s own defaults, which are PEFT's).
 fn overlay_lora<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<LoraConfig, D::Error> {
@@ -579,6 +623,28 @@ mod tests {
         let mut c = LlmImputerConfig::default();
         c.train.learning_rate = -1.0;
         assert!(c.validate().unwrap_err().to_string().contains("learning_rate"));
+    }
+
+    #[test]
+    fn a_config_file_section_keeps_the_defaults_it_leaves_out() {
+        let base = LlmImputerConfig::default();
+        let json = serde_json::json!({"fill": {"orders": 3}, "lora": {"r": 4}});
+        let c = base.overlay(json.clone()).unwrap();
+        assert_eq!((c.fill.orders, c.lora.r), (3, 4));
+        // What the section leaves out stays the imputer's default, not a saved file's.
+        assert_eq!(c.fill.known_order, KnownOrder::FewestValues);
+        assert_eq!((c.lora.alpha, c.train.learning_rate), (base.lora.alpha, base.train.learning_rate));
+        // Plain deserialisation reads the same object as a saved imputer would.
+        let saved: LlmImputerConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(saved.fill.known_order, KnownOrder::Schema);
+        // Over other settings, theirs are kept.
+        let other = base.clone().with_retrieval(2);
+        let c = other.overlay(serde_json::json!({"fill": {"orders": 2}})).unwrap();
+        assert_eq!(c.retrieval.k, 2);
+        let err = base.overlay(serde_json::json!([1])).unwrap_err().to_string();
+        assert!(err.contains("expected an object"), "{err}");
+        let err = base.overlay(serde_json::json!({"fill": {"order": 3}})).unwrap_err().to_string();
+        assert!(err.contains("order"), "{err}");
     }
 
     #[test]

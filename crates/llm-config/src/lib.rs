@@ -40,8 +40,8 @@ mod train;
 pub use backbone::{cpu_bf16_pays, cpu_has_native_bf16, default_models_dir, Backbone, Precision, SMOLLM2_GGUF};
 pub use error::{Error, Result};
 pub use imputer::{
-    DeviceChoice, EndToken, ExampleConfig, FillConfig, HeadConfig, KnownOrder, LlmImputerConfig, Objective,
-    RetrievalConfig, SLOW_CPU_SECONDS,
+    deserialize_llm_config, DeviceChoice, EndToken, ExampleConfig, FillConfig, HeadConfig, KnownOrder,
+    LlmImputerConfig, Objective, RetrievalConfig, SLOW_CPU_SECONDS,
 };
 pub use lora::LoraConfig;
 pub use overlay::{deserialize_over, overlay};

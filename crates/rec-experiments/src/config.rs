@@ -189,6 +189,7 @@ pub struct ExperimentConfig {
     /// The LLM imputer's settings, used when `imputers` has `llm` (a config file's `llm` object
     /// overrides the fields it names; `train.seed` is set per cell from `seeds`). Recorded
     /// whole in `config.json`.
+    #[serde(deserialize_with = "llm_config::deserialize_llm_config")]
     pub llm: LlmImputerConfig,
     /// Your own table, for the task `table`.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -27,15 +27,18 @@ mod tests {
 
     #[test]
     fn a_grid_file_names_only_the_llm_settings_it_changes() {
-        let c: QualityConfig =
-            serde_json::from_str(r#"{"llm": {"lora": {"r": 4}, "retrieval": {"k": 3}, "train": {"max_steps": 9}}}"#)
-                .unwrap();
+        let c: QualityConfig = serde_json::from_str(
+            r#"{"llm": {"lora": {"r": 4}, "retrieval": {"k": 3}, "train": {"max_steps": 9}, "fill": {"orders": 2}}}"#,
+        )
+        .unwrap();
         let defaults = super::LlmImputerConfig::default();
         assert_eq!((c.llm.lora.r, c.llm.retrieval.k, c.llm.train.max_steps), (4, 3, Some(9)));
         // The imputer's defaults, not the LoRA/trainer types' own (alpha 16, lr 2e-4).
         assert_eq!(c.llm.lora.alpha, defaults.lora.alpha);
         assert_eq!(c.llm.train.learning_rate, defaults.train.learning_rate);
-        assert_eq!(c.llm.fill, defaults.fill);
+        // A section given in part keeps the imputer's defaults for the rest (until session 26 a
+        // partial `fill` took a saved imputer's `known_order`, the schema order).
+        assert_eq!(c.llm.fill, llm_config::FillConfig { orders: 2, ..defaults.fill.clone() });
         let cell = super::llm_cell_config(&c.llm, 5).unwrap();
         assert_eq!(cell.seed(), 5);
         let mut bad = c.llm.clone();

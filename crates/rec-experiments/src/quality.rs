@@ -139,6 +139,7 @@ pub struct QualityConfig {
     /// The LLM imputer's settings, used when `imputers` has `llm` (a config file's `llm` object
     /// overrides the fields it names; `train.seed` is set per cell from `seeds`). Recorded
     /// whole in `config.json`.
+    #[serde(deserialize_with = "llm_config::deserialize_llm_config")]
     pub llm: LlmImputerConfig,
     /// Score a seeded sample of this many hidden cells per grid cell instead of all of them:
     /// every imputer is fitted on the same masked table and scored on the same sample, and the
