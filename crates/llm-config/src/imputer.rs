@@ -256,14 +256,55 @@ impl Default for HeadConfig {
     }
 }
 
+/// Whether prompts carry similar training rows ([`RetrievalConfig`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetrievalMode {
+    /// Never.
+    Off,
+    /// Always (with `k > 0`).
+    On,
+    /// Decided by the fit from the table: on when the `k` most similar rows answer a sample of
+    /// the table's observed category cells clearly better than a model of each column given
+    /// each other cell alone (naive Bayes), i.e. when rows repeat records (several rows of one
+    /// user); off on tables too small to tell, and with the full-row objective. The fit
+    /// report's `retrieval` says what it measured and chose.
+    #[default]
+    Auto,
+}
+
+impl RetrievalMode {
+    /// The names [`FromStr`](std::str::FromStr) accepts.
+    pub const NAMES: [&'static str; 3] = ["off", "on", "auto"];
+}
+
+impl std::str::FromStr for RetrievalMode {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        crate::overlay::parse_name(s, "retrieval mode", &Self::NAMES)
+    }
+}
+
+impl std::fmt::Display for RetrievalMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(Self::NAMES[*self as usize])
+    }
+}
+
 /// The retrieval mode's settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RetrievalConfig {
-    /// Similar rows written before each prompt; `0` turns retrieval off. With retrieval on,
-    /// every training example is target-last (one target per row and pass, its neighbours
-    /// chosen for it), whatever [`ExampleConfig::objective`](ExampleConfig::objective)
-    /// says, except that the full-row objective is refused.
+    /// Whether to retrieve (default [`RetrievalMode::Auto`]). A saved imputer's configuration
+    /// holds what the fit chose (`on` or `off`). Until session 26 there was no mode and
+    /// `k > 0` alone turned retrieval on; such a configuration now means `auto`.
+    pub mode: RetrievalMode,
+    /// Similar rows written before each prompt when retrieval is on; `0` turns retrieval off
+    /// whatever `mode` says. With retrieval on, every training example is target-last (one
+    /// target per row and pass, its neighbours chosen for it), whatever
+    /// [`ExampleConfig::objective`](ExampleConfig::objective) says, except that the full-row
+    /// objective is refused.
     pub k: usize,
     /// Most reference rows kept (a seeded sample of larger tables); the reference is saved
     /// with the imputer.
@@ -272,7 +313,85 @@ pub struct RetrievalConfig {
 
 impl Default for RetrievalConfig {
     fn default() -> Self {
-        RetrievalConfig { k: 0, max_reference_rows: 20_000 }
+        RetrievalConfig { mode: RetrievalMode::Auto, k: 3, max_reference_rows: 20_000 }
+    }
+}
+
+impl RetrievalConfig {
+    /// Whether retrieval is on for certain (`mode` on and `k > 0`); `auto` is decided by the fit.
+    pub fn is_on(&self) -> bool {
+        self.mode == RetrievalMode::On && self.k > 0
+    }
+
+    /// Whether the fit decides (`mode` auto and `k > 0`).
+    pub fn is_auto(&self) -> bool {
+        self.mode == RetrievalMode::Auto && self.k > 0
+    }
+}
+
+/// Fewest observed category cells `auto` retrieval's probe needs to decide
+/// ([`RetrievalProbe`]); with fewer, retrieval stays off.
+pub const PROBE_MIN_CELLS: usize = 500;
+
+/// How much larger a share of the probed cells the similar rows must answer right than naive
+/// Bayes for `auto` to turn retrieval on ([`RetrievalProbe`]). On the tables measured (session
+/// 26, docs/RESULTS.md, "Retrieval when rows repeat records") the difference is about +0.1 on
+/// AdClick, where retrieval beats every other recipe, and below 0 on the demo table, where it
+/// loses to the default; the sampling error of the difference on 2,000 cells is about 0.01.
+pub const PROBE_MARGIN: f64 = 0.04;
+
+/// What `retrieval.mode` `auto` measured on the fit table, and what it chose: whether a
+/// cell is answered better by the rows most like its row (retrieval's neighbours) than by a
+/// model of its column given each other cell of the row on its own (naive Bayes), which the
+/// fine-tune learns at least as well. Where rows repeat records (several rows of one user,
+/// each with other cells missing), the neighbours win clearly and retrieval pays; where the
+/// columns follow a pattern shared by many rows, they do not.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RetrievalProbe {
+    /// Observed category cells asked (a seeded sample of the training rows' cells, held-out
+    /// cells excluded), each with its own row's value hidden.
+    pub cells: usize,
+    /// Cells the majority of the `k` most similar other rows answered right (ties: the most
+    /// similar row's value).
+    pub neighbours_right: usize,
+    /// Cells naive Bayes answered right (counts over the fit table without the asked cell's
+    /// row; numbers in bins one standard deviation wide; sets and text not used).
+    pub bayes_right: usize,
+    /// Whether retrieval was turned on: at least [`PROBE_MIN_CELLS`] cells and the neighbours
+    /// right on a larger share of them than naive Bayes, by more than [`PROBE_MARGIN`].
+    pub on: bool,
+    /// Seconds the probe took (building the retrieval reference included).
+    pub seconds: f64,
+}
+
+impl RetrievalProbe {
+    /// The neighbours' accuracy minus naive Bayes's.
+    pub fn margin(&self) -> f64 {
+        (self.neighbours_right as f64 - self.bayes_right as f64) / self.cells.max(1) as f64
+    }
+
+    /// One line for logs and reports.
+    pub fn summary(&self, k: usize) -> String {
+        let state = if self.on { "on" } else { "off" };
+        if self.cells < PROBE_MIN_CELLS {
+            return format!(
+                "retrieval (auto) off: {} observed category cells, fewer than the {PROBE_MIN_CELLS} needed to tell",
+                self.cells
+            );
+        }
+        let share = |n: usize| 100.0 * n as f64 / self.cells as f64;
+        // Results saved before the time was recorded read 0 seconds: no time is shown for them.
+        let time = if self.seconds > 0.0 { format!("; {:.1} s", self.seconds) } else { String::new() };
+        format!(
+            "retrieval (auto) {state}: the {k} most similar rows answer {:.1}% of {} observed category cells, naive \
+             Bayes {:.1}% ({:+.1} points; on above {:+.1}{time})",
+            share(self.neighbours_right),
+            self.cells,
+            share(self.bayes_right),
+            100.0 * self.margin(),
+            100.0 * PROBE_MARGIN,
+        )
     }
 }
 
@@ -490,9 +609,11 @@ impl LlmImputerConfig {
         self
     }
 
-    /// Sets how many similar training rows are written before each prompt (0: none).
+    /// Turns retrieval on with `k` similar training rows written before each prompt (`0`
+    /// turns it off); [`RetrievalMode::Auto`] (the default) lets the fit decide.
     pub fn with_retrieval(mut self, k: usize) -> Self {
         self.retrieval.k = k;
+        self.retrieval.mode = if k > 0 { RetrievalMode::On } else { RetrievalMode::Off };
         self
     }
 
@@ -559,13 +680,11 @@ impl LlmImputerConfig {
         if self.slow_cpu_seconds.is_some_and(|s| s.is_nan() || s <= 0.0) {
             return bad("slow_cpu_seconds must be positive when set (null turns the limit off)");
         }
-        if self.retrieval.k > 0 {
-            if self.examples.objective == Objective::FullRow {
-                return bad("retrieval (retrieval.k > 0) asks one cell per prompt; it cannot train on full rows");
-            }
-            if self.retrieval.max_reference_rows == 0 {
-                return bad("retrieval.max_reference_rows must be positive when retrieval.k > 0");
-            }
+        if self.retrieval.is_on() && self.examples.objective == Objective::FullRow {
+            return bad("retrieval (retrieval.mode on) asks one cell per prompt; it cannot train on full rows");
+        }
+        if (self.retrieval.is_on() || self.retrieval.is_auto()) && self.retrieval.max_reference_rows == 0 {
+            return bad("retrieval.max_reference_rows must be positive unless retrieval is off");
         }
         Ok(())
     }
@@ -628,11 +747,12 @@ mod tests {
     #[test]
     fn a_config_file_section_keeps_the_defaults_it_leaves_out() {
         let base = LlmImputerConfig::default();
-        let json = serde_json::json!({"fill": {"orders": 3}, "lora": {"r": 4}});
+        let json = serde_json::json!({"fill": {"orders": 3}, "retrieval": {"k": 5}, "lora": {"r": 4}});
         let c = base.overlay(json.clone()).unwrap();
-        assert_eq!((c.fill.orders, c.lora.r), (3, 4));
+        assert_eq!((c.fill.orders, c.retrieval.k, c.lora.r), (3, 5, 4));
         // What the section leaves out stays the imputer's default, not a saved file's.
         assert_eq!(c.fill.known_order, KnownOrder::FewestValues);
+        assert_eq!(c.retrieval.mode, RetrievalMode::Auto);
         assert_eq!((c.lora.alpha, c.train.learning_rate), (base.lora.alpha, base.train.learning_rate));
         // Plain deserialisation reads the same object as a saved imputer would.
         let saved: LlmImputerConfig = serde_json::from_value(json).unwrap();
@@ -640,11 +760,41 @@ mod tests {
         // Over other settings, theirs are kept.
         let other = base.clone().with_retrieval(2);
         let c = other.overlay(serde_json::json!({"fill": {"orders": 2}})).unwrap();
-        assert_eq!(c.retrieval.k, 2);
+        assert_eq!((c.retrieval.mode, c.retrieval.k), (RetrievalMode::On, 2));
         let err = base.overlay(serde_json::json!([1])).unwrap_err().to_string();
         assert!(err.contains("expected an object"), "{err}");
         let err = base.overlay(serde_json::json!({"fill": {"order": 3}})).unwrap_err().to_string();
         assert!(err.contains("order"), "{err}");
+    }
+
+    #[test]
+    fn retrieval_modes_and_k() {
+        let d = RetrievalConfig::default();
+        assert_eq!((d.mode, d.k), (RetrievalMode::Auto, 3));
+        assert!(d.is_auto() && !d.is_on());
+        let on = LlmImputerConfig::default().with_retrieval(4).retrieval;
+        assert!(on.is_on() && !on.is_auto());
+        let off = LlmImputerConfig::default().with_retrieval(0).retrieval;
+        assert_eq!(off.mode, RetrievalMode::Off);
+        assert!(!off.is_on() && !off.is_auto());
+        // k = 0 is off whatever the mode says.
+        let zero = RetrievalConfig { mode: RetrievalMode::On, k: 0, ..d.clone() };
+        assert!(!zero.is_on() && !zero.is_auto());
+        for name in RetrievalMode::NAMES {
+            assert_eq!(name.parse::<RetrievalMode>().unwrap().to_string(), name);
+        }
+        let err = "always".parse::<RetrievalMode>().unwrap_err().to_string();
+        assert!(err.contains("off, on, auto"), "{err}");
+        // On with the full-row objective is refused; auto is decided (off) by the fit.
+        let full = LlmImputerConfig::default().with_objective(Objective::FullRow);
+        full.validate().unwrap();
+        let err = full.clone().with_retrieval(3).validate().unwrap_err().to_string();
+        assert!(err.contains("full rows"), "{err}");
+        let mut no_reference = LlmImputerConfig::default();
+        no_reference.retrieval.max_reference_rows = 0;
+        assert!(no_reference.validate().unwrap_err().to_string().contains("max_reference_rows"));
+        no_reference.retrieval.mode = RetrievalMode::Off;
+        no_reference.validate().unwrap();
     }
 
     #[test]

@@ -41,7 +41,8 @@ pub use backbone::{cpu_bf16_pays, cpu_has_native_bf16, default_models_dir, Backb
 pub use error::{Error, Result};
 pub use imputer::{
     deserialize_llm_config, DeviceChoice, EndToken, ExampleConfig, FillConfig, HeadConfig, KnownOrder,
-    LlmImputerConfig, Objective, RetrievalConfig, SLOW_CPU_SECONDS,
+    LlmImputerConfig, Objective, RetrievalConfig, RetrievalMode, RetrievalProbe, PROBE_MARGIN, PROBE_MIN_CELLS,
+    SLOW_CPU_SECONDS,
 };
 pub use lora::LoraConfig;
 pub use overlay::{deserialize_over, overlay};

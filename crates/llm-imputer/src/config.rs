@@ -5,7 +5,7 @@ use tch::Device;
 
 pub use llm_config::{
     DeviceChoice, EndToken, ExampleConfig, FillConfig, HeadConfig, KnownOrder, LlmImputerConfig, Objective,
-    RetrievalConfig,
+    RetrievalConfig, RetrievalMode, RetrievalProbe, PROBE_MARGIN, PROBE_MIN_CELLS,
 };
 
 /// The device a [`DeviceChoice`] stands for on this machine.

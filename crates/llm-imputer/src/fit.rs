@@ -12,7 +12,7 @@ use rec_table::{Cell, ColumnKind, Imputer, Table, Value};
 use tch::Tensor;
 
 use crate::backbone;
-use crate::config::{LlmImputerConfig, Objective};
+use crate::config::{LlmImputerConfig, Objective, RetrievalMode, RetrievalProbe};
 use crate::examples;
 use crate::fitted::{FittedLlmImputer, Saved, ADAPTER_DIR, FORMAT};
 use crate::head::Heads;
@@ -77,7 +77,8 @@ impl Imputer for LlmImputer {
             let held_rows: HashSet<usize> = held.iter().map(|c| c.row).collect();
             rows.retain(|r| !held_rows.contains(r));
         }
-        let built = build_examples(&mut core, train, &rows, &imputable, &held, &mut rng)?;
+        let (blanked, probe) = set_up_retrieval(&mut core, train, &rows, &held, &mut rng)?;
+        let built = build_examples(&mut core, train, blanked.as_ref(), &rows, &imputable, &held, &mut rng)?;
 
         let to_fill =
             imputable.iter().map(|&j| (0..train.num_rows()).filter(|&r| train.is_missing(r, j)).count()).sum();
@@ -109,6 +110,7 @@ impl Imputer for LlmImputer {
             head_seconds = t0.elapsed().as_secs_f64();
         }
         let mut report = fit_report(&core, built, tuned, held.len());
+        report.retrieval = probe;
         report.precision = cfg.precision.resolve(device.is_cuda());
         (report.heads, report.head_seconds) = (heads, head_seconds);
         report.seconds = start.elapsed().as_secs_f64();
@@ -153,11 +155,51 @@ struct Built {
     trimmed: usize,
 }
 
-/// Writes the examples of every pass over `rows` (with retrieval, after building the reference
-/// into `core`). A step budget gets enough passes that it never repeats a pass's column orders.
+/// Retrieval's reference, built into `core` when retrieval is on (or `auto` and [`retrieval::probe`]
+/// says so): returns the fit table with its held-out cells blanked, which the examples are
+/// then written from so that no held-out value is shown, and what `auto` measured. The mode
+/// the fit ran with (`on` or `off`) is written into the saved configuration.
+fn set_up_retrieval(
+    core: &mut Core,
+    train: &Table,
+    rows: &[usize],
+    held: &HashSet<Cell>,
+    rng: &mut ChaCha8Rng,
+) -> Result<(Option<Table>, Option<RetrievalProbe>)> {
+    let cfg = core.saved.config.clone();
+    let auto = cfg.retrieval.is_auto() && cfg.examples.objective != Objective::FullRow;
+    if !(cfg.retrieval.is_on() || auto) {
+        core.saved.config.retrieval.mode = RetrievalMode::Off;
+        return Ok((None, None));
+    }
+    let blanked = retrieval::blank(train, held)?;
+    let mut build = || Retriever::build(&core.saved.codec, &blanked, &cfg.retrieval, rng);
+    let (retriever, probe) = if auto {
+        let started = Instant::now();
+        let (mut probe, retriever) = retrieval::probe(&blanked, rows, cfg.seed(), build)?;
+        probe.seconds = started.elapsed().as_secs_f64();
+        eprintln!("{}", probe.summary(cfg.retrieval.k));
+        (retriever.filter(|_| probe.on), Some(probe))
+    } else {
+        (Some(build()?), None)
+    };
+    let Some(retriever) = retriever else {
+        core.saved.config.retrieval.mode = RetrievalMode::Off;
+        return Ok((None, probe));
+    };
+    core.saved.config.retrieval.mode = RetrievalMode::On;
+    core.saved.reference_origin = retriever.origin().to_vec();
+    core.retriever = Some(retriever);
+    Ok((Some(blanked), probe))
+}
+
+/// Writes the examples of every pass over `rows`: with retrieval (`blanked`, from
+/// [`set_up_retrieval`]) one target per row and pass with its neighbours, else by the
+/// objective. A step budget gets enough passes that it never repeats a pass's column orders.
 fn build_examples(
     core: &mut Core,
     train: &Table,
+    blanked: Option<&Table>,
     rows: &[usize],
     imputable: &[usize],
     held: &HashSet<Cell>,
@@ -168,20 +210,9 @@ fn build_examples(
         Some(steps) => (steps * cfg.train.batch_size).div_ceil(rows.len().max(1)).clamp(1, 64),
         None => cfg.train.epochs,
     };
-    // Retrieval: the reference is the fit table without its held-out cells, and the examples
-    // are written from the same blanked table, so no held-out value is shown.
-    let blanked = if cfg.retrieval.k > 0 {
-        let blanked = retrieval::blank(train, held)?;
-        let retriever = Retriever::build(&core.saved.codec, &blanked, &cfg.retrieval, rng)?;
-        core.saved.reference_origin = retriever.origin().to_vec();
-        core.retriever = Some(retriever);
-        Some(blanked)
-    } else {
-        None
-    };
     let mut built = Built { examples: Vec::new(), stats: examples::PassStats::default(), trimmed: 0 };
     for _ in 0..passes {
-        let (mut ex, s) = match &blanked {
+        let (mut ex, s) = match blanked {
             Some(blanked) => examples::retrieval_pass(core, blanked, rows, imputable, rng)?,
             None => examples::one_pass(
                 &core.saved.codec,

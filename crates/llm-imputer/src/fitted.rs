@@ -150,6 +150,12 @@ impl FittedLlmImputer {
         &self.core.saved.report
     }
 
+    /// Whether its prompts carry similar training rows (`retrieval.mode` on, or `auto` and the
+    /// fit's probe said so: [`FitReport::retrieval`]).
+    pub fn retrieval_on(&self) -> bool {
+        self.core.retriever.is_some()
+    }
+
     /// The settings it was fitted with.
     pub fn config(&self) -> &LlmImputerConfig {
         &self.core.saved.config
@@ -330,8 +336,10 @@ impl FittedLlmImputer {
             let columns = core.saved.codec.columns().len();
             core.heads = Some(Heads::load(&dir.join(HEADS_FILE), &metas, columns)?);
         }
+        // A fit with retrieval saved its reference rows' origins (the mode of a file saved
+        // before `retrieval.mode` existed may read `auto`).
         let k = core.saved.config.retrieval.k;
-        if k > 0 {
+        if k > 0 && !core.saved.reference_origin.is_empty() {
             let path = dir.join(REFERENCE_FILE);
             let schema = core.saved.codec.schema();
             let opts = schema

@@ -28,11 +28,12 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::config::RetrievalConfig;
+use crate::config::{RetrievalConfig, RetrievalProbe, PROBE_MARGIN, PROBE_MIN_CELLS};
 use crate::error::{Error, Result};
 use prompt_codec::RowCodec;
 use rand::seq::index::sample;
-use rand::Rng;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use rec_table::{Cell, ColumnKind, Table, Value};
 
 /// A missing code.
@@ -163,6 +164,167 @@ impl Retriever {
             out.push('\n');
         }
         Ok(out)
+    }
+}
+
+/// Most observed category cells [`probe`] asks.
+pub(crate) const PROBE_CELLS: usize = 2000;
+/// Decides `auto` retrieval on `table` (the fit table with its held-out cells blanked) from
+/// the cells of `rows` (the training rows), with the retriever `build` makes over `table`
+/// (built only when there are enough cells to tell, and returned).
+pub(crate) fn probe(
+    table: &Table,
+    rows: &[usize],
+    seed: u64,
+    build: impl FnOnce() -> Result<Retriever>,
+) -> Result<(RetrievalProbe, Option<Retriever>)> {
+    let kinds: Vec<ColumnKind> = table.schema().columns().iter().map(|c| c.kind).collect();
+    let mut cells: Vec<(usize, usize)> = rows
+        .iter()
+        .flat_map(|&r| (0..kinds.len()).map(move |j| (r, j)))
+        .filter(|&(r, j)| kinds[j] == ColumnKind::Categorical && !table.is_missing(r, j))
+        .collect();
+    if cells.len() < PROBE_MIN_CELLS {
+        return Ok((RetrievalProbe { cells: cells.len(), ..RetrievalProbe::default() }, None));
+    }
+    let retriever = build()?;
+    if cells.len() > PROBE_CELLS {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x7265_7472_6965_7665);
+        let picked = sample(&mut rng, cells.len(), PROBE_CELLS).into_vec();
+        cells = picked.into_iter().map(|i| cells[i]).collect();
+    }
+    let bayes = NaiveBayes::count(table, &kinds);
+    let mut out = RetrievalProbe { cells: cells.len(), ..RetrievalProbe::default() };
+    for &(row, j) in &cells {
+        let truth = bayes.codes[j][row];
+        let neighbours = retriever.neighbours(table, row, j, Some(row));
+        let mut votes: HashMap<String, (usize, usize)> = HashMap::new();
+        for (rank, &n) in neighbours.iter().enumerate() {
+            if let Some(v) = retriever.reference().value(n, j) {
+                let e = votes.entry(v.to_string()).or_insert((0, 0));
+                *e = (e.0 + 1, rank);
+            }
+        }
+        // Most votes; among equals the one with the most similar row (listed last).
+        let answer = votes.into_iter().max_by_key(|(_, (n, rank))| (*n, *rank)).map(|(v, _)| v);
+        let truth_text = table.value(row, j).map(|v| v.to_string());
+        out.neighbours_right += usize::from(answer.is_some() && answer == truth_text);
+        out.bayes_right += usize::from(bayes.answer(row, j) == Some(truth));
+    }
+    out.on = out.margin() > PROBE_MARGIN;
+    Ok((out, Some(retriever)))
+}
+
+/// Naive Bayes over a table's category columns, each other category or binned number of a
+/// row counted as separate evidence.
+struct NaiveBayes {
+    /// Per column: each row's code (categories: value index; numbers: bin), [`NONE`] missing;
+    /// empty for columns that are not used.
+    codes: Vec<Vec<u32>>,
+    /// Per column: how many codes it has.
+    sizes: Vec<usize>,
+    /// Per category column `j`: rows of each class.
+    class: Vec<Vec<u32>>,
+    /// Per pair `(j, c)`: rows with class `y` of `j` and code `b` of `c`, at `y * sizes[c] + b`.
+    pair: HashMap<(usize, usize), Vec<u32>>,
+}
+
+/// Bins a number falls in: one standard deviation wide, from −3 to +3 around the mean.
+const BINS: u32 = 7;
+
+impl NaiveBayes {
+    fn count(table: &Table, kinds: &[ColumnKind]) -> Self {
+        let (n, m) = (table.num_rows(), kinds.len());
+        let mut codes = vec![Vec::new(); m];
+        let mut sizes = vec![0; m];
+        for (j, kind) in kinds.iter().enumerate() {
+            match kind {
+                ColumnKind::Categorical => {
+                    let mut index: HashMap<String, u32> = HashMap::new();
+                    codes[j] = (0..n)
+                        .map(|r| match table.value(r, j) {
+                            Some(v) => {
+                                let next = index.len() as u32;
+                                *index.entry(v.to_string()).or_insert(next)
+                            }
+                            None => NONE,
+                        })
+                        .collect();
+                    sizes[j] = index.len();
+                }
+                ColumnKind::Numeric => {
+                    let xs: Vec<Option<f64>> = (0..n).map(|r| table.value(r, j).and_then(|v| v.as_f64())).collect();
+                    let seen: Vec<f64> = xs.iter().flatten().copied().filter(|x| x.is_finite()).collect();
+                    let count = seen.len().max(1) as f64;
+                    let mean = seen.iter().sum::<f64>() / count;
+                    let sd = (seen.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / count).sqrt();
+                    let half = f64::from(BINS / 2);
+                    codes[j] = xs
+                        .iter()
+                        .map(|x| match x.filter(|x| x.is_finite()) {
+                            Some(x) if sd > 0.0 => (((x - mean) / sd).round().clamp(-half, half) + half) as u32,
+                            Some(_) => 0,
+                            None => NONE,
+                        })
+                        .collect();
+                    sizes[j] = BINS as usize;
+                }
+                ColumnKind::SetValued | ColumnKind::Text | ColumnKind::Id => {}
+            }
+        }
+        let mut class = vec![Vec::new(); m];
+        let mut pair = HashMap::new();
+        for j in (0..m).filter(|&j| kinds[j] == ColumnKind::Categorical) {
+            class[j] = vec![0; sizes[j]];
+            for c in (0..m).filter(|&c| c != j && !codes[c].is_empty()) {
+                pair.insert((j, c), vec![0u32; sizes[j] * sizes[c]]);
+            }
+            for r in 0..n {
+                let y = codes[j][r];
+                if y == NONE {
+                    continue;
+                }
+                class[j][y as usize] += 1;
+                for c in (0..m).filter(|&c| c != j && !codes[c].is_empty()) {
+                    let b = codes[c][r];
+                    if b != NONE {
+                        if let Some(p) = pair.get_mut(&(j, c)) {
+                            p[y as usize * sizes[c] + b as usize] += 1;
+                        }
+                    }
+                }
+            }
+        }
+        NaiveBayes { codes, sizes, class, pair }
+    }
+
+    /// The most probable class of `(row, j)` from the row's other cells, with the row itself
+    /// taken out of the counts (ties: the lower code).
+    fn answer(&self, row: usize, j: usize) -> Option<u32> {
+        let own = self.codes[j][row];
+        let mut best: Option<(f64, u32)> = None;
+        for (y, &count) in self.class[j].iter().enumerate() {
+            let y = y as u32;
+            let mine = u32::from(y == own);
+            let ny = count - mine;
+            if ny == 0 {
+                continue;
+            }
+            let mut lp = f64::from(ny).ln();
+            for (c, codes) in self.codes.iter().enumerate() {
+                let b = codes.get(row).copied().unwrap_or(NONE);
+                if c == j || b == NONE {
+                    continue;
+                }
+                let Some(p) = self.pair.get(&(j, c)) else { continue };
+                let together = p[y as usize * self.sizes[c] + b as usize] - mine;
+                lp += (f64::from(together) + 1.0).ln() - (f64::from(ny) + self.sizes[c] as f64).ln();
+            }
+            if best.is_none_or(|(b, _)| lp > b) {
+                best = Some((lp, y));
+            }
+        }
+        best.map(|(_, y)| y)
     }
 }
 
@@ -364,11 +526,70 @@ mod tests {
         assert_eq!(&n[..2], &[2, 4], "{n:?}");
     }
 
+    /// The probe's verdict on `t` with every row a training row.
+    fn probe_of(t: &Table) -> RetrievalProbe {
+        let rows: Vec<usize> = (0..t.num_rows()).collect();
+        let (p, r) = probe(t, &rows, 0, || Ok(retriever(t, 3, &HashSet::new()).1)).unwrap();
+        assert_eq!(r.is_some(), p.cells >= PROBE_MIN_CELLS, "the retriever is built only when it is needed");
+        p
+    }
+
+    /// `t` with each cell hidden with probability `rate`.
+    fn masked(t: &Table, rate: f64, seed: u64) -> Table {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let cells = (0..t.num_rows())
+            .flat_map(|r| (0..t.num_columns()).map(move |c| Cell { row: r, col: c }))
+            .filter(|_| rng.random::<f64>() < rate)
+            .collect();
+        blank(t, &cells).unwrap()
+    }
+
+    #[test]
+    fn the_probe_turns_retrieval_on_where_rows_repeat_records() {
+        // 300 users of 5 rows each, every row a copy of its user's record (four categories
+        // drawn independently of each other, and an age) with 30% of its cells missing: a
+        // cell is known only from another row of the same user.
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let schema = rec_table::Schema::try_new(
+            ["a", "b", "c", "d"]
+                .iter()
+                .map(|n| rec_table::ColumnSpec::new(*n, ColumnKind::Categorical))
+                .chain([rec_table::ColumnSpec::new("age", ColumnKind::Numeric)])
+                .collect(),
+        )
+        .unwrap();
+        let mut rows = Vec::new();
+        for _ in 0..300 {
+            let mut record: Vec<Option<Value>> =
+                (0..4).map(|_| Some(Value::Category(format!("v{}", rng.random_range(0..5))))).collect();
+            record.push(Some(Value::Number(f64::from(rng.random_range(18..65)))));
+            rows.extend(std::iter::repeat_n(record, 5));
+        }
+        let copies = masked(&Table::from_rows(schema, rows).unwrap(), 0.3, 1);
+        let p = probe_of(&copies);
+        assert_eq!(p.cells, PROBE_CELLS);
+        assert!(p.on && p.margin() > 0.15, "{p:?}");
+        assert!(p.summary(3).starts_with("retrieval (auto) on: the 3 most similar rows"), "{}", p.summary(3));
+
+        // The demo table (a hidden persona drives every column, rows never repeat), 20%
+        // hidden: naive Bayes does at least as well as the neighbours, so retrieval stays off.
+        let demo = rec_datasets::synthetic::adclick_like(2000, 4242).unwrap().drop_columns(&["click"]).unwrap();
+        let p = probe_of(&masked(&demo, 0.2, 0));
+        assert!(!p.on && p.margin() < PROBE_MARGIN, "{p:?}");
+        // Both answer far above chance (the columns predict each other).
+        assert!(p.bayes_right as f64 > 0.6 * p.cells as f64, "{p:?}");
+
+        // Too few category cells to tell: off, and said so.
+        let small = probe_of(&table());
+        assert!(!small.on && small.cells < PROBE_MIN_CELLS, "{small:?}");
+        assert!(small.summary(3).contains("fewer than the 500 needed"), "{}", small.summary(3));
+    }
+
     #[test]
     fn a_sampled_reference_keeps_its_origins() {
         let t = table();
         let codec = RowCodec::fit(&t, CodecConfig::default()).unwrap();
-        let cfg = RetrievalConfig { k: 3, max_reference_rows: 3 };
+        let cfg = RetrievalConfig { k: 3, max_reference_rows: 3, ..RetrievalConfig::default() };
         let r = Retriever::build(&codec, &t, &cfg, &mut ChaCha8Rng::seed_from_u64(3)).unwrap();
         assert_eq!(r.reference().num_rows(), 3);
         for (i, &o) in r.origin().iter().enumerate() {

@@ -4,7 +4,9 @@
 
 use llm_imputer::testing::tiny_gpt2_backbone;
 use llm_imputer::FittedLlmImputer;
-use llm_imputer::{Backbone, DeviceChoice, Error, ImputeOptions, LlmImputer, LlmImputerConfig, Objective, Precision};
+use llm_imputer::{
+    Backbone, DeviceChoice, Error, ImputeOptions, LlmImputer, LlmImputerConfig, Objective, Precision, RetrievalMode,
+};
 use rec_table::{read_csv_bytes, ColumnKind, ColumnSpec, CsvOptions, FittedImputer, Imputer, Schema, Table, Value};
 
 fn config(backbone: Backbone, objective: Objective) -> LlmImputerConfig {
@@ -307,6 +309,58 @@ fn retrieval_puts_similar_rows_before_the_prompt_and_is_saved_with_the_imputer()
     std::fs::remove_file(dir.join("reference.parquet")).unwrap();
     let err = FittedLlmImputer::load(&dir).unwrap_err();
     assert!(err.to_string().contains("reference.parquet"), "{err}");
+}
+
+#[test]
+fn auto_retrieval_turns_on_where_rows_repeat_records_and_off_elsewhere() {
+    tch::set_num_threads(1);
+    let tmp = tempfile::tempdir().unwrap();
+    let backbone = tiny_gpt2_backbone(&tmp.path().join("tiny-gpt2"));
+    let mut cfg = config(backbone, Objective::Values).with_max_steps(2);
+    cfg.retrieval = llm_imputer::RetrievalConfig::default();
+    assert_eq!(cfg.retrieval.mode, RetrievalMode::Auto);
+
+    // 200 users of 4 rows each, every row a copy of its user's five independent categories
+    // with a quarter of its cells missing: a cell is known only from the user's other rows.
+    let mut csv = String::from("a,b,c,d,e\n");
+    let mut state = 12345u64;
+    let mut next = |n: u64| {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (state >> 33) % n
+    };
+    for _ in 0..200 {
+        let record: Vec<String> = (0..5).map(|_| format!("v{}", next(10))).collect();
+        for _ in 0..4 {
+            let cells: Vec<&str> = record.iter().map(|v| if next(4) == 0 { "" } else { v.as_str() }).collect();
+            csv.push_str(&(cells.join(",") + "\n"));
+        }
+    }
+    let copies = read_csv_bytes(csv.as_bytes(), "copies.csv", &CsvOptions::default()).unwrap();
+    let fitted = LlmImputer::new(cfg.clone()).fit(&copies).unwrap();
+    let probe = fitted.report().retrieval.clone().unwrap();
+    assert!(probe.on && probe.cells >= llm_imputer::PROBE_MIN_CELLS, "{probe:?}");
+    assert!(probe.margin() > llm_imputer::PROBE_MARGIN, "{probe:?}");
+    assert!(fitted.retrieval_on());
+    // The saved settings say what ran, and the reference goes with them.
+    assert_eq!(fitted.config().retrieval.mode, RetrievalMode::On);
+    let dir = tmp.path().join("auto-on");
+    fitted.save(&dir).unwrap();
+    let loaded = FittedLlmImputer::load(&dir).unwrap();
+    assert!(loaded.retrieval_on());
+    assert_eq!(loaded.prompt_text(&copies, 0, 2).unwrap(), fitted.prompt_text(&copies, 0, 2).unwrap());
+    assert_eq!(fitted.prompt_text(&copies, 0, 2).unwrap().lines().count(), 4, "three rows, then the question");
+
+    // The fruit table: too few category cells to tell, so off; and `off` asks nothing.
+    let fruit = table(96);
+    let fitted = LlmImputer::new(cfg.clone()).fit(&fruit).unwrap();
+    let probe = fitted.report().retrieval.clone().unwrap();
+    assert!(!probe.on && probe.cells < llm_imputer::PROBE_MIN_CELLS, "{probe:?}");
+    assert!(!fitted.retrieval_on());
+    assert_eq!(fitted.config().retrieval.mode, RetrievalMode::Off);
+    let mut off = cfg;
+    off.retrieval.mode = RetrievalMode::Off;
+    let fitted = LlmImputer::new(off).fit(&copies).unwrap();
+    assert!(fitted.report().retrieval.is_none() && !fitted.retrieval_on());
 }
 
 #[test]

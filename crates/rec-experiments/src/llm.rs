@@ -39,6 +39,7 @@ mod tests {
         // A section given in part keeps the imputer's defaults for the rest (until session 26 a
         // partial `fill` took a saved imputer's `known_order`, the schema order).
         assert_eq!(c.llm.fill, llm_config::FillConfig { orders: 2, ..defaults.fill.clone() });
+        assert_eq!(c.llm.retrieval, llm_config::RetrievalConfig { k: 3, ..defaults.retrieval.clone() });
         let cell = super::llm_cell_config(&c.llm, 5).unwrap();
         assert_eq!(cell.seed(), 5);
         let mut bad = c.llm.clone();

@@ -293,6 +293,13 @@ pub struct LlmCellReport {
     pub padded_tokens: u64,
     /// The prior-correction weight per column.
     pub prior_lambda: Vec<(String, f64)>,
+    /// Whether the prompts carried similar training rows (`None` in results saved before it
+    /// was recorded).
+    #[serde(default)]
+    pub retrieval_on: Option<bool>,
+    /// What `auto` retrieval measured and chose, when the mode was `auto`.
+    #[serde(default)]
+    pub retrieval: Option<llm_config::RetrievalProbe>,
     /// The imputer's full settings behind these numbers (the grid's overrides resolved over
     /// the imputer's defaults); absent in results saved before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -394,6 +401,8 @@ fn impute_llm(masked: &Table, mask: &Mask, settings: &LlmImputerConfig, seed: u6
         train_tokens: fit.tokens,
         padded_tokens: fit.padded_tokens,
         prior_lambda: fit.prior_lambda.clone(),
+        retrieval_on: Some(fitted.retrieval_on()),
+        retrieval: fit.retrieval.clone(),
         config: Some(serde_json::to_value(fitted.config())?),
     };
     if imp.fallbacks > 0 {
@@ -605,9 +614,10 @@ fn cost_and_llm_rows(out: &mut String, imputers: &[ImputerName], rs: &[&QualityR
             let curve: Vec<String> = l.holdout_gain.iter().map(|(s, g)| format!("{s}: {g:+.3}")).collect();
             let _ = writeln!(
                 out,
-                "- llm seed {}: {}{} steps{}, kept step {}{}; held-out nats/cell beyond the column frequencies: {}",
+                "- llm seed {}: {}{}{} steps{}, kept step {}{}; held-out nats/cell beyond the column frequencies: {}",
                 r.spec.seed,
                 l.precision.map_or(String::new(), |p| format!("base in {p}, ")),
+                retrieval_note(l),
                 l.steps,
                 match (l.time_limit_s, l.time_limited) {
                     (Some(s), true) => format!(" (cut by the {s:.0} s time limit{})", kept(l.reserved_s)),
@@ -619,6 +629,18 @@ fn cost_and_llm_rows(out: &mut String, imputers: &[ImputerName], rs: &[&QualityR
                 if curve.is_empty() { "(no check)".into() } else { curve.join(", ") }
             );
         }
+    }
+}
+
+/// What a report's per-seed LLM line says of retrieval: the probe's line under `auto`,
+/// "retrieval on (K rows)" when it was forced on, nothing when it was off by the settings or
+/// not recorded.
+fn retrieval_note(l: &LlmCellReport) -> String {
+    let k = l.config.as_ref().and_then(|c| c.pointer("/retrieval/k")).and_then(serde_json::Value::as_u64);
+    match (&l.retrieval, l.retrieval_on) {
+        (Some(p), _) => format!("{}, ", p.summary(k.unwrap_or(0) as usize)),
+        (None, Some(true)) => format!("retrieval on ({} rows), ", k.unwrap_or(0)),
+        _ => String::new(),
     }
 }
 

@@ -53,8 +53,8 @@ fn llm_cells_run_in_the_grid() {
 }
 
 /// A quality cell of the LLM records how many scored questions continued their row's cache
-/// (rows with several hidden cells), and none when the fill goes column by column; and the
-/// precision its base ran in.
+/// (rows with several hidden cells), and none when the fill goes column by column; the
+/// precision its base ran in; and whether it retrieved.
 #[test]
 fn llm_quality_cells_count_the_questions_that_continue_a_cache() {
     use llm_imputer::Precision;
@@ -77,10 +77,17 @@ fn llm_quality_cells_count_the_questions_that_continue_a_cache() {
     // 30% of 6 columns hidden: most rows have two or more hidden cells.
     assert!(blocks.questions_resumed > 0 && blocks.questions_fresh > 0, "{blocks:?}");
     assert_eq!(blocks.precision, Some(Precision::F32));
+    // `auto` retrieval: too few category cells here to tell, so off, and recorded as such.
+    let probe = blocks.retrieval.clone().unwrap();
+    assert!(!probe.on && probe.cells < llm_imputer::PROBE_MIN_CELLS, "{probe:?}");
+    assert_eq!(blocks.retrieval_on, Some(false));
     config.llm.fill.block_rows = 0;
-    // The cell records the precision `auto` stands for here, not `auto`.
+    // The cell records the precision `auto` stands for here, not `auto`; retrieval forced on
+    // is recorded without a probe.
     config.llm.precision = Precision::Auto;
+    config.llm = config.llm.with_retrieval(2);
     let columns = run_quality_cell(&spec, tmp.path(), &config).unwrap().llm.unwrap();
     assert_eq!((columns.questions_resumed, columns.questions_fresh), (0, 0));
     assert_eq!(columns.precision, Some(Precision::Auto.resolve(false)));
+    assert_eq!((columns.retrieval_on, columns.retrieval.is_none()), (Some(true), true));
 }

@@ -168,10 +168,12 @@ struct LlmArgs {
     /// scored candidates: 0 (default) trains none, 1 uses it alone.
     #[arg(long)]
     llm_head_weight: Option<f64>,
-    /// Similar training rows written before each prompt as examples (retrieval; 0, the default,
-    /// turns it off): the rows that agree most with the question's row on its observed cells.
-    #[arg(long, value_name = "K")]
-    llm_retrieval: Option<usize>,
+    /// Retrieval: the training rows that agree most with a question's row on its observed
+    /// cells, written before its prompt as examples. `auto` (the default) lets the fit decide
+    /// (on, with 3 rows, where rows repeat records; its `retrieval (auto)` line says why), a
+    /// number K turns it on with K rows (0 turns it off), `on` / `off` likewise with 3 rows.
+    #[arg(long, value_name = "auto|on|off|K")]
+    llm_retrieval: Option<String>,
     /// Ask each scored cell with the row's known cells in N orders and average the
     /// candidates' scores (1, the default, asks once; costs N times the scoring).
     #[arg(long, value_name = "N")]
@@ -221,7 +223,12 @@ impl LlmArgs {
         }
         set(&mut c.examples.holdout_cells, self.llm_holdout);
         set(&mut c.head.weight, self.llm_head_weight);
-        set(&mut c.retrieval.k, self.llm_retrieval);
+        if let Some(r) = self.llm_retrieval {
+            match r.parse::<usize>() {
+                Ok(k) => *c = c.clone().with_retrieval(k),
+                Err(_) => c.retrieval.mode = r.parse()?,
+            }
+        }
         set(&mut c.fill.orders, self.llm_orders);
         set(&mut c.fill.workers, self.llm_workers);
         set(&mut c.fill.block_rows, self.llm_block_rows);
@@ -658,5 +665,21 @@ mod tests {
         );
         let fill = LlmArgs::fill_flag_names();
         assert!(fill.contains(&"--llm-backbone") && fill.contains(&"--llm-known-order") && !fill.contains(&"--llm-lr"));
+    }
+
+    #[test]
+    fn retrieval_is_auto_on_off_or_a_number_of_rows() {
+        use recimpute::llm_config::{LlmImputerConfig, RetrievalMode};
+        let given = |v: &str| {
+            let mut c = LlmImputerConfig::default();
+            Cli::parse_from(["t", "--llm-retrieval", v]).llm.apply(&mut c).map(|()| (c.retrieval.mode, c.retrieval.k))
+        };
+        assert_eq!(given("5").unwrap(), (RetrievalMode::On, 5));
+        assert_eq!(given("0").unwrap().0, RetrievalMode::Off);
+        assert_eq!(given("off").unwrap(), (RetrievalMode::Off, 3));
+        assert_eq!(given("on").unwrap(), (RetrievalMode::On, 3));
+        assert_eq!(given("auto").unwrap(), (RetrievalMode::Auto, 3));
+        let err = given("sometimes").unwrap_err().to_string();
+        assert!(err.contains("off, on, auto"), "{err}");
     }
 }
