@@ -25,6 +25,11 @@
 //!
 //! Choosing is a scan of the reference per cell, `O(rows × columns)`; the reference is capped
 //! at `max_reference_rows` so that the cost per cell does not grow with the table.
+//!
+//! Whether to retrieve at all, under `retrieval.mode` `auto`, is [`probe`]'s call: it asks a
+//! sample of the fit table's observed category cells, each hidden from its own row, of the
+//! `k` rows chosen as above (their vote) and of naive Bayes on the row's other cells, and
+//! turns retrieval on when the rows are right clearly more often (`RetrievalProbe`).
 
 use std::collections::{HashMap, HashSet};
 
