@@ -335,7 +335,7 @@ pub const PROBE_MIN_CELLS: usize = 500;
 
 /// How much larger a share of the probed cells the similar rows must answer right than naive
 /// Bayes for `auto` to turn retrieval on ([`RetrievalProbe`]). On the tables measured (session
-/// 26, docs/RESULTS.md, "Retrieval when rows repeat records") the difference is about +0.1 on
+/// 26, docs/RESULTS.md, "Retrieval decided by the table") the difference is about +0.1 on
 /// AdClick, where retrieval beats every other recipe, and below 0 on the demo table, where it
 /// loses to the default; the sampling error of the difference on 2,000 cells is about 0.01.
 pub const PROBE_MARGIN: f64 = 0.04;
