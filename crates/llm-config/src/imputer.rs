@@ -352,6 +352,8 @@ pub struct RetrievalProbe {
     /// Observed category cells asked (a seeded sample of the training rows' cells, held-out
     /// cells excluded), each with its own row's value hidden.
     pub cells: usize,
+    /// The similar rows asked per cell (`retrieval.k`); 0 when there were too few cells.
+    pub k: usize,
     /// Cells the majority of the `k` most similar other rows answered right (ties: the most
     /// similar row's value).
     pub neighbours_right: usize,
@@ -372,7 +374,7 @@ impl RetrievalProbe {
     }
 
     /// One line for logs and reports.
-    pub fn summary(&self, k: usize) -> String {
+    pub fn summary(&self) -> String {
         let state = if self.on { "on" } else { "off" };
         if self.cells < PROBE_MIN_CELLS {
             return format!(
@@ -384,8 +386,9 @@ impl RetrievalProbe {
         // Results saved before the time was recorded read 0 seconds: no time is shown for them.
         let time = if self.seconds > 0.0 { format!("; {:.1} s", self.seconds) } else { String::new() };
         format!(
-            "retrieval (auto) {state}: the {k} most similar rows answer {:.1}% of {} observed category cells, naive \
+            "retrieval (auto) {state}: the {} most similar rows answer {:.1}% of {} observed category cells, naive \
              Bayes {:.1}% ({:+.1} points; on above {:+.1}{time})",
+            self.k,
             share(self.neighbours_right),
             self.cells,
             share(self.bayes_right),

@@ -178,7 +178,7 @@ fn set_up_retrieval(
         let started = Instant::now();
         let (mut probe, retriever) = retrieval::probe(&blanked, rows, cfg.seed(), build)?;
         probe.seconds = started.elapsed().as_secs_f64();
-        eprintln!("{}", probe.summary(cfg.retrieval.k));
+        eprintln!("{}", probe.summary());
         (retriever.filter(|_| probe.on), Some(probe))
     } else {
         (Some(build()?), None)

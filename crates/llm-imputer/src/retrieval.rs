@@ -199,21 +199,19 @@ pub(crate) fn probe(
         cells = picked.into_iter().map(|i| cells[i]).collect();
     }
     let bayes = NaiveBayes::count(table, &kinds);
-    let mut out = RetrievalProbe { cells: cells.len(), ..RetrievalProbe::default() };
+    let mut out = RetrievalProbe { cells: cells.len(), k: retriever.k, ..RetrievalProbe::default() };
     for &(row, j) in &cells {
         let truth = bayes.codes[j][row];
-        let neighbours = retriever.neighbours(table, row, j, Some(row));
-        let mut votes: HashMap<String, (usize, usize)> = HashMap::new();
-        for (rank, &n) in neighbours.iter().enumerate() {
-            if let Some(v) = retriever.reference().value(n, j) {
-                let e = votes.entry(v.to_string()).or_insert((0, 0));
-                *e = (e.0 + 1, rank);
-            }
+        // A reference row is a row of `table` (its origin), so the category codes are shared;
+        // neighbours always have the target observed.
+        let mut votes: HashMap<u32, (usize, usize)> = HashMap::new();
+        for (rank, &n) in retriever.neighbours(table, row, j, Some(row)).iter().enumerate() {
+            let e = votes.entry(bayes.codes[j][retriever.origin[n]]).or_insert((0, 0));
+            *e = (e.0 + 1, rank);
         }
         // Most votes; among equals the one with the most similar row (listed last).
-        let answer = votes.into_iter().max_by_key(|(_, (n, rank))| (*n, *rank)).map(|(v, _)| v);
-        let truth_text = table.value(row, j).map(|v| v.to_string());
-        out.neighbours_right += usize::from(answer.is_some() && answer == truth_text);
+        let answer = votes.into_iter().max_by_key(|(_, (n, rank))| (*n, *rank)).map(|(code, _)| code);
+        out.neighbours_right += usize::from(answer == Some(truth));
         out.bayes_right += usize::from(bayes.answer(row, j) == Some(truth));
     }
     out.on = out.margin() > PROBE_MARGIN;
@@ -245,31 +243,19 @@ impl NaiveBayes {
         for (j, kind) in kinds.iter().enumerate() {
             match kind {
                 ColumnKind::Categorical => {
-                    let mut index: HashMap<String, u32> = HashMap::new();
-                    codes[j] = (0..n)
-                        .map(|r| match table.value(r, j) {
-                            Some(v) => {
-                                let next = index.len() as u32;
-                                *index.entry(v.to_string()).or_insert(next)
-                            }
-                            None => NONE,
-                        })
-                        .collect();
-                    sizes[j] = index.len();
+                    let (column, index) = category_codes(&table.column_values(j));
+                    (codes[j], sizes[j]) = (column, index.len());
                 }
                 ColumnKind::Numeric => {
-                    let xs: Vec<Option<f64>> = (0..n).map(|r| table.value(r, j).and_then(|v| v.as_f64())).collect();
-                    let seen: Vec<f64> = xs.iter().flatten().copied().filter(|x| x.is_finite()).collect();
-                    let count = seen.len().max(1) as f64;
-                    let mean = seen.iter().sum::<f64>() / count;
-                    let sd = (seen.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / count).sqrt();
+                    let xs = numbers(&table.column_values(j));
+                    let (mean, sd) = mean_sd(&xs);
                     let half = f64::from(BINS / 2);
                     codes[j] = xs
                         .iter()
-                        .map(|x| match x.filter(|x| x.is_finite()) {
-                            Some(x) if sd > 0.0 => (((x - mean) / sd).round().clamp(-half, half) + half) as u32,
-                            Some(_) => 0,
-                            None => NONE,
+                        .map(|&x| match x {
+                            x if !x.is_finite() => NONE,
+                            x if sd > 0.0 => (((x - mean) / sd).round().clamp(-half, half) + half) as u32,
+                            _ => 0,
                         })
                         .collect();
                     sizes[j] = BINS as usize;
@@ -356,26 +342,12 @@ fn compare_column(table: &Table, j: usize, kind: ColumnKind) -> Option<Compare> 
     let values = table.column_values(j);
     match kind {
         ColumnKind::Categorical => {
-            let mut index = HashMap::new();
-            let codes = values
-                .iter()
-                .map(|v| match v {
-                    Some(v) => {
-                        let n = index.len() as u32;
-                        *index.entry(v.to_string()).or_insert(n)
-                    }
-                    None => NONE,
-                })
-                .collect();
+            let (codes, index) = category_codes(&values);
             Some(Compare::Category { codes, index })
         }
         ColumnKind::Numeric => {
-            let values: Vec<f64> =
-                values.iter().map(|v| v.as_ref().and_then(Value::as_f64).unwrap_or(f64::NAN)).collect();
-            let seen: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
-            let n = seen.len() as f64;
-            let mean = seen.iter().sum::<f64>() / n.max(1.0);
-            let sd = (seen.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n.max(1.0)).sqrt();
+            let values = numbers(&values);
+            let (_, sd) = mean_sd(&values);
             let width = if sd > 0.0 { sd / 4.0 } else { 1.0 };
             Some(Compare::Number { values, width })
         }
@@ -403,6 +375,36 @@ fn compare_column(table: &Table, j: usize, kind: ColumnKind) -> Option<Compare> 
         }
         ColumnKind::Text | ColumnKind::Id => None,
     }
+}
+
+/// Each cell's code (its value's index in order of first appearance; [`NONE`] when missing)
+/// and the index.
+fn category_codes(values: &[Option<Value>]) -> (Vec<u32>, HashMap<String, u32>) {
+    let mut index = HashMap::new();
+    let codes = values
+        .iter()
+        .map(|v| match v {
+            Some(v) => {
+                let n = index.len() as u32;
+                *index.entry(v.to_string()).or_insert(n)
+            }
+            None => NONE,
+        })
+        .collect();
+    (codes, index)
+}
+
+/// A numeric column's cells as numbers, NaN where missing or not a number.
+fn numbers(values: &[Option<Value>]) -> Vec<f64> {
+    values.iter().map(|v| v.as_ref().and_then(Value::as_f64).unwrap_or(f64::NAN)).collect()
+}
+
+/// Mean and (population) standard deviation of the finite `values`; `(0, 0)` without any.
+fn mean_sd(values: &[f64]) -> (f64, f64) {
+    let seen: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    let n = (seen.len() as f64).max(1.0);
+    let mean = seen.iter().sum::<f64>() / n;
+    (mean, (seen.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt())
 }
 
 fn key(c: &Compare, v: &Value) -> Option<Key> {
@@ -574,7 +576,7 @@ mod tests {
         let p = probe_of(&copies);
         assert_eq!(p.cells, PROBE_CELLS);
         assert!(p.on && p.margin() > 0.15, "{p:?}");
-        assert!(p.summary(3).starts_with("retrieval (auto) on: the 3 most similar rows"), "{}", p.summary(3));
+        assert!(p.summary().starts_with("retrieval (auto) on: the 3 most similar rows"), "{}", p.summary());
 
         // The demo table (a hidden persona drives every column, rows never repeat), 20%
         // hidden: naive Bayes does at least as well as the neighbours, so retrieval stays off.
@@ -587,7 +589,7 @@ mod tests {
         // Too few category cells to tell: off, and said so.
         let small = probe_of(&table());
         assert!(!small.on && small.cells < PROBE_MIN_CELLS, "{small:?}");
-        assert!(small.summary(3).contains("fewer than the 500 needed"), "{}", small.summary(3));
+        assert!(small.summary().contains("fewer than the 500 needed"), "{}", small.summary());
     }
 
     #[test]

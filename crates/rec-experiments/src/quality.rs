@@ -636,10 +636,12 @@ fn cost_and_llm_rows(out: &mut String, imputers: &[ImputerName], rs: &[&QualityR
 /// "retrieval on (K rows)" when it was forced on, nothing when it was off by the settings or
 /// not recorded.
 fn retrieval_note(l: &LlmCellReport) -> String {
-    let k = l.config.as_ref().and_then(|c| c.pointer("/retrieval/k")).and_then(serde_json::Value::as_u64);
     match (&l.retrieval, l.retrieval_on) {
-        (Some(p), _) => format!("{}, ", p.summary(k.unwrap_or(0) as usize)),
-        (None, Some(true)) => format!("retrieval on ({} rows), ", k.unwrap_or(0)),
+        (Some(p), _) => format!("{}, ", p.summary()),
+        (None, Some(true)) => {
+            let k = l.config.as_ref().and_then(|c| c.pointer("/retrieval/k")).and_then(serde_json::Value::as_u64);
+            format!("retrieval on ({} rows), ", k.unwrap_or(0))
+        }
         _ => String::new(),
     }
 }
