@@ -48,7 +48,7 @@
 //!   clearly better than naive Bayes on the row's other cells ([`RetrievalProbe`], in
 //!   [`FitReport::retrieval`] and on stderr): rows that repeat records; off on tables whose
 //!   columns follow patterns shared by many rows, which the fine-tune learns without it at a
-//!   quarter of the cost. The reference rows are saved with the imputer; prompts that would
+//!   fraction of the cost. The reference rows are saved with the imputer; prompts that would
 //!   not fit the model's context lose their least similar rows, counted in
 //!   [`FitReport::trimmed_examples`] and [`ColumnFill::trimmed`].
 //! * **multiple imputation**: [`FittedLlmImputer::impute`] with `draws > 0` also samples that
