@@ -352,7 +352,8 @@ pub struct RetrievalProbe {
     /// Observed category cells asked (a seeded sample of the training rows' cells, held-out
     /// cells excluded), each with its own row's value hidden.
     pub cells: usize,
-    /// The similar rows asked per cell (`retrieval.k`); 0 when there were too few cells.
+    /// The similar rows asked per cell (`retrieval.k`); 0 when there were too few cells, and in
+    /// probes saved before it was recorded.
     pub k: usize,
     /// Cells the majority of the `k` most similar other rows answered right (ties: the most
     /// similar row's value).
@@ -385,10 +386,12 @@ impl RetrievalProbe {
         let share = |n: usize| 100.0 * n as f64 / self.cells as f64;
         // Results saved before the time was recorded read 0 seconds: no time is shown for them.
         let time = if self.seconds > 0.0 { format!("; {:.1} s", self.seconds) } else { String::new() };
+        // Likewise a probe saved before its `k` was recorded reads 0: no count is shown.
+        let rows =
+            if self.k > 0 { format!("the {} most similar rows", self.k) } else { "the most similar rows".into() };
         format!(
-            "retrieval (auto) {state}: the {} most similar rows answer {:.1}% of {} observed category cells, naive \
+            "retrieval (auto) {state}: {rows} answer {:.1}% of {} observed category cells, naive \
              Bayes {:.1}% ({:+.1} points; on above {:+.1}{time})",
-            self.k,
             share(self.neighbours_right),
             self.cells,
             share(self.bayes_right),
@@ -829,5 +832,25 @@ mod tests {
         assert!(err.contains("known order 'fewest' is not one of schema, fewest_values"), "{err}");
         let written = serde_json::to_string(&FillConfig::default()).unwrap();
         assert!(written.contains(r#""known_order":"fewest_values""#), "{written}");
+    }
+
+    #[test]
+    fn a_probe_line_shows_what_was_recorded() {
+        let p = RetrievalProbe { cells: 2000, k: 3, neighbours_right: 1000, bayes_right: 700, on: true, seconds: 0.4 };
+        assert_eq!(
+            p.summary(),
+            "retrieval (auto) on: the 3 most similar rows answer 50.0% of 2000 observed category cells, naive \
+             Bayes 35.0% (+15.0 points; on above +4.0; 0.4 s)"
+        );
+        // A probe saved before its `k` and its time were recorded: neither is made up.
+        let old: RetrievalProbe =
+            serde_json::from_str(r#"{"cells": 2000, "neighbours_right": 1000, "bayes_right": 700, "on": true}"#)
+                .unwrap();
+        assert_eq!((old.k, old.seconds), (0, 0.0));
+        assert_eq!(
+            old.summary(),
+            "retrieval (auto) on: the most similar rows answer 50.0% of 2000 observed category cells, naive Bayes \
+             35.0% (+15.0 points; on above +4.0)"
+        );
     }
 }
