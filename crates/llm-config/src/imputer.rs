@@ -60,6 +60,13 @@ pub struct ExampleConfig {
     /// Stop when this many held-out checks in a row did not beat the best one; `0` never stops
     /// early. The best adapter is kept either way.
     pub patience: usize,
+    /// Numbers written by quantile bin: a numeric column with more distinct observed values
+    /// than this is cut into this many bins of about equal counts, and each of its numbers (in
+    /// training, in prompts and among the scored answers) is written as its bin's median, so
+    /// the model learns a choice among a few numbers instead of dozens. The filled number is
+    /// still the probability-weighted mean over the bins (`fill.numeric_mean`). `0` (the
+    /// default) writes numbers as they are; `1` is refused.
+    pub numeric_bins: usize,
 }
 
 impl Default for ExampleConfig {
@@ -70,6 +77,7 @@ impl Default for ExampleConfig {
             holdout_cells: 200,
             eval_every: 100,
             patience: 3,
+            numeric_bins: 0,
         }
     }
 }
@@ -666,6 +674,9 @@ impl LlmImputerConfig {
         if self.examples.max_train_rows == 0 {
             return bad("examples.max_train_rows must be positive");
         }
+        if self.examples.numeric_bins == 1 {
+            return bad("examples.numeric_bins must be 0 (numbers as they are) or at least 2");
+        }
         if self.examples.holdout_cells > 0 && self.examples.eval_every == 0 {
             return bad("examples.eval_every must be positive when holdout_cells > 0");
         }
@@ -748,6 +759,11 @@ mod tests {
         let mut c = LlmImputerConfig::default();
         c.train.learning_rate = -1.0;
         assert!(c.validate().unwrap_err().to_string().contains("learning_rate"));
+        let binned: LlmImputerConfig = serde_json::from_str(r#"{"examples": {"numeric_bins": 12}}"#).unwrap();
+        assert_eq!((binned.examples.numeric_bins, binned.examples.holdout_cells), (12, 200));
+        binned.validate().unwrap();
+        let one: LlmImputerConfig = serde_json::from_str(r#"{"examples": {"numeric_bins": 1}}"#).unwrap();
+        assert!(one.validate().unwrap_err().to_string().contains("numeric_bins"));
     }
 
     #[test]

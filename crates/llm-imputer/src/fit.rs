@@ -46,7 +46,8 @@ impl Imputer for LlmImputer {
         let fit_started = Instant::now();
         Imputer::validate(self)?;
         let cfg = &self.config;
-        let codec = RowCodec::fit(train, CodecConfig::default())?;
+        let codec =
+            RowCodec::fit(train, CodecConfig { numeric_bins: cfg.examples.numeric_bins, ..CodecConfig::default() })?;
         let imputable: Vec<usize> =
             codec.columns().iter().enumerate().filter(|(_, c)| c.imputable()).map(|(j, _)| j).collect();
         if imputable.is_empty() {
@@ -494,6 +495,9 @@ fn fallback_texts(codec: &RowCodec, table: &Table) -> Result<Vec<Option<String>>
     Ok(out)
 }
 
+/// The numbers each numeric column's cells are scored among: its bins' values when the codec
+/// bins it, else its distinct observed values as written; `None` for other columns and for
+/// numeric ones with more than `max` (those are generated).
 fn distinct_numbers(codec: &RowCodec, table: &Table, max: usize) -> Vec<Option<Vec<f64>>> {
     codec
         .columns()
@@ -502,6 +506,9 @@ fn distinct_numbers(codec: &RowCodec, table: &Table, max: usize) -> Vec<Option<V
         .map(|(j, c)| {
             if c.kind != ColumnKind::Numeric {
                 return None;
+            }
+            if let Some(bins) = &c.bins {
+                return (bins.values.len() <= max).then(|| bins.values.clone());
             }
             let scale = 10f64.powi(c.decimals as i32);
             let mut xs: Vec<f64> = table
@@ -522,6 +529,24 @@ fn distinct_numbers(codec: &RowCodec, table: &Table, max: usize) -> Vec<Option<V
 mod tests {
     use super::*;
     use llm_config::{Precision, SLOW_CPU_SECONDS};
+
+    #[test]
+    fn binned_columns_are_scored_among_their_bins() {
+        let mut csv = String::from("age,device\n");
+        for a in 18..70 {
+            csv.push_str(&format!("{a},{}\n", if a % 2 == 0 { "Mobile" } else { "Desktop" }));
+        }
+        let t = rec_table::read_csv_bytes(csv.as_bytes(), "ages.csv", &rec_table::CsvOptions::default()).unwrap();
+        let plain = RowCodec::fit(&t, CodecConfig::default()).unwrap();
+        let numbers = distinct_numbers(&plain, &t, 64);
+        assert_eq!(numbers[0].as_ref().map(Vec::len), Some(52));
+        assert_eq!(numbers[1], None);
+        assert_eq!(distinct_numbers(&plain, &t, 40)[0], None, "52 ages over 40 choices are generated");
+        let binned = RowCodec::fit(&t, CodecConfig { numeric_bins: 8, ..CodecConfig::default() }).unwrap();
+        let values = distinct_numbers(&binned, &t, 64)[0].clone().unwrap();
+        assert_eq!(values.len(), 8);
+        assert_eq!(Some(&values), binned.columns()[0].bins.as_ref().map(|b| &b.values));
+    }
 
     #[test]
     fn a_budget_leaves_the_fine_tune_what_the_rest_will_not_take() {

@@ -94,8 +94,10 @@ pub struct ColumnFill {
     /// Cells imputed.
     pub cells: usize,
     /// How: `scored` (every allowed value scored, the most likely taken), `scored (mean)` (a
-    /// number: the probability-weighted mean of the scored values), `trie` (categories generated
-    /// along their token tree) or `grammar` (generated under a character grammar).
+    /// number: the probability-weighted mean of the scored values), `scored (mean over N
+    /// bins)` (the same over the bins' values of a column written by bin,
+    /// `examples.numeric_bins`), `trie` (categories generated along their token tree) or
+    /// `grammar` (generated under a character grammar).
     pub method: String,
     /// Cells filled with the column's fallback value because no valid value came out.
     pub fallbacks: usize,

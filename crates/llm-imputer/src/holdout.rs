@@ -79,7 +79,7 @@ impl HoldoutPoint {
 pub(crate) struct Holdout {
     /// `(column, rows, true values)`.
     by_col: Vec<(usize, Vec<usize>, Vec<Value>)>,
-    /// `log frequency` of each value text per column (training cells).
+    /// `log frequency` of each value per column (training cells), keyed by the text it is written as.
     log_freq: Vec<HashMap<String, f64>>,
 }
 
@@ -123,7 +123,7 @@ impl Holdout {
             let mut counts: HashMap<String, usize> = HashMap::new();
             let mut total = 0;
             for v in table.column_values(j).into_iter().flatten() {
-                *counts.entry(v.to_string()).or_default() += 1;
+                *counts.entry(written(&fitted.saved.codec, j, &v)).or_default() += 1;
                 total += 1;
             }
             log_freq[j] = counts.into_iter().map(|(k, c)| (k, (c as f64 / total as f64).ln())).collect();
@@ -152,9 +152,13 @@ impl Holdout {
             let (mut right, mut sq, mut gain) = (0usize, 0.0, 0.0);
             for (s, t) in scores.iter().zip(truth) {
                 let probs = crate::decode::normalise(s);
-                let k = nearest(values, t);
+                let text = written(&fitted.saved.codec, *j, t);
+                let k = values
+                    .iter()
+                    .position(|v| written(&fitted.saved.codec, *j, v) == text)
+                    .unwrap_or_else(|| nearest(values, t));
                 let lp = probs[k].max(1e-12).ln();
-                let prior = self.log_freq[*j].get(&t.to_string()).copied().unwrap_or(-12.0);
+                let prior = self.log_freq[*j].get(&text).copied().unwrap_or(-12.0);
                 sum_lp += lp;
                 sum_prior += prior;
                 gain += lp - prior;
@@ -228,6 +232,12 @@ impl Holdout {
         }
         Ok(out)
     }
+}
+
+/// The text `v` is written as in column `j` (a binned number as its bin's value), which is what
+/// the model is asked to score and what the column frequencies count.
+fn written(codec: &prompt_codec::RowCodec, j: usize, v: &Value) -> String {
+    codec.format_value(j, v).unwrap_or_else(|_| v.to_string())
 }
 
 /// Index of the candidate equal to `t` (categories) or nearest to it (numbers).

@@ -22,7 +22,8 @@
 //!   observed values, are *scored* (every allowed value and the token that ends it, in one walk
 //!   of their token tree with a shared cache, minus `λ ×` its score under a context-free prompt
 //!   with `λ` per column chosen on the held-out cells; numbers take the probability-weighted
-//!   mean); larger categorical columns, other numeric columns, set-valued and text columns are
+//!   mean; with [`numeric_bins`](ExampleConfig::numeric_bins) a number is written, learnt and
+//!   scored as its quantile bin's median, off by default); larger categorical columns, other numeric columns, set-valued and text columns are
 //!   *generated* under a grammar. A row with several gaps fills them one after the other,
 //!   scored columns first, and later prompts include the values filled earlier. A prompt
 //!   writes the row's known cells with the columns of fewest distinct values first

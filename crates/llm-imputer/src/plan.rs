@@ -482,13 +482,15 @@ impl Core {
             let j = c.cell.col;
             let e = columns.entry(names[j].name.clone()).or_insert_with(|| ColumnFill {
                 method: match &self.plans[j] {
-                    Some(Plan::Score { .. }) if self.uses_head(j) => "scored + head",
-                    Some(Plan::Score { mean: true, .. }) => "scored (mean)",
-                    Some(Plan::Score { .. }) => "scored",
-                    Some(Plan::Trie { .. }) => "trie",
-                    _ => "grammar",
-                }
-                .into(),
+                    Some(Plan::Score { .. }) if self.uses_head(j) => "scored + head".into(),
+                    Some(Plan::Score { mean: true, values, .. }) if names[j].bins.is_some() => {
+                        format!("scored (mean over {} bins)", values.len())
+                    }
+                    Some(Plan::Score { mean: true, .. }) => "scored (mean)".into(),
+                    Some(Plan::Score { .. }) => "scored".into(),
+                    Some(Plan::Trie { .. }) => "trie".into(),
+                    _ => "grammar".into(),
+                },
                 ..ColumnFill::default()
             });
             e.cells += 1;

@@ -21,11 +21,100 @@ pub struct CodecConfig {
     pub terminator: String,
     /// Most decimals a numeric column is written with (default 3).
     pub max_decimals: usize,
+    /// Numbers written by quantile bin: a numeric column with more distinct observed values
+    /// than this is cut into this many bins of about equal counts, and each of its numbers is
+    /// written as its bin's median (see [`NumberBins`]). `0` (the default) writes every number
+    /// as it is. Codecs saved before this option existed read `0`.
+    #[serde(default)]
+    pub numeric_bins: usize,
 }
 
 impl Default for CodecConfig {
     fn default() -> Self {
-        CodecConfig { separator: ", ".into(), connector: " is ".into(), terminator: ".".into(), max_decimals: 3 }
+        CodecConfig {
+            separator: ", ".into(),
+            connector: " is ".into(),
+            terminator: ".".into(),
+            max_decimals: 3,
+            numeric_bins: 0,
+        }
+    }
+}
+
+/// The quantile bins a numeric column's numbers are written by ([`CodecConfig::numeric_bins`]).
+///
+/// ```
+/// use prompt_codec::NumberBins;
+///
+/// // Ten observed values in three bins of ranks 0-3, 4-6, 7-9 (copies of a value never split).
+/// let bins = NumberBins::fit(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0], 3).unwrap();
+/// assert_eq!(bins.values, vec![2.0, 6.0, 9.0]);
+/// assert_eq!(bins.cuts, vec![4.5, 7.5]);
+/// assert_eq!(bins.snap(3.4), 2.0);
+/// assert_eq!(bins.snap(7.7), 9.0);
+/// assert_eq!(bins.snap(-50.0), 2.0);
+/// assert!(NumberBins::fit(&[1.0, 2.0, 2.0], 3).is_none(), "two distinct values need no bins");
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NumberBins {
+    /// The number each bin is written as, ascending: its median observed value (the lower
+    /// median, so always a value that was observed).
+    pub values: Vec<f64>,
+    /// The bounds between neighbouring bins, `values.len() - 1` of them: midway between one
+    /// bin's largest observed value and the next bin's smallest.
+    pub cuts: Vec<f64>,
+}
+
+impl NumberBins {
+    /// Bins of about equal counts over the observed numbers `xs` (a value's copies always
+    /// share a bin, so there may be fewer than `bins`); `None` when `xs` holds at most `bins`
+    /// distinct values (each is then its own bin) or `bins < 2`.
+    pub fn fit(xs: &[f64], bins: usize) -> Option<NumberBins> {
+        let mut sorted: Vec<f64> = xs.iter().copied().filter(|x| x.is_finite()).collect();
+        sorted.sort_by(f64::total_cmp);
+        let mut distinct: Vec<(f64, usize)> = Vec::new();
+        for x in sorted.iter().copied() {
+            match distinct.last_mut() {
+                Some((v, n)) if *v == x => *n += 1,
+                _ => distinct.push((x, 1)),
+            }
+        }
+        if bins < 2 || distinct.len() <= bins {
+            return None;
+        }
+        // Each distinct value goes to the bin its first copy's rank falls in.
+        let total = sorted.len();
+        let mut groups: Vec<Vec<(f64, usize)>> = Vec::new();
+        let (mut before, mut current) = (0, usize::MAX);
+        for (x, n) in distinct {
+            let b = (before * bins / total).min(bins - 1);
+            if b != current {
+                groups.push(Vec::new());
+                current = b;
+            }
+            groups.last_mut().expect("a group was just pushed").push((x, n));
+            before += n;
+        }
+        let values = groups
+            .iter()
+            .map(|g| {
+                let half = g.iter().map(|p| p.1).sum::<usize>().div_ceil(2);
+                let mut seen = 0;
+                g.iter()
+                    .find(|p| {
+                        seen += p.1;
+                        seen >= half
+                    })
+                    .map_or(g[0].0, |p| p.0)
+            })
+            .collect();
+        let cuts = groups.windows(2).map(|w| (w[0][w[0].len() - 1].0 + w[1][0].0) / 2.0).collect();
+        Some(NumberBins { values, cuts })
+    }
+
+    /// The number `x` is written as: its bin's value.
+    pub fn snap(&self, x: f64) -> f64 {
+        self.values[self.cuts.partition_point(|&c| c <= x)]
     }
 }
 
@@ -44,6 +133,10 @@ pub struct ColumnCodec {
     pub range: Option<(f64, f64)>,
     /// Observed categories, or set elements, most frequent first (ties by label).
     pub vocabulary: Vec<String>,
+    /// The bins its numbers are written by, when [`CodecConfig::numeric_bins`] asked for them
+    /// and the column has more distinct observed values than that.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bins: Option<NumberBins>,
 }
 
 impl ColumnCodec {
@@ -85,9 +178,11 @@ impl RowCodec {
             let mut decimals = 0;
             let mut range: Option<(f64, f64)> = None;
             let mut counts: HashMap<String, usize> = HashMap::new();
+            let mut numbers = Vec::new();
             for v in values.iter().flatten() {
                 match v {
                     Value::Number(x) => {
+                        numbers.push(*x);
                         decimals = decimals.max(decimals_of(*x, config.max_decimals));
                         range = Some(range.map_or((*x, *x), |(lo, hi)| (lo.min(*x), hi.max(*x))));
                     }
@@ -104,6 +199,11 @@ impl RowCodec {
             }
             let mut vocabulary: Vec<(String, usize)> = counts.into_iter().collect();
             vocabulary.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            // Bins over the numbers as they are written (rounded to the column's decimals).
+            let scale = 10f64.powi(decimals as i32);
+            let written: Vec<f64> = numbers.iter().map(|x| (x * scale).round() / scale).collect();
+            let bins =
+                if spec.kind == ColumnKind::Numeric { NumberBins::fit(&written, config.numeric_bins) } else { None };
             columns.push(ColumnCodec {
                 name: spec.name.clone(),
                 phrase: phrase(&spec.name),
@@ -111,6 +211,7 @@ impl RowCodec {
                 decimals,
                 range,
                 vocabulary: vocabulary.into_iter().map(|(s, _)| s).collect(),
+                bins,
             });
         }
         Ok(RowCodec { config, schema: table.schema().clone(), columns })
@@ -136,7 +237,9 @@ impl RowCodec {
         let c = self.column(col)?;
         let mismatch = || Error::Parse { column: c.name.clone(), text: value.to_string(), expected: expected(c) };
         Ok(match (c.kind, value) {
-            (ColumnKind::Numeric, Value::Number(x)) => format!("{:.*}", c.decimals, x),
+            (ColumnKind::Numeric, Value::Number(x)) => {
+                format!("{:.*}", c.decimals, c.bins.as_ref().map_or(*x, |b| b.snap(*x)))
+            }
             (ColumnKind::Categorical | ColumnKind::Id, Value::Category(s) | Value::Text(s)) => s.clone(),
             (ColumnKind::Text, Value::Text(s) | Value::Category(s)) => format!("\"{}\"", s.replace('"', "'")),
             (ColumnKind::SetValued, Value::Set(items)) => format!("[{}]", items.join(", ")),
@@ -264,6 +367,7 @@ impl RowCodec {
         let count = |c: &ColumnCodec| -> f64 {
             match c.kind {
                 ColumnKind::Categorical => c.vocabulary.len() as f64,
+                ColumnKind::Numeric if c.bins.is_some() => c.bins.as_ref().map_or(0, |b| b.values.len()) as f64,
                 ColumnKind::Numeric => {
                     c.range.map_or(f64::INFINITY, |(lo, hi)| (hi - lo) * 10f64.powi(c.decimals.min(300) as i32) + 1.0)
                 }

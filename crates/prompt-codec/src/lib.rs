@@ -36,6 +36,6 @@ mod codec;
 mod error;
 mod grammar;
 
-pub use codec::{phrase, CodecConfig, ColumnCodec, RowCodec};
+pub use codec::{phrase, CodecConfig, ColumnCodec, NumberBins, RowCodec};
 pub use error::{Error, Result};
 pub use grammar::{ColumnGrammar, NumberGrammar, TokenTrie, Vocab};

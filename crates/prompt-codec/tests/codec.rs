@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use prompt_codec::{CodecConfig, ColumnGrammar, NumberGrammar, RowCodec, Vocab};
+use prompt_codec::{CodecConfig, ColumnGrammar, NumberBins, NumberGrammar, RowCodec, Vocab};
 use proptest::prelude::*;
 use rec_table::{read_csv_bytes, ColumnKind, CsvOptions, Value};
 
@@ -71,6 +71,45 @@ fn sentences_prompts_and_parsing() {
     assert!(e.contains("one of technician, writer, other"), "{e}");
     let e = codec.prompt(&t, 0, 0).unwrap_err().to_string();
     assert!(e.contains("'user_id' (id) cannot be imputed"), "{e}");
+}
+
+#[test]
+fn binned_numbers_are_written_as_their_bins_median_everywhere() {
+    // Ages 20..=39 once each and 30 four more times: quantile bins never split the 30s.
+    let mut csv = String::from("age,device\n");
+    for a in 20..40 {
+        csv.push_str(&format!("{a},{}\n", if a < 30 { "Mobile" } else { "Desktop" }));
+    }
+    for _ in 0..4 {
+        csv.push_str("30,Desktop\n");
+    }
+    csv.push_str(",Mobile\n");
+    let t = read_csv_bytes(csv.as_bytes(), "ages.csv", &CsvOptions::default()).unwrap();
+    let plain = RowCodec::fit(&t, CodecConfig::default()).unwrap();
+    assert!(plain.columns()[0].bins.is_none());
+    assert_eq!(plain.serialize_row(&t, 3, &[0, 1]).unwrap(), "age is 23, device is Mobile.");
+
+    let codec = RowCodec::fit(&t, CodecConfig { numeric_bins: 4, ..CodecConfig::default() }).unwrap();
+    let bins = codec.columns()[0].bins.clone().expect("20 distinct ages in 4 bins");
+    // 24 ages, a value going to the bin of its first copy's rank (÷ 6): 20-25, 26-30 (30 five
+    // times), 31-33, 34-39; each written as its lower median.
+    assert_eq!(bins.values, vec![22.0, 30.0, 32.0, 36.0]);
+    assert_eq!(bins.cuts, vec![25.5, 30.5, 33.5]);
+    assert_eq!(codec.serialize_row(&t, 3, &[0, 1]).unwrap(), "age is 22, device is Mobile.");
+    assert_eq!(codec.format_value(0, &Value::Number(33.4)).unwrap(), "32");
+    // A filled number in a prompt is written by its bin too; parsing reads a number as is.
+    assert_eq!(codec.prompt_with(&t, 24, 1, &[(0, Value::Number(37.2))]).unwrap(), "age is 36, device is");
+    assert_eq!(codec.parse_value(0, " 31").unwrap(), Value::Number(31.0));
+    // Fewer distinct values than bins: written as they are.
+    let few = RowCodec::fit(&t, CodecConfig { numeric_bins: 64, ..CodecConfig::default() }).unwrap();
+    assert!(few.columns()[0].bins.is_none());
+    // A codec saved before the option existed reads without bins.
+    let mut json = serde_json::to_value(&plain).unwrap();
+    json["config"].as_object_mut().unwrap().remove("numeric_bins");
+    let old: RowCodec = serde_json::from_value(json).unwrap();
+    assert_eq!(old, plain);
+    let saved: RowCodec = serde_json::from_str(&serde_json::to_string(&codec).unwrap()).unwrap();
+    assert_eq!(saved, codec);
 }
 
 #[test]
@@ -193,6 +232,34 @@ fn a_tokenizer_that_cannot_spell_a_category_is_an_error() {
     let codec = RowCodec::fit(&t, CodecConfig::default()).unwrap();
     let e = ColumnGrammar::build(&codec, 3, &tok).unwrap_err().to_string();
     assert!(e.contains("cannot spell") && e.contains("occupation"), "{e}");
+}
+
+proptest! {
+    #[test]
+    fn bins_cover_the_values_in_order_and_never_split_ties(xs in prop::collection::vec(0u8..60, 1..200), k in 2usize..20) {
+        let xs: Vec<f64> = xs.into_iter().map(f64::from).collect();
+        let mut distinct = xs.clone();
+        distinct.sort_by(f64::total_cmp);
+        distinct.dedup();
+        match NumberBins::fit(&xs, k) {
+            None => prop_assert!(distinct.len() <= k),
+            Some(b) => {
+                prop_assert!(distinct.len() > k && b.values.len() <= k && b.values.len() >= 2);
+                prop_assert_eq!(b.cuts.len(), b.values.len() - 1);
+                prop_assert!(b.values.windows(2).all(|w| w[0] < w[1]) && b.cuts.windows(2).all(|w| w[0] < w[1]));
+                for (i, v) in b.values.iter().enumerate() {
+                    // Each bin's value was observed and lies between its cuts, and snaps to itself.
+                    prop_assert!(distinct.contains(v));
+                    prop_assert!(i == 0 || b.cuts[i - 1] < *v);
+                    prop_assert!(i == b.cuts.len() || *v < b.cuts[i]);
+                    prop_assert_eq!(b.snap(*v), *v);
+                }
+                // Snapping keeps order.
+                let snapped: Vec<f64> = distinct.iter().map(|&x| b.snap(x)).collect();
+                prop_assert!(snapped.windows(2).all(|w| w[0] <= w[1]));
+            }
+        }
+    }
 }
 
 proptest! {
