@@ -23,10 +23,11 @@
 //!   of their token tree with a shared cache, minus `λ ×` its score under a context-free prompt
 //!   with `λ` per column chosen on the held-out cells; numbers take the probability-weighted
 //!   mean; with [`numeric_bins`](ExampleConfig::numeric_bins) a number is written, learnt and
-//!   scored as its quantile bin's median, off by default); larger categorical columns, other numeric columns, set-valued and text columns are
-//!   *generated* under a grammar. A row with several gaps fills them one after the other,
-//!   scored columns first, and later prompts include the values filled earlier. A prompt
-//!   writes the row's known cells with the columns of fewest distinct values first
+//!   scored as its quantile bin's median, off by default); larger categorical columns, other
+//!   numeric columns, set-valued and text columns are *generated* under a grammar. A row with
+//!   several gaps fills them one after the other, scored columns first, and later prompts
+//!   include the values filled earlier. A prompt writes the row's known cells with the columns
+//!   of fewest distinct values first
 //!   ([`known_order`](FillConfig::known_order)), so that rows sorted by their prompts share
 //!   long beginnings, computed once; a row's next question continues the cache of its
 //!   previous one ([`block_rows`](FillConfig::block_rows)). Fallbacks,

@@ -112,9 +112,11 @@ impl NumberBins {
         Some(NumberBins { values, cuts })
     }
 
-    /// The number `x` is written as: its bin's value.
+    /// The number `x` is written as: its bin's value (`x` itself for bins without values, which
+    /// [`fit`](Self::fit) never makes but a hand-edited save could hold).
     pub fn snap(&self, x: f64) -> f64 {
-        self.values[self.cuts.partition_point(|&c| c <= x)]
+        let i = self.cuts.partition_point(|&c| c <= x);
+        self.values.get(i).or(self.values.last()).copied().unwrap_or(x)
     }
 }
 
@@ -367,10 +369,12 @@ impl RowCodec {
         let count = |c: &ColumnCodec| -> f64 {
             match c.kind {
                 ColumnKind::Categorical => c.vocabulary.len() as f64,
-                ColumnKind::Numeric if c.bins.is_some() => c.bins.as_ref().map_or(0, |b| b.values.len()) as f64,
-                ColumnKind::Numeric => {
-                    c.range.map_or(f64::INFINITY, |(lo, hi)| (hi - lo) * 10f64.powi(c.decimals.min(300) as i32) + 1.0)
-                }
+                ColumnKind::Numeric => match &c.bins {
+                    Some(b) => b.values.len() as f64,
+                    None => c
+                        .range
+                        .map_or(f64::INFINITY, |(lo, hi)| (hi - lo) * 10f64.powi(c.decimals.min(300) as i32) + 1.0),
+                },
                 ColumnKind::SetValued | ColumnKind::Text | ColumnKind::Id => f64::INFINITY,
             }
         };

@@ -110,6 +110,9 @@ fn binned_numbers_are_written_as_their_bins_median_everywhere() {
     assert_eq!(old, plain);
     let saved: RowCodec = serde_json::from_str(&serde_json::to_string(&codec).unwrap()).unwrap();
     assert_eq!(saved, codec);
+    // A hand-edited save with cuts but no values writes numbers as they are, without a panic.
+    let broken = NumberBins { values: vec![], cuts: vec![25.5] };
+    assert_eq!(broken.snap(31.0), 31.0);
 }
 
 #[test]
