@@ -510,14 +510,8 @@ fn distinct_numbers(codec: &RowCodec, table: &Table, max: usize) -> Vec<Option<V
             if let Some(bins) = &c.bins {
                 return (bins.values.len() <= max).then(|| bins.values.clone());
             }
-            let scale = 10f64.powi(c.decimals as i32);
-            let mut xs: Vec<f64> = table
-                .column_values(j)
-                .into_iter()
-                .flatten()
-                .filter_map(|v| v.as_f64())
-                .map(|x| (x * scale).round() / scale)
-                .collect();
+            let mut xs: Vec<f64> =
+                table.column_values(j).into_iter().flatten().filter_map(|v| v.as_f64()).map(|x| c.rounded(x)).collect();
             xs.sort_by(f64::total_cmp);
             xs.dedup();
             (xs.len() <= max).then_some(xs)

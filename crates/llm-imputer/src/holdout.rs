@@ -149,14 +149,16 @@ impl Holdout {
         for (j, rows, truth) in &self.by_col {
             let scores = fitted.score_rows(model, table, *j, rows)?;
             let (values, numeric) = fitted.scored_values(*j);
+            // Each candidate's text, once per column: the first candidate written as a text is its.
+            let mut index: HashMap<String, usize> = HashMap::with_capacity(values.len());
+            for (k, v) in values.iter().enumerate() {
+                index.entry(written(&fitted.saved.codec, *j, v)).or_insert(k);
+            }
             let (mut right, mut sq, mut gain) = (0usize, 0.0, 0.0);
             for (s, t) in scores.iter().zip(truth) {
                 let probs = crate::decode::normalise(s);
                 let text = written(&fitted.saved.codec, *j, t);
-                let k = values
-                    .iter()
-                    .position(|v| written(&fitted.saved.codec, *j, v) == text)
-                    .unwrap_or_else(|| nearest(values, t));
+                let k = index.get(&text).copied().unwrap_or_else(|| nearest(values, t));
                 let lp = probs[k].max(1e-12).ln();
                 let prior = self.log_freq[*j].get(&text).copied().unwrap_or(-12.0);
                 sum_lp += lp;

@@ -146,6 +146,17 @@ impl ColumnCodec {
     pub fn imputable(&self) -> bool {
         matches!(self.kind, ColumnKind::Numeric | ColumnKind::Categorical | ColumnKind::SetValued | ColumnKind::Text)
     }
+
+    /// `x` rounded to the decimals the column's numbers are written with (before any bins).
+    pub fn rounded(&self, x: f64) -> f64 {
+        round_to(x, self.decimals)
+    }
+}
+
+/// `x` rounded to `decimals` decimals.
+fn round_to(x: f64, decimals: usize) -> f64 {
+    let scale = 10f64.powi(decimals as i32);
+    (x * scale).round() / scale
 }
 
 /// Serializes rows of tables of one schema as text and parses generated values back.
@@ -202,8 +213,7 @@ impl RowCodec {
             let mut vocabulary: Vec<(String, usize)> = counts.into_iter().collect();
             vocabulary.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
             // Bins over the numbers as they are written (rounded to the column's decimals).
-            let scale = 10f64.powi(decimals as i32);
-            let written: Vec<f64> = numbers.iter().map(|x| (x * scale).round() / scale).collect();
+            let written: Vec<f64> = numbers.iter().map(|&x| round_to(x, decimals)).collect();
             let bins =
                 if spec.kind == ColumnKind::Numeric { NumberBins::fit(&written, config.numeric_bins) } else { None };
             columns.push(ColumnCodec {
