@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::io::{read_json, write_json, write_safetensors, TensorFile};
 use crate::linear::Linear;
 use crate::model::{CausalLm, ModelInfo};
-use crate::peft::{empty_json, PeftConfigFile};
+use crate::peft::PeftConfigFile;
 
 /// File name of the adapter config, as PEFT spells it.
 pub const ADAPTER_CONFIG_FILE: &str = "adapter_config.json";
@@ -126,6 +126,8 @@ impl<M: CausalLm> LoraModel<M> {
     /// seeded with `seed`, `B` zero — so the model's outputs are unchanged until training.
     pub fn new(mut model: M, config: LoraConfig, seed: u64) -> Result<Self> {
         config.validate()?;
+        let blocks = model.linear_names().iter().filter_map(|n| llm_config::block_index(n)).max().map_or(0, |i| i + 1);
+        let config = config.resolve_layers(blocks);
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let scale = config.scale();
         let r = config.r as i64;
@@ -145,9 +147,13 @@ impl<M: CausalLm> LoraModel<M> {
             hits += 1;
         }
         if hits == 0 {
+            let blocks = match &config.layers_to_transform {
+                Some(l) => format!(" in blocks {l:?}"),
+                None => String::new(),
+            };
             return Err(Error::adapter(
                 None,
-                format!("target_modules {:?} match no layer of this model", config.target_modules),
+                format!("target_modules {:?}{blocks} match no layer of this model", config.target_modules),
             ));
         }
         Ok(Self { model, config, base_model_name: None })
@@ -162,15 +168,14 @@ impl<M: CausalLm> LoraModel<M> {
         let cfg_path = dir.join(ADAPTER_CONFIG_FILE);
         let file: PeftConfigFile = read_json(&cfg_path)?;
         let config = file.to_lora_config(&cfg_path)?;
-        let strict = empty_json(&file.layers_to_transform);
         let mut this = Self { model, config, base_model_name: file.base_model_name_or_path.clone() };
-        this.attach_from_file(&dir.join(ADAPTER_WEIGHTS_FILE), strict)?;
+        this.attach_from_file(&dir.join(ADAPTER_WEIGHTS_FILE))?;
         Ok(this)
     }
 
-    /// `strict`: every layer the config targets must be present (false when the config limits
-    /// the layers with `layers_to_transform`).
-    fn attach_from_file(&mut self, path: &Path, strict: bool) -> Result<()> {
+    /// Every layer the config targets (in its `layers_to_transform` blocks, when listed) must be
+    /// present.
+    fn attach_from_file(&mut self, path: &Path) -> Result<()> {
         let bad = |m: String| Error::adapter(Some(path.to_path_buf()), m);
         let device = self.model.device();
         let kind = self.model.linears().first().map(|(_, l)| adapter_kind(l.weight().kind())).unwrap_or(Kind::Float);
@@ -200,7 +205,7 @@ impl<M: CausalLm> LoraModel<M> {
             let ka = format!("{KEY_PREFIX}{name}.lora_A.weight");
             let kb = format!("{KEY_PREFIX}{name}.lora_B.weight");
             let (a, b) = match (tensors.remove(&ka), tensors.remove(&kb)) {
-                (None, None) if strict && self.config.targets(&name) => {
+                (None, None) if self.config.targets(&name) => {
                     return Err(Error::MissingTensor { name: ka, path: path.to_path_buf() })
                 }
                 (None, None) => continue,

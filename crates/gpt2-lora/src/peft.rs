@@ -71,6 +71,11 @@ impl PeftConfigFile {
             }
         }
         let r = self.r.ok_or_else(|| bad("missing `r`".into()))?;
+        let block = |n: &serde_json::Number| {
+            n.as_u64()
+                .map(|i| i as usize)
+                .ok_or_else(|| bad(format!("layers_to_transform entry {n} is not a block index")))
+        };
         let target_modules = match &self.target_modules {
             Some(serde_json::Value::Array(a)) => a
                 .iter()
@@ -87,12 +92,31 @@ impl PeftConfigFile {
             }
             _ => return Err(bad("missing `target_modules`".into())),
         };
+        // PEFT writes one block as a number and several as a list.
+        let layers_to_transform = match &self.layers_to_transform {
+            v if empty_json(v) => None,
+            Some(serde_json::Value::Number(n)) => Some(vec![block(n)?]),
+            Some(serde_json::Value::Array(a)) => Some(
+                a.iter()
+                    .map(|v| match v {
+                        serde_json::Value::Number(n) => block(n),
+                        other => Err(bad(format!("layers_to_transform entry {other} is not a block index"))),
+                    })
+                    .collect::<Result<Vec<_>>>()?,
+            ),
+            other => {
+                let shown = other.as_ref().map(|v| v.to_string()).unwrap_or_default();
+                return Err(bad(format!("layers_to_transform {shown} is not a block index or a list of them")));
+            }
+        };
         let cfg = LoraConfig {
             r,
             alpha: self.lora_alpha.unwrap_or(8.0),
             dropout: self.lora_dropout.unwrap_or(0.0),
             target_modules,
             use_rslora: self.use_rslora.unwrap_or(false),
+            layers_to_transform,
+            last_layers: None,
         };
         cfg.validate().map_err(|e| bad(e.to_string()))?;
         Ok(cfg)
@@ -113,7 +137,9 @@ impl PeftConfigFile {
             modules_to_save: None,
             rank_pattern: Some(serde_json::json!({})),
             alpha_pattern: Some(serde_json::json!({})),
-            layers_to_transform: None,
+            // Resolved by the time adapters are saved (`LoraModel` holds no `last_layers`).
+            layers_to_transform: cfg.layers_to_transform.as_ref().map(|l| serde_json::json!(l)),
+            // PEFT then finds the blocks by its common names (`layers`, `h`, ...).
             layers_pattern: None,
             base_model_name_or_path: base_model.map(str::to_string),
             inference_mode: Some(true),

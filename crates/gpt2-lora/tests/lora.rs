@@ -8,6 +8,18 @@ use common::*;
 use gpt2_lora::{CausalLm, ForwardOptions, LoraConfig, LoraModel};
 use tch::Tensor;
 
+/// Gives every adapter matrix seeded random values of std 0.2, so that the adapters change the
+/// outputs.
+fn randomise_adapters<M: CausalLm>(model: &LoraModel<M>, seed: i64) {
+    tch::manual_seed(seed);
+    tch::no_grad(|| {
+        for (_, mut t) in model.trainable_variables() {
+            let noise = t.randn_like() * 0.2;
+            t.copy_(&noise);
+        }
+    });
+}
+
 fn logits<M: CausalLm>(m: &M) -> Tensor {
     let g = golden();
     m.forward(&g["right_ids"], Some(&g["right_mask"]), None, ForwardOptions::eval()).unwrap().logits
@@ -95,13 +107,7 @@ fn saved_adapter_is_peft_format_and_reloads() {
     let g = golden();
     let cfg = LoraConfig::default().with_r(2).with_alpha(6.0).with_target_modules(["c_attn", "c_fc"]);
     let model = LoraModel::new(tiny(), cfg, 11).unwrap();
-    tch::manual_seed(3);
-    tch::no_grad(|| {
-        for (_, mut t) in model.trainable_variables() {
-            let noise = t.randn_like() * 0.2;
-            t.copy_(&noise);
-        }
-    });
+    randomise_adapters(&model, 3);
     let want = logits(&model);
     assert!(max_masked_diff(&want, &g["right_logits"], &g["right_mask"]) > 1e-3);
 
@@ -129,4 +135,39 @@ fn saved_adapter_is_peft_format_and_reloads() {
         dir.join("expected_logits.safetensors"),
     )
     .unwrap();
+}
+
+/// `last_layers` puts adapters on the top blocks only, saves them as PEFT's
+/// `layers_to_transform` (list or single number on read), and a reload insists on every
+/// targeted layer of those blocks.
+#[test]
+fn last_layers_adapt_the_top_blocks_and_save_as_layers_to_transform() {
+    let g = golden();
+    let cfg = LoraConfig::default().with_target_modules(["c_attn", "c_fc"]).with_last_layers(1);
+    let model = LoraModel::new(tiny(), cfg, 5).unwrap();
+    assert_eq!(model.adapted_modules(), vec!["transformer.h.1.attn.c_attn", "transformer.h.1.mlp.c_fc"]);
+    assert_eq!((model.config().layers_to_transform.clone(), model.config().last_layers), (Some(vec![1]), None));
+    randomise_adapters(&model, 4);
+    let want = logits(&model);
+    let dir = scratch("peft-last-layers");
+    model.save_pretrained(&dir).unwrap();
+    let config_path = dir.join("adapter_config.json");
+    let mut cfg: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
+    assert_eq!(cfg["layers_to_transform"], serde_json::json!([1]));
+    let again = LoraModel::from_pretrained(tiny(), &dir).unwrap();
+    assert_eq!(again.adapted_modules(), model.adapted_modules());
+    assert_eq!(max_masked_diff(&logits(&again), &want, &g["right_mask"]), 0.0);
+    // PEFT writes a single block as a number.
+    cfg["layers_to_transform"] = serde_json::json!(1);
+    std::fs::write(&config_path, cfg.to_string()).unwrap();
+    assert_eq!(LoraModel::from_pretrained(tiny(), &dir).unwrap().config().layers_to_transform, Some(vec![1]));
+    // A config that lists block 0 too needs its tensors.
+    cfg["layers_to_transform"] = serde_json::json!([0, 1]);
+    std::fs::write(&config_path, cfg.to_string()).unwrap();
+    let e = LoraModel::from_pretrained(tiny(), &dir).unwrap_err().to_string();
+    assert!(e.contains("transformer.h.0.attn.c_attn.lora_A.weight"), "{e}");
+    cfg["layers_to_transform"] = serde_json::json!(["one"]);
+    std::fs::write(&config_path, cfg.to_string()).unwrap();
+    let e = LoraModel::from_pretrained(tiny(), &dir).unwrap_err().to_string();
+    assert!(e.contains("not a block index"), "{e}");
 }

@@ -456,7 +456,15 @@ pub struct LlmImputerConfig {
 
 /// The imputer's adapters: rank 16, alpha 32, no dropout, every linear layer.
 fn imputer_lora() -> LoraConfig {
-    LoraConfig { r: 16, alpha: 32.0, dropout: 0.0, target_modules: Vec::new(), use_rslora: false }
+    LoraConfig {
+        r: 16,
+        alpha: 32.0,
+        dropout: 0.0,
+        target_modules: Vec::new(),
+        use_rslora: false,
+        layers_to_transform: None,
+        last_layers: None,
+    }
 }
 
 /// The imputer's fine-tune: 400 steps of 8 examples at 2e-3, cosine after 16 warm-up steps,

@@ -7,7 +7,7 @@
 //!
 //! | item | what it sets |
 //! |---|---|
-//! | [`LoraConfig`] | the adapters: rank, alpha, dropout, target modules |
+//! | [`LoraConfig`] | the adapters: rank, alpha, dropout, target modules and blocks |
 //! | [`TrainConfig`], [`Schedule`] | the fine-tune: optimizer, schedule, budget, batches, checkpoints |
 //! | [`LlmImputerConfig`] | the imputer: backbone, device, precision, and nested [`LoraConfig`], [`TrainConfig`], [`ExampleConfig`], [`FillConfig`], [`HeadConfig`], [`RetrievalConfig`] |
 //! | [`Backbone`], [`Precision`], [`DeviceChoice`], [`Objective`] | the choices inside it |
@@ -44,6 +44,6 @@ pub use imputer::{
     LlmImputerConfig, Objective, RetrievalConfig, RetrievalMode, RetrievalProbe, PROBE_MARGIN, PROBE_MIN_CELLS,
     SLOW_CPU_SECONDS,
 };
-pub use lora::LoraConfig;
+pub use lora::{block_index, LoraConfig};
 pub use overlay::{deserialize_over, overlay};
 pub use train::{Schedule, TrainConfig};

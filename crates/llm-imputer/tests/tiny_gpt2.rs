@@ -493,6 +493,37 @@ fn a_slow_cpu_time_limit_ends_the_fine_tune_and_the_report_says_so() {
 }
 
 #[test]
+fn adapters_on_the_last_blocks_are_saved_as_peft_layers_to_transform_and_reload() {
+    let tmp = tempfile::tempdir().unwrap();
+    let backbone = tiny_gpt2_backbone(&tmp.path().join("tiny-gpt2"));
+    let holes: Vec<(usize, usize)> = (0..24).map(|r| (r, 1 + r % 3)).collect();
+    let data = hide(&table(24), &holes);
+    let mut cfg = config(backbone, Objective::Values).with_max_steps(2);
+    cfg.lora = cfg.lora.with_last_layers(1);
+    let fitted = LlmImputer::new(cfg.clone()).fit(&data).unwrap();
+    assert_eq!(fitted.config().lora.last_layers, Some(1));
+    let dir = tmp.path().join("saved");
+    fitted.save(&dir).unwrap();
+    let adapter: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("adapter/adapter_config.json")).unwrap()).unwrap();
+    assert_eq!(adapter["layers_to_transform"], serde_json::json!([1]), "the tiny model's top block of 2");
+    let loaded = FittedLlmImputer::load(&dir).unwrap();
+    assert_eq!(loaded.config().lora.last_layers, Some(1));
+    let (a, b) = (fitted.transform(&data).unwrap(), loaded.transform(&data).unwrap());
+    for &(r, c) in &holes {
+        assert_eq!(a.value(r, c), b.value(r, c), "the reloaded imputer fills row {r} column {c} the same");
+    }
+    // By default every block is adapted and the saved adapter lists none.
+    cfg.lora.last_layers = None;
+    let whole = LlmImputer::new(cfg).fit(&data).unwrap();
+    let dir = tmp.path().join("whole");
+    whole.save(&dir).unwrap();
+    let adapter: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("adapter/adapter_config.json")).unwrap()).unwrap();
+    assert!(adapter.get("layers_to_transform").is_none_or(|v| v.is_null()), "{adapter}");
+}
+
+#[test]
 fn bad_input_is_an_error_not_a_panic() {
     let tmp = tempfile::tempdir().unwrap();
     let backbone = tiny_gpt2_backbone(&tmp.path().join("tiny-gpt2"));

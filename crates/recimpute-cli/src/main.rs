@@ -152,6 +152,10 @@ struct LlmArgs {
     /// every layer whose path ends in it), e.g. `q_proj,v_proj` (default: every linear layer).
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     llm_lora_targets: Option<Vec<String>>,
+    /// Adapters only on the model's last N transformer blocks (0: every block); a training
+    /// step then runs the backward pass through those blocks alone.
+    #[arg(long, value_name = "N")]
+    llm_lora_last_layers: Option<usize>,
     /// Precision of the frozen base (auto: bf16 where the hardware has it, else f32).
     #[arg(long, value_parser = recimpute::llm_config::Precision::NAMES)]
     llm_precision: Option<String>,
@@ -215,6 +219,10 @@ impl LlmArgs {
         set(&mut c.lora.r, self.llm_lora_r);
         set(&mut c.lora.alpha, self.llm_lora_alpha);
         set(&mut c.lora.target_modules, self.llm_lora_targets);
+        if let Some(n) = self.llm_lora_last_layers {
+            c.lora.layers_to_transform = None;
+            c.lora.last_layers = (n > 0).then_some(n);
+        }
         if let Some(p) = self.llm_precision {
             *c = c.clone().with_precision(p.parse()?);
         }
@@ -244,7 +252,7 @@ impl LlmArgs {
     /// Every LLM flag: its name, whether it was given, and when it acts. One list, so that a
     /// new flag has to say which it is (a test checks that it names every flag clap knows).
     #[cfg_attr(not(feature = "llm"), allow(dead_code))]
-    fn flags(&self) -> [(&'static str, bool, LlmStage); 19] {
+    fn flags(&self) -> [(&'static str, bool, LlmStage); 20] {
         use LlmStage::{Fill, Fit};
         [
             ("--llm-backbone", self.llm_backbone.is_some(), Fill),
@@ -256,6 +264,7 @@ impl LlmArgs {
             ("--llm-lora-r", self.llm_lora_r.is_some(), Fit),
             ("--llm-lora-alpha", self.llm_lora_alpha.is_some(), Fit),
             ("--llm-lora-targets", self.llm_lora_targets.is_some(), Fit),
+            ("--llm-lora-last-layers", self.llm_lora_last_layers.is_some(), Fit),
             ("--llm-precision", self.llm_precision.is_some(), Fit),
             ("--llm-objective", self.llm_objective.is_some(), Fit),
             ("--llm-holdout", self.llm_holdout.is_some(), Fit),
