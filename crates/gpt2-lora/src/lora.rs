@@ -147,13 +147,13 @@ impl<M: CausalLm> LoraModel<M> {
             hits += 1;
         }
         if hits == 0 {
-            let blocks = match &config.layers_to_transform {
+            let within = match &config.layers_to_transform {
                 Some(l) => format!(" in blocks {l:?}"),
                 None => String::new(),
             };
             return Err(Error::adapter(
                 None,
-                format!("target_modules {:?}{blocks} match no layer of this model", config.target_modules),
+                format!("target_modules {:?}{within} match no layer of this model", config.target_modules),
             ));
         }
         Ok(Self { model, config, base_model_name: None })

@@ -71,10 +71,10 @@ impl PeftConfigFile {
             }
         }
         let r = self.r.ok_or_else(|| bad("missing `r`".into()))?;
-        let block = |n: &serde_json::Number| {
-            n.as_u64()
+        let block = |v: &serde_json::Value| {
+            v.as_u64()
                 .map(|i| i as usize)
-                .ok_or_else(|| bad(format!("layers_to_transform entry {n} is not a block index")))
+                .ok_or_else(|| bad(format!("layers_to_transform entry {v} is not a block index")))
         };
         let target_modules = match &self.target_modules {
             Some(serde_json::Value::Array(a)) => a
@@ -95,15 +95,8 @@ impl PeftConfigFile {
         // PEFT writes one block as a number and several as a list.
         let layers_to_transform = match &self.layers_to_transform {
             v if empty_json(v) => None,
-            Some(serde_json::Value::Number(n)) => Some(vec![block(n)?]),
-            Some(serde_json::Value::Array(a)) => Some(
-                a.iter()
-                    .map(|v| match v {
-                        serde_json::Value::Number(n) => block(n),
-                        other => Err(bad(format!("layers_to_transform entry {other} is not a block index"))),
-                    })
-                    .collect::<Result<Vec<_>>>()?,
-            ),
+            Some(n @ serde_json::Value::Number(_)) => Some(vec![block(n)?]),
+            Some(serde_json::Value::Array(a)) => Some(a.iter().map(block).collect::<Result<Vec<_>>>()?),
             other => {
                 let shown = other.as_ref().map(|v| v.to_string()).unwrap_or_default();
                 return Err(bad(format!("layers_to_transform {shown} is not a block index or a list of them")));

@@ -149,7 +149,7 @@ impl Holdout {
         for (j, rows, truth) in &self.by_col {
             let scores = fitted.score_rows(model, table, *j, rows)?;
             let (values, numeric) = fitted.scored_values(*j);
-            // Each candidate's text, once per column: the first candidate written as a text is its.
+            // Each candidate's text, once per column; a text two candidates share finds the first.
             let mut index: HashMap<String, usize> = HashMap::with_capacity(values.len());
             for (k, v) in values.iter().enumerate() {
                 index.entry(written(&fitted.saved.codec, *j, v)).or_insert(k);
