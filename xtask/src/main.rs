@@ -76,9 +76,9 @@ fn run(args: &[String]) -> Result<ExitCode> {
             let whole_suite = rest.iter().all(global);
             let mut args = vec!["test", "--workspace", "--all-features"];
             if whole_suite {
-                // DataFusion's build alone takes about 20 minutes on 2 cores, more than the rest
-                // of the suite: its crate is tested on its own (`cargo test -p
-                // recimpute-datafusion`, which CI runs), not here.
+                // DataFusion's cold build in this profile took 58 minutes on 2 cores, more than
+                // the rest of the suite: its crate is tested on its own (`cargo test -p
+                // recimpute-datafusion`; CI runs it in the unoptimised `ci-datafusion` profile).
                 args.extend(["--exclude", "recimpute-datafusion"]);
             }
             args.extend(rest.iter().map(String::as_str));
