@@ -322,6 +322,22 @@ impl CausalLm for Gpt2 {
         Ok(h.f_linear::<&Tensor>(&self.wte, None)?)
     }
 
+    /// Errors for a model that scales attention by the block's index
+    /// (`scale_attn_by_inverse_layer_idx`): the renumbered blocks would change their scale.
+    fn keep_blocks(&mut self, keep: &[usize]) -> Result<()> {
+        if self.config.scale_attn_by_inverse_layer_idx {
+            return Err(Error::InvalidInput(
+                "keep_blocks: this GPT-2 scales attention by the block's index (scale_attn_by_inverse_layer_idx), \
+                 which dropping blocks would change"
+                    .into(),
+            ));
+        }
+        crate::model::check_kept_blocks(keep, self.blocks.len())?;
+        crate::model::retain_indices(&mut self.blocks, keep);
+        self.config.n_layer = self.blocks.len();
+        Ok(())
+    }
+
     fn linears(&self) -> Vec<(String, &Linear)> {
         let mut out = Vec::with_capacity(4 * self.blocks.len());
         for (i, b) in self.blocks.iter().enumerate() {

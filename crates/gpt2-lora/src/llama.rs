@@ -385,6 +385,13 @@ impl CausalLm for Llama {
         Ok(h.f_mm(&head.f_tr()?)?)
     }
 
+    fn keep_blocks(&mut self, keep: &[usize]) -> Result<()> {
+        crate::model::check_kept_blocks(keep, self.layers.len())?;
+        crate::model::retain_indices(&mut self.layers, keep);
+        self.config.num_hidden_layers = self.layers.len();
+        Ok(())
+    }
+
     fn linears(&self) -> Vec<(String, &Linear)> {
         let mut out = Vec::with_capacity(LINEAR_NAMES.len() * self.layers.len());
         for (i, l) in self.layers.iter().enumerate() {

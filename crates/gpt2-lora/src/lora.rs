@@ -126,8 +126,7 @@ impl<M: CausalLm> LoraModel<M> {
     /// seeded with `seed`, `B` zero — so the model's outputs are unchanged until training.
     pub fn new(mut model: M, config: LoraConfig, seed: u64) -> Result<Self> {
         config.validate()?;
-        let blocks = model.linear_names().iter().filter_map(|n| llm_config::block_index(n)).max().map_or(0, |i| i + 1);
-        let config = config.resolve_layers(blocks);
+        let config = config.resolve_layers(model.num_blocks());
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let scale = config.scale();
         let r = config.r as i64;
@@ -407,6 +406,11 @@ impl<M: CausalLm> CausalLm for LoraModel<M> {
 
     fn head(&self, hidden: &Tensor) -> Result<Tensor> {
         self.model.head(hidden)
+    }
+
+    /// Always an error: the adapters are attached to the blocks as numbered now.
+    fn keep_blocks(&mut self, _keep: &[usize]) -> Result<()> {
+        Err(Error::InvalidInput("keep_blocks: drop blocks from the base model before attaching adapters".into()))
     }
 
     fn linears(&self) -> Vec<(String, &Linear)> {

@@ -4,7 +4,7 @@
 use tch::{Device, Tensor};
 
 use crate::cache::KvCache;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::linear::Linear;
 
 /// Static facts about a model that adapters, trainer and generator need.
@@ -139,6 +139,18 @@ pub trait CausalLm {
         self.head(&self.hidden_at(input_ids, attention_mask, positions, options.train)?)
     }
 
+    /// Keeps only the transformer blocks at `keep` (strictly increasing indices of the current
+    /// blocks) and drops the rest: a shallower model, each pass through it cheaper in
+    /// proportion. Gromov et al. (2024, "The Unreasonable Ineffectiveness of the Deeper
+    /// Layers") found that LLMs lose little when deep blocks short of the last are dropped and
+    /// the rest is fine-tuned with LoRA. Drop blocks before attaching adapters; the blocks are
+    /// renumbered from 0 (adapter and weight names follow the new numbering). A model that
+    /// cannot drop blocks says so.
+    fn keep_blocks(&mut self, keep: &[usize]) -> Result<()> {
+        let _ = keep;
+        Err(Error::InvalidInput(format!("{} models cannot drop blocks", self.info().family)))
+    }
+
     /// Every linear layer adapters can target, by its HF module path
     /// (e.g. `transformer.h.0.attn.c_attn`), in a fixed order.
     fn linears(&self) -> Vec<(String, &Linear)>;
@@ -149,6 +161,12 @@ pub trait CausalLm {
     /// Names of the targetable linear layers.
     fn linear_names(&self) -> Vec<String> {
         self.linears().into_iter().map(|(n, _)| n).collect()
+    }
+
+    /// Number of transformer blocks (one more than the highest block index of a linear layer's
+    /// path, [`llm_config::block_index`]).
+    fn num_blocks(&self) -> usize {
+        self.linear_names().iter().filter_map(|n| llm_config::block_index(n)).max().map_or(0, |i| i + 1)
     }
 
     /// Another handle on the same weights, adapters and merge state included, without copying
@@ -183,6 +201,10 @@ impl<M: CausalLm + ?Sized> CausalLm for Box<M> {
         (**self).head(hidden)
     }
 
+    fn keep_blocks(&mut self, keep: &[usize]) -> Result<()> {
+        (**self).keep_blocks(keep)
+    }
+
     fn linears(&self) -> Vec<(String, &Linear)> {
         (**self).linears()
     }
@@ -194,4 +216,31 @@ impl<M: CausalLm + ?Sized> CausalLm for Box<M> {
     fn shallow_clone(&self) -> Box<dyn CausalLm + Send> {
         (**self).shallow_clone()
     }
+}
+
+/// Checks the `keep` of [`CausalLm::keep_blocks`] against a model of `blocks` blocks: not
+/// empty, strictly increasing, every index a block.
+pub(crate) fn check_kept_blocks(keep: &[usize], blocks: usize) -> Result<()> {
+    if keep.is_empty() {
+        return Err(Error::InvalidInput("keep_blocks: keep at least one block".into()));
+    }
+    if let Some(w) = keep.windows(2).find(|w| w[0] >= w[1]) {
+        return Err(Error::InvalidInput(format!(
+            "keep_blocks: block indices must be strictly increasing, got {} then {}",
+            w[0], w[1]
+        )));
+    }
+    match keep.last() {
+        Some(&last) if last >= blocks => Err(Error::InvalidInput(format!(
+            "keep_blocks: the model has {blocks} blocks (0..{}), got index {last}",
+            blocks.saturating_sub(1)
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// `items` at the indices of `keep` (checked by [`check_kept_blocks`]), in order.
+pub(crate) fn retain_indices<T>(items: &mut Vec<T>, keep: &[usize]) {
+    let all = std::mem::take(items);
+    items.extend(all.into_iter().enumerate().filter(|(i, _)| keep.binary_search(i).is_ok()).map(|(_, x)| x));
 }

@@ -289,3 +289,35 @@ fn other_bad_inputs() {
     lora.merge().unwrap();
     assert!(t.train(&mut lora, &[Example::language_model(&[1, 2, 3])], None).is_err());
 }
+
+/// GPT-2 drops blocks as Llama does (the pruned model equals the checkpoint written without
+/// block 0), and refuses where the blocks' attention scale depends on their index.
+#[test]
+fn gpt2_keep_blocks_equals_a_checkpoint_without_them() {
+    let by_hand = edited_checkpoint(
+        "gpt2-without-block-0",
+        |t| {
+            t.retain(|(n, _)| !n.contains(".h.0."));
+            for (n, _) in t.iter_mut() {
+                *n = n.replace(".h.1.", ".h.0.");
+            }
+        },
+        |c| c["n_layer"] = 1.into(),
+    );
+    let by_hand = Gpt2::from_pretrained(&by_hand, LoadOptions::default()).unwrap();
+    let mut pruned = tiny();
+    pruned.keep_blocks(&[1]).unwrap();
+    assert_eq!(pruned.num_blocks(), 1);
+    let g = golden();
+    let run =
+        |m: &Gpt2| m.forward(&g["right_ids"], Some(&g["right_mask"]), None, ForwardOptions::eval()).unwrap().logits;
+    assert!(run(&pruned).equal(&run(&by_hand)));
+    assert!(!run(&pruned).equal(&run(&tiny())));
+
+    let mut cfg = small_config(64, 16);
+    cfg.scale_attn_by_inverse_layer_idx = true;
+    let mut scaled = Gpt2::random(cfg, LoadOptions::default(), 0).unwrap();
+    let err = scaled.keep_blocks(&[1]).unwrap_err();
+    assert!(err.to_string().contains("scale_attn_by_inverse_layer_idx"), "{err}");
+    assert!(tiny().keep_blocks(&[2]).unwrap_err().to_string().contains("has 2 blocks"));
+}

@@ -489,3 +489,49 @@ fn tokenizer_from_gguf_takes_the_files_eos() {
     let msg = Tokenizer::from_gguf(tiny_gguf()).unwrap_err().to_string();
     assert!(msg.contains("tiny-llama.gguf") && msg.contains("tokenizer.ggml.model"), "{msg}");
 }
+
+/// Dropping a block equals a model written without it: the pruned model's logits match a
+/// checkpoint whose block 1 was removed by hand (block 2 renamed to 1, the config's layer
+/// count lowered), and its weights are the kept blocks' own.
+#[test]
+fn keep_blocks_equals_a_checkpoint_without_them() {
+    let cfg = LlamaConfig { num_hidden_layers: 3, ..tiny().config().clone() };
+    let whole = Llama::random(cfg.clone(), LoadOptions::default(), 5).unwrap();
+    let mut pruned = Llama::random(cfg, LoadOptions::default(), 5).unwrap();
+    pruned.keep_blocks(&[0, 2]).unwrap();
+    assert_eq!((pruned.num_blocks(), pruned.config().num_hidden_layers), (2, 2));
+    let weight = |m: &Llama, name: &str| m.linears().into_iter().find(|(n, _)| n == name).unwrap().1.weight().copy();
+    assert!(weight(&pruned, "model.layers.1.mlp.up_proj").equal(&weight(&whole, "model.layers.2.mlp.up_proj")));
+
+    // The same model by hand: the whole checkpoint less block 1, block 2 renamed.
+    let dir = scratch("llama-keep-blocks-whole");
+    whole.save_pretrained(&dir).unwrap();
+    let tensors: Vec<(String, Tensor)> = Tensor::read_safetensors(dir.join("model.safetensors"))
+        .unwrap()
+        .into_iter()
+        .filter(|(n, _)| !n.starts_with("model.layers.1."))
+        .map(|(n, t)| (n.replace("model.layers.2.", "model.layers.1."), t))
+        .collect();
+    let by_hand = scratch("llama-keep-blocks-by-hand");
+    std::fs::create_dir_all(&by_hand).unwrap();
+    Tensor::write_safetensors(&tensors, by_hand.join("model.safetensors")).unwrap();
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+    config["num_hidden_layers"] = 2.into();
+    std::fs::write(by_hand.join("config.json"), config.to_string()).unwrap();
+    let by_hand = Llama::from_pretrained(&by_hand, LoadOptions::default()).unwrap();
+    let lp = logits(&pruned, "left_ids", "left_mask");
+    assert!(lp.equal(&logits(&by_hand, "left_ids", "left_mask")));
+    assert!(!lp.equal(&logits(&whole, "left_ids", "left_mask")), "block 1 did something");
+
+    // Keeping every block changes nothing; bad lists are errors, and so is pruning under adapters.
+    let mut same = tiny();
+    same.keep_blocks(&[0, 1]).unwrap();
+    assert!(logits(&same, "right_ids", "right_mask").equal(&logits(&tiny(), "right_ids", "right_mask")));
+    for bad in [&[][..], &[1, 0], &[0, 0], &[0, 2]] {
+        let e = tiny().keep_blocks(bad).unwrap_err();
+        assert!(matches!(e, Error::InvalidInput(ref m) if m.starts_with("keep_blocks")), "{bad:?}: {e}");
+    }
+    let mut adapted = LoraModel::new(tiny(), LoraConfig::default().with_target_modules(["q_proj"]), 0).unwrap();
+    assert!(adapted.keep_blocks(&[1]).unwrap_err().to_string().contains("before attaching adapters"));
+}

@@ -417,6 +417,14 @@ impl RetrievalProbe {
 pub struct LlmImputerConfig {
     /// The pretrained model to fine-tune (default: SmolLM2-135M-Instruct from the setup's cache).
     pub backbone: Backbone,
+    /// Run a shallower backbone: only `depth` of its transformer blocks, the first `depth − 1`
+    /// and the last (see [`kept_blocks`]); a number at least the backbone's keeps every block.
+    /// Each step, held-out check and fill costs about `depth / blocks` of the whole model's, so
+    /// a time budget buys more steps. `None` (the default): every block, except where
+    /// [`slow_cpu_depth`](Self::slow_cpu_depth) applies. A fitted imputer saves the depth it
+    /// ran here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub depth: Option<usize>,
     /// Where the model runs.
     pub device: DeviceChoice,
     /// Precision of the frozen base while fine-tuning ([`Precision::Auto`]: bf16 where the
@@ -452,6 +460,12 @@ pub struct LlmImputerConfig {
     /// table filled other than the one fitted on is not counted. `None` keeps the step budget
     /// whatever the CPU.
     pub slow_cpu_seconds: Option<f64>,
+    /// The [`depth`](Self::depth) of a fit that `slow_cpu_seconds` holds (and that sets no
+    /// `depth` of its own): there the budget buys SmolLM2 a hundred-odd steps through all 30
+    /// blocks, and 6 blocks take about three times as many in the same time and learn more from them
+    /// (docs/RESULTS.md, "A shallower backbone where bf16 is slow"). The fit says so on stderr
+    /// and in its report. `None` keeps every block there too.
+    pub slow_cpu_depth: Option<usize>,
 }
 
 /// The imputer's adapters: rank 16, alpha 32, no dropout, every linear layer.
@@ -544,6 +558,7 @@ impl Default for LlmImputerConfig {
     fn default() -> Self {
         LlmImputerConfig {
             backbone: Backbone::default_smollm2(),
+            depth: None,
             device: DeviceChoice::Auto,
             precision: Precision::Auto,
             inference_precision: Precision::Auto,
@@ -554,8 +569,28 @@ impl Default for LlmImputerConfig {
             head: HeadConfig::default(),
             retrieval: RetrievalConfig::default(),
             slow_cpu_seconds: Some(SLOW_CPU_SECONDS),
+            slow_cpu_depth: Some(SLOW_CPU_DEPTH),
         }
     }
+}
+
+/// The default [`LlmImputerConfig::slow_cpu_depth`].
+pub const SLOW_CPU_DEPTH: usize = 6;
+
+/// The blocks a backbone of `blocks` transformer blocks keeps at [`LlmImputerConfig::depth`]
+/// `depth`: the first `depth − 1` and the last (every block when `depth ≥ blocks`). The last
+/// block stays because it writes what the LM head reads; Gromov et al. (2024) found the deep
+/// blocks short of the last the ones a model misses least.
+///
+/// ```
+/// assert_eq!(llm_config::kept_blocks(4, 30), vec![0, 1, 2, 29]);
+/// assert_eq!(llm_config::kept_blocks(40, 3), vec![0, 1, 2]);
+/// ```
+pub fn kept_blocks(depth: usize, blocks: usize) -> Vec<usize> {
+    if depth >= blocks {
+        return (0..blocks).collect();
+    }
+    (0..depth.saturating_sub(1)).chain(blocks.checked_sub(1)).collect()
 }
 
 /// The default [`LlmImputerConfig::slow_cpu_seconds`]: the fit and fill of a table inside
@@ -670,6 +705,22 @@ impl LlmImputerConfig {
         }
     }
 
+    /// The [`depth`](Self::depth) a fit runs on a CUDA device (`on_cuda`) or this CPU: `depth`
+    /// when set, else [`slow_cpu_depth`](Self::slow_cpu_depth) where `slow_cpu_seconds` holds
+    /// the fit (no `train.max_seconds` of its own), else every block (`None`).
+    pub fn fit_depth(&self, on_cuda: bool) -> Option<usize> {
+        self.fit_depth_where(on_cuda, crate::cpu_bf16_pays())
+    }
+
+    /// [`fit_depth`](Self::fit_depth) on a CPU for which bf16 pays or not (`bf16_pays`).
+    pub fn fit_depth_where(&self, on_cuda: bool, bf16_pays: bool) -> Option<usize> {
+        if self.depth.is_some() {
+            return self.depth;
+        }
+        let slow_budget = self.train.max_seconds.is_none() && self.time_limit_where(on_cuda, bf16_pays).is_some();
+        self.slow_cpu_depth.filter(|_| slow_budget)
+    }
+
     /// Checks the values (the nested LoRA and trainer settings included).
     pub fn validate(&self) -> Result<()> {
         let bad = |m: &str| Err(Error::invalid(m.to_string()));
@@ -678,6 +729,9 @@ impl LlmImputerConfig {
             lora.target_modules = vec!["(every linear layer)".into()];
         }
         lora.validate().map_err(|e| e.within("lora"))?;
+        if self.depth == Some(0) || self.slow_cpu_depth == Some(0) {
+            return bad("depth and slow_cpu_depth must be positive when set (null for every block)");
+        }
         self.train.validate().map_err(|e| e.within("train"))?;
         if self.examples.max_train_rows == 0 {
             return bad("examples.max_train_rows must be positive");
@@ -718,6 +772,32 @@ impl LlmImputerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn depth_keeps_the_first_blocks_and_the_last() {
+        assert_eq!(kept_blocks(1, 30), vec![29]);
+        assert_eq!(kept_blocks(10, 30), [0, 1, 2, 3, 4, 5, 6, 7, 8, 29]);
+        assert_eq!(kept_blocks(30, 30), (0..30).collect::<Vec<_>>());
+        let c = LlmImputerConfig::default().overlay(serde_json::json!({"depth": 10})).unwrap();
+        assert_eq!(c.depth, Some(10));
+        c.validate().unwrap();
+        let zero = LlmImputerConfig { depth: Some(0), ..LlmImputerConfig::default() };
+        assert!(zero.validate().unwrap_err().to_string().contains("depth"));
+        // Where the slow-CPU budget holds the fit, 6 blocks unless the settings say otherwise.
+        let d = LlmImputerConfig::default();
+        assert_eq!(d.fit_depth_where(false, false), Some(SLOW_CPU_DEPTH));
+        assert_eq!((d.fit_depth_where(false, true), d.fit_depth_where(true, false)), (None, None));
+        assert_eq!(c.fit_depth_where(false, true), Some(10), "a depth of its own applies everywhere");
+        let mut own_limit = d.clone();
+        own_limit.train.max_seconds = Some(60.0);
+        assert_eq!(own_limit.fit_depth_where(false, false), None);
+        let every: LlmImputerConfig = serde_json::from_str(r#"{"slow_cpu_depth": null}"#).unwrap();
+        assert_eq!(every.fit_depth_where(false, false), None);
+        // Settings that leave `depth` out are written without it and read back as every block.
+        let text = serde_json::to_string(&LlmImputerConfig::default()).unwrap();
+        assert!(!text.contains("\"depth\""), "{text}");
+        assert_eq!(serde_json::from_str::<LlmImputerConfig>(&text).unwrap().depth, None);
+    }
 
     #[test]
     fn the_time_limit_applies_where_the_base_is_slow() {

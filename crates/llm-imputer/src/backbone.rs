@@ -22,6 +22,8 @@ pub(crate) struct Loaded {
     pub model: Box<dyn CausalLm + Send>,
     pub tokenizer: tokenizers::Tokenizer,
     pub eos: i64,
+    /// `(blocks kept, blocks of the backbone)` when `depth` dropped some.
+    pub blocks: Option<(usize, usize)>,
 }
 
 fn model_type(config: &Path) -> Result<String> {
@@ -34,7 +36,22 @@ fn model_type(config: &Path) -> Result<String> {
         .ok_or_else(|| Error::load(config, "no `model_type` field"))
 }
 
-pub(crate) fn load(backbone: &Backbone, device: Device, precision: Precision) -> Result<Loaded> {
+/// Loads `backbone` on `device` with its base in `precision`, keeping `depth` of its blocks
+/// ([`kept_blocks`](llm_config::kept_blocks); `None`: every block).
+pub(crate) fn load(backbone: &Backbone, depth: Option<usize>, device: Device, precision: Precision) -> Result<Loaded> {
+    let mut loaded = load_whole(backbone, device, precision)?;
+    if let Some(depth) = depth {
+        let blocks = loaded.model.num_blocks();
+        if depth < blocks {
+            let keep = llm_config::kept_blocks(depth, blocks);
+            loaded.model.keep_blocks(&keep)?;
+            loaded.blocks = Some((keep.len(), blocks));
+        }
+    }
+    Ok(loaded)
+}
+
+fn load_whole(backbone: &Backbone, device: Device, precision: Precision) -> Result<Loaded> {
     let options = LoadOptions { device, kind: kind(precision, device) };
     match backbone {
         Backbone::Gguf(path) => {
@@ -51,7 +68,7 @@ pub(crate) fn load(backbone: &Backbone, device: Device, precision: Precision) ->
                     as i64;
             let tokenizer = gtok.into_tokenizer();
             let model = Llama::from_gguf(path, options)?;
-            Ok(Loaded { model: Box::new(model), tokenizer, eos })
+            Ok(Loaded { model: Box::new(model), tokenizer, eos, blocks: None })
         }
         Backbone::HfDir(dir) => {
             let config = dir.join("config.json");
@@ -67,7 +84,7 @@ pub(crate) fn load(backbone: &Backbone, device: Device, precision: Precision) ->
                 .eos_id()
                 .or_else(|| model.info().eos_token_ids.first().copied())
                 .ok_or_else(|| Error::load(dir, "neither tokenizer nor config names an end-of-sequence token"))?;
-            Ok(Loaded { model, tokenizer: tok.inner().clone(), eos })
+            Ok(Loaded { model, tokenizer: tok.inner().clone(), eos, blocks: None })
         }
     }
 }

@@ -45,7 +45,9 @@ impl Imputer for LlmImputer {
     fn fit(&self, train: &Table) -> Result<FittedLlmImputer> {
         let fit_started = Instant::now();
         Imputer::validate(self)?;
-        let cfg = &self.config;
+        let device = crate::config::device_of(self.config.device);
+        // The blocks this fit runs, saved with it so that a reload runs the same.
+        let cfg = &LlmImputerConfig { depth: self.config.fit_depth(device.is_cuda()), ..self.config.clone() };
         let codec =
             RowCodec::fit(train, CodecConfig { numeric_bins: cfg.examples.numeric_bins, ..CodecConfig::default() })?;
         let imputable: Vec<usize> =
@@ -55,7 +57,6 @@ impl Imputer for LlmImputer {
         }
         let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed());
         let mut rows = training_rows(cfg, train, &imputable, &mut rng)?;
-        let device = crate::config::device_of(cfg.device);
         let saved = Saved {
             format: FORMAT,
             config: cfg.clone(),
@@ -68,7 +69,15 @@ impl Imputer for LlmImputer {
             heads: Vec::new(),
             reference_origin: Vec::new(),
         };
-        let loaded = backbone::load(&cfg.backbone, device, cfg.precision)?;
+        let loaded = backbone::load(&cfg.backbone, cfg.depth, device, cfg.precision)?;
+        let blocks = loaded.blocks;
+        if let (Some((kept, of)), None) = (blocks, self.config.depth) {
+            eprintln!(
+                "note: the fine-tune's base does not run in fast bf16 on this CPU, so it runs {kept} of the \
+                 backbone's {of} blocks (`slow_cpu_depth`; set `depth` for another number, or \
+                 `slow_cpu_depth: null` for every block)"
+            );
+        }
         // Build the grammars first: a value the tokenizer cannot spell fails before training.
         let (mut core, mut model) = Core::assemble(saved, loaded, None)?;
 
@@ -91,7 +100,7 @@ impl Imputer for LlmImputer {
             let tmp = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
             let adapter = tmp.path().join(ADAPTER_DIR);
             model.save_pretrained(&adapter)?;
-            let base = backbone::load(&cfg.backbone, device, cfg.inference_precision)?;
+            let base = backbone::load(&cfg.backbone, cfg.depth, device, cfg.inference_precision)?;
             model = LoraModel::from_pretrained(base.model, &adapter)?;
         }
         crate::plan::merge_for_fill(&mut model)?;
@@ -113,6 +122,7 @@ impl Imputer for LlmImputer {
         let mut report = fit_report(&core, built, tuned, held.len());
         report.retrieval = probe;
         report.precision = cfg.precision.resolve(device.is_cuda());
+        report.blocks = blocks;
         (report.heads, report.head_seconds) = (heads, head_seconds);
         report.seconds = start.elapsed().as_secs_f64();
         core.saved.report = report;

@@ -330,7 +330,8 @@ impl FittedLlmImputer {
             saved.config.backbone = b;
         }
         let cfg = &saved.config;
-        let loaded = backbone::load(&cfg.backbone, crate::config::device_of(cfg.device), cfg.inference_precision)?;
+        let loaded =
+            backbone::load(&cfg.backbone, cfg.depth, crate::config::device_of(cfg.device), cfg.inference_precision)?;
         let metas = saved.heads.clone();
         let (mut core, mut model) = Core::assemble(saved, loaded, Some(&dir.join(ADAPTER_DIR)))?;
         crate::plan::merge_for_fill(&mut model)?;

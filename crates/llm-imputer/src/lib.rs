@@ -15,7 +15,10 @@
 //!   [`slow_cpu_seconds`](LlmImputerConfig::slow_cpu_seconds) (280 s): the fine-tune gets what
 //!   the rest leaves at the pace the held-out checks score cells, its learning-rate schedule
 //!   fitted to the steps that fit, and the fit says so on stderr and in
-//!   [`FitReport::time_limited`] and [`FitReport::reserved_s`].
+//!   [`FitReport::time_limited`] and [`FitReport::reserved_s`]. There the base also runs only
+//!   6 of its blocks ([`slow_cpu_depth`](LlmImputerConfig::slow_cpu_depth), the first five and
+//!   the last; [`depth`](LlmImputerConfig::depth) sets it anywhere), which buys about three
+//!   times the steps; [`FitReport::blocks`] records it.
 //! * **fill** ([`FittedLlmImputer::impute`]) reads every missing cell off the model so that only
 //!   valid values can come out: categorical columns with at most
 //!   [`max_choices`](FillConfig::max_choices) values, and numeric columns with that few distinct
@@ -134,6 +137,10 @@ pub struct FitReport {
     pub objective: Objective,
     /// The precision the base was trained in (`Auto` resolved).
     pub precision: Precision,
+    /// `(blocks run, blocks of the backbone)` when `depth` dropped some; `None` when every
+    /// block ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocks: Option<(usize, usize)>,
     /// Rows trained on.
     pub train_rows: usize,
     /// Rows left out (too few observed cells for the objective).
@@ -196,6 +203,15 @@ pub struct FitReport {
 }
 
 impl FitReport {
+    /// The base as logs name it: its precision, and its blocks when `depth` dropped some
+    /// (`"f32"`, `"f32, 10 of 30 blocks"`).
+    pub fn base_summary(&self) -> String {
+        match self.blocks {
+            Some((kept, of)) => format!("{}, {kept} of {of} blocks", self.precision),
+            None => self.precision.to_string(),
+        }
+    }
+
     /// One line for logs and reports when the time limit ended the fine-tune: the limit, what
     /// it kept back for after, and the steps taken.
     pub fn time_limit_note(&self) -> Option<String> {

@@ -36,6 +36,10 @@ fn smollm2_learns_a_planted_dependency_beyond_the_mode() {
     cfg.train.warmup_steps = 8;
     cfg.examples.holdout_cells = 96;
     cfg.examples.eval_every = 24;
+    // Every block, on every CPU: the margin below was measured with the whole model, and a
+    // shallower one (the default where bf16 is slow) starts far off and needs a hundred-odd
+    // steps to recover (docs/RESULTS.md, "A shallower backbone where bf16 is slow").
+    cfg.slow_cpu_depth = None;
     let fitted = LlmImputer::new(cfg).fit(&masked.table).unwrap();
     let report = fitted.report();
     assert!(report.steps > 0 && report.steps <= 48);

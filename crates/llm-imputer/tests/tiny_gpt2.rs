@@ -524,6 +524,36 @@ fn adapters_on_the_last_blocks_are_saved_as_peft_layers_to_transform_and_reload(
 }
 
 #[test]
+fn a_shallower_backbone_is_fitted_saved_and_reloaded_with_its_depth() {
+    let tmp = tempfile::tempdir().unwrap();
+    let backbone = tiny_gpt2_backbone(&tmp.path().join("tiny-gpt2"));
+    let holes: Vec<(usize, usize)> = (0..24).map(|r| (r, 1 + r % 3)).collect();
+    let data = hide(&table(24), &holes);
+    let cfg = LlmImputerConfig { depth: Some(1), ..config(backbone, Objective::Values).with_max_steps(2) };
+    let fitted = LlmImputer::new(cfg).fit(&data).unwrap();
+    assert_eq!(fitted.report().blocks, Some((1, 2)), "the last of the tiny model's 2 blocks");
+    let dir = tmp.path().join("saved");
+    fitted.save(&dir).unwrap();
+    let names: Vec<String> = tch::Tensor::read_safetensors(dir.join("adapter/adapter_model.safetensors"))
+        .unwrap()
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert!(!names.is_empty() && names.iter().all(|n| n.contains(".h.0.")), "one block's adapters: {names:?}");
+    let loaded = FittedLlmImputer::load(&dir).unwrap();
+    assert_eq!(loaded.config().depth, Some(1));
+    let (a, b) = (fitted.transform(&data).unwrap(), loaded.transform(&data).unwrap());
+    for r in 0..data.num_rows() {
+        for c in 0..data.num_columns() {
+            assert_eq!(a.value(r, c), b.value(r, c), "the reloaded imputer fills row {r} column {c} the same");
+            if !data.is_missing(r, c) {
+                assert_eq!(a.value(r, c), data.value(r, c), "observed row {r} column {c} unchanged");
+            }
+        }
+    }
+}
+
+#[test]
 fn bad_input_is_an_error_not_a_panic() {
     let tmp = tempfile::tempdir().unwrap();
     let backbone = tiny_gpt2_backbone(&tmp.path().join("tiny-gpt2"));

@@ -246,6 +246,9 @@ pub struct LlmCellReport {
     /// results saved before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub precision: Option<llm_config::Precision>,
+    /// `(blocks run, blocks of the backbone)` when the imputer's `depth` dropped some.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocks: Option<(usize, usize)>,
     /// Optimizer steps taken.
     pub steps: usize,
     /// The step whose adapter was kept.
@@ -384,6 +387,7 @@ fn impute_llm(masked: &Table, mask: &Mask, settings: &LlmImputerConfig, seed: u6
     let fit = fitted.report();
     let report = LlmCellReport {
         precision: Some(fit.precision),
+        blocks: fit.blocks,
         steps: fit.steps,
         best_step: fit.best_step,
         stopped_early: fit.stopped_early,
@@ -616,7 +620,10 @@ fn cost_and_llm_rows(out: &mut String, imputers: &[ImputerName], rs: &[&QualityR
                 out,
                 "- llm seed {}: {}{}{} steps{}, kept step {}{}; held-out nats/cell beyond the column frequencies: {}",
                 r.spec.seed,
-                l.precision.map_or(String::new(), |p| format!("base in {p}, ")),
+                l.precision.map_or(String::new(), |p| match l.blocks {
+                    Some((kept, of)) => format!("base in {p}, {kept} of {of} blocks, "),
+                    None => format!("base in {p}, "),
+                }),
                 retrieval_note(l),
                 l.steps,
                 match (l.time_limit_s, l.time_limited) {

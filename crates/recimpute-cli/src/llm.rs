@@ -17,7 +17,7 @@ fn fit(table: &Table, args: &LlmArgs, seed: u64) -> Result<FittedLlmImputer> {
     eprintln!(
         "fine-tuned on {} rows, base in {}: {} steps, loss {:.3} -> {:.3}, {:.0} tokens/s ({:.0}% of the positions run were padding), {:.1}s",
         r.train_rows,
-        r.precision,
+        r.base_summary(),
         r.steps,
         r.losses.first().map_or(f64::NAN, |l| l.1),
         r.losses.last().map_or(f64::NAN, |l| l.1),
