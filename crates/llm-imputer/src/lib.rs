@@ -212,6 +212,12 @@ impl FitReport {
         }
     }
 
+    /// One line for logs and reports when `depth` dropped blocks of the backbone.
+    pub fn blocks_note(&self) -> Option<String> {
+        let (kept, of) = self.blocks?;
+        Some(format!("the LLM's base ran {kept} of its {of} blocks (`depth`, or `slow_cpu_depth` where bf16 is slow)"))
+    }
+
     /// One line for logs and reports when the time limit ended the fine-tune: the limit, what
     /// it kept back for after, and the steps taken.
     pub fn time_limit_note(&self) -> Option<String> {

@@ -532,6 +532,7 @@ fn a_shallower_backbone_is_fitted_saved_and_reloaded_with_its_depth() {
     let cfg = LlmImputerConfig { depth: Some(1), ..config(backbone, Objective::Values).with_max_steps(2) };
     let fitted = LlmImputer::new(cfg).fit(&data).unwrap();
     assert_eq!(fitted.report().blocks, Some((1, 2)), "the last of the tiny model's 2 blocks");
+    assert!(fitted.report().blocks_note().unwrap().contains("1 of its 2 blocks"));
     let dir = tmp.path().join("saved");
     fitted.save(&dir).unwrap();
     let names: Vec<String> = tch::Tensor::read_safetensors(dir.join("adapter/adapter_model.safetensors"))
