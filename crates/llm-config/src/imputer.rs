@@ -419,8 +419,8 @@ pub struct LlmImputerConfig {
     pub backbone: Backbone,
     /// Run a shallower backbone: only `depth` of its transformer blocks, the first `depth − 1`
     /// and the last (see [`kept_blocks`]); a number at least the backbone's keeps every block.
-    /// Each step, held-out check and fill costs about `depth / blocks` of the whole model's, so
-    /// a time budget buys more steps. `None` (the default): every block, except where
+    /// Each step, held-out check and fill costs less (a step through 6 of SmolLM2's 30 blocks
+    /// about a third of one through all), so a time budget buys more steps. `None` (the default): every block, except where
     /// [`slow_cpu_depth`](Self::slow_cpu_depth) applies. A fitted imputer saves the depth it
     /// ran here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -719,8 +719,19 @@ impl LlmImputerConfig {
         if self.depth.is_some() {
             return self.depth;
         }
-        let slow_budget = self.train.max_seconds.is_none() && self.time_limit_where(on_cuda, bf16_pays).is_some();
-        self.slow_cpu_depth.filter(|_| slow_budget)
+        self.slow_cpu_depth.filter(|_| self.slow_cpu_budget_where(on_cuda, bf16_pays).is_some())
+    }
+
+    /// The seconds [`slow_cpu_seconds`](Self::slow_cpu_seconds) gives the whole fit and fill on
+    /// a CUDA device (`on_cuda`) or this CPU: where the base does not run in fast bf16 and the
+    /// settings give no `train.max_seconds` of their own (which limits the fine-tune alone).
+    pub fn slow_cpu_budget(&self, on_cuda: bool) -> Option<f64> {
+        self.slow_cpu_budget_where(on_cuda, crate::cpu_bf16_pays())
+    }
+
+    /// [`slow_cpu_budget`](Self::slow_cpu_budget) on a CPU for which bf16 pays or not.
+    pub fn slow_cpu_budget_where(&self, on_cuda: bool, bf16_pays: bool) -> Option<f64> {
+        self.time_limit_where(on_cuda, bf16_pays).filter(|_| self.train.max_seconds.is_none())
     }
 
     /// Checks the values (the nested LoRA and trainer settings included).

@@ -303,7 +303,7 @@ impl Budget {
     /// cells to fill: `None` unless `slow_cpu_seconds` applies (a `train.max_seconds` is the
     /// fine-tune's own limit and stays so).
     fn of(cfg: &LlmImputerConfig, on_cuda: bool, fit_started: Instant, holdout: usize, to_fill: usize) -> Option<Self> {
-        let total = cfg.time_limit(on_cuda).filter(|_| cfg.train.max_seconds.is_none())?;
+        let total = cfg.slow_cpu_budget(on_cuda)?;
         // A check asks each cell in as many orders as the fill does: its pace covers them.
         let fill = to_fill as f64 * FILL_PER_CHECK_CELL / holdout.max(1) as f64;
         Some(Budget { total, spent: fit_started.elapsed().as_secs_f64(), after: 2.0 + AFTER_FIXED_CHECKS + fill })
