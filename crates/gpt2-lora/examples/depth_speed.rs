@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! OMP_WAIT_POLICY=PASSIVE cargo xtask cargo run -p gpt2-lora --example depth_speed -- \
-//!     ~/.cache/recimpute/models/SmolLM2-135M-Instruct.Q4_1.gguf 30,16,10,8,2
+//!     ~/.cache/recimpute/models/SmolLM2-135M-Instruct.Q4_1.gguf 30,16,10,6,2
 //! ```
 
 use std::time::Instant;

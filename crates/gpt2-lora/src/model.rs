@@ -141,9 +141,9 @@ pub trait CausalLm {
 
     /// Keeps only the transformer blocks at `keep` (strictly increasing indices of the current
     /// blocks) and drops the rest: a shallower model, each pass through it cheaper (the
-    /// embedding and LM head cost what they did). Gromov et al. (2024, "The Unreasonable Ineffectiveness of the Deeper
-    /// Layers") found that LLMs lose little when deep blocks short of the last are dropped and
-    /// the rest is fine-tuned with LoRA. Drop blocks before attaching adapters; the blocks are
+    /// embedding and LM head cost what they did). Gromov et al. (2024, "The Unreasonable
+    /// Ineffectiveness of the Deeper Layers") found that LLMs lose little when deep blocks short
+    /// of the last are dropped and the rest is fine-tuned with LoRA. Drop blocks before attaching adapters; the blocks are
     /// renumbered from 0 (adapter and weight names follow the new numbering). A model that
     /// cannot drop blocks says so.
     fn keep_blocks(&mut self, keep: &[usize]) -> Result<()> {

@@ -52,6 +52,13 @@ fn table(rows: usize) -> Table {
     read_csv_bytes(csv.as_bytes(), "fruit.csv", &opts).unwrap()
 }
 
+/// The fruit table of 24 rows with one cell of each row hidden (colour, fruit or size in
+/// turn), and those cells.
+fn one_hole_per_row() -> (Table, Vec<(usize, usize)>) {
+    let holes: Vec<(usize, usize)> = (0..24).map(|r| (r, 1 + r % 3)).collect();
+    (hide(&table(24), &holes), holes)
+}
+
 /// Hides the cells `(row, col)` of `t`.
 fn hide(t: &Table, cells: &[(usize, usize)]) -> Table {
     let mut rows: Vec<Vec<Option<Value>>> =
@@ -475,8 +482,7 @@ fn a_slow_cpu_time_limit_ends_the_fine_tune_and_the_report_says_so() {
     let mut checked = cfg.clone();
     checked.slow_cpu_seconds = Some(4.0);
     (checked.examples.holdout_cells, checked.examples.eval_every) = (6, 1_000_000);
-    let holes: Vec<(usize, usize)> = (0..24).map(|r| (r, 1 + r % 3)).collect();
-    let fitted = LlmImputer::new(checked).fit(&hide(&data, &holes)).unwrap();
+    let fitted = LlmImputer::new(checked).fit(&one_hole_per_row().0).unwrap();
     let r = fitted.report();
     let (limit, kept) = (r.time_limit_s.unwrap(), r.reserved_s.unwrap());
     assert!(kept > 0.0 && limit + kept <= 4.0, "limit {limit} s, {kept} s kept");
@@ -496,8 +502,7 @@ fn a_slow_cpu_time_limit_ends_the_fine_tune_and_the_report_says_so() {
 fn adapters_on_the_last_blocks_are_saved_as_peft_layers_to_transform_and_reload() {
     let tmp = tempfile::tempdir().unwrap();
     let backbone = tiny_gpt2_backbone(&tmp.path().join("tiny-gpt2"));
-    let holes: Vec<(usize, usize)> = (0..24).map(|r| (r, 1 + r % 3)).collect();
-    let data = hide(&table(24), &holes);
+    let (data, holes) = one_hole_per_row();
     let mut cfg = config(backbone, Objective::Values).with_max_steps(2);
     cfg.lora = cfg.lora.with_last_layers(1);
     let fitted = LlmImputer::new(cfg.clone()).fit(&data).unwrap();
@@ -527,8 +532,7 @@ fn adapters_on_the_last_blocks_are_saved_as_peft_layers_to_transform_and_reload(
 fn a_shallower_backbone_is_fitted_saved_and_reloaded_with_its_depth() {
     let tmp = tempfile::tempdir().unwrap();
     let backbone = tiny_gpt2_backbone(&tmp.path().join("tiny-gpt2"));
-    let holes: Vec<(usize, usize)> = (0..24).map(|r| (r, 1 + r % 3)).collect();
-    let data = hide(&table(24), &holes);
+    let (data, _) = one_hole_per_row();
     let cfg = LlmImputerConfig { depth: Some(1), ..config(backbone, Objective::Values).with_max_steps(2) };
     let fitted = LlmImputer::new(cfg).fit(&data).unwrap();
     assert_eq!(fitted.report().blocks, Some((1, 2)), "the last of the tiny model's 2 blocks");
