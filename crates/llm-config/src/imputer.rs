@@ -409,6 +409,72 @@ impl RetrievalProbe {
     }
 }
 
+/// How much larger a share of the probed cells naive Bayes must answer right than each
+/// column's most frequent value for [`slow_cpu_depth`](LlmImputerConfig::slow_cpu_depth) to
+/// apply ([`DepthProbe`]). Measured (session 32, docs/RESULTS.md, "The depth decided by the
+/// table", 3 seeds each): +0.41 to +0.42 on the demo table, where 6 blocks beat every block on
+/// a CPU without fast bf16, against +0.01 to +0.02 on the MovieLens user table, where they
+/// cost age 2 RMSE, and +0.01 to +0.05 on AdClick; the sampling error of the difference on
+/// 2,000 cells is about 0.01.
+pub const DEPTH_PROBE_MARGIN: f64 = 0.10;
+
+/// What a fit that [`slow_cpu_depth`](LlmImputerConfig::slow_cpu_depth) would make shallower
+/// measured on its table first, and what it chose: whether the table's columns predict each
+/// other, i.e. whether naive Bayes on a row's other cells answers a sample of the observed
+/// category cells (each with its own row left out of the counts) clearly more often than the
+/// column's most frequent value. Where they do, the answers are in the table and the fine-tune
+/// learns them faster through fewer blocks; where they do not, what the pretrained model knew
+/// is most of what the fit has (the MovieLens user table's ages by occupation, the item
+/// table's years by title), and every block runs. With fewer than [`PROBE_MIN_CELLS`]
+/// category cells it cannot tell, and every block runs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DepthProbe {
+    /// Observed category cells asked (a seeded sample of the training rows' cells).
+    pub cells: usize,
+    /// Cells naive Bayes answered right (counts over the fit table without the asked cell's
+    /// row; numbers in bins one standard deviation wide; sets and text not used).
+    pub bayes_right: usize,
+    /// Cells the column's most frequent value (the asked row left out) answered right.
+    pub mode_right: usize,
+    /// Whether the shallower backbone ran: at least [`PROBE_MIN_CELLS`] cells and naive
+    /// Bayes right on a larger share of them than the mode, by more than
+    /// [`DEPTH_PROBE_MARGIN`].
+    pub shallow: bool,
+    /// Seconds the probe took.
+    pub seconds: f64,
+}
+
+impl DepthProbe {
+    /// Naive Bayes's accuracy minus the mode's.
+    pub fn margin(&self) -> f64 {
+        (self.bayes_right as f64 - self.mode_right as f64) / self.cells.max(1) as f64
+    }
+
+    /// One line for logs and reports.
+    pub fn summary(&self) -> String {
+        let state = if self.shallow { "fewer blocks" } else { "every block" };
+        if self.cells < PROBE_MIN_CELLS {
+            return format!(
+                "depth (slow CPU) {state}: {} observed category cells, fewer than the {PROBE_MIN_CELLS} needed to \
+                 tell whether the columns predict each other",
+                self.cells
+            );
+        }
+        let share = |n: usize| 100.0 * n as f64 / self.cells as f64;
+        format!(
+            "depth (slow CPU) {state}: naive Bayes on the other cells answers {:.1}% of {} observed category \
+             cells, the column's mode {:.1}% ({:+.1} points; fewer blocks above {:+.1}; {:.1} s)",
+            share(self.bayes_right),
+            self.cells,
+            share(self.mode_right),
+            100.0 * self.margin(),
+            100.0 * DEPTH_PROBE_MARGIN,
+            self.seconds,
+        )
+    }
+}
+
 /// Settings of the LLM imputer (`llm_imputer::LlmImputer`). Every field has a default; build one with
 /// [`LlmImputerConfig::new`] and the `with_*` setters, or from JSON (missing fields take the
 /// defaults).
@@ -461,12 +527,15 @@ pub struct LlmImputerConfig {
     /// whatever the CPU.
     pub slow_cpu_seconds: Option<f64>,
     /// The [`depth`](Self::depth) of a fit that `slow_cpu_seconds` holds (and that sets no
-    /// `depth` of its own): there the budget buys SmolLM2 a hundred-odd steps through all 30
-    /// blocks, and 6 blocks take about three times as many in the same time and learn more from them
-    /// (docs/RESULTS.md, "A shallower backbone where bf16 is slow"). On a table whose columns
-    /// say little about each other it can cost: the MovieLens user table's age came out worse
-    /// (RMSE 11.29 against 9.23 with every block), so set `None` there. The fit says so on
-    /// stderr and in its report. `None` keeps every block there too.
+    /// `depth` of its own), on a table whose columns predict each other: there the budget buys
+    /// SmolLM2 a hundred-odd steps through all 30 blocks, and 6 blocks take about three times
+    /// as many in the same time and learn more from them (docs/RESULTS.md, "A shallower
+    /// backbone where bf16 is slow"). On a table whose columns say little about each other the
+    /// answers come from what the pretrained blocks know, and dropping them cost the MovieLens
+    /// user table's age 2 RMSE; so the fit first asks its table ([`DepthProbe`]: naive Bayes
+    /// against each column's mode on its observed category cells) and keeps every block unless
+    /// the columns predict each other. The fit says what it measured and ran on stderr and in
+    /// its report. `None` keeps every block there too.
     pub slow_cpu_depth: Option<usize>,
 }
 
@@ -709,7 +778,9 @@ impl LlmImputerConfig {
 
     /// The [`depth`](Self::depth) a fit runs on a CUDA device (`on_cuda`) or this CPU: `depth`
     /// when set, else [`slow_cpu_depth`](Self::slow_cpu_depth) where `slow_cpu_seconds` holds
-    /// the fit (no `train.max_seconds` of its own), else every block (`None`).
+    /// the fit (no `train.max_seconds` of its own), else every block (`None`). A
+    /// `slow_cpu_depth` applies only where the fit's [`DepthProbe`] finds that the table's
+    /// columns predict each other; the fit saves the depth it ran as `depth`.
     pub fn fit_depth(&self, on_cuda: bool) -> Option<usize> {
         self.fit_depth_where(on_cuda, crate::cpu_bf16_pays())
     }
@@ -949,6 +1020,25 @@ mod tests {
         assert!(err.contains("known order 'fewest' is not one of schema, fewest_values"), "{err}");
         let written = serde_json::to_string(&FillConfig::default()).unwrap();
         assert!(written.contains(r#""known_order":"fewest_values""#), "{written}");
+    }
+
+    #[test]
+    fn a_depth_probe_line_says_what_it_measured_and_chose() {
+        let p = DepthProbe { cells: 2000, bayes_right: 1580, mode_right: 760, shallow: true, seconds: 0.01 };
+        assert_eq!(
+            p.summary(),
+            "depth (slow CPU) fewer blocks: naive Bayes on the other cells answers 79.0% of 2000 observed category \
+             cells, the column's mode 38.0% (+41.0 points; fewer blocks above +10.0; 0.0 s)"
+        );
+        let flat = DepthProbe { bayes_right: 780, shallow: false, ..p };
+        assert!((flat.margin() - 0.01).abs() < 1e-12);
+        assert!(flat.summary().starts_with("depth (slow CPU) every block: naive Bayes"), "{}", flat.summary());
+        let few = DepthProbe { cells: 0, ..DepthProbe::default() };
+        assert_eq!(
+            few.summary(),
+            "depth (slow CPU) every block: 0 observed category cells, fewer than the 500 needed to tell whether \
+             the columns predict each other"
+        );
     }
 
     #[test]

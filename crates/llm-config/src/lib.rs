@@ -40,9 +40,9 @@ mod train;
 pub use backbone::{cpu_bf16_pays, cpu_has_native_bf16, default_models_dir, Backbone, Precision, SMOLLM2_GGUF};
 pub use error::{Error, Result};
 pub use imputer::{
-    deserialize_llm_config, kept_blocks, DeviceChoice, EndToken, ExampleConfig, FillConfig, HeadConfig, KnownOrder,
-    LlmImputerConfig, Objective, RetrievalConfig, RetrievalMode, RetrievalProbe, PROBE_MARGIN, PROBE_MIN_CELLS,
-    SLOW_CPU_DEPTH, SLOW_CPU_SECONDS,
+    deserialize_llm_config, kept_blocks, DepthProbe, DeviceChoice, EndToken, ExampleConfig, FillConfig, HeadConfig,
+    KnownOrder, LlmImputerConfig, Objective, RetrievalConfig, RetrievalMode, RetrievalProbe, DEPTH_PROBE_MARGIN,
+    PROBE_MARGIN, PROBE_MIN_CELLS, SLOW_CPU_DEPTH, SLOW_CPU_SECONDS,
 };
 pub use lora::{block_index, LoraConfig};
 pub use overlay::{deserialize_over, overlay};

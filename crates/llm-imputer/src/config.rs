@@ -4,8 +4,8 @@
 use tch::Device;
 
 pub use llm_config::{
-    DeviceChoice, EndToken, ExampleConfig, FillConfig, HeadConfig, KnownOrder, LlmImputerConfig, Objective,
-    RetrievalConfig, RetrievalMode, RetrievalProbe, PROBE_MARGIN, PROBE_MIN_CELLS,
+    DepthProbe, DeviceChoice, EndToken, ExampleConfig, FillConfig, HeadConfig, KnownOrder, LlmImputerConfig, Objective,
+    RetrievalConfig, RetrievalMode, RetrievalProbe, DEPTH_PROBE_MARGIN, PROBE_MARGIN, PROBE_MIN_CELLS,
 };
 
 /// The device a [`DeviceChoice`] stands for on this machine.

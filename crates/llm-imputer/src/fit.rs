@@ -14,7 +14,7 @@ use tch::Tensor;
 use crate::backbone;
 use crate::config::{LlmImputerConfig, Objective, RetrievalMode, RetrievalProbe};
 use crate::examples;
-use crate::fitted::{FittedLlmImputer, Saved, ADAPTER_DIR, FORMAT};
+use crate::fitted::{FittedLlmImputer, ImputeOptions, Saved, ADAPTER_DIR, FORMAT};
 use crate::head::Heads;
 use crate::holdout::{Holdout, HoldoutPoint};
 use crate::plan::{Core, Model};
@@ -46,17 +46,28 @@ impl Imputer for LlmImputer {
         let fit_started = Instant::now();
         Imputer::validate(self)?;
         let device = crate::config::device_of(self.config.device);
-        // The blocks this fit runs, saved with it so that a reload runs the same.
-        let cfg = &LlmImputerConfig { depth: self.config.fit_depth(device.is_cuda()), ..self.config.clone() };
-        let codec =
-            RowCodec::fit(train, CodecConfig { numeric_bins: cfg.examples.numeric_bins, ..CodecConfig::default() })?;
+        let codec = RowCodec::fit(
+            train,
+            CodecConfig { numeric_bins: self.config.examples.numeric_bins, ..CodecConfig::default() },
+        )?;
         let imputable: Vec<usize> =
             codec.columns().iter().enumerate().filter(|(_, c)| c.imputable()).map(|(j, _)| j).collect();
         if imputable.is_empty() {
             return Err(Error::Config("the table has no column the LLM imputer can fill (all are id columns)".into()));
         }
-        let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed());
-        let mut rows = training_rows(cfg, train, &imputable, &mut rng)?;
+        let mut rng = ChaCha8Rng::seed_from_u64(self.config.seed());
+        let mut rows = training_rows(&self.config, train, &imputable, &mut rng)?;
+        // The blocks this fit runs, saved with it so that a reload runs the same: a shallower
+        // backbone on a slow CPU only where the table's columns predict each other.
+        let (depth, depth_probe) = match (self.config.depth, self.config.fit_depth(device.is_cuda())) {
+            (None, Some(shallow)) => {
+                let probe = crate::bayes::depth_probe(train, &rows, self.config.seed());
+                eprintln!("{}", probe.summary());
+                (Some(shallow).filter(|_| probe.shallow), Some(probe))
+            }
+            (_, depth) => (depth, None),
+        };
+        let cfg = &LlmImputerConfig { depth, ..self.config.clone() };
         let saved = Saved {
             format: FORMAT,
             config: cfg.clone(),
@@ -123,6 +134,7 @@ impl Imputer for LlmImputer {
         report.retrieval = probe;
         report.precision = cfg.precision.resolve(device.is_cuda());
         report.blocks = blocks;
+        report.depth_probe = depth_probe;
         (report.heads, report.head_seconds) = (heads, head_seconds);
         report.seconds = start.elapsed().as_secs_f64();
         core.saved.report = report;
@@ -296,6 +308,8 @@ struct Budget {
     /// The work after the fine-tune in held-out checks: two, the fill's fixed cost and its
     /// cells' share.
     after: f64,
+    /// The fitted table's missing cells, which the fill will ask.
+    to_fill: usize,
 }
 
 impl Budget {
@@ -306,7 +320,8 @@ impl Budget {
         let total = cfg.slow_cpu_budget(on_cuda)?;
         // A check asks each cell in as many orders as the fill does: its pace covers them.
         let fill = to_fill as f64 * FILL_PER_CHECK_CELL / holdout.max(1) as f64;
-        Some(Budget { total, spent: fit_started.elapsed().as_secs_f64(), after: 2.0 + AFTER_FIXED_CHECKS + fill })
+        let spent = fit_started.elapsed().as_secs_f64();
+        Some(Budget { total, spent, after: 2.0 + AFTER_FIXED_CHECKS + fill, to_fill })
     }
 
     /// The fine-tune's time limit, counted from its start, when a held-out check takes
@@ -315,12 +330,45 @@ impl Budget {
         let reserved = check_s.map_or(0.0, |c| c * self.after);
         ((self.total - self.spent - reserved).max(0.0), reserved)
     }
+
+    /// The same where no held-out check times the work after the fine-tune (no scored column,
+    /// or no held-out cells), from a rehearsal that filled `cells` of the table's gaps in
+    /// `seconds`: the fill of every gap at that pace, plus one rehearsal's time for the fill's
+    /// fixed cost. The rehearsal runs with the adapters unmerged and shares few prompts, so its
+    /// pace errs slow.
+    fn limit_by_rehearsal(&self, seconds: f64, cells: usize) -> (f64, f64) {
+        let reserved = seconds * (1.0 + self.to_fill as f64 / cells.max(1) as f64);
+        ((self.total - self.spent - reserved).max(0.0), reserved)
+    }
+}
+
+/// Fills up to `fill.batch_size` gaps of each column of `table` (a full batch, as the fill
+/// asks them; spread over the rows) with `model` as it stands, and returns the seconds it took
+/// and the cells it filled (none when the table has no gap the imputer fills). The fills are
+/// thrown away: only their pace is kept. (Fewer cells per column would time batches that are
+/// not full: 8 cells over two columns took 3.5 times the fill's time per cell on the MovieLens
+/// item table.)
+fn rehearse_fill(core: &Core, model: &dyn CausalLm, table: &Table) -> Result<(f64, usize)> {
+    let columns = core.saved.codec.columns();
+    let per_column = core.saved.config.fill.batch_size.max(1);
+    let mut only = HashSet::new();
+    for col in (0..columns.len()).filter(|&j| columns[j].imputable()) {
+        let gaps: Vec<usize> = (0..table.num_rows()).filter(|&r| table.is_missing(r, col)).collect();
+        let stride = gaps.len().div_ceil(per_column).max(1);
+        only.extend(gaps.into_iter().step_by(stride).map(|row| Cell { row, col }));
+    }
+    if only.is_empty() {
+        return Ok((0.0, 0));
+    }
+    let filled = core.impute(model, table, &ImputeOptions { only: Some(only), ..ImputeOptions::default() })?;
+    Ok((filled.seconds, filled.cells.len()))
 }
 
 /// Trains the adapters on `examples` (one pass over them), checking the held-out cells every
 /// `examples.eval_every` steps; stops early after `examples.patience` checks without a better
 /// one, and leaves the best adapter in `model`. Under a [`Budget`] the held-out checks also
-/// time the scoring of a cell, and the fine-tune's time limit follows from it.
+/// time the scoring of a cell, and the fine-tune's time limit follows from it; without
+/// held-out cells a rehearsal of the fill ([`rehearse_fill`]) times it instead.
 fn fine_tune(
     core: &Core,
     model: &mut Model,
@@ -345,13 +393,30 @@ fn fine_tune(
             "note: the fine-tune's base does not run in fast bf16 on this CPU, so the fit and the fill of this \
              table are held to about {:.0} s (`slow_cpu_seconds`; set `train.max_seconds` for the fine-tune \
              alone, or `slow_cpu_seconds: null` for the whole step budget): the fine-tune gets what the held-out \
-             checks say the rest leaves, its schedule fitted to the steps that fit",
+             checks (without any, a rehearsal of the fill) say the rest leaves, its schedule fitted to the steps \
+             that fit",
             b.total
         );
     }
+    let (tune_started, mut rehearsed) = (Instant::now(), false);
     let mut hook = |step: usize, m: &Model| -> gpt2_lora::Result<Flow> {
         let first = budget.is_some() && step == BUDGET_FIRST_CHECK;
-        if holdout.is_empty() || !(step.is_multiple_of(every) || first) {
+        if holdout.is_empty() {
+            // Nothing to check, and no check to time the work after the fine-tune: under a
+            // budget the fill is rehearsed once, when a third of the budget is spent (a model
+            // fresh from a few steps writes values too long to time the fill by).
+            let due = |b: &Budget| !rehearsed && b.spent + tune_started.elapsed().as_secs_f64() >= b.total / 3.0;
+            let Some(b) = budget.as_ref().filter(|b| due(b)) else { return Ok(Flow::Continue) };
+            rehearsed = true;
+            let (seconds, cells) = rehearse_fill(core, m, train).map_err(|e| gpt2_lora::Error::Hook(Box::new(e)))?;
+            if cells == 0 {
+                return Ok(Flow::Continue);
+            }
+            let (limit, reserved) = b.limit_by_rehearsal(seconds, cells);
+            (max_seconds, reserved_s) = (Some(limit), Some(reserved));
+            return Ok(Flow::Limit(limit));
+        }
+        if !(step.is_multiple_of(every) || first) {
             return Ok(Flow::Continue);
         }
         let point = holdout.evaluate(core, m, train, step).map_err(|e| gpt2_lora::Error::Hook(Box::new(e)))?;
@@ -554,7 +619,7 @@ mod tests {
 
     #[test]
     fn a_budget_leaves_the_fine_tune_what_the_rest_will_not_take() {
-        let b = Budget { total: 280.0, spent: 10.0, after: 5.0 };
+        let b = Budget { total: 280.0, spent: 10.0, after: 5.0, to_fill: 160 };
         // Before the first held-out check nothing is known of the rest.
         assert_eq!(b.limit(None), (270.0, 0.0));
         // Checks of 4 s: 20 s kept for after the fine-tune.
@@ -562,6 +627,11 @@ mod tests {
         assert!((limit - 250.0).abs() < 1e-9 && (kept - 20.0).abs() < 1e-9, "{limit} {kept}");
         // More than the budget: no time left, not a negative limit.
         assert_eq!(b.limit(Some(100.0)).0, 0.0);
+        // No check: a rehearsal filled 8 cells in 2 s, so the 160 gaps take 40 s and the fixed
+        // cost one more rehearsal's 2 s.
+        let (limit, kept) = b.limit_by_rehearsal(2.0, 8);
+        assert!((kept - 42.0).abs() < 1e-9 && (limit - 228.0).abs() < 1e-9, "{limit} {kept}");
+        assert_eq!(b.limit_by_rehearsal(50.0, 1).0, 0.0);
 
         // The work after: the last check and the calibration score the held-out cells, the
         // fill costs one check and every missing cell its share of a check's pace per cell.

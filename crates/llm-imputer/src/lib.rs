@@ -18,7 +18,8 @@
 //!   [`FitReport::time_limited`] and [`FitReport::reserved_s`]. There the base also runs only
 //!   6 of its blocks ([`slow_cpu_depth`](LlmImputerConfig::slow_cpu_depth), the first five and
 //!   the last; [`depth`](LlmImputerConfig::depth) sets it anywhere), which buys about three
-//!   times the steps; [`FitReport::blocks`] records it.
+//!   times the steps, when the table's columns predict each other ([`DepthProbe`], recorded
+//!   in [`FitReport::depth_probe`]); [`FitReport::blocks`] records the blocks that ran.
 //! * **fill** ([`FittedLlmImputer::impute`]) reads every missing cell off the model so that only
 //!   valid values can come out: categorical columns with at most
 //!   [`max_choices`](FillConfig::max_choices) values, and numeric columns with that few distinct
@@ -84,6 +85,7 @@
 #![warn(missing_docs)]
 
 mod backbone;
+mod bayes;
 mod column;
 mod config;
 mod decode;
@@ -102,8 +104,8 @@ use std::path::{Path, PathBuf};
 
 pub use backbone::{cpu_bf16_pays, cpu_has_native_bf16, default_models_dir, Backbone, Precision, SMOLLM2_GGUF};
 pub use config::{
-    DeviceChoice, EndToken, ExampleConfig, FillConfig, HeadConfig, KnownOrder, LlmImputerConfig, Objective,
-    RetrievalConfig, RetrievalMode, RetrievalProbe, PROBE_MARGIN, PROBE_MIN_CELLS,
+    DepthProbe, DeviceChoice, EndToken, ExampleConfig, FillConfig, HeadConfig, KnownOrder, LlmImputerConfig, Objective,
+    RetrievalConfig, RetrievalMode, RetrievalProbe, DEPTH_PROBE_MARGIN, PROBE_MARGIN, PROBE_MIN_CELLS,
 };
 pub use error::{Error, Result};
 pub use fitted::{CellImputation, ColumnFill, FittedLlmImputer, Imputation, ImputeOptions};
@@ -141,6 +143,10 @@ pub struct FitReport {
     /// block ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub blocks: Option<(usize, usize)>,
+    /// What the fit measured to decide whether `slow_cpu_depth` applies to its table (`None`
+    /// where it did not come into question: a fast base, a `depth` of the settings' own).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub depth_probe: Option<DepthProbe>,
     /// Rows trained on.
     pub train_rows: usize,
     /// Rows left out (too few observed cells for the objective).

@@ -33,16 +33,14 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::bayes::{category_codes, mean_sd, numbers, probe_cells, NaiveBayes, NONE};
 use crate::config::{RetrievalConfig, RetrievalProbe, PROBE_MARGIN, PROBE_MIN_CELLS};
 use crate::error::{Error, Result};
 use prompt_codec::RowCodec;
 use rand::seq::index::sample;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use rand::Rng;
 use rec_table::{Cell, ColumnKind, Table, Value};
 
-/// A missing code.
-const NONE: u32 = u32::MAX;
 /// A category the reference never saw: equal to nothing.
 const UNSEEN: u32 = u32::MAX - 1;
 
@@ -172,8 +170,6 @@ impl Retriever {
     }
 }
 
-/// Most observed category cells [`probe`] asks.
-pub(crate) const PROBE_CELLS: usize = 2000;
 /// Decides `auto` retrieval on `table` (the fit table with its held-out cells blanked) from
 /// the cells of `rows` (the training rows), with the retriever `build` makes over `table`
 /// (built only when there are enough cells to tell, and returned).
@@ -184,20 +180,11 @@ pub(crate) fn probe(
     build: impl FnOnce() -> Result<Retriever>,
 ) -> Result<(RetrievalProbe, Option<Retriever>)> {
     let kinds: Vec<ColumnKind> = table.schema().columns().iter().map(|c| c.kind).collect();
-    let mut cells: Vec<(usize, usize)> = rows
-        .iter()
-        .flat_map(|&r| (0..kinds.len()).map(move |j| (r, j)))
-        .filter(|&(r, j)| kinds[j] == ColumnKind::Categorical && !table.is_missing(r, j))
-        .collect();
+    let cells = probe_cells(table, &kinds, rows, seed);
     if cells.len() < PROBE_MIN_CELLS {
         return Ok((RetrievalProbe { cells: cells.len(), ..RetrievalProbe::default() }, None));
     }
     let retriever = build()?;
-    if cells.len() > PROBE_CELLS {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x7265_7472_6965_7665);
-        let picked = sample(&mut rng, cells.len(), PROBE_CELLS).into_vec();
-        cells = picked.into_iter().map(|i| cells[i]).collect();
-    }
     let bayes = NaiveBayes::count(table, &kinds);
     let mut out = RetrievalProbe { cells: cells.len(), k: retriever.k, ..RetrievalProbe::default() };
     for &(row, j) in &cells {
@@ -216,107 +203,6 @@ pub(crate) fn probe(
     }
     out.on = out.margin() > PROBE_MARGIN;
     Ok((out, Some(retriever)))
-}
-
-/// Naive Bayes over a table's category columns, each other category or binned number of a
-/// row counted as separate evidence.
-struct NaiveBayes {
-    /// Per column: each row's code (categories: value index; numbers: bin), [`NONE`] missing;
-    /// empty for columns that are not used.
-    codes: Vec<Vec<u32>>,
-    /// Per column: how many codes it has.
-    sizes: Vec<usize>,
-    /// Per category column `j`: rows of each class.
-    class: Vec<Vec<u32>>,
-    /// Per pair `(j, c)`: rows with class `y` of `j` and code `b` of `c`, at `y * sizes[c] + b`.
-    pair: HashMap<(usize, usize), Vec<u32>>,
-}
-
-/// Bins a number falls in: one standard deviation wide, from −3 to +3 around the mean.
-const BINS: u32 = 7;
-
-impl NaiveBayes {
-    fn count(table: &Table, kinds: &[ColumnKind]) -> Self {
-        let (n, m) = (table.num_rows(), kinds.len());
-        let mut codes = vec![Vec::new(); m];
-        let mut sizes = vec![0; m];
-        for (j, kind) in kinds.iter().enumerate() {
-            match kind {
-                ColumnKind::Categorical => {
-                    let (column, index) = category_codes(&table.column_values(j));
-                    (codes[j], sizes[j]) = (column, index.len());
-                }
-                ColumnKind::Numeric => {
-                    let xs = numbers(&table.column_values(j));
-                    let (mean, sd) = mean_sd(&xs);
-                    let half = f64::from(BINS / 2);
-                    codes[j] = xs
-                        .iter()
-                        .map(|&x| match x {
-                            x if !x.is_finite() => NONE,
-                            x if sd > 0.0 => (((x - mean) / sd).round().clamp(-half, half) + half) as u32,
-                            _ => 0,
-                        })
-                        .collect();
-                    sizes[j] = BINS as usize;
-                }
-                ColumnKind::SetValued | ColumnKind::Text | ColumnKind::Id => {}
-            }
-        }
-        let mut class = vec![Vec::new(); m];
-        let mut pair = HashMap::new();
-        for j in (0..m).filter(|&j| kinds[j] == ColumnKind::Categorical) {
-            class[j] = vec![0; sizes[j]];
-            for c in (0..m).filter(|&c| c != j && !codes[c].is_empty()) {
-                pair.insert((j, c), vec![0u32; sizes[j] * sizes[c]]);
-            }
-            for r in 0..n {
-                let y = codes[j][r];
-                if y == NONE {
-                    continue;
-                }
-                class[j][y as usize] += 1;
-                for c in (0..m).filter(|&c| c != j && !codes[c].is_empty()) {
-                    let b = codes[c][r];
-                    if b != NONE {
-                        if let Some(p) = pair.get_mut(&(j, c)) {
-                            p[y as usize * sizes[c] + b as usize] += 1;
-                        }
-                    }
-                }
-            }
-        }
-        NaiveBayes { codes, sizes, class, pair }
-    }
-
-    /// The most probable class of `(row, j)` from the row's other cells, with the row itself
-    /// taken out of the counts (ties: the lower code).
-    fn answer(&self, row: usize, j: usize) -> Option<u32> {
-        let own = self.codes[j][row];
-        let mut best: Option<(f64, u32)> = None;
-        for (y, &count) in self.class[j].iter().enumerate() {
-            let y = y as u32;
-            let mine = u32::from(y == own);
-            let ny = count - mine;
-            if ny == 0 {
-                continue;
-            }
-            let mut lp = f64::from(ny).ln();
-            for (c, codes) in self.codes.iter().enumerate() {
-                let b = codes.get(row).copied().unwrap_or(NONE);
-                if c == j || b == NONE {
-                    continue;
-                }
-                let Some(p) = self.pair.get(&(j, c)) else { continue };
-                let together = p[y as usize * self.sizes[c] + b as usize] - mine;
-                lp += (f64::from(together) + 1.0).ln() - (f64::from(ny) + self.sizes[c] as f64).ln();
-            }
-            if best.is_none_or(|(b, _)| lp > b) {
-                best = Some((lp, y));
-            }
-        }
-        best.map(|(_, y)| y)
-    }
 }
 
 /// `table` with the `cells` missing.
@@ -375,36 +261,6 @@ fn compare_column(table: &Table, j: usize, kind: ColumnKind) -> Option<Compare> 
         }
         ColumnKind::Text | ColumnKind::Id => None,
     }
-}
-
-/// Each cell's code (its value's index in order of first appearance; [`NONE`] when missing)
-/// and the index.
-fn category_codes(values: &[Option<Value>]) -> (Vec<u32>, HashMap<String, u32>) {
-    let mut index = HashMap::new();
-    let codes = values
-        .iter()
-        .map(|v| match v {
-            Some(v) => {
-                let n = index.len() as u32;
-                *index.entry(v.to_string()).or_insert(n)
-            }
-            None => NONE,
-        })
-        .collect();
-    (codes, index)
-}
-
-/// A numeric column's cells as numbers, NaN where missing or not a number.
-fn numbers(values: &[Option<Value>]) -> Vec<f64> {
-    values.iter().map(|v| v.as_ref().and_then(Value::as_f64).unwrap_or(f64::NAN)).collect()
-}
-
-/// Mean and (population) standard deviation of the finite `values`; `(0, 0)` without any.
-fn mean_sd(values: &[f64]) -> (f64, f64) {
-    let seen: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
-    let n = (seen.len() as f64).max(1.0);
-    let mean = seen.iter().sum::<f64>() / n;
-    (mean, (seen.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt())
 }
 
 fn key(c: &Compare, v: &Value) -> Option<Key> {
@@ -473,6 +329,8 @@ fn mix(mut z: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bayes::tests::masked;
+    use crate::bayes::PROBE_CELLS;
     use prompt_codec::CodecConfig;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
@@ -539,16 +397,6 @@ mod tests {
         let (p, r) = probe(t, &rows, 0, || Ok(retriever(t, 3, &HashSet::new()).1)).unwrap();
         assert_eq!(r.is_some(), p.cells >= PROBE_MIN_CELLS, "the retriever is built only when it is needed");
         p
-    }
-
-    /// `t` with each cell hidden with probability `rate`.
-    fn masked(t: &Table, rate: f64, seed: u64) -> Table {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let cells = (0..t.num_rows())
-            .flat_map(|r| (0..t.num_columns()).map(move |c| Cell { row: r, col: c }))
-            .filter(|_| rng.random::<f64>() < rate)
-            .collect();
-        blank(t, &cells).unwrap()
     }
 
     #[test]

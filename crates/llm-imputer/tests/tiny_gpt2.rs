@@ -473,10 +473,19 @@ fn a_slow_cpu_time_limit_ends_the_fine_tune_and_the_report_says_so() {
     let data = table(24);
     let fitted = LlmImputer::new(cfg.clone()).fit(&data).unwrap();
     let r = fitted.report();
-    // Without held-out cells nothing times the rest: the fine-tune gets what the fit has left.
+    // Without held-out cells or gaps nothing times the rest: the fine-tune gets what the fit
+    // has left.
     let limit = r.time_limit_s.unwrap();
     assert!(limit > 0.0 && limit < 1.5 && r.reserved_s.is_none(), "{limit} {:?}", r.reserved_s);
     assert!(r.time_limited && r.steps >= 1 && r.steps < 1_000_000, "{} steps", r.steps);
+    // Gaps but no held-out cells: step 10 rehearses the fill, and the limit keeps its time.
+    let mut rehearsed = cfg.clone();
+    rehearsed.slow_cpu_seconds = Some(4.0);
+    let fitted = LlmImputer::new(rehearsed).fit(&one_hole_per_row().0).unwrap();
+    let r = fitted.report();
+    let (limit, kept) = (r.time_limit_s.unwrap(), r.reserved_s.unwrap());
+    assert!(r.holdout.is_empty() && kept > 0.0 && limit + kept <= 4.0, "limit {limit} s, {kept} s kept");
+    assert!(r.time_limited && r.steps > 10, "{} steps", r.steps);
     // With them, the first check (step 10) times a cell's scoring, and the fine-tune's limit
     // leaves room for the last check, the calibration and the fill of the hidden cells.
     let mut checked = cfg.clone();
@@ -537,6 +546,7 @@ fn a_shallower_backbone_is_fitted_saved_and_reloaded_with_its_depth() {
     let fitted = LlmImputer::new(cfg).fit(&data).unwrap();
     assert_eq!(fitted.report().blocks, Some((1, 2)), "the last of the tiny model's 2 blocks");
     assert!(fitted.report().blocks_note().unwrap().contains("1 of its 2 blocks"));
+    assert!(fitted.report().depth_probe.is_none(), "a depth of the settings' own asks the table nothing");
     let dir = tmp.path().join("saved");
     fitted.save(&dir).unwrap();
     let names: Vec<String> = tch::Tensor::read_safetensors(dir.join("adapter/adapter_model.safetensors"))
@@ -556,6 +566,43 @@ fn a_shallower_backbone_is_fitted_saved_and_reloaded_with_its_depth() {
             }
         }
     }
+}
+
+#[test]
+fn a_slow_cpu_runs_fewer_blocks_only_where_the_columns_predict_each_other() {
+    let tmp = tempfile::tempdir().unwrap();
+    let backbone = tiny_gpt2_backbone(&tmp.path().join("tiny-gpt2"));
+    // The f32 base is the slow path on every CPU, so `slow_cpu_depth` comes into question.
+    let cfg = LlmImputerConfig { slow_cpu_depth: Some(1), ..config(backbone, Objective::Values).with_max_steps(2) };
+
+    // The demo table: a hidden persona drives every column.
+    let demo = rec_datasets::synthetic::adclick_like(600, 7).unwrap().drop_columns(&["click"]).unwrap();
+    let fitted = LlmImputer::new(cfg.clone()).fit(&demo).unwrap();
+    let probe = fitted.report().depth_probe.clone().unwrap();
+    assert!(probe.shallow && probe.margin() > llm_imputer::DEPTH_PROBE_MARGIN, "{probe:?}");
+    assert_eq!(fitted.report().blocks, Some((1, 2)));
+    assert_eq!(fitted.config().depth, Some(1), "the depth that ran is saved");
+
+    // Five categories drawn each on its own, the first value half the time: naive Bayes has
+    // nothing to add to the mode, so every block runs and nothing is saved as a depth.
+    let mut state = 99u64;
+    let mut next = |n: u64| {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (state >> 33) % n
+    };
+    let mut csv = String::from("a,b,c,d,e\n");
+    for _ in 0..400 {
+        let cells: Vec<String> =
+            (0..5).map(|_| if next(2) == 0 { "v0".to_string() } else { format!("v{}", 1 + next(4)) }).collect();
+        csv.push_str(&(cells.join(",") + "\n"));
+    }
+    let free = read_csv_bytes(csv.as_bytes(), "free.csv", &CsvOptions::default()).unwrap();
+    let fitted = LlmImputer::new(cfg.clone()).fit(&free).unwrap();
+    let probe = fitted.report().depth_probe.clone().unwrap();
+    assert!(!probe.shallow && probe.cells >= llm_imputer::PROBE_MIN_CELLS, "{probe:?}");
+    assert!(probe.margin() < llm_imputer::DEPTH_PROBE_MARGIN / 2.0, "{probe:?}");
+    assert_eq!((fitted.report().blocks, fitted.config().depth), (None, None));
+    assert!(fitted.report().blocks_note().is_none());
 }
 
 #[test]

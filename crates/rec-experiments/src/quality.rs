@@ -303,6 +303,10 @@ pub struct LlmCellReport {
     /// What `auto` retrieval measured and chose, when the mode was `auto`.
     #[serde(default)]
     pub retrieval: Option<llm_config::RetrievalProbe>,
+    /// What the fit measured to decide whether a slow CPU's shallower backbone applied (absent
+    /// where it did not come into question, and in results saved before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub depth_probe: Option<llm_config::DepthProbe>,
     /// The imputer's full settings behind these numbers (the grid's overrides resolved over
     /// the imputer's defaults); absent in results saved before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -407,6 +411,7 @@ fn impute_llm(masked: &Table, mask: &Mask, settings: &LlmImputerConfig, seed: u6
         prior_lambda: fit.prior_lambda.clone(),
         retrieval_on: Some(fitted.retrieval_on()),
         retrieval: fit.retrieval.clone(),
+        depth_probe: fit.depth_probe.clone(),
         config: Some(serde_json::to_value(fitted.config())?),
     };
     if imp.fallbacks > 0 {
@@ -618,12 +623,13 @@ fn cost_and_llm_rows(out: &mut String, imputers: &[ImputerName], rs: &[&QualityR
             let curve: Vec<String> = l.holdout_gain.iter().map(|(s, g)| format!("{s}: {g:+.3}")).collect();
             let _ = writeln!(
                 out,
-                "- llm seed {}: {}{}{} steps{}, kept step {}{}; held-out nats/cell beyond the column frequencies: {}",
+                "- llm seed {}: {}{}{}{} steps{}, kept step {}{}; held-out nats/cell beyond the column frequencies: {}",
                 r.spec.seed,
                 l.precision.map_or(String::new(), |p| match l.blocks {
                     Some((kept, of)) => format!("base in {p}, {kept} of {of} blocks, "),
                     None => format!("base in {p}, "),
                 }),
+                l.depth_probe.as_ref().map_or(String::new(), |p| format!("{}, ", p.summary())),
                 retrieval_note(l),
                 l.steps,
                 match (l.time_limit_s, l.time_limited) {

@@ -152,7 +152,8 @@ fn impute_llm(settings: &LlmImputerConfig, seed: u64, fit_on: &Table, tables: &[
     let config = Some(serde_json::to_value(fitted.config())?);
     let fit = fitted.report();
     let probe = fit.retrieval.as_ref().map(llm_config::RetrievalProbe::summary);
-    let notes = fit.blocks_note().into_iter().chain(fit.time_limit_note()).chain(probe).collect();
+    let depth = fit.depth_probe.as_ref().map(llm_config::DepthProbe::summary);
+    let notes = depth.into_iter().chain(fit.blocks_note()).chain(fit.time_limit_note()).chain(probe).collect();
     Ok(Imputed { tables: out, log: FillLog { losses, fallbacks, trimmed, config, notes } })
 }
 

@@ -159,8 +159,8 @@ struct LlmArgs {
     /// Run only N of the backbone's transformer blocks, the first N-1 and the last (0: every
     /// block); steps, checks and the fill get cheaper (a step through 6 of SmolLM2's 30 blocks
     /// costs about a third of one through all). Default:
-    /// every block, but 6 where the base does not run in fast bf16 and the 280 s budget holds
-    /// (`slow_cpu_depth`).
+    /// every block, but 6 where the base does not run in fast bf16, the 280 s budget holds and
+    /// the table's columns predict each other (`slow_cpu_depth`; the fit says what it measured).
     #[arg(long, value_name = "N")]
     llm_depth: Option<usize>,
     /// Precision of the frozen base (auto: bf16 where the hardware has it, else f32).

@@ -176,9 +176,11 @@ fn saved_imputer(dir: &Path) -> serde_json::Value {
     for timing in ["seconds", "tokens_per_second", "head_seconds", "time_limit_s", "reserved_s"] {
         report.remove(timing);
     }
-    // The retrieval probe's own time.
-    if let Some(probe) = report.get_mut("retrieval").and_then(serde_json::Value::as_object_mut) {
-        probe.remove("seconds");
+    // The probes' own times.
+    for name in ["retrieval", "depth_probe"] {
+        if let Some(probe) = report.get_mut(name).and_then(serde_json::Value::as_object_mut) {
+            probe.remove("seconds");
+        }
     }
     saved
 }
