@@ -412,7 +412,7 @@ impl RetrievalProbe {
 /// How much larger a share of the probed cells naive Bayes must answer right than each
 /// column's most frequent value for [`slow_cpu_depth`](LlmImputerConfig::slow_cpu_depth) to
 /// apply ([`DepthProbe`]). Measured (session 32, docs/RESULTS.md, "The depth decided by the
-/// table", 3 seeds each): +0.41 to +0.42 on the demo table, where 6 blocks beat every block on
+/// table", 3 seeds each): +0.41 to +0.45 on the demo table, where 6 blocks beat every block on
 /// a CPU without fast bf16, against +0.01 to +0.02 on the MovieLens user table, where they
 /// cost age 2 RMSE, and +0.01 to +0.05 on AdClick; the sampling error of the difference on
 /// 2,000 cells is about 0.01.
@@ -424,9 +424,9 @@ pub const DEPTH_PROBE_MARGIN: f64 = 0.10;
 /// category cells (each with its own row left out of the counts) clearly more often than the
 /// column's most frequent value. Where they do, the answers are in the table and the fine-tune
 /// learns them faster through fewer blocks; where they do not, what the pretrained model knew
-/// is most of what the fit has (the MovieLens user table's ages by occupation, the item
-/// table's years by title), and every block runs. With fewer than [`PROBE_MIN_CELLS`]
-/// category cells it cannot tell, and every block runs.
+/// is most of what the fit has (the MovieLens user table's ages by occupation), and every
+/// block runs. With fewer than [`PROBE_MIN_CELLS`] category cells it cannot tell, and every
+/// block runs.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DepthProbe {
