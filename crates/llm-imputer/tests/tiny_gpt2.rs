@@ -59,6 +59,16 @@ fn one_hole_per_row() -> (Table, Vec<(usize, usize)>) {
     (hide(&table(24), &holes), holes)
 }
 
+/// A seeded stream of draws below `n` (a 64-bit linear congruential generator), for tables
+/// generated inside a test.
+fn draws(seed: u64) -> impl FnMut(u64) -> u64 {
+    let mut state = seed;
+    move |n| {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (state >> 33) % n
+    }
+}
+
 /// Hides the cells `(row, col)` of `t`.
 fn hide(t: &Table, cells: &[(usize, usize)]) -> Table {
     let mut rows: Vec<Vec<Option<Value>>> =
@@ -381,11 +391,7 @@ fn auto_retrieval_turns_on_where_rows_repeat_records_and_off_elsewhere() {
     // 200 users of 4 rows each, every row a copy of its user's five independent categories
     // with a quarter of its cells missing: a cell is known only from the user's other rows.
     let mut csv = String::from("a,b,c,d,e\n");
-    let mut state = 12345u64;
-    let mut next = |n: u64| {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        (state >> 33) % n
-    };
+    let mut next = draws(12345);
     for _ in 0..200 {
         let record: Vec<String> = (0..5).map(|_| format!("v{}", next(10))).collect();
         for _ in 0..4 {
@@ -478,7 +484,8 @@ fn a_slow_cpu_time_limit_ends_the_fine_tune_and_the_report_says_so() {
     let limit = r.time_limit_s.unwrap();
     assert!(limit > 0.0 && limit < 1.5 && r.reserved_s.is_none(), "{limit} {:?}", r.reserved_s);
     assert!(r.time_limited && r.steps >= 1 && r.steps < 1_000_000, "{} steps", r.steps);
-    // Gaps but no held-out cells: step 10 rehearses the fill, and the limit keeps its time.
+    // Gaps but no held-out cells: once a third of the budget is spent the fill is rehearsed,
+    // and the limit keeps its time.
     let mut rehearsed = cfg.clone();
     rehearsed.slow_cpu_seconds = Some(4.0);
     let fitted = LlmImputer::new(rehearsed).fit(&one_hole_per_row().0).unwrap();
@@ -585,11 +592,7 @@ fn a_slow_cpu_runs_fewer_blocks_only_where_the_columns_predict_each_other() {
 
     // Five categories drawn each on its own, the first value half the time: naive Bayes has
     // nothing to add to the mode, so every block runs and nothing is saved as a depth.
-    let mut state = 99u64;
-    let mut next = |n: u64| {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        (state >> 33) % n
-    };
+    let mut next = draws(99);
     let mut csv = String::from("a,b,c,d,e\n");
     for _ in 0..400 {
         let cells: Vec<String> =
